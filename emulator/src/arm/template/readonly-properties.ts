@@ -1,0 +1,211 @@
+import { EvaluatedResource } from './types';
+import { armGuid, seedBytes } from './hash';
+import { isPlainObject } from './functions';
+
+/** Location as ARM normalizes it in host names: lower-case, no spaces ("West Europe" -> "westeurope"). */
+export function normalizeLocation(location: string | undefined, fallback: string): string {
+  return (location ?? fallback).replace(/\s+/g, '').toLowerCase();
+}
+
+/** A plausible, deterministic public IPv4 (20.x.y.z) derived from a resource id. Emulator rule. */
+export function publicIpFor(id: string): string {
+  const b = seedBytes(`pip:${id.toLowerCase()}`, 3);
+  return `20.${b[0]}.${b[1]}.${(b[2] % 250) + 4}`;
+}
+
+/** A deterministic private IPv4 in 10.0.0.0/16 for NIC ipConfiguration `index`. Emulator rule. */
+export function privateIpFor(id: string, index: number): string {
+  const b = seedBytes(`nic:${id.toLowerCase()}:${index}`, 2);
+  return `10.0.${b[0] % 4}.${(b[1] % 250) + 4}`;
+}
+
+function obj(v: unknown): Record<string, unknown> {
+  return isPlainObject(v) ? { ...v } : {};
+}
+
+/**
+ * Adds the read-only properties Azure returns for common resource types to the declared
+ * `properties` (declared values win where Azure would echo them). Every resource gets
+ * provisioningState "Succeeded". Source: the resource providers' REST API GET responses
+ * (e.g. Microsoft.Network publicIPAddresses ipAddress/dnsSettings.fqdn, Microsoft.Web sites
+ * defaultHostName, Microsoft.Storage primaryEndpoints, Microsoft.Sql servers fullyQualifiedDomainName).
+ */
+export function synthesizeReadOnlyProperties(
+  r: Pick<EvaluatedResource, 'id' | 'type' | 'name' | 'location' | 'kind'>,
+  declared: Record<string, unknown>,
+  defaultLocation: string,
+): Record<string, unknown> {
+  const p: Record<string, unknown> = { ...declared };
+  const type = r.type.toLowerCase();
+  const leaf = r.name.split('/').pop() ?? r.name;
+  const loc = normalizeLocation(r.location, defaultLocation);
+  switch (type) {
+    case 'microsoft.network/publicipaddresses': {
+      p.ipAddress ??= publicIpFor(r.id);
+      p.publicIPAddressVersion ??= 'IPv4';
+      p.publicIPAllocationMethod ??= 'Dynamic';
+      p.resourceGuid ??= armGuid([r.id, 'resourceGuid']);
+      const dns = obj(p.dnsSettings);
+      if (typeof dns.domainNameLabel === 'string' && dns.domainNameLabel) {
+        dns.fqdn ??= `${dns.domainNameLabel}.${loc}.cloudapp.azure.com`;
+        p.dnsSettings = dns;
+      }
+      break;
+    }
+    case 'microsoft.network/networkinterfaces': {
+      const cfgs = Array.isArray(p.ipConfigurations) ? p.ipConfigurations : [];
+      p.ipConfigurations = cfgs.map((c, i) => {
+        const cfg = obj(c);
+        const props = obj(cfg.properties);
+        props.privateIPAddress ??= privateIpFor(r.id, i);
+        props.privateIPAddressVersion ??= 'IPv4';
+        props.privateIPAllocationMethod ??= 'Dynamic';
+        props.primary ??= i === 0;
+        props.provisioningState = 'Succeeded';
+        cfg.properties = props;
+        if (typeof cfg.name === 'string') cfg.id ??= `${r.id}/ipConfigurations/${cfg.name}`;
+        return cfg;
+      });
+      p.macAddress ??= seedBytes(`mac:${r.id.toLowerCase()}`, 6).toString('hex').toUpperCase().match(/../g)!.join('-');
+      p.resourceGuid ??= armGuid([r.id, 'resourceGuid']);
+      break;
+    }
+    case 'microsoft.web/sites':
+    case 'microsoft.web/sites/slots': {
+      const host = type.endsWith('/slots') ? `${r.name.replace('/', '-')}.azurewebsites.net` : `${leaf}.azurewebsites.net`;
+      p.defaultHostName ??= host;
+      p.hostNames ??= [host];
+      p.enabledHostNames ??= [host, host.replace('.azurewebsites.net', '.scm.azurewebsites.net')];
+      p.state ??= 'Running';
+      p.enabled ??= true;
+      p.availabilityState ??= 'Normal';
+      p.outboundIpAddresses ??= publicIpFor(`${r.id}/outbound`);
+      p.possibleOutboundIpAddresses ??= p.outboundIpAddresses;
+      break;
+    }
+    case 'microsoft.storage/storageaccounts': {
+      const ep = (svc: string): string => `https://${leaf}.${svc}.core.windows.net/`;
+      p.primaryEndpoints ??= { blob: ep('blob'), queue: ep('queue'), table: ep('table'), file: ep('file'), web: ep('web'), dfs: ep('dfs') };
+      p.primaryLocation ??= loc;
+      p.statusOfPrimary ??= 'available';
+      p.creationTime ??= '2024-01-01T00:00:00.0000000Z';
+      break;
+    }
+    case 'microsoft.sql/servers':
+      p.fullyQualifiedDomainName ??= `${leaf}.database.windows.net`;
+      p.state ??= 'Ready';
+      p.version ??= '12.0';
+      break;
+    case 'microsoft.containerinstance/containergroups': {
+      if (isPlainObject(p.ipAddress)) {
+        const ip = obj(p.ipAddress);
+        ip.ip ??= String(ip.type ?? 'Public').toLowerCase() === 'private' ? privateIpFor(r.id, 0) : publicIpFor(r.id);
+        if (typeof ip.dnsNameLabel === 'string' && ip.dnsNameLabel) ip.fqdn ??= `${ip.dnsNameLabel}.${loc}.azurecontainer.io`;
+        p.ipAddress = ip;
+      }
+      p.instanceView ??= { state: 'Running' };
+      break;
+    }
+    case 'microsoft.compute/virtualmachines':
+      p.vmId ??= armGuid([r.id, 'vmId']);
+      break;
+    case 'microsoft.keyvault/vaults':
+      p.vaultUri ??= `https://${leaf}.vault.azure.net/`;
+      break;
+    case 'microsoft.logic/workflows':
+      p.accessEndpoint ??= `https://prod-00.${loc}.logic.azure.com:443/workflows/${armGuid([r.id, 'workflow']).replace(/-/g, '')}`;
+      p.state ??= 'Enabled';
+      p.version ??= armGuid([r.id, 'version']).replace(/-/g, '').slice(0, 18).toUpperCase();
+      p.createdTime ??= '2024-01-01T00:00:00.0000000Z';
+      p.changedTime ??= '2024-01-01T00:00:00.0000000Z';
+      break;
+    case 'microsoft.documentdb/databaseaccounts':
+      p.documentEndpoint ??= `https://${leaf}.documents.azure.com:443/`;
+      break;
+    case 'microsoft.cache/redis':
+      p.hostName ??= `${leaf}.redis.cache.windows.net`;
+      p.port ??= 6379;
+      p.sslPort ??= 6380;
+      break;
+    case 'microsoft.containerregistry/registries':
+      p.loginServer ??= `${leaf.toLowerCase()}.azurecr.io`;
+      break;
+    case 'microsoft.servicebus/namespaces':
+    case 'microsoft.eventhub/namespaces':
+      p.serviceBusEndpoint ??= `https://${leaf}.servicebus.windows.net:443/`;
+      break;
+    case 'microsoft.insights/components': {
+      const key = armGuid([r.id, 'instrumentationKey']);
+      p.InstrumentationKey ??= key;
+      p.ConnectionString ??= `InstrumentationKey=${key};IngestionEndpoint=https://${loc}.in.applicationinsights.azure.com/`;
+      p.AppId ??= armGuid([r.id, 'appId']);
+      break;
+    }
+    case 'microsoft.signalrservice/signalr':
+      p.hostName ??= `${leaf.toLowerCase()}.service.signalr.net`;
+      break;
+    default:
+      break;
+  }
+  p.provisioningState = 'Succeeded';
+  return p;
+}
+
+/** Adds principalId/tenantId to a SystemAssigned identity, as Azure does. */
+export function synthesizeIdentity(id: string, identity: unknown, tenantId: string): unknown {
+  if (!isPlainObject(identity)) return identity;
+  const out: Record<string, unknown> = { ...identity };
+  if (typeof out.type === 'string' && out.type.toLowerCase().includes('systemassigned')) {
+    out.principalId ??= armGuid([id, 'principalId']);
+    out.tenantId ??= tenantId;
+  }
+  return out;
+}
+
+function key(seed: string): string {
+  return seedBytes(seed, 64).toString('base64');
+}
+
+/**
+ * Result of a list*() action on a resource (ARM docs: "list* functions"). Storage accounts:
+ * listKeys -> {keys:[{keyName,value,permissions:'FULL'}]}, listAccountSas/listServiceSas -> a SAS
+ * token. Other types get a generic {primaryKey, secondaryKey, ...connection strings} shape.
+ * Values are deterministic per resource id.
+ */
+export function synthesizeListResult(functionName: string, r: Pick<EvaluatedResource, 'id' | 'type' | 'name'>): unknown {
+  const fn = functionName.toLowerCase();
+  const type = r.type.toLowerCase();
+  const leaf = r.name.split('/').pop() ?? r.name;
+  const k1 = key(`${r.id.toLowerCase()}:key1`);
+  const k2 = key(`${r.id.toLowerCase()}:key2`);
+  if (type === 'microsoft.storage/storageaccounts') {
+    if (fn === 'listaccountsas') return { accountSasToken: `sv=2022-11-02&ss=b&srt=sco&sp=rl&se=2099-01-01T00:00:00Z&sig=${encodeURIComponent(k1.slice(0, 43))}` };
+    if (fn === 'listservicesas') return { serviceSasToken: `sv=2022-11-02&sr=c&sp=r&se=2099-01-01T00:00:00Z&sig=${encodeURIComponent(k1.slice(0, 43))}` };
+    return {
+      keys: [
+        { creationTime: '2024-01-01T00:00:00.0000000Z', keyName: 'key1', value: k1, permissions: 'FULL' },
+        { creationTime: '2024-01-01T00:00:00.0000000Z', keyName: 'key2', value: k2, permissions: 'FULL' },
+      ],
+    };
+  }
+  if (type === 'microsoft.documentdb/databaseaccounts') {
+    return { primaryMasterKey: k1, secondaryMasterKey: k2, primaryReadonlyMasterKey: key(`${r.id}:ro1`), secondaryReadonlyMasterKey: key(`${r.id}:ro2`) };
+  }
+  const sb = type.startsWith('microsoft.servicebus/') || type.startsWith('microsoft.eventhub/');
+  const ns = r.name.split('/')[0];
+  return {
+    primaryKey: k1,
+    secondaryKey: k2,
+    keys: [
+      { keyName: 'key1', value: k1 },
+      { keyName: 'key2', value: k2 },
+    ],
+    ...(sb
+      ? {
+          keyName: leaf,
+          primaryConnectionString: `Endpoint=sb://${ns}.servicebus.windows.net/;SharedAccessKeyName=${leaf};SharedAccessKey=${k1}`,
+          secondaryConnectionString: `Endpoint=sb://${ns}.servicebus.windows.net/;SharedAccessKeyName=${leaf};SharedAccessKey=${k2}`,
+        }
+      : {}),
+  };
+}
