@@ -1,0 +1,149 @@
+import type { Ctx } from './http';
+import { isObject, jsonBody, send } from './http';
+import type { FaultStore, FaultRule } from './faults';
+import { validateFaultRule } from './faults';
+import { createClient, createPublisher, DirectoryError } from './directory';
+import type { EmulatorState, StateStore, Subscription } from './state';
+import type { ArmService } from './arm/arm';
+
+/** Dependencies of the control API. */
+export interface ControlDeps {
+  state: EmulatorState;
+  store: StateStore;
+  faults: FaultStore;
+  arm: ArmService;
+}
+
+/** Operator's view of a subscription (GET /_emulator/subscriptions/{id}). */
+export function subscriptionSnapshot(sub: Subscription): Record<string, unknown> {
+  return {
+    subscriptionId: sub.id,
+    tenantId: sub.tenantId,
+    displayName: sub.displayName,
+    roleAssignments: sub.roleAssignments,
+    resourceGroups: Object.values(sub.resourceGroups).map((rg) => ({
+      name: rg.name,
+      location: rg.location,
+      tags: rg.tags,
+      provisioningState: rg.provisioningState,
+      deployments: Object.values(rg.deployments).map((d) => {
+        const terminal = d.provisioningState !== 'Accepted' && d.provisioningState !== 'Running';
+        return {
+          name: d.name,
+          provisioningState: d.provisioningState,
+          outputs: d.outputs ?? null,
+          error: d.error ?? null,
+          timestamp: d.timestamp,
+          /** seconds */
+          duration: ((terminal ? Date.parse(d.timestamp) : Date.now()) - Date.parse(d.createdAt)) / 1000,
+        };
+      }),
+      resources: rg.resources.map((r) => ({ id: r.id, type: r.type, name: r.name })),
+    })),
+  };
+}
+
+function controlError(ctx: Ctx, status: number, code: string, message: string): void {
+  send(ctx, status, { error: { code, message } });
+}
+
+/**
+ * The operator's control API under /_emulator/ (plain JSON, no auth):
+ * POST publishers, POST clients, GET subscriptions/{id}, GET state, GET|PUT settings,
+ * GET|PUT|DELETE faults. Errors: `{ error: { code, message } }` with 400/404/405.
+ */
+export function handleControl(ctx: Ctx, deps: ControlDeps): void {
+  const s = ctx.segments.slice(1).filter((x) => x !== '');
+  const m = ctx.method;
+  let body: unknown;
+  try {
+    body = jsonBody(ctx);
+  } catch {
+    return controlError(ctx, 400, 'InvalidRequestContent', 'The request body is not valid JSON.');
+  }
+  const obj = isObject(body) ? body : {};
+  if (body !== undefined && !isObject(body)) return controlError(ctx, 400, 'InvalidRequestContent', 'The request body must be a JSON object.');
+  try {
+    const what = s[0] ?? '';
+    if (what === 'publishers' && s.length === 1 && m === 'POST') {
+      const str = (k: string): string | undefined => (typeof obj[k] === 'string' ? (obj[k] as string) : undefined);
+      return send(ctx, 201, createPublisher(deps.state, deps.store, { tenantName: str('tenantName'), tenantId: str('tenantId'), location: str('location') }));
+    }
+    if (what === 'clients' && s.length === 1 && m === 'POST') {
+      if (obj.roles !== undefined && !Array.isArray(obj.roles)) return controlError(ctx, 400, 'InvalidRoles', 'roles must be an array of strings.');
+      if (obj.subscriptionRoles !== undefined && !Array.isArray(obj.subscriptionRoles)) return controlError(ctx, 400, 'InvalidRequestContent', 'subscriptionRoles must be an array.');
+      return send(
+        ctx,
+        201,
+        createClient(deps.state, deps.store, {
+          tenantId: typeof obj.tenantId === 'string' ? obj.tenantId : undefined,
+          newTenant: obj.newTenant === true,
+          roles: obj.roles as string[] | undefined,
+          keyVaultAccess: typeof obj.keyVaultAccess === 'boolean' ? obj.keyVaultAccess : undefined,
+          subscriptionRoles: obj.subscriptionRoles as never,
+        }),
+      );
+    }
+    if (what === 'subscriptions' && s.length === 2 && m === 'GET') {
+      const sub = deps.state.subscriptions[s[1].toLowerCase()];
+      if (!sub) return controlError(ctx, 404, 'SubscriptionNotFound', `The subscription '${s[1].slice(0, 100)}' could not be found.`);
+      deps.arm.refresh(sub);
+      return send(ctx, 200, subscriptionSnapshot(sub));
+    }
+    if (what === 'state' && s.length === 1 && m === 'GET') {
+      for (const sub of Object.values(deps.state.subscriptions)) deps.arm.refresh(sub);
+      return send(ctx, 200, stateSummary(deps.state));
+    }
+    if (what === 'settings' && s.length === 1) {
+      if (m === 'GET') return send(ctx, 200, deps.state.settings);
+      if (m === 'PUT' || m === 'PATCH') {
+        const v = obj.deploymentSeconds;
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 86400) return controlError(ctx, 400, 'InvalidSettings', 'deploymentSeconds must be a number of seconds in [0, 86400].');
+        deps.state.settings.deploymentSeconds = v;
+        deps.store.changed();
+        return send(ctx, 200, deps.state.settings);
+      }
+    }
+    if (what === 'faults' && s.length === 1) {
+      if (m === 'GET') return send(ctx, 200, { rules: deps.faults.list() });
+      if (m === 'DELETE') {
+        deps.faults.clear();
+        return send(ctx, 204);
+      }
+      if (m === 'PUT') {
+        if (!Array.isArray(obj.rules)) return controlError(ctx, 400, 'InvalidFaults', 'Body must be { rules: [...] }.');
+        const rules: FaultRule[] = [];
+        for (const r of obj.rules) {
+          const v = validateFaultRule(r);
+          if (typeof v === 'string') return controlError(ctx, 400, 'InvalidFaults', v);
+          rules.push(v);
+        }
+        return send(ctx, 200, { rules: deps.faults.set(rules) });
+      }
+    }
+    return controlError(ctx, 404, 'NotFound', `No control operation ${m} /_emulator/${s.join('/')}.`);
+  } catch (e) {
+    if (e instanceof DirectoryError) return controlError(ctx, e.status, e.code, e.message);
+    throw e;
+  }
+}
+
+/** Counts for GET /_emulator/state. */
+export function stateSummary(state: EmulatorState): Record<string, unknown> {
+  const subs = Object.values(state.subscriptions);
+  return {
+    serviceTenantId: state.serviceTenantId,
+    settings: state.settings,
+    tenants: Object.values(state.tenants).map((t) => ({ id: t.id, name: t.name })),
+    clients: Object.values(state.clients).map((c) => ({ clientId: c.clientId, tenantId: c.tenantId, kind: c.kind, roles: c.roles, principalId: c.objectId, keyVaultAccess: c.keyVaultAccess })),
+    subscriptions: subs.map((s) => ({
+      subscriptionId: s.id,
+      tenantId: s.tenantId,
+      resourceGroups: Object.keys(s.resourceGroups).length,
+      deployments: Object.values(s.resourceGroups).reduce((n, rg) => n + Object.keys(rg.deployments).length, 0),
+      runningDeployments: Object.values(s.resourceGroups).reduce((n, rg) => n + Object.values(rg.deployments).filter((d) => d.provisioningState === 'Accepted' || d.provisioningState === 'Running').length, 0),
+      resources: Object.values(s.resourceGroups).reduce((n, rg) => n + rg.resources.length, 0),
+    })),
+    secrets: { active: Object.values(state.secrets).filter((x) => !x.deleted).length, deleted: Object.values(state.secrets).filter((x) => x.deleted).length },
+  };
+}

@@ -1,0 +1,324 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual, type webcrypto } from 'node:crypto';
+type CryptoKey = webcrypto.CryptoKey;
+import { jose } from './jose';
+import type { Ctx } from './http';
+import { send } from './http';
+import type { AppClient, EmulatorState, Tenant } from './state';
+import type { FaultStore } from './faults';
+import { defaultFaultCode } from './faults';
+
+/** Access-token lifetime in seconds (Entra's default for client-credential tokens is 60-90 min; we use 1 h). */
+export const TOKEN_LIFETIME_SECONDS = 3600;
+
+/** Well-known resources: what `aud` a token for `<resource>/.default` carries (Entra v1 tokens). */
+const KNOWN_AUDIENCES: Record<string, string> = {
+  'https://management.azure.com': 'https://management.azure.com/',
+  'https://management.core.windows.net': 'https://management.core.windows.net/',
+  'https://vault.azure.net': 'https://vault.azure.net',
+};
+
+/** Audience of ARM tokens accepted by the emulated ARM endpoint (what real ARM accepts). */
+export const ARM_AUDIENCES = [
+  'https://management.azure.com/',
+  'https://management.azure.com',
+  'https://management.core.windows.net/',
+  'https://management.core.windows.net',
+];
+
+/** Audience of Key Vault tokens. */
+export const VAULT_AUDIENCES = ['https://vault.azure.net', 'https://vault.azure.net/'];
+
+/** Claims of the emulator's access tokens (subset of Entra v1 access-token claims). */
+export interface AccessTokenClaims {
+  aud: string;
+  iss: string;
+  iat: number;
+  nbf: number;
+  exp: number;
+  tid: string;
+  oid: string;
+  sub: string;
+  appid: string;
+  azp: string;
+  appidacr: string;
+  idtyp: string;
+  roles?: string[];
+  ver: string;
+}
+
+/** The RS256 key that signs every token (one key; `kid` in the JWT header and in the JWKS). */
+export interface SigningKeys {
+  kid: string;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  publicJwk: Record<string, unknown>;
+}
+
+/** Loads the signing key from state (or generates one and stores it in state). */
+export async function loadSigningKeys(state: EmulatorState): Promise<SigningKeys> {
+  if (!state.signingKey) {
+    const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
+    state.signingKey = { kid: randomBytes(16).toString('base64url'), privateJwk: (await jose.exportJWK(privateKey)) as Record<string, unknown> };
+  }
+  const { kid, privateJwk } = state.signingKey;
+  const privateKey = (await jose.importJWK(privateJwk as JoseJwk, 'RS256')) as CryptoKey;
+  const publicJwk = { kty: 'RSA', n: privateJwk.n, e: privateJwk.e };
+  const publicKey = (await jose.importJWK(publicJwk as JoseJwk, 'RS256')) as CryptoKey;
+  return { kid, privateKey, publicKey, publicJwk: { ...publicJwk, use: 'sig', kid, x5t: kid, alg: 'RS256' } };
+}
+type JoseJwk = Parameters<typeof jose.importJWK>[0];
+
+/** SHA-256 hex of a client secret (only the hash is stored). */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/** New client secret shaped like Entra's (40 chars, with the "~" marker Entra puts at position 4). */
+export function newClientSecret(): string {
+  const raw = randomBytes(32).toString('base64url').replace(/[-_]/g, 'x');
+  return `${raw.slice(0, 3)}8Q~${raw.slice(3, 37)}`;
+}
+
+/** Finds a tenant by GUID or by domain name (case-insensitive). */
+export function findTenant(state: EmulatorState, idOrName: string): Tenant | undefined {
+  const k = idOrName.toLowerCase();
+  return state.tenants[k] ?? Object.values(state.tenants).find((t) => t.id.toLowerCase() === k || t.name.toLowerCase() === k);
+}
+
+/** Entra's "2024-05-01 10:11:12Z" timestamp format. */
+function aadTimestamp(d = new Date()): string {
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/**
+ * Sends an Entra ID (AADSTS) OAuth error: `{error, error_description, error_codes, timestamp,
+ * trace_id, correlation_id, error_uri}`; the description ends with the Trace ID / Correlation ID /
+ * Timestamp lines like login.microsoftonline.com does.
+ */
+export function sendAadError(ctx: Ctx, status: number, error: string, aadsts: number, message: string): void {
+  const ts = aadTimestamp();
+  const traceId = randomUUID();
+  const correlationId = ctx.correlationId;
+  send(ctx, status, {
+    error,
+    error_description: `AADSTS${aadsts}: ${message} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${ts}`,
+    error_codes: [aadsts],
+    timestamp: ts,
+    trace_id: traceId,
+    correlation_id: correlationId,
+    error_uri: `${ctx.baseUrl}/error?code=${aadsts}`,
+  }, { 'Cache-Control': 'no-store, no-cache', Pragma: 'no-cache' });
+}
+
+/** Context the Entra handlers need. */
+export interface EntraDeps {
+  state: EmulatorState;
+  keys: SigningKeys;
+  faults: FaultStore;
+  log: (msg: string, extra?: object) => void;
+}
+
+/**
+ * Handles Entra ID routes (path-based like login.microsoftonline.com); returns false when the path is
+ * not an Entra route:
+ * - GET /{tenant}/v2.0/.well-known/openid-configuration and GET /{tenant}/.well-known/openid-configuration (v1)
+ * - GET /{tenant}/discovery/v2.0/keys, /{tenant}/discovery/keys, /common/discovery/keys (JWKS)
+ * - POST /{tenant}/oauth2/v2.0/token (scope) and POST /{tenant}/oauth2/token (v1, `resource`)
+ * {tenant} is a tenant GUID or its domain name.
+ */
+export async function handleEntra(ctx: Ctx, deps: EntraDeps): Promise<boolean> {
+  const s = ctx.segments;
+  if (s.length < 2) return false;
+  const tenantSeg = s[0];
+  const rest = s.slice(1).join('/').toLowerCase();
+  const isV2Config = rest === 'v2.0/.well-known/openid-configuration';
+  const isV1Config = rest === '.well-known/openid-configuration';
+  const isKeys = rest === 'discovery/v2.0/keys' || rest === 'discovery/keys';
+  const isTokenV2 = rest === 'oauth2/v2.0/token';
+  const isTokenV1 = rest === 'oauth2/token';
+  if (!isV2Config && !isV1Config && !isKeys && !isTokenV2 && !isTokenV1) return false;
+
+  if (isKeys) {
+    if (ctx.method !== 'GET') return methodNotAllowed(ctx), true;
+    send(ctx, 200, { keys: [deps.keys.publicJwk] });
+    return true;
+  }
+  const tenant = findTenant(deps.state, tenantSeg);
+  if (isV1Config || isV2Config) {
+    if (ctx.method !== 'GET') return methodNotAllowed(ctx), true;
+    if (!tenant) {
+      sendAadError(ctx, 400, 'invalid_tenant', 90002, `Tenant '${tenantSeg}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`);
+      return true;
+    }
+    send(ctx, 200, openIdConfiguration(ctx.baseUrl, tenant.id, isV2Config));
+    return true;
+  }
+  // token endpoint
+  if (ctx.method !== 'POST') return methodNotAllowed(ctx), true;
+  const fault = deps.faults.take('token');
+  if (fault) {
+    if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
+    if (fault.status) {
+      const headers: Record<string, string | number> = {};
+      if (fault.status === 429 || fault.status === 503 || fault.retryAfterSeconds !== undefined) headers['Retry-After'] = fault.retryAfterSeconds ?? 1;
+      const err = fault.status === 429 ? 'temporarily_unavailable' : fault.status >= 500 ? 'temporarily_unavailable' : (fault.errorCode ?? 'invalid_request');
+      const code = fault.errorCode ?? defaultFaultCode(fault.status);
+      for (const [k, v] of Object.entries(headers)) ctx.res.setHeader(k, String(v));
+      sendAadError(ctx, fault.status, err, fault.status === 429 ? 50196 : 90033, `Injected fault (${code}): the service is temporarily unavailable.`);
+      return true;
+    }
+  }
+  await issueToken(ctx, deps, tenantSeg, tenant, isTokenV1);
+  return true;
+}
+
+function methodNotAllowed(ctx: Ctx): void {
+  sendAadError(ctx, 405, 'invalid_request', 900561, `The endpoint only accepts ${ctx.segments.join('/').includes('token') ? 'POST' : 'GET'} requests. Received a ${ctx.method} request.`);
+}
+
+/** OpenID Connect discovery document for `tenantId` (v2 or v1 flavour), with the emulator as authority. */
+export function openIdConfiguration(baseUrl: string, tenantId: string, v2: boolean): Record<string, unknown> {
+  const a = `${baseUrl}/${tenantId}`;
+  return {
+    token_endpoint: v2 ? `${a}/oauth2/v2.0/token` : `${a}/oauth2/token`,
+    token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
+    jwks_uri: v2 ? `${a}/discovery/v2.0/keys` : `${a}/discovery/keys`,
+    response_modes_supported: ['query', 'fragment', 'form_post'],
+    subject_types_supported: ['pairwise'],
+    id_token_signing_alg_values_supported: ['RS256'],
+    response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+    scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+    issuer: v2 ? `${a}/v2.0` : `https://sts.windows.net/${tenantId}/`,
+    request_uri_parameter_supported: false,
+    userinfo_endpoint: `${baseUrl}/oidc/userinfo`,
+    authorization_endpoint: v2 ? `${a}/oauth2/v2.0/authorize` : `${a}/oauth2/authorize`,
+    device_authorization_endpoint: `${a}/oauth2/v2.0/devicecode`,
+    http_logout_supported: true,
+    frontchannel_logout_supported: true,
+    end_session_endpoint: v2 ? `${a}/oauth2/v2.0/logout` : `${a}/oauth2/logout`,
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'roles', 'appid', 'azp', 'ver'],
+    tenant_region_scope: 'EU',
+    cloud_instance_name: 'localhost',
+    cloud_graph_host_name: 'localhost',
+    msgraph_host: 'localhost',
+    rbac_url: baseUrl,
+  };
+}
+
+/** Resource (audience) for a v2 `scope` ("<resource>/.default") or a v1 `resource` parameter. */
+export function audienceFor(resource: string): string {
+  const trimmed = resource.replace(/\/+$/, '');
+  return KNOWN_AUDIENCES[trimmed.toLowerCase()] ?? resource;
+}
+
+async function issueToken(ctx: Ctx, deps: EntraDeps, tenantSeg: string, tenant: Tenant | undefined, v1: boolean): Promise<void> {
+  const ct = (ctx.req.headers['content-type'] ?? '').toLowerCase();
+  if (!ct.includes('application/x-www-form-urlencoded')) {
+    sendAadError(ctx, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+    return;
+  }
+  const form = new URLSearchParams(ctx.body.toString('utf8'));
+  let clientId = form.get('client_id') ?? '';
+  let clientSecret = form.get('client_secret') ?? '';
+  const basic = /^Basic\s+(.+)$/i.exec(String(ctx.req.headers.authorization ?? ''));
+  if (basic) {
+    const dec = Buffer.from(basic[1], 'base64').toString('utf8');
+    const i = dec.indexOf(':');
+    if (i > 0) {
+      clientId = clientId || decodeURIComponent(dec.slice(0, i));
+      clientSecret = clientSecret || decodeURIComponent(dec.slice(i + 1));
+    }
+  }
+  const grantType = form.get('grant_type');
+  if (!grantType) return sendAadError(ctx, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+  if (grantType !== 'client_credentials') return sendAadError(ctx, 400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType.slice(0, 100)}'.`);
+  if (!tenant) return sendAadError(ctx, 400, 'invalid_request', 90002, `Tenant '${tenantSeg.slice(0, 100)}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`);
+  if (!clientId) return sendAadError(ctx, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+  let resource: string;
+  if (v1) {
+    const r = form.get('resource');
+    if (!r) return sendAadError(ctx, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'resource'.");
+    resource = r;
+  } else {
+    const scopes = (form.get('scope') ?? '').split(/\s+/).filter((x) => x && !['openid', 'profile', 'offline_access', 'email'].includes(x));
+    if (scopes.length === 0) return sendAadError(ctx, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
+    const scope = scopes[0];
+    if (scopes.length > 1 || !scope.endsWith('/.default')) {
+      return sendAadError(ctx, 400, 'invalid_scope', 1002012, `The provided value for scope ${scopes.join(' ').slice(0, 200)} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+    }
+    resource = scope.slice(0, -'/.default'.length);
+  }
+  const client: AppClient | undefined = deps.state.clients[clientId.toLowerCase()];
+  if (!client || client.tenantId !== tenant.id) {
+    return sendAadError(ctx, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId.slice(0, 100)}' was not found in the directory '${tenant.name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
+  }
+  if (!clientSecret) return sendAadError(ctx, 401, 'invalid_client', 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
+  const a = Buffer.from(hashSecret(clientSecret), 'hex');
+  const b = Buffer.from(client.secretSha256, 'hex');
+  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+    deps.log('token: invalid client secret', { tenantId: tenant.id, clientId: client.clientId });
+    return sendAadError(ctx, 401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${client.clientId}'.`);
+  }
+  const aud = audienceFor(resource);
+  const token = await signAccessToken(deps.keys, client, aud);
+  deps.log('token issued', { tenantId: tenant.id, clientId: client.clientId, aud });
+  const body: Record<string, unknown> = { token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS, ext_expires_in: TOKEN_LIFETIME_SECONDS, access_token: token };
+  if (v1) {
+    const now = Math.floor(Date.now() / 1000);
+    Object.assign(body, { expires_in: String(TOKEN_LIFETIME_SECONDS), ext_expires_in: String(TOKEN_LIFETIME_SECONDS), expires_on: String(now + TOKEN_LIFETIME_SECONDS), not_before: String(now), resource });
+  }
+  send(ctx, 200, body, { 'Cache-Control': 'no-store, no-cache', Pragma: 'no-cache' });
+}
+
+/**
+ * Signs an Entra-v1-style app-only access token (RS256, `kid` header) valid TOKEN_LIFETIME_SECONDS.
+ * Issuer `https://sts.windows.net/{tid}/`: Entra issues v1 tokens for resources whose manifest does not
+ * ask for v2 — ARM and Key Vault among them — whatever endpoint (v1 or v2) the client used.
+ * `roles` is omitted when the app holds no app roles (as Entra does).
+ */
+export async function signAccessToken(keys: SigningKeys, client: AppClient, aud: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<string> {
+  const iss = `https://sts.windows.net/${client.tenantId}/`;
+  const claims: Record<string, unknown> = {
+    aud,
+    iss,
+    iat: nowSeconds,
+    nbf: nowSeconds,
+    exp: nowSeconds + TOKEN_LIFETIME_SECONDS,
+    appid: client.clientId,
+    azp: client.clientId,
+    appidacr: '1',
+    idp: iss,
+    idtyp: 'app',
+    oid: client.objectId,
+    sub: client.objectId,
+    tid: client.tenantId,
+    uti: randomBytes(16).toString('base64url'),
+    ver: '1.0',
+  };
+  if (client.roles.length) claims.roles = client.roles;
+  return new jose.SignJWT(claims).setProtectedHeader({ typ: 'JWT', alg: 'RS256', kid: keys.kid, x5t: keys.kid }).sign(keys.privateKey);
+}
+
+/** Why a token was refused. */
+export type TokenFailure = 'missing' | 'malformed' | 'expired' | 'audience' | 'signature';
+
+/**
+ * Verifies a Bearer token from an Authorization header value: RS256 signature with the emulator's key,
+ * `exp`/`nbf` (60 s skew), and audience in `audiences`. Returns the claims or the failure reason.
+ */
+export async function verifyBearer(keys: SigningKeys, authorization: string | undefined, audiences: string[]): Promise<{ claims: AccessTokenClaims } | { failure: TokenFailure; aud?: string }> {
+  if (!authorization) return { failure: 'missing' };
+  const m = /^Bearer\s+([A-Za-z0-9_\-.]+)\s*$/i.exec(authorization);
+  if (!m) return { failure: 'malformed' };
+  try {
+    const { payload } = await jose.jwtVerify(m[1], keys.publicKey, { algorithms: ['RS256'], clockTolerance: 60 });
+    const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
+    if (!aud || !audiences.includes(aud)) return { failure: 'audience', aud };
+    return { claims: payload as unknown as AccessTokenClaims };
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_JWT_EXPIRED') return { failure: 'expired' };
+    if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return { failure: 'signature' };
+    return { failure: 'malformed' };
+  }
+}

@@ -1,0 +1,214 @@
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { ensureTlsMaterial } from './tls';
+import { StateStore, emptyState, type EmulatorState } from './state';
+import { loadSigningKeys, handleEntra, type SigningKeys } from './entra';
+import { FaultStore, type ActiveFault, type FaultRule } from './faults';
+import { ArmService, type ArmLimits } from './arm/arm';
+import { ArmThrottle, DEFAULT_ARM_LIMITS, type ArmCategory, type BucketLimit } from './arm/throttle';
+import { armError, sendArmError } from './arm/errors';
+import { handleKeyVault } from './keyvault';
+import { handleControl, subscriptionSnapshot } from './control';
+import { createClient, createPublisher, type ClientInfo, type CreateClientOptions, type CreatePublisherOptions, type PublisherInfo } from './directory';
+import { HttpInputError, parseRequest, type Ctx } from './http';
+import { evaluateTemplateDeployment, ArmTemplateError, type TemplateDeploymentRequest, type TemplateDeploymentResult } from './arm/template';
+import { fallbackEvaluate, isStubError } from './arm/fallbackEvaluator';
+
+export type { PublisherInfo, ClientInfo, CreateClientOptions, CreatePublisherOptions, FaultRule, ActiveFault };
+
+/** Options of startEmulator. */
+export interface EmulatorOptions {
+  /** TCP port; 0 = random free port. Default 8443. */
+  port?: number;
+  /** Interface to bind. Default 127.0.0.1. */
+  host?: string;
+  /** Directory for ca.crt / ca.key (always) and state.json (with persist). Created if missing. */
+  dataDir: string;
+  /** How long a template deployment runs, in seconds (fractions allowed). Default 20; overrides a persisted value when given. */
+  deploymentSeconds?: number;
+  /** Save state to dataDir/state.json (debounced, atomic) and reload it on start. Default false. */
+  persist?: boolean;
+  /** Log sink; the emulator is silent without it. Never receives secrets, tokens or secret values. */
+  logger?: (msg: string, extra?: object) => void;
+  /** Internal/test knobs: Azure limits (defaults are Azure's documented ones). */
+  limits?: Partial<ArmLimits> & { throttling?: Partial<Record<ArmCategory, BucketLimit>> };
+  /** Replaces the ARM template evaluator (default: evaluateTemplateDeployment from ./arm/template). */
+  evaluator?: (req: TemplateDeploymentRequest) => Promise<TemplateDeploymentResult>;
+}
+
+/** A running emulator. */
+export interface EmulatorHandle {
+  /** e.g. "https://localhost:8443" — ARM endpoint, Entra authority host and Key Vault URL at once. */
+  url: string;
+  port: number;
+  /** PEM of the emulator's CA (trust it via NODE_EXTRA_CA_CERTS=caCertPath or tlsOptions.ca). */
+  caCertPem: string;
+  caCertPath: string;
+  /** Live settings (mutable through PUT /_emulator/settings or directly). */
+  settings: { deploymentSeconds: number };
+  /** Tenant that owns the emulated Key Vault; clients for the vault must live here (createClient's default). */
+  serviceTenantId: string;
+  /** The effective limits. */
+  limits: ArmLimits;
+  /** Same as POST /_emulator/publishers. */
+  createPublisher(opts?: CreatePublisherOptions): Promise<PublisherInfo>;
+  /** Same as POST /_emulator/clients (default tenant: serviceTenantId). */
+  createClient(opts?: CreateClientOptions): Promise<ClientInfo>;
+  /** Same as PUT /_emulator/faults. */
+  setFaults(rules: FaultRule[]): ActiveFault[];
+  /** Same as GET /_emulator/faults. */
+  listFaults(): ActiveFault[];
+  /** Same as GET /_emulator/subscriptions/{id} (undefined when unknown). */
+  getSubscription(subscriptionId: string): Record<string, unknown> | undefined;
+  /** Stops timers, saves state (with persist) and closes the server and its connections. */
+  close(): Promise<void>;
+}
+
+/** ARM's documented limits: 980 resource groups per subscription, 800 deployments per resource group. */
+export const DEFAULT_LIMITS: ArmLimits = { resourceGroupsPerSubscription: 980, deploymentsPerResourceGroup: 800 };
+
+/** Timeout (ms) for downloading linked templates / parameter files. */
+export const FETCH_TIMEOUT_MS = 10_000;
+
+/**
+ * Downloads a linked template or parameters file with global fetch (http or https; 10 s timeout;
+ * a UTF-8 BOM is tolerated). Failures throw ArmTemplateError InvalidContentLink like ARM.
+ * Note: fetch trusts NODE_EXTRA_CA_CERTS, not per-client tlsOptions.
+ */
+export async function fetchTemplate(uri: string): Promise<unknown> {
+  let res: Response;
+  try {
+    const u = new URL(uri);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('unsupported scheme');
+    res = await fetch(u, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'follow' });
+  } catch (e) {
+    throw new ArmTemplateError('InvalidContentLink', `Unable to download deployment content from '${uri}'. The tracking Id is '${cryptoRandom()}'. Please see https://aka.ms/arm-deploy for usage details. (${(e as Error).message})`);
+  }
+  if (!res.ok) {
+    throw new ArmTemplateError('InvalidContentLink', `Unable to download deployment content from '${uri}'. The tracking Id is '${cryptoRandom()}'. Please see https://aka.ms/arm-deploy for usage details. (HTTP ${res.status})`);
+  }
+  const text = (await res.text()).replace(/^\uFEFF/, '');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ArmTemplateError('InvalidContentLink', `Unable to parse deployment content from '${uri}': ${(e as Error).message}`);
+  }
+}
+
+function cryptoRandom(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+/**
+ * Starts the local Azure emulator (Entra ID token endpoint, ARM resource groups/deployments/resources,
+ * Key Vault secrets, control API) on one HTTPS port. Creates/reuses the CA in dataDir. Resolves once
+ * listening. Rejects if the port is taken or dataDir is unusable.
+ */
+export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHandle> {
+  const log = opts.logger ?? ((): void => undefined);
+  mkdirSync(opts.dataDir, { recursive: true });
+  const tls = ensureTlsMaterial(opts.dataDir);
+  const persist = opts.persist ?? false;
+  const state: EmulatorState = persist
+    ? StateStore.load(opts.dataDir, opts.deploymentSeconds ?? 20, (e) => log('state.json unreadable; starting empty', { error: String(e) }))
+    : emptyState(opts.deploymentSeconds ?? 20);
+  if (opts.deploymentSeconds !== undefined) state.settings.deploymentSeconds = opts.deploymentSeconds;
+  const store = new StateStore(state, opts.dataDir, persist);
+  const keys: SigningKeys = await loadSigningKeys(state);
+  store.changed();
+  const faults = new FaultStore();
+  const limits: ArmLimits = {
+    resourceGroupsPerSubscription: opts.limits?.resourceGroupsPerSubscription ?? DEFAULT_LIMITS.resourceGroupsPerSubscription,
+    deploymentsPerResourceGroup: opts.limits?.deploymentsPerResourceGroup ?? DEFAULT_LIMITS.deploymentsPerResourceGroup,
+  };
+  const throttle = new ArmThrottle({ ...DEFAULT_ARM_LIMITS, ...(opts.limits?.throttling ?? {}) });
+  const evaluator = opts.evaluator ?? evaluateTemplateDeployment;
+  const evaluate = async (req: TemplateDeploymentRequest): Promise<TemplateDeploymentResult> => {
+    try {
+      return await evaluator(req);
+    } catch (e) {
+      if (isStubError(e)) return fallbackEvaluate(req);
+      throw e;
+    }
+  };
+  const arm = new ArmService({ state, store, keys, faults, throttle, limits, evaluate, fetchTemplate, log });
+  arm.resume();
+
+  let port = 0;
+  const handler = async (ctx: Ctx): Promise<void> => {
+    const first = (ctx.segments[0] ?? '').toLowerCase();
+    if (first === '_emulator') return handleControl(ctx, { state, store, faults, arm });
+    if (first === 'secrets' || first === 'deletedsecrets') return handleKeyVault(ctx, { state, store, keys, faults, log });
+    if (first === 'subscriptions') return arm.handle(ctx);
+    if (await handleEntra(ctx, { state, keys, faults, log })) return;
+    ctx.res.setHeader('x-ms-request-id', ctx.requestId);
+    sendArmError(ctx, armError(404, 'InvalidResourceType', `The resource type '${(ctx.segments[0] ?? '').slice(0, 100)}' could not be found in the namespace 'Microsoft.Resources' for api version '${(ctx.query.get('api-version') ?? '').slice(0, 40)}'.`));
+  };
+
+  const server: Server = createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem }, (req, res) => {
+    const hostHeader = req.headers.host ?? '';
+    const baseUrl = /^(localhost|127\.0\.0\.1|\[::1\]):\d+$/i.test(hostHeader) ? `https://${hostHeader.toLowerCase()}` : `https://localhost:${port}`;
+    void (async () => {
+      let ctx: Ctx | undefined;
+      try {
+        ctx = await parseRequest(req, res, baseUrl);
+        await handler(ctx);
+      } catch (e) {
+        const fake = ctx ?? ({ req, res, method: req.method ?? 'GET', path: '/', segments: [], query: new URLSearchParams(), body: Buffer.alloc(0), requestId: cryptoRandom(), correlationId: cryptoRandom(), baseUrl } as Ctx);
+        if (e instanceof HttpInputError) sendArmError(fake, armError(e.status, e.code, e.message));
+        else {
+          log('unhandled request error', { error: String(e) });
+          sendArmError(fake, armError(500, 'InternalServerError', 'Encountered internal server error.'));
+        }
+      }
+    })();
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  server.on('tlsClientError', () => undefined);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 8443, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const url = `https://localhost:${port}`;
+  log('emulator listening', { url, caCertPath: tls.caCertPath, dataDir: opts.dataDir, persist });
+
+  let closed = false;
+  return {
+    url,
+    port,
+    caCertPem: tls.caCertPem,
+    caCertPath: tls.caCertPath,
+    settings: state.settings,
+    serviceTenantId: state.serviceTenantId,
+    limits,
+    createPublisher: async (o) => createPublisher(state, store, o),
+    createClient: async (o) => createClient(state, store, o),
+    setFaults: (rules) => faults.set(rules),
+    listFaults: () => faults.list(),
+    getSubscription: (id) => {
+      const sub = state.subscriptions[id.toLowerCase()];
+      if (!sub) return undefined;
+      arm.refresh(sub);
+      return subscriptionSnapshot(sub);
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      arm.close();
+      store.flush();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

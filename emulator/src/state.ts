@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EvaluatedResource } from './arm/template/types';
+
+/** ARM-style error object: `{ code, message, target?, details?, additionalInfo? }`. */
+export interface ArmErrorInfo {
+  code: string;
+  message: string;
+  target?: string;
+  details?: ArmErrorInfo[];
+  additionalInfo?: unknown[];
+}
+
+/** An Entra ID tenant (directory). */
+export interface Tenant {
+  id: string;
+  /** e.g. "contoso1234.onmicrosoft.com" */
+  name: string;
+  createdAt: string;
+}
+
+/**
+ * An app registration together with its service principal and one client secret.
+ * kind: "publisher" (created by POST /_emulator/publishers, Contributor on its subscription, no vault access),
+ * "client" (POST /_emulator/clients; vault access when in the service tenant).
+ */
+export interface AppClient {
+  clientId: string;
+  /** Object id of the service principal (the `oid` claim). */
+  objectId: string;
+  tenantId: string;
+  displayName: string;
+  kind: 'publisher' | 'client';
+  /** SHA-256 (hex) of the client secret; the secret itself is never stored. */
+  secretSha256: string;
+  /** App roles that go into the `roles` claim of its tokens. */
+  roles: string[];
+  /** Whether the principal holds secret permissions on the emulated Key Vault. */
+  keyVaultAccess: boolean;
+}
+
+/** Azure RBAC role assignment at subscription scope. */
+export interface RoleAssignment {
+  principalId: string;
+  roleDefinitionName: 'Owner' | 'Contributor' | 'Reader';
+}
+
+/** A generic ARM resource stored in a resource group (as produced by a deployment). */
+export type StoredResource = EvaluatedResource;
+
+/** Deployment lifecycle: Accepted -> Running -> Succeeded | Failed | Canceled. */
+export type DeploymentState = 'Accepted' | 'Running' | 'Succeeded' | 'Failed' | 'Canceled';
+
+/** A template deployment (Microsoft.Resources/deployments) in a resource group. */
+export interface Deployment {
+  name: string;
+  /** Operation id used in the Azure-AsyncOperation URL (…/operationStatuses/{operationId}). */
+  operationId: string;
+  correlationId: string;
+  provisioningState: DeploymentState;
+  mode: string;
+  /** Parameters as ARM echoes them (securestring/secureObject values removed). */
+  parameters: Record<string, unknown>;
+  templateLink?: Record<string, unknown>;
+  parametersLink?: Record<string, unknown>;
+  templateHash: string;
+  /** ISO time the PUT was accepted. */
+  createdAt: string;
+  /** ISO time of the last state change (ARM's properties.timestamp). */
+  timestamp: string;
+  /** Epoch ms when the deployment completes. */
+  completesAtMs: number;
+  /** Epoch ms when it switches from Accepted to Running. */
+  runningAtMs: number;
+  outputs?: Record<string, { type: string; value: unknown }>;
+  error?: ArmErrorInfo;
+  outputResources?: Array<{ id: string }>;
+  /** What happens at completion (evaluated at PUT time); dropped once applied. */
+  pending?: { resources: StoredResource[]; outputs: Record<string, { type: string; value: unknown }> } | { error: ArmErrorInfo };
+}
+
+/** A resource group. */
+export interface ResourceGroup {
+  name: string;
+  location: string;
+  tags: Record<string, string>;
+  managedBy?: string;
+  provisioningState: 'Succeeded' | 'Deleting';
+  createdAt: string;
+  /** Key: lower-case deployment name. */
+  deployments: Record<string, Deployment>;
+  resources: StoredResource[];
+  /** Set while deleting: operation id and completion time (epoch ms). */
+  deletion?: { operationId: string; completesAtMs: number };
+}
+
+/** An Azure subscription in a tenant. */
+export interface Subscription {
+  id: string;
+  tenantId: string;
+  displayName: string;
+  roleAssignments: RoleAssignment[];
+  /** Key: lower-case resource group name. */
+  resourceGroups: Record<string, ResourceGroup>;
+}
+
+/** Status of an asynchronous resource-group delete, polled through its Location URL. */
+export interface AsyncOperation {
+  id: string;
+  kind: 'resourceGroupDelete';
+  subscriptionId: string;
+  resourceGroupName: string;
+  status: 'InProgress' | 'Succeeded';
+  createdAt: string;
+}
+
+/** One version of a Key Vault secret. Times are Unix seconds (Key Vault's wire format). */
+export interface SecretVersion {
+  version: string;
+  value: string;
+  contentType?: string;
+  tags?: Record<string, string>;
+  enabled: boolean;
+  nbf?: number;
+  exp?: number;
+  created: number;
+  updated: number;
+}
+
+/** A Key Vault secret (all versions); `deleted` is set while soft-deleted. */
+export interface VaultSecret {
+  name: string;
+  versions: SecretVersion[];
+  deleted?: { deletedDate: number; scheduledPurgeDate: number };
+}
+
+/** Everything the emulator remembers (what state.json holds). */
+export interface EmulatorState {
+  version: 1;
+  /** Tenant that owns the emulated Key Vault (challenge `authorization` URL points at it). */
+  serviceTenantId: string;
+  settings: { deploymentSeconds: number };
+  /** Private signing key (JWK) for access tokens, so tokens survive restarts. */
+  signingKey?: { kid: string; privateJwk: Record<string, unknown> };
+  tenants: Record<string, Tenant>;
+  clients: Record<string, AppClient>;
+  subscriptions: Record<string, Subscription>;
+  operations: Record<string, AsyncOperation>;
+  /** Key: lower-case secret name. */
+  secrets: Record<string, VaultSecret>;
+}
+
+/** A fresh, empty state with a new service tenant. */
+export function emptyState(deploymentSeconds: number): EmulatorState {
+  const serviceTenantId = randomUUID();
+  return {
+    version: 1,
+    serviceTenantId,
+    settings: { deploymentSeconds },
+    tenants: { [serviceTenantId]: { id: serviceTenantId, name: 'testdriveservice.onmicrosoft.com', createdAt: new Date().toISOString() } },
+    clients: {},
+    subscriptions: {},
+    operations: {},
+    secrets: {},
+  };
+}
+
+/**
+ * Holds the state in memory; with `persist`, saves it to `dataDir/state.json` atomically
+ * (write temp file + rename) at most every `debounceMs` (200 ms) after a change, and on flush().
+ */
+export class StateStore {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly file: string;
+
+  /**
+   * @param state the live state object (mutated in place by the handlers)
+   * @param dataDir directory of state.json
+   * @param persist whether to write to disk at all
+   */
+  constructor(public state: EmulatorState, dataDir: string, private readonly persist: boolean, private readonly debounceMs = 200) {
+    this.file = join(dataDir, 'state.json');
+  }
+
+  /**
+   * Loads `dataDir/state.json` when present and valid, else returns a new empty state.
+   * A corrupt file is ignored (logged by the caller), never fatal.
+   */
+  static load(dataDir: string, deploymentSeconds: number, onError?: (e: unknown) => void): EmulatorState {
+    const file = join(dataDir, 'state.json');
+    if (existsSync(file)) {
+      try {
+        const parsed = JSON.parse(readFileSync(file, 'utf8')) as EmulatorState;
+        if (parsed && parsed.version === 1 && parsed.serviceTenantId) return parsed;
+      } catch (e) {
+        onError?.(e);
+      }
+    }
+    return emptyState(deploymentSeconds);
+  }
+
+  /** Schedules a debounced save (no-op without persist). */
+  changed(): void {
+    if (!this.persist || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.writeNow();
+    }, this.debounceMs);
+    this.timer.unref();
+  }
+
+  /** Writes immediately (cancelling a pending debounced save). */
+  flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.persist) this.writeNow();
+  }
+
+  private writeNow(): void {
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.state));
+    renameSync(tmp, this.file);
+  }
+}
+
+/** Case-insensitive lookup key (ARM names are case-insensitive, returned as created). */
+export function key(name: string): string {
+  return name.toLowerCase();
+}

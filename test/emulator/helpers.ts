@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tls from 'node:tls';
+import { ClientSecretCredential } from '@azure/identity';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { startEmulator, type EmulatorHandle, type EmulatorOptions } from '../../emulator/src';
+
+/** Starts an emulator on a random port with a temp data dir (deploymentSeconds 0.2 unless given). */
+export async function start(opts: Partial<EmulatorOptions> = {}): Promise<{ h: EmulatorHandle; dataDir: string; cleanup: () => Promise<void> }> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'azemu-'));
+  const h = await startEmulator({ port: 0, deploymentSeconds: 0.2, ...opts, dataDir });
+  return {
+    h,
+    dataDir,
+    cleanup: async () => {
+      await h.close();
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** TLS options trusting the public roots plus the emulator CA. */
+export function tlsOptions(h: EmulatorHandle): { ca: string[] } {
+  return { ca: [...tls.rootCertificates, h.caCertPem] };
+}
+
+/** A real ClientSecretCredential pointed at the emulator. */
+export function credential(h: EmulatorHandle, c: { tenantId: string; clientId: string; clientSecret: string }): ClientSecretCredential {
+  return new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
+    authorityHost: h.url,
+    disableInstanceDiscovery: true,
+    tlsOptions: tlsOptions(h),
+  });
+}
+
+/** Real ARM clients (ResourceManagementClient + DeploymentsClient) against the emulator. */
+export function armClients(h: EmulatorHandle, c: { tenantId: string; clientId: string; clientSecret: string }, subscriptionId: string): { rm: ResourceManagementClient; dep: DeploymentsClient } {
+  const cred = credential(h, c);
+  return {
+    rm: new ResourceManagementClient(cred, subscriptionId, { endpoint: h.url, credentialScopes: ['https://management.azure.com/.default'], tlsOptions: tlsOptions(h) }),
+    dep: new DeploymentsClient(cred, subscriptionId, { endpoint: h.url, tlsOptions: tlsOptions(h) }),
+  };
+}
+
+/** A real SecretClient against the emulator's vault. */
+export function secretClient(h: EmulatorHandle, c: { tenantId: string; clientId: string; clientSecret: string }): SecretClient {
+  return new SecretClient(h.url, credential(h, c), { disableChallengeResourceVerification: true, tlsOptions: tlsOptions(h) });
+}
+
+/** Calls the control API (plain HTTPS JSON, trusting the emulator CA). */
+export function control(h: EmulatorHandle, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = request(`${h.url}${path}`, { method, ca: h.caCertPem, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+      });
+    });
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+/** LRO options that poll quickly (the emulator's Retry-After is 0 for sub-second operations). */
+export const fastPoll = { updateIntervalInMs: 50 };
