@@ -1,0 +1,162 @@
+import { Injectable } from '@nestjs/common';
+import { TokenCredential } from '@azure/identity';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
+import { AzureRuntime } from './azure-runtime';
+
+/** State of one ARM deployment as the pools need it. */
+export interface DeploymentStatus {
+  /** ARM provisioningState: Accepted, Running, Succeeded, Failed, Canceled... */
+  provisioningState: string;
+  /** properties.outputs: `{ name: { type, value } }` (present once Succeeded). */
+  outputs?: Record<string, { type?: string; value?: unknown }>;
+  /** properties.error on failure: `{ code, message, details? }`. */
+  error?: { code?: string; message?: string; details?: unknown };
+}
+
+/** An ARM failure reduced to what we record: HTTP status, ARM error code and message. */
+export class ArmCallError extends Error {
+  constructor(
+    readonly statusCode: number | undefined,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ArmCallError';
+  }
+}
+
+/** Reads status and ARM error code from an SDK RestError. */
+export function toArmCallError(err: unknown): ArmCallError {
+  const e = err as { statusCode?: number; code?: string; message?: string; details?: { error?: { code?: string; message?: string } } };
+  const code = e?.details?.error?.code ?? e?.code ?? 'ArmRequestFailed';
+  const message = e?.details?.error?.message ?? e?.message ?? String(err);
+  return new ArmCallError(e?.statusCode, code, message);
+}
+
+const isNotFound = (err: unknown) => (err as { statusCode?: number })?.statusCode === 404;
+
+/**
+ * The ARM operations the pools use, in one publisher subscription, through the real SDK clients
+ * (@azure/arm-resources for resource groups, @azure/arm-resourcesdeployments for deployments).
+ * Long-running operations are only submitted here; callers observe progress on later reconcile passes
+ * (level-triggered), so nothing is lost when the process stops mid-way.
+ * Errors: SDK errors are rethrown as ArmCallError (status, ARM code, message).
+ */
+export class ArmSubscriptionClient {
+  private readonly resources: ResourceManagementClient;
+  private readonly deployments: DeploymentsClient;
+
+  constructor(runtime: AzureRuntime, credential: TokenCredential, readonly subscriptionId: string) {
+    const options = {
+      ...runtime.clientOptions,
+      endpoint: runtime.endpoints.resourceManagerEndpoint,
+      credentialScopes: [runtime.armScope],
+    };
+    this.resources = new ResourceManagementClient(credential, subscriptionId, options);
+    this.deployments = new DeploymentsClient(credential, subscriptionId, options);
+  }
+
+  /** Creates or updates a resource group (PUT is idempotent: 201 new, 200 existing). */
+  async ensureResourceGroup(name: string, location: string, tags: Record<string, string>): Promise<void> {
+    try {
+      await this.resources.resourceGroups.createOrUpdate(name, { location, tags });
+    } catch (err) {
+      throw toArmCallError(err);
+    }
+  }
+
+  /** Replaces a resource group's tags (PATCH). */
+  async updateTags(name: string, tags: Record<string, string>): Promise<void> {
+    try {
+      await this.resources.resourceGroups.update(name, { tags });
+    } catch (err) {
+      throw toArmCallError(err);
+    }
+  }
+
+  /**
+   * Submits an Incremental deployment of the template at `templateUri` (PUT; ARM answers 201 Accepted
+   * and runs it asynchronously). A deployment of that name already running (409 DeploymentActive)
+   * counts as submitted.
+   */
+  async submitDeployment(resourceGroup: string, name: string, templateUri: string, parameters: Record<string, { value: unknown }>): Promise<void> {
+    try {
+      const poller = this.deployments.deployments.createOrUpdate(resourceGroup, name, {
+        properties: { mode: 'Incremental', templateLink: { uri: templateUri }, parameters },
+      });
+      await poller.submitted();
+    } catch (err) {
+      const e = toArmCallError(err);
+      if (e.code === 'DeploymentActive') return;
+      throw e;
+    }
+  }
+
+  /** Current state of a deployment, or null when it does not exist. */
+  async getDeployment(resourceGroup: string, name: string): Promise<DeploymentStatus | null> {
+    try {
+      const d = await this.deployments.deployments.get(resourceGroup, name);
+      const p = d.properties ?? {};
+      return {
+        provisioningState: String(p.provisioningState ?? 'Unknown'),
+        outputs: p.outputs as DeploymentStatus['outputs'],
+        error: p.error as DeploymentStatus['error'],
+      };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw toArmCallError(err);
+    }
+  }
+
+  /** provisioningState of a resource group ("Succeeded", "Deleting"...), or null when it does not exist. */
+  async getResourceGroupState(name: string): Promise<string | null> {
+    try {
+      const rg = await this.resources.resourceGroups.get(name);
+      return rg.properties?.provisioningState ?? 'Succeeded';
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw toArmCallError(err);
+    }
+  }
+
+  /** Submits deletion of a resource group (202 + Location; completes asynchronously). Missing group: no-op. */
+  async submitResourceGroupDelete(name: string): Promise<void> {
+    try {
+      await this.resources.resourceGroups.beginDelete(name);
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw toArmCallError(err);
+    }
+  }
+
+  /** Names and tags of resource groups carrying tag `tagName` = `tagValue` ($filter on the server). */
+  async listResourceGroupsByTag(tagName: string, tagValue: string): Promise<Array<{ name: string; tags: Record<string, string> }>> {
+    const out: Array<{ name: string; tags: Record<string, string> }> = [];
+    try {
+      for await (const rg of this.resources.resourceGroups.list({ filter: `tagName eq '${tagName}' and tagValue eq '${tagValue.replace(/'/g, "''")}'` })) {
+        out.push({ name: rg.name ?? '', tags: (rg.tags ?? {}) as Record<string, string> });
+      }
+    } catch (err) {
+      throw toArmCallError(err);
+    }
+    return out;
+  }
+}
+
+/** Builds (and caches) ArmSubscriptionClient per subscription and credential. */
+@Injectable()
+export class ArmGateway {
+  private readonly cache = new WeakMap<TokenCredential, Map<string, ArmSubscriptionClient>>();
+
+  constructor(private readonly runtime: AzureRuntime) {}
+
+  /** Client for `subscriptionId` acting as `credential` (the publisher's service principal). */
+  forSubscription(credential: TokenCredential, subscriptionId: string): ArmSubscriptionClient {
+    let bySub = this.cache.get(credential);
+    if (!bySub) this.cache.set(credential, (bySub = new Map()));
+    let client = bySub.get(subscriptionId);
+    if (!client) bySub.set(subscriptionId, (client = new ArmSubscriptionClient(this.runtime, credential, subscriptionId)));
+    return client;
+  }
+}

@@ -1,0 +1,72 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiError } from './api-error';
+
+/**
+ * Turns every error into the API's error body `{ error: { code, message, target?, details? } }`.
+ * Body-parser failures (malformed JSON, too large) become 400/413 naming the rule; anything unexpected
+ * is a 500 whose message reveals nothing internal (the cause is logged).
+ */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ApiExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    if (res.headersSent) return;
+    if (exception instanceof ApiError) {
+      if (exception.headers) for (const [k, v] of Object.entries(exception.headers)) res.setHeader(k, v);
+      res.status(exception.getStatus()).json(exception.getResponse());
+      return;
+    }
+    const e = exception as { type?: string; status?: number; statusCode?: number; expose?: boolean; message?: string; limit?: number };
+    if (e && typeof e === 'object' && (e.type === 'entity.parse.failed' || e.type === 'entity.verify.failed')) {
+      res.status(400).json({ error: { code: 'InvalidJson', message: 'The request body is not valid JSON.' } });
+      return;
+    }
+    if (e && typeof e === 'object' && e.type === 'entity.too.large') {
+      res.status(413).json({ error: { code: 'PayloadTooLarge', message: `The request body is larger than the limit of ${e.limit} bytes.` } });
+      return;
+    }
+    if (e && typeof e === 'object' && (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported')) {
+      res.status(415).json({ error: { code: 'UnsupportedEncoding', message: String(e.message) } });
+      return;
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      // Nest wraps body-parser failures; keep the rule visible to the client.
+      const cause = (exception as { cause?: { type?: string } }).cause;
+      if (status === 400 && (cause?.type === 'entity.parse.failed' || /JSON/.test(exception.message))) {
+        res.status(400).json({ error: { code: 'InvalidJson', message: 'The request body is not valid JSON.' } });
+        return;
+      }
+      const body = exception.getResponse();
+      const message = typeof body === 'string' ? body : ((body as { message?: string | string[] }).message ?? exception.message);
+      res.status(status).json({ error: { code: codeForStatus(status), message: Array.isArray(message) ? message.join('; ') : message } });
+      return;
+    }
+    const status = e?.status ?? e?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      res.status(status).json({ error: { code: codeForStatus(status), message: e.expose ? String(e.message) : 'Bad request.' } });
+      return;
+    }
+    this.logger.error(exception instanceof Error ? exception.stack ?? exception.message : String(exception));
+    res.status(500).json({ error: { code: 'InternalError', message: 'An internal error occurred. It has been logged.' } });
+  }
+}
+
+function codeForStatus(status: number): string {
+  return (
+    {
+      400: 'BadRequest',
+      401: 'Unauthorized',
+      403: 'Forbidden',
+      404: 'NotFound',
+      405: 'MethodNotAllowed',
+      409: 'Conflict',
+      413: 'PayloadTooLarge',
+      415: 'UnsupportedMediaType',
+      429: 'TooManyRequests',
+    } as Record<number, string>
+  )[status] ?? `Http${status}`;
+}

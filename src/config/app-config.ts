@@ -1,0 +1,185 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+
+/** Repository root (where package.json, config/ and data/ live), also when running from dist/. */
+export const PROJECT_ROOT = findProjectRoot(__dirname);
+
+function findProjectRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'config', 'regions.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+}
+
+const defaults = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'config', 'defaults.json'), 'utf8')) as {
+  port: number;
+  databaseUrl: string;
+  emulatorPort: number;
+  emulatorDeploymentSeconds: number;
+  testDriveHourSeconds: number;
+  reconcileIntervalMs: number;
+  azure: { authorityHost: string; resourceManagerEndpoint: string; resourceManagerAudience: string };
+};
+
+const port = (name: string) =>
+  z.coerce
+    .number({ message: `${name} must be a TCP port number` })
+    .int(`${name} must be a whole number`)
+    .min(0, `${name} must be between 0 and 65535`)
+    .max(65535, `${name} must be between 0 and 65535`);
+
+const httpsUrl = (name: string) =>
+  z
+    .string()
+    .url(`${name} must be an absolute URL`)
+    .refine((u) => u.startsWith('https://'), `${name} must use https (the Azure SDKs refuse bearer tokens over http)`);
+
+/**
+ * The service's settings, read from environment variables and validated at start (zod).
+ * A bad value stops the start with a message naming the variable and the rule.
+ */
+const EnvSchema = z.object({
+  PORT: port('PORT').default(defaults.port),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .default(defaults.databaseUrl)
+    .refine(
+      (u) => /^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(u),
+      'DATABASE_URL must be sqlite:<file path> (or sqlite::memory:) or postgres://user@host:port/db',
+    ),
+  DATA_DIR: z.string().default('data'),
+  EMULATOR_PORT: port('EMULATOR_PORT').default(defaults.emulatorPort),
+  EMULATOR_DEPLOYMENT_SECONDS: z.coerce
+    .number({ message: 'EMULATOR_DEPLOYMENT_SECONDS must be a number of seconds' })
+    .min(0, 'EMULATOR_DEPLOYMENT_SECONDS must be >= 0')
+    .max(7200, 'EMULATOR_DEPLOYMENT_SECONDS must be <= 7200')
+    .default(defaults.emulatorDeploymentSeconds),
+  AZURITE_BLOB_PORT: port('AZURITE_BLOB_PORT').default(10000),
+  TESTDRIVE_HOUR_SECONDS: z.coerce
+    .number({ message: 'TESTDRIVE_HOUR_SECONDS must be a number of seconds' })
+    .positive('TESTDRIVE_HOUR_SECONDS must be > 0 (3600 in production; shorter only for demos and tests)')
+    .max(86400, 'TESTDRIVE_HOUR_SECONDS must be <= 86400')
+    .default(defaults.testDriveHourSeconds),
+  RECONCILE_INTERVAL_MS: z.coerce
+    .number({ message: 'RECONCILE_INTERVAL_MS must be a number of milliseconds' })
+    .int('RECONCILE_INTERVAL_MS must be a whole number of milliseconds')
+    .min(0, 'RECONCILE_INTERVAL_MS must be >= 0 (0 disables the background loop; tests drive it)')
+    .default(defaults.reconcileIntervalMs),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Real Azure: set these. When KEY_VAULT_URL is unset the embedded emulator is used. */
+  AZURE_AUTHORITY_HOST: httpsUrl('AZURE_AUTHORITY_HOST').default(defaults.azure.authorityHost),
+  AZURE_RESOURCE_MANAGER_ENDPOINT: httpsUrl('AZURE_RESOURCE_MANAGER_ENDPOINT').default(defaults.azure.resourceManagerEndpoint),
+  AZURE_RESOURCE_MANAGER_AUDIENCE: z.string().default(defaults.azure.resourceManagerAudience),
+  KEY_VAULT_URL: httpsUrl('KEY_VAULT_URL').optional(),
+  AZURE_TENANT_ID: z.string().uuid('AZURE_TENANT_ID must be a GUID').optional(),
+  AZURE_CLIENT_ID: z.string().uuid('AZURE_CLIENT_ID must be a GUID').optional(),
+  AZURE_CLIENT_SECRET: z.string().min(1).optional(),
+  AZURE_STORAGE_CONNECTION_STRING: z.string().optional(),
+  /** Extra CA certificate (PEM file) trusted for Azure endpoints, e.g. a private cloud or the emulator. */
+  AZURE_CA_CERT_PATH: z.string().optional(),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+/** A setting failed validation; `problems` name each variable and its rule. */
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Database choice parsed from DATABASE_URL. */
+export type DatabaseSettings =
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'postgres'; url: string };
+
+/** Typed, validated settings of the service. All durations carry their unit in the name. */
+export interface AppConfig {
+  port: number;
+  host: string;
+  database: DatabaseSettings;
+  dataDir: string;
+  emulatorPort: number;
+  emulatorDeploymentSeconds: number;
+  azuriteBlobPort: number;
+  /** Length of one test drive hour in seconds (3600 in production). */
+  testDriveHourSeconds: number;
+  /** Period of the background reconcile loop in ms; 0 = off (tests call reconcile themselves). */
+  reconcileIntervalMs: number;
+  logLevel: Env['LOG_LEVEL'];
+  /** 'emulator' = start the bundled emulator and Azurite (embedded default); 'azure' = real endpoints. */
+  azureMode: 'emulator' | 'azure';
+  azure: {
+    authorityHost: string;
+    resourceManagerEndpoint: string;
+    resourceManagerAudience: string;
+    keyVaultUrl?: string;
+    tenantId?: string;
+    clientId?: string;
+    clientSecret?: string;
+    storageConnectionString?: string;
+    caCertPath?: string;
+  };
+}
+
+/**
+ * Validates an environment (default: process.env) into an AppConfig.
+ * @throws ConfigError naming every bad variable and its rule.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`));
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(PROJECT_ROOT, e.DATA_DIR);
+  let database: DatabaseSettings;
+  if (e.DATABASE_URL.startsWith('sqlite:')) {
+    const file = e.DATABASE_URL.slice('sqlite:'.length);
+    database = { kind: 'sqlite', file: file === ':memory:' ? ':memory:' : path.resolve(PROJECT_ROOT, file) };
+  } else {
+    database = { kind: 'postgres', url: e.DATABASE_URL };
+  }
+  const azureMode = e.KEY_VAULT_URL ? 'azure' : 'emulator';
+  if (azureMode === 'azure') {
+    const missing = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_STORAGE_CONNECTION_STRING'].filter(
+      (k) => !(e as Record<string, unknown>)[k],
+    );
+    if (missing.length) {
+      throw new ConfigError(missing.map((k) => `${k}: required when KEY_VAULT_URL is set (real Azure mode)`));
+    }
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    database,
+    dataDir,
+    emulatorPort: e.EMULATOR_PORT,
+    emulatorDeploymentSeconds: e.EMULATOR_DEPLOYMENT_SECONDS,
+    azuriteBlobPort: e.AZURITE_BLOB_PORT,
+    testDriveHourSeconds: e.TESTDRIVE_HOUR_SECONDS,
+    reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
+    logLevel: e.LOG_LEVEL,
+    azureMode,
+    azure: {
+      authorityHost: e.AZURE_AUTHORITY_HOST,
+      resourceManagerEndpoint: e.AZURE_RESOURCE_MANAGER_ENDPOINT,
+      resourceManagerAudience: e.AZURE_RESOURCE_MANAGER_AUDIENCE,
+      keyVaultUrl: e.KEY_VAULT_URL,
+      tenantId: e.AZURE_TENANT_ID,
+      clientId: e.AZURE_CLIENT_ID,
+      clientSecret: e.AZURE_CLIENT_SECRET,
+      storageConnectionString: e.AZURE_STORAGE_CONNECTION_STRING,
+      caCertPath: e.AZURE_CA_CERT_PATH,
+    },
+  };
+}
+
+/** Nest injection token of AppConfig. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

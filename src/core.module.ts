@@ -1,0 +1,35 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppConfig, APP_CONFIG } from './config/app-config';
+import { Clock, SystemClock } from './common/clock';
+import { AzureRuntime } from './azure/azure-runtime';
+import { dataSourceOptions } from './persistence/data-source';
+
+/** What the process resolved before Nest starts: settings, Azure endpoints, and the clock. */
+export interface AppOptions {
+  config: AppConfig;
+  azure: AzureRuntime;
+  /** Injected clock; defaults to the system clock. Tests pass a ManualClock. */
+  clock?: Clock;
+}
+
+/**
+ * Global providers every feature uses: APP_CONFIG (AppConfig), AzureRuntime, Clock, and the TypeORM
+ * connection (migrations applied at start, never synchronize).
+ */
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot(opts: AppOptions): DynamicModule {
+    return {
+      module: CoreModule,
+      imports: [TypeOrmModule.forRoot(dataSourceOptions(opts.config.database))],
+      providers: [
+        { provide: APP_CONFIG, useValue: opts.config },
+        { provide: AzureRuntime, useValue: opts.azure },
+        { provide: Clock, useValue: opts.clock ?? new SystemClock() },
+      ],
+      exports: [APP_CONFIG, AzureRuntime, Clock, TypeOrmModule],
+    };
+  }
+}

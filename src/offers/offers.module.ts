@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { OfferEntity } from './offer.entity';
+import { SessionEntity } from '../sessions/session.entity';
+import { PoolInstanceEntity } from '../pools/pool-instance.entity';
+import { PackageRevisionEntity } from '../../modules/azure-resource-manager/packages/package-revision.entity';
+import { OffersRepository } from './offers.repository';
+import { OffersService } from './offers.service';
+import { OffersController } from './offers.controller';
+import { OfferCredentials } from './offer-credentials';
+
+/**
+ * Publisher API for offers. Exports OffersRepository (persistence), OffersService and OfferCredentials
+ * (publishers' app registration credentials from Key Vault). Needs the global TestDrivesModule,
+ * AzureModule (SecretStore) and CoreModule.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature([OfferEntity, SessionEntity, PoolInstanceEntity, PackageRevisionEntity])],
+  controllers: [OffersController],
+  providers: [OffersRepository, OffersService, OfferCredentials],
+  exports: [OffersRepository, OffersService, OfferCredentials],
+})
+export class OffersModule {}

@@ -1,0 +1,257 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, Not, Repository } from 'typeorm';
+import { ApiError, ErrorDetail } from '../common/api-error';
+import { Clock, iso } from '../common/clock';
+import { zodIssuesToDetails } from '../common/validation';
+import { isUniqueViolation } from '../persistence/data-source';
+import { SecretStore } from '../azure/secret-store';
+import { SessionEntity, SessionState } from '../sessions/session.entity';
+import { PoolInstanceEntity } from '../pools/pool-instance.entity';
+import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
+import { TestDriveType, ValidatedTestDriveConfig } from '../test-drives/test-drive-type';
+import { PackageRevisionEntity } from '../../modules/azure-resource-manager/packages/package-revision.entity';
+import { OfferEntity } from './offer.entity';
+import { OffersRepository } from './offers.repository';
+import { OfferCredentials } from './offer-credentials';
+import { clientSecretNameFor, OFFER_ID_PATTERN, OfferView, putOfferBodySchema } from './offer.dto';
+
+/** Session states that still hold (or are about to release) a customer's test drive. */
+const LIVE_SESSION_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
+
+/**
+ * The publisher API's logic: create/update offers (common rules + the type's validator), keep the
+ * client secret in Key Vault, publish / unpublish, delete.
+ */
+@Injectable()
+export class OffersService {
+  private readonly logger = new Logger(OffersService.name);
+
+  constructor(
+    private readonly offers: OffersRepository,
+    private readonly registry: TestDriveTypeRegistry,
+    private readonly secrets: SecretStore,
+    private readonly credentials: OfferCredentials,
+    private readonly clock: Clock,
+    @InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>,
+    @InjectRepository(PoolInstanceEntity) private readonly instances: Repository<PoolInstanceEntity>,
+    @InjectRepository(PackageRevisionEntity) private readonly revisions: Repository<PackageRevisionEntity>,
+  ) {}
+
+  /**
+   * Creates or updates an offer (PUT /offers/{id}). Every problem (offer id, alias, unknown fields,
+   * type-specific settings, a type change, a missing client secret on create) is collected into one
+   * error. A given client secret is written to Key Vault as a new version of
+   * `offer-<id>-client-secret`; the offer then references that version.
+   * @returns the offer and whether it was created.
+   * @throws ApiError 400 ValidationFailed listing each field path and rule.
+   */
+  async put(offerId: string, body: unknown): Promise<{ offer: OfferEntity; created: boolean }> {
+    const problems: ErrorDetail[] = [];
+    if (!OFFER_ID_PATTERN.test(offerId)) {
+      problems.push({
+        code: 'InvalidOfferId',
+        target: 'offerId',
+        message: 'Offer ID must be 1-50 characters from lowercase letters, digits, "-" and "_" (Partner Center rule; no whitespace).',
+      });
+    }
+    const parsed = putOfferBodySchema.safeParse(body);
+    if (!parsed.success) problems.push(...zodIssuesToDetails(parsed.error.issues));
+    const raw = isRecord(body) ? body : {};
+    const testDrive = isRecord(raw.testDrive) ? raw.testDrive : undefined;
+    const deployment = isRecord(raw.deployment) ? raw.deployment : undefined;
+    const typeName = typeof testDrive?.type === 'string' ? testDrive.type : undefined;
+
+    const existing = problems.some((p) => p.target === 'offerId') ? null : await this.offers.findById(offerId);
+    let validated: ValidatedTestDriveConfig | undefined;
+    if (typeName !== undefined && testDrive) {
+      if (existing && existing.type !== typeName) {
+        problems.push({
+          code: 'TestDriveTypeCannotChange',
+          target: 'testDrive.type',
+          message: `The test drive type of an existing offer cannot change (it is '${existing.type}'). Delete the offer and create a new one.`,
+        });
+      } else {
+        const type = this.typeOrProblems(typeName, problems);
+        if (type) {
+          const r = type.validateConfig(testDrive, deployment);
+          if (Array.isArray(r)) problems.push(...r);
+          else validated = r;
+        }
+      }
+    }
+    const secret = typeof deployment?.clientSecret === 'string' ? deployment.clientSecret : undefined;
+    if (validated?.needsClientSecret && !secret && !existing?.clientSecretVersion) {
+      problems.push({ code: 'InvalidField', target: 'deployment.clientSecret', message: 'Required: a new offer needs the app registration\'s client secret.' });
+    }
+    if (problems.length || !parsed.success || !validated || !typeName) {
+      if (!problems.length) problems.push({ code: 'InvalidField', target: 'testDrive.type', message: 'Required.' });
+      throw ApiError.validation(dedupe(problems));
+    }
+
+    const now = this.clock.now();
+    let secretRef: { name: string; version: string } | undefined;
+    if (secret && validated.needsClientSecret) {
+      secretRef = await this.secrets.set(clientSecretNameFor(offerId), secret, { offerId, purpose: 'client-secret' });
+    }
+    if (existing) {
+      existing.alias = parsed.data.alias;
+      existing.testDrive = validated.testDrive;
+      existing.deployment = validated.deployment;
+      if (secretRef) {
+        existing.clientSecretName = secretRef.name;
+        existing.clientSecretVersion = secretRef.version;
+      }
+      existing.updatedAt = now;
+      return { offer: await this.offers.save(existing), created: false };
+    }
+    const offer = Object.assign(new OfferEntity(), {
+      id: offerId,
+      alias: parsed.data.alias,
+      type: typeName,
+      state: 'draft',
+      testDrive: validated.testDrive,
+      deployment: validated.deployment,
+      clientSecretName: secretRef?.name ?? null,
+      clientSecretVersion: secretRef?.version ?? null,
+      ownerTenantId: null,
+      ownerClientId: null,
+      currentRevisionId: null,
+      publishedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    } satisfies Omit<OfferEntity, 'version'>);
+    try {
+      return { offer: await this.offers.insert(offer), created: true };
+    } catch (err) {
+      if (isUniqueViolation(err)) throw ApiError.conflict('OfferConflict', `Offer '${offerId}' was created concurrently; retry the request.`, 'offerId');
+      throw err;
+    }
+  }
+
+  /**
+   * Publishes the offer: new sessions may start, the pools fill. Idempotent.
+   * @throws ApiError 404 OfferNotFound; 409 OfferIncomplete with one detail per missing thing
+   *   (the type's preflight, e.g. no package; a missing client secret; stored settings now invalid).
+   */
+  async publish(offerId: string): Promise<OfferEntity> {
+    const offer = await this.offers.getOrThrow(offerId);
+    if (offer.state === 'published') return offer;
+    const type = this.registry.get(offer.type);
+    const problems: ErrorDetail[] = [];
+    const check = type.validateConfig({ ...offer.testDrive, type: offer.type }, { ...offer.deployment });
+    if (Array.isArray(check)) problems.push(...check);
+    else if (check.needsClientSecret && !offer.clientSecretVersion) {
+      problems.push({ code: 'ClientSecretMissing', target: 'deployment.clientSecret', message: 'The offer has no client secret: PUT the offer with deployment.clientSecret.' });
+    }
+    problems.push(...(await type.publishPreflight(offer)));
+    if (problems.length) {
+      throw new ApiError(409, 'OfferIncomplete', `Offer '${offerId}' cannot be published: ${problems.map((p) => p.target ?? p.code).join(', ')}.`, undefined, problems);
+    }
+    const now = this.clock.now();
+    offer.state = 'published';
+    offer.publishedAt = now;
+    offer.updatedAt = now;
+    return this.offers.save(offer);
+  }
+
+  /**
+   * Stops new sessions (Partner Center: disabling a test drive stops new sessions; running ones go on
+   * until they expire). The pool reconciler removes unassigned instances. Idempotent.
+   * @throws ApiError 404 OfferNotFound.
+   */
+  async unpublish(offerId: string): Promise<OfferEntity> {
+    const offer = await this.offers.getOrThrow(offerId);
+    if (offer.state !== 'published') return offer;
+    offer.state = 'unpublished';
+    offer.updatedAt = this.clock.now();
+    return this.offers.save(offer);
+  }
+
+  /**
+   * Deletes an offer that is not published and has no live sessions and no remaining pool
+   * instances, and its client secret in Key Vault.
+   * @throws ApiError 404 OfferNotFound; 409 OfferPublished / OfferHasSessions / OfferHasInstances.
+   */
+  async delete(offerId: string): Promise<void> {
+    const offer = await this.offers.getOrThrow(offerId);
+    if (offer.state === 'published') {
+      throw ApiError.conflict('OfferPublished', `Offer '${offerId}' is published: unpublish it first.`);
+    }
+    const live = await this.sessions.count({ where: { offerId, state: In(LIVE_SESSION_STATES) } });
+    if (live > 0) {
+      throw ApiError.conflict('OfferHasSessions', `Offer '${offerId}' has ${live} running session(s); delete it after they end.`);
+    }
+    const instances = await this.instances.count({ where: { offerId, state: Not('deleted') } });
+    if (instances > 0) {
+      throw ApiError.conflict('OfferHasInstances', `Offer '${offerId}' still has ${instances} pool instance(s) being removed; retry later.`);
+    }
+    await this.offers.delete(offerId);
+    if (offer.clientSecretName) {
+      this.credentials.forget(offer.clientSecretName);
+      try {
+        await this.secrets.delete(offer.clientSecretName);
+      } catch (err) {
+        this.logger.warn(`Offer '${offerId}' deleted but its Key Vault secret '${offer.clientSecretName}' could not be deleted: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Response shape of one offer. */
+  async view(offer: OfferEntity): Promise<OfferView> {
+    const rev = offer.currentRevisionId ? await this.revisions.findOneBy({ id: offer.currentRevisionId }) : null;
+    return toView(offer, rev);
+  }
+
+  /** Response shape of every offer. */
+  async list(): Promise<OfferView[]> {
+    const offers = await this.offers.list();
+    const ids = offers.map((o) => o.currentRevisionId).filter((x): x is string => !!x);
+    const revs = ids.length ? await this.revisions.findBy({ id: In(ids) }) : [];
+    const byId = new Map(revs.map((r) => [r.id, r]));
+    return offers.map((o) => toView(o, o.currentRevisionId ? (byId.get(o.currentRevisionId) ?? null) : null));
+  }
+
+  private typeOrProblems(name: string, problems: ErrorDetail[]): TestDriveType | undefined {
+    try {
+      return this.registry.get(name);
+    } catch (err) {
+      if (err instanceof ApiError && err.details) {
+        problems.push(...err.details);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+}
+
+/** Offer entity -> response JSON (ISO times, secret never included). */
+export function toView(offer: OfferEntity, rev: PackageRevisionEntity | null): OfferView {
+  const { clientSecret: _drop, ...deployment } = offer.deployment as unknown as Record<string, unknown>;
+  void _drop;
+  return {
+    id: offer.id,
+    alias: offer.alias,
+    state: offer.state,
+    testDrive: { ...offer.testDrive, type: offer.type },
+    deployment: { ...deployment, clientSecretSet: !!offer.clientSecretVersion },
+    packageRevision: rev ? { id: rev.id, number: rev.number, baseUri: rev.baseUri, parameters: rev.parameters } : null,
+    publishedAt: iso(offer.publishedAt),
+    createdAt: iso(offer.createdAt)!,
+    updatedAt: iso(offer.updatedAt)!,
+  };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function dedupe(problems: ErrorDetail[]): ErrorDetail[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.target}|${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

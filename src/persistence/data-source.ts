@@ -1,0 +1,65 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { DatabaseSettings } from '../config/app-config';
+import { OfferEntity } from '../offers/offer.entity';
+import { TEST_DRIVE_ENTITIES } from '../../modules/entities';
+import { PoolInstanceEntity } from '../pools/pool-instance.entity';
+import { PoolRegionEntity } from '../pools/pool-region.entity';
+import { SessionEntity } from '../sessions/session.entity';
+import { SchedulerLeaseEntity } from '../scheduling/scheduler-lease.entity';
+import { InitialSchema1795000000000 } from './migrations/1795000000000-initial-schema';
+
+/** Every entity of the core. Test drive type modules add theirs through ENTITY registration here. */
+export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, PoolInstanceEntity, PoolRegionEntity, SessionEntity, SchedulerLeaseEntity];
+
+/** Every migration, in order. The schema only ever changes through these (no synchronize). */
+export const MIGRATIONS = [InitialSchema1795000000000];
+
+/**
+ * TypeORM options for SQLite (better-sqlite3, WAL, busy timeout) or PostgreSQL, with migrations run at
+ * start. Same entities and migrations on both.
+ */
+export function dataSourceOptions(db: DatabaseSettings): DataSourceOptions {
+  if (db.kind === 'sqlite') {
+    if (db.file !== ':memory:') fs.mkdirSync(path.dirname(db.file), { recursive: true });
+    return {
+      type: 'better-sqlite3',
+      database: db.file,
+      entities: ENTITIES,
+      migrations: MIGRATIONS,
+      migrationsRun: true,
+      synchronize: false,
+      enableWAL: db.file !== ':memory:',
+      prepareDatabase: (conn: { pragma: (s: string) => unknown }) => {
+        conn.pragma('busy_timeout = 10000');
+        conn.pragma('foreign_keys = ON');
+      },
+      logging: false,
+    };
+  }
+  return {
+    type: 'postgres',
+    url: db.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsRun: true,
+    synchronize: false,
+    extra: { max: 10 },
+    logging: false,
+  };
+}
+
+/** A DataSource, initialised (migrations applied). */
+export async function openDataSource(db: DatabaseSettings): Promise<DataSource> {
+  const ds = new DataSource(dataSourceOptions(db));
+  await ds.initialize();
+  return ds;
+}
+
+/** True when `err` is a unique-constraint violation (SQLite or PostgreSQL). */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string }; message?: string };
+  const code = e?.driverError?.code ?? e?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/.test(e?.message ?? '');
+}

@@ -1,0 +1,76 @@
+import { ErrorDetail } from '../common/api-error';
+import { OfferDeployment, OfferEntity } from '../offers/offer.entity';
+import { SessionEntity } from '../sessions/session.entity';
+
+/** What a type's validator returns for the `testDrive` and `deployment` sections of PUT /offers/{id}. */
+export interface ValidatedTestDriveConfig {
+  /** Normalised type-specific settings, stored as offer.testDrive (never a secret). */
+  testDrive: Record<string, unknown>;
+  /** Deployment details without the client secret. */
+  deployment: OfferDeployment;
+  /** Whether this type needs a client secret (all but Power BI). */
+  needsClientSecret: boolean;
+}
+
+/** One row of GET /capacity for an offer (ARM: one per region). */
+export interface CapacityRow {
+  region: string | null;
+  hotTarget: number;
+  hotReady: number;
+  deploying: number;
+  assigned: number;
+  failed: number;
+  /** Most sessions this offer/region can hold at once. */
+  limit: number;
+  [extra: string]: unknown;
+}
+
+/** A customer's request to start a test drive (POST /offers/{id}/sessions body, validated). */
+export interface StartSessionRequest {
+  region?: string;
+}
+
+/**
+ * The one interface between the core (offers, sessions, scheduling) and a test drive type module
+ * (modules/<type>/). A module implements it and registers itself with TestDriveTypeRegistry; the core
+ * never imports a module's internals.
+ *
+ * Errors: methods throw ApiError for anything the caller should see (400 validation, 409 NoCapacity...).
+ */
+export interface TestDriveType {
+  /** Wire name of the type, e.g. "azure-resource-manager" (PUT /offers body testDrive.type). */
+  readonly type: string;
+
+  /**
+   * Validates the type-specific `testDrive` and `deployment` sections. Field paths in errors are full
+   * JSON paths ("testDrive.regions[0].hot"). Returns normalised settings, or a list of problems.
+   */
+  validateConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[];
+
+  /** Problems that forbid publishing now (e.g. no package uploaded); empty when the offer may be published. */
+  publishPreflight(offer: OfferEntity): Promise<ErrorDetail[]>;
+
+  /**
+   * Claims capacity for a new session (atomically) and starts provisioning. On return the session is
+   * either `ready` (e.g. a hot instance was claimed) or `provisioning` (work continues in reconcile()).
+   * The session row exists already (state provisioning); implementations update it.
+   * @throws ApiError 409 NoCapacity when nothing can be claimed (the caller deletes the session row).
+   */
+  startSession(offer: OfferEntity, session: SessionEntity, request: StartSessionRequest): Promise<void>;
+
+  /**
+   * Starts ending a session (expired, ended early, failed). Idempotent. The session is already in
+   * state `ending`; the type tears down what it made and the reconcile loop marks it `ended`.
+   */
+  endSession(session: SessionEntity): Promise<void>;
+
+  /**
+   * One pass of the type's level-triggered reconcile loop: read desired and actual state and converge
+   * (deploy hot instances, follow deployments, delete what is no longer needed, finish ending
+   * sessions). Idempotent and safe to run after a crash. `now` is epoch ms from the injected clock.
+   */
+  reconcile(now: number): Promise<void>;
+
+  /** Capacity rows of one offer for GET /capacity. */
+  capacity(offer: OfferEntity): Promise<CapacityRow[]>;
+}
