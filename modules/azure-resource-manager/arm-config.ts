@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { ErrorDetail } from '../../src/common/api-error';
+import { durationHoursSchema, guidSchema, zodIssuesToDetails } from '../../src/common/validation';
+import { isKnownRegion, knownRegions } from '../../src/config/regions';
+import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+
+/** Wire name of the Azure Resource Manager test drive type. */
+export const ARM_TEST_DRIVE_TYPE = 'azure-resource-manager' as const;
+
+/** Partner Center: 26 Azure regions are offered. */
+export const ARM_MAX_REGIONS = 26;
+/** Partner Center: hot / cold instance counts are 0-99 each, per region. */
+export const ARM_MAX_INSTANCES_PER_KIND = 99;
+/** Partner Center: test drive description up to 3,000 characters. */
+export const ARM_MAX_DESCRIPTION_CHARS = 3000;
+/** Partner Center: access information up to 10,000 characters. */
+export const ARM_MAX_ACCESS_INFORMATION_CHARS = 10000;
+/** Ours: Azure client secrets are at most a few hundred characters; 1024 leaves room. */
+export const CLIENT_SECRET_MAX_CHARS = 1024;
+
+/** One region of an ARM test drive and its pool sizes. */
+export interface ArmRegionConfig {
+  /** ARM location name, lower case (config/regions.json). */
+  name: string;
+  /** Instances kept deployed and waiting (access in under 10 seconds). 0-99. */
+  hot: number;
+  /** Instances deployed on request; the total that can possibly be deployed in this region. 0-99. */
+  cold: number;
+}
+
+/** Normalised settings of an ARM test drive (stored as offer.testDrive; no secret). */
+export interface ArmTestDriveConfig {
+  type: 'azure-resource-manager';
+  /** Whole hours, 1-99 (Partner Center: whole hours only). */
+  durationHours: number;
+  regions: ArmRegionConfig[];
+  /** Shown to customers; at most 3,000 characters. */
+  description?: string;
+  /** Access information with `{{outputName}}` placeholders (HTML recommended); at most 10,000 characters. */
+  accessInformation?: string;
+}
+
+/** Deployment subscription details of an ARM test drive, without the client secret. */
+export interface ArmDeployment {
+  subscriptionId: string;
+  tenantId: string;
+  clientId: string;
+}
+
+const count = (what: string) =>
+  z
+    .number({ message: `${what} must be a whole number 0-${ARM_MAX_INSTANCES_PER_KIND}` })
+    .int(`${what} must be a whole number (Partner Center: 0-${ARM_MAX_INSTANCES_PER_KIND} instances per region)`)
+    .min(0, `${what} must be at least 0`)
+    .max(ARM_MAX_INSTANCES_PER_KIND, `${what} must be at most ${ARM_MAX_INSTANCES_PER_KIND} (Partner Center limit per region)`);
+
+const regionSchema = z
+  .strictObject({
+    name: z
+      .string({ message: 'region name must be a string (an ARM location name such as "westeurope")' })
+      .min(1, 'region name must not be empty')
+      .transform((s) => s.trim().toLowerCase())
+      .superRefine((name, ctx) => {
+        if (name && !isKnownRegion(name)) {
+          ctx.addIssue({ code: 'custom', message: `Unknown region '${name}'. Known regions: ${knownRegions().map((k) => k.name).join(', ')}.` });
+        }
+      }),
+    hot: count('hot'),
+    cold: count('cold'),
+  })
+  .superRefine((r, ctx) => {
+    const valid = (n: number) => Number.isInteger(n) && n >= 0 && n <= ARM_MAX_INSTANCES_PER_KIND;
+    if (valid(r.hot) && valid(r.cold) && r.hot + r.cold < 1) {
+      ctx.addIssue({ code: 'custom', path: ['hot'], message: 'A region needs at least one instance: hot + cold must be at least 1.' });
+    }
+  });
+
+const testDriveSchema = z.strictObject({
+  type: z.literal(ARM_TEST_DRIVE_TYPE),
+  durationHours: durationHoursSchema,
+  regions: z
+    .array(regionSchema, { message: 'regions must be a list of {name, hot, cold}' })
+    .min(1, 'At least one region is required.')
+    .max(ARM_MAX_REGIONS, `At most ${ARM_MAX_REGIONS} regions (Partner Center limit).`),
+  description: z
+    .string({ message: 'description must be a string' })
+    .max(ARM_MAX_DESCRIPTION_CHARS, `description must be at most ${ARM_MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
+    .optional(),
+  accessInformation: z
+    .string({ message: 'accessInformation must be a string' })
+    .max(ARM_MAX_ACCESS_INFORMATION_CHARS, `accessInformation must be at most ${ARM_MAX_ACCESS_INFORMATION_CHARS} characters (Partner Center limit)`)
+    .optional(),
+});
+
+const deploymentSchema = z.strictObject(
+  {
+    subscriptionId: guidSchema('subscriptionId'),
+    tenantId: guidSchema('tenantId'),
+    clientId: guidSchema('clientId'),
+    clientSecret: z
+      .string({ message: 'clientSecret must be a string' })
+      .min(1, 'clientSecret must not be empty')
+      .max(CLIENT_SECRET_MAX_CHARS, `clientSecret must be at most ${CLIENT_SECRET_MAX_CHARS} characters`)
+      .optional(),
+  },
+  { message: 'deployment must be an object {subscriptionId, tenantId, clientId, clientSecret}' },
+);
+
+/**
+ * Validates the `testDrive` and `deployment` sections of PUT /offers/{id} for an ARM test drive.
+ *
+ * Rules: durationHours whole hours 1-99 (Partner Center: whole hours only); 1-26 regions (Partner
+ * Center offers 26), each a known ARM location (config/regions.json, compared in lower case) listed
+ * once, with hot and cold whole numbers 0-99 and hot + cold >= 1; description <= 3,000 and
+ * accessInformation <= 10,000 characters (Partner Center); deployment subscriptionId, tenantId and
+ * clientId GUIDs, clientSecret 1-1024 characters (optional here: the offers service requires it on
+ * create). Unknown fields are refused.
+ *
+ * @returns the normalised config (region names lower-cased, GUIDs lower-cased, no secret), or every
+ *   problem found, each with its full field path ("testDrive.regions[1].hot", "deployment.tenantId").
+ */
+export function validateArmConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const td = testDriveSchema.safeParse(testDrive);
+  if (!td.success) problems.push(...zodIssuesToDetails(td.error.issues, 'testDrive'));
+  problems.push(...duplicateRegions(testDrive?.regions));
+  let dep: z.infer<typeof deploymentSchema> | undefined;
+  if (deployment === undefined || deployment === null) {
+    problems.push({ code: 'InvalidField', target: 'deployment', message: 'Required: {subscriptionId, tenantId, clientId, clientSecret}.' });
+  } else {
+    const d = deploymentSchema.safeParse(deployment);
+    if (!d.success) problems.push(...zodIssuesToDetails(d.error.issues, 'deployment'));
+    else dep = d.data;
+  }
+  if (problems.length || !td.success || !dep) return problems;
+
+  const config: ArmTestDriveConfig = {
+    type: ARM_TEST_DRIVE_TYPE,
+    durationHours: td.data.durationHours,
+    regions: td.data.regions.map((r) => ({ name: r.name, hot: r.hot, cold: r.cold })),
+    ...(td.data.description !== undefined ? { description: td.data.description } : {}),
+    ...(td.data.accessInformation !== undefined ? { accessInformation: td.data.accessInformation } : {}),
+  };
+  const armDeployment: ArmDeployment = {
+    subscriptionId: dep.subscriptionId.toLowerCase(),
+    tenantId: dep.tenantId.toLowerCase(),
+    clientId: dep.clientId.toLowerCase(),
+  };
+  return { testDrive: config as unknown as Record<string, unknown>, deployment: armDeployment, needsClientSecret: true };
+}
+
+/** Regions listed twice (names compared trimmed, in lower case), checked on the raw input so they are reported with other problems. */
+function duplicateRegions(regions: unknown): ErrorDetail[] {
+  if (!Array.isArray(regions)) return [];
+  const seen = new Map<string, number>();
+  const out: ErrorDetail[] = [];
+  regions.forEach((r: unknown, i) => {
+    const raw = r && typeof r === 'object' ? (r as { name?: unknown }).name : undefined;
+    if (typeof raw !== 'string' || !raw.trim()) return;
+    const name = raw.trim().toLowerCase();
+    const first = seen.get(name);
+    if (first !== undefined) {
+      out.push({ code: 'DuplicateRegion', target: `testDrive.regions[${i}].name`, message: `Region '${name}' is listed twice (also at testDrive.regions[${first}]).` });
+    } else seen.set(name, i);
+  });
+  return out;
+}
+
+/** Reads an offer's stored testDrive as an ArmTestDriveConfig (stored values were validated on write). */
+export function armConfigOf(testDrive: Record<string, unknown>): ArmTestDriveConfig {
+  return testDrive as unknown as ArmTestDriveConfig;
+}

@@ -1,0 +1,51 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { timestampColumn } from '../../../src/persistence/columns';
+
+/** A template parameter recognised in main-template.json and how the service fills it. */
+export interface RecognisedParameter {
+  name: string;
+  /** ARM type as declared ("string", "securestring", "int", ...). */
+  armType: string;
+  /** Lower-cased metadata.type (baseuri | sessionid | username | password), or null when it has a default. */
+  metadataType: string | null;
+  hasDefault: boolean;
+}
+
+/**
+ * One uploaded ARM template package, unzipped into its own blob container whose URL is the
+ * revision's base URI (Partner Center: "each package revision is unzipped into its own container").
+ */
+@Entity('package_revision')
+@Index('UQ_package_revision_offer_number', ['offerId', 'number'], { unique: true })
+export class PackageRevisionEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 50 })
+  offerId!: string;
+
+  /** 1, 2, 3... per offer. */
+  @Column({ type: 'integer' })
+  number!: number;
+
+  @Column({ type: 'varchar', length: 63 })
+  containerName!: string;
+
+  /** Ends with '/'. Templates receive it through the `baseuri` parameter. */
+  @Column({ type: 'varchar', length: 1024 })
+  baseUri!: string;
+
+  @Column({ type: 'simple-json' })
+  parameters!: RecognisedParameter[];
+
+  /** [{ path, bytes }] of the unzipped files. */
+  @Column({ type: 'simple-json' })
+  files!: Array<{ path: string; bytes: number }>;
+
+  /** Total uncompressed bytes. */
+  @Column({ type: 'integer' })
+  totalBytes!: number;
+
+  @Column(timestampColumn(false))
+  createdAt!: number;
+}
