@@ -1,0 +1,227 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { ApiError, ErrorDetail } from '../../src/common/api-error';
+import { Clock } from '../../src/common/clock';
+import { AppConfig, APP_CONFIG } from '../../src/config/app-config';
+import { OfferEntity } from '../../src/offers/offer.entity';
+import { OffersRepository } from '../../src/offers/offers.repository';
+import { PoolInstanceEntity } from '../../src/pools/pool-instance.entity';
+import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
+import { SessionEntity } from '../../src/sessions/session.entity';
+import { SessionsRepository } from '../../src/sessions/sessions.repository';
+import { CapacityRow, StartSessionRequest, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
+import { ArmTestDriveConfig, validateArmConfig } from './arm-config';
+import { PackageService } from './packages/package.service';
+import { ArmInstanceDriver } from './provisioning/arm-instance.driver';
+
+export const ARM_TYPE = 'azure-resource-manager';
+
+/** Instances driven at once in one reconcile pass. */
+const PARALLEL_STEPS = 16;
+/** A session still `provisioning` without an instance this long after its request was abandoned (crash mid-start). */
+const ABANDONED_START_MS = 120_000;
+
+/**
+ * Azure Resource Manager test drives (TestDriveType). Per offer and region it keeps `hot` instances
+ * deployed and ready, deploys cold ones on request, never more than `hot + cold` at once, and deletes
+ * every assigned instance's resource group after its session (Partner Center: an assigned instance is
+ * never reused). Where a hot instance is claimed: PoolInstanceRepository.claimReadyHotInstance().
+ */
+@Injectable()
+export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicationShutdown {
+  readonly type = ARM_TYPE;
+  private readonly logger = new Logger('ArmTestDriveType');
+  /** Work started on behalf of a request (cold deploy, early delete) that the response does not wait for. */
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly registry: TestDriveTypeRegistry,
+    private readonly offers: OffersRepository,
+    private readonly pool: PoolInstanceRepository,
+    private readonly sessions: SessionsRepository,
+    private readonly packages: PackageService,
+    private readonly driver: ArmInstanceDriver,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Runs `work` in the background (the reconcile loop would do it anyway; this only makes it sooner). */
+  private background(work: Promise<unknown>): void {
+    const p = work.catch((err) => this.logger.warn(`background step failed: ${(err as Error).message}`)).finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
+
+  validateConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
+    return validateArmConfig(testDrive, deployment);
+  }
+
+  async publishPreflight(offer: OfferEntity): Promise<ErrorDetail[]> {
+    return this.packages.preflight(offer);
+  }
+
+  /**
+   * Hot first, then a cold deployment within the region's cold limit: in the requested region when
+   * the customer named one, else in any of the offer's regions (in the offer's order). The session is `ready` at once after a
+   * hot claim; after a cold reservation it stays `provisioning` until the deployment succeeds.
+   * @throws ApiError 400 (region not offered), 409 NoCapacity.
+   */
+  async startSession(offer: OfferEntity, session: SessionEntity, request: StartSessionRequest): Promise<void> {
+    const cfg = offer.testDrive as unknown as ArmTestDriveConfig;
+    if (request.region && !cfg.regions.some((r) => r.name === request.region)) {
+      throw ApiError.validation([
+        { code: 'RegionNotOffered', target: 'region', message: `Region '${request.region}' is not offered by this test drive. Offered: ${cfg.regions.map((r) => r.name).join(', ')}.` },
+      ]);
+    }
+    // A requested region is binding (the customer chose where to run); without one, any region will do.
+    const ordered = request.region ? cfg.regions.filter((r) => r.name === request.region) : cfg.regions;
+    const now = this.clock.now();
+    const hourMs = this.config.testDriveHourSeconds * 1000;
+
+    for (const region of ordered) {
+      const inst = await this.pool.claimReadyHotInstance(offer.id, region.name, session.id, now);
+      if (inst) {
+        await this.sessions.markReady(session, inst.outputsEnc, now, hourMs, { region: region.name, instanceKind: 'hot', instanceId: inst.id });
+        this.background(this.driver.tagSession(offer, inst, session.id));
+        return;
+      }
+    }
+    const revisionId = offer.currentRevisionId;
+    if (revisionId && offer.deployment.subscriptionId) {
+      for (const region of ordered) {
+        if (region.cold <= 0) continue;
+        const inst = await this.pool.reserve(
+          { offerId: offer.id, revisionId, region: region.name, kind: 'cold', subscriptionId: offer.deployment.subscriptionId, sessionId: session.id },
+          region.cold,
+          now,
+        );
+        if (inst) {
+          await this.sessions.transition(session.id, ['provisioning'], { region: region.name, instanceKind: 'cold', instanceId: inst.id }, now);
+          this.background(this.driver.step(offer, inst));
+          return;
+        }
+      }
+    }
+    throw new ApiError(
+      409,
+      'NoCapacity',
+      `No test drive instance is available for offer '${offer.id}'${request.region ? ` (requested region ${request.region})` : ''}: every hot instance is taken and the cold limit is reached. Try again later.`,
+    );
+  }
+
+  /** Sends the session's instance to deletion at once (and lets the reconcile loop finish it). */
+  async endSession(session: SessionEntity): Promise<void> {
+    const inst = await this.pool.findBySession(session.id);
+    const now = this.clock.now();
+    if (!inst || inst.state === 'deleted') {
+      await this.sessions.markEnded(session.id, now);
+      return;
+    }
+    await this.pool.transition(inst.id, ['pending', 'deploying', 'ready', 'assigned', 'failed'], { state: 'deleting' }, now);
+    const offer = await this.offers.findById(session.offerId);
+    if (offer) this.background(this.driver.step(offer, { ...inst, state: 'deleting' }));
+  }
+
+  /**
+   * One pass over every ARM offer: remove unwanted unassigned instances, top up hot instances per
+   * region (within backoff), drive every live instance one step, and settle sessions whose instance is
+   * gone or that were abandoned mid-start.
+   */
+  async reconcile(now: number): Promise<void> {
+    const offers = (await this.offers.list()).filter((o) => o.type === ARM_TYPE);
+    const byId = new Map(offers.map((o) => [o.id, o]));
+    for (const offer of offers) await this.converge(offer, now);
+
+    const live = await this.pool.listLive();
+    const work = live.filter((i) => byId.has(i.offerId));
+    for (let i = 0; i < work.length; i += PARALLEL_STEPS) {
+      await Promise.all(work.slice(i, i + PARALLEL_STEPS).map((inst) => this.driver.step(byId.get(inst.offerId)!, inst)));
+    }
+    await this.settleSessions(now);
+  }
+
+  /** Desired state of one offer's pools vs. actual: deletes what is unwanted, reserves missing hot instances. */
+  private async converge(offer: OfferEntity, now: number): Promise<void> {
+    const cfg = offer.testDrive as unknown as ArmTestDriveConfig;
+    const regions = new Map((cfg.regions ?? []).map((r) => [r.name, r]));
+    const published = offer.state === 'published' && !!offer.currentRevisionId && !!offer.deployment.subscriptionId;
+    const live = await this.pool.listLive(offer.id);
+
+    for (const inst of live) {
+      if (inst.sessionId) continue;
+      const region = regions.get(inst.region);
+      const unwanted =
+        !published ||
+        inst.revisionId !== offer.currentRevisionId ||
+        !region ||
+        inst.kind === 'cold' ||
+        (inst.kind === 'hot' && (inst.slot ?? 0) >= region.hot);
+      if (unwanted) await this.pool.transition(inst.id, ['pending', 'deploying', 'ready', 'failed'], { state: 'deleting' }, now);
+    }
+    if (!published) return;
+
+    for (const region of regions.values()) {
+      const hotHeld = live.filter((i) => i.region === region.name && i.kind === 'hot' && i.slot !== null && i.slot < region.hot).length;
+      let missing = region.hot - hotHeld;
+      if (missing <= 0) continue;
+      const health = await this.pool.regionState(offer.id, region.name);
+      if (health.backoffUntil && now < health.backoffUntil) continue;
+      while (missing-- > 0) {
+        const inst = await this.pool.reserve(
+          { offerId: offer.id, revisionId: offer.currentRevisionId!, region: region.name, kind: 'hot', subscriptionId: offer.deployment.subscriptionId! },
+          region.hot,
+          now,
+        );
+        if (!inst) break;
+      }
+    }
+  }
+
+  /** Sessions left `ending` whose instance is gone are ended; starts abandoned by a crash are failed. */
+  private async settleSessions(now: number): Promise<void> {
+    for (const s of await this.sessions.listByStates(['ending', 'provisioning'])) {
+      if (s.type !== ARM_TYPE) continue;
+      const inst = await this.pool.findBySession(s.id);
+      if (s.state === 'ending') {
+        if (!inst || inst.state === 'deleted') await this.sessions.markEnded(s.id, now);
+        else if (inst.state !== 'deleting') await this.pool.transition(inst.id, ['pending', 'deploying', 'ready', 'assigned', 'failed'], { state: 'deleting' }, now);
+      } else if (!inst && now - s.requestedAt > ABANDONED_START_MS) {
+        await this.sessions.markFailed(s.id, { code: 'StartAbandoned', message: 'The start of this test drive was interrupted; please start a new one.' }, now);
+      }
+    }
+  }
+
+  /** GET /capacity rows: per region, hot target vs. ready, deploying, assigned, failed, and the limit. */
+  async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
+    const cfg = offer.testDrive as unknown as ArmTestDriveConfig;
+    const live = await this.pool.listLive(offer.id);
+    const rows: CapacityRow[] = [];
+    for (const region of cfg.regions ?? []) {
+      const inRegion = live.filter((i) => i.region === region.name);
+      const count = (pred: (i: PoolInstanceEntity) => boolean) => inRegion.filter(pred).length;
+      const health = await this.pool.regionState(offer.id, region.name);
+      rows.push({
+        region: region.name,
+        hotTarget: region.hot,
+        hotReady: count((i) => i.kind === 'hot' && i.state === 'ready'),
+        deploying: count((i) => i.state === 'pending' || i.state === 'deploying'),
+        assigned: count((i) => i.state === 'assigned' || (i.kind === 'cold' && !!i.sessionId && i.state !== 'deleting')),
+        failed: count((i) => i.state === 'failed'),
+        deleting: count((i) => i.state === 'deleting'),
+        coldLimit: region.cold,
+        coldInUse: count((i) => i.kind === 'cold'),
+        limit: region.hot + region.cold,
+        consecutiveFailures: health.consecutiveFailures,
+        lastFailure: health.lastFailure ? { ...health.lastFailure, at: new Date(health.lastFailure.at).toISOString() } : null,
+      });
+    }
+    return rows;
+  }
+}

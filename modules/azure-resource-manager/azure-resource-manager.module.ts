@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ArmGateway } from '../../src/azure/arm-gateway';
+import { OffersModule } from '../../src/offers/offers.module';
+import { PoolsModule } from '../../src/pools/pools.module';
+import { SessionsModule } from '../../src/sessions/sessions.module';
+import { ArmTestDriveType } from './arm-test-drive.type';
+import { PackageRevisionEntity } from './packages/package-revision.entity';
+import { PackagesController } from './packages/packages.controller';
+import { PackageService } from './packages/package.service';
+import { PackageStorage } from './packages/package-storage';
+import { ArmInstanceDriver } from './provisioning/arm-instance.driver';
+
+/**
+ * Azure Resource Manager test drives: the publisher's ARM template package deployed into a new
+ * resource group per instance; hot instances kept deployed per region, cold ones on request.
+ * - packages/: upload, validation and storage of template package revisions (blob containers);
+ * - provisioning/: the instance driver (resource group + deployment lifecycle);
+ * - arm-test-drive.type.ts: the TestDriveType (claims, pools per region, reconcile, capacity).
+ */
+@Module({
+  imports: [OffersModule, PoolsModule, SessionsModule, TypeOrmModule.forFeature([PackageRevisionEntity])],
+  controllers: [PackagesController],
+  providers: [ArmGateway, PackageService, PackageStorage, ArmInstanceDriver, ArmTestDriveType],
+  exports: [PackageService, PackageStorage],
+})
+export class AzureResourceManagerModule {}

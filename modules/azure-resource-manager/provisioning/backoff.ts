@@ -1,0 +1,13 @@
+/**
+ * Exponential backoff for failed deployments of a pool region: 5 s, 10 s, 20 s ... capped at 10 min.
+ * `failures` = consecutive failures so far (>= 1). Result in ms.
+ */
+export function deploymentBackoffMs(failures: number, baseMs = 5_000, capMs = 600_000): number {
+  if (failures <= 0) return 0;
+  return Math.min(capMs, baseMs * 2 ** Math.min(failures - 1, 20));
+}
+
+/** True for ARM errors worth retrying as they are: throttling, timeouts, server errors, network. */
+export function isTransient(statusCode: number | undefined): boolean {
+  return statusCode === undefined || statusCode === 408 || statusCode === 429 || statusCode >= 500;
+}

@@ -1,0 +1,8 @@
+/**
+ * The test drive type modules this service runs, and what each contributes to persistence.
+ * Adding a type = adding its module folder, one line here, and its entities in modules/entities.ts.
+ */
+import { AzureResourceManagerModule } from './azure-resource-manager/azure-resource-manager.module';
+
+export const TEST_DRIVE_MODULES = [AzureResourceManagerModule];
+

@@ -1,0 +1,36 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { LoggerModule } from 'nestjs-pino';
+import { CoreModule, AppOptions } from './core.module';
+import { pinoParams } from './common/logging';
+import { TestDrivesModule } from './test-drives/test-drives.module';
+import { TEST_DRIVE_MODULES } from '../modules';
+import { OffersModule } from './offers/offers.module';
+import { AzureModule } from './azure/azure.module';
+import { SessionsModule } from './sessions/sessions.module';
+import { SchedulingModule } from './scheduling/scheduling.module';
+import { HealthModule } from './health/health.module';
+import { CapacityModule } from './capacity/capacity.module';
+
+/** Root module: core providers, features, and the test drive type modules listed in modules/index.ts. */
+@Module({})
+export class AppModule {
+  static forRoot(opts: AppOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        LoggerModule.forRoot(pinoParams(opts.config)),
+        CoreModule.forRoot(opts),
+        AzureModule,
+        ScheduleModule.forRoot(),
+        TestDrivesModule,
+        OffersModule,
+        SessionsModule,
+        SchedulingModule,
+        HealthModule,
+        CapacityModule,
+        ...TEST_DRIVE_MODULES,
+      ],
+    };
+  }
+}

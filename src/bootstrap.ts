@@ -1,0 +1,55 @@
+import { INestApplication, RequestMethod } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import * as express from 'express';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import { AppOptions } from './core.module';
+import { ApiExceptionFilter } from './common/api-exception.filter';
+import { AppConfig } from './config/app-config';
+import { PACKAGE_MAX_BYTES } from '../modules/azure-resource-manager/packages/package-limits';
+
+/** Largest JSON body accepted (bytes). */
+export const JSON_BODY_LIMIT = '1mb';
+/** Largest ARM template package accepted (bytes, zip as uploaded). */
+export const ZIP_BODY_LIMIT_BYTES = PACKAGE_MAX_BYTES;
+
+/**
+ * Applies what every instance of the HTTP app needs (production and tests alike): the /api/v1
+ * prefix (health stays at /health), body parsers with separate limits for JSON and zip packages, the
+ * error filter, and OpenAPI at /api/docs.
+ */
+export function configureApp(app: INestApplication, config: AppConfig): void {
+  void config;
+  app.setGlobalPrefix('api/v1', {
+    exclude: [
+      { path: 'health', method: RequestMethod.GET },
+      { path: 'health/(.*)', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+    ],
+  });
+  app.use(express.json({ limit: JSON_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  app.use(express.raw({ limit: ZIP_BODY_LIMIT_BYTES, type: ['application/zip', 'application/x-zip-compressed'] }));
+  app.useGlobalFilters(new ApiExceptionFilter());
+  app.enableShutdownHooks();
+  const doc = new DocumentBuilder()
+    .setTitle('Test drive orchestrator')
+    .setDescription(
+      'Marketplace test drives: publishers configure offers (ARM template packages, regions, hot/cold pools); ' +
+        'the marketplace starts, polls and ends sessions; operators watch capacity.',
+    )
+    .setVersion('1')
+    .build();
+  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { useGlobalPrefix: false });
+}
+
+/**
+ * Creates the Nest application (not yet listening) from resolved options.
+ * Body parsing is done by configureApp's parsers (Nest's own is off so limits are ours).
+ */
+export async function createApp(opts: AppOptions): Promise<INestApplication> {
+  const app = await NestFactory.create(AppModule.forRoot(opts), { bufferLogs: true, bodyParser: false });
+  app.useLogger(app.get(Logger));
+  configureApp(app, opts.config);
+  return app;
+}

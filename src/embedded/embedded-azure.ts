@@ -1,0 +1,61 @@
+import * as path from 'node:path';
+import { startEmulator } from '../../emulator/src';
+import { AppConfig } from '../config/app-config';
+import { AzureRuntime } from '../azure/azure-runtime';
+import { azuriteLocation, startAzurite } from './azurite';
+
+/** The embedded default's local Azure: the emulator (Entra ID, ARM, Key Vault) and Azurite (blobs). */
+export interface EmbeddedAzure {
+  runtime: AzureRuntime;
+  emulatorUrl: string;
+  caCertPath: string;
+  blobEndpoint: string;
+  /** Emulator handle, for the sample seeding (publisher creation). */
+  emulator: Awaited<ReturnType<typeof startEmulator>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the emulator on EMULATOR_PORT (state and CA kept under DATA_DIR/emulator) and Azurite on
+ * AZURITE_BLOB_PORT, registers a service identity in the emulator for Key Vault, and returns an
+ * AzureRuntime pointing every SDK client at them (trusting the emulator's CA).
+ */
+export async function startEmbeddedAzure(config: AppConfig, opts: { emulatorPort?: number; azuritePort?: number; persist?: boolean } = {}): Promise<EmbeddedAzure> {
+  const emulator = await startEmulator({
+    port: opts.emulatorPort ?? config.emulatorPort,
+    dataDir: path.join(config.dataDir, 'emulator'),
+    deploymentSeconds: config.emulatorDeploymentSeconds,
+    persist: opts.persist ?? true,
+  });
+  let azurite;
+  try {
+    azurite = await startAzurite({ location: azuriteLocation(config.dataDir), port: opts.azuritePort ?? config.azuriteBlobPort });
+  } catch (err) {
+    await emulator.close();
+    throw err;
+  }
+  const identity = await emulator.createClient({});
+  const runtime = new AzureRuntime(
+    {
+      authorityHost: emulator.url,
+      resourceManagerEndpoint: emulator.url,
+      resourceManagerAudience: 'https://management.azure.com',
+      keyVaultUrl: emulator.url,
+      storageConnectionString: azurite.connectionString,
+      extraCaPem: emulator.caCertPem,
+      emulated: true,
+    },
+    identity,
+  );
+  return {
+    runtime,
+    emulatorUrl: emulator.url,
+    caCertPath: emulator.caCertPath,
+    blobEndpoint: azurite.blobEndpoint,
+    emulator,
+    stop: async () => {
+      await azurite.stop();
+      await emulator.close();
+    },
+  };
+}

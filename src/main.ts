@@ -1,0 +1,81 @@
+import 'reflect-metadata';
+import * as fs from 'node:fs';
+import { INestApplication } from '@nestjs/common';
+import { AzureRuntime } from './azure/azure-runtime';
+import { createApp } from './bootstrap';
+import { AppConfig, ConfigError, loadConfig } from './config/app-config';
+import { startEmbeddedAzure } from './embedded/embedded-azure';
+import { seedSampleOffer } from './embedded/sample-offer';
+
+/**
+ * Entry point. Real Azure when KEY_VAULT_URL (and the service identity) are configured; otherwise the
+ * embedded default: the local emulator and Azurite are started, and a sample ARM offer from templates/
+ * is published so a test drive can be started with curl right away.
+ */
+async function main(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  let runtime: AzureRuntime;
+  let embedded: Awaited<ReturnType<typeof startEmbeddedAzure>> | undefined;
+  if (config.azureMode === 'emulator') {
+    embedded = await startEmbeddedAzure(config);
+    runtime = embedded.runtime;
+  } else {
+    const a = config.azure;
+    runtime = new AzureRuntime(
+      {
+        authorityHost: a.authorityHost,
+        resourceManagerEndpoint: a.resourceManagerEndpoint,
+        resourceManagerAudience: a.resourceManagerAudience,
+        keyVaultUrl: a.keyVaultUrl!,
+        storageConnectionString: a.storageConnectionString!,
+        extraCaPem: a.caCertPath ? fs.readFileSync(a.caCertPath, 'utf8') : undefined,
+        emulated: false,
+      },
+      { tenantId: a.tenantId!, clientId: a.clientId!, clientSecret: a.clientSecret! },
+    );
+  }
+
+  const app: INestApplication = await createApp({ config, azure: runtime });
+  await app.listen(config.port, config.host);
+  const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+  const stop = async () => {
+    await app.close();
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+
+  const lines = [
+    '',
+    `Test drive orchestrator listening on ${base}`,
+    `  API:      ${base}/api/v1   (OpenAPI: ${base}/api/docs)`,
+    `  Health:   ${base}/health`,
+    `  Database: ${config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL'}`,
+  ];
+  if (embedded) {
+    lines.push(`  Azure:    local emulator at ${embedded.emulatorUrl} (CA: ${embedded.caCertPath}), Azurite at ${embedded.blobEndpoint}`);
+    try {
+      const sample = await seedSampleOffer(base, embedded);
+      lines.push(...sample);
+    } catch (err) {
+      lines.push(`  (sample offer not seeded: ${(err as Error).message})`);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+}
+
+void main().catch((err) => {
+  process.stderr.write(`Failed to start: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

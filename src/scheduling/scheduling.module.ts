@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { SessionsModule } from '../sessions/sessions.module';
+import { LeaseService } from './lease.service';
+import { ReconcileService } from './reconcile.service';
+
+/** The reconcile loop and the lease that keeps it to one replica. */
+@Module({ imports: [SessionsModule], providers: [LeaseService, ReconcileService], exports: [ReconcileService, LeaseService] })
+export class SchedulingModule {}

@@ -1,0 +1,87 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { timestampColumn } from '../persistence/columns';
+
+export type SessionState = 'provisioning' | 'ready' | 'ending' | 'ended' | 'failed';
+export type EndReason = 'expired' | 'ended' | 'failed' | 'unpublished';
+
+/** Contact details the customer agreed to share with the publisher (the lead). */
+export interface Customer {
+  email: string;
+  firstName: string;
+  lastName: string;
+  company?: string;
+  country?: string;
+}
+
+/**
+ * One customer's test drive. Lasts `durationHours` whole hours from `readyAt` (Partner Center: whole
+ * hours only) and then ends by itself. `slot` is used by types bounded by a concurrency limit
+ * (unique per offer while the session holds capacity).
+ */
+@Entity('session')
+@Index('UQ_session_idempotency', ['offerId', 'idempotencyKey'], { unique: true })
+@Index('UQ_session_slot', ['offerId', 'slot'], { unique: true })
+@Index('IX_session_state_expires', ['state', 'expiresAt'])
+export class SessionEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 50 })
+  offerId!: string;
+
+  @Column({ type: 'varchar', length: 40 })
+  type!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: SessionState;
+
+  @Column({ type: 'varchar', length: 40, nullable: true })
+  region!: string | null;
+
+  @Column({ type: 'varchar', length: 8, nullable: true })
+  instanceKind!: string | null;
+
+  @Column({ type: 'varchar', length: 36, nullable: true })
+  instanceId!: string | null;
+
+  @Column({ type: 'simple-json' })
+  customer!: Customer;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  idempotencyKey!: string | null;
+
+  /** Hash of the request body the idempotency key was first used with. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  requestHash!: string | null;
+
+  @Column({ type: 'integer' })
+  durationHours!: number;
+
+  @Column({ type: 'integer', nullable: true })
+  slot!: number | null;
+
+  /** Outputs (access information values), encrypted: they include the customer's credentials. */
+  @Column({ type: 'text', nullable: true })
+  outputsEnc!: string | null;
+
+  @Column({ type: 'simple-json', nullable: true })
+  failure!: { code: string; message: string } | null;
+
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  endReason!: EndReason | null;
+
+  @Column(timestampColumn(false))
+  requestedAt!: number;
+
+  @Column(timestampColumn())
+  readyAt!: number | null;
+
+  @Column(timestampColumn())
+  expiresAt!: number | null;
+
+  @Column(timestampColumn())
+  endedAt!: number | null;
+
+  @Column(timestampColumn(false))
+  updatedAt!: number;
+}

@@ -1,0 +1,100 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { parseOrThrow } from '../common/validation';
+import { IdempotencyKeySchema, SessionView, StartSessionSchema } from './session.dto';
+import { SessionsService } from './sessions.service';
+import { SessionsRepository } from './sessions.repository';
+
+const sessionExample = {
+  id: '0f8fad5b-d9cb-469f-a165-70867728950e',
+  offerId: 'contoso-web',
+  type: 'azure-resource-manager',
+  state: 'ready',
+  region: 'westeurope',
+  instanceKind: 'hot',
+  accessInformation: '<p>Open https://contoso-x.azurewebsites.net as admin68876</p>',
+  outputs: { siteUrl: 'https://contoso-x.azurewebsites.net', userName: 'admin68876', password: '…' },
+  durationHours: 2,
+  requestedAt: '2026-11-21T10:00:00.000Z',
+  readyAt: '2026-11-21T10:00:00.120Z',
+  expiresAt: '2026-11-21T12:00:00.120Z',
+  endedAt: null,
+  endReason: null,
+  failure: null,
+};
+
+/** Marketplace API: start, poll and end test drive sessions. */
+@ApiTags('sessions')
+@Controller()
+export class SessionsController {
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly repo: SessionsRepository,
+  ) {}
+
+  @Post('offers/:offerId/sessions')
+  @ApiOperation({
+    summary: 'Start a test drive',
+    description:
+      'Claims a ready hot instance (the requested region, else any), else starts a cold deployment within the limit, ' +
+      'else answers 409 NoCapacity. A retried request with the same Idempotency-Key returns the same session.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: '1-255 visible ASCII characters' })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['customer'],
+      properties: {
+        customer: {
+          type: 'object',
+          required: ['email', 'firstName', 'lastName'],
+          properties: {
+            email: { type: 'string', example: 'ada@example.com' },
+            firstName: { type: 'string', example: 'Ada' },
+            lastName: { type: 'string', example: 'Lovelace' },
+            company: { type: 'string', example: 'Analytical Engines Ltd' },
+            country: { type: 'string', example: 'GB' },
+          },
+        },
+        region: { type: 'string', example: 'westeurope' },
+      },
+    },
+  })
+  @ApiResponse({ status: 201, description: 'The session (ready at once when a hot instance was claimed)', schema: { example: sessionExample } })
+  @ApiResponse({ status: 409, description: 'NoCapacity or OfferNotPublished' })
+  async start(
+    @Param('offerId') offerId: string,
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<SessionView> {
+    const key = idempotencyKey === undefined ? undefined : parseOrThrow(IdempotencyKeySchema, idempotencyKey, 'Idempotency-Key');
+    const parsed = parseOrThrow(StartSessionSchema, body ?? {});
+    const { session, created } = await this.sessions.start(offerId, parsed, key);
+    res.status(created ? 201 : 200);
+    res.setHeader('Location', `/api/v1/sessions/${session.id}`);
+    return this.sessions.view(session);
+  }
+
+  @Get('sessions/:id')
+  @ApiOperation({ summary: 'Read a session (poll until state is ready)' })
+  @ApiResponse({ status: 200, schema: { example: sessionExample } })
+  async get(@Param('id') id: string): Promise<SessionView> {
+    return this.sessions.view(await this.sessions.getOrThrow(id));
+  }
+
+  @Delete('sessions/:id')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'End a session early; its resources are removed (state ending, then ended)' })
+  async end(@Param('id') id: string): Promise<SessionView> {
+    return this.sessions.view(await this.sessions.end(id));
+  }
+
+  @Get('offers/:offerId/sessions')
+  @ApiOperation({ summary: "List an offer's sessions (newest first, at most 500; without access information)" })
+  async list(@Param('offerId') offerId: string): Promise<{ value: SessionView[] }> {
+    const rows = await this.repo.listByOffer(offerId);
+    return { value: await Promise.all(rows.map((s) => this.sessions.view(s, false))) };
+  }
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { OffersModule } from '../offers/offers.module';
+import { SessionsController } from './sessions.controller';
+import { SessionsRepository } from './sessions.repository';
+import { SessionsService } from './sessions.service';
+
+/** Sessions of every type: marketplace API, lifecycle and expiry. */
+@Module({
+  imports: [OffersModule],
+  controllers: [SessionsController],
+  providers: [SessionsRepository, SessionsService],
+  exports: [SessionsRepository, SessionsService],
+})
+export class SessionsModule {}
