@@ -1,0 +1,90 @@
+import * as path from 'node:path';
+import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
+import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { postgresAvailable } from '../support/postgres';
+
+const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
+const customer = { email: 'grace@example.com', firstName: 'Grace', lastName: 'Hopper' };
+
+async function publishOffer(svc: TestService, azure: LocalAzure, offerId: string, hot: number, cold: number): Promise<void> {
+  const publisher = await azure.emulator.createPublisher({});
+  await svc.http
+    .put(`/api/v1/offers/${offerId}`)
+    .send({
+      alias: offerId,
+      testDrive: { type: 'azure-resource-manager', durationHours: 1, regions: [{ name: 'northeurope', hot, cold }], accessInformation: '{{userName}}' },
+      deployment: { subscriptionId: publisher.subscriptionId, tenantId: publisher.tenantId, clientId: publisher.clientId, clientSecret: publisher.clientSecret },
+    })
+    .expect(201);
+  await svc.http
+    .put(`/api/v1/offers/${offerId}/package`)
+    .set('content-type', 'application/zip')
+    .send(await zipDirectory(SAMPLE, { exclude: ['README.md', 'access-information.html'] }))
+    .expect(201);
+  await svc.http.post(`/api/v1/offers/${offerId}/publish`).expect(200);
+  await svc.until(async () => {
+    const r = await svc.http.get(`/api/v1/capacity?offerId=${offerId}`).expect(200);
+    return r.body.value[0].hotReady === hot;
+  });
+}
+
+/** Fires `n` starts at once, spread over the given services; returns the responses. */
+async function burst(services: TestService[], offerId: string, n: number) {
+  return Promise.all(
+    Array.from({ length: n }, (_, i) => services[i % services.length].http.post(`/api/v1/offers/${offerId}/sessions`).send({ customer: { ...customer, email: `c${i}@example.com` } })),
+  );
+}
+
+function checkBurst(responses: Array<{ status: number; body: { id?: string; instanceKind?: string; state?: string; error?: { code: string } } }>, hot: number, cold: number) {
+  const created = responses.filter((r) => r.status === 201);
+  const refused = responses.filter((r) => r.status === 409);
+  expect(responses.filter((r) => r.status !== 201 && r.status !== 409)).toEqual([]);
+  expect(created.filter((r) => r.body.instanceKind === 'hot' && r.body.state === 'ready')).toHaveLength(hot);
+  expect(created.filter((r) => r.body.instanceKind === 'cold')).toHaveLength(cold);
+  expect(refused.every((r) => r.body.error?.code === 'NoCapacity')).toBe(true);
+  expect(new Set(created.map((r) => r.body.id)).size).toBe(created.length);
+  return created;
+}
+
+describe.each(['sqlite', 'postgres'] as const)('concurrent starts on %s', (db) => {
+  let azure: LocalAzure;
+  let skip = false;
+
+  beforeAll(async () => {
+    if (db === 'postgres' && !(await postgresAvailable())) skip = true;
+    else azure = await startLocalAzure(0.1);
+  });
+  afterAll(async () => {
+    await azure?.stop();
+  });
+
+  it('a burst of 40 starts never double-claims and never exceeds hot + cold', async () => {
+    if (skip) return;
+    const svc = await startService(azure, { db });
+    try {
+      await publishOffer(svc, azure, 'burst-one', 3, 2);
+      const created = checkBurst(await burst([svc], 'burst-one', 40), 3, 2);
+      const instances = await svc.app.get(require('../../src/pools/pool-instance.repository').PoolInstanceRepository).listLive('burst-one');
+      const assigned = instances.filter((i: { sessionId: string | null }) => i.sessionId);
+      expect(assigned).toHaveLength(5);
+      expect(new Set(assigned.map((i: { sessionId: string }) => i.sessionId))).toEqual(new Set(created.map((r) => r.body.id)));
+    } finally {
+      await svc.close();
+    }
+  });
+
+  if (db === 'postgres') {
+    it('two service instances on one PostgreSQL database share the limits', async () => {
+      if (skip) return;
+      const a = await startService(azure, { db });
+      const b = await startService(azure, { databaseUrl: a.databaseUrl });
+      try {
+        await publishOffer(a, azure, 'burst-two', 4, 2);
+        checkBurst(await burst([a, b], 'burst-two', 60), 4, 2);
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    });
+  }
+});
