@@ -19,7 +19,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        LoggerModule.forRoot(pinoParams(opts.config)),
+        LoggerModule.forRoot(pinoParams(opts.config, opts.logStream)),
         CoreModule.forRoot(opts),
         AzureModule,
         ScheduleModule.forRoot(),

@@ -11,6 +11,8 @@ export interface AppOptions {
   azure: AzureRuntime;
   /** Injected clock; defaults to the system clock. Tests pass a ManualClock. */
   clock?: Clock;
+  /** Where logs go (default stdout). Tests capture them to check that no secret is ever logged. */
+  logStream?: NodeJS.WritableStream;
 }
 
 /**

@@ -34,9 +34,8 @@ export function redactUrl(url: string | undefined): string | undefined {
 }
 
 /** nestjs-pino options: JSON logs at the configured level, redacted, request URLs without query strings. */
-export function pinoParams(config: AppConfig): Params {
-  return {
-    pinoHttp: {
+export function pinoParams(config: AppConfig, stream?: NodeJS.WritableStream): Params {
+  const options = {
       level: config.logLevel,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
@@ -45,6 +44,6 @@ export function pinoParams(config: AppConfig): Params {
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       },
       customProps: () => ({ service: 'test-drive-orchestrator' }),
-    },
-  };
+  } satisfies NonNullable<Params['pinoHttp']>;
+  return { pinoHttp: stream ? [options, stream as never] : options };
 }

@@ -9,12 +9,13 @@ import { PoolRegionEntity } from '../pools/pool-region.entity';
 import { SessionEntity } from '../sessions/session.entity';
 import { SchedulerLeaseEntity } from '../scheduling/scheduler-lease.entity';
 import { InitialSchema1795000000000 } from './migrations/1795000000000-initial-schema';
+import { SessionProgress1795000000001 } from './migrations/1795000000001-session-progress';
 
 /** Every entity of the core. Test drive type modules add theirs through ENTITY registration here. */
 export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, PoolInstanceEntity, PoolRegionEntity, SessionEntity, SchedulerLeaseEntity];
 
 /** Every migration, in order. The schema only ever changes through these (no synchronize). */
-export const MIGRATIONS = [InitialSchema1795000000000];
+export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001];
 
 /**
  * TypeORM options for SQLite (better-sqlite3, WAL, busy timeout) or PostgreSQL, with migrations run at

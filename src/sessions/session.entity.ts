@@ -82,6 +82,10 @@ export class SessionEntity {
   @Column(timestampColumn())
   endedAt!: number | null;
 
+  /** Type-specific provisioning progress (resumable steps, run ids...). JSON; never a secret. */
+  @Column({ type: 'simple-json', nullable: true })
+  progress!: Record<string, unknown> | null;
+
   @Column(timestampColumn(false))
   updatedAt!: number;
 }

@@ -73,6 +73,7 @@ export class SessionsService {
       readyAt: null,
       expiresAt: null,
       endedAt: null,
+      progress: null,
       updatedAt: now,
     };
     try {
