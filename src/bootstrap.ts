@@ -31,7 +31,6 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   app.use(express.json({ limit: JSON_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
   app.use(express.raw({ limit: ZIP_BODY_LIMIT_BYTES, type: ['application/zip', 'application/x-zip-compressed'] }));
   app.useGlobalFilters(new ApiExceptionFilter());
-  app.enableShutdownHooks();
   const doc = new DocumentBuilder()
     .setTitle('Test drive orchestrator')
     .setDescription(

@@ -48,13 +48,19 @@ async function main(): Promise<void> {
   const app: INestApplication = await createApp({ config, azure: runtime });
   await app.listen(config.port, config.host);
   const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
-  const stop = async () => {
-    await app.close();
-    await embedded?.stop();
+  // One owner of shutdown: close the app (Nest shutdown hooks run: the reconcile loop stops and its
+  // lease is released), then the embedded emulator and Azurite. A second signal exits at once.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stdout.write(`\n${signal}: shutting down\n`);
+    await app.close().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
 
   const lines = [
     '',

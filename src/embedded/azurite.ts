@@ -53,6 +53,12 @@ export async function startAzurite(opts: { location: string; port?: number; host
   });
   child.stdout!.resume();
   child.stderr!.resume();
+  // Never outlive the parent, however it ends (signal, crash, process.exit).
+  const killOnExit = () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const blobEndpoint = `http://${host}:${port}/${DEV_ACCOUNT}`;
   return {
     blobEndpoint,
