@@ -35,6 +35,18 @@ export interface ArmDeps {
   evaluate: (req: TemplateDeploymentRequest) => Promise<TemplateDeploymentResult>;
   fetchTemplate: (uri: string) => Promise<unknown>;
   log: (msg: string, extra?: object) => void;
+  /** Microsoft.Logic/workflows (emulator/src/logic): workflow REST API and deployed-workflow preparation. Optional. */
+  logic?: LogicArmHooks;
+}
+
+/** What the ARM engine needs from the Logic Apps emulation (implemented by LogicService). */
+export interface LogicArmHooks {
+  /** Handles `.../providers/Microsoft.Logic/workflows[/...]`; `rest` = segments after "workflows". Throws ArmHttpError. */
+  handleArm(ctx: Ctx, sub: Subscription, rg: ResourceGroup, rest: string[]): Promise<void>;
+  /** Called before a deployment stores a workflow (keeps createdTime, sets version/changedTime, identity). */
+  prepareDeployed(prev: StoredResource | undefined, next: StoredResource): void;
+  /** `GET /subscriptions/{s}/providers/Microsoft.Logic/workflows` (workflows.listBySubscription). */
+  listBySubscription(ctx: Ctx, sub: Subscription): void;
 }
 
 /** Caller identity from a verified ARM token. */
@@ -238,6 +250,7 @@ export class ArmService {
         const targetSub = this.state.subscriptions[r.subscriptionId] ?? sub;
         const target = targetSub.resourceGroups[key(r.resourceGroupName)] ?? rg;
         const i = target.resources.findIndex((x) => ciEq(x.id, r.id));
+        if (this.deps.logic && r.type.toLowerCase() === 'microsoft.logic/workflows') this.deps.logic.prepareDeployed(i >= 0 ? target.resources[i] : undefined, r);
         if (i >= 0) target.resources[i] = r;
         else target.resources.push(r);
       }
@@ -468,12 +481,18 @@ export class ArmService {
         if (ns.toLowerCase() === 'microsoft.resources' && lower[6] === 'deployments') {
           return this.routeDeployments(ctx, caller, sub, rgName, s.slice(7), category);
         }
+        if (ns.toLowerCase() === 'microsoft.logic' && lower[6] === 'workflows' && this.deps.logic) {
+          return this.routeLogic(ctx, caller, sub, rgName, s.slice(7), category);
+        }
         return this.routeGenericResource(ctx, caller, sub, rgName, s.slice(5), category);
       }
     }
     this.authorize(ctx, caller, sub, 'Microsoft.Resources/subscriptions/read', scope, 'reads');
     this.throttle(ctx, sub, caller, category);
     const apiVersion = this.apiVersion(ctx);
+    if (this.deps.logic && s.length === 5 && lower[2] === 'providers' && lower[3] === 'microsoft.logic' && lower[4] === 'workflows' && m === 'GET') {
+      return this.deps.logic.listBySubscription(ctx, sub);
+    }
     if (lower[2] === 'providers' && s.length >= 4) {
       throw armError(404, 'NoRegisteredProviderFound', `No registered resource provider found for location 'global' and API version '${apiVersion.slice(0, 40)}' for type '${s.slice(3, 5).join('/').slice(0, 200)}'.`);
     }
@@ -867,6 +886,26 @@ export class ArmService {
       if (excess-- <= 0) break;
       delete rg.deployments[k];
     }
+  }
+
+  // ---------------------------------------------------------------- Microsoft.Logic/workflows
+
+  /**
+   * Logic Apps workflow API under ARM (auth, RBAC, throttling and faults as for every ARM call; fault
+   * operation names `logic.{get,list,createOrUpdate,update,delete,action}`), then LogicService.
+   */
+  private async routeLogic(ctx: Ctx, caller: Caller, sub: Subscription, rgName: string, rest: string[], category: ArmCategory): Promise<void> {
+    const scope = `/subscriptions/${sub.id}/resourcegroups/${rgName}/providers/Microsoft.Logic/workflows${rest.length ? `/${rest.join('/')}` : ''}`;
+    const verb = category === 'reads' ? 'read' : category === 'deletes' ? 'delete' : rest.length > 1 ? `${rest[rest.length - 1]}/action` : 'write';
+    this.authorize(ctx, caller, sub, `Microsoft.Logic/workflows/${verb}`, scope, category);
+    this.throttle(ctx, sub, caller, category);
+    this.apiVersion(ctx);
+    const m = ctx.method;
+    const op = rest.length === 0 ? 'list' : rest.length > 1 ? (m === 'GET' ? 'get' : 'action') : m === 'GET' || m === 'HEAD' ? 'get' : m === 'PUT' ? 'createOrUpdate' : m === 'PATCH' ? 'update' : m === 'DELETE' ? 'delete' : 'action';
+    await this.applyFault(ctx, `logic.${op}`);
+    const rg = this.getRg(sub, rgName);
+    if (rg.provisioningState === 'Deleting' && m !== 'GET') throw armError(409, 'ResourceGroupBeingDeleted', `The resource group '${rg.name}' is in deprovisioning state and cannot perform this operation.`);
+    return this.deps.logic!.handleArm(ctx, sub, rg, rest);
   }
 
   // ---------------------------------------------------------------- generic resources

@@ -18,6 +18,8 @@ export type OutputMap = Record<string, { type: string; value: unknown }>;
 /** State shared by a top-level deployment and all its nested deployments. */
 export interface SharedState {
   fetchTemplate: (uri: string) => Promise<unknown>;
+  /** See TemplateDeploymentRequest.listActionOverride. */
+  listActionOverride?: TemplateDeploymentRequest['listActionOverride'];
   /** Deployed resources in completion order (deployments excluded). */
   deployed: EvaluatedResource[];
   /** Every deployed resource (deployments included) by lower-case id. */
@@ -36,6 +38,7 @@ export function createSharedState(req: TemplateDeploymentRequest): SharedState {
   for (const r of req.existingResources ?? []) existing.set(r.id.toLowerCase(), r);
   return {
     fetchTemplate: req.fetchTemplate,
+    listActionOverride: req.listActionOverride,
     deployed: [],
     registry: new Map(),
     existing,
@@ -389,6 +392,8 @@ export class TemplateRun implements ExpressionHost {
 
   /** ARM docs: list*(resourceNameOrId, apiVersion, functionValues?). */
   async listAction(functionName: string, target: string): Promise<unknown> {
+    const override = this.shared.listActionOverride?.(functionName, target, (id) => this.shared.registry.get(id.toLowerCase())?.resource ?? this.shared.existing.get(id.toLowerCase()));
+    if (override !== undefined) return override;
     const r = await this.lookup(target);
     return synthesizeListResult(functionName, r.resource);
   }

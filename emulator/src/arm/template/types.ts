@@ -37,6 +37,12 @@ export interface TemplateDeploymentRequest {
    * declared in this template (e.g. an existing storage account). Optional.
    */
   existingResources?: EvaluatedResource[];
+  /**
+   * Added compatibly: lets the emulator answer a list*() call itself (e.g. Logic Apps
+   * listCallbackUrl on a workflow trigger). Called with the function name, the target resource id and
+   * a resolver for resources declared in this deployment; `undefined` = use the evaluator's default.
+   */
+  listActionOverride?: (functionName: string, target: string, declared: (id: string) => EvaluatedResource | undefined) => unknown;
 }
 
 /** A resource after evaluation, with the read-only properties Azure adds (provisioningState, FQDNs...). */
