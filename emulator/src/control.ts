@@ -3,6 +3,7 @@ import { isObject, jsonBody, send } from './http';
 import type { FaultStore, FaultRule } from './faults';
 import { validateFaultRule } from './faults';
 import { createClient, createPublisher, DirectoryError } from './directory';
+import { handleIdentityControl } from './directory';
 import type { EmulatorState, StateStore, Subscription } from './state';
 import type { ArmService } from './arm/arm';
 
@@ -65,6 +66,8 @@ export function handleControl(ctx: Ctx, deps: ControlDeps): void {
   if (body !== undefined && !isObject(body)) return controlError(ctx, 400, 'InvalidRequestContent', 'The request body must be a JSON object.');
   try {
     const what = s[0] ?? '';
+    // API app registrations and signing-key rotation (directory.ts).
+    if (what === 'applications' || what === 'keys' || what === 'tokens') return void handleIdentityControl(ctx, deps.state, deps.store).catch(() => controlError(ctx, 500, 'InternalServerError', 'Encountered internal server error.'));
     if (what === 'publishers' && s.length === 1 && m === 'POST') {
       const str = (k: string): string | undefined => (typeof obj[k] === 'string' ? (obj[k] as string) : undefined);
       return send(ctx, 201, createPublisher(deps.state, deps.store, { tenantName: str('tenantName'), tenantId: str('tenantId'), location: str('location') }));

@@ -1,7 +1,9 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { hashSecret, newClientSecret } from './entra';
+import { audienceFor, findApplication, hashSecret, jwks, listApplications, liveSigningKeys, newClientSecret, rotateSigningKeys, SERVICE_API, signAccessToken, signApiAccessToken, TOKEN_LIFETIME_SECONDS } from './entra';
 import { normalizeLocation } from './arm/arm';
-import type { AppClient, EmulatorState, StateStore, Tenant } from './state';
+import type { ApiApplication, AppClient, EmulatorState, StateStore, Tenant } from './state';
+import type { Ctx } from './http';
+import { isObject, jsonBody, send } from './http';
 
 /** What POST /_emulator/publishers (and handle.createPublisher) returns. */
 export interface PublisherInfo {
@@ -130,4 +132,95 @@ export function createClient(state: EmulatorState, store: StateStore, opts: Crea
   }
   store.changed();
   return { tenantId, clientId: app.clientId, clientSecret: secret, principalId: app.objectId, roles: [...roles] };
+}
+
+/** Options of registerApplication (POST /_emulator/applications). */
+export interface RegisterApplicationOptions {
+  /** Application ID URI, e.g. "api://test-drive-orchestrator" (a URI: scheme ":" rest, at most 200 characters). */
+  identifierUri: string;
+  /** App role values, e.g. ["TestDrive.Publisher"] (each 1-120 characters, no whitespace). */
+  appRoles: string[];
+  displayName?: string;
+}
+
+/**
+ * Registers (or updates, by identifier URI) an API app registration with its app roles, so tokens
+ * requested for `{identifierUri}/.default` are v2 access tokens carrying the client's roles the API
+ * defines. The orchestrator's own `api://test-drive-orchestrator` exists from the first start.
+ * @throws DirectoryError 400 InvalidApplication for a malformed URI or roles.
+ */
+export function registerApplication(state: EmulatorState, store: StateStore, opts: RegisterApplicationOptions): ApiApplication {
+  const uri = typeof opts.identifierUri === 'string' ? opts.identifierUri.replace(/\/+$/, '') : '';
+  if (!/^[a-z][a-z0-9+.-]*:\S{1,190}$/i.test(uri)) throw new DirectoryError(400, 'InvalidApplication', 'identifierUri must be a URI such as api://my-api (at most 200 characters).');
+  const roles = opts.appRoles;
+  if (!Array.isArray(roles) || roles.length > 50 || roles.some((r) => typeof r !== 'string' || !/^\S{1,120}$/.test(r))) {
+    throw new DirectoryError(400, 'InvalidApplication', 'appRoles must be an array of at most 50 role values (1-120 characters, no whitespace).');
+  }
+  const existing = findApplication(state, uri);
+  const app: ApiApplication = {
+    appId: existing?.appId ?? randomUUID(),
+    identifierUri: existing?.identifierUri ?? uri,
+    displayName: typeof opts.displayName === 'string' && opts.displayName ? opts.displayName.slice(0, 120) : (existing?.displayName ?? uri),
+    appRoles: [...new Set(roles)],
+    createdAt: existing?.createdAt ?? new Date().toISOString(),
+  };
+  state.applications = { ...(state.applications ?? {}), [app.identifierUri.toLowerCase()]: app };
+  store.changed();
+  return app;
+}
+
+/**
+ * Control API routes of the directory's identity parts (called from control.ts):
+ * - GET /_emulator/applications: every API registration;
+ * - POST /_emulator/applications `{identifierUri, appRoles, displayName?}`: register or update (201);
+ * - GET /_emulator/keys: the published JWKS and the current kid;
+ * - POST /_emulator/keys/rotate `{retirePrevious?, privateJwk?, kid?}`: new (or the given RSA) signing key,
+ *   200 `{kid, previousKids}`; 400 InvalidKey for a JWK that is not an RSA private key;
+ * - POST /_emulator/tokens `{clientId, audience?}`: an access token for an existing client without its
+ *   secret (operator shortcut for local tools; audience default api://test-drive-orchestrator), 200
+ *   `{token_type, expires_in, access_token}`; 404 ClientNotFound.
+ * Errors: `{ error: { code, message } }` 400/404.
+ */
+export async function handleIdentityControl(ctx: Ctx, state: EmulatorState, store: StateStore): Promise<void> {
+  const s = ctx.segments.slice(1).filter((x) => x !== '');
+  const fail = (status: number, code: string, message: string) => send(ctx, status, { error: { code, message } });
+  let body: unknown;
+  try {
+    body = jsonBody(ctx);
+  } catch {
+    return fail(400, 'InvalidRequestContent', 'The request body is not valid JSON.');
+  }
+  const obj = isObject(body) ? body : {};
+  try {
+    if (s[0] === 'applications' && s.length === 1) {
+      if (ctx.method === 'GET') return send(ctx, 200, { value: listApplications(state) });
+      if (ctx.method === 'POST') return send(ctx, 201, registerApplication(state, store, obj as unknown as RegisterApplicationOptions));
+    }
+    if (s[0] === 'keys') {
+      const keys = liveSigningKeys(state);
+      if (s.length === 1 && ctx.method === 'GET' && keys) return send(ctx, 200, { kid: keys.kid, ...jwks(keys) });
+      if (s.length === 2 && s[1] === 'rotate' && ctx.method === 'POST') {
+        const privateJwk = isObject(obj.privateJwk) ? obj.privateJwk : undefined;
+        if (obj.privateJwk !== undefined && (!privateJwk || privateJwk.kty !== 'RSA' || typeof privateJwk.d !== 'string')) return fail(400, 'InvalidKey', 'privateJwk must be an RSA private key JWK.');
+        const r = await rotateSigningKeys(state, { retirePrevious: obj.retirePrevious === true, privateJwk, kid: typeof obj.kid === 'string' ? obj.kid : undefined });
+        store.changed();
+        return send(ctx, 200, r);
+      }
+    }
+    if (s[0] === 'tokens' && s.length === 1 && ctx.method === 'POST') {
+      const clientId = typeof obj.clientId === 'string' ? obj.clientId.toLowerCase() : '';
+      const client = clientId ? state.clients[clientId] : undefined;
+      if (!client) return fail(404, 'ClientNotFound', `Client '${clientId.slice(0, 100)}' does not exist.`);
+      const audience = typeof obj.audience === 'string' && obj.audience ? obj.audience : SERVICE_API.identifierUri;
+      const keys = liveSigningKeys(state);
+      if (!keys) return fail(500, 'InternalServerError', 'No signing key.');
+      const api = findApplication(state, audience);
+      const token = api ? await signApiAccessToken(keys, client, api, ctx.baseUrl) : await signAccessToken(keys, client, audienceFor(audience));
+      return send(ctx, 200, { token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS, access_token: token }, { 'Cache-Control': 'no-store' });
+    }
+    return fail(404, 'NotFound', `No control operation ${ctx.method} /_emulator/${s.join('/')}.`);
+  } catch (e) {
+    if (e instanceof DirectoryError) return fail(e.status, e.code, e.message);
+    throw e;
+  }
 }

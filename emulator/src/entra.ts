@@ -3,7 +3,7 @@ type CryptoKey = webcrypto.CryptoKey;
 import { jose } from './jose';
 import type { Ctx } from './http';
 import { send } from './http';
-import type { AppClient, EmulatorState, Tenant } from './state';
+import type { ApiApplication, AppClient, EmulatorState, Tenant } from './state';
 import type { FaultStore } from './faults';
 import { defaultFaultCode } from './faults';
 
@@ -46,15 +46,41 @@ export interface AccessTokenClaims {
   ver: string;
 }
 
-/** The RS256 key that signs every token (one key; `kid` in the JWT header and in the JWKS). */
+/** A verification-only key still published after a rotation. */
+export interface RetiredKey {
+  kid: string;
+  publicKey: CryptoKey;
+  publicJwk: Record<string, unknown>;
+}
+
+/**
+ * The RS256 key that signs every new token (`kid` in the JWT header and in the JWKS), plus earlier
+ * keys still published for verification after a rotation. The object is live: rotateSigningKeys
+ * mutates it in place, so every handler holding it signs and verifies with the new key at once.
+ */
 export interface SigningKeys {
   kid: string;
   privateKey: CryptoKey;
   publicKey: CryptoKey;
   publicJwk: Record<string, unknown>;
+  /** Earlier keys, newest first (published in the JWKS, accepted by verifyBearer). */
+  previous: RetiredKey[];
 }
 
-/** Loads the signing key from state (or generates one and stores it in state). */
+/** Live SigningKeys of each running emulator's state (for the control API's rotation). */
+const LIVE_KEYS = new WeakMap<EmulatorState, SigningKeys>();
+
+/** How many earlier keys stay published after rotations (Entra publishes a handful). */
+export const MAX_PREVIOUS_KEYS = 3;
+
+function jwkOf(kid: string, publicJwk: Record<string, unknown>): Record<string, unknown> {
+  return { kty: 'RSA', n: publicJwk.n, e: publicJwk.e, use: 'sig', kid, x5t: kid, alg: 'RS256' };
+}
+
+/**
+ * Loads the signing key (and any earlier, still-published keys) from state, or generates one and
+ * stores it in state. The result is registered as the live key set of `state`.
+ */
 export async function loadSigningKeys(state: EmulatorState): Promise<SigningKeys> {
   if (!state.signingKey) {
     const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
@@ -64,9 +90,84 @@ export async function loadSigningKeys(state: EmulatorState): Promise<SigningKeys
   const privateKey = (await jose.importJWK(privateJwk as JoseJwk, 'RS256')) as CryptoKey;
   const publicJwk = { kty: 'RSA', n: privateJwk.n, e: privateJwk.e };
   const publicKey = (await jose.importJWK(publicJwk as JoseJwk, 'RS256')) as CryptoKey;
-  return { kid, privateKey, publicKey, publicJwk: { ...publicJwk, use: 'sig', kid, x5t: kid, alg: 'RS256' } };
+  const previous: RetiredKey[] = [];
+  for (const p of state.previousSigningKeys ?? []) {
+    previous.push({ kid: p.kid, publicJwk: jwkOf(p.kid, p.publicJwk), publicKey: (await jose.importJWK({ kty: 'RSA', n: p.publicJwk.n, e: p.publicJwk.e } as JoseJwk, 'RS256')) as CryptoKey });
+  }
+  const keys: SigningKeys = { kid, privateKey, publicKey, publicJwk: jwkOf(kid, publicJwk), previous };
+  LIVE_KEYS.set(state, keys);
+  return keys;
 }
 type JoseJwk = Parameters<typeof jose.importJWK>[0];
+
+/**
+ * Rotates the signing key of a running emulator: a new RS256 key signs every token from now on and
+ * is published at `jwks_uri`; the old one stays published (verification only) unless
+ * `retirePrevious`, which unpublishes every earlier key (tokens signed with them then fail).
+ * At most MAX_PREVIOUS_KEYS earlier keys are kept. Mutates the live SigningKeys and the state.
+ * `privateJwk` (+ `kid`) installs a given RSA private key instead of a generated one, so a test can
+ * sign arbitrary (expired, wrong-audience, ...) tokens with a key the authority publishes.
+ * @returns the new `kid` and the kids still published besides it.
+ * @throws Error when `state` belongs to no running emulator or the given JWK is not an RSA private key.
+ */
+export async function rotateSigningKeys(state: EmulatorState, opts: { retirePrevious?: boolean; privateJwk?: Record<string, unknown>; kid?: string } = {}): Promise<{ kid: string; previousKids: string[] }> {
+  const keys = LIVE_KEYS.get(state);
+  if (!keys) throw new Error('no running emulator for this state');
+  let privateJwk: Record<string, unknown>;
+  if (opts.privateJwk) {
+    const j = opts.privateJwk;
+    if (j.kty !== 'RSA' || typeof j.n !== 'string' || typeof j.d !== 'string') throw new Error('privateJwk must be an RSA private key JWK');
+    privateJwk = { kty: 'RSA', n: j.n, e: j.e, d: j.d, p: j.p, q: j.q, dp: j.dp, dq: j.dq, qi: j.qi };
+  } else {
+    const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
+    privateJwk = (await jose.exportJWK(privateKey)) as Record<string, unknown>;
+  }
+  const kid = typeof opts.kid === 'string' && /^[\w-]{1,64}$/.test(opts.kid) ? opts.kid : randomBytes(16).toString('base64url');
+  const publicJwk = { kty: 'RSA', n: privateJwk.n, e: privateJwk.e };
+  const previous: RetiredKey[] = opts.retirePrevious ? [] : [{ kid: keys.kid, publicKey: keys.publicKey, publicJwk: keys.publicJwk }, ...keys.previous].slice(0, MAX_PREVIOUS_KEYS);
+  keys.kid = kid;
+  keys.privateKey = (await jose.importJWK(privateJwk as JoseJwk, 'RS256')) as CryptoKey;
+  keys.publicKey = (await jose.importJWK(publicJwk as JoseJwk, 'RS256')) as CryptoKey;
+  keys.publicJwk = jwkOf(kid, publicJwk);
+  keys.previous = previous;
+  state.signingKey = { kid, privateJwk };
+  state.previousSigningKeys = previous.map((p) => ({ kid: p.kid, publicJwk: { n: p.publicJwk.n, e: p.publicJwk.e } }));
+  return { kid, previousKids: previous.map((p) => p.kid) };
+}
+
+/** The live key set of a running emulator's state (undefined when none). */
+export function liveSigningKeys(state: EmulatorState): SigningKeys | undefined {
+  return LIVE_KEYS.get(state);
+}
+
+/** The JWKS document: the current key first, then the earlier ones still published. */
+export function jwks(keys: SigningKeys): { keys: Array<Record<string, unknown>> } {
+  return { keys: [keys.publicJwk, ...keys.previous.map((p) => p.publicJwk)] };
+}
+
+/** The test drive orchestrator's own API registration, present in every emulator (its app roles). */
+export const SERVICE_API: Readonly<ApiApplication> = Object.freeze({
+  appId: '5e7d71fe-0c2b-4a57-9a6e-7e5d0a11ce01',
+  identifierUri: 'api://test-drive-orchestrator',
+  displayName: 'Test drive orchestrator',
+  appRoles: ['TestDrive.Marketplace', 'TestDrive.Publisher', 'TestDrive.Operator'],
+  createdAt: '2026-01-01T00:00:00.000Z',
+});
+
+/** Every API registration: the built-in SERVICE_API (unless re-registered) and those registered. */
+export function listApplications(state: EmulatorState): ApiApplication[] {
+  const apps = { [SERVICE_API.identifierUri]: { ...SERVICE_API, appRoles: [...SERVICE_API.appRoles] }, ...(state.applications ?? {}) };
+  return Object.values(apps);
+}
+
+/**
+ * The API registration a token request names: `resource` (scope minus "/.default", or v1 resource)
+ * equal to its identifier URI, its appId or `api://{appId}` (case-insensitive, trailing "/" ignored).
+ */
+export function findApplication(state: EmulatorState, resource: string): ApiApplication | undefined {
+  const r = resource.replace(/\/+$/, '').toLowerCase();
+  return listApplications(state).find((a) => a.identifierUri.toLowerCase() === r || a.appId === r || `api://${a.appId}` === r);
+}
 
 /** SHA-256 hex of a client secret (only the hash is stored). */
 export function hashSecret(secret: string): string {
@@ -140,12 +241,17 @@ export async function handleEntra(ctx: Ctx, deps: EntraDeps): Promise<boolean> {
 
   if (isKeys) {
     if (ctx.method !== 'GET') return methodNotAllowed(ctx), true;
-    send(ctx, 200, { keys: [deps.keys.publicJwk] });
+    send(ctx, 200, jwks(deps.keys));
     return true;
   }
   const tenant = findTenant(deps.state, tenantSeg);
   if (isV1Config || isV2Config) {
     if (ctx.method !== 'GET') return methodNotAllowed(ctx), true;
+    if (!tenant && MULTI_TENANT_SEGMENTS.includes(tenantSeg.toLowerCase())) {
+      // Like login.microsoftonline.com/organizations: the issuer holds the literal "{tenantid}" placeholder.
+      send(ctx, 200, openIdConfiguration(ctx.baseUrl, tenantSeg.toLowerCase(), isV2Config));
+      return true;
+    }
     if (!tenant) {
       sendAadError(ctx, 400, 'invalid_tenant', 90002, `Tenant '${tenantSeg}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`);
       return true;
@@ -172,6 +278,9 @@ export async function handleEntra(ctx: Ctx, deps: EntraDeps): Promise<boolean> {
   return true;
 }
 
+/** Multi-tenant authority segments whose discovery documents exist (not tenants themselves). */
+export const MULTI_TENANT_SEGMENTS = ['organizations', 'common', 'consumers'];
+
 function methodNotAllowed(ctx: Ctx): void {
   sendAadError(ctx, 405, 'invalid_request', 900561, `The endpoint only accepts ${ctx.segments.join('/').includes('token') ? 'POST' : 'GET'} requests. Received a ${ctx.method} request.`);
 }
@@ -188,7 +297,9 @@ export function openIdConfiguration(baseUrl: string, tenantId: string, v2: boole
     id_token_signing_alg_values_supported: ['RS256'],
     response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
     scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
-    issuer: v2 ? `${a}/v2.0` : `https://sts.windows.net/${tenantId}/`,
+    issuer: MULTI_TENANT_SEGMENTS.includes(tenantId)
+      ? v2 ? `${baseUrl}/{tenantid}/v2.0` : 'https://sts.windows.net/{tenantid}/'
+      : v2 ? `${a}/v2.0` : `https://sts.windows.net/${tenantId}/`,
     request_uri_parameter_supported: false,
     userinfo_endpoint: `${baseUrl}/oidc/userinfo`,
     authorization_endpoint: v2 ? `${a}/oauth2/v2.0/authorize` : `${a}/oauth2/authorize`,
@@ -259,8 +370,9 @@ async function issueToken(ctx: Ctx, deps: EntraDeps, tenantSeg: string, tenant: 
     deps.log('token: invalid client secret', { tenantId: tenant.id, clientId: client.clientId });
     return sendAadError(ctx, 401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${client.clientId}'.`);
   }
-  const aud = audienceFor(resource);
-  const token = await signAccessToken(deps.keys, client, aud);
+  const api = findApplication(deps.state, resource);
+  const aud = api ? api.identifierUri : audienceFor(resource);
+  const token = api ? await signApiAccessToken(deps.keys, client, api, ctx.baseUrl) : await signAccessToken(deps.keys, client, aud);
   deps.log('token issued', { tenantId: tenant.id, clientId: client.clientId, aud });
   const body: Record<string, unknown> = { token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS, ext_expires_in: TOKEN_LIFETIME_SECONDS, access_token: token };
   if (v1) {
@@ -299,6 +411,34 @@ export async function signAccessToken(keys: SigningKeys, client: AppClient, aud:
   return new jose.SignJWT(claims).setProtectedHeader({ typ: 'JWT', alg: 'RS256', kid: keys.kid, x5t: keys.kid }).sign(keys.privateKey);
 }
 
+/**
+ * Signs an Entra-v2-style app-only access token for a registered API (`accessTokenAcceptedVersion: 2`):
+ * `iss = {baseUrl}/{tid}/v2.0`, `ver = 2.0`, `azp` (no `appid`), `aud` = the API's identifier URI
+ * (real Entra puts the API's appId there for v2 tokens; the service accepts both), and `roles` = the
+ * client's assigned roles (omitted when none, like Entra). Lifetime TOKEN_LIFETIME_SECONDS.
+ */
+export async function signApiAccessToken(keys: SigningKeys, client: AppClient, api: ApiApplication, baseUrl: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<string> {
+  const claims: Record<string, unknown> = {
+    aud: api.identifierUri,
+    iss: `${baseUrl}/${client.tenantId}/v2.0`,
+    iat: nowSeconds,
+    nbf: nowSeconds,
+    exp: nowSeconds + TOKEN_LIFETIME_SECONDS,
+    azp: client.clientId,
+    azpacr: '1',
+    idtyp: 'app',
+    oid: client.objectId,
+    sub: client.objectId,
+    tid: client.tenantId,
+    uti: randomBytes(16).toString('base64url'),
+    ver: '2.0',
+  };
+  // Every role assigned to the client (the emulator keeps one assignment list per client, not per API);
+  // a consumer ignores roles it does not define.
+  if (client.roles.length) claims.roles = [...client.roles];
+  return new jose.SignJWT(claims).setProtectedHeader({ typ: 'JWT', alg: 'RS256', kid: keys.kid }).sign(keys.privateKey);
+}
+
 /** Why a token was refused. */
 export type TokenFailure = 'missing' | 'malformed' | 'expired' | 'audience' | 'signature';
 
@@ -311,7 +451,10 @@ export async function verifyBearer(keys: SigningKeys, authorization: string | un
   const m = /^Bearer\s+([A-Za-z0-9_\-.]+)\s*$/i.exec(authorization);
   if (!m) return { failure: 'malformed' };
   try {
-    const { payload } = await jose.jwtVerify(m[1], keys.publicKey, { algorithms: ['RS256'], clockTolerance: 60 });
+    const kid = jose.decodeProtectedHeader(m[1]).kid;
+    const key = !kid || kid === keys.kid ? keys.publicKey : keys.previous.find((p) => p.kid === kid)?.publicKey;
+    if (!key) return { failure: 'signature' };
+    const { payload } = await jose.jwtVerify(m[1], key, { algorithms: ['RS256'], clockTolerance: 60 });
     const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
     if (!aud || !audiences.includes(aud)) return { failure: 'audience', aud };
     return { claims: payload as unknown as AccessTokenClaims };

@@ -9,13 +9,19 @@ import { ArmService, type ArmLimits } from './arm/arm';
 import { ArmThrottle, DEFAULT_ARM_LIMITS, type ArmCategory, type BucketLimit } from './arm/throttle';
 import { armError, sendArmError } from './arm/errors';
 import { handleKeyVault } from './keyvault';
+import { LogicService, LOGIC_PREFIX } from './logic/service';
 import { handleControl, subscriptionSnapshot } from './control';
+import { handleGraph } from './graph/graph';
+import { handleDynamics, handleDynamicsControl } from './dynamics/dynamics';
+import { createEnvironment, environmentInfo, environmentSnapshot, findEnvironment, type CreateDynamicsEnvironmentOptions, type DynamicsEnvironmentInfo } from './dynamics/model';
 import { createClient, createPublisher, type ClientInfo, type CreateClientOptions, type CreatePublisherOptions, type PublisherInfo } from './directory';
 import { HttpInputError, parseRequest, type Ctx } from './http';
 import { evaluateTemplateDeployment, ArmTemplateError, type TemplateDeploymentRequest, type TemplateDeploymentResult } from './arm/template';
 import { fallbackEvaluate, isStubError } from './arm/fallbackEvaluator';
 
 export type { PublisherInfo, ClientInfo, CreateClientOptions, CreatePublisherOptions, FaultRule, ActiveFault };
+export type { CreateDynamicsEnvironmentOptions, DynamicsEnvironmentInfo };
+export { DynamicsControlError } from './dynamics/model';
 
 /** Options of startEmulator. */
 export interface EmulatorOptions {
@@ -46,7 +52,7 @@ export interface EmulatorHandle {
   caCertPem: string;
   caCertPath: string;
   /** Live settings (mutable through PUT /_emulator/settings or directly). */
-  settings: { deploymentSeconds: number };
+  settings: { deploymentSeconds: number; dynamicsSyncSeconds?: number };
   /** Tenant that owns the emulated Key Vault; clients for the vault must live here (createClient's default). */
   serviceTenantId: string;
   /** The effective limits. */
@@ -59,6 +65,10 @@ export interface EmulatorHandle {
   setFaults(rules: FaultRule[]): ActiveFault[];
   /** Same as GET /_emulator/faults. */
   listFaults(): ActiveFault[];
+  /** Same as POST /_emulator/dynamics-environments (throws DynamicsControlError on bad input). */
+  createDynamicsEnvironment(opts: CreateDynamicsEnvironmentOptions): DynamicsEnvironmentInfo;
+  /** Same as GET /_emulator/dynamics-environments/{name} (undefined when unknown). */
+  getDynamicsEnvironment(name: string): Record<string, unknown> | undefined;
   /** Same as GET /_emulator/subscriptions/{id} (undefined when unknown). */
   getSubscription(subscriptionId: string): Record<string, unknown> | undefined;
   /** Stops timers, saves state (with persist) and closes the server and its connections. */
@@ -124,21 +134,28 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
   };
   const throttle = new ArmThrottle({ ...DEFAULT_ARM_LIMITS, ...(opts.limits?.throttling ?? {}) });
   const evaluator = opts.evaluator ?? evaluateTemplateDeployment;
+  // Logic Apps (emulator/src/logic): workflows API, callback endpoint, run engine.
+  const logic = new LogicService({ state, store, keys, caCertPem: tls.caCertPem, selfUrl: () => `https://localhost:${port}`, log });
   const evaluate = async (req: TemplateDeploymentRequest): Promise<TemplateDeploymentResult> => {
     try {
-      return await evaluator(req);
+      return await evaluator({ ...req, listActionOverride: (fn, target, declared) => logic.templateListAction(fn, target, declared, req.scope.armEndpoint) });
     } catch (e) {
       if (isStubError(e)) return fallbackEvaluate(req);
       throw e;
     }
   };
-  const arm = new ArmService({ state, store, keys, faults, throttle, limits, evaluate, fetchTemplate, log });
+  const arm = new ArmService({ state, store, keys, faults, throttle, limits, evaluate, fetchTemplate, log, logic });
   arm.resume();
 
   let port = 0;
   const handler = async (ctx: Ctx): Promise<void> => {
     const first = (ctx.segments[0] ?? '').toLowerCase();
+    if (first === '_emulator' && handleDynamicsControl(ctx, { state, store, keys, faults, log })) return;
+    if (first === '_emulator' && logic.handleControl(ctx)) return;
     if (first === '_emulator') return handleControl(ctx, { state, store, faults, arm });
+    if (first === LOGIC_PREFIX) return logic.handleCallback(ctx);
+    if (first === 'graph') return handleGraph(ctx, { state, store, keys, faults, log });
+    if (first === 'dynamics') return handleDynamics(ctx, { state, store, keys, faults, log });
     if (first === 'secrets' || first === 'deletedsecrets') return handleKeyVault(ctx, { state, store, keys, faults, log });
     if (first === 'subscriptions') return arm.handle(ctx);
     if (await handleEntra(ctx, { state, keys, faults, log })) return;
@@ -194,6 +211,15 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     createClient: async (o) => createClient(state, store, o),
     setFaults: (rules) => faults.set(rules),
     listFaults: () => faults.list(),
+    createDynamicsEnvironment: (o) => {
+      const env = createEnvironment(state, o);
+      store.changed();
+      return environmentInfo(state, url, env);
+    },
+    getDynamicsEnvironment: (name) => {
+      const env = findEnvironment(state, name);
+      return env ? environmentSnapshot(state, url, env) : undefined;
+    },
     getSubscription: (id) => {
       const sub = state.subscriptions[id.toLowerCase()];
       if (!sub) return undefined;
@@ -204,6 +230,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
       if (closed) return;
       closed = true;
       arm.close();
+      logic.close();
       store.flush();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EvaluatedResource } from './arm/template/types';
+import type { GraphStateExtension } from './graph/model';
+import type { DynamicsStateExtension } from './dynamics/model';
 
 /** ARM-style error object: `{ code, message, target?, details?, additionalInfo? }`. */
 export interface ArmErrorInfo {
@@ -135,14 +137,34 @@ export interface VaultSecret {
   deleted?: { deletedDate: number; scheduledPurgeDate: number };
 }
 
-/** Everything the emulator remembers (what state.json holds). */
-export interface EmulatorState {
+/**
+ * An API app registration (a resource other apps get tokens for), e.g. the test drive orchestrator's
+ * own `api://test-drive-orchestrator` with its app roles. Tokens for it are Entra v2 access tokens.
+ */
+export interface ApiApplication {
+  /** Application (client) id of the API. */
+  appId: string;
+  /** Application ID URI, e.g. "api://test-drive-orchestrator" (token `aud`). */
+  identifierUri: string;
+  displayName: string;
+  /** App role values the API defines (informational: tokens carry every role assigned to the client). */
+  appRoles: string[];
+  createdAt: string;
+}
+
+/** Everything the emulator remembers (what state.json holds). Graph directories and Dynamics environments: graph/model.ts, dynamics/model.ts. */
+export interface EmulatorState extends GraphStateExtension, DynamicsStateExtension {
   version: 1;
   /** Tenant that owns the emulated Key Vault (challenge `authorization` URL points at it). */
   serviceTenantId: string;
-  settings: { deploymentSeconds: number };
+  /** dynamicsSyncSeconds: default delay before a licensed user appears in a Dynamics environment (dynamics/model.ts). */
+  settings: { deploymentSeconds: number; dynamicsSyncSeconds?: number };
   /** Private signing key (JWK) for access tokens, so tokens survive restarts. */
   signingKey?: { kid: string; privateJwk: Record<string, unknown> };
+  /** Earlier signing keys still published in the JWKS after a rotation (public JWKs only). */
+  previousSigningKeys?: Array<{ kid: string; publicJwk: Record<string, unknown> }>;
+  /** API (resource) app registrations with app roles, by lower-case identifier URI (see entra.ts). */
+  applications?: Record<string, ApiApplication>;
   tenants: Record<string, Tenant>;
   clients: Record<string, AppClient>;
   subscriptions: Record<string, Subscription>;
