@@ -6,10 +6,10 @@ import type { EmbeddedAzure } from './embedded-azure';
 
 export const SAMPLE_OFFER_ID = 'sample-webapp';
 
-async function call(base: string, method: string, url: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: unknown }> {
+async function callApi(base: string, token: string, method: string, url: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${base}/api/v1${url}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': contentType },
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
     body: body === undefined ? undefined : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
   });
   const text = await res.text();
@@ -24,17 +24,19 @@ async function call(base: string, method: string, url: string, body?: unknown, c
 
 /**
  * Embedded default only: publishes the sample ARM test drive from templates/arm/sample-webapp through
- * the service's own public API (a publisher tenant is created in the emulator on first start), and
- * returns the lines to print: what was seeded and a curl command that starts a test drive.
+ * the service's own public API as the embedded publisher (`publisherToken`, TestDrive.Publisher; it owns
+ * the offer; a publisher tenant with a subscription is created in the emulator on first start), and
+ * returns the lines to print: what was seeded and a curl command (with $MARKETPLACE_TOKEN) that starts a test drive.
  * @throws Error when a call fails (the caller prints it and goes on).
  */
-export async function seedSampleOffer(base: string, embedded: EmbeddedAzure): Promise<string[]> {
-  const existing = await call(base, 'GET', `/offers/${SAMPLE_OFFER_ID}`);
+export async function seedSampleOffer(base: string, embedded: EmbeddedAzure, publisherToken: string): Promise<string[]> {
+  const call = (method: string, url: string, body?: unknown, contentType?: string) => callApi(base, publisherToken, method, url, body, contentType);
+  const existing = await call('GET', `/offers/${SAMPLE_OFFER_ID}`);
   if (existing.status === 404) {
     const publisher = await embedded.emulator.createPublisher({});
     const dir = path.join(PROJECT_ROOT, 'templates', 'arm', 'sample-webapp');
     const accessInformation = fs.readFileSync(path.join(dir, 'access-information.html'), 'utf8');
-    const put = await call(base, 'PUT', `/offers/${SAMPLE_OFFER_ID}`, {
+    const put = await call('PUT', `/offers/${SAMPLE_OFFER_ID}`, {
       alias: 'Sample web app',
       testDrive: {
         type: 'azure-resource-manager',
@@ -49,19 +51,19 @@ export async function seedSampleOffer(base: string, embedded: EmbeddedAzure): Pr
       deployment: { subscriptionId: publisher.subscriptionId, tenantId: publisher.tenantId, clientId: publisher.clientId, clientSecret: publisher.clientSecret },
     });
     if (put.status >= 300) throw new Error(`PUT offer: ${put.status} ${JSON.stringify(put.json)}`);
-    const pkg = await call(base, 'PUT', `/offers/${SAMPLE_OFFER_ID}/package`, await zipDirectory(dir, { exclude: ['README.md', 'access-information.html'] }), 'application/zip');
+    const pkg = await call('PUT', `/offers/${SAMPLE_OFFER_ID}/package`, await zipDirectory(dir, { exclude: ['README.md', 'access-information.html'] }), 'application/zip');
     if (pkg.status >= 300) throw new Error(`PUT package: ${pkg.status} ${JSON.stringify(pkg.json)}`);
   }
-  const offer = await call(base, 'GET', `/offers/${SAMPLE_OFFER_ID}`);
+  const offer = await call('GET', `/offers/${SAMPLE_OFFER_ID}`);
   if ((offer.json as { state?: string }).state !== 'published') {
-    const pub = await call(base, 'POST', `/offers/${SAMPLE_OFFER_ID}/publish`);
+    const pub = await call('POST', `/offers/${SAMPLE_OFFER_ID}/publish`);
     if (pub.status >= 300) throw new Error(`publish: ${pub.status} ${JSON.stringify(pub.json)}`);
   }
   return [
     `  Sample:   offer '${SAMPLE_OFFER_ID}' published (westeurope hot 2 / cold 1, eastus hot 1); hot instances are ready after one emulated deployment.`,
-    `  Watch capacity:      curl -s ${base}/api/v1/capacity`,
-    `  Start a test drive:  curl -s -X POST ${base}/api/v1/offers/${SAMPLE_OFFER_ID}/sessions -H 'content-type: application/json' \\`,
-    `                         -d '{"customer":{"email":"ada@example.com","firstName":"Ada","lastName":"Lovelace","country":"GB"},"region":"westeurope"}'`,
-    `  Poll / end it:       curl -s ${base}/api/v1/sessions/<id>   |   curl -s -X DELETE ${base}/api/v1/sessions/<id>`,
+    `  Watch capacity:      curl -s ${base}/api/v1/capacity -H "Authorization: Bearer $OPERATOR_TOKEN"`,
+    `  Start a test drive:  curl -s -X POST ${base}/api/v1/offers/${SAMPLE_OFFER_ID}/sessions -H "Authorization: Bearer $MARKETPLACE_TOKEN" \\`,
+    `                         -H 'content-type: application/json' -d '{"customer":{"email":"ada@example.com","firstName":"Ada","lastName":"Lovelace","country":"GB"},"region":"westeurope"}'`,
+    `  Poll / end it:       curl -s ${base}/api/v1/sessions/<id> -H "Authorization: Bearer $MARKETPLACE_TOKEN"   |   curl -s -X DELETE ... (same header)`,
   ];
 }

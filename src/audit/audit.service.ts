@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { Clock, iso } from '../common/clock';
+import { Caller } from '../auth/caller';
+import { AuditAction, AuditEventEntity } from './audit-event.entity';
+
+/** An audit event as GET /api/v1/audit returns it. */
+export interface AuditEventView {
+  id: string;
+  /** ISO 8601 UTC. */
+  at: string;
+  actor: { type: 'client' | 'system'; tenantId: string | null; clientId: string | null; roles: string[] };
+  action: AuditAction;
+  offerId: string | null;
+  target: { type: string; id: string };
+  details: Record<string, unknown> | null;
+}
+
+let lastMs = 0;
+let seq = 0;
+
+/**
+ * A UUIDv7 (RFC 9562): 48-bit real-time milliseconds, then a 12-bit in-process sequence, then random
+ * bits, so ids sort in recording order (the service clock in `at` may stand still in tests).
+ */
+export function uuidv7(): string {
+  const now = Date.now();
+  if (now > lastMs) {
+    lastMs = now;
+    seq = 0;
+  } else if (++seq > 0xfff) {
+    lastMs++;
+    seq = 0;
+  }
+  const b = randomBytes(16);
+  b.writeUIntBE(lastMs, 0, 6);
+  b[6] = 0x70 | ((seq >> 8) & 0x0f);
+  b[7] = seq & 0xff;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Largest page of GET /audit. */
+export const AUDIT_MAX_LIMIT = 500;
+
+/**
+ * The audit trail: record(actor, action, target, details) after each change (offers, packages,
+ * publishing, sessions; system expiry as actor "system"), list() for operators. Recording never
+ * fails the change it describes: a write error is logged (error level) and swallowed.
+ */
+@Injectable()
+export class AuditService {
+  private readonly logger = new Logger(AuditService.name);
+
+  constructor(
+    @InjectRepository(AuditEventEntity) private readonly repo: Repository<AuditEventEntity>,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Records one change. `actor` undefined = the service itself ("system").
+   * @param target what changed: `{type: 'offer'|'package'|'session', id, offerId?}`
+   * @param details small JSON without secrets.
+   */
+  async record(actor: Caller | undefined, action: AuditAction, target: { type: string; id: string; offerId?: string | null }, details?: Record<string, unknown>): Promise<void> {
+    const system = !actor || actor.isSystem;
+    const row: AuditEventEntity = {
+      id: uuidv7(),
+      at: this.clock.now(),
+      actorType: system ? 'system' : 'client',
+      actorTenantId: system ? null : actor.tenantId,
+      actorClientId: system ? null : actor.clientId,
+      actorRoles: system ? null : actor.roles.join(',').slice(0, 200) || null,
+      action,
+      offerId: target.offerId ?? (target.type === 'offer' ? target.id : null),
+      targetType: target.type,
+      targetId: target.id.slice(0, 64),
+      details: details ?? null,
+    };
+    try {
+      await this.repo.insert(row as QueryDeepPartialEntity<AuditEventEntity>);
+    } catch (err) {
+      this.logger.error(`audit event ${action} ${target.type} '${target.id}' not recorded: ${(err as Error).message}`);
+    }
+  }
+
+  /** Newest first; `offerId` filters; `limit` 1..AUDIT_MAX_LIMIT. */
+  async list(opts: { offerId?: string; limit: number }): Promise<AuditEventView[]> {
+    const rows = await this.repo.find({
+      where: opts.offerId ? { offerId: opts.offerId } : {},
+      order: { at: 'DESC', id: 'DESC' },
+      take: opts.limit,
+    });
+    return rows.map((r) => ({
+      id: r.id,
+      at: iso(r.at)!,
+      actor: { type: r.actorType, tenantId: r.actorTenantId, clientId: r.actorClientId, roles: r.actorRoles ? r.actorRoles.split(',') : [] },
+      action: r.action,
+      offerId: r.offerId,
+      target: { type: r.targetType, id: r.targetId },
+      details: r.details,
+    }));
+  }
+}
