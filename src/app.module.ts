@@ -11,8 +11,13 @@ import { SessionsModule } from './sessions/sessions.module';
 import { SchedulingModule } from './scheduling/scheduling.module';
 import { HealthModule } from './health/health.module';
 import { CapacityModule } from './capacity/capacity.module';
+import { AuthModule } from './auth/auth.module';
+import { AuditModule } from './audit/audit.module';
 
-/** Root module: core providers, features, and the test drive type modules listed in modules/index.ts. */
+/**
+ * Root module: core providers, authentication (global ApiGuard: Entra ID tokens, app roles, per-client
+ * rate limit), the audit trail, features, and the test drive type modules listed in modules/index.ts.
+ */
 @Module({})
 export class AppModule {
   static forRoot(opts: AppOptions): DynamicModule {
@@ -21,6 +26,8 @@ export class AppModule {
       imports: [
         LoggerModule.forRoot(pinoParams(opts.config, opts.logStream)),
         CoreModule.forRoot(opts),
+        AuthModule.forRoot(opts.config),
+        AuditModule,
         AzureModule,
         ScheduleModule.forRoot(),
         TestDrivesModule,

@@ -35,9 +35,25 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
     .setTitle('Test drive orchestrator')
     .setDescription(
       'Marketplace test drives: publishers configure offers (ARM template packages, regions, hot/cold pools); ' +
-        'the marketplace starts, polls and ends sessions; operators watch capacity.',
+        'the marketplace starts, polls and ends sessions; operators watch capacity. ' +
+        'Authentication: `Authorization: Bearer <Entra ID access token>` with an app role (Authorize button; docs/security.md). ' +
+        'Embedded default: `npm run token -- publisher|marketplace|operator` prints a token.',
     )
     .setVersion('1')
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description:
+          'Every /api/v1 operation needs an Entra ID access token for the service (audience = AUTH_AUDIENCE, default ' +
+          'api://test-drive-orchestrator; client credentials, scope "<audience>/.default") whose `roles` claim holds the app role ' +
+          'the operation lists under x-required-roles: TestDrive.Marketplace, TestDrive.Publisher or TestDrive.Operator. ' +
+          'Embedded default: `npm run token -- publisher` (or marketplace / operator) prints one; the start banner prints one per role. ' +
+          'Missing/invalid token: 401 with WWW-Authenticate: Bearer; wrong role: 403; over the per-client rate limit: 429 with Retry-After.',
+      },
+      'entra',
+    )
     .build();
   SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { useGlobalPrefix: false });
 }
@@ -49,6 +65,8 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
 export async function createApp(opts: AppOptions): Promise<INestApplication> {
   const app = await NestFactory.create(AppModule.forRoot(opts), { bufferLogs: true, bodyParser: false });
   app.useLogger(app.get(Logger));
+  // Without listen() (tests call init()) the buffered Nest logs would never leave the buffer.
+  app.flushLogs();
   configureApp(app, opts.config);
   return app;
 }

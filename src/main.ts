@@ -6,11 +6,13 @@ import { createApp } from './bootstrap';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { startEmbeddedAzure } from './embedded/embedded-azure';
 import { seedSampleOffer } from './embedded/sample-offer';
+import { embeddedCallers, registerServiceApi } from './embedded/embedded-callers';
 
 /**
  * Entry point. Real Azure when KEY_VAULT_URL (and the service identity) are configured; otherwise the
  * embedded default: the local emulator and Azurite are started, and a sample ARM offer from templates/
- * is published so a test drive can be started with curl right away.
+ * is published so a test drive can be started with curl right away. The API needs Entra ID tokens:
+ * in the embedded default the emulator issues them, and the banner prints one per app role.
  */
 async function main(): Promise<void> {
   let config: AppConfig;
@@ -72,10 +74,23 @@ async function main(): Promise<void> {
   if (embedded) {
     lines.push(`  Azure:    local emulator at ${embedded.emulatorUrl} (CA: ${embedded.caCertPath}), Azurite at ${embedded.blobEndpoint}`);
     try {
-      const sample = await seedSampleOffer(base, embedded);
-      lines.push(...sample);
+      await registerServiceApi(embedded.emulatorUrl, embedded.emulator.caCertPem, config.auth.audience);
+      const callers = await embeddedCallers(embedded.emulatorUrl, embedded.emulator.caCertPem, config.dataDir, config.auth.audience);
+      lines.push(
+        `  Auth:     Entra ID tokens from the emulator (audience ${config.auth.audience}); ready-made, valid 1 h (new ones: npm run token -- <role>):`,
+        `    export MARKETPLACE_TOKEN=${callers.marketplace.token}`,
+        `    export PUBLISHER_TOKEN=${callers.publisher.token}`,
+        `    export OPERATOR_TOKEN=${callers.operator.token}`,
+        `  Try:      curl -s ${base}/api/v1/offers -H "Authorization: Bearer $PUBLISHER_TOKEN"`,
+      );
+      try {
+        const sample = await seedSampleOffer(base, embedded, callers.publisher.token);
+        lines.push(...sample);
+      } catch (err) {
+        lines.push(`  (sample offer not seeded: ${(err as Error).message})`);
+      }
     } catch (err) {
-      lines.push(`  (sample offer not seeded: ${(err as Error).message})`);
+      lines.push(`  (no ready-made tokens: ${(err as Error).message})`);
     }
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);

@@ -45,6 +45,14 @@ export class ApiExceptionFilter implements ExceptionFilter {
       res.status(status).json({ error: { code: codeForStatus(status), message: Array.isArray(message) ? message.join('; ') : message } });
       return;
     }
+    if (isDependencyFailure(exception)) {
+      // An Azure dependency (Entra ID, Key Vault, ARM, storage) refused or did not answer: the request
+      // was fine and may succeed later; nothing was half-done that a retry would duplicate.
+      this.logger.warn(`dependency unavailable: ${(exception as Error).name}: ${(exception as Error).message?.slice(0, 300)}`);
+      res.setHeader('Retry-After', '5');
+      res.status(503).json({ error: { code: 'DependencyUnavailable', message: 'An Azure service this request needs is unavailable; retry in a few seconds.' } });
+      return;
+    }
     const status = e?.status ?? e?.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       res.status(status).json({ error: { code: codeForStatus(status), message: e.expose ? String(e.message) : 'Bad request.' } });
@@ -69,4 +77,16 @@ function codeForStatus(status: number): string {
       429: 'TooManyRequests',
     } as Record<number, string>
   )[status] ?? `Http${status}`;
+}
+
+/**
+ * True for failures of an Azure dependency rather than of our code: SDK RestErrors (HTTP status from
+ * Azure), identity errors (token refused or unreachable), network errors (ECONNREFUSED, timeouts).
+ */
+export function isDependencyFailure(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; cause?: { code?: string } };
+  if (!e || typeof e !== 'object') return false;
+  if (['RestError', 'AuthenticationError', 'AuthenticationRequiredError', 'CredentialUnavailableError', 'AggregateAuthenticationError'].includes(e.name ?? '')) return true;
+  const code = e.code ?? e.cause?.code;
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'REQUEST_SEND_ERROR'].includes(code ?? '');
 }

@@ -82,6 +82,32 @@ const EnvSchema = z.object({
   AZURE_STORAGE_CONNECTION_STRING: z.string().optional(),
   /** Extra CA certificate (PEM file) trusted for Azure endpoints, e.g. a private cloud or the emulator. */
   AZURE_CA_CERT_PATH: z.string().optional(),
+  /** API authentication (Entra ID access tokens): see docs/security.md. */
+  AUTH_AUDIENCE: z
+    .string()
+    .regex(/^[a-z][a-z0-9+.-]*:\S{1,190}$/i, 'AUTH_AUDIENCE must be the application ID URI of the service, e.g. api://test-drive-orchestrator')
+    .default('api://test-drive-orchestrator'),
+  AUTH_CLIENT_ID: z.string().uuid('AUTH_CLIENT_ID must be the GUID of the service app registration (accepted as token audience too)').optional(),
+  AUTH_AUTHORITY_HOST: httpsUrl('AUTH_AUTHORITY_HOST').optional(),
+  AUTH_TENANT_ID: z
+    .string()
+    .regex(/^(organizations|common|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/, 'AUTH_TENANT_ID must be organizations, common or a tenant GUID')
+    .default('organizations'),
+  AUTH_ALLOWED_TENANTS: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.trim() === '' || v.split(',').every((t) => /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(t.trim())), 'AUTH_ALLOWED_TENANTS must be a comma-separated list of tenant GUIDs'),
+  AUTH_CLOCK_SKEW_SECONDS: z.coerce
+    .number({ message: 'AUTH_CLOCK_SKEW_SECONDS must be a number of seconds' })
+    .int('AUTH_CLOCK_SKEW_SECONDS must be a whole number of seconds')
+    .min(0, 'AUTH_CLOCK_SKEW_SECONDS must be >= 0')
+    .max(300, 'AUTH_CLOCK_SKEW_SECONDS must be <= 300')
+    .default(60),
+  RATE_LIMIT_PER_MINUTE: z.coerce
+    .number({ message: 'RATE_LIMIT_PER_MINUTE must be a number of requests' })
+    .int('RATE_LIMIT_PER_MINUTE must be a whole number')
+    .min(0, 'RATE_LIMIT_PER_MINUTE must be >= 0 (0 turns rate limiting off)')
+    .default(600),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -126,7 +152,27 @@ export interface AppConfig {
     storageConnectionString?: string;
     caCertPath?: string;
   };
+  /** Who may call the API: Entra ID access tokens (src/auth, docs/security.md). */
+  auth: {
+    /** Application ID URI of the service: the token audience (AUTH_AUDIENCE). */
+    audience: string;
+    /** Service app's client id, also accepted as audience (Entra v2 tokens carry it), when set. */
+    clientId?: string;
+    /** Authority host (AUTH_AUTHORITY_HOST); unset = login.microsoftonline.com, or the emulator in the embedded default. */
+    authorityHost?: string;
+    /** organizations / common (multi-tenant: issuer checked against the token's own tid) or one tenant GUID. */
+    tenantId: string;
+    /** When set, only tokens of these tenants are accepted (lower-case GUIDs). */
+    allowedTenants?: string[];
+    /** Tolerance for exp / nbf, seconds. */
+    clockSkewSeconds: number;
+  };
+  /** Requests per minute per client (tenant + client id; IP when unauthenticated); 0 = unlimited. */
+  rateLimitPerMinute: number;
 }
+
+/** Entra ID's public-cloud authority host (the default of AUTH_AUTHORITY_HOST outside the embedded default). */
+export const DEFAULT_AUTH_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 
 /**
  * Validates an environment (default: process.env) into an AppConfig.
@@ -178,6 +224,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       storageConnectionString: e.AZURE_STORAGE_CONNECTION_STRING,
       caCertPath: e.AZURE_CA_CERT_PATH,
     },
+    auth: {
+      audience: e.AUTH_AUDIENCE.replace(/\/+$/, ''),
+      clientId: e.AUTH_CLIENT_ID?.toLowerCase(),
+      authorityHost: e.AUTH_AUTHORITY_HOST?.replace(/\/+$/, ''),
+      tenantId: e.AUTH_TENANT_ID.toLowerCase(),
+      allowedTenants: e.AUTH_ALLOWED_TENANTS?.trim() ? e.AUTH_ALLOWED_TENANTS.split(',').map((t) => t.trim().toLowerCase()) : undefined,
+      clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
+    },
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
   };
 }
 

@@ -1,9 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { Public } from '../auth/decorators';
 
 /** Liveness (/health/live) and readiness with a database check (/health). Public, outside /api/v1. */
 @ApiTags('health')
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { OfferHealth } from './offer.entity';
 
 /** Partner Center: offer ID is lowercase letters, digits, '-' and '_', no whitespace, at most 50 characters. */
 export const OFFER_ID_PATTERN = /^[a-z0-9_-]{1,50}$/;
@@ -161,4 +162,8 @@ export interface OfferView {
   publishedAt: string | null;
   createdAt: string;
   updatedAt: string;
+  /** Last check against the publisher's environment (types with checkHealth, e.g. Dynamics 365); absent otherwise. */
+  health?: OfferHealth;
+  /** Publish response only: what the checks warn about (e.g. fewer free licenses than maxConcurrent). */
+  warnings?: OfferHealth['warnings'];
 }

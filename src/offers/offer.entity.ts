@@ -4,6 +4,20 @@ import { timestampColumn } from '../persistence/columns';
 /** Lifecycle of an offer's test drive. Partner Center: disabling a test drive stops new sessions only. */
 export type OfferState = 'draft' | 'published' | 'unpublished';
 
+/**
+ * What a type's checks against the publisher's environment found (TestDriveType.checkHealth): problems
+ * make the offer `degraded` (and refuse publishing), warnings do not. Each names the field to fix.
+ */
+export interface OfferHealth {
+  status: 'healthy' | 'degraded';
+  problems: Array<{ code: string; message: string; target?: string }>;
+  warnings: Array<{ code: string; message: string; target?: string }>;
+  /** ISO time of the check (service clock). */
+  checkedAt: string;
+  /** Type-specific facts (e.g. Dynamics 365: licenses). */
+  [extra: string]: unknown;
+}
+
 /** Publisher's deployment subscription details, without the client secret (that lives in Key Vault). */
 export interface OfferDeployment {
   subscriptionId?: string;
@@ -57,6 +71,13 @@ export class OfferEntity {
   /** The package revision new instances are deployed from (ARM only). */
   @Column({ type: 'varchar', length: 36, nullable: true })
   currentRevisionId!: string | null;
+
+  /**
+   * Result of the type's last check against the publisher's environment (publish preflight, then
+   * periodically while published; types with TestDriveType.checkHealth only). Null/absent: never checked.
+   */
+  @Column({ type: 'simple-json', nullable: true })
+  health?: OfferHealth | null;
 
   @Column(timestampColumn())
   publishedAt!: number | null;

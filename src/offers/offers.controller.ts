@@ -3,7 +3,9 @@ import { ApiBody, ApiExtraModels, ApiNoContentResponse, ApiOperation, ApiParam, 
 import type { Response } from 'express';
 import { ErrorBodyDoc, OfferListDoc, OfferView, OfferViewDoc, PutOfferDoc } from './offer.dto';
 import { OffersService } from './offers.service';
-import { OffersRepository } from './offers.repository';
+import { Caller } from '../auth/caller';
+import { CurrentCaller, Roles } from '../auth/decorators';
+import { Role } from '../auth/roles';
 
 const OFFER_ID_PARAM = {
   name: 'offerId',
@@ -31,17 +33,18 @@ const PUT_EXAMPLE = {
   },
 };
 
-/** Publisher API: offers and their test drive configuration. */
+/**
+ * Publisher API: offers and their test drive configuration. Publishers manage their own offers (others'
+ * are 404); operators read all and may unpublish any.
+ */
 @ApiTags('offers')
 @ApiExtraModels(ErrorBodyDoc)
 @Controller('offers')
 export class OffersController {
-  constructor(
-    private readonly service: OffersService,
-    private readonly offers: OffersRepository,
-  ) {}
+  constructor(private readonly service: OffersService) {}
 
   @Put(':offerId')
+  @Roles(Role.Publisher)
   @ApiOperation({
     summary: 'Create or update an offer',
     description:
@@ -54,51 +57,59 @@ export class OffersController {
   @ApiResponse({ status: 201, description: 'Created.', type: OfferViewDoc })
   @ApiResponse({ status: 200, description: 'Updated.', type: OfferViewDoc })
   @ApiResponse({ status: 400, description: 'ValidationFailed: details name each field path and rule.', type: ErrorBodyDoc })
-  async put(@Param('offerId') offerId: string, @Body() body: unknown, @Res({ passthrough: true }) res: Response): Promise<OfferView> {
-    const { offer, created } = await this.service.put(offerId, body);
+  async put(@Param('offerId') offerId: string, @Body() body: unknown, @Res({ passthrough: true }) res: Response, @CurrentCaller() caller: Caller): Promise<OfferView> {
+    const { offer, created } = await this.service.put(offerId, body, caller);
     res.status(created ? 201 : 200);
     return this.service.view(offer);
   }
 
   @Get()
-  @ApiOperation({ summary: 'List offers' })
+  @Roles(Role.Publisher, Role.Operator)
+  @ApiOperation({ summary: 'List offers', description: 'A publisher sees its own offers; an operator sees all (never a secret).' })
   @ApiResponse({ status: 200, type: OfferListDoc })
-  async list(): Promise<{ value: OfferView[] }> {
-    return { value: await this.service.list() };
+  async list(@CurrentCaller() caller: Caller): Promise<{ value: OfferView[] }> {
+    return { value: await this.service.list(caller) };
   }
 
   @Get(':offerId')
+  @Roles(Role.Publisher, Role.Operator)
   @ApiOperation({ summary: 'Get an offer' })
   @ApiParam(OFFER_ID_PARAM)
   @ApiResponse({ status: 200, type: OfferViewDoc })
   @ApiResponse({ status: 404, description: 'OfferNotFound', type: ErrorBodyDoc })
-  async get(@Param('offerId') offerId: string): Promise<OfferView> {
-    return this.service.view(await this.offers.getOrThrow(offerId));
+  async get(@Param('offerId') offerId: string, @CurrentCaller() caller: Caller): Promise<OfferView> {
+    return this.service.view(await this.service.getVisible(offerId, caller));
   }
 
   @Delete(':offerId')
+  @Roles(Role.Publisher)
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete an offer', description: 'Only when not published, with no running sessions and no pool instances left. Deletes its client secret.' })
   @ApiParam(OFFER_ID_PARAM)
   @ApiNoContentResponse({ description: 'Deleted.' })
   @ApiResponse({ status: 404, description: 'OfferNotFound', type: ErrorBodyDoc })
   @ApiResponse({ status: 409, description: 'OfferPublished, OfferHasSessions or OfferHasInstances', type: ErrorBodyDoc })
-  async delete(@Param('offerId') offerId: string): Promise<void> {
-    await this.service.delete(offerId);
+  async delete(@Param('offerId') offerId: string, @CurrentCaller() caller: Caller): Promise<void> {
+    await this.service.delete(offerId, caller);
   }
 
   @Post(':offerId/publish')
+  @Roles(Role.Publisher)
   @HttpCode(200)
   @ApiOperation({ summary: 'Publish the test drive', description: 'New sessions may start and the pools fill. Idempotent.' })
   @ApiParam(OFFER_ID_PARAM)
   @ApiResponse({ status: 200, type: OfferViewDoc })
   @ApiResponse({ status: 404, description: 'OfferNotFound', type: ErrorBodyDoc })
   @ApiResponse({ status: 409, description: 'OfferIncomplete: details name each missing thing (package, client secret...).', type: ErrorBodyDoc })
-  async publish(@Param('offerId') offerId: string): Promise<OfferView> {
-    return this.service.view(await this.service.publish(offerId));
+  async publish(@Param('offerId') offerId: string, @CurrentCaller() caller: Caller): Promise<OfferView> {
+    const offer = await this.service.publish(offerId, caller);
+    const view = await this.service.view(offer);
+    // Types that check the publisher's environment (Dynamics 365) return what they warn about.
+    return offer.health ? { ...view, warnings: offer.health.warnings } : view;
   }
 
   @Post(':offerId/unpublish')
+  @Roles(Role.Publisher, Role.Operator)
   @HttpCode(200)
   @ApiOperation({
     summary: 'Unpublish the test drive',
@@ -107,7 +118,7 @@ export class OffersController {
   @ApiParam(OFFER_ID_PARAM)
   @ApiResponse({ status: 200, type: OfferViewDoc })
   @ApiResponse({ status: 404, description: 'OfferNotFound', type: ErrorBodyDoc })
-  async unpublish(@Param('offerId') offerId: string): Promise<OfferView> {
-    return this.service.view(await this.service.unpublish(offerId));
+  async unpublish(@Param('offerId') offerId: string, @CurrentCaller() caller: Caller): Promise<OfferView> {
+    return this.service.view(await this.service.unpublish(offerId, caller));
   }
 }

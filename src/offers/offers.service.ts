@@ -11,10 +11,13 @@ import { PoolInstanceEntity } from '../pools/pool-instance.entity';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { TestDriveType, ValidatedTestDriveConfig } from '../test-drives/test-drive-type';
 import { PackageRevisionEntity } from '../../modules/azure-resource-manager/packages/package-revision.entity';
-import { OfferEntity } from './offer.entity';
+import { OfferEntity, OfferHealth } from './offer.entity';
 import { OffersRepository } from './offers.repository';
 import { OfferCredentials } from './offer-credentials';
 import { clientSecretNameFor, OFFER_ID_PATTERN, OfferView, putOfferBodySchema } from './offer.dto';
+import { Caller } from '../auth/caller';
+import { checkOfferAccess, mayAccessOffer } from '../auth/offer-access';
+import { AuditService } from '../audit/audit.service';
 
 /** Session states that still hold (or are about to release) a customer's test drive. */
 const LIVE_SESSION_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
@@ -36,6 +39,7 @@ export class OffersService {
     @InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>,
     @InjectRepository(PoolInstanceEntity) private readonly instances: Repository<PoolInstanceEntity>,
     @InjectRepository(PackageRevisionEntity) private readonly revisions: Repository<PackageRevisionEntity>,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -43,10 +47,13 @@ export class OffersService {
    * type-specific settings, a type change, a missing client secret on create) is collected into one
    * error. A given client secret is written to Key Vault as a new version of
    * `offer-<id>-client-secret`; the offer then references that version.
+   * A new offer belongs to `caller` (tenant + client id); an existing one can only be changed by its
+   * owner (`caller` undefined = internal, unrestricted).
    * @returns the offer and whether it was created.
-   * @throws ApiError 400 ValidationFailed listing each field path and rule.
+   * @throws ApiError 400 ValidationFailed listing each field path and rule; 404 OfferNotFound when the
+   *   offer ID is taken by another publisher (offer IDs are global; to them it "does not exist").
    */
-  async put(offerId: string, body: unknown): Promise<{ offer: OfferEntity; created: boolean }> {
+  async put(offerId: string, body: unknown, caller?: Caller): Promise<{ offer: OfferEntity; created: boolean }> {
     const problems: ErrorDetail[] = [];
     if (!OFFER_ID_PATTERN.test(offerId)) {
       problems.push({
@@ -63,6 +70,7 @@ export class OffersService {
     const typeName = typeof testDrive?.type === 'string' ? testDrive.type : undefined;
 
     const existing = problems.some((p) => p.target === 'offerId') ? null : await this.offers.findById(offerId);
+    if (existing) checkOfferAccess(caller, existing, offerId, 'manage');
     let validated: ValidatedTestDriveConfig | undefined;
     if (typeName !== undefined && testDrive) {
       if (existing && existing.type !== typeName) {
@@ -103,7 +111,9 @@ export class OffersService {
         existing.clientSecretVersion = secretRef.version;
       }
       existing.updatedAt = now;
-      return { offer: await this.offers.save(existing), created: false };
+      const saved = await this.offers.save(existing);
+      await this.audit.record(caller, 'offer.updated', { type: 'offer', id: offerId }, { alias: saved.alias, clientSecretVersion: secretRef?.version ?? null });
+      return { offer: saved, created: false };
     }
     const offer = Object.assign(new OfferEntity(), {
       id: offerId,
@@ -114,15 +124,17 @@ export class OffersService {
       deployment: validated.deployment,
       clientSecretName: secretRef?.name ?? null,
       clientSecretVersion: secretRef?.version ?? null,
-      ownerTenantId: null,
-      ownerClientId: null,
+      ownerTenantId: caller && !caller.isSystem ? caller.tenantId : null,
+      ownerClientId: caller && !caller.isSystem ? caller.clientId : null,
       currentRevisionId: null,
       publishedAt: null,
       createdAt: now,
       updatedAt: now,
     } satisfies Omit<OfferEntity, 'version'>);
     try {
-      return { offer: await this.offers.insert(offer), created: true };
+      const inserted = await this.offers.insert(offer);
+      await this.audit.record(caller, 'offer.created', { type: 'offer', id: offerId }, { alias: inserted.alias, type: inserted.type, clientSecretVersion: secretRef?.version ?? null });
+      return { offer: inserted, created: true };
     } catch (err) {
       if (isUniqueViolation(err)) throw ApiError.conflict('OfferConflict', `Offer '${offerId}' was created concurrently; retry the request.`, 'offerId');
       throw err;
@@ -134,8 +146,8 @@ export class OffersService {
    * @throws ApiError 404 OfferNotFound; 409 OfferIncomplete with one detail per missing thing
    *   (the type's preflight, e.g. no package; a missing client secret; stored settings now invalid).
    */
-  async publish(offerId: string): Promise<OfferEntity> {
-    const offer = await this.offers.getOrThrow(offerId);
+  async publish(offerId: string, caller?: Caller): Promise<OfferEntity> {
+    const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'manage');
     if (offer.state === 'published') return offer;
     const type = this.registry.get(offer.type);
     const problems: ErrorDetail[] = [];
@@ -144,7 +156,13 @@ export class OffersService {
     else if (check.needsClientSecret && !offer.clientSecretVersion) {
       problems.push({ code: 'ClientSecretMissing', target: 'deployment.clientSecret', message: 'The offer has no client secret: PUT the offer with deployment.clientSecret.' });
     }
-    problems.push(...(await type.publishPreflight(offer)));
+    // Types with checkHealth (Dynamics 365) check the publisher's environment; its warnings travel with the offer (offer.health).
+    let health: OfferHealth | undefined;
+    if (!type.checkHealth) problems.push(...(await type.publishPreflight(offer)));
+    else if (!problems.length) {
+      health = await type.checkHealth(offer);
+      problems.push(...health.problems);
+    }
     if (problems.length) {
       throw new ApiError(409, 'OfferIncomplete', `Offer '${offerId}' cannot be published: ${problems.map((p) => p.target ?? p.code).join(', ')}.`, undefined, problems);
     }
@@ -152,7 +170,10 @@ export class OffersService {
     offer.state = 'published';
     offer.publishedAt = now;
     offer.updatedAt = now;
-    return this.offers.save(offer);
+    if (health) offer.health = health;
+    const saved = await this.offers.save(offer);
+    await this.audit.record(caller, 'offer.published', { type: 'offer', id: offerId }, { packageRevisionId: saved.currentRevisionId });
+    return saved;
   }
 
   /**
@@ -160,21 +181,24 @@ export class OffersService {
    * until they expire). The pool reconciler removes unassigned instances. Idempotent.
    * @throws ApiError 404 OfferNotFound.
    */
-  async unpublish(offerId: string): Promise<OfferEntity> {
-    const offer = await this.offers.getOrThrow(offerId);
+  async unpublish(offerId: string, caller?: Caller): Promise<OfferEntity> {
+    const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'unpublish');
     if (offer.state !== 'published') return offer;
     offer.state = 'unpublished';
     offer.updatedAt = this.clock.now();
-    return this.offers.save(offer);
+    const saved = await this.offers.save(offer);
+    await this.audit.record(caller, 'offer.unpublished', { type: 'offer', id: offerId });
+    return saved;
   }
 
   /**
    * Deletes an offer that is not published and has no live sessions and no remaining pool
    * instances, and its client secret in Key Vault.
+   * Only its owner may delete it (`caller` undefined = internal).
    * @throws ApiError 404 OfferNotFound; 409 OfferPublished / OfferHasSessions / OfferHasInstances.
    */
-  async delete(offerId: string): Promise<void> {
-    const offer = await this.offers.getOrThrow(offerId);
+  async delete(offerId: string, caller?: Caller): Promise<void> {
+    const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'manage');
     if (offer.state === 'published') {
       throw ApiError.conflict('OfferPublished', `Offer '${offerId}' is published: unpublish it first.`);
     }
@@ -187,6 +211,7 @@ export class OffersService {
       throw ApiError.conflict('OfferHasInstances', `Offer '${offerId}' still has ${instances} pool instance(s) being removed; retry later.`);
     }
     await this.offers.delete(offerId);
+    await this.audit.record(caller, 'offer.deleted', { type: 'offer', id: offerId });
     if (offer.clientSecretName) {
       this.credentials.forget(offer.clientSecretName);
       try {
@@ -203,9 +228,17 @@ export class OffersService {
     return toView(offer, rev);
   }
 
-  /** Response shape of every offer. */
-  async list(): Promise<OfferView[]> {
-    const offers = await this.offers.list();
+  /**
+   * The offer if `caller` may read it (owner or operator; `caller` undefined = internal).
+   * @throws ApiError 404 OfferNotFound otherwise.
+   */
+  async getVisible(offerId: string, caller?: Caller): Promise<OfferEntity> {
+    return checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read');
+  }
+
+  /** Response shape of every offer `caller` may read (a publisher: its own; an operator: all). */
+  async list(caller?: Caller): Promise<OfferView[]> {
+    const offers = (await this.offers.list()).filter((o) => mayAccessOffer(caller, o, 'read'));
     const ids = offers.map((o) => o.currentRevisionId).filter((x): x is string => !!x);
     const revs = ids.length ? await this.revisions.findBy({ id: In(ids) }) : [];
     const byId = new Map(revs.map((r) => [r.id, r]));
@@ -239,6 +272,7 @@ export function toView(offer: OfferEntity, rev: PackageRevisionEntity | null): O
     publishedAt: iso(offer.publishedAt),
     createdAt: iso(offer.createdAt)!,
     updatedAt: iso(offer.updatedAt)!,
+    ...(offer.health ? { health: offer.health } : {}),
   };
 }
 

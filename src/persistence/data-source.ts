@@ -10,12 +10,15 @@ import { SessionEntity } from '../sessions/session.entity';
 import { SchedulerLeaseEntity } from '../scheduling/scheduler-lease.entity';
 import { InitialSchema1795000000000 } from './migrations/1795000000000-initial-schema';
 import { SessionProgress1795000000001 } from './migrations/1795000000001-session-progress';
+import { Audit1795000000100 } from './migrations/1795000000100-audit';
+import { OfferHealth1795000000200 } from './migrations/1795000000200-offer-health';
+import { AuditEventEntity } from '../audit/audit-event.entity';
 
 /** Every entity of the core. Test drive type modules add theirs through ENTITY registration here. */
-export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, PoolInstanceEntity, PoolRegionEntity, SessionEntity, SchedulerLeaseEntity];
+export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, PoolInstanceEntity, PoolRegionEntity, SessionEntity, SchedulerLeaseEntity, AuditEventEntity];
 
 /** Every migration, in order. The schema only ever changes through these (no synchronize). */
-export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001];
+export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200];
 
 /**
  * TypeORM options for SQLite (better-sqlite3, WAL, busy timeout) or PostgreSQL, with migrations run at

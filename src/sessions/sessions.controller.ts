@@ -5,6 +5,11 @@ import { parseOrThrow } from '../common/validation';
 import { IdempotencyKeySchema, SessionView, StartSessionSchema } from './session.dto';
 import { SessionsService } from './sessions.service';
 import { SessionsRepository } from './sessions.repository';
+import { Caller } from '../auth/caller';
+import { CurrentCaller, Roles } from '../auth/decorators';
+import { checkOfferAccess } from '../auth/offer-access';
+import { Role } from '../auth/roles';
+import { OffersRepository } from '../offers/offers.repository';
 
 const sessionExample = {
   id: '0f8fad5b-d9cb-469f-a165-70867728950e',
@@ -24,16 +29,21 @@ const sessionExample = {
   failure: null,
 };
 
-/** Marketplace API: start, poll and end test drive sessions. */
+/**
+ * Marketplace API: start, poll and end test drive sessions. Publishers read the sessions of their own
+ * offers (without access information); operators read any and may end any.
+ */
 @ApiTags('sessions')
 @Controller()
 export class SessionsController {
   constructor(
     private readonly sessions: SessionsService,
     private readonly repo: SessionsRepository,
+    private readonly offers: OffersRepository,
   ) {}
 
   @Post('offers/:offerId/sessions')
+  @Roles(Role.Marketplace)
   @ApiOperation({
     summary: 'Start a test drive',
     description:
@@ -68,32 +78,40 @@ export class SessionsController {
     @Body() body: unknown,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) res: Response,
+    @CurrentCaller() caller: Caller,
   ): Promise<SessionView> {
     const key = idempotencyKey === undefined ? undefined : parseOrThrow(IdempotencyKeySchema, idempotencyKey, 'Idempotency-Key');
     const parsed = parseOrThrow(StartSessionSchema, body ?? {});
-    const { session, created } = await this.sessions.start(offerId, parsed, key);
+    const { session, created } = await this.sessions.start(offerId, parsed, key, caller);
     res.status(created ? 201 : 200);
     res.setHeader('Location', `/api/v1/sessions/${session.id}`);
     return this.sessions.view(session);
   }
 
   @Get('sessions/:id')
-  @ApiOperation({ summary: 'Read a session (poll until state is ready)' })
+  @Roles(Role.Marketplace, Role.Publisher, Role.Operator)
+  @ApiOperation({
+    summary: 'Read a session (poll until state is ready)',
+    description: 'Access information (outputs, rendered instructions) only for the marketplace; a publisher reads sessions of its own offers, an operator any.',
+  })
   @ApiResponse({ status: 200, schema: { example: sessionExample } })
-  async get(@Param('id') id: string): Promise<SessionView> {
-    return this.sessions.view(await this.sessions.getOrThrow(id));
+  async get(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<SessionView> {
+    return this.sessions.view(await this.sessions.getOrThrow(id, caller), caller.isMarketplace);
   }
 
   @Delete('sessions/:id')
+  @Roles(Role.Marketplace, Role.Operator)
   @HttpCode(202)
   @ApiOperation({ summary: 'End a session early; its resources are removed (state ending, then ended)' })
-  async end(@Param('id') id: string): Promise<SessionView> {
-    return this.sessions.view(await this.sessions.end(id));
+  async end(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<SessionView> {
+    return this.sessions.view(await this.sessions.end(id, caller), caller.isMarketplace);
   }
 
   @Get('offers/:offerId/sessions')
+  @Roles(Role.Publisher, Role.Operator)
   @ApiOperation({ summary: "List an offer's sessions (newest first, at most 500; without access information)" })
-  async list(@Param('offerId') offerId: string): Promise<{ value: SessionView[] }> {
+  async list(@Param('offerId') offerId: string, @CurrentCaller() caller: Caller): Promise<{ value: SessionView[] }> {
+    checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'sessions');
     const rows = await this.repo.listByOffer(offerId);
     return { value: await Promise.all(rows.map((s) => this.sessions.view(s, false))) };
   }

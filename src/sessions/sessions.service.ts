@@ -11,6 +11,9 @@ import { outputsAsStrings, renderAccessInformation } from './access-information'
 import { SessionEntity } from './session.entity';
 import { SessionsRepository } from './sessions.repository';
 import { SessionView, StartSessionBody } from './session.dto';
+import { Caller } from '../auth/caller';
+import { mayAccessOffer } from '../auth/offer-access';
+import { AuditService } from '../audit/audit.service';
 
 /**
  * Sessions across every test drive type: start (idempotent, capacity claimed by the type), read,
@@ -28,6 +31,7 @@ export class SessionsService {
     private readonly protector: DataProtector,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly audit: AuditService,
   ) {}
 
   /** Length of one test drive hour in ms (TESTDRIVE_HOUR_SECONDS). */
@@ -41,7 +45,7 @@ export class SessionsService {
    * @throws ApiError 404 OfferNotFound, 409 OfferNotPublished, 400 ValidationFailed (unknown region),
    *   409 NoCapacity, 422 IdempotencyKeyReused.
    */
-  async start(offerId: string, body: StartSessionBody, idempotencyKey?: string): Promise<{ session: SessionEntity; created: boolean }> {
+  async start(offerId: string, body: StartSessionBody, idempotencyKey?: string, caller?: Caller): Promise<{ session: SessionEntity; created: boolean }> {
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
     if (idempotencyKey) {
       const existing = await this.sessions.findByIdempotencyKey(offerId, idempotencyKey);
@@ -94,6 +98,7 @@ export class SessionsService {
     }
     const stored = await this.sessions.findById(session.id);
     this.logger.log({ sessionId: session.id, offerId, state: stored?.state, region: stored?.region, kind: stored?.instanceKind }, 'session started');
+    await this.audit.record(caller, 'session.started', { type: 'session', id: session.id, offerId }, { region: stored?.region ?? null, instanceKind: stored?.instanceKind ?? null });
     return { session: stored!, created: true };
   }
 
@@ -104,10 +109,18 @@ export class SessionsService {
     return existing;
   }
 
-  /** @throws ApiError 404 SessionNotFound. */
-  async getOrThrow(id: string): Promise<SessionEntity> {
+  /**
+   * The session, if `caller` may read it: the marketplace and operators any session, a publisher only
+   * sessions of its own offers (`caller` undefined = internal).
+   * @throws ApiError 404 SessionNotFound (also for another publisher's session).
+   */
+  async getOrThrow(id: string, caller?: Caller): Promise<SessionEntity> {
     const s = await this.sessions.findById(id);
     if (!s) throw ApiError.notFound('Session', id);
+    if (caller && !caller.isSystem && !caller.isMarketplace && !caller.isOperator) {
+      const offer = await this.offers.findById(s.offerId);
+      if (!offer || !mayAccessOffer(caller, offer, 'sessions')) throw ApiError.notFound('Session', id);
+    }
     return s;
   }
 
@@ -115,10 +128,11 @@ export class SessionsService {
    * Ends a session early (DELETE /sessions/{id}). Idempotent: ending an ended session returns it.
    * Teardown continues asynchronously (state `ending`, then `ended`).
    */
-  async end(id: string): Promise<SessionEntity> {
-    const s = await this.getOrThrow(id);
+  async end(id: string, caller?: Caller): Promise<SessionEntity> {
+    const s = await this.getOrThrow(id, caller);
     const now = this.clock.now();
     if (await this.sessions.beginEnding(id, 'ended', now)) {
+      await this.audit.record(caller, 'session.ended', { type: 'session', id, offerId: s.offerId });
       const ending = (await this.sessions.findById(id))!;
       await this.teardown(ending);
     }
@@ -134,6 +148,7 @@ export class SessionsService {
     for (const s of await this.sessions.listExpired(now)) {
       if (await this.sessions.beginEnding(s.id, 'expired', now)) {
         n++;
+        await this.audit.record(Caller.system, 'session.expired', { type: 'session', id: s.id, offerId: s.offerId });
         await this.teardown((await this.sessions.findById(s.id))!);
       }
     }

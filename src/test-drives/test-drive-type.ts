@@ -1,5 +1,6 @@
 import { ErrorDetail } from '../common/api-error';
-import { OfferDeployment, OfferEntity } from '../offers/offer.entity';
+import { OfferDeployment, OfferEntity, OfferHealth } from '../offers/offer.entity';
+export type { OfferHealth } from '../offers/offer.entity';
 import { SessionEntity } from '../sessions/session.entity';
 
 /** What a type's validator returns for the `testDrive` and `deployment` sections of PUT /offers/{id}. */
@@ -49,6 +50,15 @@ export interface TestDriveType {
 
   /** Problems that forbid publishing now (e.g. no package uploaded); empty when the offer may be published. */
   publishPreflight(offer: OfferEntity): Promise<ErrorDetail[]>;
+
+  /**
+   * Optional: checks the offer against the publisher's environment (credentials, roles, licenses...).
+   * When a type has it, publish runs it instead of publishPreflight (problems refuse the publish,
+   * warnings are returned with the published offer) and stores the result as offer.health; the type
+   * may run it again periodically (reconcile) so an expired secret shows up as `degraded`.
+   * Never throws: failures are problems. Types without it (ARM) are unaffected.
+   */
+  checkHealth?(offer: OfferEntity): Promise<OfferHealth>;
 
   /**
    * Claims capacity for a new session (atomically) and starts provisioning. On return the session is

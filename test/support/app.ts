@@ -8,6 +8,8 @@ import { Clock, ManualClock } from '../../src/common/clock';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { configureApp } from '../../src/bootstrap';
 import type { AppOptions } from '../../src/core.module';
+import { ALL_ROLES } from '../../src/auth/roles';
+import { createEmulatorClient, requestAccessToken } from '../../src/auth/emulator-tokens';
 
 /** Options of createTestApp. */
 export interface TestAppOptions {
@@ -23,6 +25,12 @@ export interface TestAppOptions {
    */
   imports?: Array<Type<unknown> | DynamicModule>;
   replaceAppModule?: boolean;
+  /**
+   * Test-only convenience (default true with emulated Azure): requests without an Authorization header
+   * get `Bearer <token of a client holding every app role>` added before the API guard sees them, so
+   * HTTP tests that are not about authentication need no token handling. false = requests stay as sent.
+   */
+  defaultCaller?: boolean;
 }
 
 /** A Nest app built for tests, with what was used to build it. */
@@ -30,6 +38,8 @@ export interface TestApp {
   app: INestApplication;
   config: AppConfig;
   clock: Clock;
+  /** Token added to requests without Authorization (defaultCaller), if any. */
+  defaultToken?: string;
   close(): Promise<void>;
 }
 
@@ -45,6 +55,7 @@ export async function createTestApp(opts: TestAppOptions): Promise<TestApp> {
     DATA_DIR: dataDir,
     RECONCILE_INTERVAL_MS: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    RATE_LIMIT_PER_MINUTE: '0',
     ...opts.config,
   });
   const clock = opts.clock ?? new ManualClock(Date.now());
@@ -59,12 +70,24 @@ export async function createTestApp(opts: TestAppOptions): Promise<TestApp> {
     root = { module: TestRootModule, imports: [AppModule.forRoot(appOptions), ...(opts.imports ?? [])] };
   }
   const app = await NestFactory.create(root, { bodyParser: false, logger: process.env.TEST_LOG_LEVEL ? ['error', 'warn', 'log'] : false });
+  let defaultToken: string | undefined;
+  const ep = opts.azure.endpoints;
+  if ((opts.defaultCaller ?? true) && ep.emulated && ep.extraCaPem) {
+    const client = await createEmulatorClient(ep.authorityHost, ep.extraCaPem, { roles: ALL_ROLES });
+    const token = await requestAccessToken(ep.authorityHost, ep.extraCaPem, client, config.auth.audience);
+    defaultToken = token;
+    app.use((req: { headers: Record<string, unknown> }, _res: unknown, next: () => void) => {
+      if (req.headers.authorization === undefined) req.headers.authorization = `Bearer ${token}`;
+      next();
+    });
+  }
   configureApp(app, config);
   await app.init();
   return {
     app,
     config,
     clock,
+    defaultToken,
     close: async () => {
       await app.close();
       fs.rmSync(dataDir, { recursive: true, force: true });

@@ -11,6 +11,35 @@ import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { AzuriteHandle, startAzurite } from '../../src/embedded/azurite';
 import { ReconcileService } from '../../src/scheduling/reconcile.service';
 import { createTempDatabase } from './postgres';
+import { ALL_ROLES, ROLE_BY_NAME, Role } from '../../src/auth/roles';
+import { createEmulatorClient, EmulatorClient, requestAccessToken } from '../../src/auth/emulator-tokens';
+
+/** supertest on the service, every request carrying `Authorization: Bearer <token>`, and who it is. */
+export type AuthedHttp = ReturnType<typeof request> & { token: string; client: EmulatorClient; roles: string[] };
+
+/** Who to call as: a role short name ('marketplace' | 'publisher' | 'operator'), or roles and a tenant. */
+export type CallerSpec = keyof typeof ROLE_BY_NAME | { roles: readonly (Role | string)[]; tenantId?: string; newTenant?: boolean };
+
+/** Wraps supertest so each request sets `Authorization: Bearer <token>` (a later .set() overrides it). */
+export function authedRequest(server: Parameters<typeof request>[0], token: string): ReturnType<typeof request> {
+  const base = request(server) as unknown as Record<string, (url: string) => request.Test>;
+  const out: Record<string, unknown> = {};
+  for (const [k, fn] of Object.entries(base)) {
+    out[k] = typeof fn === 'function' ? (url: string) => fn(url).set('Authorization', `Bearer ${token}`) : fn;
+  }
+  return out as unknown as ReturnType<typeof request>;
+}
+
+/**
+ * A new client holding `spec`'s roles in the emulator (service tenant unless `tenantId` / `newTenant`),
+ * with an access token for the service's API (AUTH_AUDIENCE of `config`).
+ */
+export async function clientFor(emulator: { url: string; caCertPem: string }, config: AppConfig, spec: CallerSpec): Promise<{ client: EmulatorClient; token: string; roles: string[] }> {
+  const s = typeof spec === 'string' ? { roles: [ROLE_BY_NAME[spec]] } : spec;
+  const client = await createEmulatorClient(emulator.url, emulator.caCertPem, { roles: s.roles, tenantId: s.tenantId, newTenant: s.newTenant });
+  const token = await requestAccessToken(emulator.url, emulator.caCertPem, client, config.auth.audience);
+  return { client, token, roles: [...s.roles] };
+}
 
 export type Db = 'sqlite' | 'postgres';
 
@@ -57,7 +86,15 @@ export async function startLocalAzure(deploymentSeconds = 0.2): Promise<LocalAzu
 /** One service instance under test, with its own database and a manual clock. */
 export interface TestService {
   app: INestApplication;
-  http: ReturnType<typeof request>;
+  /** Authenticated as a client holding all three app roles (owns the offers it creates). */
+  http: AuthedHttp;
+  /** No Authorization header. */
+  anonymous: ReturnType<typeof request>;
+  /**
+   * Authenticated as a client with `spec`'s roles: a role name gives the same client each time
+   * (per service), an object a new client each time (e.g. a second publisher: `{roles: [Role.Publisher]}`).
+   */
+  as(spec: CallerSpec): Promise<AuthedHttp>;
   clock: ManualClock;
   config: AppConfig;
   reconcile: ReconcileService;
@@ -71,7 +108,10 @@ export interface TestService {
  * Starts the service against `azure` on a fresh database: SQLite file in a temp dir, or a new
  * PostgreSQL database (dropped on close). `databaseUrl` lets a second process share the database.
  */
-export async function startService(azure: LocalAzure, opts: { db?: Db; databaseUrl?: string; env?: Record<string, string>; clock?: ManualClock } = {}): Promise<TestService> {
+export async function startService(
+  azure: LocalAzure,
+  opts: { db?: Db; databaseUrl?: string; env?: Record<string, string>; clock?: ManualClock; /** Captures the service's (pino) logs. */ logStream?: NodeJS.WritableStream } = {},
+): Promise<TestService> {
   let databaseUrl = opts.databaseUrl;
   let drop: (() => Promise<void>) | undefined;
   if (!databaseUrl) {
@@ -89,15 +129,26 @@ export async function startService(azure: LocalAzure, opts: { db?: Db; databaseU
     RECONCILE_INTERVAL_MS: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     TESTDRIVE_HOUR_SECONDS: '3600',
+    RATE_LIMIT_PER_MINUTE: '0',
     ...opts.env,
   });
   const clock = opts.clock ?? new ManualClock(Date.now());
-  const app = await createApp({ config, azure: azure.runtime, clock });
+  const app = await createApp({ config, azure: azure.runtime, clock, logStream: opts.logStream });
   await app.init();
   const reconcile = app.get(ReconcileService);
+  const server = app.getHttpServer();
+  const wrap = (c: { client: EmulatorClient; token: string; roles: string[] }): AuthedHttp => Object.assign(authedRequest(server, c.token), c);
+  const all = wrap(await clientFor(azure.emulator, config, { roles: ALL_ROLES }));
+  const byName = new Map<string, Promise<AuthedHttp>>();
   const svc: TestService = {
     app,
-    http: request(app.getHttpServer()),
+    http: all,
+    anonymous: request(server),
+    as: (spec) => {
+      if (typeof spec !== 'string') return clientFor(azure.emulator, config, spec).then(wrap);
+      if (!byName.has(spec)) byName.set(spec, clientFor(azure.emulator, config, spec).then(wrap));
+      return byName.get(spec)!;
+    },
     clock,
     config,
     reconcile,

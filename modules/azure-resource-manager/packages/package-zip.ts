@@ -75,7 +75,14 @@ export async function readPackageZip(zip: Buffer, limits: ZipLimits = DEFAULT_ZI
     let sizeAbort = false;
 
     for (;;) {
-      const entry = await nextEntry(zipfile);
+      let entry: yauzl.Entry | null;
+      try {
+        entry = await nextEntry(zipfile);
+      } catch (err) {
+        // A corrupt central directory record (e.g. a stored entry whose sizes disagree): refuse, never a 500.
+        problems.push({ code: 'InvalidZip', target: 'package', message: `The package is not a valid zip file (${(err as Error).message}).` });
+        break;
+      }
       if (!entry) break;
       const raw = (entry.fileNameRaw ?? (entry.fileName as unknown as Buffer)) as Buffer;
       const name = decodeName(raw);

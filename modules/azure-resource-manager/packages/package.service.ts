@@ -13,6 +13,9 @@ import { readPackageZip, DEFAULT_ZIP_LIMITS, ZipLimits } from './package-zip';
 import { analyseMainTemplate } from './template-parameters';
 import { MAIN_TEMPLATE } from './package-limits';
 import { containerNameFor, PackageStorage } from './package-storage';
+import { Caller } from '../../../src/auth/caller';
+import { checkOfferAccess } from '../../../src/auth/offer-access';
+import { AuditService } from '../../../src/audit/audit.service';
 
 /** JSON shape of a package revision in responses. */
 export interface PackageRevisionView {
@@ -40,16 +43,18 @@ export class PackageService {
     private readonly offers: OffersRepository,
     private readonly storage: PackageStorage,
     private readonly clock: Clock,
+    private readonly audit: AuditService,
   ) {}
 
   /**
    * Validates a package (see readPackageZip and analyseMainTemplate), unzips it into a new blob
    * container, records revision number previous + 1 and makes it the offer's current revision.
-   * @throws ApiError 404 OfferNotFound; 400 PackageNotSupported for non-ARM offers; 400
-   *   ValidationFailed listing each refused entry / parameter and the rule.
+   * Only the offer's owner may upload (`caller` undefined = internal).
+   * @throws ApiError 404 OfferNotFound (also another publisher's offer); 400 PackageNotSupported for
+   *   non-ARM offers; 400 ValidationFailed listing each refused entry / parameter and the rule.
    */
-  async upload(offerId: string, zip: Buffer): Promise<PackageRevisionEntity> {
-    const offer = await this.offers.getOrThrow(offerId);
+  async upload(offerId: string, zip: Buffer, caller?: Caller): Promise<PackageRevisionEntity> {
+    const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'manage');
     if (offer.type !== ARM_TEST_DRIVE_TYPE) {
       throw new ApiError(400, 'PackageNotSupported', `Offer '${offerId}' is a '${offer.type}' test drive; only '${ARM_TEST_DRIVE_TYPE}' offers take a template package.`);
     }
@@ -80,13 +85,17 @@ export class PackageService {
       }
       await this.offers.setCurrentRevision(offerId, rev.id, this.clock.now());
       this.logger.log(`Offer '${offerId}': package revision ${number} stored in container '${containerName}' (${files.length} files, ${totalBytes} bytes).`);
+      await this.audit.record(caller, 'package.uploaded', { type: 'package', id: rev.id, offerId }, { number, files: files.length, totalBytes });
       return rev;
     }
   }
 
-  /** The offer's current revision. @throws ApiError 404 OfferNotFound / PackageNotFound. */
-  async current(offerId: string): Promise<PackageRevisionEntity> {
-    const offer = await this.offers.getOrThrow(offerId);
+  /**
+   * The offer's current revision, if `caller` may read the offer (owner or operator).
+   * @throws ApiError 404 OfferNotFound / PackageNotFound.
+   */
+  async current(offerId: string, caller?: Caller): Promise<PackageRevisionEntity> {
+    const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read');
     const rev = offer.currentRevisionId ? await this.getRevision(offer.currentRevisionId) : null;
     if (!rev) throw new ApiError(404, 'PackageNotFound', `Offer '${offerId}' has no template package yet: PUT one to /offers/${offerId}/package.`);
     return rev;

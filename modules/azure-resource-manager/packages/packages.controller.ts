@@ -5,6 +5,9 @@ import { ApiError } from '../../../src/common/api-error';
 import { ErrorBodyDoc } from '../../../src/offers/offer.dto';
 import { PACKAGE_CONTENT_TYPE, PACKAGE_MAX_BYTES } from './package-limits';
 import { PackageRevisionView, PackageService, revisionView } from './package.service';
+import { Caller } from '../../../src/auth/caller';
+import { CurrentCaller, Roles } from '../../../src/auth/decorators';
+import { Role } from '../../../src/auth/roles';
 
 /** Content types accepted for a package upload (the bootstrap's raw parser takes the same). */
 export const PACKAGE_CONTENT_TYPES = [PACKAGE_CONTENT_TYPE, 'application/x-zip-compressed'];
@@ -56,6 +59,7 @@ export class PackagesController {
   constructor(private readonly packages: PackageService) {}
 
   @Put()
+  @Roles(Role.Publisher)
   @HttpCode(201)
   @ApiOperation({
     summary: 'Upload the ARM template package (.zip)',
@@ -71,23 +75,24 @@ export class PackagesController {
   @ApiResponse({ status: 404, description: 'OfferNotFound', type: ErrorBodyDoc })
   @ApiResponse({ status: 413, description: `PayloadTooLarge (more than ${PACKAGE_MAX_BYTES} bytes)`, type: ErrorBodyDoc })
   @ApiResponse({ status: 415, description: 'UnsupportedMediaType: send application/zip', type: ErrorBodyDoc })
-  async upload(@Param('offerId') offerId: string, @Req() req: Request): Promise<{ revision: PackageRevisionView }> {
+  async upload(@Param('offerId') offerId: string, @Req() req: Request, @CurrentCaller() caller: Caller): Promise<{ revision: PackageRevisionView }> {
     const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (!PACKAGE_CONTENT_TYPES.includes(contentType)) {
       throw new ApiError(415, 'UnsupportedMediaType', `Send the package as a raw zip body with Content-Type: ${PACKAGE_CONTENT_TYPE} (got '${contentType || 'none'}').`, 'Content-Type');
     }
     const body = Buffer.isBuffer(req.body) ? req.body : await readRaw(req);
-    const rev = await this.packages.upload(offerId, body);
+    const rev = await this.packages.upload(offerId, body, caller);
     return { revision: revisionView(rev) };
   }
 
   @Get()
+  @Roles(Role.Publisher, Role.Operator)
   @ApiOperation({ summary: 'Get the current package revision' })
   @ApiParam({ name: 'offerId', example: 'contoso-crm' })
   @ApiResponse({ status: 200, type: PackageResponseDoc })
   @ApiResponse({ status: 404, description: 'OfferNotFound or PackageNotFound', type: ErrorBodyDoc })
-  async get(@Param('offerId') offerId: string): Promise<{ revision: PackageRevisionView }> {
-    return { revision: revisionView(await this.packages.current(offerId)) };
+  async get(@Param('offerId') offerId: string, @CurrentCaller() caller: Caller): Promise<{ revision: PackageRevisionView }> {
+    return { revision: revisionView(await this.packages.current(offerId, caller)) };
   }
 }
 

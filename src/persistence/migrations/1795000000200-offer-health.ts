@@ -1,0 +1,18 @@
+import { MigrationInterface, QueryRunner, TableColumn } from 'typeorm';
+
+/**
+ * offer.health: JSON text of the last check against the publisher's environment (publish preflight and
+ * periodic health check of types with TestDriveType.checkHealth, e.g. Dynamics 365):
+ * `{status: 'healthy'|'degraded', problems, warnings, checkedAt, ...}`. Never a secret.
+ */
+export class OfferHealth1795000000200 implements MigrationInterface {
+  name = 'OfferHealth1795000000200';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.addColumn('offer', new TableColumn({ name: 'health', type: 'text', isNullable: true }));
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.dropColumn('offer', 'health');
+  }
+}
