@@ -20,6 +20,14 @@ export const ARM_TYPE = 'azure-resource-manager';
 const PARALLEL_STEPS = 16;
 /** A session still `provisioning` without an instance this long after its request was abandoned (crash mid-start). */
 const ABANDONED_START_MS = 120_000;
+/** How often (clock time) the orphan sweep lists every ARM offer's resource groups. */
+export const ORPHAN_SWEEP_INTERVAL_MS = 5 * 60_000;
+/**
+ * A tagged CloudTry_ group without any instance row is deleted only after it has been seen orphaned for
+ * this long. An instance row is always written before its group is created, so this only guards
+ * against what a single listing cannot see (a replica's commit in flight, a restore in progress).
+ */
+export const ORPHAN_GRACE_MS = 10 * 60_000;
 
 /**
  * Azure Resource Manager test drives (TestDriveType). Per offer and region it keeps `hot` instances
@@ -33,6 +41,10 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   private readonly logger = new Logger('ArmTestDriveType');
   /** Work started on behalf of a request (cold deploy, early delete) that the response does not wait for. */
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Clock time of the next orphan sweep (0: at the first pass). */
+  private nextOrphanSweepAt = 0;
+  /** Orphaned groups ("subscription/name", lower case) -> when a sweep first saw them orphaned. */
+  private readonly orphansSeen = new Map<string, number>();
 
   constructor(
     private readonly registry: TestDriveTypeRegistry,
@@ -126,7 +138,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     }
     await this.pool.transition(inst.id, ['pending', 'deploying', 'ready', 'assigned', 'failed'], { state: 'deleting' }, now);
     const offer = await this.offers.findById(session.offerId);
-    if (offer) this.background(this.driver.step(offer, { ...inst, state: 'deleting' }));
+    if (offer) this.background(this.driver.step(offer, { ...inst, state: 'deleting', nextActionAt: null }));
   }
 
   /**
@@ -145,6 +157,46 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       await Promise.all(work.slice(i, i + PARALLEL_STEPS).map((inst) => this.driver.step(byId.get(inst.offerId)!, inst)));
     }
     await this.settleSessions(now);
+    await this.sweepOrphans(offers, now);
+  }
+
+  /**
+   * Every ORPHAN_SWEEP_INTERVAL_MS: deletes the resource groups this service made and no longer needs
+   * but no instance will delete — `CloudTry_` groups tagged `testdrive-offer` = one of our ARM offers
+   * whose instance row is `deleted` (deleted at once: e.g. re-created by a late retry) or missing
+   * (deleted after ORPHAN_GRACE_MS: e.g. rows lost in a database restore). Groups of a live instance
+   * are the driver's business; groups tagged for offers this service does not know are not ours to
+   * delete (another installation may own them) and are never listed.
+   */
+  private async sweepOrphans(offers: OfferEntity[], now: number): Promise<void> {
+    if (now < this.nextOrphanSweepAt) return;
+    this.nextOrphanSweepAt = now + ORPHAN_SWEEP_INTERVAL_MS;
+    const orphaned = new Set<string>();
+    for (const offer of offers) {
+      if (!offer.deployment.subscriptionId || !offer.clientSecretName) continue;
+      try {
+        const groups = await this.driver.listOfferGroups(offer);
+        const rows = await this.pool.findByResourceGroups(groups.map((g) => g.name));
+        const byName = new Map(rows.map((r) => [r.resourceGroupName.toLowerCase(), r]));
+        for (const g of groups) {
+          const row = byName.get(g.name.toLowerCase());
+          if (row && row.state !== 'deleted') continue;
+          const key = `${offer.deployment.subscriptionId}/${g.name}`.toLowerCase();
+          orphaned.add(key);
+          const firstSeen = this.orphansSeen.get(key) ?? now;
+          this.orphansSeen.set(key, firstSeen);
+          if (row || now - firstSeen >= ORPHAN_GRACE_MS) {
+            this.logger.warn({ offerId: offer.id, resourceGroup: g.name, instanceId: row?.id ?? g.tags['testdrive-instance'] ?? null, reason: row ? 'instance deleted' : 'no instance' }, 'deleting orphaned resource group');
+            await this.driver.deleteGroup(offer, g.name);
+          }
+        }
+      } catch (err) {
+        this.logger.warn({ offerId: offer.id, err: (err as Error).message }, 'orphan sweep failed for offer; next sweep retries');
+        // Keep what was seen for this offer's subscription: a failed listing proves nothing.
+        for (const k of this.orphansSeen.keys()) if (k.startsWith(`${offer.deployment.subscriptionId}/`.toLowerCase())) orphaned.add(k);
+      }
+    }
+    for (const k of [...this.orphansSeen.keys()]) if (!orphaned.has(k)) this.orphansSeen.delete(k);
   }
 
   /** Desired state of one offer's pools vs. actual: deletes what is unwanted, reserves missing hot instances. */
@@ -219,6 +271,8 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         coldInUse: count((i) => i.kind === 'cold'),
         limit: region.hot + region.cold,
         consecutiveFailures: health.consecutiveFailures,
+        /** No new hot instance is started in this region before this time (null: not backing off). */
+        backoffUntil: health.backoffUntil && health.backoffUntil > this.clock.now() ? new Date(health.backoffUntil).toISOString() : null,
         lastFailure: health.lastFailure ? { ...health.lastFailure, at: new Date(health.lastFailure.at).toISOString() } : null,
       });
     }

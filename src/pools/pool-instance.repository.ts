@@ -127,6 +127,8 @@ export class PoolInstanceRepository {
    * reconcilers or an API call racing a reconciler never both act on one transition.
    */
   async transition(id: string, from: InstanceState[], patch: Partial<PoolInstanceEntity>, now: number): Promise<boolean> {
+    // Entering `deleting` starts a new kind of work: a retry pause left from the previous state does not apply.
+    if (patch.state === 'deleting' && !('nextActionAt' in patch)) patch = { ...patch, nextActionAt: null };
     const r = await this.repo
       .createQueryBuilder()
       .update(PoolInstanceEntity)
@@ -151,6 +153,11 @@ export class PoolInstanceRepository {
     return this.repo.findOneBy({ id });
   }
 
+  /** Instances (any state, deleted included) whose resource group is one of `names`. */
+  findByResourceGroups(names: string[]): Promise<PoolInstanceEntity[]> {
+    return names.length ? this.repo.find({ where: { resourceGroupName: In(names) } }) : Promise.resolve([]);
+  }
+
   findBySession(sessionId: string): Promise<PoolInstanceEntity | null> {
     return this.repo.findOneBy({ sessionId });
   }
@@ -171,6 +178,47 @@ export class PoolInstanceRepository {
 
   async saveRegionState(row: PoolRegionEntity): Promise<void> {
     await this.regions.save(row);
+  }
+
+  /**
+   * Records one more consecutive failure of offer/region atomically (instances failing in the same
+   * pass run in parallel: a read-modify-write would lose counts) and backs the region off for
+   * `backoffMs(failures)` from `now`. Returns the new number of consecutive failures.
+   */
+  async recordRegionFailure(offerId: string, region: string, failure: { code: string; message: string }, now: number, backoffMs: (failures: number) => number): Promise<number> {
+    await this.regionState(offerId, region);
+    await this.regions
+      .createQueryBuilder()
+      .update(PoolRegionEntity)
+      .set({ consecutiveFailures: () => '"consecutiveFailures" + 1', lastFailure: { ...failure, at: now } } as QueryDeepPartialEntity<PoolRegionEntity>)
+      .where('"offerId" = :offerId AND region = :region', { offerId, region })
+      .execute();
+    const row = (await this.regions.findOneBy({ offerId, region }))!;
+    // Only the writer that saw this count sets its backoff, so a later (longer) one is never shortened.
+    await this.regions
+      .createQueryBuilder()
+      .update(PoolRegionEntity)
+      .set({ backoffUntil: now + backoffMs(row.consecutiveFailures) })
+      .where('"offerId" = :offerId AND region = :region AND "consecutiveFailures" = :n', { offerId, region, n: row.consecutiveFailures })
+      .execute();
+    return row.consecutiveFailures;
+  }
+
+  /**
+   * A deployment in offer/region that started at `startedAt` succeeded: clears the failure count and
+   * the backoff (keeps lastFailure for operators). A deployment started before the last failure proves
+   * nothing about it (e.g. the resource group quota was reached after it), so it clears nothing.
+   */
+  async recordRegionSuccess(offerId: string, region: string, startedAt: number): Promise<void> {
+    const row = await this.regions.findOneBy({ offerId, region });
+    if (!row || (!row.consecutiveFailures && !row.backoffUntil)) return;
+    if (row.lastFailure && startedAt <= row.lastFailure.at) return;
+    await this.regions
+      .createQueryBuilder()
+      .update(PoolRegionEntity)
+      .set({ consecutiveFailures: 0, backoffUntil: null })
+      .where('"offerId" = :offerId AND region = :region AND ("consecutiveFailures" > 0 OR "backoffUntil" IS NOT NULL)', { offerId, region })
+      .execute();
   }
 }
 

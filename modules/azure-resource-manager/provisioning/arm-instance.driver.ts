@@ -21,6 +21,12 @@ export const TAGS = {
   session: 'testdrive-session',
 } as const;
 
+/** Names of the resource groups this service creates (resourceGroupNameFor). */
+export const RESOURCE_GROUP_PATTERN = /^CloudTry_[0-9a-f]{32}$/i;
+
+/** Pause (clock time) before an instance whose step failed is driven again. */
+export const STEP_RETRY_MS = 15_000;
+
 /** Attempts at submitting one instance's deployment (transient ARM errors) before it counts as failed. */
 const SUBMIT_ATTEMPTS = 5;
 
@@ -50,10 +56,14 @@ export class ArmInstanceDriver {
     return this.arm.forSubscription(await this.credentials.credentialFor(offer), inst.subscriptionId);
   }
 
-  /** One step for `inst` (errors are recorded on the instance, never thrown). */
+  /**
+   * One step for `inst` (errors are recorded on the instance, never thrown). After a step fails
+   * (ARM or Entra unreachable, throttled, refusing), the instance waits STEP_RETRY_MS of clock time
+   * before its next call, so a persistent error does not turn every reconcile pass into ARM calls.
+   */
   async step(offer: OfferEntity, inst: PoolInstanceEntity): Promise<void> {
     const now = this.clock.now();
-    if (inst.nextActionAt && now < inst.nextActionAt && (inst.state === 'pending' || inst.state === 'failed')) return;
+    if (inst.nextActionAt && now < inst.nextActionAt) return;
     try {
       switch (inst.state) {
         case 'pending':
@@ -70,8 +80,9 @@ export class ArmInstanceDriver {
           return;
       }
     } catch (err) {
-      const e = err instanceof ArmCallError ? err : toArmCallError(err);
+      const e = classifyError(err, offer);
       this.logger.warn({ instanceId: inst.id, state: inst.state, code: e.code, status: e.statusCode, msg: e.message }, 'instance step failed; will retry');
+      await this.pool.transition(inst.id, [inst.state], { nextActionAt: now + STEP_RETRY_MS }, now).catch(() => undefined);
     }
   }
 
@@ -89,7 +100,7 @@ export class ArmInstanceDriver {
       await client.submitDeployment(inst.resourceGroupName, inst.deploymentName, `${revision.baseUri}main-template.json`, parameters);
       await this.pool.transition(inst.id, ['pending'], { state: 'deploying', attempts: inst.attempts + 1, nextActionAt: null }, now);
     } catch (err) {
-      const e = err instanceof ArmCallError ? err : toArmCallError(err);
+      const e = classifyError(err, offer);
       const attempts = inst.attempts + 1;
       const failure = { code: e.code, message: e.message };
       if (isTransient(e.statusCode) && attempts < SUBMIT_ATTEMPTS) {
@@ -118,16 +129,13 @@ export class ArmInstanceDriver {
           if (session) await this.sessions.markReady(session, outputsEnc, now, this.config.testDriveHourSeconds * 1000);
         }
       } else if (await this.pool.transition(inst.id, ['deploying'], { state: 'ready', outputsEnc, readyAt: now, failure: null }, now)) {
-        const region = await this.pool.regionState(inst.offerId, inst.region);
-        if (region.consecutiveFailures || region.backoffUntil) {
-          await this.pool.saveRegionState({ ...region, consecutiveFailures: 0, backoffUntil: null });
-        }
+        await this.pool.recordRegionSuccess(inst.offerId, inst.region, inst.createdAt);
       }
       this.logger.log({ instanceId: inst.id, offerId: inst.offerId, region: inst.region, kind: inst.kind }, 'instance deployed');
       return;
     }
     if (d.provisioningState === 'Failed' || d.provisioningState === 'Canceled') {
-      const failure = { code: d.error?.code ?? `Deployment${d.provisioningState}`, message: d.error?.message ?? `Deployment ${d.provisioningState}`, details: d.error?.details };
+      const failure = { code: d.error?.code ?? `Deployment${d.provisioningState}`, message: deploymentErrorMessage(d.error, d.provisioningState), details: d.error?.details };
       await this.pool.transition(inst.id, ['deploying'], { state: 'failed', failure }, now);
       this.logger.warn({ instanceId: inst.id, offerId: inst.offerId, region: inst.region, code: failure.code }, 'deployment failed');
     }
@@ -144,14 +152,7 @@ export class ArmInstanceDriver {
     if (inst.sessionId) {
       await this.sessions.markFailed(inst.sessionId, { code: reason.code, message: `The test drive could not be deployed: ${reason.message}` }, now);
     } else {
-      const region = await this.pool.regionState(inst.offerId, inst.region);
-      const failures = region.consecutiveFailures + 1;
-      await this.pool.saveRegionState({
-        ...region,
-        consecutiveFailures: failures,
-        backoffUntil: now + deploymentBackoffMs(failures),
-        lastFailure: { code: reason.code, message: reason.message, at: now },
-      });
+      await this.pool.recordRegionFailure(inst.offerId, inst.region, { code: reason.code, message: reason.message }, now, (n) => deploymentBackoffMs(n));
     }
   }
 
@@ -177,6 +178,22 @@ export class ArmInstanceDriver {
     if (state !== 'Deleting') await client.submitResourceGroupDelete(inst.resourceGroupName);
   }
 
+  /**
+   * Test drive resource groups (`CloudTry_<32 hex>`) tagged for `offer` in its subscription, as ARM
+   * lists them (server-side tag filter). Used by the orphan sweep.
+   */
+  async listOfferGroups(offer: OfferEntity): Promise<Array<{ name: string; tags: Record<string, string> }>> {
+    const client = this.arm.forSubscription(await this.credentials.credentialFor(offer), offer.deployment.subscriptionId!);
+    const groups = await client.listResourceGroupsByTag(TAGS.offer, offer.id);
+    return groups.filter((g) => RESOURCE_GROUP_PATTERN.test(g.name) && g.tags[TAGS.offer] === offer.id);
+  }
+
+  /** Submits deletion of resource group `name` in `offer`'s subscription (missing: no-op). */
+  async deleteGroup(offer: OfferEntity, name: string): Promise<void> {
+    const client = this.arm.forSubscription(await this.credentials.credentialFor(offer), offer.deployment.subscriptionId!);
+    await client.submitResourceGroupDelete(name);
+  }
+
   /** Tags of an instance's resource group. */
   tags(offer: OfferEntity, inst: PoolInstanceEntity, sessionId?: string): Record<string, string> {
     return {
@@ -197,4 +214,46 @@ export class ArmInstanceDriver {
       this.logger.warn({ instanceId: inst.id, err: (err as Error).message }, 'could not tag resource group with session');
     }
   }
+}
+
+/**
+ * What an operator and a customer need from a failed deployment: ARM's top-level message only says
+ * "At least one resource deployment operation failed", the reason is in `details` (nested).
+ */
+export function deploymentErrorMessage(error: { code?: string; message?: string; details?: unknown } | undefined, state: string): string {
+  const leaves: string[] = [];
+  const walk = (e: unknown, depth: number): void => {
+    if (!e || typeof e !== 'object' || depth > 5 || leaves.length >= 3) return;
+    const { code, message, details } = e as { code?: unknown; message?: unknown; details?: unknown };
+    if (Array.isArray(details) && details.length) {
+      for (const d of details) walk(d, depth + 1);
+    } else if (depth > 0 && (typeof code === 'string' || typeof message === 'string')) {
+      leaves.push([code, message].filter((x) => typeof x === 'string' && x).join(': '));
+    }
+  };
+  walk(error, 0);
+  const top = error?.message ?? `Deployment ${state}`;
+  return leaves.length ? `${leaves.join('; ')} (${top})` : top;
+}
+
+/** OAuth / Entra answers that mean the publisher's app registration or secret is refused (not worth retrying as is). */
+const REFUSED_CREDENTIAL = /\b(invalid_client|unauthorized_client|AADSTS7000215|AADSTS7000222|AADSTS700016|AADSTS90002)\b/;
+
+/**
+ * An error of one step as an ArmCallError. A token request the tenant refuses (wrong or expired
+ * client secret, app deleted) reaches us from @azure/identity without an HTTP status, which would
+ * make it look transient and retry silently; it becomes 401 `AuthenticationFailed` with a message
+ * that says what to fix (test drive rules: an expired client secret silently breaks a test drive).
+ */
+export function classifyError(err: unknown, offer?: OfferEntity): ArmCallError {
+  const name = (err as { name?: string })?.name ?? '';
+  const message = String((err as { message?: string })?.message ?? err);
+  // The gateway wraps what the SDK threw (no HTTP status when the token request failed).
+  const credentialError =
+    err instanceof ArmCallError ? err.statusCode === undefined : /^(AuthenticationRequiredError|AuthenticationError|CredentialUnavailableError)$/.test(name);
+  if (credentialError && REFUSED_CREDENTIAL.test(message)) {
+    const who = offer ? ` of offer '${offer.id}' (tenant ${offer.deployment.tenantId}, client ${offer.deployment.clientId})` : '';
+    return new ArmCallError(401, 'AuthenticationFailed', `The publisher's service principal${who} was refused a token; check or renew its client secret (PUT the offer's deployment.clientSecret). ${message.slice(0, 500)}`);
+  }
+  return err instanceof ArmCallError ? err : toArmCallError(err);
 }
