@@ -1,0 +1,304 @@
+import type { TokenCredential } from '@azure/identity';
+import { DynamicsWebApi } from 'dynamics-web-api';
+import { ErrorDetail } from '../../../src/common/api-error';
+import { DynamicsProduct, DynamicsTestDriveConfig, dataverseVersionOf } from '../dynamics-config';
+import { RemoteError, RemoteService, toRemoteError, withRetryAfter } from './errors';
+
+/** A test drive user as the Dynamics 365 environment knows it. */
+export interface EnvironmentUser {
+  /** CE systemuserid / F&O UserID / BC userSecurityId. */
+  id: string;
+  /** CE: the user's business unit (roles are looked up in it). */
+  businessUnitId?: string;
+}
+
+/**
+ * The product-specific half of a hosted Dynamics 365 test drive: find a synced user, give and take the
+ * publisher's role, and check (publish preflight) that the role exists and the app may use the API.
+ * Implementations: Dataverse Web API (Customer Engagement, dynamics-web-api), Finance and Operations
+ * OData entities, Business Central automation API (plain fetch). Methods are idempotent and throw
+ * RemoteError (Retry-After of throttled answers is honoured inline up to 10 s).
+ */
+export interface ProductApi {
+  readonly product: DynamicsProduct;
+  /** The user in the environment once synced (by Entra object id / UPN), else null. */
+  findUser(upn: string, objectId: string): Promise<EnvironmentUser | null>;
+  /** Gives the user the configured role (already held: no-op). @throws RemoteError code RoleNotFound when the role is gone. */
+  assignRole(user: EnvironmentUser, upn: string): Promise<void>;
+  /** Takes the configured role away (not held, role or user gone: no-op). */
+  removeRole(user: EnvironmentUser, upn: string): Promise<void>;
+  /** Preflight: problems with access to the API, the role (and Operations' legal entity), as ErrorDetails naming the field. */
+  check(): Promise<ErrorDetail[]>;
+}
+
+const odataString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Turns a "no access" answer of the instance API into a preflight problem naming what to fix. */
+function accessProblem(e: RemoteError, product: DynamicsProduct): ErrorDetail {
+  if (e.kind === 'credential') return { code: 'CredentialRefused', target: 'deployment.clientSecret', message: `The app registration was refused a token for the instance: ${e.message.slice(0, 300)}` };
+  if (e.kind === 'denied') {
+    const what = product === 'customer-engagement' ? 'a Dataverse application user with rights to assign roles' : product === 'operations' ? 'registered as a Microsoft Entra application in Finance and Operations' : 'registered as a Microsoft Entra application in Business Central with permissions to manage users';
+    return { code: 'InstanceAccessDenied', target: 'deployment.clientId', message: `The app is not allowed to use the instance's API (HTTP ${e.status} ${e.code}): it must be ${what}. ${e.message.slice(0, 200)}` };
+  }
+  if (e.kind === 'notFound') return { code: 'InstanceApiNotFound', target: 'testDrive.instanceWebApiUrl', message: `The instance's API was not found at this URL (HTTP ${e.status}): ${e.message.slice(0, 200)}` };
+  return { code: 'InstanceUnreachable', target: 'testDrive.instanceWebApiUrl', message: `The instance's API did not answer as expected (${e.status ?? 'no HTTP status'} ${e.code}): ${e.message.slice(0, 300)}` };
+}
+
+/** Customer Engagement through the Dataverse Web API (dynamics-web-api; role looked up by name in the user's business unit). */
+export class DataverseApi implements ProductApi {
+  readonly product = 'customer-engagement' as const;
+  private readonly api: DynamicsWebApi;
+
+  constructor(
+    private readonly cfg: DynamicsTestDriveConfig,
+    credential: TokenCredential,
+  ) {
+    const serverUrl = cfg.instanceWebApiUrl.replace(/api\/data\/v9\.\d+\/?$/i, '');
+    const scope = `${cfg.instanceUrl}/.default`;
+    this.api = new DynamicsWebApi({
+      serverUrl, // ends in "/": the library resolves api/data/v9.x relative to it
+      dataApi: { version: dataverseVersionOf(cfg.instanceWebApiUrl) },
+      onTokenRefresh: async () => {
+        try {
+          const t = await credential.getToken(scope);
+          if (!t) throw new Error('no token');
+          return t.token;
+        } catch (err) {
+          throw toRemoteError(err, 'token');
+        }
+      },
+    });
+  }
+
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetryAfter('dataverse', fn);
+  }
+
+  async findUser(_upn: string, objectId: string): Promise<EnvironmentUser | null> {
+    if (!GUID.test(objectId)) return null;
+    const r = await this.call(() =>
+      this.api.retrieveMultiple<{ systemuserid: string; _businessunitid_value: string }>({ collection: 'systemusers', filter: `azureactivedirectoryobjectid eq ${objectId}`, select: ['systemuserid', '_businessunitid_value', 'isdisabled'] }),
+    );
+    const u = r.value?.[0];
+    return u ? { id: u.systemuserid, businessUnitId: u._businessunitid_value } : null;
+  }
+
+  private async roleIn(businessUnitId: string | undefined): Promise<string | null> {
+    const bu = businessUnitId && GUID.test(businessUnitId) ? ` and _businessunitid_value eq ${businessUnitId}` : '';
+    const r = await this.call(() => this.api.retrieveMultiple<{ roleid: string }>({ collection: 'roles', filter: `name eq ${odataString(this.cfg.roleName)}${bu}`, select: ['roleid', 'name'] }));
+    return r.value?.[0]?.roleid ?? null;
+  }
+
+  async assignRole(user: EnvironmentUser): Promise<void> {
+    const roleId = await this.roleIn(user.businessUnitId);
+    if (!roleId) throw new RemoteError('dataverse', 'client', 'RoleNotFound', `Security role '${this.cfg.roleName}' does not exist in the user's business unit.`);
+    try {
+      await this.call(() => this.api.associate({ collection: 'systemusers', primaryKey: user.id, relationshipName: 'systemuserroles_association', relatedCollection: 'roles', relatedKey: roleId }));
+    } catch (err) {
+      if (err instanceof RemoteError && err.code === '0x80040237') return; // already held
+      throw err;
+    }
+  }
+
+  async removeRole(user: EnvironmentUser): Promise<void> {
+    const roleId = await this.roleIn(user.businessUnitId);
+    if (!roleId) return;
+    try {
+      await this.call(() => this.api.disassociate({ collection: 'systemusers', primaryKey: user.id, relationshipName: 'systemuserroles_association', relatedKey: roleId }));
+    } catch (err) {
+      if (err instanceof RemoteError && err.kind === 'notFound') return;
+      throw err;
+    }
+  }
+
+  async check(): Promise<ErrorDetail[]> {
+    try {
+      await this.call(() => this.api.callFunction({ name: 'WhoAmI' }));
+      const roleId = await this.roleIn(undefined);
+      if (!roleId) return [{ code: 'RoleNotFound', target: 'testDrive.roleName', message: `Security role '${this.cfg.roleName}' was not found in the Dynamics 365 instance (Dataverse roles, by name).` }];
+      return [];
+    } catch (err) {
+      return [accessProblem(toRemoteError(err, 'dataverse'), this.product)];
+    }
+  }
+}
+
+/** JSON over fetch with a bearer token for the instance (F&O and Business Central have no maintained Node client). */
+class ODataFetch {
+  constructor(
+    private readonly service: RemoteService,
+    private readonly baseUrl: string,
+    private readonly credential: TokenCredential,
+    private readonly scope: string,
+    private readonly dispatcher: unknown,
+  ) {}
+
+  /** `path` relative to the API base; query values must already be URL-encoded. @throws RemoteError for non-2xx. */
+  request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    return withRetryAfter(this.service, async () => {
+      let token: string;
+      try {
+        const t = await this.credential.getToken(this.scope);
+        if (!t) throw new Error('no token');
+        token = t.token;
+      } catch (err) {
+        throw toRemoteError(err, 'token');
+      }
+      const res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), 'OData-Version': '4.0', 'OData-MaxVersion': '4.0' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      } as RequestInit);
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      if (res.ok) return json as T;
+      const e = (json as { error?: { code?: string; message?: string; innererror?: { message?: string } } } | undefined)?.error;
+      const message = e?.innererror?.message || e?.message || text.slice(0, 300) || `HTTP ${res.status}`;
+      throw toRemoteError({ status: res.status, code: e?.code || `Http${res.status}`, message, headers: res.headers }, this.service);
+    });
+  }
+}
+
+/** Finance and Operations through its OData entities (SystemUsers, SecurityRoles, SecurityUserRoleAssociations, SecurityUserRoleOrganizations). */
+export class FinanceOperationsApi implements ProductApi {
+  readonly product = 'operations' as const;
+  private readonly http: ODataFetch;
+
+  constructor(
+    private readonly cfg: DynamicsTestDriveConfig,
+    credential: TokenCredential,
+    dispatcher: unknown,
+  ) {
+    this.http = new ODataFetch('fno', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, dispatcher);
+  }
+
+  async findUser(upn: string): Promise<EnvironmentUser | null> {
+    const r = await this.http.request<{ value?: Array<{ UserID: string }> }>('GET', `SystemUsers?$filter=${encodeURIComponent(`Alias eq ${odataString(upn)}`)}&$select=UserID,Alias`);
+    const u = r.value?.[0];
+    return u ? { id: u.UserID } : null;
+  }
+
+  async assignRole(user: EnvironmentUser): Promise<void> {
+    const role = this.cfg.roleName;
+    try {
+      await this.http.request('POST', 'SecurityUserRoleAssociations', { UserId: user.id, SecurityRoleIdentifier: role, AssignmentStatus: 'Enabled', AssignmentMode: 'Manual' });
+    } catch (err) {
+      if (!(err instanceof RemoteError && /already exists/i.test(err.message))) {
+        if (err instanceof RemoteError && /Security role .* does not exist/i.test(err.message)) throw new RemoteError('fno', 'client', 'RoleNotFound', err.message, err.status);
+        throw err;
+      }
+    }
+    if (!this.cfg.trialLegalEntity) return;
+    try {
+      await this.http.request('POST', 'SecurityUserRoleOrganizations', { UserId: user.id, SecurityRoleIdentifier: role, OrganizationId: this.cfg.trialLegalEntity });
+    } catch (err) {
+      if (err instanceof RemoteError && /already exists/i.test(err.message)) return;
+      throw err;
+    }
+  }
+
+  async removeRole(user: EnvironmentUser): Promise<void> {
+    try {
+      await this.http.request('DELETE', `SecurityUserRoleAssociations(UserId=${encodeURIComponent(odataString(user.id))},SecurityRoleIdentifier=${encodeURIComponent(odataString(this.cfg.roleName))})`);
+    } catch (err) {
+      if (err instanceof RemoteError && err.kind === 'notFound') return;
+      throw err;
+    }
+  }
+
+  async check(): Promise<ErrorDetail[]> {
+    try {
+      const problems: ErrorDetail[] = [];
+      const roles = await this.http.request<{ value?: unknown[] }>('GET', `SecurityRoles?$filter=${encodeURIComponent(`SecurityRoleIdentifier eq ${odataString(this.cfg.roleName)}`)}&$select=SecurityRoleIdentifier`);
+      if (!roles.value?.length) problems.push({ code: 'RoleNotFound', target: 'testDrive.roleName', message: `Security role with AOT name '${this.cfg.roleName}' was not found in Finance and Operations (SecurityRoles).` });
+      if (this.cfg.trialLegalEntity) {
+        const le = await this.http.request<{ value?: unknown[] }>('GET', `LegalEntities?$filter=${encodeURIComponent(`LegalEntityId eq ${odataString(this.cfg.trialLegalEntity)}`)}`);
+        if (!le.value?.length) problems.push({ code: 'LegalEntityNotFound', target: 'testDrive.trialLegalEntity', message: `Legal entity '${this.cfg.trialLegalEntity}' was not found in Finance and Operations (LegalEntities).` });
+      }
+      return problems;
+    } catch (err) {
+      return [accessProblem(toRemoteError(err, 'fno'), this.product)];
+    }
+  }
+}
+
+/** Business Central through its automation API v2.0 (companies, users, permissionSets, userPermissions). */
+export class BusinessCentralApi implements ProductApi {
+  readonly product = 'business-central' as const;
+  private readonly http: ODataFetch;
+  private company?: Promise<{ id: string; name: string }>;
+
+  constructor(
+    private readonly cfg: DynamicsTestDriveConfig,
+    credential: TokenCredential,
+    dispatcher: unknown,
+  ) {
+    this.http = new ODataFetch('bc', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, dispatcher);
+  }
+
+  /** The environment's first company (the automation API addresses users per company). */
+  private companyOf(): Promise<{ id: string; name: string }> {
+    this.company ??= this.http.request<{ value?: Array<{ id: string; name: string }> }>('GET', 'companies').then((r) => {
+      const c = r.value?.[0];
+      if (!c) throw new RemoteError('bc', 'client', 'NoCompany', 'The Business Central environment has no company.');
+      return { id: c.id, name: c.name };
+    });
+    this.company.catch(() => (this.company = undefined));
+    return this.company;
+  }
+
+  async findUser(upn: string): Promise<EnvironmentUser | null> {
+    const c = await this.companyOf();
+    const r = await this.http.request<{ value?: Array<{ userSecurityId: string }> }>('GET', `companies(${c.id})/users?$filter=${encodeURIComponent(`authenticationEmail eq ${odataString(upn)}`)}`);
+    const u = r.value?.[0];
+    return u ? { id: u.userSecurityId } : null;
+  }
+
+  async assignRole(user: EnvironmentUser): Promise<void> {
+    const c = await this.companyOf();
+    try {
+      await this.http.request('POST', `companies(${c.id})/users(${user.id})/userPermissions`, { roleId: this.cfg.roleName, company: c.name });
+    } catch (err) {
+      if (err instanceof RemoteError && err.code === 'Internal_EntityWithSameKeyExists') return;
+      if (err instanceof RemoteError && err.code === 'Internal_RecordNotFound' && /Permission Set/i.test(err.message)) throw new RemoteError('bc', 'client', 'RoleNotFound', err.message, err.status);
+      throw err;
+    }
+  }
+
+  async removeRole(user: EnvironmentUser): Promise<void> {
+    const c = await this.companyOf();
+    const base = `companies(${c.id})/users(${user.id})/userPermissions`;
+    let perms: Array<{ id: string; roleId: string }>;
+    try {
+      perms = (await this.http.request<{ value?: Array<{ id: string; roleId: string }> }>('GET', base)).value ?? [];
+    } catch (err) {
+      if (err instanceof RemoteError && err.kind === 'notFound') return;
+      throw err;
+    }
+    for (const p of perms.filter((x) => x.roleId.toLowerCase() === this.cfg.roleName.toLowerCase())) {
+      try {
+        await this.http.request('DELETE', `${base}(${p.id})`);
+      } catch (err) {
+        if (!(err instanceof RemoteError && err.kind === 'notFound')) throw err;
+      }
+    }
+  }
+
+  async check(): Promise<ErrorDetail[]> {
+    try {
+      const c = await this.companyOf();
+      const sets = await this.http.request<{ value?: unknown[] }>('GET', `companies(${c.id})/permissionSets?$filter=${encodeURIComponent(`id eq ${odataString(this.cfg.roleName)}`)}`);
+      if (!sets.value?.length) return [{ code: 'RoleNotFound', target: 'testDrive.roleName', message: `Permission set '${this.cfg.roleName}' was not found in Business Central.` }];
+      return [];
+    } catch (err) {
+      return [accessProblem(toRemoteError(err, 'bc'), this.product)];
+    }
+  }
+}

@@ -1,0 +1,225 @@
+import { z } from 'zod';
+import { ErrorDetail } from '../../src/common/api-error';
+import { durationHoursSchema, guidSchema, zodIssuesToDetails } from '../../src/common/validation';
+import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+
+/** Wire name of the hosted Dynamics 365 test drive type. */
+export const DYNAMICS_TEST_DRIVE_TYPE = 'dynamics-365' as const;
+
+/** The Dynamics 365 products a hosted test drive can target (Partner Center: Business Central, Customer Engagement, Operations). */
+export const DYNAMICS_PRODUCTS = ['customer-engagement', 'business-central', 'operations'] as const;
+export type DynamicsProduct = (typeof DYNAMICS_PRODUCTS)[number];
+
+/** Ours: at most 99 concurrent test drives (Partner Center recommends 3-5 for Dynamics 365). */
+export const DYNAMICS_MAX_CONCURRENT = 99;
+/** Partner Center: test drive description up to 3,000 characters. */
+export const DYNAMICS_MAX_DESCRIPTION_CHARS = 3000;
+/** Partner Center: access information up to 10,000 characters. */
+export const DYNAMICS_MAX_ACCESS_INFORMATION_CHARS = 10000;
+/** Ours: Azure client secrets are at most a few hundred characters; 1024 leaves room (as ARM). */
+export const CLIENT_SECRET_MAX_CHARS = 1024;
+/** Dataverse: a security role's name is at most 100 characters. */
+export const ROLE_NAME_MAX_CHARS = 100;
+
+/**
+ * Access information used when the publisher gives none: the customer sees where to go and how to sign in.
+ * Placeholders are the session outputs of this type: instanceUrl, userName, password.
+ */
+export const DEFAULT_ACCESS_INFORMATION = '<p>Open <a href="{{instanceUrl}}">{{instanceUrl}}</a> and sign in as {{userName}} with password {{password}}.</p>';
+
+/** Normalised settings of a hosted Dynamics 365 test drive (stored as offer.testDrive; never a secret). */
+export interface DynamicsTestDriveConfig {
+  type: 'dynamics-365';
+  product: DynamicsProduct;
+  /** Whole hours, 1-99 (Partner Center: whole hours only; recommended 2-24 for Dynamics 365). */
+  durationHours: number;
+  /** Most sessions at once, 1-99 (Partner Center recommends 3-5); also bounded by free licenses. */
+  maxConcurrent: number;
+  /** https URL of the Dynamics 365 instance, without trailing "/": where customers go, and the token audience (scope `${instanceUrl}/.default`). */
+  instanceUrl: string;
+  /** https URL of the product's API, ending in "/" (Customer Engagement: `.../api/data/v9.x/`). */
+  instanceWebApiUrl: string;
+  /** Customer Engagement: security role name; Operations: the role's AOT name; Business Central: permission set id. */
+  roleName: string;
+  /** License SKU assigned to each test drive user: its skuPartNumber (e.g. DYN365_ENTERPRISE_PLAN1) or skuId GUID. */
+  licenseSku: string;
+  /** Operations only: the legal entity (company, DataAreaId) the role is restricted to, upper case. */
+  trialLegalEntity?: string;
+  description?: string;
+  /** Shown to the customer with {{instanceUrl}}, {{userName}}, {{password}} filled in (default DEFAULT_ACCESS_INFORMATION). */
+  accessInformation: string;
+}
+
+/** Deployment details of a Dynamics 365 test drive, without the client secret. */
+export interface DynamicsDeployment {
+  tenantId: string;
+  /** The publisher's tenant domain, `name.onmicrosoft.com` (lower case): test drive users are created under it. */
+  tenantName: string;
+  clientId: string;
+}
+
+const httpsUrl = (what: string) =>
+  z
+    .string({ message: `${what} must be a string (an https URL)` })
+    .min(1, `${what} must not be empty`)
+    .max(2000, `${what} must be at most 2000 characters`)
+    .superRefine((s, ctx) => {
+      let u: URL;
+      try {
+        u = new URL(s);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `${what} must be an absolute URL, e.g. https://contoso.crm.dynamics.com` });
+        return;
+      }
+      if (u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: `${what} must use https` });
+      if (u.search || u.hash) ctx.addIssue({ code: 'custom', message: `${what} must not have a query or fragment` });
+      if (u.username || u.password) ctx.addIssue({ code: 'custom', message: `${what} must not contain credentials` });
+    });
+
+/** Customer Engagement Web API: `https://<org>.crm.dynamics.com/api/data/v9.x` (Dataverse Web API v9.0-v9.2). */
+export const CE_WEB_API_PATTERN = /\/api\/data\/v9\.\d+\/?$/i;
+/** `name.onmicrosoft.com` (Entra ID initial domain: 1-27 characters of letters and digits before .onmicrosoft.com). */
+export const TENANT_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,26}\.onmicrosoft\.com$/i;
+/** Operations AOT role names: letters, digits and "_" (e.g. LEDGERACCOUNTANT, SYSTEMUSER). */
+const AOT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,80}$/;
+/** F&O legal entity (DataAreaId): 1-4 letters or digits. */
+const LEGAL_ENTITY_PATTERN = /^[A-Za-z0-9]{1,4}$/;
+/** skuPartNumber (e.g. DYN365_ENTERPRISE_PLAN1) or skuId GUID. */
+const SKU_PATTERN = /^([A-Za-z0-9][A-Za-z0-9_.+-]{0,99}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
+
+const testDriveSchema = z.strictObject({
+  type: z.literal(DYNAMICS_TEST_DRIVE_TYPE),
+  product: z.enum(DYNAMICS_PRODUCTS, { message: `product must be one of ${DYNAMICS_PRODUCTS.join(', ')}` }),
+  durationHours: durationHoursSchema,
+  maxConcurrent: z
+    .number({ message: `maxConcurrent must be a whole number 1-${DYNAMICS_MAX_CONCURRENT}` })
+    .int('maxConcurrent must be a whole number (Partner Center recommends 3-5 for Dynamics 365)')
+    .min(1, 'maxConcurrent must be at least 1')
+    .max(DYNAMICS_MAX_CONCURRENT, `maxConcurrent must be at most ${DYNAMICS_MAX_CONCURRENT}`),
+  instanceUrl: httpsUrl('instanceUrl'),
+  instanceWebApiUrl: httpsUrl('instanceWebApiUrl'),
+  roleName: z
+    .string({ message: 'roleName must be a string' })
+    .trim()
+    .min(1, 'roleName must not be empty')
+    .max(ROLE_NAME_MAX_CHARS, `roleName must be at most ${ROLE_NAME_MAX_CHARS} characters`),
+  licenseSku: z
+    .string({ message: 'licenseSku must be a string: the SKU part number (e.g. DYN365_ENTERPRISE_PLAN1) or skuId GUID' })
+    .trim()
+    .regex(SKU_PATTERN, 'licenseSku must be a SKU part number (e.g. DYN365_ENTERPRISE_PLAN1) or a skuId GUID'),
+  trialLegalEntity: z
+    .string({ message: 'trialLegalEntity must be a string (a legal entity id such as "USMF")' })
+    .trim()
+    .regex(LEGAL_ENTITY_PATTERN, 'trialLegalEntity must be a legal entity id of 1-4 letters or digits, e.g. "USMF"')
+    .optional(),
+  description: z
+    .string({ message: 'description must be a string' })
+    .max(DYNAMICS_MAX_DESCRIPTION_CHARS, `description must be at most ${DYNAMICS_MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
+    .optional(),
+  accessInformation: z
+    .string({ message: 'accessInformation must be a string' })
+    .max(DYNAMICS_MAX_ACCESS_INFORMATION_CHARS, `accessInformation must be at most ${DYNAMICS_MAX_ACCESS_INFORMATION_CHARS} characters (Partner Center limit)`)
+    .optional(),
+});
+
+const deploymentSchema = z.strictObject(
+  {
+    tenantId: guidSchema('tenantId'),
+    tenantName: z
+      .string({ message: 'tenantName must be a string like contoso.onmicrosoft.com' })
+      .trim()
+      .regex(TENANT_NAME_PATTERN, 'tenantName must be the tenant\'s initial domain, like contoso.onmicrosoft.com'),
+    clientId: guidSchema('clientId'),
+    clientSecret: z
+      .string({ message: 'clientSecret must be a string' })
+      .min(1, 'clientSecret must not be empty')
+      .max(CLIENT_SECRET_MAX_CHARS, `clientSecret must be at most ${CLIENT_SECRET_MAX_CHARS} characters`)
+      .optional(),
+  },
+  { message: 'deployment must be an object {tenantId, tenantName, clientId, clientSecret}' },
+);
+
+/**
+ * Validates the `testDrive` and `deployment` sections of PUT /offers/{id} for a hosted Dynamics 365 test drive.
+ *
+ * Rules: product one of customer-engagement | business-central | operations; durationHours whole hours
+ * 1-99 (Partner Center: whole hours only); maxConcurrent whole number 1-99 (Partner Center recommends
+ * 3-5); instanceUrl and instanceWebApiUrl absolute https URLs without query, fragment or credentials;
+ * for Customer Engagement the Web API URL ends in `/api/data/v9.x` (Dataverse Web API); roleName
+ * 1-100 characters (Operations: an AOT name, letters/digits/_); licenseSku a SKU part number or skuId
+ * GUID; trialLegalEntity required for Operations (1-4 letters/digits) and refused for the other products;
+ * description <= 3,000 and accessInformation <= 10,000 characters (Partner Center). Deployment: tenantId
+ * and clientId GUIDs, tenantName `name.onmicrosoft.com`, clientSecret 1-1024 characters (optional here:
+ * the offers service requires it on create). Unknown fields are refused.
+ *
+ * @returns the normalised config (URLs: instanceUrl without and instanceWebApiUrl with a trailing "/";
+ *   GUIDs and tenantName lower case; legal entity upper case; default access information), or every
+ *   problem found, each with its full field path ("testDrive.instanceWebApiUrl", "deployment.tenantName").
+ */
+export function validateDynamicsConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const td = testDriveSchema.safeParse(testDrive);
+  if (!td.success) problems.push(...zodIssuesToDetails(td.error.issues, 'testDrive'));
+  const product = typeof testDrive?.product === 'string' ? testDrive.product : undefined;
+  const webApi = testDrive?.instanceWebApiUrl;
+  if (product === 'customer-engagement' && typeof webApi === 'string' && /^https:\/\//i.test(webApi) && !CE_WEB_API_PATTERN.test(safePath(webApi))) {
+    problems.push({
+      code: 'InvalidField',
+      target: 'testDrive.instanceWebApiUrl',
+      message: 'For Customer Engagement the Web API URL must end in /api/data/v9.x, e.g. https://contoso.crm.dynamics.com/api/data/v9.2',
+    });
+  }
+  if (product === 'operations' && (testDrive?.trialLegalEntity === undefined || testDrive?.trialLegalEntity === null)) {
+    problems.push({ code: 'InvalidField', target: 'testDrive.trialLegalEntity', message: 'Required for Operations: the legal entity (e.g. "USMF") the role is restricted to.' });
+  }
+  if (product && product !== 'operations' && testDrive?.trialLegalEntity !== undefined) {
+    problems.push({ code: 'InvalidField', target: 'testDrive.trialLegalEntity', message: 'Only Operations test drives have a trial legal entity.' });
+  }
+  if (product === 'operations' && typeof testDrive?.roleName === 'string' && testDrive.roleName.trim() && !AOT_NAME_PATTERN.test(testDrive.roleName.trim())) {
+    problems.push({ code: 'InvalidField', target: 'testDrive.roleName', message: 'For Operations roleName is the role\'s AOT name (letters, digits and "_"), e.g. LEDGERACCOUNTANT.' });
+  }
+  let dep: z.infer<typeof deploymentSchema> | undefined;
+  if (deployment === undefined || deployment === null) {
+    problems.push({ code: 'InvalidField', target: 'deployment', message: 'Required: {tenantId, tenantName, clientId, clientSecret}.' });
+  } else {
+    const d = deploymentSchema.safeParse(deployment);
+    if (!d.success) problems.push(...zodIssuesToDetails(d.error.issues, 'deployment'));
+    else dep = d.data;
+  }
+  if (problems.length || !td.success || !dep) return problems;
+
+  const t = td.data;
+  const config: DynamicsTestDriveConfig = {
+    type: DYNAMICS_TEST_DRIVE_TYPE,
+    product: t.product,
+    durationHours: t.durationHours,
+    maxConcurrent: t.maxConcurrent,
+    instanceUrl: t.instanceUrl.replace(/\/+$/, ''),
+    instanceWebApiUrl: t.instanceWebApiUrl.replace(/\/*$/, '/'),
+    roleName: t.roleName,
+    licenseSku: /^[0-9a-f-]{36}$/i.test(t.licenseSku) ? t.licenseSku.toLowerCase() : t.licenseSku,
+    ...(t.trialLegalEntity !== undefined ? { trialLegalEntity: t.trialLegalEntity.toUpperCase() } : {}),
+    ...(t.description !== undefined ? { description: t.description } : {}),
+    accessInformation: t.accessInformation ?? DEFAULT_ACCESS_INFORMATION,
+  };
+  const dynDeployment: DynamicsDeployment = { tenantId: dep.tenantId.toLowerCase(), tenantName: dep.tenantName.toLowerCase(), clientId: dep.clientId.toLowerCase() };
+  return { testDrive: config as unknown as Record<string, unknown>, deployment: dynDeployment, needsClientSecret: true };
+}
+
+function safePath(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}
+
+/** Reads an offer's stored testDrive as a DynamicsTestDriveConfig (stored values were validated on write). */
+export function dynamicsConfigOf(testDrive: Record<string, unknown>): DynamicsTestDriveConfig {
+  return testDrive as unknown as DynamicsTestDriveConfig;
+}
+
+/** The Dataverse Web API version of a Customer Engagement Web API URL ("9.2"), default 9.2. */
+export function dataverseVersionOf(instanceWebApiUrl: string): string {
+  return /\/api\/data\/v(9\.\d+)\/?$/i.exec(instanceWebApiUrl)?.[1] ?? '9.2';
+}
