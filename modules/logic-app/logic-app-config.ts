@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import { ErrorDetail } from '../../src/common/api-error';
+import { durationHoursSchema, guidSchema, zodIssuesToDetails } from '../../src/common/validation';
+import { isKnownRegion, knownRegions } from '../../src/config/regions';
+import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+
+/** Wire name of the Logic app test drive type. */
+export const LOGIC_APP_TEST_DRIVE_TYPE = 'logic-app' as const;
+
+/** Ours: at most 99 sessions at once (like the other per-offer counts). */
+export const LOGIC_APP_MAX_CONCURRENT = 99;
+/** Partner Center: test drive description up to 3,000 characters. */
+export const LOGIC_APP_MAX_DESCRIPTION_CHARS = 3000;
+/** Partner Center: access information up to 10,000 characters. */
+export const LOGIC_APP_MAX_ACCESS_INFORMATION_CHARS = 10000;
+/** Ours: Azure client secrets are at most a few hundred characters; 1024 leaves room. */
+export const LOGIC_APP_CLIENT_SECRET_MAX_CHARS = 1024;
+
+/**
+ * Azure naming rules (Microsoft.Resources/resourceGroups): 1-90 characters from letters, digits,
+ * underscores, hyphens, periods and parentheses; cannot end with a period. (Azure also allows other
+ * Unicode letters; we accept ASCII only.)
+ */
+export const RESOURCE_GROUP_NAME_PATTERN = /^[A-Za-z0-9_\-.()]{1,90}$/;
+/** Azure naming rules (Microsoft.Logic/workflows): 1-80 characters from letters, digits, underscores, hyphens, periods and parentheses. */
+export const LOGIC_APP_NAME_PATTERN = /^[A-Za-z0-9_\-.()]{1,80}$/;
+
+/** Normalised settings of a Logic app test drive (stored as offer.testDrive; no secret). */
+export interface LogicAppTestDriveConfig {
+  type: 'logic-app';
+  /** The one ARM location of the test drive (config/regions.json; Partner Center: "region (single)"). */
+  region: string;
+  /** Sessions at once, 1-99; claimed atomically as session slots. */
+  maxConcurrent: number;
+  /** Whole hours, 1-99 (Partner Center: whole hours only). */
+  durationHours: number;
+  /** Resource group holding both Logic Apps. */
+  resourceGroupName: string;
+  /** The provisioning Logic App (Request trigger; contract in docs/logic-app-contract.md). */
+  logicAppName: string;
+  /** The deprovisioning Logic App (Request trigger). */
+  deprovisionLogicAppName: string;
+  /** Shown to customers; at most 3,000 characters. */
+  description?: string;
+  /** Access information with `{{outputName}}` placeholders filled from the provisioning answer; at most 10,000 characters. */
+  accessInformation?: string;
+}
+
+/** One string field checked against Azure's naming rule; reports the first rule broken only. */
+const name = (what: string, pattern: RegExp, max: number, noTrailingDot = false) =>
+  z.string({ message: `${what} must be a string` }).superRefine((v, ctx) => {
+    const why = !v
+      ? `${what} must not be empty`
+      : v.length > max
+        ? `${what} must be at most ${max} characters (Azure naming rule)`
+        : !pattern.test(v)
+          ? `${what} may contain only letters, digits, '_', '-', '.', '(' and ')' (Azure naming rule)`
+          : noTrailingDot && v.endsWith('.')
+            ? `${what} cannot end with '.' (Azure naming rule)`
+            : undefined;
+    if (why) ctx.addIssue({ code: 'custom', message: why });
+  });
+
+const testDriveSchema = z.strictObject({
+  type: z.literal(LOGIC_APP_TEST_DRIVE_TYPE),
+  region: z
+    .string({ message: 'region must be a string (an ARM location name such as "westeurope")' })
+    .min(1, 'region must not be empty')
+    .transform((s) => s.trim().toLowerCase())
+    .superRefine((r, ctx) => {
+      if (r && !isKnownRegion(r)) ctx.addIssue({ code: 'custom', message: `Unknown region '${r}'. Known regions: ${knownRegions().map((k) => k.name).join(', ')}.` });
+    }),
+  maxConcurrent: z
+    .number({ message: `maxConcurrent must be a whole number 1-${LOGIC_APP_MAX_CONCURRENT}` })
+    .int(`maxConcurrent must be a whole number 1-${LOGIC_APP_MAX_CONCURRENT}`)
+    .min(1, 'maxConcurrent must be at least 1')
+    .max(LOGIC_APP_MAX_CONCURRENT, `maxConcurrent must be at most ${LOGIC_APP_MAX_CONCURRENT}`),
+  durationHours: durationHoursSchema,
+  resourceGroupName: name('resourceGroupName', RESOURCE_GROUP_NAME_PATTERN, 90, true),
+  logicAppName: name('logicAppName', LOGIC_APP_NAME_PATTERN, 80),
+  deprovisionLogicAppName: name('deprovisionLogicAppName', LOGIC_APP_NAME_PATTERN, 80),
+  description: z
+    .string({ message: 'description must be a string' })
+    .max(LOGIC_APP_MAX_DESCRIPTION_CHARS, `description must be at most ${LOGIC_APP_MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
+    .optional(),
+  accessInformation: z
+    .string({ message: 'accessInformation must be a string' })
+    .max(LOGIC_APP_MAX_ACCESS_INFORMATION_CHARS, `accessInformation must be at most ${LOGIC_APP_MAX_ACCESS_INFORMATION_CHARS} characters (Partner Center limit)`)
+    .optional(),
+});
+
+const deploymentSchema = z.strictObject(
+  {
+    subscriptionId: guidSchema('subscriptionId'),
+    tenantId: guidSchema('tenantId'),
+    clientId: guidSchema('clientId'),
+    clientSecret: z
+      .string({ message: 'clientSecret must be a string' })
+      .min(1, 'clientSecret must not be empty')
+      .max(LOGIC_APP_CLIENT_SECRET_MAX_CHARS, `clientSecret must be at most ${LOGIC_APP_CLIENT_SECRET_MAX_CHARS} characters`)
+      .optional(),
+  },
+  { message: 'deployment must be an object {subscriptionId, tenantId, clientId, clientSecret}' },
+);
+
+/**
+ * Validates the `testDrive` and `deployment` sections of PUT /offers/{id} for a Logic app test drive.
+ *
+ * Rules: region a known ARM location (config/regions.json, compared trimmed in lower case; Partner
+ * Center: a single region); maxConcurrent whole 1-99; durationHours whole 1-99 (Partner Center: whole
+ * hours only); resourceGroupName 1-90 and Logic App names 1-80 characters from letters, digits
+ * `_ - . ( )`, the group not ending in '.' (Azure naming rules); description <= 3,000 and
+ * accessInformation <= 10,000 characters (Partner Center); deployment subscriptionId, tenantId and
+ * clientId GUIDs, clientSecret 1-1024 characters (optional here: the offers service requires it on
+ * create). Unknown fields are refused.
+ *
+ * @returns the normalised config (region and GUIDs lower-cased, no secret), or every problem found,
+ *   each with its full field path ("testDrive.maxConcurrent", "deployment.tenantId").
+ */
+export function validateLogicAppConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const td = testDriveSchema.safeParse(testDrive);
+  if (!td.success) problems.push(...zodIssuesToDetails(td.error.issues, 'testDrive'));
+  let dep: z.infer<typeof deploymentSchema> | undefined;
+  if (deployment === undefined || deployment === null) {
+    problems.push({ code: 'InvalidField', target: 'deployment', message: 'Required: {subscriptionId, tenantId, clientId, clientSecret}.' });
+  } else {
+    const d = deploymentSchema.safeParse(deployment);
+    if (!d.success) problems.push(...zodIssuesToDetails(d.error.issues, 'deployment'));
+    else dep = d.data;
+  }
+  if (problems.length || !td.success || !dep) return problems;
+  const t = td.data;
+  const config: LogicAppTestDriveConfig = {
+    type: LOGIC_APP_TEST_DRIVE_TYPE,
+    region: t.region,
+    maxConcurrent: t.maxConcurrent,
+    durationHours: t.durationHours,
+    resourceGroupName: t.resourceGroupName,
+    logicAppName: t.logicAppName,
+    deprovisionLogicAppName: t.deprovisionLogicAppName,
+    ...(t.description !== undefined ? { description: t.description } : {}),
+    ...(t.accessInformation !== undefined ? { accessInformation: t.accessInformation } : {}),
+  };
+  return {
+    testDrive: config as unknown as Record<string, unknown>,
+    deployment: { subscriptionId: dep.subscriptionId.toLowerCase(), tenantId: dep.tenantId.toLowerCase(), clientId: dep.clientId.toLowerCase() },
+    needsClientSecret: true,
+  };
+}
+
+/** Reads an offer's stored testDrive as a LogicAppTestDriveConfig (stored values were validated on write). */
+export function logicAppConfigOf(testDrive: Record<string, unknown>): LogicAppTestDriveConfig {
+  return testDrive as unknown as LogicAppTestDriveConfig;
+}

@@ -1,0 +1,217 @@
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { IsNull, Not } from 'typeorm';
+import { ApiError, ErrorDetail } from '../../src/common/api-error';
+import { Clock } from '../../src/common/clock';
+import { OfferEntity } from '../../src/offers/offer.entity';
+import { OffersRepository } from '../../src/offers/offers.repository';
+import { isUniqueViolation } from '../../src/persistence/data-source';
+import { SessionEntity, SessionState } from '../../src/sessions/session.entity';
+import { SessionsRepository } from '../../src/sessions/sessions.repository';
+import { CapacityRow, StartSessionRequest, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
+import { LOGIC_APP_TEST_DRIVE_TYPE, logicAppConfigOf, validateLogicAppConfig } from './logic-app-config';
+import { LogicAppGateway, toLogicCallError } from './logic-app.gateway';
+import { LogicAppProgress } from './provisioning/progress';
+import { LogicAppSessionDriver } from './provisioning/session-driver';
+
+/** Sessions driven at once in one reconcile pass. */
+const PARALLEL_SESSIONS = 8;
+/** Session states that hold a slot. */
+const LIVE_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
+
+/**
+ * Logic app test drives (TestDriveType): the publisher's provisioning Logic App, already deployed in
+ * its resource group, makes whatever the customer gets and answers the access details; the
+ * deprovisioning Logic App removes it when the session ends (test drive rules, "Logic app test
+ * drives"; the request/response contract is ours: docs/logic-app-contract.md).
+ *
+ * - Concurrency: at most `maxConcurrent` sessions hold a slot (unique per offer), claimed atomically
+ *   (lowest free slot; a unique violation tries the next); otherwise 409 NoCapacity. The slot is freed
+ *   when the session is `ended` / `failed`, i.e. after deprovisioning.
+ * - Provisioning and deprovisioning: LogicAppSessionDriver (resumable steps in session.progress),
+ *   kicked right after the claim / the end, and driven by reconcile() for every non-terminal session.
+ * - Publish preflight: both workflows exist in the resource group, are enabled, have a Request trigger
+ *   (POST), and their callback URLs can be obtained.
+ */
+@Injectable()
+export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApplicationShutdown {
+  readonly type = LOGIC_APP_TEST_DRIVE_TYPE;
+  private readonly logger = new Logger('LogicAppTestDriveType');
+  /** Per session: the run in progress (runs of one session are chained, never concurrent in this process). */
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly registry: TestDriveTypeRegistry,
+    private readonly offers: OffersRepository,
+    private readonly sessions: SessionsRepository,
+    private readonly driver: LogicAppSessionDriver,
+    private readonly gateway: LogicAppGateway,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this);
+  }
+
+  /** Waits for the session runs in progress (a run may chain another: up to three rounds). */
+  async onApplicationShutdown(): Promise<void> {
+    for (let i = 0; i < 3 && this.running.size; i++) await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** Drives one session now (chained after a run already in progress for it). */
+  private drive(offer: OfferEntity, sessionId: string): Promise<void> {
+    const prev = this.running.get(sessionId) ?? Promise.resolve();
+    const p: Promise<void> = prev
+      .then(() => this.driver.run(offer, sessionId))
+      .catch((err) => this.logger.warn({ sessionId, err: (err as Error).message }, 'session step failed'))
+      .finally(() => {
+        if (this.running.get(sessionId) === p) this.running.delete(sessionId);
+      });
+    this.running.set(sessionId, p);
+    return p;
+  }
+
+  validateConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
+    return validateLogicAppConfig(testDrive, deployment);
+  }
+
+  /**
+   * Checks both Logic Apps in the publisher's subscription: each exists in `resourceGroupName`, is
+   * enabled, has a Request trigger accepting POST, and its callback URL can be listed with the offer's
+   * credentials. Each problem names the field to fix (testDrive.logicAppName, deployment.clientSecret...).
+   */
+  async publishPreflight(offer: OfferEntity): Promise<ErrorDetail[]> {
+    const cfg = logicAppConfigOf(offer.testDrive);
+    const problems: ErrorDetail[] = [];
+    const checks: Array<[string, string]> = [
+      ['testDrive.logicAppName', cfg.logicAppName],
+      ['testDrive.deprovisionLogicAppName', cfg.deprovisionLogicAppName],
+    ];
+    for (const [target, name] of checks) {
+      try {
+        const wf = await this.gateway.workflow(offer, cfg.resourceGroupName, name);
+        if (!wf) {
+          problems.push({ code: 'LogicAppNotFound', target, message: `Logic App '${name}' was not found in resource group '${cfg.resourceGroupName}' of subscription ${offer.deployment.subscriptionId}.` });
+          continue;
+        }
+        if ((wf.state ?? 'Enabled').toLowerCase() !== 'enabled') {
+          problems.push({ code: 'LogicAppDisabled', target, message: `Logic App '${name}' is ${String(wf.state).toLowerCase()}: enable it (az logic workflow update --state Enabled, or the portal).` });
+        }
+        if (!wf.requestTrigger) {
+          problems.push({ code: 'LogicAppNoRequestTrigger', target, message: `Logic App '${name}' has no Request trigger ("When a HTTP request is received"): the test drive calls it through that trigger's callback URL.` });
+          continue;
+        }
+        if (wf.requestTrigger.method && wf.requestTrigger.method !== 'POST') {
+          problems.push({ code: 'LogicAppTriggerMethod', target, message: `The Request trigger '${wf.requestTrigger.name}' of Logic App '${name}' accepts ${wf.requestTrigger.method} only; the test drive POSTs to it.` });
+          continue;
+        }
+        await this.gateway.callbackUrl(offer, cfg.resourceGroupName, name, wf.requestTrigger.name);
+      } catch (err) {
+        const e = toLogicCallError(err);
+        problems.push(this.remoteProblem(e, target, name, cfg.resourceGroupName));
+        if (e.code === 'AuthenticationFailed' || e.statusCode === 403) break; // the second check would say the same
+      }
+    }
+    return problems;
+  }
+
+  private remoteProblem(e: { code: string; message: string; statusCode?: number }, target: string, name: string, rg: string): ErrorDetail {
+    if (e.code === 'AuthenticationFailed' || e.statusCode === 401) return { code: 'AuthenticationFailed', target: 'deployment.clientSecret', message: e.message };
+    if (e.code === 'ResourceGroupNotFound') return { code: 'ResourceGroupNotFound', target: 'testDrive.resourceGroupName', message: `Resource group '${rg}' was not found in the subscription.` };
+    if (e.statusCode === 403) return { code: 'AuthorizationFailed', target: 'deployment.clientId', message: `The app registration may not read Logic App '${name}' or list its callback URL (it needs e.g. Logic App Contributor on resource group '${rg}'): ${e.message}` };
+    if (e.code === 'SubscriptionNotFound') return { code: 'SubscriptionNotFound', target: 'deployment.subscriptionId', message: e.message };
+    return { code: 'LogicAppCheckFailed', target, message: `Logic App '${name}' could not be checked (${e.code}): ${e.message}` };
+  }
+
+  /**
+   * Claims the lowest free slot below `maxConcurrent` (unique index per offer: a concurrent claim of
+   * the same slot loses and tries the next) and starts provisioning in the background; the session
+   * stays `provisioning` until the provisioning Logic App answered.
+   * @throws ApiError 400 RegionNotOffered (another region requested), 409 NoCapacity.
+   */
+  async startSession(offer: OfferEntity, session: SessionEntity, request: StartSessionRequest): Promise<void> {
+    const cfg = logicAppConfigOf(offer.testDrive);
+    if (request.region && request.region.toLowerCase() !== cfg.region) {
+      throw ApiError.validation([{ code: 'RegionNotOffered', target: 'region', message: `Region '${request.region}' is not offered by this test drive. Offered: ${cfg.region}.` }]);
+    }
+    const now = this.clock.now();
+    const slot = await this.claimSlot(offer.id, session.id, cfg.maxConcurrent, cfg.region, now);
+    if (slot === null) {
+      throw new ApiError(409, 'NoCapacity', `Every test drive of offer '${offer.id}' is in use (at most ${cfg.maxConcurrent} at once). Try again later.`);
+    }
+    void this.drive(offer, session.id);
+  }
+
+  /** Lowest free slot in 0..limit-1 set on the session, or null when every slot is taken. */
+  private async claimSlot(offerId: string, sessionId: string, limit: number, region: string, now: number): Promise<number | null> {
+    for (let round = 0; round < 3; round++) {
+      const rows = await this.sessions.repo.find({ where: { offerId, slot: Not(IsNull()) }, select: { slot: true } });
+      const taken = new Set(rows.map((r) => r.slot));
+      let contended = false;
+      for (let slot = 0; slot < limit; slot++) {
+        if (taken.has(slot)) continue;
+        try {
+          return (await this.sessions.transition(sessionId, ['provisioning'], { slot, region }, now)) ? slot : null;
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err;
+          contended = true;
+        }
+      }
+      if (!contended) return null;
+    }
+    return null;
+  }
+
+  /** Starts deprovisioning at once; the session is `ended` (or `failed`) when it is done. */
+  async endSession(session: SessionEntity): Promise<void> {
+    const offer = await this.offers.findById(session.offerId);
+    if (!offer) {
+      await this.sessions.markEnded(session.id, this.clock.now());
+      return;
+    }
+    void this.drive(offer, session.id);
+  }
+
+  /** One pass: drive every provisioning / ending Logic app session one run (not those already running here). */
+  async reconcile(_now: number): Promise<void> {
+    void _now;
+    const offers = (await this.offers.list()).filter((o) => o.type === LOGIC_APP_TEST_DRIVE_TYPE);
+    if (!offers.length) return;
+    const byId = new Map(offers.map((o) => [o.id, o]));
+    const work = (await this.sessions.listByStates(['provisioning', 'ending'])).filter((s) => s.type === LOGIC_APP_TEST_DRIVE_TYPE && !this.running.has(s.id));
+    for (const s of work) {
+      if (!byId.has(s.offerId) && s.state === 'ending') await this.sessions.markEnded(s.id, this.clock.now()); // offer gone: nothing to call
+    }
+    const driven = work.filter((s) => byId.has(s.offerId));
+    for (let i = 0; i < driven.length; i += PARALLEL_SESSIONS) {
+      await Promise.all(driven.slice(i, i + PARALLEL_SESSIONS).map((s) => this.drive(byId.get(s.offerId)!, s.id)));
+    }
+  }
+
+  /**
+   * One row per offer: `{region, limit: maxConcurrent, inUse, deploying (provisioning), assigned
+   * (ready), ending, failed (sessions whose last provisioning failed, among the latest 500),
+   * deprovisionFailures (sessions ended although deprovisioning failed every attempt)}`.
+   */
+  async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
+    const cfg = logicAppConfigOf(offer.testDrive);
+    const recent = await this.sessions.listByOffer(offer.id);
+    const live = recent.filter((s) => LIVE_STATES.includes(s.state));
+    const progress = (s: SessionEntity) => s.progress as LogicAppProgress | null;
+    return [
+      {
+        region: cfg.region,
+        hotTarget: 0,
+        hotReady: 0,
+        deploying: live.filter((s) => s.state === 'provisioning').length,
+        assigned: live.filter((s) => s.state === 'ready').length,
+        failed: recent.filter((s) => s.state === 'failed').length,
+        ending: live.filter((s) => s.state === 'ending').length,
+        limit: cfg.maxConcurrent,
+        inUse: live.filter((s) => s.slot !== null).length,
+        maxConcurrent: cfg.maxConcurrent,
+        deprovisionFailures: recent.filter((s) => progress(s)?.deprovision?.gaveUp).length,
+      },
+    ];
+  }
+}

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { ErrorDetail } from '../../src/common/api-error';
+import { durationHoursSchema, zodIssuesToDetails } from '../../src/common/validation';
+import type { OfferDeployment } from '../../src/offers/offer.entity';
+import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+
+/** Wire name of the Power BI test drive type. */
+export const POWER_BI_TEST_DRIVE_TYPE = 'power-bi' as const;
+
+/**
+ * Hosts of the Power BI service an embed link may point to, public and sovereign clouds (Microsoft
+ * Learn, "Embed content in your app for national clouds": embedUrlBase per cloud; "Power BI for US
+ * government customers": sign-in URLs).
+ */
+export const POWER_BI_HOSTS: ReadonlyArray<{ host: string; cloud: string }> = [
+  { host: 'app.powerbi.com', cloud: 'public (commercial) cloud' },
+  { host: 'app.powerbigov.us', cloud: 'US Government Community Cloud (GCC)' },
+  { host: 'app.high.powerbigov.us', cloud: 'US Government Community Cloud High (GCC High, DoDCON)' },
+  { host: 'app.mil.powerbigov.us', cloud: 'US Department of Defense (DoD)' },
+  { host: 'app.powerbi.cn', cloud: 'China cloud operated by 21Vianet' },
+  { host: 'app.powerbi.de', cloud: 'Germany cloud (legacy)' },
+];
+
+/** Ours: embed links are at most 2,048 characters (what browsers and Partner Center handle comfortably). */
+export const POWER_BI_MAX_URL_CHARS = 2048;
+/** Partner Center: test drive description up to 3,000 characters. */
+export const POWER_BI_MAX_DESCRIPTION_CHARS = 3000;
+/** Partner Center: access information up to 10,000 characters. */
+export const POWER_BI_MAX_ACCESS_INFORMATION_CHARS = 10000;
+/** Ours: a Power BI test drive lasts one hour unless configured. */
+export const POWER_BI_DEFAULT_DURATION_HOURS = 1;
+/** Access information used when the publisher gives none: the link, with `{{embedUrl}}` filled per session. */
+export const POWER_BI_DEFAULT_ACCESS_INFORMATION = '<p>Open the dashboard: <a href="{{embedUrl}}" target="_blank" rel="noopener">{{embedUrl}}</a></p>';
+
+/** Normalised settings of a Power BI test drive (stored as offer.testDrive). */
+export interface PowerBiTestDriveConfig {
+  type: 'power-bi';
+  /** https link on one of POWER_BI_HOSTS (an embed, "publish to web" or report link). */
+  embedUrl: string;
+  /** Whole hours, 1-99; default 1. */
+  durationHours: number;
+  description?: string;
+  /** Access information with `{{embedUrl}}`; POWER_BI_DEFAULT_ACCESS_INFORMATION when not given. */
+  accessInformation: string;
+}
+
+const accepted = () => POWER_BI_HOSTS.map((h) => `${h.host} (${h.cloud})`).join(', ');
+
+/** Problem with an embed URL, or undefined when it is an https URL on a Power BI host. */
+export function embedUrlProblem(value: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return `embedUrl must be an absolute https URL on a Power BI host. Accepted hosts: ${accepted()}.`;
+  }
+  if (u.protocol !== 'https:') return `embedUrl must use https (got ${u.protocol.replace(/:$/, '')}). Accepted hosts: ${accepted()}.`;
+  if (u.username || u.password) return 'embedUrl must not contain a user name or password.';
+  if (u.port && u.port !== '443') return `embedUrl must not name a port. Accepted hosts: ${accepted()}.`;
+  const host = u.hostname.toLowerCase().replace(/\.$/, '');
+  if (!POWER_BI_HOSTS.some((h) => h.host === host)) return `embedUrl host '${host}' is not a Power BI host. Accepted hosts: ${accepted()}.`;
+  return undefined;
+}
+
+const testDriveSchema = z.strictObject({
+  type: z.literal(POWER_BI_TEST_DRIVE_TYPE),
+  embedUrl: z
+    .string({ message: `embedUrl must be a string: an https link on a Power BI host (${POWER_BI_HOSTS.map((h) => h.host).join(', ')})` })
+    .trim()
+    .min(1, 'embedUrl must not be empty')
+    .max(POWER_BI_MAX_URL_CHARS, `embedUrl must be at most ${POWER_BI_MAX_URL_CHARS} characters`)
+    .superRefine((v, ctx) => {
+      const p = v ? embedUrlProblem(v) : undefined;
+      if (p) ctx.addIssue({ code: 'custom', message: p });
+    }),
+  durationHours: durationHoursSchema.optional(),
+  description: z
+    .string({ message: 'description must be a string' })
+    .max(POWER_BI_MAX_DESCRIPTION_CHARS, `description must be at most ${POWER_BI_MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
+    .optional(),
+  accessInformation: z
+    .string({ message: 'accessInformation must be a string' })
+    .max(POWER_BI_MAX_ACCESS_INFORMATION_CHARS, `accessInformation must be at most ${POWER_BI_MAX_ACCESS_INFORMATION_CHARS} characters (Partner Center limit)`)
+    .optional(),
+});
+
+/**
+ * Validates the `testDrive` section of PUT /offers/{id} for a Power BI test drive (test drive rules:
+ * "embedded Power BI URL only"): embedUrl an https URL (<= 2,048 characters, no credentials or port)
+ * whose host is one of POWER_BI_HOSTS; durationHours whole 1-99, default 1; description <= 3,000 and
+ * accessInformation <= 10,000 characters (Partner Center), default POWER_BI_DEFAULT_ACCESS_INFORMATION.
+ * A Power BI test drive needs no deployment details: a non-empty `deployment` is refused.
+ * @returns the normalised config (needsClientSecret false), or every problem with its field path.
+ */
+export function validatePowerBiConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const td = testDriveSchema.safeParse(testDrive);
+  if (!td.success) problems.push(...zodIssuesToDetails(td.error.issues, 'testDrive'));
+  if (deployment !== undefined && deployment !== null && Object.keys(deployment).length > 0) {
+    problems.push({ code: 'UnknownField', target: 'deployment', message: 'A Power BI test drive needs no deployment details (no subscription, app registration or secret): leave deployment out.' });
+  }
+  if (problems.length || !td.success) return problems;
+  const config: PowerBiTestDriveConfig = {
+    type: POWER_BI_TEST_DRIVE_TYPE,
+    embedUrl: td.data.embedUrl,
+    durationHours: td.data.durationHours ?? POWER_BI_DEFAULT_DURATION_HOURS,
+    ...(td.data.description !== undefined ? { description: td.data.description } : {}),
+    accessInformation: td.data.accessInformation ?? POWER_BI_DEFAULT_ACCESS_INFORMATION,
+  };
+  return { testDrive: config as unknown as Record<string, unknown>, deployment: {} as OfferDeployment, needsClientSecret: false };
+}
+
+/** Reads an offer's stored testDrive as a PowerBiTestDriveConfig. */
+export function powerBiConfigOf(testDrive: Record<string, unknown>): PowerBiTestDriveConfig {
+  return testDrive as unknown as PowerBiTestDriveConfig;
+}
