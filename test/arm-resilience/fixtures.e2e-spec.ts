@@ -1,5 +1,5 @@
 /**
- * Property 1: every shared ARM fixture (/work/shared/fixtures/arm, real public templates) deploys
+ * Property 1: every shared ARM fixture (../shared/fixtures/arm, real public templates) deploys
  * through the path a publisher and the service use: the real DeploymentsClient, a resource group made
  * with ResourceManagementClient, the template served from blob storage (Azurite) and deployed by
  * templateLink.uri. The two test drive fixtures also run as offer packages through the service

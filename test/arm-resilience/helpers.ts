@@ -10,9 +10,10 @@ import { startAzurite } from '../../src/embedded/azurite';
 import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
 import type { PoolInstanceEntity } from '../../src/pools/pool-instance.entity';
 import type { LocalAzure, TestService } from '../support/harness';
+import { ARM_FIXTURES } from '../support/shared-dir';
 
 export const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
-export const FIXTURES = '/work/shared/fixtures/arm';
+export const FIXTURES = ARM_FIXTURES;
 export const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', company: 'Engines', country: 'GB' };
 export const CLOUDTRY = /^CloudTry_[0-9a-f]{32}$/;
 

@@ -3,6 +3,7 @@ import { ZipFile } from 'yazl';
 import { ApiError } from '../../../src/common/api-error';
 import { readPackageZip } from './package-zip';
 import { validatePackage } from './package.service';
+import { ARM_FIXTURES } from '../../../test/support/shared-dir';
 
 // ---------- helpers: yazl for well-formed zips, a raw writer for hostile ones ----------
 
@@ -319,7 +320,7 @@ describe('real packages', () => {
     expect(r.parameters.map((p) => p.metadataType).sort()).toEqual(['baseuri', 'password', 'sessionid', 'username', null].sort());
   });
 
-  const fixtures = '/work/shared/fixtures/arm';
+  const fixtures = ARM_FIXTURES;
   const tdFixtures = fs.existsSync(fixtures) ? fs.readdirSync(fixtures).filter((d) => d.startsWith('td-')) : [];
   (tdFixtures.length ? it.each(tdFixtures) : it.skip.each(['none']))('accepts the marketplace sample %s (BOM, linked templates)', async (name) => {
     const r = await validatePackage(await zipDirectory(path.join(fixtures, name)));

@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArmTemplateError, DeploymentScope, EvaluatedResource, TemplateDeploymentRequest, evaluateTemplateDeployment } from './index';
+import { ARM_FIXTURES } from '../../../../test/support/shared-dir';
 
-const FIXTURES = '/work/shared/fixtures/arm';
+const FIXTURES = ARM_FIXTURES;
 const BASE = 'https://store.example/pkg/';
 
 const scope: DeploymentScope = {
