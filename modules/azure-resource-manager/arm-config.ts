@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorDetail } from '../../src/common/api-error';
-import { durationHoursSchema, guidSchema, zodIssuesToDetails } from '../../src/common/validation';
-import { isKnownRegion, knownRegions } from '../../src/config/regions';
+import { durationHoursSchema } from '../../src/common/validation';
+import { accessInformationSchema, AZURE_DEPLOYMENT_REQUIRED, azureDeploymentOf, azureDeploymentSchema, CLIENT_SECRET_MAX_CHARS, descriptionSchema, knownRegionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveSections } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 
 /** Wire name of the Azure Resource Manager test drive type. */
@@ -12,11 +12,11 @@ export const ARM_MAX_REGIONS = 26;
 /** Partner Center: hot / cold instance counts are 0-99 each, per region. */
 export const ARM_MAX_INSTANCES_PER_KIND = 99;
 /** Partner Center: test drive description up to 3,000 characters. */
-export const ARM_MAX_DESCRIPTION_CHARS = 3000;
+export const ARM_MAX_DESCRIPTION_CHARS = MAX_DESCRIPTION_CHARS;
 /** Partner Center: access information up to 10,000 characters. */
-export const ARM_MAX_ACCESS_INFORMATION_CHARS = 10000;
+export const ARM_MAX_ACCESS_INFORMATION_CHARS = MAX_ACCESS_INFORMATION_CHARS;
 /** Ours: Azure client secrets are at most a few hundred characters; 1024 leaves room. */
-export const CLIENT_SECRET_MAX_CHARS = 1024;
+export { CLIENT_SECRET_MAX_CHARS };
 
 /** One region of an ARM test drive and its pool sizes. */
 export interface ArmRegionConfig {
@@ -56,15 +56,7 @@ const count = (what: string) =>
 
 const regionSchema = z
   .strictObject({
-    name: z
-      .string({ message: 'region name must be a string (an ARM location name such as "westeurope")' })
-      .min(1, 'region name must not be empty')
-      .transform((s) => s.trim().toLowerCase())
-      .superRefine((name, ctx) => {
-        if (name && !isKnownRegion(name)) {
-          ctx.addIssue({ code: 'custom', message: `Unknown region '${name}'. Known regions: ${knownRegions().map((k) => k.name).join(', ')}.` });
-        }
-      }),
+    name: knownRegionSchema('region name'),
     hot: count('hot'),
     cold: count('cold'),
   })
@@ -82,29 +74,9 @@ const testDriveSchema = z.strictObject({
     .array(regionSchema, { message: 'regions must be a list of {name, hot, cold}' })
     .min(1, 'At least one region is required.')
     .max(ARM_MAX_REGIONS, `At most ${ARM_MAX_REGIONS} regions (Partner Center limit).`),
-  description: z
-    .string({ message: 'description must be a string' })
-    .max(ARM_MAX_DESCRIPTION_CHARS, `description must be at most ${ARM_MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
-    .optional(),
-  accessInformation: z
-    .string({ message: 'accessInformation must be a string' })
-    .max(ARM_MAX_ACCESS_INFORMATION_CHARS, `accessInformation must be at most ${ARM_MAX_ACCESS_INFORMATION_CHARS} characters (Partner Center limit)`)
-    .optional(),
+  description: descriptionSchema,
+  accessInformation: accessInformationSchema,
 });
-
-const deploymentSchema = z.strictObject(
-  {
-    subscriptionId: guidSchema('subscriptionId'),
-    tenantId: guidSchema('tenantId'),
-    clientId: guidSchema('clientId'),
-    clientSecret: z
-      .string({ message: 'clientSecret must be a string' })
-      .min(1, 'clientSecret must not be empty')
-      .max(CLIENT_SECRET_MAX_CHARS, `clientSecret must be at most ${CLIENT_SECRET_MAX_CHARS} characters`)
-      .optional(),
-  },
-  { message: 'deployment must be an object {subscriptionId, tenantId, clientId, clientSecret}' },
-);
 
 /**
  * Validates the `testDrive` and `deployment` sections of PUT /offers/{id} for an ARM test drive.
@@ -120,32 +92,22 @@ const deploymentSchema = z.strictObject(
  *   problem found, each with its full field path ("testDrive.regions[1].hot", "deployment.tenantId").
  */
 export function validateArmConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
-  const problems: ErrorDetail[] = [];
-  const td = testDriveSchema.safeParse(testDrive);
-  if (!td.success) problems.push(...zodIssuesToDetails(td.error.issues, 'testDrive'));
-  problems.push(...duplicateRegions(testDrive?.regions));
-  let dep: z.infer<typeof deploymentSchema> | undefined;
-  if (deployment === undefined || deployment === null) {
-    problems.push({ code: 'InvalidField', target: 'deployment', message: 'Required: {subscriptionId, tenantId, clientId, clientSecret}.' });
-  } else {
-    const d = deploymentSchema.safeParse(deployment);
-    if (!d.success) problems.push(...zodIssuesToDetails(d.error.issues, 'deployment'));
-    else dep = d.data;
-  }
-  if (problems.length || !td.success || !dep) return problems;
+  const parsed = validateTestDriveSections({
+    testDrive: { schema: testDriveSchema, input: testDrive },
+    crossChecks: duplicateRegions(testDrive?.regions),
+    deployment: { schema: azureDeploymentSchema, input: deployment, requiredMessage: AZURE_DEPLOYMENT_REQUIRED },
+  });
+  if (Array.isArray(parsed)) return parsed;
+  const t = parsed.testDrive;
 
   const config: ArmTestDriveConfig = {
     type: ARM_TEST_DRIVE_TYPE,
-    durationHours: td.data.durationHours,
-    regions: td.data.regions.map((r) => ({ name: r.name, hot: r.hot, cold: r.cold })),
-    ...(td.data.description !== undefined ? { description: td.data.description } : {}),
-    ...(td.data.accessInformation !== undefined ? { accessInformation: td.data.accessInformation } : {}),
+    durationHours: t.durationHours,
+    regions: t.regions.map((r) => ({ name: r.name, hot: r.hot, cold: r.cold })),
+    ...(t.description !== undefined ? { description: t.description } : {}),
+    ...(t.accessInformation !== undefined ? { accessInformation: t.accessInformation } : {}),
   };
-  const armDeployment: ArmDeployment = {
-    subscriptionId: dep.subscriptionId.toLowerCase(),
-    tenantId: dep.tenantId.toLowerCase(),
-    clientId: dep.clientId.toLowerCase(),
-  };
+  const armDeployment: ArmDeployment = azureDeploymentOf(parsed.deployment);
   return { testDrive: config as unknown as Record<string, unknown>, deployment: armDeployment, needsClientSecret: true };
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorDetail } from '../../src/common/api-error';
-import { durationHoursSchema, guidSchema, zodIssuesToDetails } from '../../src/common/validation';
+import { durationHoursSchema, guidSchema } from '../../src/common/validation';
+import { accessInformationSchema, CLIENT_SECRET_MAX_CHARS, clientSecretSchema, descriptionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveSections } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 
 /** Wire name of the hosted Dynamics 365 test drive type. */
@@ -13,11 +14,11 @@ export type DynamicsProduct = (typeof DYNAMICS_PRODUCTS)[number];
 /** Ours: at most 99 concurrent test drives (Partner Center recommends 3-5 for Dynamics 365). */
 export const DYNAMICS_MAX_CONCURRENT = 99;
 /** Partner Center: test drive description up to 3,000 characters. */
-export const DYNAMICS_MAX_DESCRIPTION_CHARS = 3000;
+export const DYNAMICS_MAX_DESCRIPTION_CHARS = MAX_DESCRIPTION_CHARS;
 /** Partner Center: access information up to 10,000 characters. */
-export const DYNAMICS_MAX_ACCESS_INFORMATION_CHARS = 10000;
+export const DYNAMICS_MAX_ACCESS_INFORMATION_CHARS = MAX_ACCESS_INFORMATION_CHARS;
 /** Ours: Azure client secrets are at most a few hundred characters; 1024 leaves room (as ARM). */
-export const CLIENT_SECRET_MAX_CHARS = 1024;
+export { CLIENT_SECRET_MAX_CHARS };
 /** Dataverse: a security role's name is at most 100 characters. */
 export const ROLE_NAME_MAX_CHARS = 100;
 
@@ -112,14 +113,8 @@ const testDriveSchema = z.strictObject({
     .trim()
     .regex(LEGAL_ENTITY_PATTERN, 'trialLegalEntity must be a legal entity id of 1-4 letters or digits, e.g. "USMF"')
     .optional(),
-  description: z
-    .string({ message: 'description must be a string' })
-    .max(DYNAMICS_MAX_DESCRIPTION_CHARS, `description must be at most ${DYNAMICS_MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
-    .optional(),
-  accessInformation: z
-    .string({ message: 'accessInformation must be a string' })
-    .max(DYNAMICS_MAX_ACCESS_INFORMATION_CHARS, `accessInformation must be at most ${DYNAMICS_MAX_ACCESS_INFORMATION_CHARS} characters (Partner Center limit)`)
-    .optional(),
+  description: descriptionSchema,
+  accessInformation: accessInformationSchema,
 });
 
 const deploymentSchema = z.strictObject(
@@ -130,11 +125,7 @@ const deploymentSchema = z.strictObject(
       .trim()
       .regex(TENANT_NAME_PATTERN, 'tenantName must be the tenant\'s initial domain, like contoso.onmicrosoft.com'),
     clientId: guidSchema('clientId'),
-    clientSecret: z
-      .string({ message: 'clientSecret must be a string' })
-      .min(1, 'clientSecret must not be empty')
-      .max(CLIENT_SECRET_MAX_CHARS, `clientSecret must be at most ${CLIENT_SECRET_MAX_CHARS} characters`)
-      .optional(),
+    clientSecret: clientSecretSchema,
   },
   { message: 'deployment must be an object {tenantId, tenantName, clientId, clientSecret}' },
 );
@@ -158,8 +149,6 @@ const deploymentSchema = z.strictObject(
  */
 export function validateDynamicsConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
   const problems: ErrorDetail[] = [];
-  const td = testDriveSchema.safeParse(testDrive);
-  if (!td.success) problems.push(...zodIssuesToDetails(td.error.issues, 'testDrive'));
   const product = typeof testDrive?.product === 'string' ? testDrive.product : undefined;
   const webApi = testDrive?.instanceWebApiUrl;
   if (product === 'customer-engagement' && typeof webApi === 'string' && /^https:\/\//i.test(webApi) && !CE_WEB_API_PATTERN.test(safePath(webApi))) {
@@ -178,17 +167,14 @@ export function validateDynamicsConfig(testDrive: Record<string, unknown>, deplo
   if (product === 'operations' && typeof testDrive?.roleName === 'string' && testDrive.roleName.trim() && !AOT_NAME_PATTERN.test(testDrive.roleName.trim())) {
     problems.push({ code: 'InvalidField', target: 'testDrive.roleName', message: 'For Operations roleName is the role\'s AOT name (letters, digits and "_"), e.g. LEDGERACCOUNTANT.' });
   }
-  let dep: z.infer<typeof deploymentSchema> | undefined;
-  if (deployment === undefined || deployment === null) {
-    problems.push({ code: 'InvalidField', target: 'deployment', message: 'Required: {tenantId, tenantName, clientId, clientSecret}.' });
-  } else {
-    const d = deploymentSchema.safeParse(deployment);
-    if (!d.success) problems.push(...zodIssuesToDetails(d.error.issues, 'deployment'));
-    else dep = d.data;
-  }
-  if (problems.length || !td.success || !dep) return problems;
-
-  const t = td.data;
+  const parsed = validateTestDriveSections({
+    testDrive: { schema: testDriveSchema, input: testDrive },
+    crossChecks: problems,
+    deployment: { schema: deploymentSchema, input: deployment, requiredMessage: 'Required: {tenantId, tenantName, clientId, clientSecret}.' },
+  });
+  if (Array.isArray(parsed)) return parsed;
+  const t = parsed.testDrive;
+  const dep = parsed.deployment;
   const config: DynamicsTestDriveConfig = {
     type: DYNAMICS_TEST_DRIVE_TYPE,
     product: t.product,

@@ -10,6 +10,7 @@ import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { CapacityRow, StartSessionRequest, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
+import { SessionRunner } from '../../src/test-drives/session-runner';
 import { DynamicsClients } from './clients/dynamics-clients';
 import { RemoteError, toRemoteError } from './clients/errors';
 import { DYNAMICS_TEST_DRIVE_TYPE, dynamicsConfigOf, validateDynamicsConfig } from './dynamics-config';
@@ -40,13 +41,10 @@ const PARALLEL_SESSIONS = 8;
 export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   readonly type = DYNAMICS_TEST_DRIVE_TYPE;
   private readonly logger = new Logger('DynamicsTestDriveType');
-  /** Per session: the run in progress (runs of one session are chained, never concurrent in this process). */
-  private readonly running = new Map<string, Promise<void>>();
-  private readonly inflight = new Set<Promise<unknown>>();
+  /** Session runs (chained per session, never concurrent in this process) and the work kicked by requests. */
+  private readonly runner = new SessionRunner(this.logger);
   /** Per offer: clock time of the next leftover sweep. */
   private readonly nextSweepAt = new Map<string, number>();
-  /** Set when the application shuts down: no new session run starts. */
-  private stopping = false;
 
   constructor(
     private readonly registry: TestDriveTypeRegistry,
@@ -70,10 +68,8 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
    * the database and the TLS trust go away (those close in onApplicationShutdown); no new run starts.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    for (let i = 0; i < 3 && (this.running.size || this.inflight.size); i++) {
-      await Promise.allSettled([...this.running.values(), ...this.inflight]);
-    }
+    this.runner.stop();
+    await this.runner.drain();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -82,16 +78,7 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
 
   /** Drives one session now (chained after a run already in progress for it). */
   private drive(offer: OfferEntity, sessionId: string): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    const prev = this.running.get(sessionId) ?? Promise.resolve();
-    const p: Promise<void> = prev
-      .then(() => this.driver.run(offer, sessionId))
-      .catch((err) => this.logger.warn({ sessionId, err: (err as Error).message }, 'session step failed'))
-      .finally(() => {
-        if (this.running.get(sessionId) === p) this.running.delete(sessionId);
-      });
-    this.running.set(sessionId, p);
-    return p;
+    return this.runner.run(sessionId, () => this.driver.run(offer, sessionId));
   }
 
   validateConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
@@ -130,12 +117,7 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
       throw new ApiError(409, 'NoCapacity', `Every test drive of offer '${offer.id}' is in use (at most ${cfg.maxConcurrent} at once, and no more than the publisher's free Dynamics 365 licenses). Try again later.`);
     }
     if (session.region !== null) await this.sessions.transition(session.id, ['provisioning'], { region: null }, now);
-    this.track(this.drive(offer, session.id));
-  }
-
-  private track(p: Promise<unknown>): void {
-    const t = p.finally(() => this.inflight.delete(t));
-    this.inflight.add(t);
+    this.runner.track(this.drive(offer, session.id));
   }
 
   /** Starts the teardown at once (role, license, user); the session is `ended` when it is complete. */
@@ -145,7 +127,7 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
       await this.sessions.markEnded(session.id, this.clock.now());
       return;
     }
-    this.track(this.drive(offer, session.id));
+    this.runner.track(this.drive(offer, session.id));
   }
 
   /**
@@ -156,7 +138,7 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
     const offers = (await this.offers.list()).filter((o) => o.type === DYNAMICS_TEST_DRIVE_TYPE);
     if (!offers.length) return;
     const byId = new Map(offers.map((o) => [o.id, o]));
-    const work = (await this.sessions.listByStates(['provisioning', 'ending'])).filter((s) => s.type === DYNAMICS_TEST_DRIVE_TYPE && byId.has(s.offerId) && !this.running.has(s.id));
+    const work = (await this.sessions.listByStates(['provisioning', 'ending'])).filter((s) => s.type === DYNAMICS_TEST_DRIVE_TYPE && byId.has(s.offerId) && !this.runner.isRunning(s.id));
     for (let i = 0; i < work.length; i += PARALLEL_SESSIONS) {
       await Promise.all(work.slice(i, i + PARALLEL_SESSIONS).map((s) => this.drive(byId.get(s.offerId)!, s.id)));
     }

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { In, IsNull, Not } from 'typeorm';
 import { OfferEntity } from '../../src/offers/offer.entity';
-import { isUniqueViolation } from '../../src/persistence/data-source';
 import { SessionEntity, SessionState } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { DynamicsClients, offerClientKey } from './clients/dynamics-clients';
@@ -117,21 +116,6 @@ export class LicenseLedger {
    */
   async claimSlot(offer: OfferEntity, session: SessionEntity, now: number): Promise<number | null> {
     const { limit } = await this.limit(offer);
-    for (let round = 0; round < 3; round++) {
-      const taken = await this.takenSlots(offer.id);
-      let contended = false;
-      for (let slot = 0; slot < limit; slot++) {
-        if (taken.has(slot)) continue;
-        try {
-          if (await this.sessions.transition(session.id, ['provisioning'], { slot }, now)) return slot;
-          return null; // the session is no longer provisioning
-        } catch (err) {
-          if (!isUniqueViolation(err)) throw err;
-          contended = true;
-        }
-      }
-      if (!contended) return null;
-    }
-    return null;
+    return this.sessions.claimSessionSlot(session.id, offer.id, limit, now);
   }
 }

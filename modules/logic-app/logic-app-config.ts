@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorDetail } from '../../src/common/api-error';
-import { durationHoursSchema, guidSchema, zodIssuesToDetails } from '../../src/common/validation';
-import { isKnownRegion, knownRegions } from '../../src/config/regions';
+import { durationHoursSchema } from '../../src/common/validation';
+import { accessInformationSchema, AZURE_DEPLOYMENT_REQUIRED, azureDeploymentOf, azureDeploymentSchema, CLIENT_SECRET_MAX_CHARS, descriptionSchema, knownRegionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveSections } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 
 /** Wire name of the Logic app test drive type. */
@@ -10,11 +10,11 @@ export const LOGIC_APP_TEST_DRIVE_TYPE = 'logic-app' as const;
 /** Ours: at most 99 sessions at once (like the other per-offer counts). */
 export const LOGIC_APP_MAX_CONCURRENT = 99;
 /** Partner Center: test drive description up to 3,000 characters. */
-export const LOGIC_APP_MAX_DESCRIPTION_CHARS = 3000;
+export const LOGIC_APP_MAX_DESCRIPTION_CHARS = MAX_DESCRIPTION_CHARS;
 /** Partner Center: access information up to 10,000 characters. */
-export const LOGIC_APP_MAX_ACCESS_INFORMATION_CHARS = 10000;
+export const LOGIC_APP_MAX_ACCESS_INFORMATION_CHARS = MAX_ACCESS_INFORMATION_CHARS;
 /** Ours: Azure client secrets are at most a few hundred characters; 1024 leaves room. */
-export const LOGIC_APP_CLIENT_SECRET_MAX_CHARS = 1024;
+export const LOGIC_APP_CLIENT_SECRET_MAX_CHARS = CLIENT_SECRET_MAX_CHARS;
 
 /**
  * Azure naming rules (Microsoft.Resources/resourceGroups): 1-90 characters from letters, digits,
@@ -63,13 +63,7 @@ const name = (what: string, pattern: RegExp, max: number, noTrailingDot = false)
 
 const testDriveSchema = z.strictObject({
   type: z.literal(LOGIC_APP_TEST_DRIVE_TYPE),
-  region: z
-    .string({ message: 'region must be a string (an ARM location name such as "westeurope")' })
-    .min(1, 'region must not be empty')
-    .transform((s) => s.trim().toLowerCase())
-    .superRefine((r, ctx) => {
-      if (r && !isKnownRegion(r)) ctx.addIssue({ code: 'custom', message: `Unknown region '${r}'. Known regions: ${knownRegions().map((k) => k.name).join(', ')}.` });
-    }),
+  region: knownRegionSchema('region'),
   maxConcurrent: z
     .number({ message: `maxConcurrent must be a whole number 1-${LOGIC_APP_MAX_CONCURRENT}` })
     .int(`maxConcurrent must be a whole number 1-${LOGIC_APP_MAX_CONCURRENT}`)
@@ -79,29 +73,9 @@ const testDriveSchema = z.strictObject({
   resourceGroupName: name('resourceGroupName', RESOURCE_GROUP_NAME_PATTERN, 90, true),
   logicAppName: name('logicAppName', LOGIC_APP_NAME_PATTERN, 80),
   deprovisionLogicAppName: name('deprovisionLogicAppName', LOGIC_APP_NAME_PATTERN, 80),
-  description: z
-    .string({ message: 'description must be a string' })
-    .max(LOGIC_APP_MAX_DESCRIPTION_CHARS, `description must be at most ${LOGIC_APP_MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
-    .optional(),
-  accessInformation: z
-    .string({ message: 'accessInformation must be a string' })
-    .max(LOGIC_APP_MAX_ACCESS_INFORMATION_CHARS, `accessInformation must be at most ${LOGIC_APP_MAX_ACCESS_INFORMATION_CHARS} characters (Partner Center limit)`)
-    .optional(),
+  description: descriptionSchema,
+  accessInformation: accessInformationSchema,
 });
-
-const deploymentSchema = z.strictObject(
-  {
-    subscriptionId: guidSchema('subscriptionId'),
-    tenantId: guidSchema('tenantId'),
-    clientId: guidSchema('clientId'),
-    clientSecret: z
-      .string({ message: 'clientSecret must be a string' })
-      .min(1, 'clientSecret must not be empty')
-      .max(LOGIC_APP_CLIENT_SECRET_MAX_CHARS, `clientSecret must be at most ${LOGIC_APP_CLIENT_SECRET_MAX_CHARS} characters`)
-      .optional(),
-  },
-  { message: 'deployment must be an object {subscriptionId, tenantId, clientId, clientSecret}' },
-);
 
 /**
  * Validates the `testDrive` and `deployment` sections of PUT /offers/{id} for a Logic app test drive.
@@ -118,19 +92,12 @@ const deploymentSchema = z.strictObject(
  *   each with its full field path ("testDrive.maxConcurrent", "deployment.tenantId").
  */
 export function validateLogicAppConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
-  const problems: ErrorDetail[] = [];
-  const td = testDriveSchema.safeParse(testDrive);
-  if (!td.success) problems.push(...zodIssuesToDetails(td.error.issues, 'testDrive'));
-  let dep: z.infer<typeof deploymentSchema> | undefined;
-  if (deployment === undefined || deployment === null) {
-    problems.push({ code: 'InvalidField', target: 'deployment', message: 'Required: {subscriptionId, tenantId, clientId, clientSecret}.' });
-  } else {
-    const d = deploymentSchema.safeParse(deployment);
-    if (!d.success) problems.push(...zodIssuesToDetails(d.error.issues, 'deployment'));
-    else dep = d.data;
-  }
-  if (problems.length || !td.success || !dep) return problems;
-  const t = td.data;
+  const parsed = validateTestDriveSections({
+    testDrive: { schema: testDriveSchema, input: testDrive },
+    deployment: { schema: azureDeploymentSchema, input: deployment, requiredMessage: AZURE_DEPLOYMENT_REQUIRED },
+  });
+  if (Array.isArray(parsed)) return parsed;
+  const t = parsed.testDrive;
   const config: LogicAppTestDriveConfig = {
     type: LOGIC_APP_TEST_DRIVE_TYPE,
     region: t.region,
@@ -144,7 +111,7 @@ export function validateLogicAppConfig(testDrive: Record<string, unknown>, deplo
   };
   return {
     testDrive: config as unknown as Record<string, unknown>,
-    deployment: { subscriptionId: dep.subscriptionId.toLowerCase(), tenantId: dep.tenantId.toLowerCase(), clientId: dep.clientId.toLowerCase() },
+    deployment: azureDeploymentOf(parsed.deployment),
     needsClientSecret: true,
   };
 }

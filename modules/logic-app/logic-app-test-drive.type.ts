@@ -1,14 +1,13 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { IsNull, Not } from 'typeorm';
 import { ApiError, ErrorDetail } from '../../src/common/api-error';
 import { Clock } from '../../src/common/clock';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
-import { isUniqueViolation } from '../../src/persistence/data-source';
 import { SessionEntity, SessionState } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { CapacityRow, StartSessionRequest, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
+import { SessionRunner } from '../../src/test-drives/session-runner';
 import { LOGIC_APP_TEST_DRIVE_TYPE, logicAppConfigOf, validateLogicAppConfig } from './logic-app-config';
 import { LogicAppGateway, toLogicCallError } from './logic-app.gateway';
 import { LogicAppProgress } from './provisioning/progress';
@@ -37,8 +36,8 @@ const LIVE_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
 export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApplicationShutdown {
   readonly type = LOGIC_APP_TEST_DRIVE_TYPE;
   private readonly logger = new Logger('LogicAppTestDriveType');
-  /** Per session: the run in progress (runs of one session are chained, never concurrent in this process). */
-  private readonly running = new Map<string, Promise<void>>();
+  /** Session runs (chained per session, never concurrent in this process). */
+  private readonly runner = new SessionRunner(this.logger);
 
   constructor(
     private readonly registry: TestDriveTypeRegistry,
@@ -55,20 +54,12 @@ export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApp
 
   /** Waits for the session runs in progress (a run may chain another: up to three rounds). */
   async onApplicationShutdown(): Promise<void> {
-    for (let i = 0; i < 3 && this.running.size; i++) await Promise.allSettled([...this.running.values()]);
+    await this.runner.drain();
   }
 
   /** Drives one session now (chained after a run already in progress for it). */
   private drive(offer: OfferEntity, sessionId: string): Promise<void> {
-    const prev = this.running.get(sessionId) ?? Promise.resolve();
-    const p: Promise<void> = prev
-      .then(() => this.driver.run(offer, sessionId))
-      .catch((err) => this.logger.warn({ sessionId, err: (err as Error).message }, 'session step failed'))
-      .finally(() => {
-        if (this.running.get(sessionId) === p) this.running.delete(sessionId);
-      });
-    this.running.set(sessionId, p);
-    return p;
+    return this.runner.run(sessionId, () => this.driver.run(offer, sessionId));
   }
 
   validateConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
@@ -135,31 +126,11 @@ export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApp
       throw ApiError.validation([{ code: 'RegionNotOffered', target: 'region', message: `Region '${request.region}' is not offered by this test drive. Offered: ${cfg.region}.` }]);
     }
     const now = this.clock.now();
-    const slot = await this.claimSlot(offer.id, session.id, cfg.maxConcurrent, cfg.region, now);
+    const slot = await this.sessions.claimSessionSlot(session.id, offer.id, cfg.maxConcurrent, now, { region: cfg.region });
     if (slot === null) {
       throw new ApiError(409, 'NoCapacity', `Every test drive of offer '${offer.id}' is in use (at most ${cfg.maxConcurrent} at once). Try again later.`);
     }
     void this.drive(offer, session.id);
-  }
-
-  /** Lowest free slot in 0..limit-1 set on the session, or null when every slot is taken. */
-  private async claimSlot(offerId: string, sessionId: string, limit: number, region: string, now: number): Promise<number | null> {
-    for (let round = 0; round < 3; round++) {
-      const rows = await this.sessions.repo.find({ where: { offerId, slot: Not(IsNull()) }, select: { slot: true } });
-      const taken = new Set(rows.map((r) => r.slot));
-      let contended = false;
-      for (let slot = 0; slot < limit; slot++) {
-        if (taken.has(slot)) continue;
-        try {
-          return (await this.sessions.transition(sessionId, ['provisioning'], { slot, region }, now)) ? slot : null;
-        } catch (err) {
-          if (!isUniqueViolation(err)) throw err;
-          contended = true;
-        }
-      }
-      if (!contended) return null;
-    }
-    return null;
   }
 
   /** Starts deprovisioning at once; the session is `ended` (or `failed`) when it is done. */
@@ -178,7 +149,7 @@ export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApp
     const offers = (await this.offers.list()).filter((o) => o.type === LOGIC_APP_TEST_DRIVE_TYPE);
     if (!offers.length) return;
     const byId = new Map(offers.map((o) => [o.id, o]));
-    const work = (await this.sessions.listByStates(['provisioning', 'ending'])).filter((s) => s.type === LOGIC_APP_TEST_DRIVE_TYPE && !this.running.has(s.id));
+    const work = (await this.sessions.listByStates(['provisioning', 'ending'])).filter((s) => s.type === LOGIC_APP_TEST_DRIVE_TYPE && !this.runner.isRunning(s.id));
     for (const s of work) {
       if (!byId.has(s.offerId) && s.state === 'ending') await this.sessions.markEnded(s.id, this.clock.now()); // offer gone: nothing to call
     }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { ErrorDetail } from '../../src/common/api-error';
-import { durationHoursSchema, zodIssuesToDetails } from '../../src/common/validation';
+import { durationHoursSchema } from '../../src/common/validation';
 import type { OfferDeployment } from '../../src/offers/offer.entity';
+import { accessInformationSchema, descriptionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveSections } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 
 /** Wire name of the Power BI test drive type. */
@@ -24,9 +25,9 @@ export const POWER_BI_HOSTS: ReadonlyArray<{ host: string; cloud: string }> = [
 /** Ours: embed links are at most 2,048 characters (what browsers and Partner Center handle comfortably). */
 export const POWER_BI_MAX_URL_CHARS = 2048;
 /** Partner Center: test drive description up to 3,000 characters. */
-export const POWER_BI_MAX_DESCRIPTION_CHARS = 3000;
+export const POWER_BI_MAX_DESCRIPTION_CHARS = MAX_DESCRIPTION_CHARS;
 /** Partner Center: access information up to 10,000 characters. */
-export const POWER_BI_MAX_ACCESS_INFORMATION_CHARS = 10000;
+export const POWER_BI_MAX_ACCESS_INFORMATION_CHARS = MAX_ACCESS_INFORMATION_CHARS;
 /** Ours: a Power BI test drive lasts one hour unless configured. */
 export const POWER_BI_DEFAULT_DURATION_HOURS = 1;
 /** Access information used when the publisher gives none: the link, with `{{embedUrl}}` filled per session. */
@@ -74,14 +75,8 @@ const testDriveSchema = z.strictObject({
       if (p) ctx.addIssue({ code: 'custom', message: p });
     }),
   durationHours: durationHoursSchema.optional(),
-  description: z
-    .string({ message: 'description must be a string' })
-    .max(POWER_BI_MAX_DESCRIPTION_CHARS, `description must be at most ${POWER_BI_MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
-    .optional(),
-  accessInformation: z
-    .string({ message: 'accessInformation must be a string' })
-    .max(POWER_BI_MAX_ACCESS_INFORMATION_CHARS, `accessInformation must be at most ${POWER_BI_MAX_ACCESS_INFORMATION_CHARS} characters (Partner Center limit)`)
-    .optional(),
+  description: descriptionSchema,
+  accessInformation: accessInformationSchema,
 });
 
 /**
@@ -94,18 +89,18 @@ const testDriveSchema = z.strictObject({
  */
 export function validatePowerBiConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
   const problems: ErrorDetail[] = [];
-  const td = testDriveSchema.safeParse(testDrive);
-  if (!td.success) problems.push(...zodIssuesToDetails(td.error.issues, 'testDrive'));
   if (deployment !== undefined && deployment !== null && Object.keys(deployment).length > 0) {
     problems.push({ code: 'UnknownField', target: 'deployment', message: 'A Power BI test drive needs no deployment details (no subscription, app registration or secret): leave deployment out.' });
   }
-  if (problems.length || !td.success) return problems;
+  const parsed = validateTestDriveSections({ testDrive: { schema: testDriveSchema, input: testDrive }, crossChecks: problems });
+  if (Array.isArray(parsed)) return parsed;
+  const t = parsed.testDrive;
   const config: PowerBiTestDriveConfig = {
     type: POWER_BI_TEST_DRIVE_TYPE,
-    embedUrl: td.data.embedUrl,
-    durationHours: td.data.durationHours ?? POWER_BI_DEFAULT_DURATION_HOURS,
-    ...(td.data.description !== undefined ? { description: td.data.description } : {}),
-    accessInformation: td.data.accessInformation ?? POWER_BI_DEFAULT_ACCESS_INFORMATION,
+    embedUrl: t.embedUrl,
+    durationHours: t.durationHours ?? POWER_BI_DEFAULT_DURATION_HOURS,
+    ...(t.description !== undefined ? { description: t.description } : {}),
+    accessInformation: t.accessInformation ?? POWER_BI_DEFAULT_ACCESS_INFORMATION,
   };
   return { testDrive: config as unknown as Record<string, unknown>, deployment: {} as OfferDeployment, needsClientSecret: false };
 }

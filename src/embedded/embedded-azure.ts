@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { startEmulator } from '../../emulator/src';
 import { AppConfig } from '../config/app-config';
-import { AzureRuntime } from '../azure/azure-runtime';
+import { AzureRuntime, ServiceIdentity } from '../azure/azure-runtime';
 import { azuriteLocation, startAzurite } from './azurite';
 
 /** The embedded default's local Azure: the emulator (Entra ID, ARM, Key Vault) and Azurite (blobs). */
@@ -13,6 +13,25 @@ export interface EmbeddedAzure {
   /** Emulator handle, for the sample seeding (publisher creation). */
   emulator: Awaited<ReturnType<typeof startEmulator>>;
   stop(): Promise<void>;
+}
+
+/**
+ * An AzureRuntime pointing every SDK client at the emulator (Entra ID, ARM and Key Vault at its URL,
+ * trusting its CA) and Azurite (blobs), authenticating as `identity` (a client registered in the emulator).
+ */
+export function emulatedRuntime(emulator: { url: string; caCertPem: string }, azuriteConnectionString: string, identity: ServiceIdentity): AzureRuntime {
+  return new AzureRuntime(
+    {
+      authorityHost: emulator.url,
+      resourceManagerEndpoint: emulator.url,
+      resourceManagerAudience: 'https://management.azure.com',
+      keyVaultUrl: emulator.url,
+      storageConnectionString: azuriteConnectionString,
+      extraCaPem: emulator.caCertPem,
+      emulated: true,
+    },
+    identity,
+  );
 }
 
 /**
@@ -35,18 +54,7 @@ export async function startEmbeddedAzure(config: AppConfig, opts: { emulatorPort
     throw err;
   }
   const identity = await emulator.createClient({});
-  const runtime = new AzureRuntime(
-    {
-      authorityHost: emulator.url,
-      resourceManagerEndpoint: emulator.url,
-      resourceManagerAudience: 'https://management.azure.com',
-      keyVaultUrl: emulator.url,
-      storageConnectionString: azurite.connectionString,
-      extraCaPem: emulator.caCertPem,
-      emulated: true,
-    },
-    identity,
-  );
+  const runtime = emulatedRuntime(emulator, azurite.connectionString, identity);
   return {
     runtime,
     emulatorUrl: emulator.url,

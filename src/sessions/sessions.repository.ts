@@ -1,13 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, LessThanOrEqual, Repository } from 'typeorm';
+import { DataSource, In, IsNull, LessThanOrEqual, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { isUniqueViolation } from '../persistence/data-source';
 import { EndReason, SessionEntity, SessionState } from './session.entity';
 
 /**
  * Persistence of sessions. State changes are conditional updates (`WHERE state IN (...)`), so an
  * expiry pass, an early end and a failing provisioning step racing each other (in one process or
- * several) make exactly one transition.
+ * several) make exactly one transition. Concurrency slots of the types without a pool (Dynamics 365,
+ * Logic app) are claimed in one place, claimSessionSlot().
  */
 @Injectable()
 export class SessionsRepository {
@@ -42,6 +44,50 @@ export class SessionsRepository {
       .where('id = :id', { id })
       .andWhere('state IN (:...from)', { from })
       .execute();
+    return r.affected === 1;
+  }
+
+  /**
+   * THE place where a session concurrency slot is claimed. Sets the lowest free slot in 0..limit-1
+   * (and `extra`) on session `sessionId` of offer `offerId` while it is `provisioning`, and returns it;
+   * null when every slot below `limit` is taken or the session is no longer provisioning.
+   * Concurrent claims never share a slot: the UNIQUE (offerId, slot) index refuses the second one, and
+   * the loser tries the next free slot (slots are re-read up to three rounds while claims collide).
+   */
+  async claimSessionSlot(sessionId: string, offerId: string, limit: number, now: number, extra: Partial<SessionEntity> = {}): Promise<number | null> {
+    for (let round = 0; round < 3; round++) {
+      const rows = await this.repo.find({ where: { offerId, slot: Not(IsNull()) }, select: { id: true, slot: true } });
+      const taken = new Set(rows.map((r) => r.slot));
+      let contended = false;
+      for (let slot = 0; slot < limit; slot++) {
+        if (taken.has(slot)) continue;
+        try {
+          return (await this.transition(sessionId, ['provisioning'], { ...extra, slot }, now)) ? slot : null;
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err;
+          contended = true;
+        }
+      }
+      if (!contended) return null;
+    }
+    return null;
+  }
+
+  /**
+   * Compare-and-set of session.progress (and `patch`): applied only if the session is still in one of
+   * `from` and its stored progress is what `s` holds (s.progress as read).
+   * @returns false when someone else moved it (the caller re-reads).
+   */
+  async compareAndSetProgress(s: SessionEntity, next: unknown, from: SessionState[], now: number, patch: Partial<SessionEntity> = {}): Promise<boolean> {
+    const qb = this.repo
+      .createQueryBuilder()
+      .update(SessionEntity)
+      .set({ ...patch, progress: next, updatedAt: now } as unknown as QueryDeepPartialEntity<SessionEntity>)
+      .where('id = :id', { id: s.id })
+      .andWhere('state IN (:...from)', { from });
+    if (s.progress === null || s.progress === undefined) qb.andWhere('progress IS NULL');
+    else qb.andWhere('progress = :old', { old: JSON.stringify(s.progress) });
+    const r = await qb.execute();
     return r.affected === 1;
   }
 

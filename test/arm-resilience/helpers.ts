@@ -5,7 +5,7 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
 import { startEmulator, type EmulatorOptions, type PublisherInfo } from '../../emulator/src';
 import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
-import { AzureRuntime } from '../../src/azure/azure-runtime';
+import { emulatedRuntime } from '../../src/embedded/embedded-azure';
 import { startAzurite } from '../../src/embedded/azurite';
 import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
 import type { PoolInstanceEntity } from '../../src/pools/pool-instance.entity';
@@ -29,18 +29,7 @@ export async function startLocalAzureWith(opts: Partial<Omit<EmulatorOptions, 'd
   cacheCa(dataDir);
   const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0 });
   const identity = await emulator.createClient({});
-  const runtime = new AzureRuntime(
-    {
-      authorityHost: emulator.url,
-      resourceManagerEndpoint: emulator.url,
-      resourceManagerAudience: 'https://management.azure.com',
-      keyVaultUrl: emulator.url,
-      storageConnectionString: azurite.connectionString,
-      extraCaPem: emulator.caCertPem,
-      emulated: true,
-    },
-    identity,
-  );
+  const runtime = emulatedRuntime(emulator, azurite.connectionString, identity);
   return {
     emulator,
     azurite,

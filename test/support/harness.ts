@@ -5,6 +5,7 @@ import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { startEmulator } from '../../emulator/src';
 import { AzureRuntime } from '../../src/azure/azure-runtime';
+import { emulatedRuntime } from '../../src/embedded/embedded-azure';
 import { createApp } from '../../src/bootstrap';
 import { ManualClock } from '../../src/common/clock';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
@@ -58,18 +59,7 @@ export async function startLocalAzure(deploymentSeconds = 0.2): Promise<LocalAzu
   const emulator = await startEmulator({ port: 0, dataDir: path.join(dir, 'emulator'), deploymentSeconds, persist: false });
   const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0 });
   const identity = await emulator.createClient({});
-  const runtime = new AzureRuntime(
-    {
-      authorityHost: emulator.url,
-      resourceManagerEndpoint: emulator.url,
-      resourceManagerAudience: 'https://management.azure.com',
-      keyVaultUrl: emulator.url,
-      storageConnectionString: azurite.connectionString,
-      extraCaPem: emulator.caCertPem,
-      emulated: true,
-    },
-    identity,
-  );
+  const runtime = emulatedRuntime(emulator, azurite.connectionString, identity);
   return {
     emulator,
     azurite,

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { DataProtector } from '../../../src/azure/data-protector';
 import { Clock } from '../../../src/common/clock';
 import { AppConfig, APP_CONFIG } from '../../../src/config/app-config';
 import { OfferEntity } from '../../../src/offers/offer.entity';
 import { SessionEntity, SessionState } from '../../../src/sessions/session.entity';
 import { SessionsRepository } from '../../../src/sessions/sessions.repository';
+import { runSessionSteps, StepOutcome } from '../../../src/test-drives/session-runner';
 import { DynamicsClients } from '../clients/dynamics-clients';
 import { RemoteError, toRemoteError } from '../clients/errors';
 import { EnvironmentUser } from '../clients/product-api';
@@ -18,13 +18,13 @@ import { DynamicsProgress, errorBackoffMs, syncBackoffMs } from './progress';
 /** Transient errors of one forward step tolerated before the session fails. */
 export const MAX_STEP_ATTEMPTS = 6;
 /** A session still `provisioning` without a slot this long after its request was abandoned (crash mid-start). */
-export const ABANDONED_START_MS = 120_000;
+export { ABANDONED_START_MS } from '../../../src/test-drives/session-runner';
 /** Transient errors of the role removal tolerated before teardown moves on (removing license and user takes the role away too). */
 const ROLE_REMOVAL_ATTEMPTS = 3;
 /** Most steps one run() takes (a whole provisioning is 6 steps, a teardown 4). */
 const MAX_STEPS_PER_RUN = 16;
 
-type Outcome = 'continue' | 'wait' | 'done';
+type Outcome = StepOutcome;
 
 /** The session's user principal name: `td-<first 12 hex digits of the session id>@<tenantName>` (F&O user ids are at most 20 characters). */
 export function upnFor(sessionId: string, tenantName: string): string {
@@ -65,43 +65,18 @@ export class DynamicsSessionDriver {
 
   /** Runs steps of session `sessionId` until it waits (backoff, sync) or is done. Errors are recorded, never thrown. */
   async run(offer: OfferEntity, sessionId: string): Promise<void> {
-    for (let i = 0; i < MAX_STEPS_PER_RUN; i++) {
-      const s = await this.sessions.findById(sessionId);
-      if (!s || s.offerId !== offer.id) return;
-      const now = this.clock.now();
-      let outcome: Outcome;
-      if (s.state === 'provisioning') {
-        if (s.slot === null) {
-          if (now - s.requestedAt > ABANDONED_START_MS) {
-            await this.sessions.markFailed(s.id, { code: 'StartAbandoned', message: 'The start of this test drive was interrupted; please start a new one.' }, now);
-          }
-          return;
-        }
-        outcome = await this.forward(offer, s, now);
-      } else if (s.state === 'ending') {
-        outcome = await this.teardown(offer, s, now);
-      } else {
-        return;
-      }
-      if (outcome !== 'continue') return;
-    }
+    await runSessionSteps({ sessions: this.sessions, clock: this.clock }, offer, sessionId, MAX_STEPS_PER_RUN, {
+      forward: (s, now) => this.forward(offer, s, now),
+      teardown: (s, now) => this.teardown(offer, s, now),
+    });
   }
 
   /**
    * Compare-and-set of session.progress (and `patch`): applied only if the session is still in `from`
    * and its progress is what `s` read. @returns false when someone else moved it (re-read and go on).
    */
-  private async save(s: SessionEntity, next: DynamicsProgress, from: SessionState[], now: number, patch: Partial<SessionEntity> = {}): Promise<boolean> {
-    const qb = this.sessions.repo
-      .createQueryBuilder()
-      .update(SessionEntity)
-      .set({ ...patch, progress: next, updatedAt: now } as unknown as QueryDeepPartialEntity<SessionEntity>)
-      .where('id = :id', { id: s.id })
-      .andWhere('state IN (:...from)', { from });
-    if (s.progress === null || s.progress === undefined) qb.andWhere('progress IS NULL');
-    else qb.andWhere('progress = :old', { old: JSON.stringify(s.progress) });
-    const r = await qb.execute();
-    return r.affected === 1;
+  private save(s: SessionEntity, next: DynamicsProgress, from: SessionState[], now: number, patch: Partial<SessionEntity> = {}): Promise<boolean> {
+    return this.sessions.compareAndSetProgress(s, next, from, now, patch);
   }
 
   private async forward(offer: OfferEntity, s: SessionEntity, now: number): Promise<Outcome> {

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { DataProtector } from '../../../src/azure/data-protector';
 import { Clock } from '../../../src/common/clock';
 import { AppConfig, APP_CONFIG } from '../../../src/config/app-config';
@@ -7,6 +6,7 @@ import { OfferEntity } from '../../../src/offers/offer.entity';
 import { outputsAsStrings } from '../../../src/sessions/access-information';
 import { SessionEntity, SessionState } from '../../../src/sessions/session.entity';
 import { SessionsRepository } from '../../../src/sessions/sessions.repository';
+import { runSessionSteps, StepOutcome } from '../../../src/test-drives/session-runner';
 import { answerToOutputs, deprovisionRequest, errorFromAnswer, isTerminalRunStatus, provisionRequest, runOutputsToAnswer } from '../contract';
 import { logicAppConfigOf } from '../logic-app-config';
 import { CallbackAnswer, LogicAppGateway, toLogicCallError, WorkflowInfo } from '../logic-app.gateway';
@@ -16,11 +16,11 @@ import { isRetryableStatus, LogicAppProgress, LogicCallProgress, retryAfterSecon
 /** Steps of one session per run() before it yields (each step is one remote call at most). */
 const MAX_STEPS_PER_RUN = 12;
 /** A session still `provisioning` without a slot this long after its request was abandoned (crash mid-start). */
-export const ABANDONED_START_MS = 120_000;
+export { ABANDONED_START_MS } from '../../../src/test-drives/session-runner';
 /** Extra grace (clock ms) after the request timeout before a POST without a recorded result counts as lost. */
 const LOST_CALL_GRACE_MS = 10_000;
 
-type Outcome = 'continue' | 'wait' | 'done';
+type Outcome = StepOutcome;
 type Kind = 'provision' | 'deprovision';
 
 /** What one answer (or followed run) of a Logic App means for the call. */
@@ -64,27 +64,11 @@ export class LogicAppSessionDriver {
 
   /** Runs steps of session `sessionId` until it waits or is done. Errors are recorded, never thrown. */
   async run(offer: OfferEntity, sessionId: string): Promise<void> {
-    for (let i = 0; i < MAX_STEPS_PER_RUN; i++) {
-      const s = await this.sessions.findById(sessionId);
-      if (!s || s.offerId !== offer.id) return;
-      const now = this.clock.now();
-      let outcome: Outcome;
-      if (s.state === 'provisioning') {
-        if (s.slot === null) {
-          if (now - s.requestedAt > ABANDONED_START_MS) {
-            await this.sessions.markFailed(s.id, { code: 'StartAbandoned', message: 'The start of this test drive was interrupted; please start a new one.' }, now);
-          }
-          return;
-        }
-        outcome = await this.provision(offer, s, now);
-      } else if (s.state === 'ending') {
-        outcome = await this.teardown(offer, s, now);
-      } else {
-        this.forget(sessionId);
-        return;
-      }
-      if (outcome !== 'continue') return;
-    }
+    await runSessionSteps({ sessions: this.sessions, clock: this.clock }, offer, sessionId, MAX_STEPS_PER_RUN, {
+      forward: (s, now) => this.provision(offer, s, now),
+      teardown: (s, now) => this.teardown(offer, s, now),
+      inactive: () => this.forget(sessionId),
+    });
   }
 
   private forget(sessionId: string): void {
@@ -98,17 +82,9 @@ export class LogicAppSessionDriver {
    * @returns false when someone else moved it (the caller re-reads).
    */
   private async save(s: SessionEntity, next: LogicAppProgress, from: SessionState[], now: number, patch: Partial<SessionEntity> = {}): Promise<boolean> {
-    const qb = this.sessions.repo
-      .createQueryBuilder()
-      .update(SessionEntity)
-      .set({ ...patch, progress: next, updatedAt: now } as unknown as QueryDeepPartialEntity<SessionEntity>)
-      .where('id = :id', { id: s.id })
-      .andWhere('state IN (:...from)', { from });
-    if (s.progress === null || s.progress === undefined) qb.andWhere('progress IS NULL');
-    else qb.andWhere('progress = :old', { old: JSON.stringify(s.progress) });
-    const r = await qb.execute();
-    if (r.affected === 1) s.progress = next as unknown as Record<string, unknown>;
-    return r.affected === 1;
+    const ok = await this.sessions.compareAndSetProgress(s, next, from, now, patch);
+    if (ok) s.progress = next as unknown as Record<string, unknown>;
+    return ok;
   }
 
   private progressOf(s: SessionEntity): LogicAppProgress {

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { ErrorDetail } from '../common/api-error';
+import { guidSchema, zodIssuesToDetails } from '../common/validation';
+import { isKnownRegion, knownRegions } from '../config/regions';
+
+/** Partner Center: test drive description up to 3,000 characters. */
+export const MAX_DESCRIPTION_CHARS = 3000;
+/** Partner Center: access information up to 10,000 characters. */
+export const MAX_ACCESS_INFORMATION_CHARS = 10000;
+/** Ours: Azure client secrets are at most a few hundred characters; 1024 leaves room. */
+export const CLIENT_SECRET_MAX_CHARS = 1024;
+
+/** Optional `testDrive.description`; Partner Center: description up to 3,000 characters. */
+export const descriptionSchema = z
+  .string({ message: 'description must be a string' })
+  .max(MAX_DESCRIPTION_CHARS, `description must be at most ${MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
+  .optional();
+
+/** Optional `testDrive.accessInformation`; Partner Center: access information up to 10,000 characters. */
+export const accessInformationSchema = z
+  .string({ message: 'accessInformation must be a string' })
+  .max(MAX_ACCESS_INFORMATION_CHARS, `accessInformation must be at most ${MAX_ACCESS_INFORMATION_CHARS} characters (Partner Center limit)`)
+  .optional();
+
+/**
+ * Optional `deployment.clientSecret`, 1-1024 characters (ours, see CLIENT_SECRET_MAX_CHARS). Optional
+ * here: the offers service requires it when an offer is created and keeps the stored one on update.
+ */
+export const clientSecretSchema = z
+  .string({ message: 'clientSecret must be a string' })
+  .min(1, 'clientSecret must not be empty')
+  .max(CLIENT_SECRET_MAX_CHARS, `clientSecret must be at most ${CLIENT_SECRET_MAX_CHARS} characters`)
+  .optional();
+
+/**
+ * An ARM location name (`what` names the field in messages, e.g. "region" or "region name"): a
+ * non-empty string, trimmed and lower-cased, that is one of config/regions.json.
+ */
+export const knownRegionSchema = (what: string) =>
+  z
+    .string({ message: `${what} must be a string (an ARM location name such as "westeurope")` })
+    .min(1, `${what} must not be empty`)
+    .transform((s) => s.trim().toLowerCase())
+    .superRefine((name, ctx) => {
+      if (name && !isKnownRegion(name)) {
+        ctx.addIssue({ code: 'custom', message: `Unknown region '${name}'. Known regions: ${knownRegions().map((k) => k.name).join(', ')}.` });
+      }
+    });
+
+/**
+ * `deployment` of the test drive types that act in the publisher's Azure subscription (ARM, Logic app):
+ * subscriptionId, tenantId and clientId GUIDs and an optional clientSecret; unknown fields are refused.
+ */
+export const azureDeploymentSchema = z.strictObject(
+  {
+    subscriptionId: guidSchema('subscriptionId'),
+    tenantId: guidSchema('tenantId'),
+    clientId: guidSchema('clientId'),
+    clientSecret: clientSecretSchema,
+  },
+  { message: 'deployment must be an object {subscriptionId, tenantId, clientId, clientSecret}' },
+);
+
+/** Message of a missing `deployment` for azureDeploymentSchema. */
+export const AZURE_DEPLOYMENT_REQUIRED = 'Required: {subscriptionId, tenantId, clientId, clientSecret}.';
+
+/** The GUIDs of a parsed azureDeploymentSchema, lower-cased, without the client secret. */
+export function azureDeploymentOf(dep: z.infer<typeof azureDeploymentSchema>): { subscriptionId: string; tenantId: string; clientId: string } {
+  return { subscriptionId: dep.subscriptionId.toLowerCase(), tenantId: dep.tenantId.toLowerCase(), clientId: dep.clientId.toLowerCase() };
+}
+
+/**
+ * The skeleton of every type's validateConfig: parses `testDrive` with its schema and (when a
+ * deployment schema is given) `deployment` with that one, collecting every problem with its full field
+ * path ("testDrive.regions[1].hot", "deployment.tenantId"). `crossChecks` are the type's own problems
+ * found on the raw input; they are reported after the testDrive ones and before the deployment ones.
+ * A missing deployment (undefined or null) is one problem on `deployment` with `deployment.requiredMessage`.
+ *
+ * @returns the parsed sections, or every problem found (non-empty).
+ */
+export function validateTestDriveSections<T extends z.ZodType, D extends z.ZodType = z.ZodUndefined>(sections: {
+  testDrive: { schema: T; input: unknown };
+  crossChecks?: ErrorDetail[];
+  deployment?: { schema: D; input: unknown; requiredMessage: string };
+}): { testDrive: z.output<T>; deployment: z.output<D> } | ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const td = sections.testDrive.schema.safeParse(sections.testDrive.input);
+  if (!td.success) problems.push(...zodIssuesToDetails(td.error.issues, 'testDrive'));
+  if (sections.crossChecks) problems.push(...sections.crossChecks);
+  let dep: { value: z.output<D> } | undefined;
+  const d = sections.deployment;
+  if (d) {
+    if (d.input === undefined || d.input === null) {
+      problems.push({ code: 'InvalidField', target: 'deployment', message: d.requiredMessage });
+    } else {
+      const r = d.schema.safeParse(d.input);
+      if (!r.success) problems.push(...zodIssuesToDetails(r.error.issues, 'deployment'));
+      else dep = { value: r.data as z.output<D> };
+    }
+  }
+  if (problems.length || !td.success || (d && !dep)) return problems;
+  return { testDrive: td.data as z.output<T>, deployment: dep?.value as z.output<D> };
+}
