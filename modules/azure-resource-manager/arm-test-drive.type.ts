@@ -75,6 +75,17 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     return validateArmConfig(testDrive, deployment);
   }
 
+  /** The offer view's `packageRevision` (the revision new instances are deployed from), or null. */
+  async offerViewExtras(offers: OfferEntity[]): Promise<Map<string, Record<string, unknown>>> {
+    const revs = await this.packages.getRevisions(offers.map((o) => o.currentRevisionId).filter((x): x is string => !!x));
+    return new Map(
+      offers.map((o) => {
+        const rev = o.currentRevisionId ? revs.get(o.currentRevisionId) : undefined;
+        return [o.id, { packageRevision: rev ? { id: rev.id, number: rev.number, baseUri: rev.baseUri, parameters: rev.parameters } : null }];
+      }),
+    );
+  }
+
   async publishPreflight(offer: OfferEntity): Promise<ErrorDetail[]> {
     return this.packages.preflight(offer);
   }

@@ -3,7 +3,6 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { OfferEntity } from './offer.entity';
 import { SessionEntity } from '../sessions/session.entity';
 import { PoolInstanceEntity } from '../pools/pool-instance.entity';
-import { PackageRevisionEntity } from '../../modules/azure-resource-manager/packages/package-revision.entity';
 import { OffersRepository } from './offers.repository';
 import { OffersService } from './offers.service';
 import { OffersController } from './offers.controller';
@@ -15,7 +14,7 @@ import { OfferCredentials } from './offer-credentials';
  * AzureModule (SecretStore) and CoreModule.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([OfferEntity, SessionEntity, PoolInstanceEntity, PackageRevisionEntity])],
+  imports: [TypeOrmModule.forFeature([OfferEntity, SessionEntity, PoolInstanceEntity])],
   controllers: [OffersController],
   providers: [OffersRepository, OffersService, OfferCredentials],
   exports: [OffersRepository, OffersService, OfferCredentials],

@@ -10,7 +10,6 @@ import { SessionEntity, SessionState } from '../sessions/session.entity';
 import { PoolInstanceEntity } from '../pools/pool-instance.entity';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { TestDriveType, ValidatedTestDriveConfig } from '../test-drives/test-drive-type';
-import { PackageRevisionEntity } from '../../modules/azure-resource-manager/packages/package-revision.entity';
 import { OfferEntity, OfferHealth } from './offer.entity';
 import { OffersRepository } from './offers.repository';
 import { OfferCredentials } from './offer-credentials';
@@ -38,7 +37,6 @@ export class OffersService {
     private readonly clock: Clock,
     @InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>,
     @InjectRepository(PoolInstanceEntity) private readonly instances: Repository<PoolInstanceEntity>,
-    @InjectRepository(PackageRevisionEntity) private readonly revisions: Repository<PackageRevisionEntity>,
     private readonly audit: AuditService,
   ) {}
 
@@ -224,8 +222,18 @@ export class OffersService {
 
   /** Response shape of one offer. */
   async view(offer: OfferEntity): Promise<OfferView> {
-    const rev = offer.currentRevisionId ? await this.revisions.findOneBy({ id: offer.currentRevisionId }) : null;
-    return toView(offer, rev);
+    return (await this.views([offer]))[0];
+  }
+
+  /** Views of `offers`, with each type's own fields (TestDriveType.offerViewExtras), one batch per type. */
+  private async views(offers: OfferEntity[]): Promise<OfferView[]> {
+    const extras = new Map<string, Record<string, unknown>>();
+    for (const typeName of new Set(offers.map((o) => o.type))) {
+      const type = this.registry.has(typeName) ? this.registry.get(typeName) : undefined;
+      if (!type?.offerViewExtras) continue;
+      for (const [id, fields] of await type.offerViewExtras(offers.filter((o) => o.type === typeName))) extras.set(id, fields);
+    }
+    return offers.map((o) => toView(o, extras.get(o.id)));
   }
 
   /**
@@ -238,11 +246,7 @@ export class OffersService {
 
   /** Response shape of every offer `caller` may read (a publisher: its own; an operator: all). */
   async list(caller?: Caller): Promise<OfferView[]> {
-    const offers = (await this.offers.list()).filter((o) => mayAccessOffer(caller, o, 'read'));
-    const ids = offers.map((o) => o.currentRevisionId).filter((x): x is string => !!x);
-    const revs = ids.length ? await this.revisions.findBy({ id: In(ids) }) : [];
-    const byId = new Map(revs.map((r) => [r.id, r]));
-    return offers.map((o) => toView(o, o.currentRevisionId ? (byId.get(o.currentRevisionId) ?? null) : null));
+    return this.views((await this.offers.list()).filter((o) => mayAccessOffer(caller, o, 'read')));
   }
 
   private typeOrProblems(name: string, problems: ErrorDetail[]): TestDriveType | undefined {
@@ -258,8 +262,11 @@ export class OffersService {
   }
 }
 
-/** Offer entity -> response JSON (ISO times, secret never included). */
-export function toView(offer: OfferEntity, rev: PackageRevisionEntity | null): OfferView {
+/**
+ * Offer entity -> response JSON (ISO times, secret never included). `extras` are the type's own fields
+ * (TestDriveType.offerViewExtras); `packageRevision` is null unless the type supplies one.
+ */
+export function toView(offer: OfferEntity, extras: Record<string, unknown> = {}): OfferView {
   const { clientSecret: _drop, ...deployment } = offer.deployment as unknown as Record<string, unknown>;
   void _drop;
   return {
@@ -268,7 +275,8 @@ export function toView(offer: OfferEntity, rev: PackageRevisionEntity | null): O
     state: offer.state,
     testDrive: { ...offer.testDrive, type: offer.type },
     deployment: { ...deployment, clientSecretSet: !!offer.clientSecretVersion },
-    packageRevision: rev ? { id: rev.id, number: rev.number, baseUri: rev.baseUri, parameters: rev.parameters } : null,
+    packageRevision: null,
+    ...(extras as Partial<OfferView>),
     publishedAt: iso(offer.publishedAt),
     createdAt: iso(offer.createdAt)!,
     updatedAt: iso(offer.updatedAt)!,

@@ -61,6 +61,12 @@ export interface TestDriveType {
   checkHealth?(offer: OfferEntity): Promise<OfferHealth>;
 
   /**
+   * Optional: type-specific fields merged into the offer view of GET/PUT /offers (ARM: its current
+   * `packageRevision`), for a batch of this type's offers at once. Returns offer id -> fields.
+   */
+  offerViewExtras?(offers: OfferEntity[]): Promise<Map<string, Record<string, unknown>>>;
+
+  /**
    * Claims capacity for a new session (atomically) and starts provisioning. On return the session is
    * either `ready` (e.g. a hot instance was claimed) or `provisioning` (work continues in reconcile()).
    * The session row exists already (state provisioning); implementations update it.

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import { ApiError, ErrorDetail } from '../../../src/common/api-error';
 import { Clock, iso } from '../../../src/common/clock';
 import { isUniqueViolation } from '../../../src/persistence/data-source';
@@ -102,6 +102,12 @@ export class PackageService {
   }
 
   /** A revision by id, or null. */
+  /** Revisions by id (one query), for views of many offers. */
+  async getRevisions(ids: string[]): Promise<Map<string, PackageRevisionEntity>> {
+    const rows = ids.length ? await this.revisions.findBy({ id: In(ids) }) : [];
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
   getRevision(id: string): Promise<PackageRevisionEntity | null> {
     return this.revisions.findOneBy({ id });
   }
