@@ -1,5 +1,5 @@
 /**
- * Property 1: every shared ARM fixture (../shared/fixtures/arm, real public templates) deploys
+ * Property 1: every ARM fixture (test/fixtures/arm, real public templates) deploys
  * through the path a publisher and the service use: the real DeploymentsClient, a resource group made
  * with ResourceManagementClient, the template served from blob storage (Azurite) and deployed by
  * templateLink.uri. The two test drive fixtures also run as offer packages through the service
@@ -128,7 +128,7 @@ function filesUnder(dir: string, rel = ''): string[] {
   return fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(dir, path.posix.join(rel, e.name)) : [path.posix.join(rel, e.name)]));
 }
 
-describe('shared ARM fixtures deploy through the real SDKs, linked from blob storage', () => {
+describe('the ARM fixtures deploy through the real SDKs, linked from blob storage', () => {
   let azure: LocalAzure;
   let publisher: Publisher;
   let blobs: BlobServiceClient;

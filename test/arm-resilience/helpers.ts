@@ -10,7 +10,7 @@ import { startAzurite } from '../../src/embedded/azurite';
 import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
 import type { PoolInstanceEntity } from '../../src/pools/pool-instance.entity';
 import type { LocalAzure, TestService } from '../support/harness';
-import { ARM_FIXTURES } from '../support/shared-dir';
+import { ARM_FIXTURES } from '../support/fixtures-dir';
 
 export const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
 export const FIXTURES = ARM_FIXTURES;

@@ -6,7 +6,7 @@ import type { DeploymentsClient } from '@azure/arm-resourcesdeployments';
 import { start, armClients, control, fastPoll } from './helpers';
 import { logicClient, callUrl, localServer, waitForRun, latestRun } from './logic-helpers';
 import type { EmulatorHandle, PublisherInfo } from '../../emulator/src';
-import { ARM_FIXTURES, LOGIC_FIXTURES } from '../support/shared-dir';
+import { ARM_FIXTURES, LOGIC_FIXTURES } from '../support/fixtures-dir';
 
 const LOGIC = LOGIC_FIXTURES;
 const ARM = ARM_FIXTURES;
@@ -35,7 +35,7 @@ function standardToConsumption(file: string, values: Record<string, string>): { 
   return { definition, parameters };
 }
 
-describe('emulator: Logic Apps fixtures (../shared/fixtures/logicapp and arm/logic-app-create)', () => {
+describe('emulator: Logic Apps fixtures (test/fixtures/logicapp and arm/logic-app-create)', () => {
   let h: EmulatorHandle;
   let cleanup: () => Promise<void>;
   let pub: PublisherInfo;

@@ -3,7 +3,7 @@ import { ZipFile } from 'yazl';
 import { ApiError } from '../../../src/common/api-error';
 import { readPackageZip } from './package-zip';
 import { validatePackage } from './package.service';
-import { ARM_FIXTURES } from '../../../test/support/shared-dir';
+import { ARM_FIXTURES } from '../../../test/support/fixtures-dir';
 
 // ---------- helpers: yazl for well-formed zips, a raw writer for hostile ones ----------
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArmTemplateError, DeploymentScope, EvaluatedResource, TemplateDeploymentRequest, evaluateTemplateDeployment } from './index';
-import { ARM_FIXTURES } from '../../../../test/support/shared-dir';
+import { ARM_FIXTURES } from '../../../../test/support/fixtures-dir';
 
 const FIXTURES = ARM_FIXTURES;
 const BASE = 'https://store.example/pkg/';
