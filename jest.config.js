@@ -1,5 +1,7 @@
 /** Two projects: unit specs next to the code, e2e tests under test/ (real SDKs against emulator/). */
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.spec.json', diagnostics: false }] };
+/** Decides once, before tests are collected, whether the PostgreSQL tests run (TEST_POSTGRES_AVAILABLE); they are skipped, not passed, without it. */
+const globalSetup = '<rootDir>/test/support/postgres-global-setup.ts';
 module.exports = {
   testTimeout: 120000,
   projects: [
@@ -9,6 +11,7 @@ module.exports = {
       roots: ['<rootDir>/src', '<rootDir>/modules', '<rootDir>/emulator'],
       testMatch: ['**/*.spec.ts'],
       transform,
+      globalSetup,
     },
     {
       displayName: 'e2e',
@@ -16,6 +19,7 @@ module.exports = {
       roots: ['<rootDir>/test'],
       testMatch: ['**/*.e2e-spec.ts'],
       transform,
+      globalSetup,
     },
   ],
 };

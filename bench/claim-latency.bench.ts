@@ -12,7 +12,7 @@ import { Session } from 'node:inspector/promises';
 import { capacity, customer, publishOffer, startLocalAzureWith } from '../test/arm-resilience/helpers';
 import type { Db, LocalAzure, TestService } from '../test/support/harness';
 import { startService } from '../test/support/harness';
-import { postgresAvailable } from '../test/support/postgres';
+import { itOn } from '../test/support/postgres';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
@@ -69,8 +69,7 @@ describe('hot claim latency (POST /sessions)', () => {
   });
 
   for (const db of ['sqlite', 'postgres'] as Db[]) {
-    it(`${db}`, async () => {
-      if (db === 'postgres' && !(await postgresAvailable())) return;
+    itOn(db)(`${db}`, async () => {
       let azure: LocalAzure | undefined;
       let svc: TestService | undefined;
       try {

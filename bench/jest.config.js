@@ -5,6 +5,7 @@ module.exports = {
   roots: ['<rootDir>/bench'],
   testMatch: ['**/*.bench.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.spec.json', diagnostics: false }] },
+  globalSetup: '<rootDir>/test/support/postgres-global-setup.ts', // TEST_POSTGRES_AVAILABLE for the PostgreSQL row
   testTimeout: 900000,
   verbose: false,
 };

@@ -1,15 +1,15 @@
 import { openDataSource, isUniqueViolation } from './data-source';
 import { PoolInstanceEntity } from '../pools/pool-instance.entity';
-import { POSTGRES_ADMIN_URL, postgresAvailable } from '../../test/support/postgres';
+import { POSTGRES_ADMIN_URL, describeEachDb } from '../../test/support/postgres';
 
-const targets: Array<[string, Parameters<typeof openDataSource>[0]]> = [
-  ['sqlite', { kind: 'sqlite', file: ':memory:' }],
-  ['postgres', { kind: 'postgres', url: POSTGRES_ADMIN_URL }],
-];
+const targets: Record<'sqlite' | 'postgres', Parameters<typeof openDataSource>[0]> = {
+  sqlite: { kind: 'sqlite', file: ':memory:' },
+  postgres: { kind: 'postgres', url: POSTGRES_ADMIN_URL },
+};
 
-describe.each(targets)('migrations on %s', (name, db) => {
+describeEachDb('migrations on %s', (name) => {
+  const db = targets[name];
   it('create the schema, and the slot index refuses a second holder of one slot', async () => {
-    if (name === 'postgres' && !(await postgresAvailable())) return;
     const ds = await openDataSource(db);
     try {
       const repo = ds.getRepository(PoolInstanceEntity);

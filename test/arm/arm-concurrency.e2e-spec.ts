@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
-import { postgresAvailable } from '../support/postgres';
+import { describeEachDb } from '../support/postgres';
 
 const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
 const customer = { email: 'grace@example.com', firstName: 'Grace', lastName: 'Hopper' };
@@ -46,20 +46,17 @@ function checkBurst(responses: Array<{ status: number; body: { id?: string; inst
   return created;
 }
 
-describe.each(['sqlite', 'postgres'] as const)('concurrent starts on %s', (db) => {
+describeEachDb('concurrent starts on %s', (db) => {
   let azure: LocalAzure;
-  let skip = false;
 
   beforeAll(async () => {
-    if (db === 'postgres' && !(await postgresAvailable())) skip = true;
-    else azure = await startLocalAzure(0.1);
+    azure = await startLocalAzure(0.1);
   });
   afterAll(async () => {
     await azure?.stop();
   });
 
   it('a burst of 40 starts never double-claims and never exceeds hot + cold', async () => {
-    if (skip) return;
     const svc = await startService(azure, { db });
     try {
       await publishOffer(svc, azure, 'burst-one', 3, 2);
@@ -75,7 +72,6 @@ describe.each(['sqlite', 'postgres'] as const)('concurrent starts on %s', (db) =
 
   if (db === 'postgres') {
     it('two service instances on one PostgreSQL database share the limits', async () => {
-      if (skip) return;
       const a = await startService(azure, { db });
       const b = await startService(azure, { databaseUrl: a.databaseUrl });
       try {

@@ -1,25 +1,98 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import type { Db } from './harness';
+
+/** Default of TEST_POSTGRES_URL. */
+const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 /** PostgreSQL server the tests use (CI has one at 127.0.0.1:5432, trust auth). */
-export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? DEFAULT_POSTGRES_URL;
+
+/** How long the probe waits for the server to accept a connection, in milliseconds. */
+export const POSTGRES_PROBE_TIMEOUT_MS = 2000;
 
 /**
- * True when the PostgreSQL server answers (and TEST_POSTGRES=0 does not turn its tests off).
- * @throws Error when it does not answer and TEST_REQUIRE_POSTGRES=1 (CI): a skipped half is a failure there.
+ * Decides, once per jest run and before any test is collected, whether the PostgreSQL tests run.
+ * Rules (env): TEST_POSTGRES=0 turns them off without probing; otherwise they run when a server
+ * answers at TEST_POSTGRES_URL (connect + `SELECT 1` within {@link POSTGRES_PROBE_TIMEOUT_MS}).
+ * TEST_REQUIRE_POSTGRES=1 (CI, `.ci/run`) makes a skipped half a failure.
+ * @returns available: whether they run; reason: why not (for the note printed by the global setup).
+ * @throws Error when TEST_REQUIRE_POSTGRES=1 and the server does not answer, or TEST_POSTGRES=0 is also set.
  */
-export async function postgresAvailable(): Promise<boolean> {
-  if (process.env.TEST_POSTGRES === '0') return false;
-  const c = new Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 2000 });
+export async function decidePostgres(env: NodeJS.ProcessEnv = process.env): Promise<{ available: boolean; reason?: string }> {
+  const url = env.TEST_POSTGRES_URL ?? DEFAULT_POSTGRES_URL;
+  const required = env.TEST_REQUIRE_POSTGRES === '1';
+  if (env.TEST_POSTGRES === '0') {
+    if (required) throw new Error('TEST_POSTGRES=0 and TEST_REQUIRE_POSTGRES=1 contradict each other: unset one of them');
+    return { available: false, reason: 'TEST_POSTGRES=0' };
+  }
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: POSTGRES_PROBE_TIMEOUT_MS });
   try {
     await c.connect();
-    await c.end();
-    return true;
+    await c.query('SELECT 1');
+    return { available: true };
   } catch (err) {
-    if (process.env.TEST_REQUIRE_POSTGRES === '1') throw new Error(`PostgreSQL required but not reachable at ${POSTGRES_ADMIN_URL}: ${(err as Error).message}`);
-    process.stderr.write(`PostgreSQL not reachable at ${POSTGRES_ADMIN_URL}: its tests are skipped\n`);
-    return false;
+    const reason = `PostgreSQL not reachable at ${url}: ${(err as Error).message}`;
+    if (required) throw new Error(`PostgreSQL required (TEST_REQUIRE_POSTGRES=1) but not reachable at ${url}: ${(err as Error).message}`);
+    return { available: false, reason };
+  } finally {
+    await c.end().catch(() => undefined);
   }
+}
+
+/**
+ * Whether this run's PostgreSQL tests run: the decision the jest global setup
+ * (test/support/postgres-global-setup.ts, registered in jest.config.js and bench/jest.config.js) stored in
+ * TEST_POSTGRES_AVAILABLE ('1' | '0'); workers inherit it.
+ * @throws Error when TEST_POSTGRES_AVAILABLE is unset: the run did not go through that global setup.
+ */
+export function postgresEnabled(): boolean {
+  const v = process.env.TEST_POSTGRES_AVAILABLE;
+  if (v !== '1' && v !== '0') {
+    throw new Error('TEST_POSTGRES_AVAILABLE is not set: run the tests through jest.config.js (its globalSetup test/support/postgres-global-setup.ts probes PostgreSQL)');
+  }
+  return v === '1';
+}
+
+/**
+ * @deprecated A test that awaits this and returns early passes without running. Use describeEachDb,
+ * describeWithPostgres or itWithPostgres, which jest reports as skipped. Kept only for callers not yet
+ * converted; resolves to postgresEnabled().
+ */
+export async function postgresAvailable(): Promise<boolean> {
+  return postgresEnabled();
+}
+
+/** The databases every database test covers, in the order they run. */
+export const DATABASES: readonly Db[] = ['sqlite', 'postgres'];
+
+/** `describe`, or `describe.skip` for PostgreSQL when this run has none (jest then reports its tests as skipped). */
+export function describeOn(db: Db): jest.Describe {
+  return db === 'postgres' && !postgresEnabled() ? describe.skip : describe;
+}
+
+/** `it`, or `it.skip` for PostgreSQL when this run has none (reported as skipped). */
+export function itOn(db: Db): jest.It {
+  return db === 'postgres' && !postgresEnabled() ? it.skip : it;
+}
+
+/**
+ * `describe.each(['sqlite', 'postgres'])(title, fn)` where the PostgreSQL block is `describe.skip` when this
+ * run has no PostgreSQL: its tests show as skipped instead of passing without running.
+ * @param title block title; `%s` is replaced by the database name, as describe.each does.
+ */
+export function describeEachDb(title: string, fn: (db: Db) => void): void {
+  for (const db of DATABASES) describeOn(db)(title.replace('%s', db), () => fn(db));
+}
+
+/** `describe` for a PostgreSQL-only block, `describe.skip` when this run has no PostgreSQL. */
+export function describeWithPostgres(title: string, fn: () => void): void {
+  describeOn('postgres')(title, fn);
+}
+
+/** `it` for a PostgreSQL-only test, `it.skip` when this run has no PostgreSQL. `timeout` in milliseconds. */
+export function itWithPostgres(title: string, fn: () => Promise<unknown>, timeout?: number): void {
+  itOn('postgres')(title, fn, timeout);
 }
 
 /** Creates a throwaway database; returns its URL and a drop() that removes it. */
