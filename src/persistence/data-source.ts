@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { DatabaseSettings } from '../config/app-config';
+import { withMigrationLock } from './migration-lock';
 import { OfferEntity } from '../offers/offer.entity';
 import { TEST_DRIVE_ENTITIES } from '../../modules/entities';
 import { PoolInstanceEntity } from '../pools/pool-instance.entity';
@@ -54,11 +55,16 @@ export function dataSourceOptions(db: DatabaseSettings): DataSourceOptions {
   };
 }
 
-/** A DataSource, initialised (migrations applied). */
+/**
+ * A DataSource, initialised (migrations applied). On PostgreSQL the migration run happens under the
+ * migration advisory lock (withMigrationLock), so replicas starting together on one database take turns.
+ */
 export async function openDataSource(db: DatabaseSettings): Promise<DataSource> {
-  const ds = new DataSource(dataSourceOptions(db));
-  await ds.initialize();
-  return ds;
+  return withMigrationLock(db, async () => {
+    const ds = new DataSource(dataSourceOptions(db));
+    await ds.initialize();
+    return ds;
+  });
 }
 
 /** True when `err` is a unique-constraint violation (SQLite or PostgreSQL). */
