@@ -10,23 +10,18 @@ import { ManualClock } from '../../src/common/clock';
 import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
 import type { LocalAzure, TestService } from '../support/harness';
 import { startService } from '../support/harness';
-import { postgresAvailable } from '../support/postgres';
+import { describeEachDb } from '../support/postgres';
 import { capacity, CLOUDTRY, customer, emulatedGroups, groupInstanceProblems, instances, publishOffer, Publisher, startLocalAzureWith } from './helpers';
 
 const HOUR = 3600_000;
 
-describe.each(['sqlite', 'postgres'] as const)('crash and resume on %s', (db) => {
+describeEachDb('crash and resume on %s', (db) => {
   let azure: LocalAzure;
   let publisher: Publisher;
   let a: TestService | undefined;
   let b: TestService | undefined;
-  let skip = false;
 
   beforeAll(async () => {
-    if (db === 'postgres' && !(await postgresAvailable())) {
-      skip = true;
-      return;
-    }
     azure = await startLocalAzureWith({ deploymentSeconds: 0.2 });
     publisher = await azure.emulator.createPublisher({});
   });
@@ -37,7 +32,6 @@ describe.each(['sqlite', 'postgres'] as const)('crash and resume on %s', (db) =>
   });
 
   it('service B on A\'s database converges: deployments finish, the expired session ends on the first pass, deletions complete, no duplicate groups', async () => {
-    if (skip) return;
     a = await startService(azure, { db });
     await publishOffer(a, publisher, 'resume', [{ name: 'westeurope', hot: 2, cold: 1 }], { durationHours: 1 });
     await a.until(async () => (await capacity(a!, 'resume', 'westeurope')).hotReady === 2);

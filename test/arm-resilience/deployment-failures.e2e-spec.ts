@@ -7,7 +7,7 @@
  */
 import type { LocalAzure, TestService } from '../support/harness';
 import { startService } from '../support/harness';
-import { postgresAvailable } from '../support/postgres';
+import { describeEachDb } from '../support/postgres';
 import { capacity, CLOUDTRY, customer, emulatedGroups, faultsApplied, instances, publishOffer, Publisher, startLocalAzureWith } from './helpers';
 
 /** Rules that fire without failing: they only count calls (latencyMs 0, no status). */
@@ -16,17 +16,12 @@ const COUNTERS = [
   { operation: 'deployments.createOrUpdate', latencyMs: 0 },
 ];
 
-describe.each(['sqlite', 'postgres'] as const)('deployment failures on %s', (db) => {
+describeEachDb('deployment failures on %s', (db) => {
   let azure: LocalAzure;
   let svc: TestService;
   let publisher: Publisher;
-  let skip = false;
 
   beforeAll(async () => {
-    if (db === 'postgres' && !(await postgresAvailable())) {
-      skip = true;
-      return;
-    }
     azure = await startLocalAzureWith({ deploymentSeconds: 0.15 });
     svc = await startService(azure, { db });
     publisher = await azure.emulator.createPublisher({});
@@ -40,7 +35,6 @@ describe.each(['sqlite', 'postgres'] as const)('deployment failures on %s', (db)
   const groups = () => emulatedGroups(azure, publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name));
 
   it('hot instances fail, the region backs off without deploying, failed groups are deleted, and the pool refills once ARM recovers', async () => {
-    if (skip) return;
     azure.emulator.setFaults([{ operation: 'deployments.execute', failureRate: 1, errorCode: 'SkuNotAvailable' }, ...COUNTERS]);
     await publishOffer(svc, publisher, 'flaky', [{ name: 'westeurope', hot: 2, cold: 0 }]);
 
@@ -104,7 +98,6 @@ describe.each(['sqlite', 'postgres'] as const)('deployment failures on %s', (db)
   });
 
   it('a cold session whose deployment fails ends failed with the reason; its slot and resource group are released', async () => {
-    if (skip) return;
     await publishOffer(svc, publisher, 'cold-only', [{ name: 'northeurope', hot: 0, cold: 1 }]);
     azure.emulator.setFaults([{ operation: 'deployments.execute', failureRate: 1, errorCode: 'QuotaExceeded' }]);
     const s = await svc.http.post('/api/v1/offers/cold-only/sessions').send({ customer }).expect(201);

@@ -2,24 +2,19 @@ import * as path from 'node:path';
 import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { emulatorResourceGroups } from '../support/emulator-client';
-import { postgresAvailable } from '../support/postgres';
+import { describeEachDb } from '../support/postgres';
 
 const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', company: 'Engines', country: 'GB' };
 
 type Capacity = { value: Array<{ offerId: string; region: string; hotTarget: number; hotReady: number; deploying: number; assigned: number; failed: number; limit: number }> };
 
-describe.each(['sqlite', 'postgres'] as const)('ARM test drive, whole life, on %s', (db) => {
+describeEachDb('ARM test drive, whole life, on %s', (db) => {
   let azure: LocalAzure;
   let svc: TestService;
   let publisher: { tenantId: string; subscriptionId: string; clientId: string; clientSecret: string };
-  let skip = false;
 
   beforeAll(async () => {
-    if (db === 'postgres' && !(await postgresAvailable())) {
-      skip = true;
-      return;
-    }
     azure = await startLocalAzure(0.2);
     svc = await startService(azure, { db });
     publisher = await azure.emulator.createPublisher({});
@@ -37,7 +32,6 @@ describe.each(['sqlite', 'postgres'] as const)('ARM test drive, whole life, on %
   const rgs = () => emulatorResourceGroups(azure.emulator.url, azure.emulator.caCertPem, publisher.subscriptionId);
 
   it('configures, publishes, serves hot then cold, refuses beyond the limit, ends, refills and expires', async () => {
-    if (skip) return;
     const put = await svc.http
       .put('/api/v1/offers/contoso-web')
       .send({
@@ -112,7 +106,6 @@ describe.each(['sqlite', 'postgres'] as const)('ARM test drive, whole life, on %
   });
 
   it('an Idempotency-Key returns the same session on retry', async () => {
-    if (skip) return;
     const a = await svc.http.post('/api/v1/offers/contoso-web/sessions').set('Idempotency-Key', 'k-1').send({ customer }).expect(201);
     const b = await svc.http.post('/api/v1/offers/contoso-web/sessions').set('Idempotency-Key', 'k-1').send({ customer }).expect(200);
     expect(b.body.id).toBe(a.body.id);
@@ -122,7 +115,6 @@ describe.each(['sqlite', 'postgres'] as const)('ARM test drive, whole life, on %
   });
 
   it('unpublishing removes unassigned instances and refuses new sessions', async () => {
-    if (skip) return;
     await svc.http.post('/api/v1/offers/contoso-web/unpublish').expect(200);
     const r = await svc.http.post('/api/v1/offers/contoso-web/sessions').send({ customer }).expect(409);
     expect(r.body.error.code).toBe('OfferNotPublished');

@@ -1,6 +1,6 @@
 jest.setTimeout(240_000);
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
-import { postgresAvailable } from '../support/postgres';
+import { describeEachDb } from '../support/postgres';
 import { customer, drive, envView, offerBody, publisherWithEnvironment, sessionState } from './helpers';
 
 /** Starts `n` sessions at once (spread over the given services); returns the status codes and created ids. */
@@ -9,16 +9,11 @@ async function burst(services: TestService[], offerId: string, n: number): Promi
   return { codes: rs.map((r) => r.status), ids: rs.filter((r) => r.status === 201).map((r) => r.body.id as string) };
 }
 
-describe.each(['sqlite', 'postgres'] as const)('Dynamics 365 license-bounded concurrency on %s', (db) => {
+describeEachDb('Dynamics 365 license-bounded concurrency on %s', (db) => {
   let azure: LocalAzure;
   let a: TestService;
-  let skip = false;
 
   beforeAll(async () => {
-    if (db === 'postgres' && !(await postgresAvailable())) {
-      skip = true;
-      return;
-    }
     azure = await startLocalAzure(0.2);
     a = await startService(azure, { db });
   });
@@ -49,12 +44,10 @@ describe.each(['sqlite', 'postgres'] as const)('Dynamics 365 license-bounded con
   };
 
   it('50 concurrent starts against 3 licenses yield exactly 3 sessions; zero licenses in use after they end', async () => {
-    if (skip) return;
     await run([a], `burst-${db}`);
   });
 
   it('two service processes on one database: still exactly 3', async () => {
-    if (skip) return;
     const b = await startService(azure, { databaseUrl: a.databaseUrl, clock: a.clock });
     try {
       await run([a, b], `burst2-${db}`);

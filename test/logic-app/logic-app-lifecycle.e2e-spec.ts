@@ -1,7 +1,7 @@
 jest.setTimeout(180_000);
 import type { DynamicsEnvironmentInfo } from '../../emulator/src';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
-import { postgresAvailable } from '../support/postgres';
+import { describeEachDb } from '../support/postgres';
 import { customer, deploySample, offerBody, Publisher, runs, sessionWhen } from './helpers';
 
 const RG = 'rg-testdrive-logic';
@@ -12,18 +12,13 @@ const HOUR = 3600 * 1000;
  * emulator subscription (real DeploymentsClient), configure and publish an offer on it (real
  * LogicManagementClient preflight), start 3 sessions with maxConcurrent 2, expire them.
  */
-describe.each(['sqlite', 'postgres'] as const)('Logic app test drive from the template, whole life, on %s', (db) => {
+describeEachDb('Logic app test drive from the template, whole life, on %s', (db) => {
   let azure: LocalAzure;
   let svc: TestService;
   let pub: Publisher;
   let env: DynamicsEnvironmentInfo;
-  let skip = false;
 
   beforeAll(async () => {
-    if (db === 'postgres' && !(await postgresAvailable())) {
-      skip = true;
-      return;
-    }
     azure = await startLocalAzure(0.2);
     svc = await startService(azure, { db });
     pub = (await azure.emulator.createPublisher({})) as Publisher;
@@ -39,7 +34,6 @@ describe.each(['sqlite', 'postgres'] as const)('Logic app test drive from the te
   const envView = () => azure.emulator.getDynamicsEnvironment(env.name) as { users: Array<{ upn: string; licensed: boolean; inEnvironment: boolean; roles: string[] }>; licenses: { inUse: number } };
 
   it('2 ready with outputs from the Logic App, the 3rd NoCapacity; expiry deprovisions and frees the slot', async () => {
-    if (skip) return;
     const put = await svc.http.put('/api/v1/offers/contoso-logic').send(offerBody(pub, RG));
     expect(put.status).toBe(201);
     expect(put.body.testDrive).toMatchObject({ type: 'logic-app', region: 'westeurope', maxConcurrent: 2, logicAppName: 'td-provision' });
