@@ -8,6 +8,7 @@
  * - node:https (dynamics-web-api 2): it creates its own `https.Agent` lazily and has no TLS option; the
  *   only hook is to make new https Agents default to the extra CA.
  */
+import type { LookupFunction } from 'node:net';
 import * as tls from 'node:tls';
 import httpsModule from 'node:https';
 import { runInThisContext } from 'node:vm';
@@ -19,13 +20,23 @@ const DISPATCHER_SYMBOL = Symbol.for('undici.globalDispatcher.1');
  * @throws Error when Node's fetch has no undici dispatcher (then set NODE_EXTRA_CA_CERTS instead).
  */
 export async function fetchDispatcherTrusting(caPem: string): Promise<unknown> {
+  return fetchDispatcherWith({ caPem });
+}
+
+/**
+ * An undici dispatcher for `fetch(url, { dispatcher })` whose connections trust the public roots plus
+ * `caPem` (when given) and resolve host names with `lookup` (when given; e.g. the outbound URL rule's
+ * guardedLookup, which refuses to connect to non-public addresses: src/security/outbound-url.ts).
+ * @throws Error when Node's fetch has no undici dispatcher.
+ */
+export async function fetchDispatcherWith(opts: { caPem?: string; lookup?: LookupFunction }): Promise<unknown> {
   // Under Jest code runs in a vm context whose globalThis is not the one Node's fetch registers on.
   const globals = [globalThis, runInThisContext('globalThis') as typeof globalThis] as unknown as Array<Record<symbol, unknown>>;
   const find = (): { constructor: new (opts: unknown) => unknown } | undefined => globals.map((g) => g[DISPATCHER_SYMBOL]).find(Boolean) as never;
   if (!find()) await fetch('data:text/plain,init');
   const current = find();
   if (!current) throw new Error('global fetch has no undici dispatcher; set NODE_EXTRA_CA_CERTS instead');
-  return new current.constructor({ connect: { ca: [...tls.rootCertificates, caPem] } });
+  return new current.constructor({ connect: { ...(opts.caPem ? { ca: [...tls.rootCertificates, opts.caPem] } : {}), ...(opts.lookup ? { lookup: opts.lookup } : {}) } });
 }
 
 const trusted = new Map<string, number>();
