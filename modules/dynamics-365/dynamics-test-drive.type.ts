@@ -1,7 +1,4 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { ApiError, ErrorDetail } from '../../src/common/api-error';
 import { Clock } from '../../src/common/clock';
 import { OfferEntity } from '../../src/offers/offer.entity';
@@ -55,7 +52,6 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
     private readonly health: DynamicsHealthChecker,
     private readonly clients: DynamicsClients,
     private readonly clock: Clock,
-    @InjectDataSource() private readonly ds: DataSource,
     @Inject(DYNAMICS_SETTINGS) private readonly settings: DynamicsSettings,
   ) {}
 
@@ -148,13 +144,18 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
     }
   }
 
-  /** Re-runs the checks of a published offer when its last result is older than the interval; stores offer.health. */
+  /**
+   * Re-runs the checks of a published offer when its last result is older than the interval; stores
+   * offer.health only if the offer still has the version the checks ran on (OffersRepository.updateHealth:
+   * never overwrites a concurrent PUT / unpublish, never re-creates a deleted offer; bumps the version).
+   * A dropped result is re-checked on the next pass against the current offer.
+   */
   private async recheck(offer: OfferEntity, now: number): Promise<void> {
     if (offer.state !== 'published') return;
     const last = offer.health?.checkedAt ? Date.parse(offer.health.checkedAt) : 0;
     if (now - last < this.settings.healthIntervalSeconds * 1000) return;
     const health = await this.checkHealth(offer);
-    await this.ds.getRepository(OfferEntity).update({ id: offer.id }, { health } as QueryDeepPartialEntity<OfferEntity>);
+    if (!(await this.offers.updateHealth(offer.id, health, offer.version))) return; // changed or deleted meanwhile
     if (health.status !== offer.health?.status) {
       this.logger[health.status === 'healthy' ? 'log' : 'warn']({ offerId: offer.id, status: health.status, problems: health.problems.map((p) => `${p.target}: ${p.code}`) }, 'Dynamics 365 offer health changed');
     }

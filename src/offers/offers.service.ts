@@ -14,6 +14,7 @@ import { OfferEntity, OfferHealth } from './offer.entity';
 import { OffersRepository } from './offers.repository';
 import { OfferCredentials } from './offer-credentials';
 import { clientSecretNameFor, OFFER_ID_PATTERN, OfferView, putOfferBodySchema } from './offer.dto';
+import { checkOfferPreconditions, offerChangedError, OfferPreconditions } from './offer-preconditions';
 import { Caller } from '../auth/caller';
 import { checkOfferAccess, mayAccessOffer } from '../auth/offer-access';
 import { AuditService } from '../audit/audit.service';
@@ -47,11 +48,16 @@ export class OffersService {
    * `offer-<id>-client-secret`; the offer then references that version.
    * A new offer belongs to `caller` (tenant + client id); an existing one can only be changed by its
    * owner (`caller` undefined = internal, unrestricted).
+   * An update is a conditional write on the version read (OffersRepository.update), so a concurrent
+   * change or delete is never overwritten nor re-created; `pre` are the request's If-Match /
+   * If-None-Match (offer-preconditions.ts).
    * @returns the offer and whether it was created.
    * @throws ApiError 400 ValidationFailed listing each field path and rule; 404 OfferNotFound when the
-   *   offer ID is taken by another publisher (offer IDs are global; to them it "does not exist").
+   *   offer ID is taken by another publisher (offer IDs are global; to them it "does not exist");
+   *   412 PreconditionFailed (If-Match / If-None-Match not met, or lost a race with If-Match);
+   *   409 OfferChanged (the offer changed or was deleted while this request ran).
    */
-  async put(offerId: string, body: unknown, caller?: Caller): Promise<{ offer: OfferEntity; created: boolean }> {
+  async put(offerId: string, body: unknown, caller?: Caller, pre: OfferPreconditions = {}): Promise<{ offer: OfferEntity; created: boolean }> {
     const problems: ErrorDetail[] = [];
     if (!OFFER_ID_PATTERN.test(offerId)) {
       problems.push({
@@ -69,6 +75,7 @@ export class OffersService {
 
     const existing = problems.some((p) => p.target === 'offerId') ? null : await this.offers.findById(offerId);
     if (existing) checkOfferAccess(caller, existing, offerId, 'manage');
+    if (OFFER_ID_PATTERN.test(offerId)) checkOfferPreconditions(offerId, existing, pre);
     let validated: ValidatedTestDriveConfig | undefined;
     if (typeName !== undefined && testDrive) {
       if (existing && existing.type !== typeName) {
@@ -101,6 +108,7 @@ export class OffersService {
       secretRef = await this.secrets.set(clientSecretNameFor(offerId), secret, { offerId, purpose: 'client-secret' });
     }
     if (existing) {
+      const readVersion = existing.version;
       existing.alias = parsed.data.alias;
       existing.testDrive = validated.testDrive;
       existing.deployment = validated.deployment;
@@ -109,9 +117,9 @@ export class OffersService {
         existing.clientSecretVersion = secretRef.version;
       }
       existing.updatedAt = now;
-      const saved = await this.offers.save(existing);
-      await this.audit.record(caller, 'offer.updated', { type: 'offer', id: offerId }, { alias: saved.alias, clientSecretVersion: secretRef?.version ?? null });
-      return { offer: saved, created: false };
+      if (!(await this.offers.update(existing, readVersion))) throw await this.lostRace(offerId, pre);
+      await this.audit.record(caller, 'offer.updated', { type: 'offer', id: offerId }, { alias: existing.alias, clientSecretVersion: secretRef?.version ?? null });
+      return { offer: existing, created: false };
     }
     const offer = Object.assign(new OfferEntity(), {
       id: offerId,
@@ -134,19 +142,26 @@ export class OffersService {
       await this.audit.record(caller, 'offer.created', { type: 'offer', id: offerId }, { alias: inserted.alias, type: inserted.type, clientSecretVersion: secretRef?.version ?? null });
       return { offer: inserted, created: true };
     } catch (err) {
+      if (isUniqueViolation(err) && pre.ifNoneMatch) checkOfferPreconditions(offerId, await this.offers.findById(offerId), pre);
       if (isUniqueViolation(err)) throw ApiError.conflict('OfferConflict', `Offer '${offerId}' was created concurrently; retry the request.`, 'offerId');
       throw err;
     }
   }
 
   /**
-   * Publishes the offer: new sessions may start, the pools fill. Idempotent.
+   * Publishes the offer: new sessions may start, the pools fill. Idempotent. The remote checks run on
+   * the offer as read; the state is then written only if the offer's version is still the one read
+   * (OffersRepository.update), so a PUT, unpublish, package upload or delete made meanwhile wins.
    * @throws ApiError 404 OfferNotFound; 409 OfferIncomplete with one detail per missing thing
-   *   (the type's preflight, e.g. no package; a missing client secret; stored settings now invalid).
+   *   (the type's preflight, e.g. no package; a missing client secret; stored settings now invalid);
+   *   412 PreconditionFailed (If-Match not met, or lost a race with If-Match); 409 OfferChanged (the
+   *   offer changed or was deleted while the checks ran).
    */
-  async publish(offerId: string, caller?: Caller): Promise<OfferEntity> {
+  async publish(offerId: string, caller?: Caller, pre: OfferPreconditions = {}): Promise<OfferEntity> {
     const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'manage');
+    checkOfferPreconditions(offerId, offer, pre);
     if (offer.state === 'published') return offer;
+    const readVersion = offer.version;
     const type = this.registry.get(offer.type);
     const problems: ErrorDetail[] = [];
     const check = type.validateConfig({ ...offer.testDrive, type: offer.type }, { ...offer.deployment });
@@ -169,34 +184,42 @@ export class OffersService {
     offer.publishedAt = now;
     offer.updatedAt = now;
     if (health) offer.health = health;
-    const saved = await this.offers.save(offer);
-    await this.audit.record(caller, 'offer.published', { type: 'offer', id: offerId }, { packageRevisionId: saved.currentRevisionId });
-    return saved;
+    if (!(await this.offers.update(offer, readVersion))) throw await this.lostRace(offerId, pre);
+    await this.audit.record(caller, 'offer.published', { type: 'offer', id: offerId }, { packageRevisionId: offer.currentRevisionId });
+    return offer;
   }
 
   /**
    * Stops new sessions (Partner Center: disabling a test drive stops new sessions; running ones go on
-   * until they expire). The pool reconciler removes unassigned instances. Idempotent.
-   * @throws ApiError 404 OfferNotFound.
+   * until they expire). The pool reconciler removes unassigned instances. Idempotent. A conditional
+   * write on the version read (OffersRepository.update).
+   * @throws ApiError 404 OfferNotFound; 412 PreconditionFailed (If-Match not met, or lost a race with
+   *   If-Match); 409 OfferChanged (the offer changed or was deleted meanwhile).
    */
-  async unpublish(offerId: string, caller?: Caller): Promise<OfferEntity> {
+  async unpublish(offerId: string, caller?: Caller, pre: OfferPreconditions = {}): Promise<OfferEntity> {
     const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'unpublish');
+    checkOfferPreconditions(offerId, offer, pre);
     if (offer.state !== 'published') return offer;
+    const readVersion = offer.version;
     offer.state = 'unpublished';
     offer.updatedAt = this.clock.now();
-    const saved = await this.offers.save(offer);
+    if (!(await this.offers.update(offer, readVersion))) throw await this.lostRace(offerId, pre);
     await this.audit.record(caller, 'offer.unpublished', { type: 'offer', id: offerId });
-    return saved;
+    return offer;
   }
 
   /**
    * Deletes an offer that is not published and has no live sessions and no remaining pool
    * instances, and its client secret in Key Vault.
-   * Only its owner may delete it (`caller` undefined = internal).
-   * @throws ApiError 404 OfferNotFound; 409 OfferPublished / OfferHasSessions / OfferHasInstances.
+   * Only its owner may delete it (`caller` undefined = internal). The row is deleted only if its
+   * version is still the one these checks read (a publish made meanwhile is never deleted unseen).
+   * @throws ApiError 404 OfferNotFound (also when a concurrent delete won); 409 OfferPublished /
+   *   OfferHasSessions / OfferHasInstances; 412 PreconditionFailed (If-Match not met, or lost a race
+   *   with If-Match); 409 OfferChanged (the offer changed meanwhile).
    */
-  async delete(offerId: string, caller?: Caller): Promise<void> {
+  async delete(offerId: string, caller?: Caller, pre: OfferPreconditions = {}): Promise<void> {
     const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'manage');
+    checkOfferPreconditions(offerId, offer, pre);
     if (offer.state === 'published') {
       throw ApiError.conflict('OfferPublished', `Offer '${offerId}' is published: unpublish it first.`);
     }
@@ -208,7 +231,10 @@ export class OffersService {
     if (instances > 0) {
       throw ApiError.conflict('OfferHasInstances', `Offer '${offerId}' still has ${instances} pool instance(s) being removed; retry later.`);
     }
-    await this.offers.delete(offerId);
+    if (!(await this.offers.delete(offerId, offer.version))) {
+      if (!(await this.offers.findById(offerId))) throw ApiError.notFound('Offer', offerId); // a concurrent delete won
+      throw offerChangedError(offerId, false, pre);
+    }
     await this.audit.record(caller, 'offer.deleted', { type: 'offer', id: offerId });
     if (offer.clientSecretName) {
       this.credentials.forget(offer.clientSecretName);
@@ -247,6 +273,11 @@ export class OffersService {
   /** Response shape of every offer `caller` may read (a publisher: its own; an operator: all). */
   async list(caller?: Caller): Promise<OfferView[]> {
     return this.views((await this.offers.list()).filter((o) => mayAccessOffer(caller, o, 'read')));
+  }
+
+  /** The error of a lost conditional write; re-reads the offer to say whether it changed or was deleted. */
+  private async lostRace(offerId: string, pre: OfferPreconditions): Promise<ApiError> {
+    return offerChangedError(offerId, !(await this.offers.findById(offerId)), pre);
   }
 
   private typeOrProblems(name: string, problems: ErrorDetail[]): TestDriveType | undefined {
