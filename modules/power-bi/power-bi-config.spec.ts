@@ -46,3 +46,30 @@ describe('validatePowerBiConfig', () => {
     expect(bad({ embedUrl: 'https://app.powerbi.com/x', accessInformation: 'x'.repeat(10001) }).map((p) => p.target)).toEqual(['testDrive.accessInformation']);
   });
 });
+
+/** Issue 8, hole 4: the embed link is placed into the access information HTML. */
+describe('embedUrl is a URL as typed, stored normalised', () => {
+  it.each([
+    ['https://app.powerbi.com/x"><script>alert(1)</script>'],
+    ['https://app.powerbi.com/x<b>'],
+    ['https://app.powerbi.com/view?r=a b'],
+    ['https://app.powerbi.com/x\\y'],
+    ['https://app.powerbi.com/x`y'],
+    ['https://app.powerbi.com/x\ty'],
+  ])('refuses %p naming testDrive.embedUrl and the rule', (url) => {
+    expect(bad({ embedUrl: url })).toEqual([expect.objectContaining({ target: 'testDrive.embedUrl', message: expect.stringContaining('not valid in a URL as typed') })]);
+  });
+
+  it('stores new URL(x).href (host lower case, default port dropped, query kept)', () => {
+    expect(ok({ embedUrl: 'https://APP.PowerBI.com:443/view?r=x&y=%22' }).testDrive.embedUrl).toBe('https://app.powerbi.com/view?r=x&y=%22');
+  });
+
+  it('stores the default access information in its sanitised form (rel noopener noreferrer on target _blank)', () => {
+    expect(ok({ embedUrl: 'https://app.powerbi.com/x', accessInformation: POWER_BI_DEFAULT_ACCESS_INFORMATION }).testDrive.accessInformation).toBe(POWER_BI_DEFAULT_ACCESS_INFORMATION);
+  });
+
+  it('sanitises the publisher\'s access information on save, keeping placeholders in href and iframe src', () => {
+    const t = ok({ embedUrl: 'https://app.powerbi.com/x', accessInformation: '<p onclick="x()">Open <a href="{{embedUrl}}" target="_blank">it</a><script>alert(1)</script><iframe src="{{embedUrl}}"></iframe><a href="javascript:alert(1)">bad</a></p>' }).testDrive;
+    expect(t.accessInformation).toBe('<p>Open <a href="{{embedUrl}}" target="_blank" rel="noopener noreferrer">it</a><iframe src="{{embedUrl}}"></iframe><a>bad</a></p>');
+  });
+});

@@ -4,6 +4,7 @@ import { durationHoursSchema } from '../../src/common/validation';
 import type { OfferDeployment } from '../../src/offers/offer.entity';
 import { accessInformationSchema, descriptionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveSections } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { NOT_URL_CHARACTERS, POWER_BI_SERVICE_HOSTS } from '../../src/security/outbound-url';
 
 /** Wire name of the Power BI test drive type. */
 export const POWER_BI_TEST_DRIVE_TYPE = 'power-bi' as const;
@@ -11,16 +12,10 @@ export const POWER_BI_TEST_DRIVE_TYPE = 'power-bi' as const;
 /**
  * Hosts of the Power BI service an embed link may point to, public and sovereign clouds (Microsoft
  * Learn, "Embed content in your app for national clouds": embedUrlBase per cloud; "Power BI for US
- * government customers": sign-in URLs).
+ * government customers": sign-in URLs). The list lives in the core (src/security/outbound-url.ts,
+ * POWER_BI_SERVICE_HOSTS) because the access information sanitiser allows iframes of these hosts only.
  */
-export const POWER_BI_HOSTS: ReadonlyArray<{ host: string; cloud: string }> = [
-  { host: 'app.powerbi.com', cloud: 'public (commercial) cloud' },
-  { host: 'app.powerbigov.us', cloud: 'US Government Community Cloud (GCC)' },
-  { host: 'app.high.powerbigov.us', cloud: 'US Government Community Cloud High (GCC High, DoDCON)' },
-  { host: 'app.mil.powerbigov.us', cloud: 'US Department of Defense (DoD)' },
-  { host: 'app.powerbi.cn', cloud: 'China cloud operated by 21Vianet' },
-  { host: 'app.powerbi.de', cloud: 'Germany cloud (legacy)' },
-];
+export const POWER_BI_HOSTS: ReadonlyArray<{ host: string; cloud: string }> = POWER_BI_SERVICE_HOSTS;
 
 /** Ours: embed links are at most 2,048 characters (what browsers and Partner Center handle comfortably). */
 export const POWER_BI_MAX_URL_CHARS = 2048;
@@ -31,12 +26,12 @@ export const POWER_BI_MAX_ACCESS_INFORMATION_CHARS = MAX_ACCESS_INFORMATION_CHAR
 /** Ours: a Power BI test drive lasts one hour unless configured. */
 export const POWER_BI_DEFAULT_DURATION_HOURS = 1;
 /** Access information used when the publisher gives none: the link, with `{{embedUrl}}` filled per session. */
-export const POWER_BI_DEFAULT_ACCESS_INFORMATION = '<p>Open the dashboard: <a href="{{embedUrl}}" target="_blank" rel="noopener">{{embedUrl}}</a></p>';
+export const POWER_BI_DEFAULT_ACCESS_INFORMATION = '<p>Open the dashboard: <a href="{{embedUrl}}" target="_blank" rel="noopener noreferrer">{{embedUrl}}</a></p>';
 
 /** Normalised settings of a Power BI test drive (stored as offer.testDrive). */
 export interface PowerBiTestDriveConfig {
   type: 'power-bi';
-  /** https link on one of POWER_BI_HOSTS (an embed, "publish to web" or report link). */
+  /** https link on one of POWER_BI_HOSTS (an embed, "publish to web" or report link), normalised (`new URL(x).href`). */
   embedUrl: string;
   /** Whole hours, 1-99; default 1. */
   durationHours: number;
@@ -47,13 +42,20 @@ export interface PowerBiTestDriveConfig {
 
 const accepted = () => POWER_BI_HOSTS.map((h) => `${h.host} (${h.cloud})`).join(', ');
 
-/** Problem with an embed URL, or undefined when it is an https URL on a Power BI host. */
+/**
+ * Problem with an embed URL, or undefined when it is an https URL on a Power BI host typed with URL
+ * characters only (no space, quote, angle bracket, backslash, backtick or control character: issue 8,
+ * `"` and `<>` broke out of the access information link).
+ */
 export function embedUrlProblem(value: string): string | undefined {
   let u: URL;
   try {
     u = new URL(value);
   } catch {
     return `embedUrl must be an absolute https URL on a Power BI host. Accepted hosts: ${accepted()}.`;
+  }
+  if (NOT_URL_CHARACTERS.test(value)) {
+    return 'embedUrl must not contain spaces, quotes ("), angle brackets (< >), backslashes, backticks or control characters: they are not valid in a URL as typed (RFC 3986); percent-encode them.';
   }
   if (u.protocol !== 'https:') return `embedUrl must use https (got ${u.protocol.replace(/:$/, '')}). Accepted hosts: ${accepted()}.`;
   if (u.username || u.password) return 'embedUrl must not contain a user name or password.';
@@ -81,8 +83,9 @@ const testDriveSchema = z.strictObject({
 
 /**
  * Validates the `testDrive` section of PUT /offers/{id} for a Power BI test drive (test drive rules:
- * "embedded Power BI URL only"): embedUrl an https URL (<= 2,048 characters, no credentials or port)
- * whose host is one of POWER_BI_HOSTS; durationHours whole 1-99, default 1; description <= 3,000 and
+ * "embedded Power BI URL only"): embedUrl an https URL (<= 2,048 characters, no credentials or port,
+ * only characters valid in a URL as typed) whose host is one of POWER_BI_HOSTS, stored normalised
+ * (`new URL(x).href`: host lower case, default port dropped); durationHours whole 1-99, default 1; description <= 3,000 and
  * accessInformation <= 10,000 characters (Partner Center), default POWER_BI_DEFAULT_ACCESS_INFORMATION.
  * A Power BI test drive needs no deployment details: a non-empty `deployment` is refused.
  * @returns the normalised config (needsClientSecret false), or every problem with its field path.
@@ -97,7 +100,7 @@ export function validatePowerBiConfig(testDrive: Record<string, unknown>, deploy
   const t = parsed.testDrive;
   const config: PowerBiTestDriveConfig = {
     type: POWER_BI_TEST_DRIVE_TYPE,
-    embedUrl: t.embedUrl,
+    embedUrl: new URL(t.embedUrl).href,
     durationHours: t.durationHours ?? POWER_BI_DEFAULT_DURATION_HOURS,
     ...(t.description !== undefined ? { description: t.description } : {}),
     accessInformation: t.accessInformation ?? POWER_BI_DEFAULT_ACCESS_INFORMATION,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ErrorDetail } from '../common/api-error';
 import { guidSchema, zodIssuesToDetails } from '../common/validation';
 import { isKnownRegion, knownRegions } from '../config/regions';
+import { sanitizeAccessHtml } from '../security/access-html';
 
 /** Partner Center: test drive description up to 3,000 characters. */
 export const MAX_DESCRIPTION_CHARS = 3000;
@@ -16,10 +17,19 @@ export const descriptionSchema = z
   .max(MAX_DESCRIPTION_CHARS, `description must be at most ${MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
   .optional();
 
-/** Optional `testDrive.accessInformation`; Partner Center: access information up to 10,000 characters. */
+/**
+ * Optional `testDrive.accessInformation`; Partner Center: access information up to 10,000 characters.
+ * HTML, sanitised on save (issue 8; src/security/access-html.ts: an allow-list of formatting tags, https
+ * links, no script, styles or event handlers): the stored text is the sanitised one, `{{placeholders}}`
+ * are kept (also in href / src). The limit applies to the text as sent and to the stored text.
+ */
 export const accessInformationSchema = z
   .string({ message: 'accessInformation must be a string' })
   .max(MAX_ACCESS_INFORMATION_CHARS, `accessInformation must be at most ${MAX_ACCESS_INFORMATION_CHARS} characters (Partner Center limit)`)
+  .transform((html) => sanitizeAccessHtml(html))
+  .refine((html) => html.length <= MAX_ACCESS_INFORMATION_CHARS, {
+    message: `accessInformation must be at most ${MAX_ACCESS_INFORMATION_CHARS} characters once sanitised (Partner Center limit; escapes such as &amp; count)`,
+  })
   .optional();
 
 /**

@@ -29,7 +29,9 @@ describe('Power BI test drive', () => {
     for (let i = 0; i < 4; i++) sessions.push((await svc.http.post('/api/v1/offers/contoso-bi/sessions').send({ customer }).expect(201)).body);
     for (const s of sessions) {
       expect(s).toMatchObject({ state: 'ready', type: 'power-bi', region: null, outputs: { embedUrl: EMBED }, customer });
-      expect(s.accessInformation).toBe(`<p>Open the dashboard: <a href="${EMBED}" target="_blank" rel="noopener">${EMBED}</a></p>`);
+      // Issue 8: values are HTML-escaped (& -> &amp;) and target=_blank links get rel="noopener noreferrer".
+      const html = EMBED.replace(/&/g, '&amp;');
+      expect(s.accessInformation).toBe(`<p>Open the dashboard: <a href="${html}" target="_blank" rel="noopener noreferrer">${html}</a></p>`);
       expect(Date.parse(s.expiresAt) - Date.parse(s.readyAt)).toBe(3600 * 1000);
     }
     const cap = (await svc.http.get('/api/v1/capacity?offerId=contoso-bi').expect(200)).body.value[0];
