@@ -1,49 +1,67 @@
-import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
-import { isUniqueViolation } from '../persistence/data-source';
-import { SchedulerLeaseEntity } from './scheduler-lease.entity';
+import { DataSource } from 'typeorm';
+import { AppConfig, APP_CONFIG } from '../config/app-config';
+import { AdvisoryLockLeadership, Leadership, RowLeaseLeadership } from './leadership';
+
+/** Name of the reconcile loop's lease row (SQLite). */
+export const RECONCILE_LEASE = 'reconcile';
 
 /**
- * Named leases in the database: one replica at a time runs a scheduled job (immich's "one lock for
- * scheduled jobs across replicas", done with a row so it works on SQLite and PostgreSQL alike).
- * A holder that dies loses the lease when it expires; another replica takes over.
+ * Leadership of the reconcile loop: which one replica runs it (immich's "one lock for scheduled jobs
+ * across replicas"). On PostgreSQL a session-level advisory lock on a dedicated connection, held as
+ * long as that connection lives (AdvisoryLockLeadership); on SQLite a row lease whose expiry is
+ * database time, renewed every tick (RowLeaseLeadership). See docs/operations.md, "Running several
+ * replicas".
  */
 @Injectable()
 export class LeaseService {
-  /** This process's identity as a lease owner. */
-  readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
-  private readonly repo: Repository<SchedulerLeaseEntity>;
+  private readonly logger = new Logger('Leadership');
+  private readonly leadership: Leadership;
 
-  constructor(@InjectDataSource() ds: DataSource) {
-    this.repo = ds.getRepository(SchedulerLeaseEntity);
-  }
-
-  /**
-   * Takes or renews lease `name` for `ttlMs` from `now` (epoch ms). True when this process holds it.
-   * One conditional UPDATE (held by us, or expired) or, the first time, an INSERT racing on the key.
-   */
-  async tryAcquire(name: string, now: number, ttlMs: number): Promise<boolean> {
-    const r = await this.repo
-      .createQueryBuilder()
-      .update(SchedulerLeaseEntity)
-      .set({ owner: this.owner, expiresAt: now + ttlMs })
-      .where('name = :name', { name })
-      .andWhere('(owner = :owner OR "expiresAt" <= :now)', { owner: this.owner, now })
-      .execute();
-    if (r.affected === 1) return true;
-    try {
-      await this.repo.insert({ name, owner: this.owner, expiresAt: now + ttlMs });
-      return true;
-    } catch (err) {
-      if (isUniqueViolation(err)) return false;
-      throw err;
+  constructor(@InjectDataSource() ds: DataSource, @Inject(APP_CONFIG) config: AppConfig) {
+    const intervalMs = config.reconcileIntervalMs;
+    if (config.database.kind === 'postgres') {
+      this.leadership = new AdvisoryLockLeadership(config.database.url, this.logger, {
+        timeoutMs: Math.max(5_000, intervalMs),
+        idleSessionTimeoutMs: Math.max(30_000, 10 * intervalMs),
+      });
+    } else {
+      this.leadership = new RowLeaseLeadership(ds, RECONCILE_LEASE, leaseTtlMs(intervalMs), this.logger);
     }
   }
 
-  /** Gives the lease up (on shutdown) so another replica need not wait for it to expire. */
-  async release(name: string): Promise<void> {
-    await this.repo.delete({ name, owner: this.owner });
+  /** This process's identity as leader (`<host>/<pid>/<random>`). */
+  get owner(): string {
+    return this.leadership.owner;
   }
+
+  /** 'advisory-lock' (PostgreSQL) or 'row-lease' (SQLite). */
+  get kind(): Leadership['kind'] {
+    return this.leadership.kind;
+  }
+
+  /** Last known leadership, without a database round trip (false as soon as a loss is noticed). */
+  get isLeader(): boolean {
+    return this.leadership.held;
+  }
+
+  /**
+   * Called once per tick: the leader confirms it still leads (renews its lease / checks its lock
+   * connection), another replica tries to become leader.
+   * @returns true when this replica leads now. @throws on database errors (this replica is then not leader).
+   */
+  ensureLeader(): Promise<boolean> {
+    return this.leadership.ensure();
+  }
+
+  /** Gives leadership up (on shutdown) so another replica takes over on its next tick. Never throws. */
+  release(): Promise<void> {
+    return this.leadership.release();
+  }
+}
+
+/** TTL of the SQLite lease (ms): 3 ticks, at least 10 s; renewed every tick. */
+export function leaseTtlMs(reconcileIntervalMs: number): number {
+  return Math.max(10_000, 3 * reconcileIntervalMs);
 }

@@ -1,23 +1,57 @@
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { Clock } from '../common/clock';
 import { AppConfig, APP_CONFIG } from '../config/app-config';
 import { SessionsService } from '../sessions/sessions.service';
+import { TestDriveType } from '../test-drives/test-drive-type';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { LeaseService } from './lease.service';
 
-const LEASE = 'reconcile';
+/** Most expiry runs in flight at once (a run stuck in a slow teardown does not stop the next tick's). */
+export const MAX_EXPIRY_RUNS = 3;
+/** How long shutdown waits for runs in flight before releasing leadership (ms, wall clock). */
+export const SHUTDOWN_WAIT_MS = 10_000;
+
+/** Time budget of one type's scheduled reconcile (ms, wall clock): 5 ticks, at least 5 s. */
+export function typeBudgetMs(reconcileIntervalMs: number): number {
+  return Math.max(5_000, 5 * reconcileIntervalMs);
+}
+
+interface Run {
+  promise: Promise<void>;
+  /** performance.now() at start. */
+  startedAt: number;
+  /** Whether "over budget" was logged for this run. */
+  warned: boolean;
+}
 
 /**
- * The control loop. Every RECONCILE_INTERVAL_MS (an @nestjs/schedule interval) the replica holding the
- * `reconcile` lease ends expired sessions and lets each test drive type converge actual state to
- * desired state. Passes never overlap within a process; tests call reconcileOnce() directly with an
- * injected clock.
+ * The control loop. Every RECONCILE_INTERVAL_MS the replica that leads (LeaseService: a PostgreSQL
+ * advisory lock on a dedicated connection, or a SQLite lease renewed every tick) runs a tick:
+ *
+ * - **Expiry** (SessionsService.expireDue: ready sessions past expiresAt become `ending` and their type
+ *   tears down) starts on every tick, on its own path: it never waits for a type's reconcile. A run
+ *   still busy (a slow teardown) does not stop the next tick's run (up to MAX_EXPIRY_RUNS at once;
+ *   the state transition is conditional, so two runs never end one session twice).
+ * - **Each type's reconcile(now)** starts when the previous one of that type has finished. A type
+ *   whose previous reconcile is still running is skipped this tick; past its budget (typeBudgetMs)
+ *   that is logged once per run. Nothing waits for a slow type: not expiry, not the other types.
+ *
+ * The tick itself awaits only the leadership check, so it never waits on Azure. tests call
+ * reconcileOnce() directly with an injected clock: one full pass that awaits everything.
  */
 @Injectable()
 export class ReconcileService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ReconcileService.name);
-  private running: Promise<void> | null = null;
+  private pass: Promise<void> | null = null;
+  private readonly typeRuns = new Map<string, Run>();
+  private readonly expiryRuns = new Set<Promise<void>>();
+  private ticking = false;
+  private stopped = false;
+  private expirySkipLogged = false;
+  /** Budget of a type's scheduled reconcile, ms (typeBudgetMs of RECONCILE_INTERVAL_MS). */
+  readonly budgetMs: number;
 
   constructor(
     private readonly sessions: SessionsService,
@@ -26,7 +60,9 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     private readonly clock: Clock,
     private readonly scheduler: SchedulerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.budgetMs = typeBudgetMs(config.reconcileIntervalMs);
+  }
 
   onApplicationBootstrap(): void {
     const ms = this.config.reconcileIntervalMs;
@@ -39,47 +75,121 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
     if (this.scheduler.doesExist('interval', 'reconcile')) this.scheduler.deleteInterval('reconcile');
-    await this.running?.catch(() => undefined);
-    await this.lease.release(LEASE).catch(() => undefined);
-  }
-
-  /** One scheduled tick: skipped if a pass is still running or another replica holds the lease. */
-  async tick(): Promise<void> {
-    if (this.running) return;
-    const ttl = Math.max(15_000, this.config.reconcileIntervalMs * 5);
-    try {
-      if (!(await this.lease.tryAcquire(LEASE, this.clock.now(), ttl))) return;
-    } catch (err) {
-      this.logger.warn(`lease check failed: ${(err as Error).message}`);
-      return;
+    const inFlight = [this.pass, ...[...this.typeRuns.values()].map((r) => r.promise), ...this.expiryRuns].filter((p): p is Promise<void> => !!p);
+    if (inFlight.length) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(inFlight),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, SHUTDOWN_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
     }
-    await this.reconcileOnce();
+    await this.lease.release().catch(() => undefined);
   }
 
   /**
-   * One full pass: expire due sessions, then each type's reconcile(now). Errors of one type are logged
-   * and do not stop the others. Concurrent callers share the pass in progress.
+   * One scheduled tick: confirm or try leadership; as leader, start an expiry run and the reconcile of
+   * every type not still running. Returns once they are started (it does not wait for them).
+   * Ticks do not overlap; a failed leadership check skips the tick (logged).
    */
-  reconcileOnce(): Promise<void> {
-    if (this.running) return this.running;
-    this.running = (async () => {
-      const now = this.clock.now();
+  async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return;
+    this.ticking = true;
+    try {
+      let leader: boolean;
       try {
-        await this.sessions.expireDue(now);
+        leader = await this.lease.ensureLeader();
       } catch (err) {
-        this.logger.error(`expiry pass failed: ${(err as Error).stack}`);
+        this.logger.warn(`leadership check failed; skipping this tick: ${(err as Error).message}`);
+        return;
       }
+      if (!leader || this.stopped) return;
+      const now = this.clock.now();
+      this.startExpiry(now);
       for (const type of this.registry.all()) {
-        try {
-          await type.reconcile(now);
-        } catch (err) {
-          this.logger.error(`reconcile of ${type.type} failed: ${(err as Error).stack}`);
+        const running = this.typeRuns.get(type.type);
+        if (!running) {
+          void this.runType(type, now);
+          continue;
+        }
+        const elapsed = performance.now() - running.startedAt;
+        if (elapsed > this.budgetMs && !running.warned) {
+          running.warned = true;
+          this.logger.warn(
+            `reconcile of ${type.type} has run ${Math.round(elapsed)} ms, over its budget of ${this.budgetMs} ms; it is skipped until it finishes (expiry and the other types go on)`,
+          );
         }
       }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Whether a scheduled reconcile of `type` is running now (tests, diagnostics). */
+  isRunning(type: string): boolean {
+    return this.typeRuns.has(type);
+  }
+
+  /**
+   * One full pass, awaited: expire due sessions, then each type's reconcile(now) in turn (after that
+   * type's run in flight, if any, so a type never runs twice at once in a process). Errors of one type
+   * are logged and do not stop the others. No leadership check and no budget: tests call it directly
+   * with a ManualClock and expect all the pass's work done on return. Concurrent callers share the
+   * pass in progress.
+   */
+  reconcileOnce(): Promise<void> {
+    if (this.pass) return this.pass;
+    this.pass = (async () => {
+      const now = this.clock.now();
+      await this.expire(now);
+      for (const type of this.registry.all()) {
+        for (let run = this.typeRuns.get(type.type); run; run = this.typeRuns.get(type.type)) await run.promise;
+        await this.runType(type, now);
+      }
     })().finally(() => {
-      this.running = null;
+      this.pass = null;
     });
-    return this.running;
+    return this.pass;
+  }
+
+  private startExpiry(now: number): void {
+    if (this.expiryRuns.size >= MAX_EXPIRY_RUNS) {
+      if (!this.expirySkipLogged) this.logger.warn(`${this.expiryRuns.size} expiry runs still in flight (slow teardown?); skipping expiry this tick`);
+      this.expirySkipLogged = true;
+      return;
+    }
+    this.expirySkipLogged = false;
+    const p: Promise<void> = this.expire(now).finally(() => this.expiryRuns.delete(p));
+    this.expiryRuns.add(p);
+  }
+
+  private async expire(now: number): Promise<void> {
+    try {
+      await this.sessions.expireDue(now);
+    } catch (err) {
+      this.logger.error(`expiry pass failed: ${(err as Error).stack}`);
+    }
+  }
+
+  /** Runs `type.reconcile(now)`, registered as that type's run in flight; never rejects. */
+  private runType(type: TestDriveType, now: number): Promise<void> {
+    const startedAt = performance.now();
+    const promise = (async () => {
+      try {
+        await type.reconcile(now);
+      } catch (err) {
+        this.logger.error(`reconcile of ${type.type} failed: ${(err as Error).stack}`);
+      }
+    })().finally(() => {
+      if (this.typeRuns.get(type.type)?.promise === promise) this.typeRuns.delete(type.type);
+      const took = performance.now() - startedAt;
+      if (took > this.budgetMs) this.logger.warn(`reconcile of ${type.type} finished after ${Math.round(took)} ms (budget ${this.budgetMs} ms)`);
+    });
+    this.typeRuns.set(type.type, { promise, startedAt, warned: false });
+    return promise;
   }
 }
