@@ -7,12 +7,16 @@ import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { startEmbeddedAzure } from './embedded/embedded-azure';
 import { seedSampleOffer } from './embedded/sample-offer';
 import { embeddedCallers, registerServiceApi } from './embedded/embedded-callers';
+import { sharedEmulatorRuntime } from './embedded/shared-emulator';
+import { openDataSource } from './persistence/data-source';
 
 /**
- * Entry point. Real Azure when KEY_VAULT_URL (and the service identity) are configured; otherwise the
- * embedded default: the local emulator and Azurite are started, and a sample ARM offer from templates/
- * is published so a test drive can be started with curl right away. The API needs Entra ID tokens:
- * in the embedded default the emulator issues them, and the banner prints one per app role.
+ * Entry point. Real Azure when KEY_VAULT_URL (and the service identity) are configured; a shared local
+ * emulator when AZURE_EMULATOR_URL is set (several replicas on one `npm run emulator`: docs/operations.md,
+ * "Running several replicas"); otherwise the embedded default: the local emulator and Azurite are
+ * started, and a sample ARM offer from templates/ is published so a test drive can be started with curl
+ * right away. The API needs Entra ID tokens: in the embedded default the emulator issues them, and the
+ * banner prints one per app role.
  */
 async function main(): Promise<void> {
   let config: AppConfig;
@@ -31,6 +35,16 @@ async function main(): Promise<void> {
   if (config.azureMode === 'emulator') {
     embedded = await startEmbeddedAzure(config);
     runtime = embedded.runtime;
+  } else if (config.azureMode === 'shared-emulator') {
+    try {
+      runtime = sharedEmulatorRuntime(config);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    }
   } else {
     const a = config.azure;
     runtime = new AzureRuntime(
@@ -46,6 +60,11 @@ async function main(): Promise<void> {
       { tenantId: a.tenantId!, clientId: a.clientId!, clientSecret: a.clientSecret! },
     );
   }
+
+  // Replicas starting together on one PostgreSQL database: the migrations run here, under the migration
+  // advisory lock (one replica migrates, the others wait and find nothing pending), before Nest opens
+  // its own connection pool.
+  if (config.database.kind === 'postgres') await (await openDataSource(config.database)).destroy();
 
   const app: INestApplication = await createApp({ config, azure: runtime });
   await app.listen(config.port, config.host);
@@ -71,6 +90,18 @@ async function main(): Promise<void> {
     `  Health:   ${base}/health`,
     `  Database: ${config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL'}`,
   ];
+  if (config.azureMode === 'shared-emulator') {
+    const ep = runtime.endpoints;
+    lines.push(
+      `  Azure:    shared emulator at ${ep.authorityHost} (service identity ${runtime.serviceIdentity.clientId}); blob storage ${/BlobEndpoint=([^;]+)/.exec(ep.storageConnectionString)?.[1] ?? '(connection string)'}`,
+      `  Tokens:   npm run token -- <marketplace|publisher|operator> --emulator ${ep.authorityHost}`,
+    );
+    try {
+      await registerServiceApi(ep.authorityHost, ep.extraCaPem ?? '', config.auth.audience);
+    } catch (err) {
+      lines.push(`  (API app ${config.auth.audience} not registered in the emulator: ${(err as Error).message})`);
+    }
+  }
   if (embedded) {
     lines.push(`  Azure:    local emulator at ${embedded.emulatorUrl} (CA: ${embedded.caCertPath}), Azurite at ${embedded.blobEndpoint}`);
     try {

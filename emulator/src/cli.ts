@@ -1,18 +1,31 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startEmulator } from './index';
+import { startAzurite, type AzuriteHandle } from '../../src/embedded/azurite';
+import { formatEnvLines, prepareSharedEmulator } from '../../src/embedded/shared-emulator';
 
 /**
- * Standalone start: `node dist/emulator/src/cli.js`.
+ * Standalone start: `node dist/emulator/src/cli.js` (`npm run emulator`).
  * Env: EMULATOR_PORT (default 8443), EMULATOR_DEPLOYMENT_SECONDS (default 20),
- * EMULATOR_DATA_DIR (default data/emulator), EMULATOR_LOG=1 to log requests' effects (never secrets).
+ * EMULATOR_DATA_DIR (default data/emulator), EMULATOR_LOG=1 to log requests' effects (never secrets),
+ * EMULATOR_AZURITE_PORT (default 10000; 0 = any free port; `off` = no Azurite).
  * State persists in EMULATOR_DATA_DIR/state.json. Stops on SIGINT/SIGTERM.
+ *
+ * Also what replicas of the service need to share this emulator (docs/operations.md, "Running several
+ * replicas"): Azurite (blob storage, data in EMULATOR_DATA_DIR/azurite), one service identity with Key
+ * Vault access (kept across restarts), and the variables a replica needs, printed as env lines and
+ * written to EMULATOR_DATA_DIR/replica.env.
  */
 async function main(): Promise<void> {
   const port = Number(process.env.EMULATOR_PORT ?? 8443);
   const deploymentSeconds = Number(process.env.EMULATOR_DEPLOYMENT_SECONDS ?? 20);
   const dataDir = resolve(process.env.EMULATOR_DATA_DIR ?? 'data/emulator');
+  const azuritePortSetting = (process.env.EMULATOR_AZURITE_PORT ?? '10000').trim();
+  const azuritePort = azuritePortSetting === 'off' ? undefined : Number(azuritePortSetting);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`EMULATOR_PORT must be a port number, got '${process.env.EMULATOR_PORT}'`);
   if (!Number.isFinite(deploymentSeconds) || deploymentSeconds < 0) throw new Error('EMULATOR_DEPLOYMENT_SECONDS must be a non-negative number');
+  if (azuritePort !== undefined && (!Number.isInteger(azuritePort) || azuritePort < 0 || azuritePort > 65535)) {
+    throw new Error(`EMULATOR_AZURITE_PORT must be a port number (0 = any free port) or off, got '${azuritePortSetting}'`);
+  }
   const verbose = process.env.EMULATOR_LOG === '1';
   const h = await startEmulator({
     port,
@@ -21,14 +34,32 @@ async function main(): Promise<void> {
     persist: true,
     logger: verbose ? (msg, extra) => console.log(`[emulator] ${msg}${extra ? ' ' + JSON.stringify(extra) : ''}`) : undefined,
   });
+  let azurite: AzuriteHandle | undefined;
+  try {
+    if (azuritePort !== undefined) azurite = await startAzurite({ location: join(dataDir, 'azurite'), port: azuritePort });
+  } catch (e) {
+    await h.close();
+    throw e;
+  }
+  const replicas = await prepareSharedEmulator(h, dataDir, azurite?.connectionString);
   console.log(`Local Azure emulator listening on ${h.url}`);
   console.log(`  ARM endpoint / Entra authority host / Key Vault URL: ${h.url}`);
   console.log(`  Service tenant (Key Vault): ${h.serviceTenantId}`);
   console.log(`  CA certificate: ${h.caCertPath}`);
   console.log(`  Trust it:  export NODE_EXTRA_CA_CERTS=${h.caCertPath}   (read when Node starts)`);
   console.log(`  Create a publisher:  curl --cacert ${h.caCertPath} -X POST ${h.url}/_emulator/publishers`);
+  console.log(azurite ? `  Azurite (blob storage): ${azurite.blobEndpoint}` : '  Azurite: off (EMULATOR_AZURITE_PORT=off): give replicas AZURE_STORAGE_CONNECTION_STRING yourself');
+  console.log('');
+  console.log(`Service replicas sharing this emulator need these variables (plus their own PORT and one DATABASE_URL=postgres://...);`);
+  console.log(`same identity for all (${replicas.reused ? 'reused' : 'registered now'}); also in ${replicas.file}:`);
+  for (const line of formatEnvLines(replicas.env)) console.log(`  ${line}`);
+  console.log(`  e.g.  (set -a; . ${replicas.file}; DATABASE_URL=postgres://postgres@127.0.0.1:5432/testdrive PORT=3001 node dist/src/main.js)`);
   const stop = (): void => {
-    void h.close().then(() => process.exit(0));
+    void (async () => {
+      await azurite?.stop().catch(() => undefined);
+      await h.close();
+      process.exit(0);
+    })();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

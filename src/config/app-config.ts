@@ -82,6 +82,13 @@ const EnvSchema = z.object({
   AZURE_STORAGE_CONNECTION_STRING: z.string().optional(),
   /** Extra CA certificate (PEM file) trusted for Azure endpoints, e.g. a private cloud or the emulator. */
   AZURE_CA_CERT_PATH: z.string().optional(),
+  /**
+   * Several replicas sharing one local emulator (`npm run emulator`; docs/operations.md, "Running several
+   * replicas"): every Azure client goes to this URL with emulated trust. CA, service identity and blob
+   * storage come from AZURE_CA_CERT_PATH / AZURE_TENANT_ID... when set, else from what the emulator wrote
+   * (src/embedded/shared-emulator.ts).
+   */
+  AZURE_EMULATOR_URL: httpsUrl('AZURE_EMULATOR_URL').optional(),
   /** API authentication (Entra ID access tokens): see docs/security.md. */
   AUTH_AUDIENCE: z
     .string()
@@ -140,7 +147,7 @@ export interface AppConfig {
   reconcileIntervalMs: number;
   logLevel: Env['LOG_LEVEL'];
   /** 'emulator' = start the bundled emulator and Azurite (embedded default); 'azure' = real endpoints. */
-  azureMode: 'emulator' | 'azure';
+  azureMode: 'emulator' | 'azure' | 'shared-emulator';
   azure: {
     authorityHost: string;
     resourceManagerEndpoint: string;
@@ -151,6 +158,8 @@ export interface AppConfig {
     clientSecret?: string;
     storageConnectionString?: string;
     caCertPath?: string;
+    /** AZURE_EMULATOR_URL (azureMode 'shared-emulator'): the emulator every replica shares. */
+    emulatorUrl?: string;
   };
   /** Who may call the API: Entra ID access tokens (src/auth, docs/security.md). */
   auth: {
@@ -192,7 +201,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   } else {
     database = { kind: 'postgres', url: e.DATABASE_URL };
   }
-  const azureMode = e.KEY_VAULT_URL ? 'azure' : 'emulator';
+  if (e.KEY_VAULT_URL && e.AZURE_EMULATOR_URL) {
+    throw new ConfigError(['AZURE_EMULATOR_URL: cannot be combined with KEY_VAULT_URL (real Azure); set one of them']);
+  }
+  const azureMode = e.KEY_VAULT_URL ? 'azure' : e.AZURE_EMULATOR_URL ? 'shared-emulator' : 'emulator';
   if (azureMode === 'azure') {
     const missing = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_STORAGE_CONNECTION_STRING'].filter(
       (k) => !(e as Record<string, unknown>)[k],
@@ -223,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       clientSecret: e.AZURE_CLIENT_SECRET,
       storageConnectionString: e.AZURE_STORAGE_CONNECTION_STRING,
       caCertPath: e.AZURE_CA_CERT_PATH,
+      emulatorUrl: e.AZURE_EMULATOR_URL,
     },
     auth: {
       audience: e.AUTH_AUDIENCE.replace(/\/+$/, ''),
