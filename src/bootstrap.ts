@@ -1,22 +1,23 @@
 import { INestApplication, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import * as express from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AppOptions } from './core.module';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { AppConfig } from './config/app-config';
-import { PACKAGE_MAX_BYTES } from '../modules/azure-resource-manager/packages/package-limits';
+import { PACKAGE_CONTENT_TYPES, PACKAGE_MAX_BYTES } from '../modules/azure-resource-manager/packages/package-limits';
+import { bodyPolicy } from './common/body-policy';
 
 /** Largest JSON body accepted (bytes). */
-export const JSON_BODY_LIMIT = '1mb';
+export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
 /** Largest ARM template package accepted (bytes, zip as uploaded). */
 export const ZIP_BODY_LIMIT_BYTES = PACKAGE_MAX_BYTES;
 
 /**
  * Applies what every instance of the HTTP app needs (production and tests alike): the /api/v1
- * prefix (health stays at /health), body parsers with separate limits for JSON and zip packages, the
+ * prefix (health stays at /health), the body policy (JSON everywhere, zip only on the package upload,
+ * each with its own limit and 415/413 before a byte is read), the
  * error filter, and OpenAPI at /api/docs.
  */
 export function configureApp(app: INestApplication, config: AppConfig): void {
@@ -28,8 +29,12 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
       { path: 'metrics', method: RequestMethod.GET },
     ],
   });
-  app.use(express.json({ limit: JSON_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
-  app.use(express.raw({ limit: ZIP_BODY_LIMIT_BYTES, type: ['application/zip', 'application/x-zip-compressed'] }));
+  app.use(
+    bodyPolicy({
+      jsonLimitBytes: JSON_BODY_LIMIT_BYTES,
+      rawRoutes: [{ method: 'PUT', path: /^\/api\/v1\/offers\/[^/]+\/package\/?$/, contentTypes: PACKAGE_CONTENT_TYPES, limitBytes: ZIP_BODY_LIMIT_BYTES }],
+    }),
+  );
   app.useGlobalFilters(new ApiExceptionFilter());
   const doc = new DocumentBuilder()
     .setTitle('Test drive orchestrator')

@@ -26,11 +26,16 @@ export class ApiError extends HttpException {
 
   /** 400 for a request whose fields break rules; `details` lists each field and rule. */
   static validation(details: ErrorDetail[]): ApiError {
+    // Bounded report (issue 8): at most 20 problems, the last saying how many more there were.
+    if (details.length > 20) {
+      const more = details.length - 19;
+      details = [...details.slice(0, 19), { code: 'MoreProblems', message: `${more} more problems are not listed; fix the ones above first.` }];
+    }
     const first = details[0];
     const message =
       details.length === 1
         ? `${first.target ? `${first.target}: ` : ''}${first.message}`
-        : `The request has ${details.length} invalid fields: ${details.map((d) => d.target ?? d.code).join(', ')}.`;
+        : `The request has ${details.length} problems: ${details.slice(0, 10).map((d) => d.target ?? d.code).join(', ')}${details.length > 10 ? ', …' : ''}.`;
     return new ApiError(400, 'ValidationFailed', message, first?.target, details);
   }
 

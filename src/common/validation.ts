@@ -11,22 +11,65 @@ export function jsonPath(path: ReadonlyArray<PropertyKey>, prefix?: string): str
   return out;
 }
 
-/** zod issues -> ErrorDetail[] naming the field (JSON path) and the rule. */
+/** A validation report lists at most this many problems (issue 8: a 5 MB body gave a 56 MB report). */
+export const MAX_REPORTED_ISSUES = 20;
+/** Unknown field names quoted in one problem at most. */
+const MAX_NAMED_KEYS = 5;
+
+/**
+ * A field name from the request, safe to name in an error: printable ASCII of at most 64 characters;
+ * anything else is not echoed (undefined).
+ */
+export function echoableName(name: PropertyKey): string | undefined {
+  const s = String(name);
+  return /^[\x20-\x7e]{1,64}$/.test(s) ? s : undefined;
+}
+
+/**
+ * A JSON path that names only echoable segments: a segment that is not (see echoableName) ends the
+ * path with "…", so a hostile key never travels back in the report.
+ */
+function safePath(path: ReadonlyArray<PropertyKey>, prefix?: string): string {
+  const out: PropertyKey[] = [];
+  for (const p of path) {
+    if (typeof p === 'number' || echoableName(p) !== undefined) out.push(p);
+    else {
+      out.push('…');
+      break;
+    }
+  }
+  return jsonPath(out.slice(0, 16), prefix);
+}
+
+/**
+ * zod issues -> ErrorDetail[] naming the field (JSON path) and the rule. Bounded: at most
+ * MAX_REPORTED_ISSUES problems (a last one says how many more there were), unknown field names quoted
+ * only when short and printable, never a value from the request.
+ */
 export function zodIssuesToDetails(issues: z.core.$ZodIssue[], prefix?: string): ErrorDetail[] {
-  return issues.map((i) => {
-    const target = jsonPath(i.path, prefix) || prefix || undefined;
+  const shown = issues.length > MAX_REPORTED_ISSUES ? issues.slice(0, MAX_REPORTED_ISSUES - 1) : issues;
+  const details = shown.map((i): ErrorDetail => {
+    const target = safePath(i.path, prefix) || prefix || undefined;
     let message = i.message;
     if (i.code === 'unrecognized_keys') {
       const keys = (i as { keys?: string[] }).keys ?? [];
+      const named = keys.slice(0, MAX_NAMED_KEYS).map(echoableName).filter((k): k is string => k !== undefined);
+      const rest = keys.length - named.length;
+      const list = [...named.map((k) => `'${k}'`), ...(rest > 0 ? [`${rest} other${rest > 1 ? 's' : ''}`] : [])].join(', ');
       return {
         code: 'UnknownField',
-        target: keys.length === 1 ? jsonPath([...i.path, keys[0]], prefix) : target,
-        message: `Unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}: not part of this request.`,
+        target: keys.length === 1 && named.length === 1 ? safePath([...i.path, keys[0]], prefix) : target,
+        message: `Unknown field${keys.length > 1 ? 's' : ''} ${list}: not part of this request.`,
       };
     }
     if (i.code === 'invalid_type' && /received undefined/.test(message)) message = 'Required.';
+    if (message.length > 500) message = `${message.slice(0, 500)}…`;
     return { code: 'InvalidField', target, message };
   });
+  if (issues.length > shown.length) {
+    details.push({ code: 'MoreProblems', message: `${issues.length - shown.length} more problems are not listed; fix the ones above first.` });
+  }
+  return details;
 }
 
 /**

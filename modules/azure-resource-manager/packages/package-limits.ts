@@ -7,6 +7,8 @@
 export const PACKAGE_MAX_BYTES = 50 * 1024 * 1024;
 /** Content type of a package upload. */
 export const PACKAGE_CONTENT_TYPE = 'application/zip';
+/** Content types accepted for a package upload (Windows browsers label zips application/x-zip-compressed). */
+export const PACKAGE_CONTENT_TYPES = [PACKAGE_CONTENT_TYPE, 'application/x-zip-compressed'];
 /** At most this many entries (files and folders) in a package. */
 export const PACKAGE_MAX_ENTRIES = 1000;
 /** Total uncompressed size of all files, in bytes. */

@@ -3,14 +3,13 @@ import { ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiProperty, ApiResponse,
 import type { Request } from 'express';
 import { ApiError } from '../../../src/common/api-error';
 import { ErrorBodyDoc } from '../../../src/offers/offer.dto';
-import { PACKAGE_CONTENT_TYPE, PACKAGE_MAX_BYTES } from './package-limits';
+import { PACKAGE_CONTENT_TYPE, PACKAGE_CONTENT_TYPES, PACKAGE_MAX_BYTES } from './package-limits';
 import { PackageRevisionView, PackageService, revisionView } from './package.service';
 import { Caller } from '../../../src/auth/caller';
 import { CurrentCaller, Roles } from '../../../src/auth/decorators';
 import { Role } from '../../../src/auth/roles';
 
-/** Content types accepted for a package upload (the bootstrap's raw parser takes the same). */
-export const PACKAGE_CONTENT_TYPES = [PACKAGE_CONTENT_TYPE, 'application/x-zip-compressed'];
+export { PACKAGE_CONTENT_TYPES };
 
 class RecognisedParameterDoc {
   @ApiProperty({ example: 'adminPassword' })
