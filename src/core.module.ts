@@ -4,6 +4,7 @@ import { AppConfig, APP_CONFIG } from './config/app-config';
 import { Clock, SystemClock } from './common/clock';
 import { AzureRuntime } from './azure/azure-runtime';
 import { dataSourceOptions } from './persistence/data-source';
+import { Database } from './persistence/database';
 
 /** What the process resolved before Nest starts: settings, Azure endpoints, and the clock. */
 export interface AppOptions {
@@ -30,8 +31,9 @@ export class CoreModule {
         { provide: APP_CONFIG, useValue: opts.config },
         { provide: AzureRuntime, useValue: opts.azure },
         { provide: Clock, useValue: opts.clock ?? new SystemClock() },
+        Database,
       ],
-      exports: [APP_CONFIG, AzureRuntime, Clock, TypeOrmModule],
+      exports: [APP_CONFIG, AzureRuntime, Clock, TypeOrmModule, Database],
     };
   }
 }

@@ -8,7 +8,9 @@ import { PoolInstanceEntity } from '../../src/pools/pool-instance.entity';
 import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
-import { CapacityRow, StartSessionRequest, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { CapacityRow, SessionCommit, StartSessionRequest, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { Database, TxBody } from '../../src/persistence/database';
+import { isUniqueViolation } from '../../src/persistence/data-source';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
 import { ArmTestDriveConfig, validateArmConfig } from './arm-config';
 import { PackageService } from './packages/package.service';
@@ -18,8 +20,13 @@ export const ARM_TYPE = 'azure-resource-manager';
 
 /** Instances driven at once in one reconcile pass. */
 const PARALLEL_STEPS = 16;
-/** A session still `provisioning` without an instance this long after its request was abandoned (crash mid-start). */
-const ABANDONED_START_MS = 120_000;
+/**
+ * A session still `provisioning` without an instance this long after its request was abandoned. Since
+ * the claim and the session row are one transaction, such a session only comes from an older version.
+ */
+const ABANDONED_START_MS = 10_000;
+/** A resource group not yet tagged with its session this long after the claim is tagged by reconcile. */
+const TAG_RETRY_AFTER_MS = 5_000;
 /** How often (clock time) the orphan sweep lists every ARM offer's resource groups. */
 export const ORPHAN_SWEEP_INTERVAL_MS = 5 * 60_000;
 /**
@@ -33,11 +40,14 @@ export const ORPHAN_GRACE_MS = 10 * 60_000;
  * Azure Resource Manager test drives (TestDriveType). Per offer and region it keeps `hot` instances
  * deployed and ready, deploys cold ones on request, never more than `hot + cold` at once, and deletes
  * every assigned instance's resource group after its session (Partner Center: an assigned instance is
- * never reused). Where a hot instance is claimed: PoolInstanceRepository.claimReadyHotInstance().
+ * never reused). Where a hot instance is claimed: claimHot() below, with
+ * PoolInstanceRepository.claimReadyHotInstanceTx() — the claim and the session's `ready` are one transaction.
  */
 @Injectable()
 export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicationShutdown {
   readonly type = ARM_TYPE;
+  /** The claim and the session row are one transaction (claimHot, reserveCold). */
+  readonly claimsAtomically = true;
   private readonly logger = new Logger('ArmTestDriveType');
   /** Work started on behalf of a request (cold deploy, early delete) that the response does not wait for. */
   private readonly inflight = new Set<Promise<unknown>>();
@@ -55,6 +65,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     private readonly driver: ArmInstanceDriver,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly db: Database,
   ) {}
 
   onModuleInit(): void {
@@ -96,7 +107,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
    * hot claim; after a cold reservation it stays `provisioning` until the deployment succeeds.
    * @throws ApiError 400 (region not offered), 409 NoCapacity.
    */
-  async startSession(offer: OfferEntity, session: SessionEntity, request: StartSessionRequest): Promise<void> {
+  async startSession(offer: OfferEntity, session: SessionEntity, request: StartSessionRequest, commit: SessionCommit): Promise<void> {
     const cfg = offer.testDrive as unknown as ArmTestDriveConfig;
     if (request.region && !cfg.regions.some((r) => r.name === request.region)) {
       throw ApiError.validation([
@@ -109,24 +120,19 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     const hourMs = this.config.testDriveHourSeconds * 1000;
 
     for (const region of ordered) {
-      const inst = await this.pool.claimReadyHotInstance(offer.id, region.name, session.id, now);
+      const inst = await this.claimHot(offer, region.name, session, commit, now, hourMs);
       if (inst) {
-        await this.sessions.markReady(session, inst.outputsEnc, now, hourMs, { region: region.name, instanceKind: 'hot', instanceId: inst.id });
-        this.background(this.driver.tagSession(offer, inst, session.id));
+        this.background(this.tagAfterClaim(offer, inst.id));
         return;
       }
     }
     const revisionId = offer.currentRevisionId;
-    if (revisionId && offer.deployment.subscriptionId) {
+    const subscriptionId = offer.deployment.subscriptionId;
+    if (revisionId && subscriptionId) {
       for (const region of ordered) {
         if (region.cold <= 0) continue;
-        const inst = await this.pool.reserve(
-          { offerId: offer.id, revisionId, region: region.name, kind: 'cold', subscriptionId: offer.deployment.subscriptionId, sessionId: session.id },
-          region.cold,
-          now,
-        );
+        const inst = await this.reserveCold(offer, region.name, region.cold, revisionId, subscriptionId, session, commit, now);
         if (inst) {
-          await this.sessions.transition(session.id, ['provisioning'], { region: region.name, instanceKind: 'cold', instanceId: inst.id }, now);
           this.background(this.driver.step(offer, inst));
           return;
         }
@@ -137,6 +143,72 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       'NoCapacity',
       `No test drive instance is available for offer '${offer.id}'${request.region ? ` (requested region ${request.region})` : ''}: every hot instance is taken and the cold limit is reached. Try again later.`,
     );
+  }
+
+  /**
+   * THE hot start: in ONE transaction, claims the oldest ready hot instance of `region`
+   * (PoolInstanceRepository.claimReadyHotInstanceTx) and writes the session `ready` with its outputs
+   * (SessionCommit.persist). Null when no hot instance is ready. A claim that lost every candidate to
+   * concurrent claims (PostgreSQL SKIP LOCKED) tries again while ready instances remain.
+   */
+  private async claimHot(offer: OfferEntity, region: string, session: SessionEntity, commit: SessionCommit, now: number, hourMs: number): Promise<{ id: string } | null> {
+    const pool = this.pool;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const inst = await this.db.atomic(function* (): TxBody<{ id: string } | null> {
+        const claimed = yield* pool.claimReadyHotInstanceTx(offer.id, region, session.id, now);
+        if (!claimed) return null;
+        yield* commit.persist({
+          state: 'ready',
+          region,
+          instanceKind: 'hot',
+          instanceId: claimed.id,
+          outputsEnc: claimed.outputsEnc,
+          readyAt: now,
+          expiresAt: now + session.durationHours * hourMs,
+        });
+        return claimed;
+      });
+      if (inst) return inst;
+      if (!(await this.pool.anyReadyHot(offer.id, region))) return null;
+    }
+    return null;
+  }
+
+  /**
+   * The cold start: in ONE transaction, reserves a cold slot of `region` (a new pending instance for the
+   * session) and writes the session `provisioning` with it. Null when the cold limit is reached.
+   * Concurrent reservations of one slot: the loser's transaction rolls back and tries the next slot.
+   */
+  private async reserveCold(
+    offer: OfferEntity,
+    region: string,
+    limit: number,
+    revisionId: string,
+    subscriptionId: string,
+    session: SessionEntity,
+    commit: SessionCommit,
+    now: number,
+  ): Promise<PoolInstanceEntity | null> {
+    const pool = this.pool;
+    for (let attempt = 0; attempt < limit + 5; attempt++) {
+      try {
+        return await this.db.atomic(function* (): TxBody<PoolInstanceEntity | null> {
+          const inst = yield* pool.reserveTx({ offerId: offer.id, revisionId, region, kind: 'cold', subscriptionId, sessionId: session.id }, limit, now);
+          if (!inst) return null;
+          yield* commit.persist({ region, instanceKind: 'cold', instanceId: inst.id });
+          return inst;
+        });
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+      }
+    }
+    return null;
+  }
+
+  /** After a hot claim (off the request's path): tags the resource group with the session; reconcile retries until done. */
+  private async tagAfterClaim(offer: OfferEntity, instanceId: string): Promise<void> {
+    const inst = await this.pool.findById(instanceId);
+    if (inst?.sessionId && !inst.sessionTaggedAt) await this.driver.tagSession(offer, inst, inst.sessionId);
   }
 
   /** Sends the session's instance to deletion at once (and lets the reconcile loop finish it). */
@@ -168,6 +240,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       await Promise.all(work.slice(i, i + PARALLEL_STEPS).map((inst) => this.driver.step(byId.get(inst.offerId)!, inst)));
     }
     await this.settleSessions(now);
+    await this.retryTags(byId, now);
     await this.sweepOrphans(offers, now);
   }
 
@@ -247,17 +320,36 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     }
   }
 
-  /** Sessions left `ending` whose instance is gone are ended; starts abandoned by a crash are failed. */
+  /**
+   * Level-triggered rules for sessions between two states: `ending` whose instance is gone → ended
+   * (else the instance is sent to deletion); `provisioning` whose instance is already assigned with
+   * outputs → ready (repair of a crash between the two writes, issue 8); `provisioning` without any
+   * instance (a start interrupted before its claim transaction, by an older version) → failed.
+   */
   private async settleSessions(now: number): Promise<void> {
+    const hourMs = this.config.testDriveHourSeconds * 1000;
     for (const s of await this.sessions.listByStates(['ending', 'provisioning'])) {
       if (s.type !== ARM_TYPE) continue;
       const inst = await this.pool.findBySession(s.id);
       if (s.state === 'ending') {
         if (!inst || inst.state === 'deleted') await this.sessions.markEnded(s.id, now);
         else if (inst.state !== 'deleting') await this.pool.transition(inst.id, ['pending', 'deploying', 'ready', 'assigned', 'failed'], { state: 'deleting' }, now);
+      } else if (inst?.state === 'assigned' && inst.readyAt !== null) {
+        if (await this.pool.readySessionOfAssignedInstance(inst, now, hourMs)) {
+          this.logger.warn({ sessionId: s.id, instanceId: inst.id }, 'repaired a session left provisioning with its instance assigned');
+        }
       } else if (!inst && now - s.requestedAt > ABANDONED_START_MS) {
         await this.sessions.markFailed(s.id, { code: 'StartAbandoned', message: 'The start of this test drive was interrupted; please start a new one.' }, now);
       }
+    }
+  }
+
+  /** Tags resource groups of assigned instances with their session where the tag after the claim did not land. */
+  private async retryTags(byId: Map<string, OfferEntity>, now: number): Promise<void> {
+    for (const inst of await this.pool.listUntagged()) {
+      const offer = byId.get(inst.offerId);
+      // The tag written right after the claim gets a few seconds before this retry steps in.
+      if (offer && inst.sessionId && now - (inst.assignedAt ?? 0) > TAG_RETRY_AFTER_MS) await this.driver.tagSession(offer, inst, inst.sessionId);
     }
   }
 

@@ -63,7 +63,9 @@ export class ApiGuard implements CanActivate {
     if (!roles?.length) throw new ApiError(403, 'Forbidden', 'This operation is not open to any app role.');
     if (!roles.some((r) => req.caller!.has(r))) {
       const held = req.caller.roles;
-      throw new ApiError(403, 'Forbidden', `This operation needs the app role ${roles.join(' or ')}; the token holds ${held.length ? held.join(', ') : 'no role of this API'}.`);
+      const refused = req.caller.refusedRoles.filter((r) => roles.includes(r));
+      const why = refused.length ? ` ${refused.join(', ')} is not honoured from tenant ${req.caller.tenantId} / client ${req.caller.clientId} (docs/security.md: trust per role).` : '';
+      throw new ApiError(403, 'Forbidden', `This operation needs the app role ${roles.join(' or ')}; the token holds ${held.length ? held.join(', ') : 'no role of this API'}.${why}`);
     }
     return true;
   }

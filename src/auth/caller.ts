@@ -19,6 +19,8 @@ export class Caller {
     roles: readonly string[],
     /** True only for Caller.system. */
     readonly isSystem = false,
+    /** App roles the token held but that are not honoured for this tenant / client (role-trust.ts). */
+    readonly refusedRoles: readonly Role[] = [],
   ) {
     this.roleSet = new Set(roles.filter(isRole));
   }

@@ -5,6 +5,7 @@ import { AzureRuntime } from '../azure/azure-runtime';
 import { Caller } from './caller';
 import { httpsJson } from './https-json';
 import { jose } from './jose';
+import { applyTrust, trustPolicy, TrustPolicy } from './role-trust';
 
 /** Why a request is not authenticated; `code` goes into the 401 body, `description` into WWW-Authenticate. */
 export class AuthenticationError extends Error {
@@ -42,7 +43,8 @@ interface KeyState {
  *   with a tenant GUID as AUTH_TENANT_ID, `tid` must be that tenant; AUTH_ALLOWED_TENANTS narrows further;
  * - `aud` = AUTH_AUDIENCE (application ID URI) or AUTH_CLIENT_ID;
  * - `exp` (required) and `nbf` with AUTH_CLOCK_SKEW_SECONDS tolerance, real time (not the injected Clock);
- * - `tid` and `azp`/`appid` present.
+ * - `tid` and `azp`/`appid` present;
+ * - app roles honoured per role-trust.ts: Operator and Marketplace only from trusted tenants / clients.
  * Authority: AUTH_AUTHORITY_HOST, else the emulator when the Azure endpoints are emulated, else login.microsoftonline.com.
  */
 @Injectable()
@@ -54,11 +56,14 @@ export class TokenVerifier {
   refreshCooldownMs = JWKS_REFRESH_COOLDOWN_MS;
   /** The authority host in use, e.g. https://login.microsoftonline.com. */
   readonly authority: string;
+  /** Where Operator and Marketplace are honoured (role-trust.ts). */
+  readonly trust: TrustPolicy;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly runtime: AzureRuntime,
   ) {
+    this.trust = trustPolicy(config.auth, runtime.serviceIdentity.tenantId);
     this.authority = config.auth.authorityHost ?? (runtime.endpoints.emulated ? runtime.endpoints.authorityHost.replace(/\/+$/, '') : DEFAULT_AUTH_AUTHORITY_HOST);
   }
 
@@ -114,7 +119,9 @@ export class TokenVerifier {
     if (!clientId || clientId.length > 64) throw new AuthenticationError('InvalidToken', 'The token names no client application (azp / appid).');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     const oid = typeof payload.oid === 'string' ? payload.oid : undefined;
-    return new Caller(tid, clientId, oid, roles);
+    const { honoured, refused } = applyTrust(this.trust, tid, clientId, roles);
+    if (refused.length) this.logger.debug({ tenantId: tid, clientId, refused }, 'app roles from an untrusted tenant or client ignored');
+    return new Caller(tid, clientId, oid, honoured, false, refused);
   }
 
   private explain(e: unknown): AuthenticationError {

@@ -38,6 +38,29 @@ const httpsUrl = (name: string) =>
     .url(`${name} must be an absolute URL`)
     .refine((u) => u.startsWith('https://'), `${name} must use https (the Azure SDKs refuse bearer tokens over http)`);
 
+const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/**
+ * A comma-separated list of GUIDs (tenants or client ids) trusted for a role; `*` (when `allowStar`)
+ * means every tenant, which startup refuses against real Azure.
+ */
+function trustList(name: string, allowStar: boolean) {
+  return z
+    .string()
+    .optional()
+    .refine(
+      (v) => v === undefined || v.trim() === '' || (allowStar && v.trim() === '*') || v.split(',').every((t) => GUID_RE.test(t.trim())),
+      `${name} must be a comma-separated list of GUIDs${allowStar ? ' (or * for every tenant, refused against real Azure)' : ''}`,
+    );
+}
+
+/** Parsed trust list: undefined = not set, 'any' = every tenant, else lower-case GUIDs. */
+function parseTrustList(v: string | undefined): string[] | 'any' | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  if (v.trim() === '*') return 'any';
+  return v.split(',').map((t) => t.trim().toLowerCase());
+}
+
 /**
  * The service's settings, read from environment variables and validated at start (zod).
  * A bad value stops the start with a message naming the variable and the rule.
@@ -104,6 +127,11 @@ const EnvSchema = z.object({
     .string()
     .optional()
     .refine((v) => v === undefined || v.trim() === '' || v.split(',').every((t) => /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(t.trim())), 'AUTH_ALLOWED_TENANTS must be a comma-separated list of tenant GUIDs'),
+  /** Trust per role (issue 8): see trustList() and docs/security.md. */
+  AUTH_OPERATOR_TENANTS: trustList('AUTH_OPERATOR_TENANTS', true),
+  AUTH_OPERATOR_CLIENT_IDS: trustList('AUTH_OPERATOR_CLIENT_IDS', false),
+  AUTH_MARKETPLACE_TENANTS: trustList('AUTH_MARKETPLACE_TENANTS', true),
+  AUTH_MARKETPLACE_CLIENT_IDS: trustList('AUTH_MARKETPLACE_CLIENT_IDS', false),
   AUTH_CLOCK_SKEW_SECONDS: z.coerce
     .number({ message: 'AUTH_CLOCK_SKEW_SECONDS must be a number of seconds' })
     .int('AUTH_CLOCK_SKEW_SECONDS must be a whole number of seconds')
@@ -175,6 +203,17 @@ export interface AppConfig {
     allowedTenants?: string[];
     /** Tolerance for exp / nbf, seconds. */
     clockSkewSeconds: number;
+    /**
+     * Where the Operator and Marketplace app roles are honoured (issue 8: app roles are assigned by each
+     * tenant's own admins, so a role from a tenant we do not know means nothing). Tenants: undefined =
+     * the service's own tenant (its identity's tenant: AZURE_TENANT_ID, or the emulator's service
+     * tenant); 'any' = every tenant (embedded/emulated only). Client ids: undefined = any client of
+     * those tenants. The Publisher role stays multi-tenant (publishers are isolated by tenant + client).
+     */
+    operatorTenants?: string[] | 'any';
+    operatorClientIds?: string[];
+    marketplaceTenants?: string[] | 'any';
+    marketplaceClientIds?: string[];
   };
   /** Requests per minute per client (tenant + client id; IP when unauthenticated); 0 = unlimited. */
   rateLimitPerMinute: number;
@@ -212,6 +251,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (missing.length) {
       throw new ConfigError(missing.map((k) => `${k}: required when KEY_VAULT_URL is set (real Azure mode)`));
     }
+    // Real Azure: Operator and Marketplace are never honoured from every tenant (issue 8).
+    const everyTenant = (['AUTH_OPERATOR_TENANTS', 'AUTH_MARKETPLACE_TENANTS'] as const).filter((k) => e[k]?.trim() === '*');
+    if (everyTenant.length) {
+      throw new ConfigError(everyTenant.map((k) => `${k}: '*' (every tenant) is refused against real Azure: list the tenant GUIDs whose ${k.includes('OPERATOR') ? 'operators' : 'marketplace clients'} you trust`));
+    }
   }
   return {
     port: e.PORT,
@@ -244,6 +288,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       tenantId: e.AUTH_TENANT_ID.toLowerCase(),
       allowedTenants: e.AUTH_ALLOWED_TENANTS?.trim() ? e.AUTH_ALLOWED_TENANTS.split(',').map((t) => t.trim().toLowerCase()) : undefined,
       clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
+      operatorTenants: parseTrustList(e.AUTH_OPERATOR_TENANTS),
+      operatorClientIds: parseTrustList(e.AUTH_OPERATOR_CLIENT_IDS) as string[] | undefined,
+      marketplaceTenants: parseTrustList(e.AUTH_MARKETPLACE_TENANTS),
+      marketplaceClientIds: parseTrustList(e.AUTH_MARKETPLACE_CLIENT_IDS) as string[] | undefined,
     },
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
   };

@@ -14,12 +14,14 @@ import { SessionProgress1795000000001 } from './migrations/1795000000001-session
 import { Audit1795000000100 } from './migrations/1795000000100-audit';
 import { OfferHealth1795000000200 } from './migrations/1795000000200-offer-health';
 import { AuditEventEntity } from '../audit/audit-event.entity';
+import { StartRequestEntity } from '../sessions/start-request.entity';
+import { StartRequests1795000000300 } from './migrations/1795000000300-start-requests';
 
 /** Every entity of the core. Test drive type modules add theirs through ENTITY registration here. */
-export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, PoolInstanceEntity, PoolRegionEntity, SessionEntity, SchedulerLeaseEntity, AuditEventEntity];
+export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, PoolInstanceEntity, PoolRegionEntity, SessionEntity, SchedulerLeaseEntity, AuditEventEntity, StartRequestEntity];
 
 /** Every migration, in order. The schema only ever changes through these (no synchronize). */
-export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200];
+export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200, StartRequests1795000000300];
 
 /**
  * TypeORM options for SQLite (better-sqlite3, WAL, busy timeout) or PostgreSQL, with migrations run at

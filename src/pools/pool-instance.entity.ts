@@ -88,6 +88,10 @@ export class PoolInstanceEntity {
   @Column(timestampColumn())
   deletedAt!: number | null;
 
+  /** When the resource group was tagged with its session (null: not yet; reconcile retries until done). */
+  @Column(timestampColumn())
+  sessionTaggedAt?: number | null;
+
   @Column(timestampColumn(false))
   updatedAt!: number;
 }

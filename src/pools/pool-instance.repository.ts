@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../persistence/data-source';
+import { Database, insertRow, sql, StatementResult, TxBody } from '../persistence/database';
 import { InstanceKind, InstanceState, PoolInstanceEntity } from './pool-instance.entity';
 import { PoolRegionEntity } from './pool-region.entity';
 
@@ -23,7 +24,8 @@ export interface NewInstance {
 /**
  * Persistence of pool instances. Two operations carry the pool's concurrency guarantees, each a
  * single SQL statement, atomic on SQLite and PostgreSQL, across processes:
- *  - claimReadyHotInstance(): hands one ready hot instance to one session (conditional UPDATE);
+ *  - claimReadyHotInstanceTx(): hands one ready hot instance to one session (conditional UPDATE …
+ *    RETURNING, run by ArmTestDriveType.claimHot in the same transaction as the session row);
  *  - reserve(): creates an instance only while a free slot exists (unique index on
  *    offer/region/kind/slot), so a region never exceeds its hot or cold limit.
  */
@@ -33,41 +35,100 @@ export class PoolInstanceRepository {
   readonly regions: Repository<PoolRegionEntity>;
   private readonly postgres: boolean;
 
-  constructor(@InjectDataSource() private readonly ds: DataSource) {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly db: Database,
+  ) {
     this.repo = ds.getRepository(PoolInstanceEntity);
     this.regions = ds.getRepository(PoolRegionEntity);
     this.postgres = ds.options.type === 'postgres';
   }
 
   /**
-   * THE place where a hot instance is claimed. Atomically assigns the oldest ready hot instance of
-   * `offerId` in `region` to `sessionId` and returns it, or null when none is ready.
-   * Concurrent callers never get the same instance: the UPDATE re-checks `state = 'ready'` on the row
-   * it changes (PostgreSQL re-evaluates it after a concurrent commit; SQLite serialises writers), and a
-   * caller that lost the race retries on the next ready instance.
+   * THE place where a hot instance is claimed, as a statement of a transaction (Database.atomic, see
+   * ArmTestDriveType.claimHot, which writes the session `ready` in the same transaction): assigns the oldest ready hot
+   * instance of `offerId` in `region` to `sessionId` and yields it (id, outputsEnc), or null when none
+   * is ready. One UPDATE … RETURNING that re-checks `state = 'ready'` on the row it changes; on
+   * PostgreSQL the candidate is picked FOR UPDATE SKIP LOCKED, so concurrent claims take different rows.
    */
-  async claimReadyHotInstance(offerId: string, region: string, sessionId: string, now: number): Promise<PoolInstanceEntity | null> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const sub = this.repo
-        .createQueryBuilder('c')
-        .select('c.id')
-        .where('c.offerId = :offerId AND c.region = :region AND c.kind = :kind AND c.state = :ready AND c.sessionId IS NULL')
-        .orderBy('c.readyAt', 'ASC')
-        .limit(1);
-      if (this.postgres) sub.setLock('pessimistic_write').setOnLocked('skip_locked');
-      const result = await this.repo
-        .createQueryBuilder()
-        .update(PoolInstanceEntity)
-        .set({ state: 'assigned', sessionId, assignedAt: now, updatedAt: now })
-        .where(`id = (${sub.getQuery()})`)
-        .andWhere('state = :ready AND "sessionId" IS NULL')
-        .setParameters({ offerId, region, kind: 'hot', ready: 'ready' })
-        .execute();
-      if (result.affected === 1) return this.repo.findOneBy({ sessionId });
-      const anyReady = await this.repo.exists({ where: { offerId, region, kind: 'hot', state: 'ready', sessionId: IsNull() } });
-      if (!anyReady) return null;
-    }
-    return null;
+  *claimReadyHotInstanceTx(offerId: string, region: string, sessionId: string, now: number): TxBody<{ id: string; outputsEnc: string | null } | null> {
+    const r = (yield sql(
+      `UPDATE "pool_instance" SET "state" = 'assigned', "sessionId" = ?, "assignedAt" = ?, "updatedAt" = ?
+        WHERE "id" = (SELECT "id" FROM "pool_instance"
+                       WHERE "offerId" = ? AND "region" = ? AND "kind" = 'hot' AND "state" = 'ready' AND "sessionId" IS NULL
+                       ORDER BY "readyAt" ASC LIMIT 1${this.postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
+          AND "state" = 'ready' AND "sessionId" IS NULL
+        RETURNING "id", "outputsEnc"`,
+      [sessionId, now, now, offerId, region],
+    )) as StatementResult<{ id: string; outputsEnc: string | null }>;
+    return r.rows[0] ?? null;
+  }
+
+  /** True when offer/region has a ready, unassigned hot instance (a claim that found none may retry). */
+  anyReadyHot(offerId: string, region: string): Promise<boolean> {
+    return this.repo.exists({ where: { offerId, region, kind: 'hot', state: 'ready', sessionId: IsNull() } });
+  }
+
+  /**
+   * reserve() as statements of a transaction: yields the new pending instance in the lowest free slot
+   * below `limit`, or null when all are taken. A concurrent reservation of the same slot makes the
+   * INSERT fail with a unique violation: the caller rolls back and retries the whole transaction.
+   */
+  *reserveTx(n: NewInstance, limit: number, now: number): TxBody<PoolInstanceEntity | null> {
+    const used = (yield sql(
+      `SELECT "slot" FROM "pool_instance" WHERE "offerId" = ? AND "region" = ? AND "kind" = ? AND "slot" IS NOT NULL`,
+      [n.offerId, n.region, n.kind],
+    )) as StatementResult<{ slot: number }>;
+    const taken = new Set(used.rows.map((r) => Number(r.slot)));
+    let slot = -1;
+    for (let i = 0; i < limit; i++) if (!taken.has(i)) { slot = i; break; }
+    if (slot < 0) return null;
+    const row = newInstanceRow(n, slot, now);
+    yield insertRow('pool_instance', row as unknown as Record<string, unknown>);
+    return row;
+  }
+
+  /**
+   * A deployment of an instance that belongs to a session succeeded: deploying -> assigned and the
+   * session provisioning -> ready (expiring `durationHours` test drive hours from `now`), in one
+   * transaction (issue 8: no crash leaves the instance assigned and the session provisioning).
+   * @returns whether the instance moved (false: someone else did it first).
+   */
+  async markAssignedAndSessionReady(inst: PoolInstanceEntity, outputsEnc: string, now: number, hourMs: number): Promise<boolean> {
+    return this.db.atomic(function* (): TxBody<boolean> {
+      const moved: StatementResult = yield sql(
+        `UPDATE "pool_instance" SET "state" = 'assigned', "outputsEnc" = ?, "readyAt" = ?, "failure" = NULL, "updatedAt" = ? WHERE "id" = ? AND "state" = 'deploying'`,
+        [outputsEnc, now, now, inst.id],
+      );
+      if (moved.affected !== 1) return false;
+      if (inst.sessionId) yield sessionReadyStatement(inst.sessionId, outputsEnc, now, hourMs);
+      return true;
+    });
+  }
+
+  /**
+   * Repair rule (level-triggered, issue 8): a session still `provisioning` whose instance is already
+   * assigned to it with outputs (a crash between the two writes of an older version, or a restore)
+   * becomes ready now. Returns whether it moved.
+   */
+  async readySessionOfAssignedInstance(inst: PoolInstanceEntity, now: number, hourMs: number): Promise<boolean> {
+    if (inst.state !== 'assigned' || !inst.sessionId) return false;
+    const sessionId = inst.sessionId;
+    const outputsEnc = inst.outputsEnc;
+    return this.db.atomic(function* (): TxBody<boolean> {
+      const r: StatementResult = yield sessionReadyStatement(sessionId, outputsEnc, now, hourMs, inst.id, inst.kind);
+      return r.affected === 1;
+    });
+  }
+
+  /** Assigned instances whose resource group is not yet tagged with their session (tag retries). */
+  listUntagged(limit = 100): Promise<PoolInstanceEntity[]> {
+    return this.repo.find({ where: { state: 'assigned', sessionTaggedAt: IsNull(), sessionId: Not(IsNull()) }, take: limit });
+  }
+
+  /** Records that the instance's resource group carries its session tag. */
+  async markTagged(id: string, now: number): Promise<void> {
+    await this.repo.update({ id }, { sessionTaggedAt: now });
   }
 
   /**
@@ -88,29 +149,7 @@ export class PoolInstanceRepository {
       let slot = -1;
       for (let s = 0; s < limit; s++) if (!used.has(s)) { slot = s; break; }
       if (slot < 0) return null;
-      const id = randomUUID();
-      const row: PoolInstanceEntity = {
-        id,
-        offerId: n.offerId,
-        revisionId: n.revisionId,
-        region: n.region,
-        kind: n.kind,
-        slot,
-        state: 'pending',
-        subscriptionId: n.subscriptionId,
-        resourceGroupName: resourceGroupNameFor(id),
-        deploymentName: 'testdrive',
-        sessionId: n.sessionId ?? null,
-        outputsEnc: null,
-        failure: null,
-        attempts: 0,
-        nextActionAt: null,
-        createdAt: now,
-        readyAt: null,
-        assignedAt: n.sessionId ? now : null,
-        deletedAt: null,
-        updatedAt: now,
-      };
+      const row = newInstanceRow(n, slot, now);
       try {
         await this.repo.insert(row as QueryDeepPartialEntity<PoolInstanceEntity>);
         return row;
@@ -220,6 +259,47 @@ export class PoolInstanceRepository {
       .where('"offerId" = :offerId AND region = :region AND ("consecutiveFailures" > 0 OR "backoffUntil" IS NOT NULL)', { offerId, region })
       .execute();
   }
+}
+
+/** A new pending instance row of `n` in `slot`. */
+function newInstanceRow(n: NewInstance, slot: number, now: number): PoolInstanceEntity {
+  const id = randomUUID();
+  return {
+    id,
+    offerId: n.offerId,
+    revisionId: n.revisionId,
+    region: n.region,
+    kind: n.kind,
+    slot,
+    state: 'pending',
+    subscriptionId: n.subscriptionId,
+    resourceGroupName: resourceGroupNameFor(id),
+    deploymentName: 'testdrive',
+    sessionId: n.sessionId ?? null,
+    outputsEnc: null,
+    failure: null,
+    attempts: 0,
+    nextActionAt: null,
+    createdAt: now,
+    readyAt: null,
+    assignedAt: n.sessionId ? now : null,
+    deletedAt: null,
+    // A cold instance's resource group is created with its session tag already.
+    sessionTaggedAt: n.sessionId ? now : null,
+    updatedAt: now,
+  };
+}
+
+/**
+ * UPDATE of session `sessionId` provisioning -> ready with `outputsEnc`, expiring its `durationHours`
+ * test drive hours (`hourMs` each) from `now`; optionally also setting its instance.
+ */
+function sessionReadyStatement(sessionId: string, outputsEnc: string | null, now: number, hourMs: number, instanceId?: string, kind?: string) {
+  return sql(
+    `UPDATE "session" SET "state" = 'ready', "outputsEnc" = ?, "readyAt" = ?, "expiresAt" = CAST(? AS BIGINT) + "durationHours" * CAST(? AS BIGINT), "updatedAt" = ?${instanceId ? ', "instanceId" = ?, "instanceKind" = ?' : ''}
+      WHERE "id" = ? AND "state" = 'provisioning'`,
+    [outputsEnc, now, now, hourMs, now, ...(instanceId ? [instanceId, kind] : []), sessionId],
+  );
 }
 
 /** Partner Center: one new resource group per instance, named CloudTry_<guid without dashes>. */

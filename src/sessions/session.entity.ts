@@ -19,7 +19,6 @@ export interface Customer {
  * (unique per offer while the session holds capacity).
  */
 @Entity('session')
-@Index('UQ_session_idempotency', ['offerId', 'idempotencyKey'], { unique: true })
 @Index('UQ_session_slot', ['offerId', 'slot'], { unique: true })
 @Index('IX_session_state_expires', ['state', 'expiresAt'])
 export class SessionEntity {
@@ -49,6 +48,13 @@ export class SessionEntity {
 
   @Column({ type: 'varchar', length: 255, nullable: true })
   idempotencyKey!: string | null;
+
+  /** Marketplace client that started the session (tenant, client id): it alone reads, ends and replays it. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  clientTenantId!: string | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  clientId!: string | null;
 
   /** Hash of the request body the idempotency key was first used with. */
   @Column({ type: 'varchar', length: 64, nullable: true })

@@ -48,7 +48,8 @@ export class SessionsController {
     summary: 'Start a test drive',
     description:
       'Claims a ready hot instance (the requested region, else any), else starts a cold deployment within the limit, ' +
-      'else answers 409 NoCapacity. A retried request with the same Idempotency-Key returns the same session.',
+      'else answers 409 NoCapacity. Idempotency-Key (per marketplace client and offer): a retry gets the first answer — the same session, or the same refusal; ' +
+      'while the first request is still under way a retry waits up to 5 s, then gets 409 RequestInProgress with Retry-After.',
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: '1-255 visible ASCII characters' })
   @ApiBody({
@@ -72,7 +73,10 @@ export class SessionsController {
     },
   })
   @ApiResponse({ status: 201, description: 'The session (ready at once when a hot instance was claimed)', schema: { example: sessionExample } })
-  @ApiResponse({ status: 409, description: 'NoCapacity or OfferNotPublished' })
+  @ApiResponse({ status: 200, description: 'A retry with the Idempotency-Key of an earlier start: that session', schema: { example: sessionExample } })
+  @ApiResponse({ status: 409, description: 'NoCapacity, OfferNotPublished, or RequestInProgress (a request with this Idempotency-Key is still under way; Retry-After)' })
+  @ApiResponse({ status: 415, description: 'UnsupportedMediaType: send application/json' })
+  @ApiResponse({ status: 422, description: 'IdempotencyKeyReused: the key was used with a different body' })
   async start(
     @Param('offerId') offerId: string,
     @Body() body: unknown,
@@ -92,11 +96,14 @@ export class SessionsController {
   @Roles(Role.Marketplace, Role.Publisher, Role.Operator)
   @ApiOperation({
     summary: 'Read a session (poll until state is ready)',
-    description: 'Access information (outputs, rendered instructions) only for the marketplace; a publisher reads sessions of its own offers, an operator any.',
+    description:
+      'Access information (outputs, rendered instructions) only for the marketplace client that started the session (to other marketplace clients it does not exist); ' +
+      'a publisher reads sessions of its own offers, an operator any, both without access information.',
   })
   @ApiResponse({ status: 200, schema: { example: sessionExample } })
   async get(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<SessionView> {
-    return this.sessions.view(await this.sessions.getOrThrow(id, caller), caller.isMarketplace);
+    const s = await this.sessions.getOrThrow(id, caller);
+    return this.sessions.view(s, this.sessions.startedBy(s, caller));
   }
 
   @Delete('sessions/:id')
@@ -104,7 +111,8 @@ export class SessionsController {
   @HttpCode(202)
   @ApiOperation({ summary: 'End a session early; its resources are removed (state ending, then ended)' })
   async end(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<SessionView> {
-    return this.sessions.view(await this.sessions.end(id, caller), caller.isMarketplace);
+    const s = await this.sessions.end(id, caller);
+    return this.sessions.view(s, this.sessions.startedBy(s, caller));
   }
 
   @Get('offers/:offerId/sessions')

@@ -3,12 +3,13 @@ import { OffersModule } from '../offers/offers.module';
 import { SessionsController } from './sessions.controller';
 import { SessionsRepository } from './sessions.repository';
 import { SessionsService } from './sessions.service';
+import { StartRequestsRepository } from './start-requests.repository';
 
 /** Sessions of every type: marketplace API, lifecycle and expiry. */
 @Module({
   imports: [OffersModule],
   controllers: [SessionsController],
-  providers: [SessionsRepository, SessionsService],
-  exports: [SessionsRepository, SessionsService],
+  providers: [SessionsRepository, SessionsService, StartRequestsRepository],
+  exports: [SessionsRepository, SessionsService, StartRequestsRepository],
 })
 export class SessionsModule {}

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, LessThanOrEqual, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../persistence/data-source';
+import { insertRow, TxBody } from '../persistence/database';
 import { EndReason, SessionEntity, SessionState } from './session.entity';
 
 /**
@@ -29,6 +30,16 @@ export class SessionsRepository {
 
   async insert(row: SessionEntity): Promise<void> {
     await this.repo.insert(row as QueryDeepPartialEntity<SessionEntity>);
+  }
+
+  /** INSERT of a new session inside a transaction (Database.atomic). */
+  *insertTx(row: SessionEntity): TxBody<void> {
+    yield insertRow('session', row as unknown as Record<string, unknown>);
+  }
+
+  /** The session a client started with `idempotencyKey` on `offerId` (takeover of a start whose owner died). */
+  findByClientKey(offerId: string, clientTenantId: string | null, clientId: string | null, idempotencyKey: string): Promise<SessionEntity | null> {
+    return this.repo.findOneBy({ offerId, clientTenantId: clientTenantId ?? IsNull(), clientId: clientId ?? IsNull(), idempotencyKey });
   }
 
   async deleteById(id: string): Promise<void> {

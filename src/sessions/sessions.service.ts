@@ -5,15 +5,37 @@ import { Clock, iso } from '../common/clock';
 import { AppConfig, APP_CONFIG } from '../config/app-config';
 import { DataProtector } from '../azure/data-protector';
 import { OffersRepository } from '../offers/offers.repository';
-import { isUniqueViolation } from '../persistence/data-source';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { outputsAsStrings, renderAccessInformation } from './access-information';
 import { SessionEntity } from './session.entity';
 import { SessionsRepository } from './sessions.repository';
+import { StartRequestsRepository } from './start-requests.repository';
+import { StartRefusal, StartRequestEntity } from './start-request.entity';
+import { SessionCommit } from '../test-drives/test-drive-type';
 import { SessionView, StartSessionBody } from './session.dto';
 import { Caller } from '../auth/caller';
 import { mayAccessOffer } from '../auth/offer-access';
 import { AuditService } from '../audit/audit.service';
+
+/** How long a retry waits for the first request with its Idempotency-Key to finish (ms, real time). */
+export const START_REPLAY_WAIT_MS = 5_000;
+const START_REPLAY_POLL_MS = 50;
+/** A start still under way this long after its last sign of life (service clock) was abandoned by a dead process. */
+export const START_ABANDONED_MS = 60_000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** An ApiError as it was answered, to replay to a retry with the same Idempotency-Key. */
+function refusalOf(err: ApiError): StartRefusal {
+  return {
+    status: err.getStatus(),
+    code: err.code,
+    message: (err.getResponse() as { error?: { message?: string } }).error?.message ?? err.message,
+    ...(err.target ? { target: err.target } : {}),
+    ...(err.details?.length ? { details: err.details } : {}),
+    ...(err.headers ? { headers: err.headers } : {}),
+  };
+}
 
 /**
  * Sessions across every test drive type: start (idempotent, capacity claimed by the type), read,
@@ -32,6 +54,7 @@ export class SessionsService {
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly audit: AuditService,
+    private readonly starts: StartRequestsRepository,
   ) {}
 
   /** Length of one test drive hour in ms (TESTDRIVE_HOUR_SECONDS). */
@@ -40,17 +63,93 @@ export class SessionsService {
   }
 
   /**
-   * Starts a test drive for a customer. With an Idempotency-Key, a retried request returns the session
-   * the first one created (and a different body with the same key is refused).
+   * Starts a test drive for a customer. With an Idempotency-Key (scoped per marketplace client and
+   * offer), a retried request gets the answer of the first one: the same session once it exists, the
+   * same refusal if it was refused; while the first is still under way the retry waits up to
+   * START_REPLAY_WAIT_MS for it, then answers 409 RequestInProgress with Retry-After (never a session
+   * id that could still vanish). A different body with the same key is refused (422).
    * @throws ApiError 404 OfferNotFound, 409 OfferNotPublished, 400 ValidationFailed (unknown region),
-   *   409 NoCapacity, 422 IdempotencyKeyReused.
+   *   409 NoCapacity, 422 IdempotencyKeyReused, 409 RequestInProgress.
    */
   async start(offerId: string, body: StartSessionBody, idempotencyKey?: string, caller?: Caller): Promise<{ session: SessionEntity; created: boolean }> {
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const client = caller && !caller.isSystem ? { tenantId: caller.tenantId, clientId: caller.clientId } : null;
+    let request: StartRequestEntity | undefined;
     if (idempotencyKey) {
-      const existing = await this.sessions.findByIdempotencyKey(offerId, idempotencyKey);
-      if (existing) return { session: this.checkReplay(existing, requestHash), created: false };
+      const r = await this.ownStartRequest(offerId, client, idempotencyKey, requestHash);
+      if (r.session) return { session: r.session, created: false };
+      request = r.request;
     }
+    try {
+      const session = await this.startOnce(offerId, body, client, idempotencyKey ?? null, requestHash, request);
+      this.logger.log({ sessionId: session.id, offerId, state: session.state, region: session.region, kind: session.instanceKind }, 'session started');
+      await this.audit.record(caller, 'session.started', { type: 'session', id: session.id, offerId }, { region: session.region, instanceKind: session.instanceKind });
+      return { session, created: true };
+    } catch (err) {
+      if (request) {
+        if (err instanceof ApiError && err.getStatus() < 500) await this.starts.refuse(request.id, refusalOf(err), this.clock.now());
+        else await this.starts.forget(request.id);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The Idempotency-Key record of this start, owned by this request (`request`), or the answer an
+   * earlier request with the key already has (`session`, or a thrown refusal).
+   */
+  private async ownStartRequest(
+    offerId: string,
+    client: { tenantId: string; clientId: string } | null,
+    key: string,
+    requestHash: string,
+  ): Promise<{ request?: StartRequestEntity; session?: SessionEntity }> {
+    const clientKey = client ? `${client.tenantId}/${client.clientId}` : 'system';
+    const deadline = Date.now() + START_REPLAY_WAIT_MS;
+    for (;;) {
+      const now = this.clock.now();
+      const existing = await this.starts.find(offerId, clientKey, key);
+      if (!existing) {
+        const mine = await this.starts.begin(offerId, clientKey, key, requestHash, now);
+        if (mine) return { request: mine };
+        continue;
+      }
+      if (existing.requestHash !== requestHash) {
+        throw new ApiError(422, 'IdempotencyKeyReused', 'This Idempotency-Key was used with a different request body.', 'Idempotency-Key');
+      }
+      if (existing.state === 'completed' && existing.sessionId) {
+        const session = await this.sessions.findById(existing.sessionId);
+        if (session) return { session };
+      }
+      if (existing.state === 'refused' && existing.refusal) {
+        const r = existing.refusal;
+        throw new ApiError(r.status, r.code, r.message, r.target, r.details, r.headers);
+      }
+      if (existing.state === 'started' && now - existing.updatedAt >= START_ABANDONED_MS && (await this.starts.takeOver(existing, now))) {
+        // The first request's process died mid-start. If it got as far as a session, that is the answer.
+        const made = await this.sessions.findByClientKey(offerId, client?.tenantId ?? null, client?.clientId ?? null, key);
+        if (made) {
+          await this.starts.complete(existing.id, made.id, now);
+          return { session: made };
+        }
+        return { request: { ...existing, updatedAt: now } };
+      }
+      if (Date.now() >= deadline) {
+        throw new ApiError(409, 'RequestInProgress', 'A request with this Idempotency-Key is still being processed; retry after a moment to get its result.', 'Idempotency-Key', undefined, { 'Retry-After': '1' });
+      }
+      await sleep(START_REPLAY_POLL_MS);
+    }
+  }
+
+  /** One start: offer checks, the type's claim, the session row (atomically with the claim where the type can). */
+  private async startOnce(
+    offerId: string,
+    body: StartSessionBody,
+    client: { tenantId: string; clientId: string } | null,
+    idempotencyKey: string | null,
+    requestHash: string,
+    request: StartRequestEntity | undefined,
+  ): Promise<SessionEntity> {
     const offer = await this.offers.getOrThrow(offerId);
     if (offer.state !== 'published') {
       throw ApiError.conflict('OfferNotPublished', `Offer '${offerId}' is not published: its test drive accepts no new sessions.`);
@@ -66,7 +165,9 @@ export class SessionsService {
       instanceKind: null,
       instanceId: null,
       customer: body.customer,
-      idempotencyKey: idempotencyKey ?? null,
+      clientTenantId: client?.tenantId ?? null,
+      clientId: client?.clientId ?? null,
+      idempotencyKey,
       requestHash,
       durationHours: Number((offer.testDrive as { durationHours?: number }).durationHours ?? 1),
       slot: null,
@@ -80,48 +181,53 @@ export class SessionsService {
       progress: null,
       updatedAt: now,
     };
-    try {
+    const sessions = this.sessions;
+    const starts = this.starts;
+    const commit: SessionCommit = {
+      *persist(patch) {
+        const row = { ...session, ...patch };
+        yield* sessions.insertTx(row);
+        if (request) yield* starts.completeTx(request.id, row.id, row.updatedAt);
+      },
+    };
+    if (type.claimsAtomically) {
+      await type.startSession(offer, session, { region: body.region }, commit);
+    } else {
       await this.sessions.insert(session);
-    } catch (err) {
-      if (idempotencyKey && isUniqueViolation(err)) {
-        const existing = await this.sessions.findByIdempotencyKey(offerId, idempotencyKey);
-        if (existing) return { session: this.checkReplay(existing, requestHash), created: false };
+      try {
+        await type.startSession(offer, session, { region: body.region }, commit);
+      } catch (err) {
+        // Nothing was claimed: the session leaves no trace (its refusal is remembered with the key).
+        await this.sessions.deleteById(session.id);
+        throw err;
       }
-      throw err;
-    }
-    try {
-      await type.startSession(offer, session, { region: body.region });
-    } catch (err) {
-      // Nothing was claimed: the request leaves no trace, so a retry with the same key tries again.
-      await this.sessions.deleteById(session.id);
-      throw err;
+      if (request) await this.starts.complete(request.id, session.id, now);
     }
     const stored = await this.sessions.findById(session.id);
-    this.logger.log({ sessionId: session.id, offerId, state: stored?.state, region: stored?.region, kind: stored?.instanceKind }, 'session started');
-    await this.audit.record(caller, 'session.started', { type: 'session', id: session.id, offerId }, { region: stored?.region ?? null, instanceKind: stored?.instanceKind ?? null });
-    return { session: stored!, created: true };
+    if (!stored) throw new Error(`session ${session.id} was not stored by type ${offer.type}`);
+    return stored;
   }
 
-  private checkReplay(existing: SessionEntity, requestHash: string): SessionEntity {
-    if (existing.requestHash && existing.requestHash !== requestHash) {
-      throw new ApiError(422, 'IdempotencyKeyReused', 'This Idempotency-Key was used with a different request body.', 'Idempotency-Key');
-    }
-    return existing;
+  /** True when `caller` is the marketplace client that started `s` (it alone gets the access information). */
+  startedBy(s: SessionEntity, caller: Caller | undefined): boolean {
+    if (!caller || caller.isSystem) return true;
+    return caller.isMarketplace && s.clientTenantId === caller.tenantId && s.clientId === caller.clientId;
   }
 
   /**
-   * The session, if `caller` may read it: the marketplace and operators any session, a publisher only
-   * sessions of its own offers (`caller` undefined = internal).
-   * @throws ApiError 404 SessionNotFound (also for another publisher's session).
+   * The session, if `caller` may read it: an operator any session, the marketplace client that started
+   * it, and the publisher of its offer (`caller` undefined = internal). To anyone else it does not exist.
+   * @throws ApiError 404 SessionNotFound (also for another client's or another publisher's session).
    */
   async getOrThrow(id: string, caller?: Caller): Promise<SessionEntity> {
     const s = await this.sessions.findById(id);
     if (!s) throw ApiError.notFound('Session', id);
-    if (caller && !caller.isSystem && !caller.isMarketplace && !caller.isOperator) {
+    if (!caller || caller.isSystem || caller.isOperator || this.startedBy(s, caller)) return s;
+    if (caller.isPublisher) {
       const offer = await this.offers.findById(s.offerId);
-      if (!offer || !mayAccessOffer(caller, offer, 'sessions')) throw ApiError.notFound('Session', id);
+      if (offer && mayAccessOffer(caller, offer, 'sessions')) return s;
     }
-    return s;
+    throw ApiError.notFound('Session', id);
   }
 
   /**
@@ -130,6 +236,8 @@ export class SessionsService {
    */
   async end(id: string, caller?: Caller): Promise<SessionEntity> {
     const s = await this.getOrThrow(id, caller);
+    // Ending is for operators and the marketplace client that started the session (a publisher reads only).
+    if (caller && !caller.isSystem && !caller.isOperator && !this.startedBy(s, caller)) throw ApiError.notFound('Session', id);
     const now = this.clock.now();
     if (await this.sessions.beginEnding(id, 'ended', now)) {
       await this.audit.record(caller, 'session.ended', { type: 'session', id, offerId: s.offerId });

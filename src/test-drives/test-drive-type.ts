@@ -2,6 +2,8 @@ import { ErrorDetail } from '../common/api-error';
 import { OfferDeployment, OfferEntity, OfferHealth } from '../offers/offer.entity';
 export type { OfferHealth } from '../offers/offer.entity';
 import { SessionEntity } from '../sessions/session.entity';
+import type { OutboundUrl } from '../security/outbound-url';
+import type { TxBody } from '../persistence/database';
 
 /** What a type's validator returns for the `testDrive` and `deployment` sections of PUT /offers/{id}. */
 export interface ValidatedTestDriveConfig {
@@ -24,6 +26,16 @@ export interface CapacityRow {
   /** Most sessions this offer/region can hold at once. */
   limit: number;
   [extra: string]: unknown;
+}
+
+/**
+ * Writes a new session inside a type's claim transaction (see TestDriveType.claimsAtomically): inserts
+ * the session row with `patch` applied (state, region, instance, outputs, times) and completes the
+ * Idempotency-Key record of the request, so the claim, the session and the answer a retry gets are
+ * one atomic fact. Use inside Database.atomic(): `yield* commit.persist({...})`.
+ */
+export interface SessionCommit {
+  persist(patch: Partial<SessionEntity>): TxBody<void>;
 }
 
 /** A customer's request to start a test drive (POST /offers/{id}/sessions body, validated). */
@@ -67,12 +79,29 @@ export interface TestDriveType {
   offerViewExtras?(offers: OfferEntity[]): Promise<Map<string, Record<string, unknown>>>;
 
   /**
+   * Optional: the URLs of a validated `testDrive` (validateConfig's output) that the service will call
+   * with the publisher's credentials (Dynamics 365: instance and API URLs), each with its field path and
+   * endpoint kind. PUT /offers/{id} refuses the offer (400, OutboundUrlRefused naming the field) unless
+   * each passes the outbound URL rule, DNS included (src/security/outbound-url.ts, issue 8). The type
+   * itself keeps checking them when it calls (DNS rebinding). Synchronous and pure.
+   */
+  outboundUrls?(testDrive: Record<string, unknown>): OutboundUrl[];
+
+  /**
+   * When true, the type writes the session row itself, in the same transaction as its claim, through
+   * `commit.persist()` (ARM: claim of a hot instance + session ready, or slot reservation + session
+   * provisioning; issue 8: no crash can leave one without the other). When false or absent, the core
+   * inserts the session row (state provisioning) before startSession and deletes it on a refusal.
+   */
+  readonly claimsAtomically?: boolean;
+  /**
    * Claims capacity for a new session (atomically) and starts provisioning. On return the session is
    * either `ready` (e.g. a hot instance was claimed) or `provisioning` (work continues in reconcile()).
-   * The session row exists already (state provisioning); implementations update it.
-   * @throws ApiError 409 NoCapacity when nothing can be claimed (the caller deletes the session row).
+   * Without claimsAtomically the session row exists already (state provisioning) and implementations
+   * update it; with it, `commit` writes it inside the type's claim transaction.
+   * @throws ApiError 409 NoCapacity when nothing can be claimed (nothing of the session is left).
    */
-  startSession(offer: OfferEntity, session: SessionEntity, request: StartSessionRequest): Promise<void>;
+  startSession(offer: OfferEntity, session: SessionEntity, request: StartSessionRequest, commit: SessionCommit): Promise<void>;
 
   /**
    * Starts ending a session (expired, ended early, failed). Idempotent. The session is already in

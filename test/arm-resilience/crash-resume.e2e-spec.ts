@@ -9,7 +9,7 @@
 import { ManualClock } from '../../src/common/clock';
 import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
 import type { LocalAzure, TestService } from '../support/harness';
-import { startService } from '../support/harness';
+import { authedRequest, startService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
 import { capacity, CLOUDTRY, customer, emulatedGroups, groupInstanceProblems, instances, publishOffer, Publisher, startLocalAzureWith } from './helpers';
 
@@ -51,6 +51,7 @@ describeEachDb('crash and resume on %s', (db) => {
 
     // Slow deployments from here on: A stops while they run.
     azure.emulator.settings.deploymentSeconds = 1;
+    const s2Client = a.http.token;
     const s2 = await a.http.post('/api/v1/offers/resume/sessions').send({ customer: { ...customer, email: 's2@example.com' } }).expect(201);
     expect(s2.body).toMatchObject({ state: 'provisioning', instanceKind: 'cold' });
     await publishOffer(a, publisher, 'resume-b', [{ name: 'eastus', hot: 3, cold: 0 }]);
@@ -104,7 +105,8 @@ describeEachDb('crash and resume on %s', (db) => {
     });
     expect((await repo.findById(s0Instance.id))!.state).toBe('deleted');
     expect(emulatedGroups(azure, publisher.subscriptionId).some((g) => g.name === s0Instance.resourceGroupName)).toBe(false);
-    const s2Ready = await b.http.get(`/api/v1/sessions/${s2.body.id}`).expect(200);
+    // Only the marketplace client that started a session gets its access information (issue 8): A's client, now served by B.
+    const s2Ready = await authedRequest(b.app.getHttpServer(), s2Client).get(`/api/v1/sessions/${s2.body.id}`).expect(200);
     expect(s2Ready.body.accessInformation).toMatch(/admin\d{5}/);
 
     // Every CloudTry_ group belongs to exactly one live instance; every live instance has its group.

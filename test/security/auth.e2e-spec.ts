@@ -162,8 +162,9 @@ describe('API authentication and app roles', () => {
   });
 
   it('restricts tenants with AUTH_TENANT_ID / AUTH_ALLOWED_TENANTS', async () => {
-    const other = await svc.as({ roles: [Role.Operator], newTenant: true });
-    await other.get('/api/v1/offers').expect(200); // multi-tenant by default
+    // Publisher is multi-tenant by default (Operator and Marketplace are not: see trust-per-role.e2e-spec.ts).
+    const other = await svc.as({ roles: [Role.Publisher], newTenant: true });
+    await other.get('/api/v1/offers').expect(200);
     const strict = await startService(azure, { env: { AUTH_ALLOWED_TENANTS: azure.emulator.serviceTenantId } });
     try {
       const ok = authedRequest(strict.app.getHttpServer(), as.operator.token);

@@ -124,10 +124,8 @@ export class ArmInstanceDriver {
     if (d.provisioningState === 'Succeeded') {
       const outputsEnc = await this.protector.encrypt(d.outputs ?? {});
       if (inst.sessionId) {
-        if (await this.pool.transition(inst.id, ['deploying'], { state: 'assigned', outputsEnc, readyAt: now, failure: null }, now)) {
-          const session = await this.sessions.findById(inst.sessionId);
-          if (session) await this.sessions.markReady(session, outputsEnc, now, this.config.testDriveHourSeconds * 1000);
-        }
+        // Instance assigned and session ready in one transaction (issue 8).
+        await this.pool.markAssignedAndSessionReady(inst, outputsEnc, now, this.config.testDriveHourSeconds * 1000);
       } else if (await this.pool.transition(inst.id, ['deploying'], { state: 'ready', outputsEnc, readyAt: now, failure: null }, now)) {
         await this.pool.recordRegionSuccess(inst.offerId, inst.region, inst.createdAt);
       }
@@ -205,11 +203,15 @@ export class ArmInstanceDriver {
     };
   }
 
-  /** Best effort: tags the resource group with its session once assigned (billing and audit). */
+  /**
+   * Tags the resource group with its session once assigned (billing and audit) and records it
+   * (pool_instance.sessionTaggedAt). A failure is logged; the reconcile loop retries until it lands.
+   */
   async tagSession(offer: OfferEntity, inst: PoolInstanceEntity, sessionId: string): Promise<void> {
     try {
       const client = await this.client(offer, inst);
       await client.updateTags(inst.resourceGroupName, this.tags(offer, inst, sessionId));
+      await this.pool.markTagged(inst.id, this.clock.now());
     } catch (err) {
       this.logger.warn({ instanceId: inst.id, err: (err as Error).message }, 'could not tag resource group with session');
     }

@@ -1,0 +1,134 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+
+/** One SQL statement of a transaction: `?` placeholders, double-quoted identifiers (same text on both databases). */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/** What a statement gave: the rows (SELECT, or `RETURNING`) and how many rows it changed. */
+export interface StatementResult<R = Record<string, unknown>> {
+  rows: R[];
+  affected: number;
+}
+
+/**
+ * The body of a transaction, written once for both databases as a generator: it `yield`s each
+ * Statement and receives its StatementResult, e.g.
+ * `const r: StatementResult = yield sql('UPDATE ... RETURNING "id"', [x]);`.
+ * Throwing inside it rolls the transaction back. It must not await anything else.
+ */
+export type TxBody<T> = Generator<Statement, T, StatementResult>;
+
+/** A Statement (helper to read well at call sites). */
+export function sql(text: string, params: unknown[] = []): Statement {
+  return { sql: text, params };
+}
+
+/**
+ * INSERT of one row into `table` from a plain object: every key a column; objects and arrays are stored
+ * as JSON text (TypeORM's simple-json), booleans as 0/1, undefined as NULL.
+ */
+export function insertRow(table: string, row: Record<string, unknown>): Statement {
+  const cols = Object.keys(row);
+  return sql(
+    `INSERT INTO "${table}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+    cols.map((c) => toDb(row[c])),
+  );
+}
+
+/** A value as both drivers take it: JSON text for objects, 0/1 for booleans, NULL for undefined. */
+export function toDb(v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'object' && !(v instanceof Buffer)) return JSON.stringify(v);
+  return v;
+}
+
+interface BetterSqlite3Db {
+  prepare(sql: string): { reader: boolean; all(...p: unknown[]): unknown[]; run(...p: unknown[]): { changes: number } };
+  transaction<F extends (...a: never[]) => unknown>(fn: F): F & { immediate: F };
+}
+
+/**
+ * Atomic units of work on SQLite and PostgreSQL with one body (issue 8: a claim and the session's
+ * transition to ready are one transaction, so no crash can leave one without the other).
+ * - PostgreSQL: a TypeORM transaction on a pooled connection; `?` become `$1..$n`.
+ * - SQLite (better-sqlite3, one connection shared by the whole process): the body runs synchronously
+ *   inside `BEGIN IMMEDIATE … COMMIT`, so nothing else in the process can interleave a statement into it
+ *   and another process waits on the write lock (busy_timeout) instead of failing halfway.
+ */
+@Injectable()
+export class Database {
+  readonly postgres: boolean;
+  private readonly statements = new Map<string, ReturnType<BetterSqlite3Db['prepare']>>();
+
+  constructor(@InjectDataSource() private readonly ds: DataSource) {
+    this.postgres = ds.options.type === 'postgres';
+  }
+
+  /**
+   * Runs `body` in one transaction and returns what it returns.
+   * @throws what a statement or the body threw (the transaction is rolled back), e.g. a unique violation.
+   */
+  async atomic<T>(body: () => TxBody<T>): Promise<T> {
+    if (this.postgres) {
+      return this.ds.transaction(async (m) => {
+        const gen = body();
+        let step = gen.next();
+        while (!step.done) {
+          let result: StatementResult;
+          try {
+            result = await runPostgres(m, step.value);
+          } catch (err) {
+            step = gen.throw(err);
+            continue;
+          }
+          step = gen.next(result);
+        }
+        return step.value;
+      });
+    }
+    const db = (this.ds.driver as unknown as { databaseConnection: BetterSqlite3Db }).databaseConnection;
+    const run = db.transaction(() => {
+      const gen = body();
+      let step = gen.next();
+      while (!step.done) {
+        let result: StatementResult;
+        try {
+          result = this.runSqlite(db, step.value);
+        } catch (err) {
+          step = gen.throw(err);
+          continue;
+        }
+        step = gen.next(result);
+      }
+      return step.value;
+    });
+    return run.immediate();
+  }
+
+  private runSqlite(db: BetterSqlite3Db, s: Statement): StatementResult {
+    let stmt = this.statements.get(s.sql);
+    if (!stmt) {
+      stmt = db.prepare(s.sql);
+      if (this.statements.size > 500) this.statements.clear();
+      this.statements.set(s.sql, stmt);
+    }
+    if (stmt.reader) {
+      const rows = stmt.all(...s.params) as Record<string, unknown>[];
+      return { rows, affected: rows.length };
+    }
+    return { rows: [], affected: stmt.run(...s.params).changes };
+  }
+}
+
+async function runPostgres(m: EntityManager, s: Statement): Promise<StatementResult> {
+  let n = 0;
+  const text = s.sql.replace(/\?/g, () => `$${++n}`);
+  const r = (await m.queryRunner!.query(text, s.params, true)) as { records: Record<string, unknown>[]; affected?: number };
+  const rows = r.records ?? [];
+  return { rows, affected: r.affected ?? rows.length };
+}
