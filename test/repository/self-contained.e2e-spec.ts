@@ -80,12 +80,6 @@ function namesLoadedByTests(): Map<string, string[]> {
   return names;
 }
 
-/**
- * Callers of the deprecated postgresAvailable() not yet converted to describeEachDb / itWithPostgres.
- * Only shrinks: a file listed here is someone else's work in progress; convert it, then remove it here.
- */
-const NOT_YET_CONVERTED = new Set(['test/replicas/concurrent-migrations.e2e-spec.ts']);
-
 describe('the repository is self-contained for its tests', () => {
   it('no code refers to a folder beside the clone for test data, or to its environment override', () => {
     const outside = ['..', 'shared'].join('/');
@@ -145,10 +139,10 @@ describe('the repository is self-contained for its tests', () => {
     expect(missing).toEqual([]);
   });
 
-  it('no test decides to skip PostgreSQL inside its body (postgresAvailable() then return): jest must report it skipped', () => {
+  it('no test decides to skip PostgreSQL inside its body (the former postgresAvailable() then return): jest must report it skipped', () => {
     const callers = repoFiles(CODE_DIRS)
-      .filter((f) => CODE_FILE.test(f) && f !== SELF && f !== 'test/support/postgres.ts')
+      .filter((f) => CODE_FILE.test(f) && f !== SELF)
       .filter((f) => /\bpostgresAvailable\s*\(/.test(read(f)));
-    expect(callers.filter((f) => !NOT_YET_CONVERTED.has(f))).toEqual([]);
+    expect(callers).toEqual([]);
   });
 });

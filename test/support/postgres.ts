@@ -54,15 +54,6 @@ export function postgresEnabled(): boolean {
   return v === '1';
 }
 
-/**
- * @deprecated A test that awaits this and returns early passes without running. Use describeEachDb,
- * describeWithPostgres or itWithPostgres, which jest reports as skipped. Kept only for callers not yet
- * converted; resolves to postgresEnabled().
- */
-export async function postgresAvailable(): Promise<boolean> {
-  return postgresEnabled();
-}
-
 /** The databases every database test covers, in the order they run. */
 export const DATABASES: readonly Db[] = ['sqlite', 'postgres'];
 
