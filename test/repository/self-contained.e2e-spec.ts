@@ -1,6 +1,6 @@
 /**
  * The README's test command passes on a fresh clone with nothing beside it (issue 8):
- * - no code reaches outside the repository for test data (the former `../shared` folder, or its
+ * - no code reaches outside the repository for test data (the former shared folder beside the clone, or its
  *   environment override);
  * - every fixture folder the tests load is committed under test/fixtures, with its source and licence in
  *   test/fixtures/SOURCES.md;
