@@ -1,6 +1,6 @@
 jest.setTimeout(180_000);
 import { randomUUID } from 'node:crypto';
-import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { authedRequest, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { emulatorCall } from '../support/emulator-client';
 import { customer, drive, envView, markedUsers, offerBody, publisherGraph, publisherWithEnvironment, sessionState } from './helpers';
 
@@ -35,6 +35,7 @@ describe('Dynamics 365 test drives: crash, sync timeout, license races, leftover
     const a = await startService(azure);
     await a.http.put('/api/v1/offers/crash').send(offerBody(publisher, env, { maxConcurrent: 2 })).expect(201);
     await a.http.post('/api/v1/offers/crash/publish').expect(200);
+    const starter = a.http.token;
     const s = (await a.http.post('/api/v1/offers/crash/sessions').send({ customer }).expect(201)).body;
     await drive(a, async () => envView(azure, env.name).users.some((u) => u.licensed));
     await a.close(); // process A stops while the session waits for the sync
@@ -48,7 +49,10 @@ describe('Dynamics 365 test drives: crash, sync timeout, license races, leftover
         return v.state === 'ready' ? v : null;
       });
       const view = envView(azure, env.name);
-      expect(view.users).toEqual([expect.objectContaining({ upn: ready.outputs!.userName, licensed: true, roles: ['Salesperson'] })]);
+      // Access information goes only to the marketplace client that started the session (issue 8): A's client, served by B.
+      const outputs = (await authedRequest(b.app.getHttpServer(), starter).get(`/api/v1/sessions/${s.id}`).expect(200)).body.outputs;
+      expect(ready.outputs).toBeNull();
+      expect(view.users).toEqual([expect.objectContaining({ upn: outputs.userName, licensed: true, roles: ['Salesperson'] })]);
       await b.http.delete(`/api/v1/sessions/${s.id}`).expect(202);
       await drive(b, async () => (await sessionState(b, s.id)).state === 'ended');
       expect(envView(azure, env.name).users).toEqual([]);
