@@ -1,4 +1,5 @@
-import { DEFAULT_ACCESS_INFORMATION, DynamicsTestDriveConfig, dataverseVersionOf, validateDynamicsConfig } from './dynamics-config';
+import { DEFAULT_ACCESS_INFORMATION, DynamicsTestDriveConfig, dataverseVersionOf, dynamicsOutboundUrls, validateDynamicsConfig } from './dynamics-config';
+import { outboundPolicyFor } from '../../src/security/outbound-url';
 
 const td = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
   type: 'dynamics-365',
@@ -93,5 +94,34 @@ describe('validateDynamicsConfig', () => {
   it('reads the Dataverse version from the Web API URL', () => {
     expect(dataverseVersionOf('https://x.crm.dynamics.com/api/data/v9.1/')).toBe('9.1');
     expect(dataverseVersionOf('https://x/data/')).toBe('9.2');
+  });
+});
+
+/** Issue 8, hole 5: instance URLs are called with the publisher's token (outbound URL rule, src/security/outbound-url.ts). */
+describe('validateDynamicsConfig: outbound URL rule', () => {
+  it.each(['https://169.254.169.254', 'https://127.0.0.1:8643', 'https://10.0.0.1', 'https://2852039166', 'https://0x7f.1', 'https://[::1]', 'https://localhost', 'https://contoso.example.com'])(
+    'refuses instanceUrl %s naming testDrive.instanceUrl',
+    (url) => {
+      const p = problems(td({ instanceUrl: url, instanceWebApiUrl: 'https://contoso.crm.dynamics.com/api/data/v9.2' }));
+      expect(p).toEqual([expect.objectContaining({ target: 'testDrive.instanceUrl', message: expect.stringMatching(/^instanceUrl must .*(outbound URL rule|localhost)/) })]);
+    },
+  );
+
+  it('accepts sovereign-cloud hosts and, in the emulated runtime, the emulator origin only', () => {
+    expect(problems(td({ instanceUrl: 'https://contoso.crm.microsoftdynamics.us', instanceWebApiUrl: 'https://contoso.crm.microsoftdynamics.us/api/data/v9.2' }))).toEqual([]);
+    const emu = { outboundPolicy: outboundPolicyFor({ emulated: true, authorityHost: 'https://localhost:45123' }) };
+    const ok = validateDynamicsConfig(td({ instanceUrl: 'https://localhost:45123/dynamics/e1', instanceWebApiUrl: 'https://localhost:45123/dynamics/e1/api/data/v9.2' }), dep(), emu);
+    expect(Array.isArray(ok)).toBe(false);
+    const bad = validateDynamicsConfig(td({ instanceUrl: 'https://localhost:45124/dynamics/e1', instanceWebApiUrl: 'https://127.0.0.1:8643/api/data/v9.2' }), dep(), emu);
+    expect(Array.isArray(bad) ? bad.map((p) => p.target) : bad).toEqual(['testDrive.instanceUrl', 'testDrive.instanceWebApiUrl']);
+  });
+
+  it('lists the instance and API URLs as outbound URLs', () => {
+    const r = validateDynamicsConfig(td(), dep());
+    if (Array.isArray(r)) throw new Error('invalid');
+    expect(dynamicsOutboundUrls(r.testDrive).map((o) => [o.target, o.url])).toEqual([
+      ['testDrive.instanceUrl', 'https://contoso.crm.dynamics.com'],
+      ['testDrive.instanceWebApiUrl', 'https://contoso.crm.dynamics.com/api/data/v9.2/'],
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import { ErrorDetail } from '../../src/common/api-error';
 import { durationHoursSchema, guidSchema } from '../../src/common/validation';
 import { accessInformationSchema, CLIENT_SECRET_MAX_CHARS, clientSecretSchema, descriptionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveSections } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { DYNAMICS_365_ENDPOINTS, OutboundUrl, OutboundUrlPolicy, outboundUrlProblem, STRICT_OUTBOUND_POLICY } from '../../src/security/outbound-url';
 
 /** Wire name of the hosted Dynamics 365 test drive type. */
 export const DYNAMICS_TEST_DRIVE_TYPE = 'dynamics-365' as const;
@@ -59,7 +60,14 @@ export interface DynamicsDeployment {
   clientId: string;
 }
 
-const httpsUrl = (what: string) =>
+/**
+ * An instance / API URL of the publisher's Dynamics 365 environment: an absolute https URL without query,
+ * fragment or credentials, and (issue 8, outbound URL rule, src/security/outbound-url.ts) typed with URL
+ * characters only, its host a DNS name (no IP literal in any spelling, no localhost), port 443, on a
+ * Dynamics 365 domain (DYNAMICS_365_ENDPOINTS: *.dynamics.com, sovereign clouds). `policy` exempts the
+ * local emulator's origin in the emulated runtime.
+ */
+const httpsUrl = (what: string, policy: OutboundUrlPolicy) =>
   z
     .string({ message: `${what} must be a string (an https URL)` })
     .min(1, `${what} must not be empty`)
@@ -75,6 +83,10 @@ const httpsUrl = (what: string) =>
       if (u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: `${what} must use https` });
       if (u.search || u.hash) ctx.addIssue({ code: 'custom', message: `${what} must not have a query or fragment` });
       if (u.username || u.password) ctx.addIssue({ code: 'custom', message: `${what} must not contain credentials` });
+      if (u.protocol === 'https:' && !u.username && !u.password) {
+        const why = outboundUrlProblem(s, DYNAMICS_365_ENDPOINTS, policy);
+        if (why) ctx.addIssue({ code: 'custom', message: `${what} ${why}` });
+      }
     });
 
 /** Customer Engagement Web API: `https://<org>.crm.dynamics.com/api/data/v9.x` (Dataverse Web API v9.0-v9.2). */
@@ -88,7 +100,7 @@ const LEGAL_ENTITY_PATTERN = /^[A-Za-z0-9]{1,4}$/;
 /** skuPartNumber (e.g. DYN365_ENTERPRISE_PLAN1) or skuId GUID. */
 const SKU_PATTERN = /^([A-Za-z0-9][A-Za-z0-9_.+-]{0,99}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
 
-const testDriveSchema = z.strictObject({
+const testDriveSchemaFor = (policy: OutboundUrlPolicy) => z.strictObject({
   type: z.literal(DYNAMICS_TEST_DRIVE_TYPE),
   product: z.enum(DYNAMICS_PRODUCTS, { message: `product must be one of ${DYNAMICS_PRODUCTS.join(', ')}` }),
   durationHours: durationHoursSchema,
@@ -97,8 +109,8 @@ const testDriveSchema = z.strictObject({
     .int('maxConcurrent must be a whole number (Partner Center recommends 3-5 for Dynamics 365)')
     .min(1, 'maxConcurrent must be at least 1')
     .max(DYNAMICS_MAX_CONCURRENT, `maxConcurrent must be at most ${DYNAMICS_MAX_CONCURRENT}`),
-  instanceUrl: httpsUrl('instanceUrl'),
-  instanceWebApiUrl: httpsUrl('instanceWebApiUrl'),
+  instanceUrl: httpsUrl('instanceUrl', policy),
+  instanceWebApiUrl: httpsUrl('instanceWebApiUrl', policy),
   roleName: z
     .string({ message: 'roleName must be a string' })
     .trim()
@@ -116,6 +128,14 @@ const testDriveSchema = z.strictObject({
   description: descriptionSchema,
   accessInformation: accessInformationSchema,
 });
+
+/** The testDrive schema per outbound URL policy (one for real Azure, one per emulator). */
+const testDriveSchemas = new WeakMap<OutboundUrlPolicy, ReturnType<typeof testDriveSchemaFor>>();
+function testDriveSchemaOf(policy: OutboundUrlPolicy): ReturnType<typeof testDriveSchemaFor> {
+  let schema = testDriveSchemas.get(policy);
+  if (!schema) testDriveSchemas.set(policy, (schema = testDriveSchemaFor(policy)));
+  return schema;
+}
 
 const deploymentSchema = z.strictObject(
   {
@@ -135,7 +155,10 @@ const deploymentSchema = z.strictObject(
  *
  * Rules: product one of customer-engagement | business-central | operations; durationHours whole hours
  * 1-99 (Partner Center: whole hours only); maxConcurrent whole number 1-99 (Partner Center recommends
- * 3-5); instanceUrl and instanceWebApiUrl absolute https URLs without query, fragment or credentials;
+ * 3-5); instanceUrl and instanceWebApiUrl absolute https URLs without query, fragment or credentials,
+ * on a Dynamics 365 host (issue 8, outbound URL rule: a DNS name under DYNAMICS_365_ENDPOINTS' domains,
+ * no IP literal or localhost, port 443, URL characters only; `opts.outboundPolicy` exempts the local
+ * emulator's origin in the emulated runtime; the DNS check is dynamicsOutboundUrls + the core, async);
  * for Customer Engagement the Web API URL ends in `/api/data/v9.x` (Dataverse Web API); roleName
  * 1-100 characters (Operations: an AOT name, letters/digits/_); licenseSku a SKU part number or skuId
  * GUID; trialLegalEntity required for Operations (1-4 letters/digits) and refused for the other products;
@@ -147,7 +170,11 @@ const deploymentSchema = z.strictObject(
  *   GUIDs and tenantName lower case; legal entity upper case; default access information), or every
  *   problem found, each with its full field path ("testDrive.instanceWebApiUrl", "deployment.tenantName").
  */
-export function validateDynamicsConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
+export function validateDynamicsConfig(
+  testDrive: Record<string, unknown>,
+  deployment: Record<string, unknown> | undefined,
+  opts: { outboundPolicy?: OutboundUrlPolicy } = {},
+): ValidatedTestDriveConfig | ErrorDetail[] {
   const problems: ErrorDetail[] = [];
   const product = typeof testDrive?.product === 'string' ? testDrive.product : undefined;
   const webApi = testDrive?.instanceWebApiUrl;
@@ -168,7 +195,7 @@ export function validateDynamicsConfig(testDrive: Record<string, unknown>, deplo
     problems.push({ code: 'InvalidField', target: 'testDrive.roleName', message: 'For Operations roleName is the role\'s AOT name (letters, digits and "_"), e.g. LEDGERACCOUNTANT.' });
   }
   const parsed = validateTestDriveSections({
-    testDrive: { schema: testDriveSchema, input: testDrive },
+    testDrive: { schema: testDriveSchemaOf(opts.outboundPolicy ?? STRICT_OUTBOUND_POLICY), input: testDrive },
     crossChecks: problems,
     deployment: { schema: deploymentSchema, input: deployment, requiredMessage: 'Required: {tenantId, tenantName, clientId, clientSecret}.' },
   });
@@ -198,6 +225,18 @@ function safePath(url: string): string {
   } catch {
     return url;
   }
+}
+
+/**
+ * The URLs of a (validated) Dynamics 365 testDrive the service calls with the publisher's credentials
+ * (TestDriveType.outboundUrls): the instance URL (token audience) and the product API URL.
+ */
+export function dynamicsOutboundUrls(testDrive: Record<string, unknown>): OutboundUrl[] {
+  const cfg = dynamicsConfigOf(testDrive);
+  return [
+    { target: 'testDrive.instanceUrl', url: cfg.instanceUrl, kind: DYNAMICS_365_ENDPOINTS },
+    { target: 'testDrive.instanceWebApiUrl', url: cfg.instanceWebApiUrl, kind: DYNAMICS_365_ENDPOINTS },
+  ];
 }
 
 /** Reads an offer's stored testDrive as a DynamicsTestDriveConfig (stored values were validated on write). */

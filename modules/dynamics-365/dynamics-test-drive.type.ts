@@ -10,7 +10,8 @@ import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.reg
 import { SessionRunner } from '../../src/test-drives/session-runner';
 import { DynamicsClients } from './clients/dynamics-clients';
 import { RemoteError, toRemoteError } from './clients/errors';
-import { DYNAMICS_TEST_DRIVE_TYPE, dynamicsConfigOf, validateDynamicsConfig } from './dynamics-config';
+import { DYNAMICS_TEST_DRIVE_TYPE, dynamicsConfigOf, dynamicsOutboundUrls, validateDynamicsConfig } from './dynamics-config';
+import type { OutboundUrl } from '../../src/security/outbound-url';
 import { DynamicsHealthChecker, DynamicsOfferHealth, licenseView } from './dynamics-health';
 import { DYNAMICS_SETTINGS, DynamicsSettings } from './dynamics-settings';
 import { LicenseLedger, LIVE_STATES } from './licenses';
@@ -77,8 +78,14 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
     return this.runner.run(sessionId, () => this.driver.run(offer, sessionId));
   }
 
+  /** validateDynamicsConfig; the emulator's origin is exempt from the outbound URL rule in the emulated runtime. */
   validateConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
-    return validateDynamicsConfig(testDrive, deployment);
+    return validateDynamicsConfig(testDrive, deployment, { outboundPolicy: this.clients.outboundPolicy });
+  }
+
+  /** The instance and API URLs (called with the publisher's token): checked, DNS included, when the offer is saved. */
+  outboundUrls(testDrive: Record<string, unknown>): OutboundUrl[] {
+    return dynamicsOutboundUrls(testDrive);
   }
 
   /** The health check's problems (publish uses checkHealth directly and also gets the warnings). */

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Not, Repository } from 'typeorm';
 import { ApiError, ErrorDetail } from '../common/api-error';
@@ -18,6 +18,8 @@ import { checkOfferPreconditions, offerChangedError, OfferPreconditions } from '
 import { Caller } from '../auth/caller';
 import { checkOfferAccess, mayAccessOffer } from '../auth/offer-access';
 import { AuditService } from '../audit/audit.service';
+import { AzureRuntime } from '../azure/azure-runtime';
+import { checkOutboundUrls, outboundPolicyFor, STRICT_OUTBOUND_POLICY } from '../security/outbound-url';
 
 /** Session states that still hold (or are about to release) a customer's test drive. */
 const LIVE_SESSION_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
@@ -29,6 +31,8 @@ const LIVE_SESSION_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
 @Injectable()
 export class OffersService {
   private readonly logger = new Logger(OffersService.name);
+  /** Endpoints of the runtime: the outbound URL rule exempts the emulator when emulated (issue 8). */
+  @Inject(AzureRuntime) private readonly outboundRuntime?: AzureRuntime;
 
   constructor(
     private readonly offers: OffersRepository,
@@ -100,6 +104,12 @@ export class OffersService {
     if (problems.length || !parsed.success || !validated || !typeName) {
       if (!problems.length) problems.push({ code: 'InvalidField', target: 'testDrive.type', message: 'Required.' });
       throw ApiError.validation(dedupe(problems));
+    }
+    // Issue 8 (outbound URL rule): URLs the type will call with the publisher's credentials must resolve to public addresses only.
+    const outbound = this.registry.get(typeName).outboundUrls?.(validated.testDrive) ?? [];
+    if (outbound.length) {
+      const refused = await checkOutboundUrls(outbound, this.outboundRuntime ? outboundPolicyFor(this.outboundRuntime.endpoints) : STRICT_OUTBOUND_POLICY);
+      if (refused.length) throw ApiError.validation(refused);
     }
 
     const now = this.clock.now();

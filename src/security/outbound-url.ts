@@ -440,9 +440,9 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.
  * connect when any address of the host is not public (rule 5 at connection time: DNS rebinding). Host
  * names in `policy.exemptHostnames` (the emulator's) are not checked; IP literals never reach a lookup
  * (check them with assertOutboundUrlSyntax before the call).
- * The error passed on has code OutboundUrlRefused.
+ * The error passed on has code OutboundUrlRefused. `lookup` defaults to `dns.lookup` (read at each call).
  */
-export function guardedLookup(policy: OutboundUrlPolicy, lookup: typeof dns.lookup = dns.lookup): LookupFunction {
+export function guardedLookup(policy: OutboundUrlPolicy, lookup: typeof dns.lookup = ((...args: Parameters<typeof dns.lookup>) => dns.lookup(...args)) as typeof dns.lookup): LookupFunction {
   const fn = (hostname: string, options: dns.LookupOptions | number | undefined, callback: LookupCallback): void => {
     const opts: dns.LookupOptions = typeof options === 'number' ? { family: options } : { ...(options ?? {}) };
     const wantAll = opts.all === true;

@@ -10,7 +10,8 @@ import { DYNAMICS_SETTINGS, DynamicsSettings } from '../dynamics-settings';
 import { toRemoteError } from './errors';
 import { GraphDirectory } from './graph-directory';
 import { BusinessCentralApi, DataverseApi, FinanceOperationsApi, ProductApi } from './product-api';
-import { fetchDispatcherTrusting, trustCaInNewHttpsAgents } from './tls';
+import { fetchDispatcherWith, trustCaInNewHttpsAgents } from './tls';
+import { guardedLookup, OutboundUrlPolicy, outboundPolicyFor } from '../../../src/security/outbound-url';
 
 /** Public-cloud Microsoft Graph. */
 export const GRAPH_PUBLIC_ENDPOINT = 'https://graph.microsoft.com';
@@ -23,6 +24,12 @@ export const GRAPH_PUBLIC_ENDPOINT = 'https://graph.microsoft.com';
  * runtime's extra CA (the emulator's) is set up here too. Clients are cached per offer version and
  * secret version.
  *
+ * Outbound URL rule (issue 8, src/security/outbound-url.ts): the instance URLs come from the publisher,
+ * so the product APIs check them before each call (rules 1-4; Dataverse also resolves and checks the
+ * addresses, as dynamics-web-api has no connection hook) and F&O / Business Central connect through a
+ * dispatcher whose DNS lookup refuses non-public addresses (DNS rebinding). `outboundPolicy` exempts the
+ * emulator in the emulated runtime. Graph is an operator setting (DYNAMICS_GRAPH_ENDPOINT), not checked.
+ *
  * Graph endpoint: DYNAMICS_GRAPH_ENDPOINT, else `${authorityHost}/graph` against the emulator, else
  * https://graph.microsoft.com; token scope `https://graph.microsoft.com/.default` (the emulator accepts
  * that audience) or `${endpoint}/.default` for other clouds. Instance token scope: `${instanceUrl}/.default`.
@@ -30,10 +37,13 @@ export const GRAPH_PUBLIC_ENDPOINT = 'https://graph.microsoft.com';
 @Injectable()
 export class DynamicsClients implements OnModuleInit, OnApplicationShutdown {
   private dispatcher?: Promise<unknown>;
+  private productDispatcher?: Promise<unknown>;
   private untrust?: () => void;
   private readonly cache = new Map<string, { graph: GraphDirectory; product: ProductApi }>();
   readonly graphEndpoint: string;
   readonly graphScope: string;
+  /** Which origins the outbound URL rule exempts (the emulator's when emulated, else none). */
+  readonly outboundPolicy: OutboundUrlPolicy;
 
   constructor(
     private readonly runtime: AzureRuntime,
@@ -41,6 +51,7 @@ export class DynamicsClients implements OnModuleInit, OnApplicationShutdown {
     @Inject(DYNAMICS_SETTINGS) settings: DynamicsSettings,
   ) {
     const ep = runtime.endpoints;
+    this.outboundPolicy = outboundPolicyFor(ep);
     this.graphEndpoint = settings.graphEndpoint ?? (ep.emulated ? `${ep.authorityHost.replace(/\/+$/, '')}/graph` : GRAPH_PUBLIC_ENDPOINT);
     this.graphScope = ep.emulated || this.graphEndpoint === GRAPH_PUBLIC_ENDPOINT ? `${GRAPH_PUBLIC_ENDPOINT}/.default` : `${this.graphEndpoint}/.default`;
   }
@@ -60,8 +71,14 @@ export class DynamicsClients implements OnModuleInit, OnApplicationShutdown {
   private fetchDispatcher(): Promise<unknown> {
     const pem = this.runtime.endpoints.extraCaPem;
     if (!pem) return Promise.resolve(undefined);
-    this.dispatcher ??= fetchDispatcherTrusting(pem);
+    this.dispatcher ??= fetchDispatcherWith({ caPem: pem });
     return this.dispatcher;
+  }
+
+  /** undici dispatcher of the product APIs (F&O, Business Central): the extra CA, and a DNS lookup refusing non-public addresses. */
+  private productFetchDispatcher(): Promise<unknown> {
+    this.productDispatcher ??= fetchDispatcherWith({ caPem: this.runtime.endpoints.extraCaPem, lookup: guardedLookup(this.outboundPolicy) });
+    return this.productDispatcher;
   }
 
   /** The publisher's credential. @throws ApiError 409 ClientSecretMissing; SecretNotFoundError. */
@@ -91,6 +108,7 @@ export class DynamicsClients implements OnModuleInit, OnApplicationShutdown {
     if (hit) return hit;
     const cred = await this.credential(offer);
     const dispatcher = await this.fetchDispatcher();
+    const productDispatcher = await this.productFetchDispatcher();
     const cfg = dynamicsConfigOf(offer.testDrive);
     const client = Client.initWithMiddleware({
       authProvider: new TokenCredentialAuthenticationProvider(cred, { scopes: [this.graphScope] }),
@@ -99,7 +117,11 @@ export class DynamicsClients implements OnModuleInit, OnApplicationShutdown {
       ...(dispatcher ? { fetchOptions: { dispatcher } as never } : {}),
     });
     const product: ProductApi =
-      cfg.product === 'customer-engagement' ? new DataverseApi(cfg, cred) : cfg.product === 'operations' ? new FinanceOperationsApi(cfg, cred, dispatcher) : new BusinessCentralApi(cfg, cred, dispatcher);
+      cfg.product === 'customer-engagement'
+        ? new DataverseApi(cfg, cred, this.outboundPolicy)
+        : cfg.product === 'operations'
+          ? new FinanceOperationsApi(cfg, cred, productDispatcher, this.outboundPolicy)
+          : new BusinessCentralApi(cfg, cred, productDispatcher, this.outboundPolicy);
     const e = { graph: new GraphDirectory(client), product };
     for (const k of this.cache.keys()) if (k.startsWith(`${offer.id}|`)) this.cache.delete(k);
     this.cache.set(key, e);

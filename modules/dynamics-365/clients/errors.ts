@@ -1,3 +1,5 @@
+import { OUTBOUND_URL_REFUSED, outboundRefusalOf } from '../../../src/security/outbound-url';
+
 /** Which remote API answered. */
 export type RemoteService = 'token' | 'graph' | 'dataverse' | 'fno' | 'bc';
 
@@ -41,10 +43,14 @@ export function retryAfterMs(value: unknown, nowMs = Date.now()): number | undef
 
 /**
  * Any error thrown by @azure/identity, the Graph client, dynamics-web-api or our fetch calls, as a
- * RemoteError (already one: returned as is).
+ * RemoteError (already one: returned as is). A refusal of the outbound URL rule (also wrapped by fetch)
+ * is kind `client`, code `OutboundUrlRefused`.
  */
 export function toRemoteError(err: unknown, service: RemoteService): RemoteError {
   if (err instanceof RemoteError) return err;
+  // The outbound URL rule refused the URL or the connection (issue 8): not retried, named as such.
+  const refusal = outboundRefusalOf(err);
+  if (refusal) return new RemoteError(service, 'client', OUTBOUND_URL_REFUSED, refusal.message.slice(0, 1000));
   const e = (err ?? {}) as { name?: string; message?: string; status?: number; statusCode?: number; code?: string | number; headers?: Record<string, unknown> | Headers; body?: unknown };
   const message = String(e.message ?? err).slice(0, 1000);
   if (REFUSED_CREDENTIAL.test(message) || /^(AuthenticationRequiredError|AuthenticationError|CredentialUnavailableError)$/.test(e.name ?? '') || /AADSTS\d+/.test(message)) {

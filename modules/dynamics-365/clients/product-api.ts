@@ -3,6 +3,7 @@ import { DynamicsWebApi } from 'dynamics-web-api';
 import { ErrorDetail } from '../../../src/common/api-error';
 import { DynamicsProduct, DynamicsTestDriveConfig, dataverseVersionOf } from '../dynamics-config';
 import { RemoteError, RemoteService, toRemoteError, withRetryAfter } from './errors';
+import { assertOutboundUrl, assertOutboundUrlSyntax, DYNAMICS_365_ENDPOINTS, OUTBOUND_URL_REFUSED, OutboundUrlPolicy } from '../../../src/security/outbound-url';
 
 /** A test drive user as the Dynamics 365 environment knows it. */
 export interface EnvironmentUser {
@@ -17,7 +18,9 @@ export interface EnvironmentUser {
  * publisher's role, and check (publish preflight) that the role exists and the app may use the API.
  * Implementations: Dataverse Web API (Customer Engagement, dynamics-web-api), Finance and Operations
  * OData entities, Business Central automation API (plain fetch). Methods are idempotent and throw
- * RemoteError (Retry-After of throttled answers is honoured inline up to 10 s).
+ * RemoteError (Retry-After of throttled answers is honoured inline up to 10 s). Every call first passes
+ * the outbound URL rule (issue 8, src/security/outbound-url.ts); a refusal is RemoteError code
+ * OutboundUrlRefused (kind client, not retried).
  */
 export interface ProductApi {
   readonly product: DynamicsProduct;
@@ -36,6 +39,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Turns a "no access" answer of the instance API into a preflight problem naming what to fix. */
 function accessProblem(e: RemoteError, product: DynamicsProduct): ErrorDetail {
+  if (e.code === OUTBOUND_URL_REFUSED) return { code: OUTBOUND_URL_REFUSED, target: 'testDrive.instanceWebApiUrl', message: e.message.slice(0, 500) };
   if (e.kind === 'credential') return { code: 'CredentialRefused', target: 'deployment.clientSecret', message: `The app registration was refused a token for the instance: ${e.message.slice(0, 300)}` };
   if (e.kind === 'denied') {
     const what = product === 'customer-engagement' ? 'a Dataverse application user with rights to assign roles' : product === 'operations' ? 'registered as a Microsoft Entra application in Finance and Operations' : 'registered as a Microsoft Entra application in Business Central with permissions to manage users';
@@ -45,16 +49,24 @@ function accessProblem(e: RemoteError, product: DynamicsProduct): ErrorDetail {
   return { code: 'InstanceUnreachable', target: 'testDrive.instanceWebApiUrl', message: `The instance's API did not answer as expected (${e.status ?? 'no HTTP status'} ${e.code}): ${e.message.slice(0, 300)}` };
 }
 
-/** Customer Engagement through the Dataverse Web API (dynamics-web-api; role looked up by name in the user's business unit). */
+/**
+ * Customer Engagement through the Dataverse Web API (dynamics-web-api; role looked up by name in the
+ * user's business unit). dynamics-web-api makes its own process-wide https.Agent and offers no DNS hook,
+ * so each call is preceded by the full outbound URL check (assertOutboundUrl: rules 1-4 and a fresh
+ * resolution of the host, every address public).
+ */
 export class DataverseApi implements ProductApi {
   readonly product = 'customer-engagement' as const;
   private readonly api: DynamicsWebApi;
+  private readonly serverUrl: string;
 
   constructor(
     private readonly cfg: DynamicsTestDriveConfig,
     credential: TokenCredential,
+    private readonly outboundPolicy: OutboundUrlPolicy,
   ) {
     const serverUrl = cfg.instanceWebApiUrl.replace(/api\/data\/v9\.\d+\/?$/i, '');
+    this.serverUrl = serverUrl;
     const scope = `${cfg.instanceUrl}/.default`;
     this.api = new DynamicsWebApi({
       serverUrl, // ends in "/": the library resolves api/data/v9.x relative to it
@@ -72,7 +84,10 @@ export class DataverseApi implements ProductApi {
   }
 
   private call<T>(fn: () => Promise<T>): Promise<T> {
-    return withRetryAfter('dataverse', fn);
+    return withRetryAfter('dataverse', async () => {
+      await assertOutboundUrl(this.serverUrl, DYNAMICS_365_ENDPOINTS, this.outboundPolicy);
+      return fn();
+    });
   }
 
   async findUser(_upn: string, objectId: string): Promise<EnvironmentUser | null> {
@@ -124,7 +139,11 @@ export class DataverseApi implements ProductApi {
   }
 }
 
-/** JSON over fetch with a bearer token for the instance (F&O and Business Central have no maintained Node client). */
+/**
+ * JSON over fetch with a bearer token for the instance (F&O and Business Central have no maintained Node
+ * client). Each request URL passes rules 1-4 of the outbound URL rule first; the dispatcher's DNS lookup
+ * (DynamicsClients: guardedLookup) refuses non-public addresses when the connection is opened.
+ */
 class ODataFetch {
   constructor(
     private readonly service: RemoteService,
@@ -132,11 +151,13 @@ class ODataFetch {
     private readonly credential: TokenCredential,
     private readonly scope: string,
     private readonly dispatcher: unknown,
+    private readonly outboundPolicy: OutboundUrlPolicy,
   ) {}
 
   /** `path` relative to the API base; query values must already be URL-encoded. @throws RemoteError for non-2xx. */
   request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
     return withRetryAfter(this.service, async () => {
+      assertOutboundUrlSyntax(`${this.baseUrl}${path}`, DYNAMICS_365_ENDPOINTS, this.outboundPolicy);
       let token: string;
       try {
         const t = await this.credential.getToken(this.scope);
@@ -175,8 +196,9 @@ export class FinanceOperationsApi implements ProductApi {
     private readonly cfg: DynamicsTestDriveConfig,
     credential: TokenCredential,
     dispatcher: unknown,
+    outboundPolicy: OutboundUrlPolicy,
   ) {
-    this.http = new ODataFetch('fno', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, dispatcher);
+    this.http = new ODataFetch('fno', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, dispatcher, outboundPolicy);
   }
 
   async findUser(upn: string): Promise<EnvironmentUser | null> {
@@ -239,8 +261,9 @@ export class BusinessCentralApi implements ProductApi {
     private readonly cfg: DynamicsTestDriveConfig,
     credential: TokenCredential,
     dispatcher: unknown,
+    outboundPolicy: OutboundUrlPolicy,
   ) {
-    this.http = new ODataFetch('bc', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, dispatcher);
+    this.http = new ODataFetch('bc', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, dispatcher, outboundPolicy);
   }
 
   /** The environment's first company (the automation API addresses users per company). */

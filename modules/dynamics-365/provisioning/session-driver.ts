@@ -8,6 +8,7 @@ import { SessionsRepository } from '../../../src/sessions/sessions.repository';
 import { runSessionSteps, StepOutcome } from '../../../src/test-drives/session-runner';
 import { DynamicsClients } from '../clients/dynamics-clients';
 import { RemoteError, toRemoteError } from '../clients/errors';
+import { OUTBOUND_URL_REFUSED } from '../../../src/security/outbound-url';
 import { EnvironmentUser } from '../clients/product-api';
 import { dynamicsConfigOf } from '../dynamics-config';
 import { DYNAMICS_SETTINGS, DynamicsSettings } from '../dynamics-settings';
@@ -239,5 +240,6 @@ export function failureFor(step: string, e: RemoteError, offer: OfferEntity): { 
   if (e.code === 'NoLicenseAvailable') return { code: 'NoLicenseAvailable', message: 'No Dynamics 365 license is free in the publisher\'s tenant right now; please try again later.' };
   if (e.code === 'RoleNotFound') return { code: 'RoleNotFound', message: `The publisher's security role '${dynamicsConfigOf(offer.testDrive).roleName}' was not found in the Dynamics 365 environment.` };
   if (e.kind === 'credential') return { code: 'PublisherCredentialRefused', message: 'The publisher\'s app registration was refused a token (its client secret may have expired).' };
+  if (e.code === OUTBOUND_URL_REFUSED) return { code: OUTBOUND_URL_REFUSED, message: `The test drive could not be set up: the publisher's Dynamics 365 URL may not be called (issue 8, outbound URL rule; step ${step}).` };
   return { code: 'ProvisioningFailed', message: `The test drive could not be set up (step ${step}: ${e.code}${e.status ? `, HTTP ${e.status}` : ''}).` };
 }
