@@ -7,6 +7,7 @@ import { redactUrl } from '../../src/common/logging';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { OfferCredentials } from '../../src/offers/offer-credentials';
 import { LOGIC_APP_SETTINGS, LogicAppSettings } from './logic-app-settings';
+import { guardedLookup, LOGIC_APPS_CALLBACK_ENDPOINTS, OUTBOUND_URL_REFUSED, OutboundUrlPolicy, outboundPolicyFor, outboundRefusalOf, outboundUrlProblem } from '../../src/security/outbound-url';
 
 /** An HTTP answer of a callback URL (or its async Location). Header names are lower case. */
 export interface CallbackAnswer {
@@ -65,16 +66,28 @@ export function toLogicCallError(err: unknown): LogicCallError {
  * credential for ARM (workflows, callback URLs, runs), and node:https for callback URLs (trusting the
  * extra CA of AzureRuntime, i.e. the emulator's). Callback URLs carry a `sig` (a shared access
  * signature): they are obtained for each call, never stored, and never logged (redactUrl).
+ *
+ * Outbound URL rule (issue 8, src/security/outbound-url.ts): a callback URL, an async `Location` (which
+ * the publisher's Logic App chooses) and a run's content link are called only when they are https on a
+ * Logic Apps host (LOGIC_APPS_CALLBACK_ENDPOINTS: *.logic.azure.com / .us / .cn; the emulator's origin
+ * when emulated), and the connection's DNS lookup refuses non-public addresses (DNS rebinding).
  */
 @Injectable()
 export class LogicAppGateway {
   private readonly clients = new Map<string, LogicManagementClient>();
+  /** Which origins the outbound URL rule exempts (the emulator's when emulated). */
+  private readonly outboundPolicy: OutboundUrlPolicy;
+  /** DNS lookup of callback connections: refuses non-public addresses. */
+  private readonly lookup: ReturnType<typeof guardedLookup>;
 
   constructor(
     private readonly runtime: AzureRuntime,
     private readonly credentials: OfferCredentials,
     @Inject(LOGIC_APP_SETTINGS) private readonly settings: LogicAppSettings,
-  ) {}
+  ) {
+    this.outboundPolicy = outboundPolicyFor(runtime.endpoints);
+    this.lookup = guardedLookup(this.outboundPolicy);
+  }
 
   /** LogicManagementClient for the offer's subscription and credential (cached per secret version). */
   async client(offer: OfferEntity): Promise<LogicManagementClient> {
@@ -188,8 +201,10 @@ export class LogicAppGateway {
 
   /**
    * One HTTPS request to a callback URL (or its Location). JSON bodies are sent as application/json.
-   * Socket timeout: LOGIC_APP_REQUEST_TIMEOUT_SECONDS. Only https URLs are called.
-   * @throws LogicCallError `CallbackFailed` (network error) or `CallbackTimedOut`; never with the URL's query string.
+   * Socket timeout: LOGIC_APP_REQUEST_TIMEOUT_SECONDS. Only https URLs on a Logic Apps host, whose
+   * addresses are all public, are called (outbound URL rule).
+   * @throws LogicCallError `CallbackFailed` (network error), `CallbackTimedOut`, or `OutboundUrlRefused`
+   *   (the rule refused the URL or the connection); never with the URL's query string.
    */
   call(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<CallbackAnswer> {
     let u: URL;
@@ -199,6 +214,8 @@ export class LogicAppGateway {
       return Promise.reject(new LogicCallError('InvalidCallbackUrl', 'The callback URL is not a valid URL.'));
     }
     if (u.protocol !== 'https:') return Promise.reject(new LogicCallError('InvalidCallbackUrl', `Only https callback URLs are called (got ${u.protocol}//${u.host}).`));
+    const refused = outboundUrlProblem(url, LOGIC_APPS_CALLBACK_ENDPOINTS, this.outboundPolicy);
+    if (refused) return Promise.reject(new LogicCallError(OUTBOUND_URL_REFUSED, `The Logic App URL ${redactUrl(url)} was not called: it ${refused}.`));
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const extra = this.runtime.endpoints.extraCaPem;
     const timeoutMs = this.settings.requestTimeoutSeconds * 1000;
@@ -208,6 +225,7 @@ export class LogicAppGateway {
         {
           method,
           timeout: timeoutMs,
+          lookup: this.lookup,
           ...(extra ? { ca: [...rootCertificates, extra] } : {}),
           headers: { accept: 'application/json', ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}), ...headers },
         },
@@ -237,7 +255,12 @@ export class LogicAppGateway {
         },
       );
       req.on('timeout', () => req.destroy(new LogicCallError('CallbackTimedOut', `${redactUrl(url)} did not answer within ${this.settings.requestTimeoutSeconds} s.`)));
-      req.on('error', (e) => reject(e instanceof LogicCallError ? e : new LogicCallError('CallbackFailed', `Calling ${redactUrl(url)} failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+      req.on('error', (e) => {
+        if (e instanceof LogicCallError) return reject(e);
+        const refusal = outboundRefusalOf(e);
+        if (refusal) return reject(new LogicCallError(OUTBOUND_URL_REFUSED, `${redactUrl(url)} was not called: ${refusal.message}`));
+        reject(new LogicCallError('CallbackFailed', `Calling ${redactUrl(url)} failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+      });
       if (data) req.write(data);
       req.end();
     });

@@ -11,6 +11,7 @@ import { answerToOutputs, deprovisionRequest, errorFromAnswer, isTerminalRunStat
 import { logicAppConfigOf } from '../logic-app-config';
 import { CallbackAnswer, LogicAppGateway, toLogicCallError, WorkflowInfo } from '../logic-app.gateway';
 import { LOGIC_APP_SETTINGS, LogicAppSettings } from '../logic-app-settings';
+import { OUTBOUND_URL_REFUSED } from '../../../src/security/outbound-url';
 import { isRetryableStatus, LogicAppProgress, LogicCallProgress, retryAfterSeconds, retryBackoffMs } from './progress';
 
 /** Steps of one session per run() before it yields (each step is one remote call at most). */
@@ -135,7 +136,8 @@ export class LogicAppSessionDriver {
       }
     } catch (err) {
       const e = toLogicCallError(err);
-      verdict = isRetryableStatus(e.statusCode) && e.code !== 'AnswerTooLarge' ? { kind: 'retry', error: { code: e.code, message: e.message }, retryAfterSeconds: e.retryAfterSeconds } : { kind: 'failed', error: { code: e.code, message: e.message } };
+      // A URL refused by the outbound URL rule (issue 8) is not retried: calling again would be refused again.
+      verdict = isRetryableStatus(e.statusCode) && e.code !== 'AnswerTooLarge' && e.code !== OUTBOUND_URL_REFUSED ? { kind: 'retry', error: { code: e.code, message: e.message }, retryAfterSeconds: e.retryAfterSeconds } : { kind: 'failed', error: { code: e.code, message: e.message } };
     }
     const cur = this.progressOf(s).provision;
     switch (verdict.kind) {
