@@ -20,6 +20,8 @@ import { AuditService } from '../audit/audit.service';
 /** How long a retry waits for the first request with its Idempotency-Key to finish (ms, real time). */
 export const START_REPLAY_WAIT_MS = 5_000;
 const START_REPLAY_POLL_MS = 50;
+/** Idempotency-Key records are kept this long (ms): a retry within 24 h gets the first answer. */
+export const START_REQUEST_RETENTION_MS = 24 * 3_600_000;
 /** A start still under way this long after its last sign of life (service clock) was abandoned by a dead process. */
 export const START_ABANDONED_MS = 60_000;
 
@@ -45,6 +47,8 @@ function refusalOf(err: ApiError): StartRefusal {
 @Injectable()
 export class SessionsService {
   private readonly logger = new Logger(SessionsService.name);
+  /** Clock time of the next purge of old Idempotency-Key records. */
+  private nextStartRequestPurgeAt = 0;
 
   constructor(
     private readonly sessions: SessionsRepository,
@@ -253,6 +257,10 @@ export class SessionsService {
    */
   async expireDue(now = this.clock.now()): Promise<number> {
     let n = 0;
+    if (now >= this.nextStartRequestPurgeAt) {
+      this.nextStartRequestPurgeAt = now + 3_600_000;
+      await this.starts.purgeSettledBefore(now - START_REQUEST_RETENTION_MS).catch((err: Error) => this.logger.warn(`start request purge failed: ${err.message}`));
+    }
     for (const s of await this.sessions.listExpired(now)) {
       if (await this.sessions.beginEnding(s.id, 'expired', now)) {
         n++;

@@ -67,6 +67,11 @@ export class StartRequestsRepository {
     await this.repo.update({ id, state: 'started' }, { state: 'refused', refusal, updatedAt: now } as QueryDeepPartialEntity<StartRequestEntity>);
   }
 
+  /** Deletes completed and refused records last touched before `cutoff` (epoch ms); a key older than that starts anew. */
+  async purgeSettledBefore(cutoff: number): Promise<void> {
+    await this.repo.createQueryBuilder().delete().from(StartRequestEntity).where('state IN (:...s) AND "updatedAt" < :cutoff', { s: ['completed', 'refused'], cutoff }).execute();
+  }
+
   /** Forgets a start that failed for a passing reason (dependency unavailable): a retry tries again. */
   async forget(id: string): Promise<void> {
     await this.repo.delete({ id, state: 'started' });
