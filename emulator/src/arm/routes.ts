@@ -1,0 +1,101 @@
+/**
+ * The ARM route table: every `/subscriptions...` request the emulator answers, in match order (first
+ * entry whose methods, pattern and condition fit wins). Patterns match case-insensitively, as ARM does.
+ * Per entry: methods, pattern, throttle bucket (throttle.ts), fault-injection operation (faults.ts),
+ * RBAC permission and handler; ArmService runs them in the order documented on ArmRoute.
+ * `methods: '*'` entries follow the specific ones of the same pattern and answer every other method
+ * (mostly 405 MethodNotAllowed) after the same checks.
+ */
+import { deploymentAction, deploymentCancelAction, deploymentChildNotFound, deploymentScope, cancelDeployment, checkDeploymentExistence, deleteDeployment, getDeployment, getOperationStatus, listDeploymentOperations, listDeployments, putDeployment } from './deployments';
+import { methodNotAllowed } from './common';
+import { checkResourceGroupExistence, deleteResourceGroup, getResourceGroup, listResourceGroups, patchResourceGroup, putResourceGroup } from './resourceGroups';
+import { deleteResource, getResource, isCollection, listGroupResources, listResourcesOfType, resourceAction, resourceScope, resourceWriteNotSupported } from './resources';
+import { verbOf, type ArmPermission, type ArmRequest, type ArmRoute } from './routing';
+import { getSubscription, listSubscriptions, pollOperation, providerNotFound, resourceTypeNotFound } from './subscriptions';
+import { listWorkflowsBySubscription, workflowAction, workflowRequest, workflowScope } from './workflows';
+
+const SUB = '/subscriptions/{subscriptionId}';
+const RG = `${SUB}/resourcegroups/{resourceGroupName}`;
+const DEPLOYMENTS = `${RG}/providers/Microsoft.Resources/deployments`;
+const DEPLOYMENT = `${DEPLOYMENTS}/{deploymentName}`;
+const WORKFLOWS = `${RG}/providers/Microsoft.Logic/workflows`;
+const RESOURCE = `${RG}/providers/{namespace}/{resourceType}/{*rest}`;
+
+const subScope = (r: ArmRequest): string => `/subscriptions/${r.sub.id}`;
+const rgScope = (r: ArmRequest): string => `/subscriptions/${r.sub.id}/resourcegroups/${r.params.resourceGroupName}`;
+
+const readSubscription: ArmPermission = { action: 'Microsoft.Resources/subscriptions/read', scope: subScope, category: 'reads' };
+const readOperationResults: ArmPermission = { action: 'Microsoft.Resources/subscriptions/operationresults/read', scope: subScope, category: 'reads' };
+const readResourceGroups: ArmPermission = { action: 'Microsoft.Resources/subscriptions/resourceGroups/read', scope: subScope, category: 'reads' };
+const resourceGroup: ArmPermission = { action: (r) => `Microsoft.Resources/subscriptions/resourcegroups/${verbOf(r.category)}`, scope: rgScope };
+const readGroupResources: ArmPermission = { action: 'Microsoft.Resources/subscriptions/resourceGroups/resources/read', scope: rgScope, category: 'reads' };
+const deployment: ArmPermission = { action: deploymentAction, scope: deploymentScope };
+const deploymentCancel: ArmPermission = { action: deploymentCancelAction, scope: deploymentScope };
+const workflow: ArmPermission = { action: workflowAction, scope: workflowScope };
+const resource: ArmPermission = { action: resourceAction, scope: resourceScope };
+
+const notAllowed = (r: ArmRequest): void => {
+  throw methodNotAllowed(r.ctx);
+};
+const isResource = (p: Readonly<Record<string, string>>, rest: readonly string[]): boolean => !isCollection(p, rest);
+
+/** The ARM route table (see the module comment). */
+export const ARM_ROUTES: readonly ArmRoute[] = [
+  // Subscriptions
+  { methods: ['GET'], pattern: '/subscriptions', throttle: 'none', handler: listSubscriptions },
+  { methods: '*', pattern: '/subscriptions', throttle: 'none', handler: notAllowed },
+  { methods: ['GET'], pattern: SUB, throttle: 'reads', permission: readSubscription, handler: getSubscription },
+  { methods: '*', pattern: SUB, throttle: 'byMethod', permission: readSubscription, handler: notAllowed },
+  { methods: ['GET'], pattern: `${SUB}/operationresults/{operationId}`, throttle: 'reads', fault: 'operations.poll', permission: readOperationResults, handler: pollOperation },
+  { methods: '*', pattern: `${SUB}/operationresults/{operationId}`, throttle: 'reads', permission: readOperationResults, handler: notAllowed },
+
+  // Resource groups
+  { methods: ['GET'], pattern: `${SUB}/resourcegroups`, throttle: 'reads', fault: 'resourceGroups.list', permission: readResourceGroups, handler: listResourceGroups },
+  { methods: '*', pattern: `${SUB}/resourcegroups`, throttle: 'byMethod', permission: readResourceGroups, handler: notAllowed },
+  { methods: ['PUT'], pattern: RG, throttle: 'writes', fault: 'resourceGroups.createOrUpdate', permission: resourceGroup, handler: putResourceGroup },
+  { methods: ['GET'], pattern: RG, throttle: 'reads', fault: 'resourceGroups.get', permission: resourceGroup, handler: getResourceGroup },
+  { methods: ['HEAD'], pattern: RG, throttle: 'reads', fault: 'resourceGroups.checkExistence', permission: resourceGroup, handler: checkResourceGroupExistence },
+  { methods: ['PATCH'], pattern: RG, throttle: 'writes', fault: 'resourceGroups.update', permission: resourceGroup, handler: patchResourceGroup },
+  { methods: ['DELETE'], pattern: RG, throttle: 'deletes', fault: 'resourceGroups.delete', permission: resourceGroup, handler: deleteResourceGroup },
+  { methods: '*', pattern: RG, throttle: 'byMethod', permission: resourceGroup, handler: notAllowed },
+  { methods: ['GET'], pattern: `${RG}/resources`, throttle: 'reads', fault: 'resources.list', permission: readGroupResources, handler: listGroupResources },
+  { methods: '*', pattern: `${RG}/resources`, throttle: 'byMethod', permission: readGroupResources, handler: notAllowed },
+
+  // Template deployments
+  { methods: ['GET'], pattern: DEPLOYMENTS, throttle: 'reads', fault: 'deployments.list', permission: deployment, handler: listDeployments },
+  { methods: '*', pattern: DEPLOYMENTS, throttle: 'byMethod', permission: deployment, handler: notAllowed },
+  { methods: ['PUT'], pattern: DEPLOYMENT, throttle: 'writes', fault: 'deployments.createOrUpdate', permission: deployment, handler: putDeployment },
+  { methods: ['GET'], pattern: DEPLOYMENT, throttle: 'reads', fault: 'deployments.get', permission: deployment, handler: getDeployment },
+  { methods: ['HEAD'], pattern: DEPLOYMENT, throttle: 'reads', permission: deployment, handler: checkDeploymentExistence },
+  { methods: ['DELETE'], pattern: DEPLOYMENT, throttle: 'deletes', fault: 'deployments.delete', permission: deployment, handler: deleteDeployment },
+  { methods: '*', pattern: DEPLOYMENT, throttle: 'byMethod', permission: deployment, handler: notAllowed },
+  { methods: ['POST'], pattern: `${DEPLOYMENT}/cancel`, throttle: 'writes', fault: 'deployments.cancel', permission: deploymentCancel, handler: cancelDeployment },
+  { methods: '*', pattern: `${DEPLOYMENT}/cancel`, throttle: 'byMethod', permission: deploymentCancel, handler: notAllowed },
+  { methods: ['GET'], pattern: `${DEPLOYMENT}/operationStatuses/{operationId}`, throttle: 'reads', fault: 'operations.poll', permission: deployment, handler: getOperationStatus },
+  { methods: '*', pattern: `${DEPLOYMENT}/operationStatuses/{operationId}`, throttle: 'byMethod', permission: deployment, handler: notAllowed },
+  { methods: ['GET'], pattern: `${DEPLOYMENT}/operations`, throttle: 'reads', permission: deployment, handler: listDeploymentOperations },
+  { methods: '*', pattern: `${DEPLOYMENT}/operations`, throttle: 'byMethod', permission: deployment, handler: notAllowed },
+  { methods: '*', pattern: `${DEPLOYMENT}/{*rest}`, throttle: 'byMethod', permission: deployment, handler: deploymentChildNotFound },
+
+  // Logic Apps workflows (LogicArmHooks answers, including its 404/405s, after these checks)
+  { methods: '*', pattern: WORKFLOWS, requires: 'logic', throttle: 'byMethod', fault: 'logic.list', permission: workflow, handler: workflowRequest },
+  { methods: ['GET', 'HEAD'], pattern: `${WORKFLOWS}/{workflowName}`, requires: 'logic', throttle: 'reads', fault: 'logic.get', permission: workflow, handler: workflowRequest },
+  { methods: ['PUT'], pattern: `${WORKFLOWS}/{workflowName}`, requires: 'logic', throttle: 'writes', fault: 'logic.createOrUpdate', permission: workflow, handler: workflowRequest },
+  { methods: ['PATCH'], pattern: `${WORKFLOWS}/{workflowName}`, requires: 'logic', throttle: 'writes', fault: 'logic.update', permission: workflow, handler: workflowRequest },
+  { methods: ['DELETE'], pattern: `${WORKFLOWS}/{workflowName}`, requires: 'logic', throttle: 'deletes', fault: 'logic.delete', permission: workflow, handler: workflowRequest },
+  { methods: '*', pattern: `${WORKFLOWS}/{workflowName}`, requires: 'logic', throttle: 'byMethod', fault: 'logic.action', permission: workflow, handler: workflowRequest },
+  { methods: ['GET'], pattern: `${WORKFLOWS}/{workflowName}/{child}/{*rest}`, requires: 'logic', throttle: 'reads', fault: 'logic.get', permission: workflow, handler: workflowRequest },
+  { methods: '*', pattern: `${WORKFLOWS}/{workflowName}/{child}/{*rest}`, requires: 'logic', throttle: 'byMethod', fault: 'logic.action', permission: workflow, handler: workflowRequest },
+
+  // Any other resource type (stored by deployments): collections `{ns}/{type}[/{name}/{childType}]`, single resources otherwise
+  { methods: ['GET'], pattern: RESOURCE, where: isCollection, throttle: 'reads', preload: 'resourceGroup', fault: 'resources.list', permission: resource, handler: listResourcesOfType },
+  { methods: '*', pattern: RESOURCE, where: isCollection, throttle: 'byMethod', preload: 'resourceGroup', permission: resource, handler: notAllowed },
+  { methods: ['GET', 'HEAD'], pattern: RESOURCE, where: isResource, throttle: 'reads', preload: 'resourceGroup', fault: 'resources.get', permission: resource, handler: getResource },
+  { methods: ['DELETE'], pattern: RESOURCE, where: isResource, throttle: 'deletes', preload: 'resourceGroup', fault: 'resources.delete', permission: resource, handler: deleteResource },
+  { methods: '*', pattern: RESOURCE, where: isResource, throttle: 'byMethod', preload: 'resourceGroup', permission: resource, handler: resourceWriteNotSupported },
+
+  // Subscription-level providers, and everything else
+  { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Logic/workflows`, requires: 'logic', throttle: 'reads', permission: readSubscription, handler: listWorkflowsBySubscription },
+  { methods: '*', pattern: `${SUB}/providers/{namespace}/{*rest}`, throttle: 'byMethod', permission: readSubscription, handler: providerNotFound },
+  { methods: '*', pattern: `${SUB}/{resourceType}/{*rest}`, throttle: 'byMethod', permission: readSubscription, handler: resourceTypeNotFound },
+];
