@@ -1,4 +1,4 @@
-import { httpsJson } from './https-json';
+import { httpsJson } from '../remote/http';
 import type { Role } from './roles';
 
 /** A client application created in the emulator (POST /_emulator/clients). */

@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { JWTPayload, JSONWebKeySet } from 'jose';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { JWTPayload, JWTHeaderParameters, FlattenedJWSInput } from 'jose';
 import { AppConfig, APP_CONFIG, DEFAULT_AUTH_AUTHORITY_HOST } from '../config/app-config';
 import { AzureRuntime } from '../azure/azure-runtime';
+import { MAX_AUTHORITY_RESPONSE_BYTES, RemoteHttp, trustedCas } from '../remote/http';
 import { Caller } from './caller';
-import { httpsJson } from './https-json';
 import { jose } from './jose';
 import { applyTrust, trustPolicy, TrustPolicy } from './role-trust';
 
@@ -28,17 +28,27 @@ export const JWKS_MAX_AGE_MS = 60 * 60 * 1000;
 /** A token with an unknown `kid` triggers a JWKS refetch at most this often (ms): a rotated key is picked up at once. */
 export const JWKS_REFRESH_COOLDOWN_MS = 1000;
 
-interface KeyState {
-  fetchedAt: number;
+/** Fetching the keys: one attempt at most this long (ms). */
+export const JWKS_FETCH_TIMEOUT_MS = 5000;
+
+/** What discovery told us about the authority, and jose's remote key set built from its jwks_uri. */
+interface AuthorityKeys {
+  /** Discovery `issuer`, e.g. https://login.microsoftonline.com/{tenantid}/v2.0. */
   issuerTemplate: string;
-  getKey: ReturnType<typeof jose.createLocalJWKSet>;
-  kids: Set<string>;
+  /** jose.createRemoteJWKSet over `jwks_uri`: cache, cooldown and refetch on unknown kid are jose's. */
+  keys: ReturnType<typeof jose.createRemoteJWKSet>;
 }
+
+/** jose errors that mean "no key for this token" (not "the keys could not be fetched"). */
+const NO_KEY_CODES = new Set(['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MULTIPLE_MATCHING_KEYS', 'ERR_JOSE_NOT_SUPPORTED']);
 
 /**
  * Validates Entra ID access tokens of the service's API with `jose` (RS256 only):
  * - signature against the authority's JWKS (`jwks_uri` from `{authority}/{AUTH_TENANT_ID}/v2.0/.well-known/openid-configuration`,
- *   fetched over HTTPS trusting AzureRuntime's extra CA; refetched hourly and at once — cooldown 1 s — when a token names an unknown `kid`);
+ *   read once): `jose.createRemoteJWKSet` keeps the keys JWKS_MAX_AGE_MS (1 h) and refetches at once when a token names an
+ *   unknown `kid` (at most every JWKS_REFRESH_COOLDOWN_MS, 1 s), through the service's HTTP client (src/remote/http.ts:
+ *   its own undici dispatcher trusting AzureRuntime's CA list, 5 s timeouts, answers of at most 512 KB);
+ *   keys that cannot be fetched: the last key set jose loaded is used if there is one, else AuthorityUnavailableError (503);
  * - `iss` = the discovery issuer with `{tenantid}` replaced by the token's own `tid` (multi-tenant), i.e. `{authority}/{tid}/v2.0`;
  *   with a tenant GUID as AUTH_TENANT_ID, `tid` must be that tenant; AUTH_ALLOWED_TENANTS narrows further;
  * - `aud` = AUTH_AUDIENCE (application ID URI) or AUTH_CLIENT_ID;
@@ -48,12 +58,12 @@ interface KeyState {
  * Authority: AUTH_AUTHORITY_HOST, else the emulator when the Azure endpoints are emulated, else login.microsoftonline.com.
  */
 @Injectable()
-export class TokenVerifier {
+export class TokenVerifier implements OnApplicationShutdown {
   private readonly logger = new Logger(TokenVerifier.name);
-  private keys: KeyState | undefined;
-  private loading: Promise<KeyState> | undefined;
-  /** Cooldown between JWKS refetches triggered by unknown kids (ms). */
-  refreshCooldownMs = JWKS_REFRESH_COOLDOWN_MS;
+  /** Discovery of the authority (kept once it succeeded; a failure is forgotten so the next request tries again). */
+  private discovery: Promise<AuthorityKeys> | undefined;
+  /** HTTP client of the authority (discovery and keys). */
+  private readonly http: RemoteHttp;
   /** The authority host in use, e.g. https://login.microsoftonline.com. */
   readonly authority: string;
   /** Where Operator and Marketplace are honoured (role-trust.ts). */
@@ -65,6 +75,14 @@ export class TokenVerifier {
   ) {
     this.trust = trustPolicy(config.auth, runtime.serviceIdentity.tenantId);
     this.authority = config.auth.authorityHost ?? (runtime.endpoints.emulated ? runtime.endpoints.authorityHost.replace(/\/+$/, '') : DEFAULT_AUTH_AUTHORITY_HOST);
+    // An AUTH_AUTHORITY_HOST set explicitly may be a real authority even next to emulated Azure endpoints.
+    const ca = trustedCas(config.auth.authorityHost ? { ...runtime.endpoints, emulated: false } : runtime.endpoints);
+    this.http = new RemoteHttp({ service: 'authority', ca, connectTimeoutMs: JWKS_FETCH_TIMEOUT_MS, headersTimeoutMs: JWKS_FETCH_TIMEOUT_MS, bodyTimeoutMs: JWKS_FETCH_TIMEOUT_MS, connections: 4, maxResponseBytes: MAX_AUTHORITY_RESPONSE_BYTES });
+  }
+
+  /** Closes the authority's connections. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.http.close();
   }
 
   /** Audiences accepted: the application ID URI, and the app's client id when configured. */
@@ -94,23 +112,22 @@ export class TokenVerifier {
       throw new AuthenticationError('InvalidToken', 'The token is not a well-formed JWT.');
     }
     if (!kid) throw new AuthenticationError('InvalidToken', 'The token header has no key id (kid).');
-    let keys = await this.currentKeys();
-    if (!keys.kids.has(kid) && Date.now() - keys.fetchedAt >= this.refreshCooldownMs) keys = await this.currentKeys(true);
-    if (!keys.kids.has(kid)) throw new AuthenticationError('InvalidToken', 'The token is signed by a key the authority does not publish.');
+    const authority = await this.authorityKeys();
     let payload: JWTPayload;
     try {
-      ({ payload } = await jose.jwtVerify(token, keys.getKey, {
+      ({ payload } = await jose.jwtVerify(token, (h: JWTHeaderParameters, t: FlattenedJWSInput) => this.keyFor(authority, h, t), {
         algorithms: ['RS256'],
         audience: this.audiences,
         clockTolerance: this.config.auth.clockSkewSeconds,
         requiredClaims: ['exp', 'iss', 'aud', 'tid'],
       }));
     } catch (e) {
+      if (e instanceof AuthorityUnavailableError) throw e;
       throw this.explain(e);
     }
     const tid = typeof payload.tid === 'string' ? payload.tid.toLowerCase() : '';
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(tid)) throw new AuthenticationError('InvalidToken', 'The token has no valid tenant id (tid).');
-    const expectedIssuer = keys.issuerTemplate.replace('{tenantid}', tid);
+    const expectedIssuer = authority.issuerTemplate.replace('{tenantid}', tid);
     if (payload.iss?.toLowerCase() !== expectedIssuer.toLowerCase()) throw new AuthenticationError('InvalidToken', `The token was not issued by ${expectedIssuer}.`);
     const tenant = this.config.auth.tenantId;
     if (!['organizations', 'common'].includes(tenant) && tid !== tenant) throw new AuthenticationError('InvalidToken', 'The token belongs to a tenant this service does not accept.');
@@ -143,36 +160,55 @@ export class TokenVerifier {
     }
   }
 
-  /** The cached key set; fetched when missing, older than JWKS_MAX_AGE_MS, or `force`d (deduplicated). */
-  private async currentKeys(force = false): Promise<KeyState> {
-    const k = this.keys;
-    if (k && !force && Date.now() - k.fetchedAt < JWKS_MAX_AGE_MS) return k;
-    if (!this.loading) {
-      this.loading = this.fetchKeys().finally(() => (this.loading = undefined));
-    }
+  /**
+   * The key for a token's header from jose's remote key set. When the set cannot be fetched (network,
+   * timeout, not 200, not a key set), the last set jose loaded is used (a warning is logged); without one
+   * the authority is unavailable.
+   * @throws jose's ERR_JWKS_NO_MATCHING_KEY (unknown kid, also within the refetch cooldown); AuthorityUnavailableError.
+   */
+  private async keyFor(authority: AuthorityKeys, header: JWTHeaderParameters, token: FlattenedJWSInput): ReturnType<AuthorityKeys['keys']> {
     try {
-      this.keys = await this.loading;
-      return this.keys;
+      return await authority.keys(header, token);
     } catch (e) {
-      if (k) {
-        this.logger.warn(`JWKS refresh failed, keeping the cached keys: ${(e as Error).message}`);
-        return k;
+      if (NO_KEY_CODES.has(String((e as { code?: unknown }).code))) throw e;
+      const last = authority.keys.jwks();
+      if (last) {
+        this.logger.warn(`JWKS refresh failed, using the keys loaded before: ${(e as Error).message}`);
+        return jose.createLocalJWKSet(last)(header, token);
       }
       throw new AuthorityUnavailableError(`The token issuer's signing keys could not be fetched: ${(e as Error).message}`);
     }
   }
 
-  private async fetchKeys(): Promise<KeyState> {
-    const ca = this.runtime.endpoints.extraCaPem;
+  /**
+   * Discovery of the authority (`{authority}/{AUTH_TENANT_ID}/v2.0/.well-known/openid-configuration`:
+   * `issuer` and `jwks_uri`), once; concurrent callers share the attempt, a failed attempt is not kept.
+   * @throws AuthorityUnavailableError when discovery does not answer 200 with both fields.
+   */
+  private authorityKeys(): Promise<AuthorityKeys> {
+    this.discovery ??= this.discover().catch((e: unknown) => {
+      this.discovery = undefined;
+      throw new AuthorityUnavailableError(`The token issuer's signing keys could not be fetched: ${(e as Error).message}`);
+    });
+    return this.discovery;
+  }
+
+  private async discover(): Promise<AuthorityKeys> {
     const discoveryUrl = `${this.authority}/${this.config.auth.tenantId}/v2.0/.well-known/openid-configuration`;
-    const d = await httpsJson(discoveryUrl, { extraCaPem: ca });
-    const doc = d.json as { jwks_uri?: unknown; issuer?: unknown } | undefined;
+    const d = await this.http.send('GET', discoveryUrl);
+    const doc = d.body as { jwks_uri?: unknown; issuer?: unknown } | undefined;
     if (d.status !== 200 || typeof doc?.jwks_uri !== 'string' || typeof doc.issuer !== 'string') throw new Error(`${discoveryUrl} answered ${d.status} without jwks_uri/issuer`);
-    const j = await httpsJson(doc.jwks_uri, { extraCaPem: ca });
-    const set = j.json as JSONWebKeySet | undefined;
-    if (j.status !== 200 || !Array.isArray(set?.keys)) throw new Error(`${doc.jwks_uri} answered ${j.status} without keys`);
-    const kids = new Set(set.keys.map((k) => k.kid).filter((x): x is string => typeof x === 'string'));
-    this.logger.log(`Signing keys of ${this.authority} loaded (${kids.size}).`);
-    return { fetchedAt: Date.now(), issuerTemplate: doc.issuer, getKey: jose.createLocalJWKSet(set), kids };
+    const jwksUri = doc.jwks_uri;
+    const keys = jose.createRemoteJWKSet(new URL(jwksUri), {
+      timeoutDuration: JWKS_FETCH_TIMEOUT_MS,
+      cooldownDuration: JWKS_REFRESH_COOLDOWN_MS,
+      cacheMaxAge: JWKS_MAX_AGE_MS,
+      [jose.customFetch]: (url: string, init: Record<string, unknown>) => {
+        this.logger.debug(`fetching the signing keys of ${this.authority}`);
+        return this.http.fetch(url, init);
+      },
+    });
+    this.logger.log(`Authority ${this.authority} discovered (keys at ${jwksUri}).`);
+    return { issuerTemplate: doc.issuer, keys };
   }
 }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { httpsJson } from '../auth/https-json';
+import { httpsJson } from '../remote/http';
 import { createEmulatorClient } from '../auth/emulator-tokens';
 import { ALL_ROLES, ROLE_BY_NAME } from '../auth/roles';
 

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ensureTlsMaterial } from '../../emulator/src/tls';
 import { guardedLookup, STRICT_OUTBOUND_POLICY } from '../security/outbound-url';
 import { httpsJson, RemoteHttp, trustedCas, urlForMessages } from './http';
+import { classifyRemoteError } from './remote-error';
 
 describe('RemoteHttp (undici, one dispatcher per remote)', () => {
   let server: https.Server;
@@ -75,6 +76,8 @@ describe('RemoteHttp (undici, one dispatcher per remote)', () => {
       await expect(http.send('GET', base.replace('https:', 'http:'))).rejects.toMatchObject({ kind: 'invalid', code: 'InsecureUrl' });
       await expect(http.fetch(base.replace('https:', 'http:'))).rejects.toMatchObject({ kind: 'invalid', code: 'InsecureUrl' });
       await expect(http.send('GET', `${base}/big?sig=secret`)).rejects.toMatchObject({ kind: 'invalid', code: 'AnswerTooLarge', message: expect.not.stringContaining('secret') });
+      const big = await http.fetch(`${base}/big`).then((r) => r.text()).catch((e: unknown) => e);
+      expect(classifyRemoteError(big, 'logicApp')).toMatchObject({ kind: 'invalid', code: 'AnswerTooLarge' });
       await expect(http.send('GET', `${base}/slow`)).rejects.toMatchObject({ kind: 'transient', code: 'UND_ERR_HEADERS_TIMEOUT' });
       await expect(http.send('GET', `${base}/slow`, { timeoutMs: 100 })).rejects.toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
     } finally {

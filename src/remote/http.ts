@@ -44,7 +44,7 @@ export interface RemoteHttpOptions {
   keepAliveTimeoutMs?: number;
   /** Connections per origin at most (default 16); further requests queue. */
   connections?: number;
-  /** Largest body `send` reads (default 4 MiB); larger answers fail with AnswerTooLarge. */
+  /** Largest body read, by `send` and by `fetch` (default 4 MiB); larger answers fail with AnswerTooLarge. */
   maxResponseBytes?: number;
 }
 
@@ -65,8 +65,6 @@ export interface SendOptions {
   body?: unknown;
   /** Overrides the dispatcher's headers and body timeouts for this request (ms). */
   timeoutMs?: number;
-  /** Overrides maxResponseBytes for this request. */
-  maxResponseBytes?: number;
 }
 
 const DEFAULTS = { connectTimeoutMs: 10_000, headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000, keepAliveTimeoutMs: 4_000, connections: 16, maxResponseBytes: 4 * 1024 * 1024 };
@@ -101,6 +99,7 @@ export class RemoteHttp {
       bodyTimeout: o.bodyTimeoutMs,
       keepAliveTimeout: o.keepAliveTimeoutMs,
       connections: o.connections,
+      maxResponseSize: o.maxResponseBytes,
     });
   }
 
@@ -130,7 +129,7 @@ export class RemoteHttp {
     const isRaw = typeof options.body === 'string' || Buffer.isBuffer(options.body);
     const payload = options.body === undefined ? undefined : isRaw ? (options.body as string | Buffer) : JSON.stringify(options.body);
     const headers: Record<string, string> = { accept: 'application/json', ...(payload !== undefined && !isRaw ? { 'content-type': 'application/json' } : {}), ...options.headers };
-    const limit = options.maxResponseBytes ?? this.opts.maxResponseBytes;
+    const limit = this.opts.maxResponseBytes;
     try {
       const res = await undiciRequest(url, {
         dispatcher: this.dispatcher,
@@ -164,7 +163,8 @@ export class RemoteHttp {
     } catch (err) {
       if (err instanceof RemoteError) throw err;
       const e = classifyRemoteError(err, this.opts.service);
-      throw new RemoteError(e.service, e.kind, e.code, `${method} ${where} failed: ${e.message}`, e.status, e.retryAfterMs, { cause: err });
+      const message = e.code === 'AnswerTooLarge' ? `The answer of ${where} is larger than ${limit} bytes.` : `${method} ${where} failed: ${e.message}`;
+      throw new RemoteError(e.service, e.kind, e.code, message, e.status, e.retryAfterMs, { cause: err });
     }
   }
 
