@@ -47,9 +47,12 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   private pass: Promise<void> | null = null;
   private readonly typeRuns = new Map<string, Run>();
   private readonly expiryRuns = new Set<Promise<void>>();
-  private ticking = false;
+  /** The tick in progress (its leadership check), if any. */
+  private ticking: Promise<void> | null = null;
   private stopped = false;
   private expirySkipLogged = false;
+  /** Consecutive failed leadership checks (the first is a warning, later ones debug). */
+  private leadershipFailures = 0;
   /** Budget of a type's scheduled reconcile, ms (typeBudgetMs of RECONCILE_INTERVAL_MS). */
   readonly budgetMs: number;
 
@@ -77,7 +80,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.scheduler.doesExist('interval', 'reconcile')) this.scheduler.deleteInterval('reconcile');
-    const inFlight = [this.pass, ...[...this.typeRuns.values()].map((r) => r.promise), ...this.expiryRuns].filter((p): p is Promise<void> => !!p);
+    const inFlight = [this.ticking, this.pass, ...[...this.typeRuns.values()].map((r) => r.promise), ...this.expiryRuns].filter((p): p is Promise<void> => !!p);
     if (inFlight.length) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -96,36 +99,42 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
    * every type not still running. Returns once they are started (it does not wait for them).
    * Ticks do not overlap; a failed leadership check skips the tick (logged).
    */
-  async tick(): Promise<void> {
-    if (this.ticking || this.stopped) return;
-    this.ticking = true;
+  tick(): Promise<void> {
+    if (this.ticking || this.stopped) return this.ticking ?? Promise.resolve();
+    this.ticking = this.runTick().finally(() => {
+      this.ticking = null;
+    });
+    return this.ticking;
+  }
+
+  private async runTick(): Promise<void> {
+    let leader: boolean;
     try {
-      let leader: boolean;
-      try {
-        leader = await this.lease.ensureLeader();
-      } catch (err) {
-        this.logger.warn(`leadership check failed; skipping this tick: ${(err as Error).message}`);
-        return;
+      leader = await this.lease.ensureLeader();
+    } catch (err) {
+      const msg = `leadership check failed; skipping this tick: ${(err as Error).message}`;
+      if (this.leadershipFailures++ === 0) this.logger.warn(msg);
+      else this.logger.debug(msg);
+      return;
+    }
+    if (this.leadershipFailures > 0) this.logger.log(`leadership check works again after ${this.leadershipFailures} failed ticks`);
+    this.leadershipFailures = 0;
+    if (!leader || this.stopped) return;
+    const now = this.clock.now();
+    this.startExpiry(now);
+    for (const type of this.registry.all()) {
+      const running = this.typeRuns.get(type.type);
+      if (!running) {
+        void this.runType(type, now);
+        continue;
       }
-      if (!leader || this.stopped) return;
-      const now = this.clock.now();
-      this.startExpiry(now);
-      for (const type of this.registry.all()) {
-        const running = this.typeRuns.get(type.type);
-        if (!running) {
-          void this.runType(type, now);
-          continue;
-        }
-        const elapsed = performance.now() - running.startedAt;
-        if (elapsed > this.budgetMs && !running.warned) {
-          running.warned = true;
-          this.logger.warn(
-            `reconcile of ${type.type} has run ${Math.round(elapsed)} ms, over its budget of ${this.budgetMs} ms; it is skipped until it finishes (expiry and the other types go on)`,
-          );
-        }
+      const elapsed = performance.now() - running.startedAt;
+      if (elapsed > this.budgetMs && !running.warned) {
+        running.warned = true;
+        this.logger.warn(
+          `reconcile of ${type.type} has run ${Math.round(elapsed)} ms, over its budget of ${this.budgetMs} ms; it is skipped until it finishes (expiry and the other types go on)`,
+        );
       }
-    } finally {
-      this.ticking = false;
     }
   }
 
