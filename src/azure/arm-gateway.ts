@@ -3,6 +3,7 @@ import { TokenCredential } from '@azure/identity';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
 import { AzureRuntime } from './azure-runtime';
+import { classifyRemoteError } from '../remote/remote-error';
 
 /** State of one ARM deployment as the pools need it. */
 export interface DeploymentStatus {
@@ -14,34 +15,27 @@ export interface DeploymentStatus {
   error?: { code?: string; message?: string; details?: unknown };
 }
 
-/** An ARM failure reduced to what we record: HTTP status, ARM error code and message. */
-export class ArmCallError extends Error {
-  constructor(
-    readonly statusCode: number | undefined,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ArmCallError';
+/**
+ * Runs one SDK call and throws its failure classified (src/remote: RemoteError, service `arm`; a refused
+ * token is kind `credential`, service `token`). With `ifNotFound`, a `notFound` answer (404) returns that
+ * value instead.
+ */
+async function armCall<T, N = never>(fn: () => Promise<T>, ifNotFound?: { value: N }): Promise<T | N> {
+  try {
+    return await fn();
+  } catch (err) {
+    const e = classifyRemoteError(err, 'arm');
+    if (ifNotFound && e.kind === 'notFound') return ifNotFound.value;
+    throw e;
   }
 }
-
-/** Reads status and ARM error code from an SDK RestError. */
-export function toArmCallError(err: unknown): ArmCallError {
-  const e = err as { statusCode?: number; code?: string; message?: string; details?: { error?: { code?: string; message?: string } } };
-  const code = e?.details?.error?.code ?? e?.code ?? 'ArmRequestFailed';
-  const message = e?.details?.error?.message ?? e?.message ?? String(err);
-  return new ArmCallError(e?.statusCode, code, message);
-}
-
-const isNotFound = (err: unknown) => (err as { statusCode?: number })?.statusCode === 404;
 
 /**
  * The ARM operations the pools use, in one publisher subscription, through the real SDK clients
  * (@azure/arm-resources for resource groups, @azure/arm-resourcesdeployments for deployments).
  * Long-running operations are only submitted here; callers observe progress on later reconcile passes
  * (level-triggered), so nothing is lost when the process stops mid-way.
- * Errors: SDK errors are rethrown as ArmCallError (status, ARM code, message).
+ * Errors: SDK errors are rethrown classified as RemoteError (src/remote/remote-error.ts: kind, ARM code, status, retryAfterMs).
  */
 export class ArmSubscriptionClient {
   private readonly resources: ResourceManagementClient;
@@ -59,20 +53,12 @@ export class ArmSubscriptionClient {
 
   /** Creates or updates a resource group (PUT is idempotent: 201 new, 200 existing). */
   async ensureResourceGroup(name: string, location: string, tags: Record<string, string>): Promise<void> {
-    try {
-      await this.resources.resourceGroups.createOrUpdate(name, { location, tags });
-    } catch (err) {
-      throw toArmCallError(err);
-    }
+    await armCall(() => this.resources.resourceGroups.createOrUpdate(name, { location, tags }));
   }
 
   /** Replaces a resource group's tags (PATCH). */
   async updateTags(name: string, tags: Record<string, string>): Promise<void> {
-    try {
-      await this.resources.resourceGroups.update(name, { tags });
-    } catch (err) {
-      throw toArmCallError(err);
-    }
+    await armCall(() => this.resources.resourceGroups.update(name, { tags }));
   }
 
   /**
@@ -87,7 +73,7 @@ export class ArmSubscriptionClient {
       });
       await poller.submitted();
     } catch (err) {
-      const e = toArmCallError(err);
+      const e = classifyRemoteError(err, 'arm');
       if (e.code === 'DeploymentActive') return;
       throw e;
     }
@@ -95,51 +81,35 @@ export class ArmSubscriptionClient {
 
   /** Current state of a deployment, or null when it does not exist. */
   async getDeployment(resourceGroup: string, name: string): Promise<DeploymentStatus | null> {
-    try {
-      const d = await this.deployments.deployments.get(resourceGroup, name);
-      const p = d.properties ?? {};
-      return {
-        provisioningState: String(p.provisioningState ?? 'Unknown'),
-        outputs: p.outputs as DeploymentStatus['outputs'],
-        error: p.error as DeploymentStatus['error'],
-      };
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw toArmCallError(err);
-    }
+    const d = await armCall(() => this.deployments.deployments.get(resourceGroup, name), { value: null });
+    if (!d) return null;
+    const p = d.properties ?? {};
+    return {
+      provisioningState: String(p.provisioningState ?? 'Unknown'),
+      outputs: p.outputs as DeploymentStatus['outputs'],
+      error: p.error as DeploymentStatus['error'],
+    };
   }
 
   /** provisioningState of a resource group ("Succeeded", "Deleting"...), or null when it does not exist. */
   async getResourceGroupState(name: string): Promise<string | null> {
-    try {
-      const rg = await this.resources.resourceGroups.get(name);
-      return rg.properties?.provisioningState ?? 'Succeeded';
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw toArmCallError(err);
-    }
+    const rg = await armCall(() => this.resources.resourceGroups.get(name), { value: null });
+    return rg ? (rg.properties?.provisioningState ?? 'Succeeded') : null;
   }
 
   /** Submits deletion of a resource group (202 + Location; completes asynchronously). Missing group: no-op. */
   async submitResourceGroupDelete(name: string): Promise<void> {
-    try {
-      await this.resources.resourceGroups.beginDelete(name);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw toArmCallError(err);
-    }
+    await armCall(() => this.resources.resourceGroups.beginDelete(name), { value: undefined });
   }
 
   /** Names and tags of resource groups carrying tag `tagName` = `tagValue` ($filter on the server). */
   async listResourceGroupsByTag(tagName: string, tagValue: string): Promise<Array<{ name: string; tags: Record<string, string> }>> {
     const out: Array<{ name: string; tags: Record<string, string> }> = [];
-    try {
+    await armCall(async () => {
       for await (const rg of this.resources.resourceGroups.list({ filter: `tagName eq '${tagName}' and tagValue eq '${tagValue.replace(/'/g, "''")}'` })) {
         out.push({ name: rg.name ?? '', tags: (rg.tags ?? {}) as Record<string, string> });
       }
-    } catch (err) {
-      throw toArmCallError(err);
-    }
+    });
     return out;
   }
 }

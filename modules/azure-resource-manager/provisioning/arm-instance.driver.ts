@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../../../src/common/clock';
 import { AppConfig, APP_CONFIG } from '../../../src/config/app-config';
-import { ArmCallError, ArmGateway, ArmSubscriptionClient, toArmCallError } from '../../../src/azure/arm-gateway';
+import { ArmGateway, ArmSubscriptionClient } from '../../../src/azure/arm-gateway';
 import { DataProtector } from '../../../src/azure/data-protector';
 import { OfferEntity } from '../../../src/offers/offer.entity';
 import { OfferCredentials } from '../../../src/offers/offer-credentials';
@@ -10,7 +10,8 @@ import { PoolInstanceRepository } from '../../../src/pools/pool-instance.reposit
 import { SessionsRepository } from '../../../src/sessions/sessions.repository';
 import { PackageService } from '../packages/package.service';
 import { fillParameters } from '../packages/parameter-filler';
-import { deploymentBackoffMs, isTransient } from './backoff';
+import { classifyRemoteError, RemoteError } from '../../../src/remote/remote-error';
+import { deploymentBackoffMs } from './backoff';
 
 /** Tag names on every test drive resource group (test drive rules: publisher, offer, revision, session). */
 export const TAGS = {
@@ -58,8 +59,9 @@ export class ArmInstanceDriver {
 
   /**
    * One step for `inst` (errors are recorded on the instance, never thrown). After a step fails
-   * (ARM or Entra unreachable, throttled, refusing), the instance waits STEP_RETRY_MS of clock time
-   * before its next call, so a persistent error does not turn every reconcile pass into ARM calls.
+   * (ARM or Entra unreachable, throttled, refusing), the instance waits STEP_RETRY_MS of clock time (or
+   * the Retry-After ARM asked for, if longer) before its next call, so a persistent error does not turn
+   * every reconcile pass into ARM calls.
    */
   async step(offer: OfferEntity, inst: PoolInstanceEntity): Promise<void> {
     const now = this.clock.now();
@@ -81,8 +83,8 @@ export class ArmInstanceDriver {
       }
     } catch (err) {
       const e = classifyError(err, offer);
-      this.logger.warn({ instanceId: inst.id, state: inst.state, code: e.code, status: e.statusCode, msg: e.message }, 'instance step failed; will retry');
-      await this.pool.transition(inst.id, [inst.state], { nextActionAt: now + STEP_RETRY_MS }, now).catch(() => undefined);
+      this.logger.warn({ instanceId: inst.id, state: inst.state, kind: e.kind, code: e.code, status: e.status, msg: e.message }, 'instance step failed; will retry');
+      await this.pool.transition(inst.id, [inst.state], { nextActionAt: now + Math.max(STEP_RETRY_MS, e.retryAfterMs ?? 0) }, now).catch(() => undefined);
     }
   }
 
@@ -103,12 +105,12 @@ export class ArmInstanceDriver {
       const e = classifyError(err, offer);
       const attempts = inst.attempts + 1;
       const failure = { code: e.code, message: e.message };
-      if (isTransient(e.statusCode) && attempts < SUBMIT_ATTEMPTS) {
-        await this.pool.transition(inst.id, ['pending'], { attempts, failure, nextActionAt: now + deploymentBackoffMs(attempts, 1_000) }, now);
+      if (e.retryable && attempts < SUBMIT_ATTEMPTS) {
+        await this.pool.transition(inst.id, ['pending'], { attempts, failure, nextActionAt: now + Math.max(deploymentBackoffMs(attempts, 1_000), e.retryAfterMs ?? 0) }, now);
       } else {
         await this.pool.transition(inst.id, ['pending'], { state: 'failed', attempts, failure }, now);
       }
-      this.logger.warn({ instanceId: inst.id, code: e.code, status: e.statusCode, attempts }, 'deployment submit failed');
+      this.logger.warn({ instanceId: inst.id, kind: e.kind, code: e.code, status: e.status, attempts }, 'deployment submit failed');
     }
   }
 
@@ -238,24 +240,15 @@ export function deploymentErrorMessage(error: { code?: string; message?: string;
   return leaves.length ? `${leaves.join('; ')} (${top})` : top;
 }
 
-/** OAuth / Entra answers that mean the publisher's app registration or secret is refused (not worth retrying as is). */
-const REFUSED_CREDENTIAL = /\b(invalid_client|unauthorized_client|AADSTS7000215|AADSTS7000222|AADSTS700016|AADSTS90002)\b/;
-
 /**
- * An error of one step as an ArmCallError. A token request the tenant refuses (wrong or expired
- * client secret, app deleted) reaches us from @azure/identity without an HTTP status, which would
- * make it look transient and retry silently; it becomes 401 `AuthenticationFailed` with a message
- * that says what to fix (test drive rules: an expired client secret silently breaks a test drive).
+ * An error of one step, classified (src/remote: RemoteError). A token request the tenant refuses (kind
+ * `credential`: wrong or expired client secret, app deleted) becomes `AuthenticationFailed` with a
+ * message that says what to fix, and is not retried as if transient (test drive rules: an expired client
+ * secret silently breaks a test drive). Everything else keeps ARM's code, status and Retry-After.
  */
-export function classifyError(err: unknown, offer?: OfferEntity): ArmCallError {
-  const name = (err as { name?: string })?.name ?? '';
-  const message = String((err as { message?: string })?.message ?? err);
-  // The gateway wraps what the SDK threw (no HTTP status when the token request failed).
-  const credentialError =
-    err instanceof ArmCallError ? err.statusCode === undefined : /^(AuthenticationRequiredError|AuthenticationError|CredentialUnavailableError)$/.test(name);
-  if (credentialError && REFUSED_CREDENTIAL.test(message)) {
-    const who = offer ? ` of offer '${offer.id}' (tenant ${offer.deployment.tenantId}, client ${offer.deployment.clientId})` : '';
-    return new ArmCallError(401, 'AuthenticationFailed', `The publisher's service principal${who} was refused a token; check or renew its client secret (PUT the offer's deployment.clientSecret). ${message.slice(0, 500)}`);
-  }
-  return err instanceof ArmCallError ? err : toArmCallError(err);
+export function classifyError(err: unknown, offer?: OfferEntity): RemoteError {
+  const e = classifyRemoteError(err, 'arm');
+  if (e.kind !== 'credential') return e;
+  const who = offer ? ` of offer '${offer.id}' (tenant ${offer.deployment.tenantId}, client ${offer.deployment.clientId})` : '';
+  return new RemoteError(e.service, 'credential', 'AuthenticationFailed', `The publisher's service principal${who} was refused a token; check or renew its client secret (PUT the offer's deployment.clientSecret). ${e.message.slice(0, 500)}`, 401, undefined, { cause: err });
 }

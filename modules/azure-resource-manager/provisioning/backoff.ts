@@ -6,8 +6,3 @@ export function deploymentBackoffMs(failures: number, baseMs = 5_000, capMs = 60
   if (failures <= 0) return 0;
   return Math.min(capMs, baseMs * 2 ** Math.min(failures - 1, 20));
 }
-
-/** True for ARM errors worth retrying as they are: throttling, timeouts, server errors, network. */
-export function isTransient(statusCode: number | undefined): boolean {
-  return statusCode === undefined || statusCode === 408 || statusCode === 429 || statusCode >= 500;
-}
