@@ -1,5 +1,5 @@
 import { answerToOutputs, deprovisionReason, deprovisionRequest, errorFromAnswer, isTerminalRunStatus, MAX_OUTPUTS, provisionRequest, runOutputsToAnswer } from './contract';
-import { isRetryableStatus, retryAfterSeconds, retryBackoffMs } from './provisioning/progress';
+import { retryBackoffMs } from './provisioning/progress';
 import { loadLogicAppSettings } from './logic-app-settings';
 
 describe('Logic app contract', () => {
@@ -49,14 +49,9 @@ describe('Logic app contract', () => {
     expect(errorFromAnswer(503, undefined)).toEqual({ code: 'Http503', message: 'HTTP 503' });
   });
 
-  it('knows terminal run states, retryable statuses, Retry-After and backoff', () => {
+  it('knows terminal run states and backoff (statuses and Retry-After: src/remote/remote-error.spec.ts)', () => {
     for (const s of ['Succeeded', 'Failed', 'Cancelled', 'TimedOut', 'Aborted']) expect(isTerminalRunStatus(s)).toBe(true);
     for (const s of ['Running', 'Waiting', undefined]) expect(isTerminalRunStatus(s)).toBe(false);
-    expect([408, 429, 500, 502, 503, undefined].every(isRetryableStatus)).toBe(true);
-    expect([400, 401, 404, 409].some(isRetryableStatus)).toBe(false);
-    expect(retryAfterSeconds('7')).toBe(7);
-    expect(retryAfterSeconds(new Date(Date.UTC(2026, 0, 1, 0, 0, 30)).toUTCString(), Date.UTC(2026, 0, 1))).toBe(30);
-    expect(retryAfterSeconds('soon')).toBeUndefined();
     expect([1, 2, 3, 10].map(retryBackoffMs)).toEqual([2000, 4000, 8000, 60_000]);
   });
 

@@ -1,13 +1,13 @@
-import { request as httpsRequest } from 'node:https';
-import { rootCertificates } from 'node:tls';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { LogicManagementClient, WorkflowRun } from '@azure/arm-logic';
 import { AzureRuntime } from '../../src/azure/azure-runtime';
 import { redactUrl } from '../../src/common/logging';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { OfferCredentials } from '../../src/offers/offer-credentials';
 import { LOGIC_APP_SETTINGS, LogicAppSettings } from './logic-app-settings';
-import { guardedLookup, LOGIC_APPS_CALLBACK_ENDPOINTS, OUTBOUND_URL_REFUSED, OutboundUrlPolicy, outboundPolicyFor, outboundRefusalOf, outboundUrlProblem } from '../../src/security/outbound-url';
+import { RemoteHttp, trustedCas } from '../../src/remote/http';
+import { classifyRemoteError, RemoteError } from '../../src/remote/remote-error';
+import { guardedLookup, LOGIC_APPS_CALLBACK_ENDPOINTS, OUTBOUND_URL_REFUSED, OutboundUrlPolicy, outboundPolicyFor, outboundUrlProblem } from '../../src/security/outbound-url';
 
 /** An HTTP answer of a callback URL (or its async Location). Header names are lower case. */
 export interface CallbackAnswer {
@@ -28,44 +28,36 @@ export interface WorkflowInfo {
   responseActions: string[];
 }
 
-/** A call to ARM or a callback URL failed without an answer, or ARM refused it. Never carries a URL's signature. */
-export class LogicCallError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    /** HTTP status, when there was one. */
-    readonly statusCode?: number,
-    /** Seconds the server asked us to wait (Retry-After), if any. */
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
-    this.name = 'LogicCallError';
-  }
-}
-
-/** OAuth / Entra answers that mean the publisher's app registration or secret is refused. */
-const REFUSED_CREDENTIAL = /\b(invalid_client|unauthorized_client|AADSTS7000215|AADSTS7000222|AADSTS700016|AADSTS90002)\b/;
+/** Largest answer read from a callback URL, a Location or a run's content link (1 MiB). */
+export const MAX_LOGIC_APP_ANSWER_BYTES = 1024 * 1024;
 
 /**
- * Any error of an ARM call (SDK RestError, @azure/identity AuthenticationError...) as a LogicCallError
- * with a status: a refused credential becomes 401 `AuthenticationFailed` (not retried silently).
+ * Any error of a Logic Apps call (ARM through the SDK, or a callback URL) classified (src/remote:
+ * RemoteError, service `logicApp`). A refused token (kind `credential`: wrong or expired secret, unknown
+ * app) becomes 401 `AuthenticationFailed` with a message naming what to fix.
  */
-export function toLogicCallError(err: unknown): LogicCallError {
-  if (err instanceof LogicCallError) return err;
-  const e = err as { name?: string; message?: string; statusCode?: number; code?: string; details?: { error?: { code?: string; message?: string } } };
-  const message = String(e?.message ?? err).replace(/([?&]sig=)[^&\s"']+/gi, '$1[redacted]');
-  if ((e?.name === 'AuthenticationError' || e?.name === 'CredentialUnavailableError' || REFUSED_CREDENTIAL.test(message)) && !e?.statusCode) {
-    return new LogicCallError('AuthenticationFailed', `The app registration's credentials were refused by Entra ID (check deployment.clientId and deployment.clientSecret; an expired secret does this): ${message.split('\n')[0].slice(0, 300)}`, 401);
-  }
-  const code = e?.details?.error?.code ?? e?.code ?? 'RequestFailed';
-  return new LogicCallError(code, (e?.details?.error?.message ?? message).slice(0, 500), e?.statusCode);
+export function logicAppError(err: unknown): RemoteError {
+  const e = classifyRemoteError(err, 'logicApp');
+  if (e.kind !== 'credential') return e;
+  return new RemoteError(e.service, 'credential', 'AuthenticationFailed', `The app registration's credentials were refused by Entra ID (check deployment.clientId and deployment.clientSecret; an expired secret does this): ${e.message.split('\n')[0].slice(0, 300)}`, 401, undefined, { cause: err });
+}
+
+/**
+ * logicAppError with the HTTP status also as `statusCode`, for LogicAppTestDriveType's preflight until it
+ * reads RemoteError (it is being changed elsewhere at the moment). Use logicAppError.
+ * @deprecated
+ */
+export function toLogicCallError(err: unknown): RemoteError & { statusCode?: number } {
+  const e = logicAppError(err);
+  return Object.assign(e, { statusCode: e.status });
 }
 
 /**
  * The Logic Apps plumbing of this type: a real `LogicManagementClient` (@azure/arm-logic) per offer
- * credential for ARM (workflows, callback URLs, runs), and node:https for callback URLs (trusting the
- * extra CA of AzureRuntime, i.e. the emulator's). Callback URLs carry a `sig` (a shared access
- * signature): they are obtained for each call, never stored, and never logged (redactUrl).
+ * credential for ARM (workflows, callback URLs, runs), and the service's HTTP client (src/remote/http.ts:
+ * its own undici dispatcher trusting AzureRuntime's CA list) for callback URLs. Callback URLs carry a
+ * `sig` (a shared access signature): they are obtained for each call, never stored, and never logged
+ * (redactUrl). Errors are RemoteError (logicAppError).
  *
  * Outbound URL rule (issue 8, src/security/outbound-url.ts): a callback URL, an async `Location` (which
  * the publisher's Logic App chooses) and a run's content link are called only when they are https on a
@@ -73,12 +65,12 @@ export function toLogicCallError(err: unknown): LogicCallError {
  * when emulated), and the connection's DNS lookup refuses non-public addresses (DNS rebinding).
  */
 @Injectable()
-export class LogicAppGateway {
+export class LogicAppGateway implements OnApplicationShutdown {
   private readonly clients = new Map<string, LogicManagementClient>();
   /** Which origins the outbound URL rule exempts (the emulator's when emulated). */
   private readonly outboundPolicy: OutboundUrlPolicy;
-  /** DNS lookup of callback connections: refuses non-public addresses. */
-  private readonly lookup: ReturnType<typeof guardedLookup>;
+  /** HTTP client of callback URLs: the runtime's trust, a DNS lookup refusing non-public addresses, LOGIC_APP_REQUEST_TIMEOUT_SECONDS. */
+  private readonly http: RemoteHttp;
 
   constructor(
     private readonly runtime: AzureRuntime,
@@ -86,7 +78,21 @@ export class LogicAppGateway {
     @Inject(LOGIC_APP_SETTINGS) private readonly settings: LogicAppSettings,
   ) {
     this.outboundPolicy = outboundPolicyFor(runtime.endpoints);
-    this.lookup = guardedLookup(this.outboundPolicy);
+    const timeoutMs = settings.requestTimeoutSeconds * 1000;
+    this.http = new RemoteHttp({
+      service: 'logicApp',
+      ca: trustedCas(runtime.endpoints),
+      lookup: guardedLookup(this.outboundPolicy),
+      connectTimeoutMs: Math.min(timeoutMs, 30_000),
+      headersTimeoutMs: timeoutMs,
+      bodyTimeoutMs: timeoutMs,
+      maxResponseBytes: MAX_LOGIC_APP_ANSWER_BYTES,
+    });
+  }
+
+  /** Closes the callback connections (after the session runs finished). */
+  async onApplicationShutdown(): Promise<void> {
+    await this.http.close();
   }
 
   /** LogicManagementClient for the offer's subscription and credential (cached per secret version). */
@@ -106,7 +112,7 @@ export class LogicAppGateway {
     return c;
   }
 
-  /** The workflow, or null when ARM answers 404. @throws LogicCallError for other failures. */
+  /** The workflow, or null when ARM answers 404. @throws RemoteError (logicAppError) for other failures. */
   async workflow(offer: OfferEntity, resourceGroup: string, name: string): Promise<WorkflowInfo | null> {
     try {
       const wf = await (await this.client(offer)).workflows.get(resourceGroup, name);
@@ -121,8 +127,8 @@ export class LogicAppGateway {
           .map(([n]) => n),
       };
     } catch (err) {
-      const e = toLogicCallError(err);
-      if (e.statusCode === 404) return null;
+      const e = logicAppError(err);
+      if (e.kind === 'notFound') return null;
       throw e;
     }
   }
@@ -131,10 +137,10 @@ export class LogicAppGateway {
   async callbackUrl(offer: OfferEntity, resourceGroup: string, workflow: string, trigger: string): Promise<string> {
     try {
       const cb = await (await this.client(offer)).workflowTriggers.listCallbackUrl(resourceGroup, workflow, trigger);
-      if (!cb.value) throw new LogicCallError('CallbackUrlMissing', `listCallbackUrl of ${workflow}/${trigger} returned no URL.`);
+      if (!cb.value) throw new RemoteError('logicApp', 'transient', 'CallbackUrlMissing', `listCallbackUrl of ${workflow}/${trigger} returned no URL.`);
       return cb.value;
     } catch (err) {
-      throw toLogicCallError(err);
+      throw logicAppError(err);
     }
   }
 
@@ -143,8 +149,8 @@ export class LogicAppGateway {
     try {
       return await (await this.client(offer)).workflowRuns.get(resourceGroup, workflow, runId);
     } catch (err) {
-      const e = toLogicCallError(err);
-      if (e.statusCode === 404) return null;
+      const e = logicAppError(err);
+      if (e.kind === 'notFound') return null;
       throw e;
     }
   }
@@ -154,8 +160,8 @@ export class LogicAppGateway {
     try {
       await (await this.client(offer)).workflowRuns.cancel(resourceGroup, workflow, runId);
     } catch (err) {
-      const e = toLogicCallError(err);
-      if (e.statusCode !== 409 && e.statusCode !== 404) throw e;
+      const e = logicAppError(err);
+      if (e.status !== 409 && e.kind !== 'notFound') throw e;
     }
   }
 
@@ -170,8 +176,8 @@ export class LogicAppGateway {
       try {
         action = await client.workflowRunActions.get(resourceGroup, workflow, runId, name);
       } catch (err) {
-        const e = toLogicCallError(err);
-        if (e.statusCode === 404) continue;
+        const e = logicAppError(err);
+        if (e.kind === 'notFound') continue;
         throw e;
       }
       if (action.status !== 'Succeeded' || !action.outputsLink?.uri) continue;
@@ -201,68 +207,33 @@ export class LogicAppGateway {
 
   /**
    * One HTTPS request to a callback URL (or its Location). JSON bodies are sent as application/json.
-   * Socket timeout: LOGIC_APP_REQUEST_TIMEOUT_SECONDS. Only https URLs on a Logic Apps host, whose
-   * addresses are all public, are called (outbound URL rule).
-   * @throws LogicCallError `CallbackFailed` (network error), `CallbackTimedOut`, or `OutboundUrlRefused`
-   *   (the rule refused the URL or the connection); never with the URL's query string.
+   * Timeouts: LOGIC_APP_REQUEST_TIMEOUT_SECONDS for the answer's headers and between body chunks. Only
+   * https URLs on a Logic Apps host, whose addresses are all public, are called (outbound URL rule).
+   * @returns the answer whatever its status (header names lower case; body JSON when it parses, else text).
+   * @throws RemoteError (never with the URL's query string): `invalid` InvalidCallbackUrl, OutboundUrlRefused
+   *   (the rule refused the URL or the connection), AnswerTooLarge (over 1 MiB); `transient` CallbackTimedOut,
+   *   CallbackFailed (no answer: connection, DNS, TLS).
    */
-  call(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<CallbackAnswer> {
+  async call(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<CallbackAnswer> {
     let u: URL;
     try {
       u = new URL(url);
     } catch {
-      return Promise.reject(new LogicCallError('InvalidCallbackUrl', 'The callback URL is not a valid URL.'));
+      throw new RemoteError('logicApp', 'invalid', 'InvalidCallbackUrl', 'The callback URL is not a valid URL.');
     }
-    if (u.protocol !== 'https:') return Promise.reject(new LogicCallError('InvalidCallbackUrl', `Only https callback URLs are called (got ${u.protocol}//${u.host}).`));
+    if (u.protocol !== 'https:') throw new RemoteError('logicApp', 'invalid', 'InvalidCallbackUrl', `Only https callback URLs are called (got ${u.protocol}//${u.host}).`);
     const refused = outboundUrlProblem(url, LOGIC_APPS_CALLBACK_ENDPOINTS, this.outboundPolicy);
-    if (refused) return Promise.reject(new LogicCallError(OUTBOUND_URL_REFUSED, `The Logic App URL ${redactUrl(url)} was not called: it ${refused}.`));
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
-    const extra = this.runtime.endpoints.extraCaPem;
-    const timeoutMs = this.settings.requestTimeoutSeconds * 1000;
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(
-        u,
-        {
-          method,
-          timeout: timeoutMs,
-          lookup: this.lookup,
-          ...(extra ? { ca: [...rootCertificates, extra] } : {}),
-          headers: { accept: 'application/json', ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}), ...headers },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > 1024 * 1024) req.destroy(new LogicCallError('AnswerTooLarge', 'The Logic App answered more than 1 MB.'));
-            else chunks.push(c);
-          });
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8').replace(/^\uFEFF/, '');
-            let parsed: unknown = text;
-            if (text) {
-              try {
-                parsed = JSON.parse(text);
-              } catch {
-                /* text */
-              }
-            }
-            const h: Record<string, string> = {};
-            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-            resolve({ status: res.statusCode ?? 0, headers: h, body: parsed });
-          });
-          res.on('error', (e) => reject(new LogicCallError('CallbackFailed', `The answer of ${redactUrl(url)} was cut: ${e.message}`)));
-        },
-      );
-      req.on('timeout', () => req.destroy(new LogicCallError('CallbackTimedOut', `${redactUrl(url)} did not answer within ${this.settings.requestTimeoutSeconds} s.`)));
-      req.on('error', (e) => {
-        if (e instanceof LogicCallError) return reject(e);
-        const refusal = outboundRefusalOf(e);
-        if (refusal) return reject(new LogicCallError(OUTBOUND_URL_REFUSED, `${redactUrl(url)} was not called: ${refusal.message}`));
-        reject(new LogicCallError('CallbackFailed', `Calling ${redactUrl(url)} failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
-      });
-      if (data) req.write(data);
-      req.end();
-    });
+    if (refused) throw new RemoteError('logicApp', 'invalid', OUTBOUND_URL_REFUSED, `The Logic App URL ${redactUrl(url)} was not called: it ${refused}.`);
+    try {
+      const a = await this.http.send(method, url, { body, headers });
+      return { status: a.status, headers: a.headers, body: a.body };
+    } catch (err) {
+      const e = classifyRemoteError(err, 'logicApp');
+      const as = (code: string, message: string) => new RemoteError('logicApp', e.kind, code, message, e.status, e.retryAfterMs, { cause: err });
+      if (e.code === OUTBOUND_URL_REFUSED) throw as(OUTBOUND_URL_REFUSED, `${redactUrl(url)} was not called: ${e.message.replace(/^\w+ \S+ failed: /, '')}`);
+      if (e.code === 'AnswerTooLarge') throw as('AnswerTooLarge', 'The Logic App answered more than 1 MB.');
+      if (/TIMEOUT|TimeoutError/i.test(e.code)) throw as('CallbackTimedOut', `${redactUrl(url)} did not answer within ${this.settings.requestTimeoutSeconds} s.`);
+      throw as('CallbackFailed', `Calling ${redactUrl(url)} failed: ${e.code}`);
+    }
   }
 }

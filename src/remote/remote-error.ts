@@ -58,18 +58,23 @@ export class RemoteError extends Error {
     this.name = 'RemoteError';
   }
 
-  /** True for `throttled` and `transient` (isRetryable). */
+  /** True for `throttled` and `transient` (isRetryableKind). */
   get retryable(): boolean {
-    return RETRYABLE_KINDS.has(this.kind);
+    return isRetryableKind(this.kind);
   }
 }
 
+/** The one retry rule: `throttled` and `transient` are worth trying again as they are; nothing else is. */
+export function isRetryableKind(kind: RemoteErrorKind): boolean {
+  return RETRYABLE_KINDS.has(kind);
+}
+
 /**
- * The one retry predicate: true when `err` is (or classifies as) `throttled` or `transient`. Callers wait
- * `retryAfterMs` when set, else their own backoff.
+ * The one retry predicate for errors: true when `err` is (or classifies as) `throttled` or `transient`.
+ * Callers wait `retryAfterMs` when set, else their own backoff.
  */
 export function isRetryable(err: unknown): boolean {
-  return err instanceof RemoteError ? err.retryable : RETRYABLE_KINDS.has(classifyRemoteError(err, 'token').kind);
+  return isRetryableKind(classifyRemoteError(err, 'token').kind);
 }
 
 /** Longest wait taken from a Retry-After header (1 h): a larger value is capped, not believed. */

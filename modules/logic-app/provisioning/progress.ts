@@ -35,16 +35,3 @@ export interface LogicAppProgress {
 export function retryBackoffMs(attempts: number): number {
   return Math.min(60_000, 2000 * 2 ** Math.min(Math.max(attempts - 1, 0), 10));
 }
-
-/** Retry-After header (seconds or an HTTP date) -> seconds, or undefined. `now` epoch ms. */
-export function retryAfterSeconds(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Math.min(3600, Number(value.trim()));
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? undefined : Math.min(3600, Math.max(0, Math.ceil((t - now) / 1000)));
-}
-
-/** HTTP statuses worth retrying as they are: timeout, throttling, server errors (and none: network). */
-export function isRetryableStatus(status: number | undefined): boolean {
-  return status === undefined || status === 408 || status === 429 || status >= 500;
-}

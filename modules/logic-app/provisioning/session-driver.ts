@@ -9,10 +9,10 @@ import { SessionsRepository } from '../../../src/sessions/sessions.repository';
 import { runSessionSteps, StepOutcome } from '../../../src/test-drives/session-runner';
 import { answerToOutputs, deprovisionRequest, errorFromAnswer, isTerminalRunStatus, provisionRequest, runOutputsToAnswer } from '../contract';
 import { logicAppConfigOf } from '../logic-app-config';
-import { CallbackAnswer, LogicAppGateway, toLogicCallError, WorkflowInfo } from '../logic-app.gateway';
+import { CallbackAnswer, LogicAppGateway, logicAppError, WorkflowInfo } from '../logic-app.gateway';
 import { LOGIC_APP_SETTINGS, LogicAppSettings } from '../logic-app-settings';
-import { OUTBOUND_URL_REFUSED } from '../../../src/security/outbound-url';
-import { isRetryableStatus, LogicAppProgress, LogicCallProgress, retryAfterSeconds, retryBackoffMs } from './progress';
+import { isRetryableKind, kindOfStatus, retryAfterFromHeaders } from '../../../src/remote/remote-error';
+import { LogicAppProgress, LogicCallProgress, retryBackoffMs } from './progress';
 
 /** Steps of one session per run() before it yields (each step is one remote call at most). */
 const MAX_STEPS_PER_RUN = 12;
@@ -28,7 +28,7 @@ type Kind = 'provision' | 'deprovision';
 type Verdict =
   | { kind: 'answered'; body: unknown }
   | { kind: 'follow'; runId: string; location?: string }
-  | { kind: 'retry'; error: { code: string; message: string }; retryAfterSeconds?: number }
+  | { kind: 'retry'; error: { code: string; message: string }; retryAfterMs?: number }
   | { kind: 'failed'; error: { code: string; message: string } };
 
 /**
@@ -135,9 +135,10 @@ export class LogicAppSessionDriver {
         verdict = await this.follow(offer, s, p, 'provision', cfg.resourceGroupName, wfName);
       }
     } catch (err) {
-      const e = toLogicCallError(err);
-      // A URL refused by the outbound URL rule (issue 8) is not retried: calling again would be refused again.
-      verdict = isRetryableStatus(e.statusCode) && e.code !== 'AnswerTooLarge' && e.code !== OUTBOUND_URL_REFUSED ? { kind: 'retry', error: { code: e.code, message: e.message }, retryAfterSeconds: e.retryAfterSeconds } : { kind: 'failed', error: { code: e.code, message: e.message } };
+      const e = logicAppError(err);
+      // Only throttled / transient failures are retried; a refused credential, a URL refused by the outbound
+      // URL rule (issue 8) or an oversized answer would fail the same way again.
+      verdict = e.retryable ? { kind: 'retry', error: { code: e.code, message: e.message }, retryAfterMs: e.retryAfterMs } : { kind: 'failed', error: { code: e.code, message: e.message } };
     }
     const cur = this.progressOf(s).provision;
     switch (verdict.kind) {
@@ -152,7 +153,7 @@ export class LogicAppSessionDriver {
         if (cur.attempts >= this.settings.maxAttempts) {
           return this.failProvision(s, now, { code: verdict.error.code, message: `The provisioning Logic App '${wfName}' failed ${cur.attempts} times; last: ${verdict.error.message}` });
         }
-        const wait = Math.max(retryBackoffMs(Math.max(cur.attempts, 1)), (verdict.retryAfterSeconds ?? 0) * 1000);
+        const wait = Math.max(retryBackoffMs(Math.max(cur.attempts, 1)), verdict.retryAfterMs ?? 0);
         await set({ ...cur, step: 'post', runId: undefined, postedAt: undefined, nextAt: now + wait, lastError: verdict.error });
         return 'wait';
       }
@@ -249,8 +250,8 @@ export class LogicAppSessionDriver {
         verdict = await this.follow(offer, s, d, 'deprovision', cfg.resourceGroupName, wfName);
       }
     } catch (err) {
-      const e = toLogicCallError(err);
-      verdict = { kind: 'retry', error: { code: e.code, message: e.message }, retryAfterSeconds: e.retryAfterSeconds };
+      const e = logicAppError(err);
+      verdict = { kind: 'retry', error: { code: e.code, message: e.message }, retryAfterMs: e.retryAfterMs };
     }
     const cur = this.progressOf(s).deprovision ?? d;
     switch (verdict.kind) {
@@ -266,12 +267,12 @@ export class LogicAppSessionDriver {
       case 'retry':
       case 'failed':
         this.locations.delete(`deprovision|${s.id}`);
-        return this.deprovisionAttemptFailed(s, cur, now, wfName, verdict.error, verdict.kind === 'retry' ? verdict.retryAfterSeconds : undefined);
+        return this.deprovisionAttemptFailed(s, cur, now, wfName, verdict.error, verdict.kind === 'retry' ? verdict.retryAfterMs : undefined);
     }
   }
 
   /** A failed deprovisioning attempt: retried with backoff until LOGIC_APP_MAX_ATTEMPTS, then given up (recorded, logged). */
-  private async deprovisionAttemptFailed(s: SessionEntity, d: LogicCallProgress, now: number, wfName: string, error: { code: string; message: string }, retryAfter?: number): Promise<Outcome> {
+  private async deprovisionAttemptFailed(s: SessionEntity, d: LogicCallProgress, now: number, wfName: string, error: { code: string; message: string }, retryAfterMs?: number): Promise<Outcome> {
     const provision = this.progressOf(s).provision;
     if (d.attempts >= this.settings.maxAttempts) {
       this.logger.error({ sessionId: s.id, offerId: s.offerId, workflow: wfName, code: error.code, attempts: d.attempts }, 'deprovisioning Logic App failed every attempt; ending the session anyway (what it made may be left behind)');
@@ -279,7 +280,7 @@ export class LogicAppSessionDriver {
       return 'continue';
     }
     this.logger.warn({ sessionId: s.id, offerId: s.offerId, workflow: wfName, code: error.code, attempts: d.attempts }, 'deprovisioning Logic App call failed; retrying');
-    const wait = Math.max(retryBackoffMs(Math.max(d.attempts, 1)), (retryAfter ?? 0) * 1000);
+    const wait = Math.max(retryBackoffMs(Math.max(d.attempts, 1)), retryAfterMs ?? 0);
     await this.save(s, { provision, deprovision: { ...d, step: 'post', runId: undefined, postedAt: undefined, startedAt: undefined, nextAt: now + wait, lastError: error } }, ['ending'], now);
     return 'wait';
   }
@@ -310,7 +311,8 @@ export class LogicAppSessionDriver {
     if ((a.status === 502 || a.status === 504) && runId) return { kind: 'follow', runId };
     const e = errorFromAnswer(a.status, a.body);
     const error = { code: e.code, message: `The ${what} Logic App '${wfName}' answered ${a.status}: ${e.message}` };
-    if (isRetryableStatus(a.status)) return { kind: 'retry', error, retryAfterSeconds: retryAfterSeconds(a.headers['retry-after'], this.clock.now()) };
+    const retryAfterMs = retryAfterFromHeaders(a.headers, this.clock.now());
+    if (isRetryableKind(kindOfStatus(a.status, e.code, retryAfterMs))) return { kind: 'retry', error, retryAfterMs };
     return { kind: 'failed', error };
   }
 
@@ -327,7 +329,7 @@ export class LogicAppSessionDriver {
       if (a.status === 202) return { kind: 'follow', runId: p.runId!, location };
       this.locations.delete(key);
       if (a.status >= 200 && a.status < 300) return { kind: 'answered', body: a.body };
-      if (a.status !== 502 && a.status !== 504 && !isRetryableStatus(a.status)) return this.judge(a, kind, wfName);
+      if (a.status !== 502 && a.status !== 504 && !isRetryableKind(kindOfStatus(a.status))) return this.judge(a, kind, wfName);
       // else: the run's own status says why.
     }
     if (!p.runId) return { kind: 'retry', error: { code: 'LogicAppRunUnknown', message: `The ${what} Logic App '${wfName}' run is unknown.` } };
@@ -341,7 +343,7 @@ export class LogicAppSessionDriver {
         if (response.statusCode >= 200 && response.statusCode < 300) return { kind: 'answered', body: response.body };
         const e = errorFromAnswer(response.statusCode, response.body);
         const error = { code: e.code, message: `The ${what} Logic App '${wfName}' answered ${response.statusCode}: ${e.message}` };
-        return isRetryableStatus(response.statusCode) ? { kind: 'retry', error } : { kind: 'failed', error };
+        return isRetryableKind(kindOfStatus(response.statusCode)) ? { kind: 'retry', error } : { kind: 'failed', error };
       }
       return { kind: 'answered', body: runOutputsToAnswer(run.outputs as Record<string, { value?: unknown }>) };
     }
