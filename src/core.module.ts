@@ -3,7 +3,9 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig, APP_CONFIG } from './config/app-config';
 import { Clock, SystemClock } from './common/clock';
 import { AzureRuntime } from './azure/azure-runtime';
+import { DataSource } from 'typeorm';
 import { dataSourceOptions } from './persistence/data-source';
+import { withMigrationLock } from './persistence/migration-lock';
 import { Database } from './persistence/database';
 
 /** What the process resolved before Nest starts: settings, Azure endpoints, and the clock. */
@@ -26,7 +28,13 @@ export class CoreModule {
   static forRoot(opts: AppOptions): DynamicModule {
     return {
       module: CoreModule,
-      imports: [TypeOrmModule.forRoot(dataSourceOptions(opts.config.database))],
+      imports: [
+        // Migrations run under the PostgreSQL migration lock (replicas starting together take turns).
+        TypeOrmModule.forRootAsync({
+          useFactory: () => dataSourceOptions(opts.config.database),
+          dataSourceFactory: (options) => withMigrationLock(opts.config.database, () => new DataSource(options!).initialize()),
+        }),
+      ],
       providers: [
         { provide: APP_CONFIG, useValue: opts.config },
         { provide: AzureRuntime, useValue: opts.azure },

@@ -25,10 +25,13 @@ export async function startAzurite(opts: { location: string; port?: number; host
   fs.mkdirSync(opts.location, { recursive: true });
   const host = opts.host ?? '127.0.0.1';
   const main = require.resolve('azurite/dist/src/blob/main.js');
+  // Azurite runs behind a one-line guard: its stdin is a pipe from this process, which the kernel closes when
+  // this process ends in any way (SIGKILL included), and the guard then exits: Azurite never outlives us.
+  const guard = `process.stdin.on('end',()=>process.exit(0));process.stdin.on('error',()=>process.exit(0));process.stdin.resume();process.argv.splice(1,0,${JSON.stringify(main)});require(${JSON.stringify(main)});`;
   const child: ChildProcess = spawn(
     process.execPath,
-    [main, '--blobHost', host, '--blobPort', String(opts.port ?? 10000), '--location', opts.location, '--silent', '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl'],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.location, env: { ...process.env, AZURITE_ACCOUNTS: undefined } },
+    ['-e', guard, '--', '--blobHost', host, '--blobPort', String(opts.port ?? 10000), '--location', opts.location, '--silent', '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl'],
+    { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.location, env: { ...process.env, AZURITE_ACCOUNTS: undefined } },
   );
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';

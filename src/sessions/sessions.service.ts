@@ -20,6 +20,8 @@ import { AuditService } from '../audit/audit.service';
 /** How long a retry waits for the first request with its Idempotency-Key to finish (ms, real time). */
 export const START_REPLAY_WAIT_MS = 5_000;
 const START_REPLAY_POLL_MS = 50;
+/** How long one expiry pass waits for the teardowns it started (ms, real time); the rest continue in the background. */
+export const EXPIRY_TEARDOWN_BUDGET_MS = 5_000;
 /** Idempotency-Key records are kept this long (ms): a retry within 24 h gets the first answer. */
 export const START_REQUEST_RETENTION_MS = 24 * 3_600_000;
 /** A start still under way this long after its last sign of life (service clock) was abandoned by a dead process. */
@@ -261,12 +263,21 @@ export class SessionsService {
       this.nextStartRequestPurgeAt = now + 3_600_000;
       await this.starts.purgeSettledBefore(now - START_REQUEST_RETENTION_MS).catch((err: Error) => this.logger.warn(`start request purge failed: ${err.message}`));
     }
+    const teardowns: Promise<void>[] = [];
     for (const s of await this.sessions.listExpired(now)) {
       if (await this.sessions.beginEnding(s.id, 'expired', now)) {
         n++;
         await this.audit.record(Caller.system, 'session.expired', { type: 'session', id: s.id, offerId: s.offerId });
-        await this.teardown((await this.sessions.findById(s.id))!);
+        // Teardowns run side by side and the expiry pass waits for them at most EXPIRY_TEARDOWN_BUDGET_MS:
+        // a slow Azure call never holds back the expiry of other sessions (the types' reconcile loops
+        // finish whatever is left `ending`).
+        teardowns.push(this.teardown({ ...s, state: 'ending', endReason: 'expired', updatedAt: now }));
       }
+    }
+    if (teardowns.length) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled(teardowns), new Promise<void>((r) => (timer = setTimeout(r, EXPIRY_TEARDOWN_BUDGET_MS)))]);
+      clearTimeout(timer);
     }
     return n;
   }
