@@ -3,7 +3,7 @@ import { ErrorDetail } from '../../src/common/api-error';
 import { Clock, iso } from '../../src/common/clock';
 import { OfferEntity, OfferHealth } from '../../src/offers/offer.entity';
 import { DynamicsClients } from './clients/dynamics-clients';
-import { RemoteError, toRemoteError } from './clients/errors';
+import { classifyRemoteError, RemoteError } from '../../src/remote/remote-error';
 import { dynamicsConfigOf } from './dynamics-config';
 import { LicenseLedger, LicenseSnapshot } from './licenses';
 
@@ -77,28 +77,29 @@ export class DynamicsHealthChecker {
         });
       }
     } catch (err) {
-      const e = toRemoteError(err, 'graph');
+      const e = classifyRemoteError(err, 'graph');
       if (e.code === 'LicenseSkuNotFound') problems.push({ code: 'LicenseSkuNotFound', target: 'testDrive.licenseSku', message: e.message });
       else problems.push(graphProblem(e));
     }
     try {
       await this.checkTenantName(offer, problems);
     } catch (err) {
-      const e = toRemoteError(err, 'graph');
+      const e = classifyRemoteError(err, 'graph');
       if (!problems.some((p) => p.code === 'GraphAccessDenied')) problems.push(graphProblem(e));
     }
     try {
       await this.clients.token(offer, this.clients.instanceScope(offer));
     } catch (err) {
-      const e = toRemoteError(err, 'token');
-      if (/AADSTS(7000215|7000222|700016|90002)\b/.test(e.message)) problems.push(credentialProblem(e, 'the Dynamics 365 instance'));
+      const e = classifyRemoteError(err, 'token');
+      // The app registration itself refused (secret, app, tenant): say so; any other refusal is about the instance's resource URL.
+      if (e.kind === 'credential' && e.code in CREDENTIAL_HINTS) problems.push(credentialProblem(e, 'the Dynamics 365 instance'));
       else problems.push({ code: 'InstanceTokenRefused', target: 'testDrive.instanceUrl', message: `No token for the instance (scope ${this.clients.instanceScope(offer)}): ${e.code}. Check that instanceUrl is the instance's resource URL. ${e.message.slice(0, 300)}` });
       return done();
     }
     try {
       problems.push(...(await (await this.clients.product(offer)).check()));
     } catch (err) {
-      const e = toRemoteError(err, 'dataverse');
+      const e = classifyRemoteError(err, 'dataverse');
       problems.push({ code: 'InstanceUnreachable', target: 'testDrive.instanceWebApiUrl', message: `The instance's API could not be checked: ${e.message.slice(0, 300)}` });
     }
     if (problems.length) this.logger.warn({ offerId: offer.id, problems: problems.map((p) => p.code) }, 'Dynamics 365 offer checks found problems');
@@ -115,11 +116,22 @@ export class DynamicsHealthChecker {
   }
 }
 
+/**
+ * What a refused token request says about the app registration, by Entra code (Microsoft Entra
+ * authentication and authorization error codes): the field to fix and a hint.
+ */
+const CREDENTIAL_HINTS: Record<string, { target: string; hint: string }> = {
+  AADSTS7000222: { target: 'deployment.clientSecret', hint: 'the client secret has expired' },
+  AADSTS7000215: { target: 'deployment.clientSecret', hint: 'the client secret is wrong' },
+  AADSTS700016: { target: 'deployment.clientId', hint: 'the app (client id) is not found in the tenant' },
+  AADSTS90002: { target: 'deployment.tenantId', hint: 'the tenant is not found' },
+};
+
 function credentialProblem(err: unknown, what: string): ErrorDetail {
-  const e = toRemoteError(err, 'token');
+  const e = classifyRemoteError(err, 'token');
   if (e.kind === 'credential') {
-    const hint = /AADSTS7000222/.test(e.message) ? 'the client secret has expired' : /AADSTS7000215/.test(e.message) ? 'the client secret is wrong' : /AADSTS700016/.test(e.message) ? 'the app (client id) is not found in the tenant' : /AADSTS90002/.test(e.message) ? 'the tenant is not found' : 'the app registration was refused';
-    return { code: 'CredentialRefused', target: /AADSTS700016/.test(e.message) ? 'deployment.clientId' : /AADSTS90002/.test(e.message) ? 'deployment.tenantId' : 'deployment.clientSecret', message: `No token for ${what}: ${hint} (${e.code}). Renew it and PUT the offer with deployment.clientSecret. ${e.message.slice(0, 300)}` };
+    const { target, hint } = CREDENTIAL_HINTS[e.code] ?? { target: 'deployment.clientSecret', hint: 'the app registration was refused' };
+    return { code: 'CredentialRefused', target, message: `No token for ${what}: ${hint} (${e.code}). Renew it and PUT the offer with deployment.clientSecret. ${e.message.slice(0, 300)}` };
   }
   return { code: 'TokenUnavailable', target: 'deployment', message: `No token for ${what} (${e.code}): ${e.message.slice(0, 300)}` };
 }

@@ -4,7 +4,7 @@ import { OfferEntity } from '../../src/offers/offer.entity';
 import { SessionEntity, SessionState } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { DynamicsClients, offerClientKey } from './clients/dynamics-clients';
-import { RemoteError } from './clients/errors';
+import { RemoteError } from '../../src/remote/remote-error';
 import { TenantSku } from './clients/graph-directory';
 import { dynamicsConfigOf } from './dynamics-config';
 import { DYNAMICS_SETTINGS, DynamicsSettings } from './dynamics-settings';
@@ -80,7 +80,7 @@ export class LicenseLedger {
       const cfg = dynamicsConfigOf(offer.testDrive);
       const sku = resolveSku(skus, cfg.licenseSku);
       if (!sku) {
-        throw new RemoteError('graph', 'client', 'LicenseSkuNotFound', `License SKU '${cfg.licenseSku}' is not subscribed in the tenant. Subscribed: ${skus.map((s) => s.skuPartNumber).join(', ') || 'none'}.`);
+        throw new RemoteError('graph', 'invalid', 'LicenseSkuNotFound', `License SKU '${cfg.licenseSku}' is not subscribed in the tenant. Subscribed: ${skus.map((s) => s.skuPartNumber).join(', ') || 'none'}.`);
       }
       const free = Math.max(0, sku.enabled - sku.consumed);
       return { skuId: sku.skuId, skuPartNumber: sku.skuPartNumber, total: sku.enabled, consumed: sku.consumed, free, heldByOffer: held, availableToOffer: Math.max(0, sku.enabled - sku.consumed + held) };

@@ -65,6 +65,8 @@ export interface SendOptions {
   body?: unknown;
   /** Overrides the dispatcher's headers and body timeouts for this request (ms). */
   timeoutMs?: number;
+  /** The remote named in errors, when one dispatcher serves several (default: the dispatcher's). */
+  service?: RemoteService;
 }
 
 const DEFAULTS = { connectTimeoutMs: 10_000, headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000, keepAliveTimeoutMs: 4_000, connections: 16, maxResponseBytes: 4 * 1024 * 1024 };
@@ -125,7 +127,8 @@ export class RemoteHttp {
    */
   async send(method: string, url: string, options: SendOptions = {}): Promise<HttpAnswer> {
     const where = urlForMessages(url);
-    if (!url.startsWith('https:')) throw new RemoteError(this.opts.service, 'invalid', 'InsecureUrl', `Only https URLs are called (got ${where.slice(0, 200)}).`);
+    const service = options.service ?? this.opts.service;
+    if (!url.startsWith('https:')) throw new RemoteError(service, 'invalid', 'InsecureUrl', `Only https URLs are called (got ${where.slice(0, 200)}).`);
     const isRaw = typeof options.body === 'string' || Buffer.isBuffer(options.body);
     const payload = options.body === undefined ? undefined : isRaw ? (options.body as string | Buffer) : JSON.stringify(options.body);
     const headers: Record<string, string> = { accept: 'application/json', ...(payload !== undefined && !isRaw ? { 'content-type': 'application/json' } : {}), ...options.headers };
@@ -144,7 +147,7 @@ export class RemoteHttp {
         size += (chunk as Buffer).length;
         if (size > limit) {
           res.body.destroy();
-          throw new RemoteError(this.opts.service, 'invalid', 'AnswerTooLarge', `The answer of ${where} is larger than ${limit} bytes.`, res.statusCode);
+          throw new RemoteError(service, 'invalid', 'AnswerTooLarge', `The answer of ${where} is larger than ${limit} bytes.`, res.statusCode);
         }
         chunks.push(chunk as Buffer);
       }
@@ -162,7 +165,7 @@ export class RemoteHttp {
       return { status: res.statusCode, headers: h, body, text };
     } catch (err) {
       if (err instanceof RemoteError) throw err;
-      const e = classifyRemoteError(err, this.opts.service);
+      const e = classifyRemoteError(err, service);
       const message = e.code === 'AnswerTooLarge' ? `The answer of ${where} is larger than ${limit} bytes.` : `${method} ${where} failed: ${e.message}`;
       throw new RemoteError(e.service, e.kind, e.code, message, e.status, e.retryAfterMs, { cause: err });
     }

@@ -228,11 +228,15 @@ describe('call time', () => {
       expect(await get(guardedLookup(policy, fakeDns))).toBe('reached');
     });
 
-    it('undici (fetch) honours it through the dispatcher connect options', async () => {
-      const { fetchDispatcherWith } = await import('../../modules/dynamics-365/clients/tls');
-      const dispatcher = await fetchDispatcherWith({ lookup: guardedLookup(STRICT_OUTBOUND_POLICY, fakeDns) });
-      const err = await fetch(`http://rebind.crm.dynamics.com:${port}/`, { dispatcher } as RequestInit).catch((e: unknown) => e);
-      expect(isOutboundRefusal(err)).toBe(true);
+    it('undici honours it through the dispatcher connect options', async () => {
+      const { Agent, request } = await import('undici');
+      const dispatcher = new Agent({ connect: { lookup: guardedLookup(STRICT_OUTBOUND_POLICY, fakeDns) } });
+      try {
+        const err = await request(`http://rebind.crm.dynamics.com:${port}/`, { dispatcher }).catch((e: unknown) => e);
+        expect(isOutboundRefusal(err)).toBe(true);
+      } finally {
+        await dispatcher.destroy();
+      }
     });
   });
 });

@@ -1,5 +1,5 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
-import { RemoteError, toRemoteError } from './errors';
+import { classifyRemoteError, RemoteError } from '../../../src/remote/remote-error';
 
 /** A subscribed SKU of the tenant (Graph subscribedSku, the parts we use). */
 export interface TenantSku {
@@ -61,7 +61,7 @@ export class GraphDirectory {
     try {
       return await fn();
     } catch (err) {
-      throw toRemoteError(err, 'graph');
+      throw classifyRemoteError(err, 'graph');
     }
   }
 
@@ -96,7 +96,7 @@ export class GraphDirectory {
       );
       return { id: r.id as string, created: true };
     } catch (err) {
-      if (err instanceof RemoteError && err.kind === 'client' && /same value for property userPrincipalName|already exists/i.test(err.message)) {
+      if (err instanceof RemoteError && err.kind === 'invalid' && /same value for property userPrincipalName|already exists/i.test(err.message)) {
         const existing = await this.findUserByUpn(u.upn);
         if (existing) return { id: existing.id, created: false };
       }
@@ -110,7 +110,7 @@ export class GraphDirectory {
       await this.call(() => this.client.api(`/users/${userId}/assignLicense`).post({ addLicenses: [{ skuId, disabledPlans: [] }], removeLicenses: [] }));
     } catch (err) {
       if (err instanceof RemoteError && /does not have any available licenses/i.test(err.message)) {
-        throw new RemoteError('graph', 'client', 'NoLicenseAvailable', err.message, err.status);
+        throw new RemoteError('graph', 'invalid', 'NoLicenseAvailable', err.message, err.status);
       }
       throw err;
     }

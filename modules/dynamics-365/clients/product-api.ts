@@ -1,9 +1,10 @@
 import type { TokenCredential } from '@azure/identity';
-import { DynamicsWebApi } from 'dynamics-web-api';
 import { ErrorDetail } from '../../../src/common/api-error';
-import { DynamicsProduct, DynamicsTestDriveConfig, dataverseVersionOf } from '../dynamics-config';
-import { RemoteError, RemoteService, toRemoteError, withRetryAfter } from './errors';
-import { assertOutboundUrl, assertOutboundUrlSyntax, DYNAMICS_365_ENDPOINTS, OUTBOUND_URL_REFUSED, OutboundUrlPolicy } from '../../../src/security/outbound-url';
+import { RemoteHttp } from '../../../src/remote/http';
+import { classifyRemoteError, RemoteError, remoteErrorFromAnswer, RemoteService } from '../../../src/remote/remote-error';
+import { withRetryAfter } from '../../../src/remote/retry';
+import { DynamicsProduct, DynamicsTestDriveConfig } from '../dynamics-config';
+import { assertOutboundUrlSyntax, DYNAMICS_365_ENDPOINTS, OUTBOUND_URL_REFUSED, OutboundUrlPolicy } from '../../../src/security/outbound-url';
 
 /** A test drive user as the Dynamics 365 environment knows it. */
 export interface EnvironmentUser {
@@ -16,11 +17,11 @@ export interface EnvironmentUser {
 /**
  * The product-specific half of a hosted Dynamics 365 test drive: find a synced user, give and take the
  * publisher's role, and check (publish preflight) that the role exists and the app may use the API.
- * Implementations: Dataverse Web API (Customer Engagement, dynamics-web-api), Finance and Operations
- * OData entities, Business Central automation API (plain fetch). Methods are idempotent and throw
- * RemoteError (Retry-After of throttled answers is honoured inline up to 10 s). Every call first passes
- * the outbound URL rule (issue 8, src/security/outbound-url.ts); a refusal is RemoteError code
- * OutboundUrlRefused (kind client, not retried).
+ * Implementations: Dataverse Web API (Customer Engagement), Finance and Operations OData entities,
+ * Business Central automation API, all OData over the product HTTP client (ODataFetch). Methods are
+ * idempotent and throw RemoteError (Retry-After of throttled answers is honoured inline up to 10 s).
+ * Every call first passes the outbound URL rule (issue 8, src/security/outbound-url.ts); a refusal is
+ * RemoteError code OutboundUrlRefused (kind invalid, not retried).
  */
 export interface ProductApi {
   readonly product: DynamicsProduct;
@@ -50,50 +51,71 @@ function accessProblem(e: RemoteError, product: DynamicsProduct): ErrorDetail {
 }
 
 /**
- * Customer Engagement through the Dataverse Web API (dynamics-web-api; role looked up by name in the
- * user's business unit). dynamics-web-api makes its own process-wide https.Agent and offers no DNS hook,
- * so each call is preceded by the full outbound URL check (assertOutboundUrl: rules 1-4 and a fresh
- * resolution of the host, every address public).
+ * JSON over HTTPS with a bearer token for the instance (OData v4: the Dataverse Web API, F&O entities and
+ * the Business Central API), through the product HTTP client (DynamicsClients: the runtime's CA list and
+ * a DNS lookup refusing non-public addresses). Each request URL passes rules 1-4 of the outbound URL rule
+ * first; the lookup checks rule 5 when a connection is opened. Short Retry-After waits are honoured inline
+ * (withRetryAfter).
+ */
+class ODataFetch {
+  constructor(
+    private readonly service: RemoteService,
+    private readonly baseUrl: string,
+    private readonly credential: TokenCredential,
+    private readonly scope: string,
+    private readonly http: RemoteHttp,
+    private readonly outboundPolicy: OutboundUrlPolicy,
+  ) {}
+
+  /** `path` relative to the API base; query values must already be URL-encoded. @throws RemoteError for non-2xx and no answer. */
+  request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    return withRetryAfter(this.service, async () => {
+      const url = `${this.baseUrl}${path}`;
+      assertOutboundUrlSyntax(url, DYNAMICS_365_ENDPOINTS, this.outboundPolicy);
+      let token: string;
+      try {
+        const t = await this.credential.getToken(this.scope);
+        if (!t) throw new Error('no token');
+        token = t.token;
+      } catch (err) {
+        throw classifyRemoteError(err, 'token');
+      }
+      const a = await this.http.send(method, url, {
+        headers: { authorization: `Bearer ${token}`, 'OData-Version': '4.0', 'OData-MaxVersion': '4.0' },
+        body,
+        service: this.service,
+      });
+      if (a.status >= 200 && a.status < 300) return (typeof a.body === 'string' ? undefined : a.body) as T;
+      const e = (a.body as { error?: { code?: string; message?: string; innererror?: { message?: string } } } | undefined)?.error;
+      const message = e?.innererror?.message || e?.message || a.text.slice(0, 300) || `HTTP ${a.status}`;
+      throw remoteErrorFromAnswer(this.service, { status: a.status, code: e?.code || undefined, message, headers: a.headers });
+    });
+  }
+}
+
+/**
+ * Customer Engagement through the Dataverse Web API (role looked up by name in the user's business unit;
+ * roles given with the `systemuserroles_association` navigation property).
  */
 export class DataverseApi implements ProductApi {
   readonly product = 'customer-engagement' as const;
-  private readonly api: DynamicsWebApi;
-  private readonly serverUrl: string;
+  private readonly http: ODataFetch;
 
   constructor(
     private readonly cfg: DynamicsTestDriveConfig,
     credential: TokenCredential,
-    private readonly outboundPolicy: OutboundUrlPolicy,
+    http: RemoteHttp,
+    outboundPolicy: OutboundUrlPolicy,
   ) {
-    const serverUrl = cfg.instanceWebApiUrl.replace(/api\/data\/v9\.\d+\/?$/i, '');
-    this.serverUrl = serverUrl;
-    const scope = `${cfg.instanceUrl}/.default`;
-    this.api = new DynamicsWebApi({
-      serverUrl, // ends in "/": the library resolves api/data/v9.x relative to it
-      dataApi: { version: dataverseVersionOf(cfg.instanceWebApiUrl) },
-      onTokenRefresh: async () => {
-        try {
-          const t = await credential.getToken(scope);
-          if (!t) throw new Error('no token');
-          return t.token;
-        } catch (err) {
-          throw toRemoteError(err, 'token');
-        }
-      },
-    });
-  }
-
-  private call<T>(fn: () => Promise<T>): Promise<T> {
-    return withRetryAfter('dataverse', async () => {
-      await assertOutboundUrl(this.serverUrl, DYNAMICS_365_ENDPOINTS, this.outboundPolicy);
-      return fn();
-    });
+    // instanceWebApiUrl ends in /api/data/v9.x/ (validated and normalised by dynamics-config.ts).
+    this.http = new ODataFetch('dataverse', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, http, outboundPolicy);
   }
 
   async findUser(_upn: string, objectId: string): Promise<EnvironmentUser | null> {
     if (!GUID.test(objectId)) return null;
-    const r = await this.call(() =>
-      this.api.retrieveMultiple<{ systemuserid: string; _businessunitid_value: string }>({ collection: 'systemusers', filter: `azureactivedirectoryobjectid eq ${objectId}`, select: ['systemuserid', '_businessunitid_value', 'isdisabled'] }),
+    const r = await this.http.request<{ value?: Array<{ systemuserid: string; _businessunitid_value: string }> }>(
+      'GET',
+      `systemusers?$filter=${encodeURIComponent(`azureactivedirectoryobjectid eq ${objectId}`)}&$select=systemuserid,_businessunitid_value,isdisabled`,
     );
     const u = r.value?.[0];
     return u ? { id: u.systemuserid, businessUnitId: u._businessunitid_value } : null;
@@ -101,15 +123,16 @@ export class DataverseApi implements ProductApi {
 
   private async roleIn(businessUnitId: string | undefined): Promise<string | null> {
     const bu = businessUnitId && GUID.test(businessUnitId) ? ` and _businessunitid_value eq ${businessUnitId}` : '';
-    const r = await this.call(() => this.api.retrieveMultiple<{ roleid: string }>({ collection: 'roles', filter: `name eq ${odataString(this.cfg.roleName)}${bu}`, select: ['roleid', 'name'] }));
+    const r = await this.http.request<{ value?: Array<{ roleid: string }> }>('GET', `roles?$filter=${encodeURIComponent(`name eq ${odataString(this.cfg.roleName)}${bu}`)}&$select=roleid,name`);
     return r.value?.[0]?.roleid ?? null;
   }
 
   async assignRole(user: EnvironmentUser): Promise<void> {
     const roleId = await this.roleIn(user.businessUnitId);
-    if (!roleId) throw new RemoteError('dataverse', 'client', 'RoleNotFound', `Security role '${this.cfg.roleName}' does not exist in the user's business unit.`);
+    if (!roleId) throw new RemoteError('dataverse', 'invalid', 'RoleNotFound', `Security role '${this.cfg.roleName}' does not exist in the user's business unit.`);
+    if (!GUID.test(user.id)) throw new RemoteError('dataverse', 'invalid', 'InvalidUserId', `'${user.id.slice(0, 60)}' is not a Dataverse user id.`);
     try {
-      await this.call(() => this.api.associate({ collection: 'systemusers', primaryKey: user.id, relationshipName: 'systemuserroles_association', relatedCollection: 'roles', relatedKey: roleId }));
+      await this.http.request('POST', `systemusers(${user.id})/systemuserroles_association/$ref`, { '@odata.id': `${this.cfg.instanceWebApiUrl}roles(${roleId})` });
     } catch (err) {
       if (err instanceof RemoteError && err.code === '0x80040237') return; // already held
       throw err;
@@ -118,9 +141,9 @@ export class DataverseApi implements ProductApi {
 
   async removeRole(user: EnvironmentUser): Promise<void> {
     const roleId = await this.roleIn(user.businessUnitId);
-    if (!roleId) return;
+    if (!roleId || !GUID.test(user.id)) return;
     try {
-      await this.call(() => this.api.disassociate({ collection: 'systemusers', primaryKey: user.id, relationshipName: 'systemuserroles_association', relatedKey: roleId }));
+      await this.http.request('DELETE', `systemusers(${user.id})/systemuserroles_association(${roleId})/$ref`);
     } catch (err) {
       if (err instanceof RemoteError && err.kind === 'notFound') return;
       throw err;
@@ -129,61 +152,13 @@ export class DataverseApi implements ProductApi {
 
   async check(): Promise<ErrorDetail[]> {
     try {
-      await this.call(() => this.api.callFunction({ name: 'WhoAmI' }));
+      await this.http.request('GET', 'WhoAmI');
       const roleId = await this.roleIn(undefined);
       if (!roleId) return [{ code: 'RoleNotFound', target: 'testDrive.roleName', message: `Security role '${this.cfg.roleName}' was not found in the Dynamics 365 instance (Dataverse roles, by name).` }];
       return [];
     } catch (err) {
-      return [accessProblem(toRemoteError(err, 'dataverse'), this.product)];
+      return [accessProblem(classifyRemoteError(err, 'dataverse'), this.product)];
     }
-  }
-}
-
-/**
- * JSON over fetch with a bearer token for the instance (F&O and Business Central have no maintained Node
- * client). Each request URL passes rules 1-4 of the outbound URL rule first; the dispatcher's DNS lookup
- * (DynamicsClients: guardedLookup) refuses non-public addresses when the connection is opened.
- */
-class ODataFetch {
-  constructor(
-    private readonly service: RemoteService,
-    private readonly baseUrl: string,
-    private readonly credential: TokenCredential,
-    private readonly scope: string,
-    private readonly dispatcher: unknown,
-    private readonly outboundPolicy: OutboundUrlPolicy,
-  ) {}
-
-  /** `path` relative to the API base; query values must already be URL-encoded. @throws RemoteError for non-2xx. */
-  request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
-    return withRetryAfter(this.service, async () => {
-      assertOutboundUrlSyntax(`${this.baseUrl}${path}`, DYNAMICS_365_ENDPOINTS, this.outboundPolicy);
-      let token: string;
-      try {
-        const t = await this.credential.getToken(this.scope);
-        if (!t) throw new Error('no token');
-        token = t.token;
-      } catch (err) {
-        throw toRemoteError(err, 'token');
-      }
-      const res = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), 'OData-Version': '4.0', 'OData-MaxVersion': '4.0' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
-      } as RequestInit);
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = text ? JSON.parse(text) : undefined;
-      } catch {
-        json = undefined;
-      }
-      if (res.ok) return json as T;
-      const e = (json as { error?: { code?: string; message?: string; innererror?: { message?: string } } } | undefined)?.error;
-      const message = e?.innererror?.message || e?.message || text.slice(0, 300) || `HTTP ${res.status}`;
-      throw toRemoteError({ status: res.status, code: e?.code || `Http${res.status}`, message, headers: res.headers }, this.service);
-    });
   }
 }
 
@@ -195,10 +170,10 @@ export class FinanceOperationsApi implements ProductApi {
   constructor(
     private readonly cfg: DynamicsTestDriveConfig,
     credential: TokenCredential,
-    dispatcher: unknown,
+    http: RemoteHttp,
     outboundPolicy: OutboundUrlPolicy,
   ) {
-    this.http = new ODataFetch('fno', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, dispatcher, outboundPolicy);
+    this.http = new ODataFetch('fno', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, http, outboundPolicy);
   }
 
   async findUser(upn: string): Promise<EnvironmentUser | null> {
@@ -213,7 +188,7 @@ export class FinanceOperationsApi implements ProductApi {
       await this.http.request('POST', 'SecurityUserRoleAssociations', { UserId: user.id, SecurityRoleIdentifier: role, AssignmentStatus: 'Enabled', AssignmentMode: 'Manual' });
     } catch (err) {
       if (!(err instanceof RemoteError && /already exists/i.test(err.message))) {
-        if (err instanceof RemoteError && /Security role .* does not exist/i.test(err.message)) throw new RemoteError('fno', 'client', 'RoleNotFound', err.message, err.status);
+        if (err instanceof RemoteError && /Security role .* does not exist/i.test(err.message)) throw new RemoteError('fno', 'invalid', 'RoleNotFound', err.message, err.status);
         throw err;
       }
     }
@@ -246,7 +221,7 @@ export class FinanceOperationsApi implements ProductApi {
       }
       return problems;
     } catch (err) {
-      return [accessProblem(toRemoteError(err, 'fno'), this.product)];
+      return [accessProblem(classifyRemoteError(err, 'fno'), this.product)];
     }
   }
 }
@@ -260,17 +235,17 @@ export class BusinessCentralApi implements ProductApi {
   constructor(
     private readonly cfg: DynamicsTestDriveConfig,
     credential: TokenCredential,
-    dispatcher: unknown,
+    http: RemoteHttp,
     outboundPolicy: OutboundUrlPolicy,
   ) {
-    this.http = new ODataFetch('bc', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, dispatcher, outboundPolicy);
+    this.http = new ODataFetch('bc', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, http, outboundPolicy);
   }
 
   /** The environment's first company (the automation API addresses users per company). */
   private companyOf(): Promise<{ id: string; name: string }> {
     this.company ??= this.http.request<{ value?: Array<{ id: string; name: string }> }>('GET', 'companies').then((r) => {
       const c = r.value?.[0];
-      if (!c) throw new RemoteError('bc', 'client', 'NoCompany', 'The Business Central environment has no company.');
+      if (!c) throw new RemoteError('bc', 'invalid', 'NoCompany', 'The Business Central environment has no company.');
       return { id: c.id, name: c.name };
     });
     this.company.catch(() => (this.company = undefined));
@@ -290,7 +265,7 @@ export class BusinessCentralApi implements ProductApi {
       await this.http.request('POST', `companies(${c.id})/users(${user.id})/userPermissions`, { roleId: this.cfg.roleName, company: c.name });
     } catch (err) {
       if (err instanceof RemoteError && err.code === 'Internal_EntityWithSameKeyExists') return;
-      if (err instanceof RemoteError && err.code === 'Internal_RecordNotFound' && /Permission Set/i.test(err.message)) throw new RemoteError('bc', 'client', 'RoleNotFound', err.message, err.status);
+      if (err instanceof RemoteError && err.code === 'Internal_RecordNotFound' && /Permission Set/i.test(err.message)) throw new RemoteError('bc', 'invalid', 'RoleNotFound', err.message, err.status);
       throw err;
     }
   }
@@ -321,7 +296,7 @@ export class BusinessCentralApi implements ProductApi {
       if (!sets.value?.length) return [{ code: 'RoleNotFound', target: 'testDrive.roleName', message: `Permission set '${this.cfg.roleName}' was not found in Business Central.` }];
       return [];
     } catch (err) {
-      return [accessProblem(toRemoteError(err, 'bc'), this.product)];
+      return [accessProblem(classifyRemoteError(err, 'bc'), this.product)];
     }
   }
 }

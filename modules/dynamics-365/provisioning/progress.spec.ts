@@ -1,6 +1,6 @@
 import { errorBackoffMs, syncBackoffMs } from './progress';
 import { upnFor, usageLocationFor } from './session-driver';
-import { retryAfterMs, toRemoteError } from '../clients/errors';
+import { classifyRemoteError, retryAfterMs } from '../../../src/remote/remote-error';
 import { loadDynamicsSettings } from '../dynamics-settings';
 
 describe('Dynamics 365 provisioning helpers', () => {
@@ -17,12 +17,12 @@ describe('Dynamics 365 provisioning helpers', () => {
   });
 
   it('classifies remote errors', () => {
-    expect(toRemoteError({ name: 'AuthenticationError', message: 'AADSTS7000215: Invalid client secret provided.' }, 'graph')).toMatchObject({ kind: 'credential', code: 'AADSTS7000215' });
-    expect(toRemoteError({ status: 429, code: '0x80072322', message: 'x', headers: { 'retry-after': '2' } }, 'dataverse')).toMatchObject({ kind: 'throttled', retryAfterMs: 2000 });
-    expect(toRemoteError({ statusCode: 404, code: 'Request_ResourceNotFound', message: 'x' }, 'graph')).toMatchObject({ kind: 'notFound' });
-    expect(toRemoteError({ status: 403, code: '0x80072560', message: 'x' }, 'dataverse')).toMatchObject({ kind: 'denied' });
-    expect(toRemoteError({ status: 503, message: 'x' }, 'fno')).toMatchObject({ kind: 'transient', retryable: true });
-    expect(toRemoteError(new TypeError('fetch failed'), 'bc')).toMatchObject({ kind: 'transient' });
+    expect(classifyRemoteError({ name: 'AuthenticationError', message: 'AADSTS7000215: Invalid client secret provided.' }, 'graph')).toMatchObject({ kind: 'credential', code: 'AADSTS7000215' });
+    expect(classifyRemoteError({ status: 429, code: '0x80072322', message: 'x', headers: { 'retry-after': '2' } }, 'dataverse')).toMatchObject({ kind: 'throttled', retryAfterMs: 2000 });
+    expect(classifyRemoteError({ statusCode: 404, code: 'Request_ResourceNotFound', message: 'x' }, 'graph')).toMatchObject({ kind: 'notFound' });
+    expect(classifyRemoteError({ status: 403, code: '0x80072560', message: 'x' }, 'dataverse')).toMatchObject({ kind: 'denied' });
+    expect(classifyRemoteError({ status: 503, message: 'x' }, 'fno')).toMatchObject({ kind: 'transient', retryable: true });
+    expect(classifyRemoteError(new TypeError('fetch failed'), 'bc')).toMatchObject({ kind: 'transient' });
     expect(retryAfterMs('1.5')).toBe(1500);
     expect(retryAfterMs(undefined)).toBeUndefined();
   });

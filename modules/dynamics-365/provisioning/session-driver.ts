@@ -7,7 +7,7 @@ import { SessionEntity, SessionState } from '../../../src/sessions/session.entit
 import { SessionsRepository } from '../../../src/sessions/sessions.repository';
 import { runSessionSteps, StepOutcome } from '../../../src/test-drives/session-runner';
 import { DynamicsClients } from '../clients/dynamics-clients';
-import { RemoteError, toRemoteError } from '../clients/errors';
+import { classifyRemoteError, RemoteError } from '../../../src/remote/remote-error';
 import { OUTBOUND_URL_REFUSED } from '../../../src/security/outbound-url';
 import { EnvironmentUser } from '../clients/product-api';
 import { dynamicsConfigOf } from '../dynamics-config';
@@ -149,7 +149,7 @@ export class DynamicsSessionDriver {
         }
       }
     } catch (err) {
-      const e = toRemoteError(err, 'graph');
+      const e = classifyRemoteError(err, 'graph');
       const attempts = p.attempts + 1;
       const lastError = { step, code: e.code, message: e.message.slice(0, 500) };
       this.logger.warn({ sessionId: s.id, offerId: offer.id, step, kind: e.kind, code: e.code, status: e.status, attempts }, 'Dynamics 365 provisioning step failed');
@@ -221,7 +221,7 @@ export class DynamicsSessionDriver {
         }
       }
     } catch (err) {
-      const e = toRemoteError(err, 'graph');
+      const e = classifyRemoteError(err, 'graph');
       const attempts = (p.teardownAttempts ?? 0) + 1;
       this.logger.warn({ sessionId: s.id, offerId: offer.id, phase, kind: e.kind, code: e.code, status: e.status, attempts }, 'Dynamics 365 teardown step failed; will retry');
       if (phase === 'role' && (!e.retryable || attempts >= ROLE_REMOVAL_ATTEMPTS) && e.kind !== 'credential') {
