@@ -11,7 +11,7 @@ import { DynamicsSessionDriver } from './provisioning/session-driver';
 /**
  * Hosted Dynamics 365 test drives (Customer Engagement, Business Central, Operations): temporary users
  * in the publisher's tenant, license-bounded concurrency, security roles. docs/dynamics-365.md.
- * - clients/: Graph, Dataverse (dynamics-web-api), F&O and BC (fetch), TLS trust — the only remote plumbing;
+ * - clients/: Graph (Graph client), Dataverse, F&O and BC (OData over src/remote/http.ts) — the only remote plumbing;
  * - provisioning/: the resumable per-session step machine;
  * - licenses.ts: slot claims bounded by licenses; dynamics-health.ts: publish preflight / health check.
  * Settings: DYNAMICS_* environment variables (dynamics-settings.ts), validated when the module starts.
