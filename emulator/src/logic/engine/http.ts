@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { unsupported, WorkflowError } from './errors';
 import { isObj, toWdlString } from './functions';
-import { isoDurationMs, safeUri, type HttpAnswer, type OutboundRequest } from './runner';
+import type { HttpAnswer, OutboundRequest } from './runner';
 
 /** How the Http action reaches the network and obtains tokens. */
 export interface HttpDeps {
@@ -198,4 +198,24 @@ export async function performHttp(req: OutboundRequest, signal: AbortSignal, dep
     const ct = r.headers['content-type'];
     return { statusCode: r.status, headers: flatHeaders(r.headers), body: decodeBody(Array.isArray(ct) ? ct[0] : ct, r.body) };
   }
+}
+
+/** Parses an ISO 8601 duration (PT1H, P1D, PT30S) to ms; undefined when invalid. */
+export function isoDurationMs(d: string): number | undefined {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(d.trim());
+  if (!m || d.trim() === 'P') return undefined;
+  return ((Number(m[1] ?? 0) * 24 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 60_000 + Number(m[4] ?? 0) * 1000;
+}
+
+/** Headers as recorded in run history: Authorization and key-like headers are redacted. */
+export function redactHeaders(h: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) out[k] = /authorization|api-key|apikey|secret|token|password|cookie|sig/i.test(k) ? '*sanitized*' : v;
+  return out;
+}
+
+/** A URI with its query string removed (it may carry a signature). */
+export function safeUri(u: string): string {
+  const i = u.indexOf('?');
+  return (i >= 0 ? u.slice(0, i) : u).slice(0, 300);
 }

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { actionHandler, LIMITS, type ActionContext, type ActionResult, type Variable } from './actions';
 import { invalidTemplate, unsupported, WorkflowError } from './errors';
-import { evaluateCondition } from './conditions';
-import { evaluateValue, getProp, isObj, toWdlString, typeName, type ExpressionHost } from './functions';
+import { evaluateValue, getProp, isObj, toWdlString, type ExpressionHost } from './functions';
+
+export { LIMITS } from './actions';
+export { isoDurationMs, redactHeaders, safeUri } from './http';
 
 /** Terminal and non-terminal statuses of runs and actions (Logic Apps REST API `WorkflowStatus`). */
 export type RunStatus = 'Running' | 'Waiting' | 'Succeeded' | 'Failed' | 'Cancelled' | 'TimedOut' | 'Skipped' | 'Aborted';
@@ -71,25 +73,14 @@ export interface RunInput {
   correlationId: string;
 }
 
-/** Upper bounds that keep a runaway workflow from hanging the emulator. */
-export const LIMITS = {
-  /** Iterations per Foreach (Logic Apps: 100,000). */
-  foreachItems: 5000,
-  /** Iterations per Until (Logic Apps: limit.count default 60, max 5000). */
-  untilCount: 5000,
-  /** Actions executed per run (all iterations included). */
-  actionsPerRun: 100_000,
-  /** Default Http action timeout (Logic Apps: 120 s for synchronous requests). */
-  httpTimeoutMs: 120_000,
-};
-
 const TERMINAL_FAIL = new Set(['failed', 'timedout', 'cancelled', 'aborted']);
 
 class TerminateSignal {
   constructor(public readonly status: 'Failed' | 'Cancelled' | 'Succeeded', public readonly error?: { code: string; message: string }) {}
 }
 
-interface LoopFrame {
+/** An enclosing Foreach/Until iteration (or Select/Query item): what item(), items() and iterationIndexes() read. */
+export interface LoopFrame {
   name: string;
   item: unknown;
   index: number;
@@ -105,10 +96,6 @@ interface ActionInfo {
 /** ISO time with 7 fractional digits like Logic Apps. */
 export function logicTime(ms = Date.now()): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
-}
-
-function httpCode(status: number): string {
-  return (STATUS_CODES[status] ?? `Status${status}`).replace(/[^A-Za-z]/g, '');
 }
 
 /** Indexes every action of a definition by name (Logic Apps action names are unique per workflow). */
@@ -154,7 +141,7 @@ export function responseMode(definition: Record<string, unknown>): 'none' | 'syn
  */
 export class WorkflowRun {
   readonly actions = new Map<string, ActionRecord>();
-  readonly variables = new Map<string, { type: string; value: unknown }>();
+  readonly variables = new Map<string, Variable>();
   status: RunStatus = 'Running';
   error?: { code: string; message: string };
   outputs: Record<string, { type: string; value: unknown }> = {};
@@ -277,7 +264,7 @@ export class WorkflowRun {
 
   // ---------------------------------------------------------------- expressions
 
-  private host(loops: LoopFrame[]): ExpressionHost {
+  private host(loops: readonly LoopFrame[]): ExpressionHost {
     const run = this;
     const params = this.input.parameters;
     const defParams = isObj(this.input.definition.parameters) ? this.input.definition.parameters : {};
@@ -353,7 +340,7 @@ export class WorkflowRun {
    * Runs the actions of one container in runAfter order. Returns true when the container failed
    * (an unhandled Failed/TimedOut/Cancelled action). Throws TerminateSignal.
    */
-  private async runScope(actions: unknown, loops: LoopFrame[]): Promise<boolean> {
+  private async runScope(actions: unknown, loops: readonly LoopFrame[]): Promise<boolean> {
     if (actions === undefined || actions === null) return false;
     if (!isObj(actions)) throw invalidTemplate("The 'actions' property must be an object.");
     const names = Object.keys(actions);
@@ -427,7 +414,7 @@ export class WorkflowRun {
     for (const inner of this.index.values()) if (inner.parent === name && !this.actions.has(inner.name)) this.markSkipped(inner.name, inner.def);
   }
 
-  private async runAction(name: string, def: Record<string, unknown>, loops: LoopFrame[]): Promise<ActionRecord> {
+  private async runAction(name: string, def: Record<string, unknown>, loops: readonly LoopFrame[]): Promise<ActionRecord> {
     const type = String(def.type ?? '');
     const rec: ActionRecord = { name, type, status: 'Running', startTime: logicTime(), trackingId: randomUUID() };
     this.actions.set(name, rec);
@@ -473,271 +460,64 @@ export class WorkflowRun {
 
   // ---------------------------------------------------------------- actions
 
-  private async dispatch(type: string, name: string, def: Record<string, unknown>, rec: ActionRecord, host: ExpressionHost, loops: LoopFrame[]): Promise<{ status?: RunStatus; error?: { code: string; message: string } }> {
-    const inputs = (): Record<string, unknown> => {
-      const v = evaluateValue(def.inputs ?? {}, host);
-      return isObj(v) ? v : {};
-    };
-    const scopeFailed = (failed: boolean): { status?: RunStatus; error?: { code: string; message: string } } =>
-      failed ? { status: 'Failed', error: this.innerError(name) } : {};
-    switch (type.toLowerCase()) {
-      case 'compose': {
-        const v = evaluateValue(def.inputs ?? null, host);
-        rec.inputs = v;
-        rec.outputs = v;
-        return {};
-      }
-      case 'initializevariable': {
-        const inp = inputs();
-        rec.inputs = inp;
-        const vars = Array.isArray(inp.variables) ? inp.variables : [];
-        for (const v of vars) {
-          if (!isObj(v) || typeof v.name !== 'string') throw invalidTemplate("InitializeVariable expects 'inputs.variables' items with a 'name'.");
-          const t = String(v.type ?? 'string').toLowerCase();
-          if (this.variables.has(v.name.toLowerCase())) throw invalidTemplate(`The variable '${v.name}' has already been initialized.`);
-          const value = 'value' in v ? v.value : defaultFor(t);
-          this.variables.set(v.name.toLowerCase(), { type: t, value: coerceVariable(v.name, t, value) });
-        }
-        return {};
-      }
-      case 'setvariable': {
-        const inp = inputs();
-        rec.inputs = inp;
-        const v = this.getVar(inp.name);
-        v.value = coerceVariable(String(inp.name), v.type, inp.value);
-        rec.outputs = { body: { name: inp.name, value: v.value } };
-        return {};
-      }
-      case 'incrementvariable':
-      case 'decrementvariable': {
-        const inp = inputs();
-        rec.inputs = inp;
-        const v = this.getVar(inp.name);
-        if (v.type !== 'integer' && v.type !== 'float') throw invalidTemplate(`The variable '${String(inp.name)}' of type '${v.type}' cannot be incremented; only Integer and Float variables can.`);
-        const by = inp.value === undefined || inp.value === null ? 1 : inp.value;
-        if (typeof by !== 'number') throw invalidTemplate(`The increment value of variable '${String(inp.name)}' must be a number, not '${typeName(by)}'.`);
-        v.value = (typeof v.value === 'number' ? v.value : 0) + (type.toLowerCase() === 'incrementvariable' ? by : -by);
-        rec.outputs = { body: { name: inp.name, value: v.value } };
-        return {};
-      }
-      case 'appendtoarrayvariable': {
-        const inp = inputs();
-        rec.inputs = inp;
-        const v = this.getVar(inp.name);
-        if (v.type !== 'array') throw invalidTemplate(`The variable '${String(inp.name)}' of type '${v.type}' is not an array.`);
-        v.value = [...(Array.isArray(v.value) ? v.value : []), inp.value ?? null];
-        return {};
-      }
-      case 'appendtostringvariable': {
-        const inp = inputs();
-        rec.inputs = inp;
-        const v = this.getVar(inp.name);
-        if (v.type !== 'string') throw invalidTemplate(`The variable '${String(inp.name)}' of type '${v.type}' is not a string.`);
-        v.value = `${typeof v.value === 'string' ? v.value : ''}${toWdlString(inp.value)}`;
-        return {};
-      }
-      case 'parsejson': {
-        const inp = inputs();
-        rec.inputs = { content: inp.content, schema: inp.schema };
-        let content = inp.content;
-        if (typeof content === 'string') {
-          try {
-            content = JSON.parse(content) as unknown;
-          } catch {
-            throw new WorkflowError('InvalidJSON', `The 'content' property of action '${name}' is not valid JSON.`);
-          }
-        }
-        rec.outputs = { body: content ?? null };
-        return {};
-      }
-      case 'select': {
-        const from = evaluateValue(isObj(def.inputs) ? def.inputs.from : undefined, host);
-        if (!Array.isArray(from)) throw invalidTemplate(`The 'from' property of action '${name}' must evaluate to an array, not '${typeName(from)}'.`);
-        const selectDef = isObj(def.inputs) ? def.inputs.select : undefined;
-        const body = from.map((item, index) => evaluateValue(selectDef, this.host([...loops, { name, item, index }])));
-        rec.inputs = { from };
-        rec.outputs = { body };
-        return {};
-      }
-      case 'query': {
-        const from = evaluateValue(isObj(def.inputs) ? def.inputs.from : undefined, host);
-        if (!Array.isArray(from)) throw invalidTemplate(`The 'from' property of action '${name}' must evaluate to an array, not '${typeName(from)}'.`);
-        const where = isObj(def.inputs) ? def.inputs.where : undefined;
-        const body = from.filter((item, index) => evaluateCondition(where, this.host([...loops, { name, item, index }])));
-        rec.inputs = { from };
-        rec.outputs = { body };
-        return {};
-      }
-      case 'join': {
-        const inp = inputs();
-        rec.inputs = inp;
-        if (!Array.isArray(inp.from)) throw invalidTemplate(`The 'from' property of action '${name}' must evaluate to an array.`);
-        rec.outputs = { body: inp.from.map(toWdlString).join(toWdlString(inp.joinWith)) };
-        return {};
-      }
-      case 'response': {
-        const inp = inputs();
-        const statusCode = typeof inp.statusCode === 'string' && /^\d+$/.test(inp.statusCode) ? Number(inp.statusCode) : inp.statusCode ?? 200;
-        if (typeof statusCode !== 'number' || statusCode < 100 || statusCode > 599) throw invalidTemplate(`The response status code '${toWdlString(statusCode)}' of action '${name}' is not valid.`);
-        const headers: Record<string, string> = {};
-        if (isObj(inp.headers)) for (const [k, v] of Object.entries(inp.headers)) headers[k] = toWdlString(v);
-        const answer: HttpAnswer = { statusCode, headers, body: inp.body === undefined ? null : inp.body };
-        rec.inputs = answer;
-        rec.outputs = answer;
-        if (this.responseSent) {
-          return { status: 'Failed', error: { code: 'ActionResponseSkipped', message: `The execution of template action '${name}' is skipped: the client request was already answered by another Response action.` } };
-        }
-        if (this.responseTimedOut) {
-          return { status: 'Failed', error: { code: 'ActionResponseTimedOut', message: `The execution of template action '${name}' failed: the client request timed out before the Response action ran.` } };
-        }
-        this.responseSent = answer;
-        const waiters = this.responseWaiters;
-        this.responseWaiters = [];
-        for (const w of waiters) w(answer);
-        return {};
-      }
-      case 'terminate': {
-        const inp = inputs();
-        rec.inputs = inp;
-        const st = String(inp.runStatus ?? 'Failed').toLowerCase();
-        const status = st === 'succeeded' ? 'Succeeded' : st === 'cancelled' ? 'Cancelled' : 'Failed';
-        const re = isObj(inp.runError) ? inp.runError : {};
-        const error = status === 'Failed' ? { code: typeof re.code === 'string' && re.code ? re.code : 'Terminated', message: typeof re.message === 'string' ? re.message : 'The workflow run was terminated.' } : undefined;
+  /**
+   * Runs one action through its handler (actions.ts, by type, case-insensitive); a type without a
+   * handler throws UnsupportedByEmulator naming it.
+   */
+  private async dispatch(type: string, name: string, def: Record<string, unknown>, rec: ActionRecord, host: ExpressionHost, loops: readonly LoopFrame[]): Promise<ActionResult> {
+    const handler = actionHandler(type);
+    if (!handler) throw unsupported(`Action type '${type || '(none)'}' is not supported by the local emulator (action '${name}').`);
+    return handler(this.actionContext(type, name, def, rec, host, loops));
+  }
+
+  /** The ActionContext of one action: its definition and record plus the run's facilities, bound to this run. */
+  private actionContext(type: string, name: string, def: Record<string, unknown>, rec: ActionRecord, host: ExpressionHost, loops: readonly LoopFrame[]): ActionContext {
+    return {
+      name,
+      type,
+      def,
+      rec,
+      host,
+      loops,
+      services: this.services,
+      signal: this.abort.signal,
+      runName: this.input.runName,
+      variables: this.variables,
+      inputs: () => {
+        const v = evaluateValue(def.inputs ?? {}, host);
+        return isObj(v) ? v : {};
+      },
+      hostFor: (l) => this.host(l),
+      getVar: (n) => this.getVar(n),
+      runActions: (actions, l) => this.runScope(actions, l),
+      skipActions: (actions) => {
+        if (isObj(actions)) for (const [n, d] of Object.entries(actions)) if (isObj(d)) this.markSkipped(n, d);
+      },
+      clearInner: () => this.clearInner(name),
+      scopeResult: (failed) => (failed ? { status: 'Failed', error: this.innerError(name) } : {}),
+      respond: (answer) => this.respond(name, answer),
+      terminate: (status, error) => {
         rec.status = 'Succeeded';
         rec.code = 'OK';
         rec.endTime = logicTime();
         throw new TerminateSignal(status, error);
-      }
-      case 'scope':
-        return scopeFailed(await this.runScope(def.actions, loops));
-      case 'if': {
-        const ok = evaluateCondition(def.expression, host);
-        rec.inputs = { expressionResult: ok };
-        rec.outputs = { expression: ok };
-        const taken = ok ? def.actions : isObj(def.else) ? def.else.actions : undefined;
-        const other = ok ? (isObj(def.else) ? def.else.actions : undefined) : def.actions;
-        if (isObj(other)) for (const [n, d] of Object.entries(other)) if (isObj(d)) this.markSkipped(n, d);
-        return scopeFailed(await this.runScope(taken, loops));
-      }
-      case 'switch': {
-        const value = evaluateValue(def.expression, host);
-        rec.inputs = { expressionValue: value };
-        const cases = isObj(def.cases) ? def.cases : {};
-        let chosen: unknown;
-        let matched = false;
-        for (const c of Object.values(cases)) {
-          if (!isObj(c)) continue;
-          if (!matched && switchEquals(c.case, value)) {
-            chosen = c.actions;
-            matched = true;
-          } else if (isObj(c.actions)) for (const [n, d] of Object.entries(c.actions)) if (isObj(d)) this.markSkipped(n, d);
-        }
-        const dflt = isObj(def.default) ? def.default.actions : undefined;
-        if (!matched) chosen = dflt;
-        else if (isObj(dflt)) for (const [n, d] of Object.entries(dflt)) if (isObj(d)) this.markSkipped(n, d);
-        return scopeFailed(await this.runScope(chosen, loops));
-      }
-      case 'foreach': {
-        const list = evaluateValue(def.foreach, host);
-        if (!Array.isArray(list)) throw invalidTemplate(`The 'foreach' expression of action '${name}' must evaluate to an array, not '${typeName(list)}'.`);
-        if (list.length > LIMITS.foreachItems) throw new WorkflowError('IterationLimitExceeded', `The 'foreach' of action '${name}' has ${list.length} items; the emulator runs at most ${LIMITS.foreachItems}.`);
-        let failed = false;
-        for (let i = 0; i < list.length; i++) {
-          this.clearInner(name);
-          if (await this.runScope(def.actions, [...loops, { name, item: list[i], index: i }])) failed = true;
-          rec.iterations = i + 1;
-        }
-        rec.inputs = { count: list.length };
-        return scopeFailed(failed);
-      }
-      case 'until': {
-        const limit = isObj(def.limit) ? def.limit : {};
-        const count = Math.min(typeof limit.count === 'number' ? limit.count : 60, LIMITS.untilCount);
-        const timeoutMs = typeof limit.timeout === 'string' ? isoDurationMs(limit.timeout) ?? 3_600_000 : 3_600_000;
-        const started = Date.now();
-        let failed = false;
-        let i = 0;
-        for (; i < count; i++) {
-          this.clearInner(name);
-          if (await this.runScope(def.actions, [...loops, { name, item: null, index: i }])) failed = true;
-          rec.iterations = i + 1;
-          if (failed) break;
-          if (evaluateCondition(def.expression, this.host([...loops, { name, item: null, index: i }]))) break;
-          if (Date.now() - started > timeoutMs) {
-            return { status: 'TimedOut', error: { code: 'ActionTimedOut', message: `The 'Until' action '${name}' exceeded its timeout.` } };
-          }
-        }
-        return scopeFailed(failed);
-      }
-      case 'wait': {
-        const inp = inputs();
-        rec.inputs = inp;
-        let ms = 0;
-        if (isObj(inp.interval)) {
-          const unit = String(inp.interval.unit ?? 'second').toLowerCase().replace(/s$/, '');
-          const n = Number(inp.interval.count ?? 0);
-          const per: Record<string, number> = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000, month: 2_592_000_000 };
-          if (!per[unit] || !Number.isFinite(n)) throw invalidTemplate(`The 'interval' of Wait action '${name}' is not valid.`);
-          ms = n * per[unit];
-        } else if (isObj(inp.until)) {
-          const t = Date.parse(String(inp.until.timestamp ?? ''));
-          if (Number.isNaN(t)) throw invalidTemplate(`The 'until.timestamp' of Wait action '${name}' is not a valid timestamp.`);
-          ms = t - Date.now();
-        } else throw invalidTemplate(`The Wait action '${name}' needs 'inputs.interval' or 'inputs.until'.`);
-        if (ms > this.services.maxWaitMs) {
-          throw new WorkflowError('UnsupportedByEmulator', `The Wait action '${name}' would wait ${Math.round(ms / 1000)} s; the local emulator waits at most ${this.services.maxWaitMs / 1000} s (setting maxWaitSeconds).`);
-        }
-        if (ms > 0) await abortableSleep(ms, this.abort.signal);
-        return {};
-      }
-      case 'http': {
-        const inp = inputs();
-        const method = String(inp.method ?? 'GET').toUpperCase();
-        if (typeof inp.uri !== 'string' || !inp.uri) throw invalidTemplate(`The 'uri' of Http action '${name}' must be a non-empty string.`);
-        const headers: Record<string, string> = {};
-        if (isObj(inp.headers)) for (const [k, v] of Object.entries(inp.headers)) headers[k] = toWdlString(v);
-        const queries: Record<string, string> = {};
-        if (isObj(inp.queries)) for (const [k, v] of Object.entries(inp.queries)) queries[k] = toWdlString(v);
-        const limit = isObj(def.limit) ? def.limit : {};
-        const timeoutMs = typeof limit.timeout === 'string' ? Math.min(isoDurationMs(limit.timeout) ?? LIMITS.httpTimeoutMs, LIMITS.httpTimeoutMs) : LIMITS.httpTimeoutMs;
-        const opts = String(def.operationOptions ?? '').toLowerCase();
-        rec.inputs = { method, uri: inp.uri.replace(/([?&]sig=)[^&]*/gi, '$1*sanitized*'), headers: redactHeaders(headers), ...(Object.keys(queries).length ? { queries } : {}), ...(inp.body !== undefined ? { body: inp.body } : {}), ...(isObj(inp.authentication) ? { authentication: { type: inp.authentication.type } } : {}) };
-        const answer = await this.services.http(
-          {
-            method,
-            uri: inp.uri,
-            headers,
-            queries,
-            body: inp.body,
-            authentication: isObj(inp.authentication) ? inp.authentication : undefined,
-            timeoutMs,
-            disableAsyncPattern: opts.includes('disableasyncpattern'),
-            retryPolicy: isObj(inp.retryPolicy) ? inp.retryPolicy : undefined,
-          },
-          this.abort.signal,
-        );
-        rec.outputs = answer;
-        rec.code = httpCode(answer.statusCode);
-        if (answer.statusCode >= 400) return { status: 'Failed', error: { code: rec.code, message: `The HTTP request to '${safeUri(inp.uri)}' answered ${answer.statusCode}.` } };
-        return {};
-      }
-      case 'workflow': {
-        const inp = inputs();
-        const hostInfo = isObj(inp.host) ? inp.host : {};
-        const wf = isObj(hostInfo.workflow) ? hostInfo.workflow : {};
-        if (typeof wf.id !== 'string' || typeof hostInfo.triggerName !== 'string') throw invalidTemplate(`The Workflow action '${name}' needs 'inputs.host.workflow.id' and 'inputs.host.triggerName'.`);
-        const headers: Record<string, string> = {};
-        if (isObj(inp.headers)) for (const [k, v] of Object.entries(inp.headers)) headers[k] = toWdlString(v);
-        rec.inputs = { host: hostInfo, body: inp.body ?? null, headers };
-        const answer = await this.services.invokeWorkflow(wf.id, hostInfo.triggerName, inp.body ?? null, headers, this.input.runName);
-        rec.outputs = answer;
-        rec.code = httpCode(answer.statusCode);
-        if (answer.statusCode >= 400) return { status: 'Failed', error: { code: rec.code, message: `The called workflow answered ${answer.statusCode}.` } };
-        return {};
-      }
-      default:
-        throw unsupported(`Action type '${type || '(none)'}' is not supported by the local emulator (action '${name}').`);
+      },
+    };
+  }
+
+  /** The Response action: answers waiting callers once; later Responses (or after the caller timed out) fail. */
+  private respond(name: string, answer: HttpAnswer): ActionResult {
+    if (this.responseSent) {
+      return { status: 'Failed', error: { code: 'ActionResponseSkipped', message: `The execution of template action '${name}' is skipped: the client request was already answered by another Response action.` } };
     }
+    if (this.responseTimedOut) {
+      return { status: 'Failed', error: { code: 'ActionResponseTimedOut', message: `The execution of template action '${name}' failed: the client request timed out before the Response action ran.` } };
+    }
+    this.responseSent = answer;
+    const waiters = this.responseWaiters;
+    this.responseWaiters = [];
+    for (const w of waiters) w(answer);
+    return {};
   }
 
   /** The error of a failed container: UnsupportedByEmulator from inside when present, else ActionFailed. */
@@ -764,74 +544,9 @@ export class WorkflowRun {
     for (const a of this.index.values()) if (this.isInside(a.name, loop)) this.actions.delete(a.name);
   }
 
-  private getVar(name: unknown): { type: string; value: unknown } {
+  private getVar(name: unknown): Variable {
     const v = this.variables.get(String(name ?? '').toLowerCase());
     if (!v) throw invalidTemplate(`The variable '${String(name)}' does not exist. Initialize it with an 'InitializeVariable' action first.`);
     return v;
   }
-}
-
-function defaultFor(t: string): unknown {
-  switch (t) {
-    case 'array': return [];
-    case 'object': return {};
-    case 'string': return '';
-    case 'integer':
-    case 'float': return 0;
-    case 'boolean': return false;
-    default: return null;
-  }
-}
-
-/** Checks a variable value against its declared type (null allowed; numbers for Float; 'true'/'false' not coerced). */
-function coerceVariable(name: string, t: string, value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  const ok =
-    (t === 'string' && typeof value === 'string') ||
-    (t === 'integer' && typeof value === 'number' && Number.isInteger(value)) ||
-    (t === 'float' && typeof value === 'number') ||
-    (t === 'boolean' && typeof value === 'boolean') ||
-    (t === 'array' && Array.isArray(value)) ||
-    (t === 'object' && isObj(value));
-  if (!['string', 'integer', 'float', 'boolean', 'array', 'object'].includes(t)) throw invalidTemplate(`The variable '${name}' has an unknown type '${t}'. Allowed: String, Integer, Float, Boolean, Array, Object.`);
-  if (!ok) throw invalidTemplate(`The variable '${name}' of type '${t}' cannot be initialized or updated with a value of type '${typeName(value)}'.`);
-  return value;
-}
-
-function switchEquals(caseValue: unknown, value: unknown): boolean {
-  if (typeof caseValue === 'string' && typeof value === 'string') return caseValue === value;
-  return caseValue === value;
-}
-
-/** Parses an ISO 8601 duration (PT1H, P1D, PT30S) to ms; undefined when invalid. */
-export function isoDurationMs(d: string): number | undefined {
-  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(d.trim());
-  if (!m || d.trim() === 'P') return undefined;
-  return ((Number(m[1] ?? 0) * 24 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 60_000 + Number(m[4] ?? 0) * 1000;
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    t.unref?.();
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** Headers as recorded in run history: Authorization and key-like headers are redacted. */
-export function redactHeaders(h: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) out[k] = /authorization|api-key|apikey|secret|token|password|cookie|sig/i.test(k) ? '*sanitized*' : v;
-  return out;
-}
-
-/** A URI with its query string removed (it may carry a signature). */
-export function safeUri(u: string): string {
-  const i = u.indexOf('?');
-  return (i >= 0 ? u.slice(0, i) : u).slice(0, 300);
 }
