@@ -6,7 +6,7 @@ import { OfferEntity } from '../../src/offers/offer.entity';
 import { OfferCredentials } from '../../src/offers/offer-credentials';
 import { LOGIC_APP_SETTINGS, LogicAppSettings } from './logic-app-settings';
 import { RemoteHttp, trustedCas } from '../../src/remote/http';
-import { classifyRemoteError, RemoteError } from '../../src/remote/remote-error';
+import { callRemote, classifyRemoteError, RemoteError } from '../../src/remote/remote-error';
 import { guardedLookup, LOGIC_APPS_CALLBACK_ENDPOINTS, OUTBOUND_URL_REFUSED, OutboundUrlPolicy, outboundPolicyFor, outboundUrlProblem } from '../../src/security/outbound-url';
 
 /** An HTTP answer of a callback URL (or its async Location). Header names are lower case. */
@@ -114,45 +114,30 @@ export class LogicAppGateway implements OnApplicationShutdown {
 
   /** The workflow, or null when ARM answers 404. @throws RemoteError (logicAppError) for other failures. */
   async workflow(offer: OfferEntity, resourceGroup: string, name: string): Promise<WorkflowInfo | null> {
-    try {
-      const wf = await (await this.client(offer)).workflows.get(resourceGroup, name);
-      const def = (wf.definition ?? {}) as { triggers?: Record<string, { type?: string; inputs?: { method?: string } }>; actions?: Record<string, { type?: string }> };
-      const trig = Object.entries(def.triggers ?? {}).find(([, t]) => String(t?.type ?? '').toLowerCase() === 'request');
-      return {
-        name: wf.name ?? name,
-        state: wf.state,
-        ...(trig ? { requestTrigger: { name: trig[0], ...(trig[1].inputs?.method ? { method: String(trig[1].inputs.method).toUpperCase() } : {}) } } : {}),
-        responseActions: Object.entries(def.actions ?? {})
-          .filter(([, a]) => String(a?.type ?? '').toLowerCase() === 'response')
-          .map(([n]) => n),
-      };
-    } catch (err) {
-      const e = logicAppError(err);
-      if (e.kind === 'notFound') return null;
-      throw e;
-    }
+    const wf = await callRemote(async () => (await this.client(offer)).workflows.get(resourceGroup, name), logicAppError, { value: null });
+    if (!wf) return null;
+    const def = (wf.definition ?? {}) as { triggers?: Record<string, { type?: string; inputs?: { method?: string } }>; actions?: Record<string, { type?: string }> };
+    const trig = Object.entries(def.triggers ?? {}).find(([, t]) => String(t?.type ?? '').toLowerCase() === 'request');
+    return {
+      name: wf.name ?? name,
+      state: wf.state,
+      ...(trig ? { requestTrigger: { name: trig[0], ...(trig[1].inputs?.method ? { method: String(trig[1].inputs.method).toUpperCase() } : {}) } } : {}),
+      responseActions: Object.entries(def.actions ?? {})
+        .filter(([, a]) => String(a?.type ?? '').toLowerCase() === 'response')
+        .map(([n]) => n),
+    };
   }
 
   /** The trigger's callback URL (with its `sig`: keep it in memory only). */
   async callbackUrl(offer: OfferEntity, resourceGroup: string, workflow: string, trigger: string): Promise<string> {
-    try {
-      const cb = await (await this.client(offer)).workflowTriggers.listCallbackUrl(resourceGroup, workflow, trigger);
-      if (!cb.value) throw new RemoteError('logicApp', 'transient', 'CallbackUrlMissing', `listCallbackUrl of ${workflow}/${trigger} returned no URL.`);
-      return cb.value;
-    } catch (err) {
-      throw logicAppError(err);
-    }
+    const cb = await callRemote(async () => (await this.client(offer)).workflowTriggers.listCallbackUrl(resourceGroup, workflow, trigger), logicAppError);
+    if (!cb.value) throw new RemoteError('logicApp', 'transient', 'CallbackUrlMissing', `listCallbackUrl of ${workflow}/${trigger} returned no URL.`);
+    return cb.value;
   }
 
   /** The run, or null when ARM answers 404. */
   async run(offer: OfferEntity, resourceGroup: string, workflow: string, runId: string): Promise<WorkflowRun | null> {
-    try {
-      return await (await this.client(offer)).workflowRuns.get(resourceGroup, workflow, runId);
-    } catch (err) {
-      const e = logicAppError(err);
-      if (e.kind === 'notFound') return null;
-      throw e;
-    }
+    return callRemote(async () => (await this.client(offer)).workflowRuns.get(resourceGroup, workflow, runId), logicAppError, { value: null });
   }
 
   /** Cancels a run in progress; best effort (a run that already ended answers 409, ignored). */
@@ -172,14 +157,8 @@ export class LogicAppGateway implements OnApplicationShutdown {
   async responseOf(offer: OfferEntity, resourceGroup: string, workflow: string, runId: string, responseActions: string[]): Promise<{ statusCode: number; body: unknown } | undefined> {
     const client = await this.client(offer);
     for (const name of responseActions) {
-      let action;
-      try {
-        action = await client.workflowRunActions.get(resourceGroup, workflow, runId, name);
-      } catch (err) {
-        const e = logicAppError(err);
-        if (e.kind === 'notFound') continue;
-        throw e;
-      }
+      const action = await callRemote(() => client.workflowRunActions.get(resourceGroup, workflow, runId, name), logicAppError, { value: null });
+      if (!action) continue;
       if (action.status !== 'Succeeded' || !action.outputsLink?.uri) continue;
       const content = await this.call('GET', action.outputsLink.uri);
       if (content.status !== 200 || !content.body || typeof content.body !== 'object') continue;

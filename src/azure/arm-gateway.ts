@@ -3,7 +3,7 @@ import { TokenCredential } from '@azure/identity';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
 import { AzureRuntime } from './azure-runtime';
-import { classifyRemoteError } from '../remote/remote-error';
+import { callRemote, classifyRemoteError, RemoteError } from '../remote/remote-error';
 
 /** State of one ARM deployment as the pools need it. */
 export interface DeploymentStatus {
@@ -15,20 +15,11 @@ export interface DeploymentStatus {
   error?: { code?: string; message?: string; details?: unknown };
 }
 
-/**
- * Runs one SDK call and throws its failure classified (src/remote: RemoteError, service `arm`; a refused
- * token is kind `credential`, service `token`). With `ifNotFound`, a `notFound` answer (404) returns that
- * value instead.
- */
-async function armCall<T, N = never>(fn: () => Promise<T>, ifNotFound?: { value: N }): Promise<T | N> {
-  try {
-    return await fn();
-  } catch (err) {
-    const e = classifyRemoteError(err, 'arm');
-    if (ifNotFound && e.kind === 'notFound') return ifNotFound.value;
-    throw e;
-  }
-}
+/** An SDK failure classified (src/remote: RemoteError, service `arm`; a refused token is kind `credential`, service `token`). */
+const armError = (err: unknown): RemoteError => classifyRemoteError(err, 'arm');
+
+/** Runs one SDK call, its failure thrown classified (armError); with `ifNotFound`, a 404 returns that value. */
+const armCall = <T, N = never>(fn: () => Promise<T>, ifNotFound?: { value: N }): Promise<T | N> => callRemote(fn, armError, ifNotFound);
 
 /**
  * The ARM operations the pools use, in one publisher subscription, through the real SDK clients
@@ -73,7 +64,7 @@ export class ArmSubscriptionClient {
       });
       await poller.submitted();
     } catch (err) {
-      const e = classifyRemoteError(err, 'arm');
+      const e = armError(err);
       if (e.code === 'DeploymentActive') return;
       throw e;
     }

@@ -1,5 +1,5 @@
 import { OutboundUrlRefusedError } from '../security/outbound-url';
-import { classifyRemoteError, isRetryable, kindOfStatus, RemoteError, remoteErrorFromAnswer, retryAfterFromHeaders, retryAfterMs, safeMessage } from './remote-error';
+import { callRemote, classifyRemoteError, isRetryable, kindOfStatus, RemoteError, remoteErrorFromAnswer, retryAfterFromHeaders, retryAfterMs, safeMessage } from './remote-error';
 import { withRetryAfter } from './retry';
 
 /** Shapes as the clients throw them (recorded against the emulator: @azure/identity 4, core-rest-pipeline 1, Graph client 3). */
@@ -124,5 +124,15 @@ describe('withRetryAfter', () => {
     n = 0;
     await expect(withRetryAfter('bc', () => (n++, Promise.reject({ status: 503, message: 'x', headers: { 'retry-after': '0' } })), 3)).rejects.toMatchObject({ kind: 'throttled' });
     expect(n).toBe(3);
+  });
+});
+
+describe('callRemote', () => {
+  const arm = (err: unknown) => classifyRemoteError(err, 'arm');
+  it('returns the value, throws failures classified, and turns notFound into a value when asked', async () => {
+    await expect(callRemote(async () => 1, arm)).resolves.toBe(1);
+    await expect(callRemote(() => Promise.reject(restError(404, 'ResourceGroupNotFound', 'gone')), arm, { value: null })).resolves.toBeNull();
+    await expect(callRemote(() => Promise.reject(restError(404, 'ResourceGroupNotFound', 'gone')), arm)).rejects.toMatchObject({ kind: 'notFound', code: 'ResourceGroupNotFound' });
+    await expect(callRemote(() => Promise.reject(restError(409, 'Conflict', 'x')), arm, { value: null })).rejects.toMatchObject({ kind: 'invalid', status: 409 });
   });
 });

@@ -237,3 +237,19 @@ export function classifyRemoteError(err: unknown, context: RemoteService | { ser
   if (net === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return new RemoteError(service, 'invalid', 'AnswerTooLarge', message, undefined, undefined, { cause: err });
   return new RemoteError(service, 'transient', net ?? bodyCode ?? ownCode ?? (name || 'Error'), bodyMessage ? safeMessage(bodyMessage) : message, undefined, wait, { cause: err });
 }
+
+/**
+ * Runs one remote call and throws its failure classified by `classify` (classifyRemoteError for a service,
+ * or a caller's refinement of it). With `ifNotFound`, a `notFound` failure returns `ifNotFound.value`
+ * instead (reads of what may be gone, idempotent deletes).
+ * @throws RemoteError from `classify`.
+ */
+export async function callRemote<T, N = never>(call: () => Promise<T>, classify: (err: unknown) => RemoteError, ifNotFound?: { value: N }): Promise<T | N> {
+  try {
+    return await call();
+  } catch (err) {
+    const e = classify(err);
+    if (ifNotFound && e.kind === 'notFound') return ifNotFound.value;
+    throw e;
+  }
+}

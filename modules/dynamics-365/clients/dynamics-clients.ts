@@ -10,7 +10,7 @@ import { DYNAMICS_SETTINGS, DynamicsSettings } from '../dynamics-settings';
 import { RemoteHttp, trustedCas } from '../../../src/remote/http';
 import { classifyRemoteError } from '../../../src/remote/remote-error';
 import { GraphDirectory } from './graph-directory';
-import { BusinessCentralApi, DataverseApi, FinanceOperationsApi, ProductApi } from './product-api';
+import { ProductApi, productApiFor } from './product-api';
 import { guardedLookup, OutboundUrlPolicy, outboundPolicyFor } from '../../../src/security/outbound-url';
 
 /** Public-cloud Microsoft Graph. */
@@ -100,12 +100,7 @@ export class DynamicsClients implements OnApplicationShutdown {
       baseUrl: `${this.graphEndpoint}/`,
       customHosts: new Set([new URL(this.graphEndpoint).hostname]),
     });
-    const product: ProductApi =
-      cfg.product === 'customer-engagement'
-        ? new DataverseApi(cfg, cred, this.productHttp, this.outboundPolicy)
-        : cfg.product === 'operations'
-          ? new FinanceOperationsApi(cfg, cred, this.productHttp, this.outboundPolicy)
-          : new BusinessCentralApi(cfg, cred, this.productHttp, this.outboundPolicy);
+    const product = productApiFor(cfg, cred, this.productHttp, this.outboundPolicy);
     const e = { graph: new GraphDirectory(client), product };
     for (const k of this.cache.keys()) if (k.startsWith(`${offer.id}|`)) this.cache.delete(k);
     this.cache.set(key, e);

@@ -1,5 +1,5 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
-import { classifyRemoteError, RemoteError } from '../../../src/remote/remote-error';
+import { callRemote, classifyRemoteError, RemoteError } from '../../../src/remote/remote-error';
 
 /** A subscribed SKU of the tenant (Graph subscribedSku, the parts we use). */
 export interface TenantSku {
@@ -57,12 +57,8 @@ const quote = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 export class GraphDirectory {
   constructor(private readonly client: Client) {}
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw classifyRemoteError(err, 'graph');
-    }
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return callRemote(fn, (err) => classifyRemoteError(err, 'graph'));
   }
 
   /** The user with this UPN (id and assigned SKU ids), or null. */

@@ -50,6 +50,20 @@ function accessProblem(e: RemoteError, product: DynamicsProduct): ErrorDetail {
   return { code: 'InstanceUnreachable', target: 'testDrive.instanceWebApiUrl', message: `The instance's API did not answer as expected (${e.status ?? 'no HTTP status'} ${e.code}): ${e.message.slice(0, 300)}` };
 }
 
+/** The remote named in errors, per product. */
+const SERVICE_OF: Record<DynamicsProduct, RemoteService> = { 'customer-engagement': 'dataverse', operations: 'fno', 'business-central': 'bc' };
+
+/**
+ * The product API of a Dynamics 365 test drive: an OData client for `cfg.instanceWebApiUrl` (for Customer
+ * Engagement it ends in /api/data/v9.x/, validated by dynamics-config.ts) with tokens for
+ * `<instanceUrl>/.default` from `credential`, sending through `http` (DynamicsClients' product dispatcher).
+ */
+export function productApiFor(cfg: DynamicsTestDriveConfig, credential: TokenCredential, http: RemoteHttp, outboundPolicy: OutboundUrlPolicy): ProductApi {
+  const odata = new ODataFetch(SERVICE_OF[cfg.product], cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, http, outboundPolicy);
+  if (cfg.product === 'customer-engagement') return new DataverseApi(cfg, odata);
+  return cfg.product === 'operations' ? new FinanceOperationsApi(cfg, odata) : new BusinessCentralApi(cfg, odata);
+}
+
 /**
  * JSON over HTTPS with a bearer token for the instance (OData v4: the Dataverse Web API, F&O entities and
  * the Business Central API), through the product HTTP client (DynamicsClients: the runtime's CA list and
@@ -57,7 +71,7 @@ function accessProblem(e: RemoteError, product: DynamicsProduct): ErrorDetail {
  * first; the lookup checks rule 5 when a connection is opened. Short Retry-After waits are honoured inline
  * (withRetryAfter).
  */
-class ODataFetch {
+export class ODataFetch {
   constructor(
     private readonly service: RemoteService,
     private readonly baseUrl: string,
@@ -99,17 +113,10 @@ class ODataFetch {
  */
 export class DataverseApi implements ProductApi {
   readonly product = 'customer-engagement' as const;
-  private readonly http: ODataFetch;
-
   constructor(
     private readonly cfg: DynamicsTestDriveConfig,
-    credential: TokenCredential,
-    http: RemoteHttp,
-    outboundPolicy: OutboundUrlPolicy,
-  ) {
-    // instanceWebApiUrl ends in /api/data/v9.x/ (validated and normalised by dynamics-config.ts).
-    this.http = new ODataFetch('dataverse', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, http, outboundPolicy);
-  }
+    private readonly http: ODataFetch,
+  ) {}
 
   async findUser(_upn: string, objectId: string): Promise<EnvironmentUser | null> {
     if (!GUID.test(objectId)) return null;
@@ -165,16 +172,10 @@ export class DataverseApi implements ProductApi {
 /** Finance and Operations through its OData entities (SystemUsers, SecurityRoles, SecurityUserRoleAssociations, SecurityUserRoleOrganizations). */
 export class FinanceOperationsApi implements ProductApi {
   readonly product = 'operations' as const;
-  private readonly http: ODataFetch;
-
   constructor(
     private readonly cfg: DynamicsTestDriveConfig,
-    credential: TokenCredential,
-    http: RemoteHttp,
-    outboundPolicy: OutboundUrlPolicy,
-  ) {
-    this.http = new ODataFetch('fno', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, http, outboundPolicy);
-  }
+    private readonly http: ODataFetch,
+  ) {}
 
   async findUser(upn: string): Promise<EnvironmentUser | null> {
     const r = await this.http.request<{ value?: Array<{ UserID: string }> }>('GET', `SystemUsers?$filter=${encodeURIComponent(`Alias eq ${odataString(upn)}`)}&$select=UserID,Alias`);
@@ -229,17 +230,12 @@ export class FinanceOperationsApi implements ProductApi {
 /** Business Central through its automation API v2.0 (companies, users, permissionSets, userPermissions). */
 export class BusinessCentralApi implements ProductApi {
   readonly product = 'business-central' as const;
-  private readonly http: ODataFetch;
   private company?: Promise<{ id: string; name: string }>;
 
   constructor(
     private readonly cfg: DynamicsTestDriveConfig,
-    credential: TokenCredential,
-    http: RemoteHttp,
-    outboundPolicy: OutboundUrlPolicy,
-  ) {
-    this.http = new ODataFetch('bc', cfg.instanceWebApiUrl, credential, `${cfg.instanceUrl}/.default`, http, outboundPolicy);
-  }
+    private readonly http: ODataFetch,
+  ) {}
 
   /** The environment's first company (the automation API addresses users per company). */
   private companyOf(): Promise<{ id: string; name: string }> {
