@@ -1,5 +1,5 @@
-import * as tls from 'node:tls';
 import { ClientSecretCredential, TokenCredential } from '@azure/identity';
+import { trustedCas } from '../remote/http';
 
 /**
  * Where the Azure endpoints are and how to trust them, resolved at start: either real Azure (public
@@ -43,10 +43,10 @@ export class AzureRuntime {
   ) {
     // Emulated: every endpoint is the emulator, so its CA alone is the trust list (a short list also keeps
     // Node's per-request agent key cheap: ~1.5 ms per ARM call with all ~140 roots, measured in bench/).
-    // Real Azure with an extra CA (private cloud): the system roots plus that CA.
-    this.clientOptions = endpoints.extraCaPem
-      ? { tlsOptions: { ca: endpoints.emulated ? [endpoints.extraCaPem] : [...tls.rootCertificates, endpoints.extraCaPem] } }
-      : {};
+    // Real Azure with an extra CA (private cloud): the system roots plus that CA. The same rule as the
+    // service's own HTTP client (trustedCas, src/remote/http.ts).
+    const ca = trustedCas(endpoints);
+    this.clientOptions = ca ? { tlsOptions: { ca } } : {};
     this.serviceCredential = this.credential(serviceIdentity.tenantId, serviceIdentity.clientId, serviceIdentity.clientSecret);
   }
 
