@@ -8,6 +8,11 @@ import { ApiExceptionFilter } from './common/api-exception.filter';
 import { AppConfig } from './config/app-config';
 import { PACKAGE_CONTENT_TYPES, PACKAGE_MAX_BYTES } from '../modules/azure-resource-manager/packages/package-limits';
 import { bodyPolicy } from './common/body-policy';
+import { withZodComponents } from './common/openapi';
+import { offerApiComponents } from './offers/offer.dto';
+import { capacityApiComponents } from './capacity/capacity.dto';
+import { TestDriveTypeRegistry } from './test-drives/test-drive-type.registry';
+import type { z } from 'zod';
 
 /** Largest JSON body accepted (bytes). */
 export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -18,14 +23,15 @@ export const ZIP_BODY_LIMIT_BYTES = PACKAGE_MAX_BYTES;
  * Applies what every instance of the HTTP app needs (production and tests alike): the /api/v1
  * prefix (health stays at /health), the body policy (JSON everywhere, zip only on the package upload,
  * each with its own limit and 415/413 before a byte is read), the
- * error filter, and OpenAPI at /api/docs.
+ * error filter, and OpenAPI at /api/docs (built on first request, once the test drive types are
+ * registered; its schemas are generated from the zod schemas: openApiComponents).
  */
 export function configureApp(app: INestApplication, config: AppConfig): void {
   void config;
   app.setGlobalPrefix('api/v1', {
     exclude: [
       { path: 'health', method: RequestMethod.GET },
-      { path: 'health/(.*)', method: RequestMethod.GET },
+      { path: 'health/{*rest}', method: RequestMethod.GET },
       { path: 'metrics', method: RequestMethod.GET },
     ],
   });
@@ -60,7 +66,17 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
       'entra',
     )
     .build();
-  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { useGlobalPrefix: false });
+  SwaggerModule.setup('api/docs', app, () => withZodComponents(SwaggerModule.createDocument(app, doc), openApiComponents(app)), { useGlobalPrefix: false });
+}
+
+/**
+ * The OpenAPI components that depend on the registered test drive types (the PUT /offers body, the
+ * offer view, capacity rows), name -> zod schema; the document also holds every schema named with
+ * apiComponent (src/common/openapi.ts). Call after app.init() (types register on module init).
+ */
+export function openApiComponents(app: INestApplication): Record<string, z.ZodType> {
+  const types = app.get(TestDriveTypeRegistry).all();
+  return { ...offerApiComponents(types), ...capacityApiComponents(types) };
 }
 
 /**

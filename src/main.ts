@@ -33,7 +33,12 @@ async function main(): Promise<void> {
   let runtime: AzureRuntime;
   let embedded: Awaited<ReturnType<typeof startEmbeddedAzure>> | undefined;
   if (config.azureMode === 'emulator') {
-    embedded = await startEmbeddedAzure(config);
+    try {
+      embedded = await startEmbeddedAzure(config);
+    } catch (err) {
+      exitIfPortBusy(err, config);
+      throw err;
+    }
     runtime = embedded.runtime;
   } else if (config.azureMode === 'shared-emulator') {
     try {
@@ -67,7 +72,14 @@ async function main(): Promise<void> {
   if (config.database.kind === 'postgres') await (await openDataSource(config.database)).destroy();
 
   const app: INestApplication = await createApp({ config, azure: runtime });
-  await app.listen(config.port, config.host);
+  try {
+    await app.listen(config.port, config.host);
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    exitIfPortBusy(err, config);
+    throw err;
+  }
   const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
   // One owner of shutdown: close the app (Nest shutdown hooks run: the reconcile loop stops and its
   // lease is released), then the embedded emulator and Azurite. A second signal exits at once.
@@ -125,6 +137,23 @@ async function main(): Promise<void> {
     }
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
+}
+
+/**
+ * A port this start needs is taken (EADDRINUSE, e.g. a second `npm start`): says which setting to change
+ * and exits 2. Returns when `err` is something else.
+ */
+function exitIfPortBusy(err: unknown, config: AppConfig): void {
+  const e = err as { code?: string; port?: number; message?: string };
+  const text = `${e?.code ?? ''} ${e?.message ?? ''}`;
+  if (!/EADDRINUSE/.test(text)) return;
+  const port = e.port ?? Number(/:(\d+)\b/.exec(e.message ?? '')?.[1]);
+  const setting =
+    port === config.emulatorPort ? 'EMULATOR_PORT' : port === config.azuriteBlobPort || /Azurite/.test(text) ? 'AZURITE_BLOB_PORT' : port === config.port ? 'PORT' : 'PORT, EMULATOR_PORT or AZURITE_BLOB_PORT';
+  process.stderr.write(
+    `Port ${Number.isFinite(port) ? port : '?'} is already in use (another \`npm start\`?). Stop that process, or start on other ports, e.g. ${setting}=<free port> npm start\n`,
+  );
+  process.exit(2);
 }
 
 void main().catch((err) => {

@@ -1,4 +1,8 @@
+import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
+
+/** Nest framework loggers whose info lines (module and route registration, start) are logged at debug. */
+const FRAMEWORK_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
 import { AppConfig } from '../config/app-config';
 
 /**
@@ -44,6 +48,16 @@ export function pinoParams(config: AppConfig, stream?: NodeJS.WritableStream): P
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       },
       customProps: () => ({ service: 'test-drive-orchestrator' }),
+      hooks: {
+        // Nest's own start-up chatter (one line per module and per route) is debug, not info: at the
+        // default level the start banner is not buried under ~50 lines.
+        logMethod(this: { debug: (...a: unknown[]) => void }, args: unknown[], method: (...a: unknown[]) => void, level: number) {
+          const context = (args[0] as { context?: unknown } | undefined)?.context;
+          if (level === 30 && typeof context === 'string' && FRAMEWORK_CONTEXTS.has(context)) return this.debug(...args);
+          return method.apply(this, args);
+        },
+      },
   } satisfies NonNullable<Params['pinoHttp']>;
-  return { pinoHttp: stream ? [options, stream as never] : options };
+  // Middleware on every route under the global prefix, in path-to-regexp v8 syntax (Nest 11: no legacy-route warning).
+  return { pinoHttp: stream ? [options, stream as never] : options, forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }] };
 }
