@@ -56,27 +56,52 @@ const count = (what: string) =>
 
 const regionSchema = z
   .strictObject({
-    name: knownRegionSchema('region name'),
-    hot: count('hot'),
-    cold: count('cold'),
+    name: knownRegionSchema('region name').meta({ description: 'ARM location name (config/regions.json), compared in lower case; each region once.', example: 'westeurope' }),
+    hot: count('hot').meta({ description: `Instances kept deployed and waiting (access in under 10 seconds), 0-${ARM_MAX_INSTANCES_PER_KIND}.`, example: 2 }),
+    cold: count('cold').meta({
+      description: `Instances deployed on request (the most that can be deployed on request in this region), 0-${ARM_MAX_INSTANCES_PER_KIND}. hot + cold must be at least 1.`,
+      example: 5,
+    }),
   })
   .superRefine((r, ctx) => {
     const valid = (n: number) => Number.isInteger(n) && n >= 0 && n <= ARM_MAX_INSTANCES_PER_KIND;
     if (valid(r.hot) && valid(r.cold) && r.hot + r.cold < 1) {
       ctx.addIssue({ code: 'custom', path: ['hot'], message: 'A region needs at least one instance: hot + cold must be at least 1.' });
     }
-  });
+  })
+  .meta({ description: 'One region of the test drive and its pool sizes.' });
 
-const testDriveSchema = z.strictObject({
-  type: z.literal(ARM_TEST_DRIVE_TYPE),
-  durationHours: durationHoursSchema,
-  regions: z
-    .array(regionSchema, { message: 'regions must be a list of {name, hot, cold}' })
-    .min(1, 'At least one region is required.')
-    .max(ARM_MAX_REGIONS, `At most ${ARM_MAX_REGIONS} regions (Partner Center limit).`),
-  description: descriptionSchema,
-  accessInformation: accessInformationSchema,
-});
+/**
+ * The `testDrive` section of an ARM test drive as validateArmConfig parses it (region names are
+ * lower-cased and access information sanitised by its transforms); also its API description.
+ */
+export const armTestDriveSchema = z
+  .strictObject({
+    type: z.literal(ARM_TEST_DRIVE_TYPE),
+    durationHours: durationHoursSchema.meta({ description: 'Whole hours, 1-99 (Partner Center: "1.5" is not valid).', example: 2 }),
+    regions: z
+      .array(regionSchema, { message: 'regions must be a list of {name, hot, cold}' })
+      .min(1, 'At least one region is required.')
+      .max(ARM_MAX_REGIONS, `At most ${ARM_MAX_REGIONS} regions (Partner Center limit).`)
+      .meta({ description: `1-${ARM_MAX_REGIONS} regions, each listed once.` }),
+    description: descriptionSchema,
+    accessInformation: accessInformationSchema,
+  })
+  .meta({
+    description:
+      "Azure Resource Manager test drive: each session gets a deployment of the offer's template package (PUT /offers/{offerId}/package) in a new resource group; " +
+      'hot instances are kept deployed per region, cold ones deployed on request. Deployment: the AzureDeployment section.',
+    example: {
+      type: ARM_TEST_DRIVE_TYPE,
+      durationHours: 2,
+      regions: [
+        { name: 'westeurope', hot: 2, cold: 5 },
+        { name: 'eastus', hot: 0, cold: 3 },
+      ],
+      description: 'Try Contoso CRM for two hours.',
+      accessInformation: '<p>Open {{siteUrl}} and sign in as {{userName}} / {{password}}.</p>',
+    },
+  });
 
 /**
  * Validates the `testDrive` and `deployment` sections of PUT /offers/{id} for an ARM test drive.
@@ -93,7 +118,7 @@ const testDriveSchema = z.strictObject({
  */
 export function validateArmConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
   const parsed = validateTestDriveSections({
-    testDrive: { schema: testDriveSchema, input: testDrive },
+    testDrive: { schema: armTestDriveSchema, input: testDrive },
     crossChecks: duplicateRegions(testDrive?.regions),
     deployment: { schema: azureDeploymentSchema, input: deployment, requiredMessage: AZURE_DEPLOYMENT_REQUIRED },
   });

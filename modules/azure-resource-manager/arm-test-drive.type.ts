@@ -8,11 +8,14 @@ import { PoolInstanceEntity } from '../../src/pools/pool-instance.entity';
 import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
-import { CapacityRow, SessionCommit, StartSessionRequest, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { z } from 'zod';
+import { CapacityRow, SessionCommit, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { azureDeploymentSchema } from '../../src/test-drives/config-schemas';
 import { Database, TxBody } from '../../src/persistence/database';
 import { isUniqueViolation } from '../../src/persistence/data-source';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
-import { ArmTestDriveConfig, validateArmConfig } from './arm-config';
+import { armTestDriveSchema, ArmTestDriveConfig, validateArmConfig } from './arm-config';
+import { packageRevisionSummarySchema } from './packages/package.dto';
 import { PackageService } from './packages/package.service';
 import { ArmInstanceDriver } from './provisioning/arm-instance.driver';
 
@@ -36,6 +39,24 @@ export const ORPHAN_SWEEP_INTERVAL_MS = 5 * 60_000;
  */
 export const ORPHAN_GRACE_MS = 10 * 60_000;
 
+/** What an ARM test drive validates and adds to responses (TestDriveSchemas; the API description). */
+export const ARM_SCHEMAS: TestDriveSchemas = {
+  testDrive: armTestDriveSchema,
+  deployment: azureDeploymentSchema,
+  offerView: { packageRevision: packageRevisionSummarySchema.nullable() },
+  capacityRow: {
+    deleting: z.number().int().meta({ description: 'ARM: instances whose resource group is being deleted.' }),
+    coldLimit: z.number().int().meta({ description: 'ARM: the region\'s cold count (most instances deployed on request).' }),
+    coldInUse: z.number().int().meta({ description: 'ARM: cold instances deployed or deploying.' }),
+    consecutiveFailures: z.number().int().meta({ description: 'ARM: failed deployments in a row in this region (resets on a success).' }),
+    backoffUntil: z.string().nullable().meta({ description: 'ARM: no new hot instance is started in this region before this time (ISO 8601); null when not backing off.' }),
+    lastFailure: z
+      .object({ code: z.string(), message: z.string(), at: z.string().meta({ description: 'ISO 8601 UTC.' }) })
+      .nullable()
+      .meta({ description: 'ARM: the last failed deployment in this region.' }),
+  },
+};
+
 /**
  * Azure Resource Manager test drives (TestDriveType). Per offer and region it keeps `hot` instances
  * deployed and ready, deploys cold ones on request, never more than `hot + cold` at once, and deletes
@@ -46,6 +67,7 @@ export const ORPHAN_GRACE_MS = 10 * 60_000;
 @Injectable()
 export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicationShutdown {
   readonly type = ARM_TYPE;
+  readonly schemas = ARM_SCHEMAS;
   /** The claim and the session row are one transaction (claimHot, reserveCold). */
   readonly claimsAtomically = true;
   private readonly logger = new Logger('ArmTestDriveType');

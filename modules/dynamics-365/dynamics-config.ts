@@ -100,34 +100,73 @@ const LEGAL_ENTITY_PATTERN = /^[A-Za-z0-9]{1,4}$/;
 /** skuPartNumber (e.g. DYN365_ENTERPRISE_PLAN1) or skuId GUID. */
 const SKU_PATTERN = /^([A-Za-z0-9][A-Za-z0-9_.+-]{0,99}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
 
-const testDriveSchemaFor = (policy: OutboundUrlPolicy) => z.strictObject({
-  type: z.literal(DYNAMICS_TEST_DRIVE_TYPE),
-  product: z.enum(DYNAMICS_PRODUCTS, { message: `product must be one of ${DYNAMICS_PRODUCTS.join(', ')}` }),
-  durationHours: durationHoursSchema,
-  maxConcurrent: z
-    .number({ message: `maxConcurrent must be a whole number 1-${DYNAMICS_MAX_CONCURRENT}` })
-    .int('maxConcurrent must be a whole number (Partner Center recommends 3-5 for Dynamics 365)')
-    .min(1, 'maxConcurrent must be at least 1')
-    .max(DYNAMICS_MAX_CONCURRENT, `maxConcurrent must be at most ${DYNAMICS_MAX_CONCURRENT}`),
-  instanceUrl: httpsUrl('instanceUrl', policy),
-  instanceWebApiUrl: httpsUrl('instanceWebApiUrl', policy),
-  roleName: z
-    .string({ message: 'roleName must be a string' })
-    .trim()
-    .min(1, 'roleName must not be empty')
-    .max(ROLE_NAME_MAX_CHARS, `roleName must be at most ${ROLE_NAME_MAX_CHARS} characters`),
-  licenseSku: z
-    .string({ message: 'licenseSku must be a string: the SKU part number (e.g. DYN365_ENTERPRISE_PLAN1) or skuId GUID' })
-    .trim()
-    .regex(SKU_PATTERN, 'licenseSku must be a SKU part number (e.g. DYN365_ENTERPRISE_PLAN1) or a skuId GUID'),
-  trialLegalEntity: z
-    .string({ message: 'trialLegalEntity must be a string (a legal entity id such as "USMF")' })
-    .trim()
-    .regex(LEGAL_ENTITY_PATTERN, 'trialLegalEntity must be a legal entity id of 1-4 letters or digits, e.g. "USMF"')
-    .optional(),
-  description: descriptionSchema,
-  accessInformation: accessInformationSchema,
-});
+const testDriveSchemaFor = (policy: OutboundUrlPolicy) =>
+  z
+    .strictObject({
+      type: z.literal(DYNAMICS_TEST_DRIVE_TYPE),
+      product: z
+        .enum(DYNAMICS_PRODUCTS, { message: `product must be one of ${DYNAMICS_PRODUCTS.join(', ')}` })
+        .meta({ description: 'The Dynamics 365 product of the environment (Partner Center: Customer Engagement, Business Central, Operations).', example: 'customer-engagement' }),
+      durationHours: durationHoursSchema.meta({ description: 'Whole hours, 1-99 (Partner Center: whole hours only; recommended 2-24 for Dynamics 365).', example: 2 }),
+      maxConcurrent: z
+        .number({ message: `maxConcurrent must be a whole number 1-${DYNAMICS_MAX_CONCURRENT}` })
+        .int('maxConcurrent must be a whole number (Partner Center recommends 3-5 for Dynamics 365)')
+        .min(1, 'maxConcurrent must be at least 1')
+        .max(DYNAMICS_MAX_CONCURRENT, `maxConcurrent must be at most ${DYNAMICS_MAX_CONCURRENT}`)
+        .meta({ description: `Most sessions at once, 1-${DYNAMICS_MAX_CONCURRENT} (Partner Center recommends 3-5); also bounded by the free licenses.`, example: 3 }),
+      instanceUrl: httpsUrl('instanceUrl', policy).meta({
+        description:
+          'https URL of the Dynamics 365 instance, on a Dynamics 365 domain (*.dynamics.com, sovereign clouds), without query, fragment or credentials: ' +
+          'where customers go, and the token audience. Stored without a trailing "/".',
+        example: 'https://contoso.crm.dynamics.com',
+      }),
+      instanceWebApiUrl: httpsUrl('instanceWebApiUrl', policy).meta({
+        description: "https URL of the product's API (Customer Engagement: ending in /api/data/v9.x). Stored with a trailing \"/\".",
+        example: 'https://contoso.api.crm.dynamics.com/api/data/v9.2',
+      }),
+      roleName: z
+        .string({ message: 'roleName must be a string' })
+        .trim()
+        .min(1, 'roleName must not be empty')
+        .max(ROLE_NAME_MAX_CHARS, `roleName must be at most ${ROLE_NAME_MAX_CHARS} characters`)
+        .meta({
+          description: "Customer Engagement: security role name; Operations: the role's AOT name (letters, digits, _); Business Central: permission set id. Given to each test drive user.",
+          example: 'Salesperson',
+        }),
+      licenseSku: z
+        .string({ message: 'licenseSku must be a string: the SKU part number (e.g. DYN365_ENTERPRISE_PLAN1) or skuId GUID' })
+        .trim()
+        .regex(SKU_PATTERN, 'licenseSku must be a SKU part number (e.g. DYN365_ENTERPRISE_PLAN1) or a skuId GUID')
+        .meta({ description: 'License assigned to each test drive user: its skuPartNumber or skuId GUID.', example: 'DYN365_ENTERPRISE_PLAN1' }),
+      trialLegalEntity: z
+        .string({ message: 'trialLegalEntity must be a string (a legal entity id such as "USMF")' })
+        .trim()
+        .regex(LEGAL_ENTITY_PATTERN, 'trialLegalEntity must be a legal entity id of 1-4 letters or digits, e.g. "USMF"')
+        .optional()
+        .meta({ description: 'Operations only (required there): the legal entity (company, DataAreaId) the role is restricted to; stored upper case.', example: 'USMF' }),
+      description: descriptionSchema,
+      accessInformation: accessInformationSchema.meta({
+        description:
+          `Shown to the customer with {{instanceUrl}}, {{userName}} and {{password}} filled in; at most ${DYNAMICS_MAX_ACCESS_INFORMATION_CHARS} characters, sanitised on save. ` +
+          `Default: ${DEFAULT_ACCESS_INFORMATION}`,
+        example: DEFAULT_ACCESS_INFORMATION,
+      }),
+    })
+    .meta({
+      description:
+        "Hosted Dynamics 365 test drive: each session gets a temporary licensed user with the publisher's security role in the publisher's environment. " +
+        'Deployment: the Dynamics365Deployment section.',
+      example: {
+        type: DYNAMICS_TEST_DRIVE_TYPE,
+        product: 'customer-engagement',
+        durationHours: 2,
+        maxConcurrent: 3,
+        instanceUrl: 'https://contoso.crm.dynamics.com',
+        instanceWebApiUrl: 'https://contoso.api.crm.dynamics.com/api/data/v9.2',
+        roleName: 'Salesperson',
+        licenseSku: 'DYN365_ENTERPRISE_PLAN1',
+      },
+    });
 
 /** The testDrive schema per outbound URL policy (one for real Azure, one per emulator). */
 const testDriveSchemas = new WeakMap<OutboundUrlPolicy, ReturnType<typeof testDriveSchemaFor>>();
@@ -137,18 +176,32 @@ function testDriveSchemaOf(policy: OutboundUrlPolicy): ReturnType<typeof testDri
   return schema;
 }
 
-const deploymentSchema = z.strictObject(
-  {
-    tenantId: guidSchema('tenantId'),
-    tenantName: z
-      .string({ message: 'tenantName must be a string like contoso.onmicrosoft.com' })
-      .trim()
-      .regex(TENANT_NAME_PATTERN, 'tenantName must be the tenant\'s initial domain, like contoso.onmicrosoft.com'),
-    clientId: guidSchema('clientId'),
-    clientSecret: clientSecretSchema,
-  },
-  { message: 'deployment must be an object {tenantId, tenantName, clientId, clientSecret}' },
-);
+/**
+ * The `testDrive` section of a Dynamics 365 test drive as validateDynamicsConfig parses it against real
+ * Azure (the strict outbound URL policy; an emulated runtime uses a copy exempting the emulator); also
+ * its API description.
+ */
+export const dynamicsTestDriveSchema = testDriveSchemaOf(STRICT_OUTBOUND_POLICY);
+
+/** The `deployment` section of a Dynamics 365 test drive as validateDynamicsConfig parses it; also its API description. */
+export const dynamicsDeploymentSchema = z
+  .strictObject(
+    {
+      tenantId: guidSchema('tenantId').meta({ description: "The publisher's Entra ID tenant (of the app registration and the environment).", example: '00000000-0000-0000-0000-000000000002' }),
+      tenantName: z
+        .string({ message: 'tenantName must be a string like contoso.onmicrosoft.com' })
+        .trim()
+        .regex(TENANT_NAME_PATTERN, 'tenantName must be the tenant\'s initial domain, like contoso.onmicrosoft.com')
+        .meta({ description: "The tenant's initial domain, name.onmicrosoft.com: test drive users are created under it.", example: 'contoso.onmicrosoft.com' }),
+      clientId: guidSchema('clientId').meta({ description: 'Application (client) ID of the app registration (an application user of the environment).', example: '00000000-0000-0000-0000-000000000003' }),
+      clientSecret: clientSecretSchema,
+    },
+    { message: 'deployment must be an object {tenantId, tenantName, clientId, clientSecret}' },
+  )
+  .meta({
+    description: "The publisher's tenant and the app registration that creates and licenses test drive users (Dynamics 365).",
+    example: { tenantId: '00000000-0000-0000-0000-000000000002', tenantName: 'contoso.onmicrosoft.com', clientId: '00000000-0000-0000-0000-000000000003', clientSecret: 'app-client-secret' },
+  });
 
 /**
  * Validates the `testDrive` and `deployment` sections of PUT /offers/{id} for a hosted Dynamics 365 test drive.
@@ -197,7 +250,7 @@ export function validateDynamicsConfig(
   const parsed = validateTestDriveSections({
     testDrive: { schema: testDriveSchemaOf(opts.outboundPolicy ?? STRICT_OUTBOUND_POLICY), input: testDrive },
     crossChecks: problems,
-    deployment: { schema: deploymentSchema, input: deployment, requiredMessage: 'Required: {tenantId, tenantName, clientId, clientSecret}.' },
+    deployment: { schema: dynamicsDeploymentSchema, input: deployment, requiredMessage: 'Required: {tenantId, tenantName, clientId, clientSecret}.' },
   });
   if (Array.isArray(parsed)) return parsed;
   const t = parsed.testDrive;

@@ -5,12 +5,14 @@ import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
-import { CapacityRow, StartSessionRequest, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { z } from 'zod';
+import { CapacityRow, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { offerHealthSchema } from '../../src/offers/offer.dto';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
 import { SessionRunner } from '../../src/test-drives/session-runner';
 import { DynamicsClients } from './clients/dynamics-clients';
 import { RemoteError, toRemoteError } from './clients/errors';
-import { DYNAMICS_TEST_DRIVE_TYPE, dynamicsConfigOf, dynamicsOutboundUrls, validateDynamicsConfig } from './dynamics-config';
+import { DYNAMICS_TEST_DRIVE_TYPE, dynamicsConfigOf, dynamicsDeploymentSchema, dynamicsOutboundUrls, dynamicsTestDriveSchema, validateDynamicsConfig } from './dynamics-config';
 import type { OutboundUrl } from '../../src/security/outbound-url';
 import { DynamicsHealthChecker, DynamicsOfferHealth, licenseView } from './dynamics-health';
 import { DYNAMICS_SETTINGS, DynamicsSettings } from './dynamics-settings';
@@ -19,6 +21,32 @@ import { DynamicsSessionDriver } from './provisioning/session-driver';
 
 /** Sessions driven at once in one reconcile pass. */
 const PARALLEL_SESSIONS = 8;
+
+/** The license counts of a Dynamics 365 offer (licenseView) in capacity rows. */
+const licenseViewSchema = z
+  .object({
+    sku: z.string().meta({ description: 'skuPartNumber.', example: 'DYN365_ENTERPRISE_PLAN1' }),
+    skuId: z.string(),
+    total: z.number().int(),
+    consumed: z.number().int(),
+    free: z.number().int(),
+    heldByOffer: z.number().int().meta({ description: "Held by this offer's live sessions." }),
+  })
+  .nullable()
+  .meta({ description: "Dynamics 365: the tenant's licenses of the offer's SKU (null when they could not be read)." });
+
+/** What a Dynamics 365 test drive validates and adds to responses (TestDriveSchemas; the API description). */
+export const DYNAMICS_SCHEMAS: TestDriveSchemas = {
+  testDrive: dynamicsTestDriveSchema,
+  deployment: dynamicsDeploymentSchema,
+  capacityRow: {
+    ending: z.number().int().meta({ description: 'Dynamics 365, Logic app: sessions being ended.' }),
+    inUse: z.number().int().meta({ description: 'Dynamics 365, Logic app: session slots held.' }),
+    maxConcurrent: z.number().int().meta({ description: 'Dynamics 365, Logic app: the configured maxConcurrent.' }),
+    licenses: licenseViewSchema,
+    health: offerHealthSchema.nullable().meta({ description: "Dynamics 365: the last check against the publisher's environment." }),
+  },
+};
 
 /**
  * Hosted Dynamics 365 test drives (TestDriveType) for Customer Engagement, Business Central and
@@ -38,6 +66,7 @@ const PARALLEL_SESSIONS = 8;
 @Injectable()
 export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   readonly type = DYNAMICS_TEST_DRIVE_TYPE;
+  readonly schemas = DYNAMICS_SCHEMAS;
   private readonly logger = new Logger('DynamicsTestDriveType');
   /** Session runs (chained per session, never concurrent in this process) and the work kicked by requests. */
   private readonly runner = new SessionRunner(this.logger);

@@ -61,21 +61,54 @@ const name = (what: string, pattern: RegExp, max: number, noTrailingDot = false)
     if (why) ctx.addIssue({ code: 'custom', message: why });
   });
 
-const testDriveSchema = z.strictObject({
-  type: z.literal(LOGIC_APP_TEST_DRIVE_TYPE),
-  region: knownRegionSchema('region'),
-  maxConcurrent: z
-    .number({ message: `maxConcurrent must be a whole number 1-${LOGIC_APP_MAX_CONCURRENT}` })
-    .int(`maxConcurrent must be a whole number 1-${LOGIC_APP_MAX_CONCURRENT}`)
-    .min(1, 'maxConcurrent must be at least 1')
-    .max(LOGIC_APP_MAX_CONCURRENT, `maxConcurrent must be at most ${LOGIC_APP_MAX_CONCURRENT}`),
-  durationHours: durationHoursSchema,
-  resourceGroupName: name('resourceGroupName', RESOURCE_GROUP_NAME_PATTERN, 90, true),
-  logicAppName: name('logicAppName', LOGIC_APP_NAME_PATTERN, 80),
-  deprovisionLogicAppName: name('deprovisionLogicAppName', LOGIC_APP_NAME_PATTERN, 80),
-  description: descriptionSchema,
-  accessInformation: accessInformationSchema,
-});
+/**
+ * The `testDrive` section of a Logic app test drive as validateLogicAppConfig parses it (the region is
+ * lower-cased and access information sanitised by their transforms); also its API description.
+ */
+export const logicAppTestDriveSchema = z
+  .strictObject({
+    type: z.literal(LOGIC_APP_TEST_DRIVE_TYPE),
+    region: knownRegionSchema('region').meta({ description: 'The one ARM location of the test drive (config/regions.json; Partner Center: "region (single)").', example: 'westeurope' }),
+    maxConcurrent: z
+      .number({ message: `maxConcurrent must be a whole number 1-${LOGIC_APP_MAX_CONCURRENT}` })
+      .int(`maxConcurrent must be a whole number 1-${LOGIC_APP_MAX_CONCURRENT}`)
+      .min(1, 'maxConcurrent must be at least 1')
+      .max(LOGIC_APP_MAX_CONCURRENT, `maxConcurrent must be at most ${LOGIC_APP_MAX_CONCURRENT}`)
+      .meta({ description: `Sessions at once, 1-${LOGIC_APP_MAX_CONCURRENT}; claimed atomically as session slots.`, example: 5 }),
+    durationHours: durationHoursSchema.meta({ description: 'Whole hours, 1-99 (Partner Center: whole hours only).', example: 2 }),
+    resourceGroupName: name('resourceGroupName', RESOURCE_GROUP_NAME_PATTERN, 90, true).meta({
+      description: "Resource group holding both Logic Apps: 1-90 of letters, digits, '_', '-', '.', '(' and ')', not ending in '.' (Azure naming rule).",
+      example: 'contoso-testdrive',
+    }),
+    logicAppName: name('logicAppName', LOGIC_APP_NAME_PATTERN, 80).meta({
+      description: "The provisioning Logic App (Request trigger; contract in docs/logic-app-contract.md): 1-80 of letters, digits, '_', '-', '.', '(' and ')'.",
+      example: 'provision-testdrive',
+    }),
+    deprovisionLogicAppName: name('deprovisionLogicAppName', LOGIC_APP_NAME_PATTERN, 80).meta({
+      description: 'The deprovisioning Logic App (Request trigger), called when a session ends; same naming rule.',
+      example: 'deprovision-testdrive',
+    }),
+    description: descriptionSchema,
+    accessInformation: accessInformationSchema.meta({
+      description: `Access information with {{outputName}} placeholders filled from the provisioning Logic App's answer; at most ${LOGIC_APP_MAX_ACCESS_INFORMATION_CHARS} characters, sanitised on save.`,
+      example: '<p>Sign in at {{url}} as {{userName}} / {{password}}.</p>',
+    }),
+  })
+  .meta({
+    description:
+      "Logic app test drive: each session is whatever the publisher's provisioning Logic App returns; the deprovisioning Logic App runs at the end. " +
+      'Deployment: the AzureDeployment section (the subscription holding the Logic Apps).',
+    example: {
+      type: LOGIC_APP_TEST_DRIVE_TYPE,
+      region: 'westeurope',
+      maxConcurrent: 5,
+      durationHours: 2,
+      resourceGroupName: 'contoso-testdrive',
+      logicAppName: 'provision-testdrive',
+      deprovisionLogicAppName: 'deprovision-testdrive',
+      accessInformation: '<p>Sign in at {{url}} as {{userName}} / {{password}}.</p>',
+    },
+  });
 
 /**
  * Validates the `testDrive` and `deployment` sections of PUT /offers/{id} for a Logic app test drive.
@@ -93,7 +126,7 @@ const testDriveSchema = z.strictObject({
  */
 export function validateLogicAppConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
   const parsed = validateTestDriveSections({
-    testDrive: { schema: testDriveSchema, input: testDrive },
+    testDrive: { schema: logicAppTestDriveSchema, input: testDrive },
     deployment: { schema: azureDeploymentSchema, input: deployment, requiredMessage: AZURE_DEPLOYMENT_REQUIRED },
   });
   if (Array.isArray(parsed)) return parsed;

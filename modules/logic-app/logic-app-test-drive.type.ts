@@ -5,10 +5,12 @@ import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
 import { SessionEntity, SessionState } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
-import { CapacityRow, StartSessionRequest, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { z } from 'zod';
+import { CapacityRow, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { azureDeploymentSchema } from '../../src/test-drives/config-schemas';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
 import { SessionRunner } from '../../src/test-drives/session-runner';
-import { LOGIC_APP_TEST_DRIVE_TYPE, logicAppConfigOf, validateLogicAppConfig } from './logic-app-config';
+import { LOGIC_APP_TEST_DRIVE_TYPE, logicAppConfigOf, logicAppTestDriveSchema, validateLogicAppConfig } from './logic-app-config';
 import { LogicAppGateway, toLogicCallError } from './logic-app.gateway';
 import { LogicAppProgress } from './provisioning/progress';
 import { LogicAppSessionDriver } from './provisioning/session-driver';
@@ -17,6 +19,18 @@ import { LogicAppSessionDriver } from './provisioning/session-driver';
 const PARALLEL_SESSIONS = 8;
 /** Session states that hold a slot. */
 const LIVE_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
+
+/** What a Logic app test drive validates and adds to responses (TestDriveSchemas; the API description). */
+export const LOGIC_APP_SCHEMAS: TestDriveSchemas = {
+  testDrive: logicAppTestDriveSchema,
+  deployment: azureDeploymentSchema,
+  capacityRow: {
+    ending: z.number().int().meta({ description: 'Dynamics 365, Logic app: sessions being ended.' }),
+    inUse: z.number().int().meta({ description: 'Dynamics 365, Logic app: session slots held.' }),
+    maxConcurrent: z.number().int().meta({ description: 'Dynamics 365, Logic app: the configured maxConcurrent.' }),
+    deprovisionFailures: z.number().int().meta({ description: 'Logic app: recent sessions whose deprovisioning Logic App gave up.' }),
+  },
+};
 
 /**
  * Logic app test drives (TestDriveType): the publisher's provisioning Logic App, already deployed in
@@ -35,6 +49,7 @@ const LIVE_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
 @Injectable()
 export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApplicationShutdown {
   readonly type = LOGIC_APP_TEST_DRIVE_TYPE;
+  readonly schemas = LOGIC_APP_SCHEMAS;
   private readonly logger = new Logger('LogicAppTestDriveType');
   /** Session runs (chained per session, never concurrent in this process). */
   private readonly runner = new SessionRunner(this.logger);

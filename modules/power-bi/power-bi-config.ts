@@ -65,21 +65,39 @@ export function embedUrlProblem(value: string): string | undefined {
   return undefined;
 }
 
-const testDriveSchema = z.strictObject({
-  type: z.literal(POWER_BI_TEST_DRIVE_TYPE),
-  embedUrl: z
-    .string({ message: `embedUrl must be a string: an https link on a Power BI host (${POWER_BI_HOSTS.map((h) => h.host).join(', ')})` })
-    .trim()
-    .min(1, 'embedUrl must not be empty')
-    .max(POWER_BI_MAX_URL_CHARS, `embedUrl must be at most ${POWER_BI_MAX_URL_CHARS} characters`)
-    .superRefine((v, ctx) => {
-      const p = v ? embedUrlProblem(v) : undefined;
-      if (p) ctx.addIssue({ code: 'custom', message: p });
+/**
+ * The `testDrive` section of a Power BI test drive as validatePowerBiConfig parses it; also its API
+ * description. (Power BI takes no `deployment`.)
+ */
+export const powerBiTestDriveSchema = z
+  .strictObject({
+    type: z.literal(POWER_BI_TEST_DRIVE_TYPE),
+    embedUrl: z
+      .string({ message: `embedUrl must be a string: an https link on a Power BI host (${POWER_BI_HOSTS.map((h) => h.host).join(', ')})` })
+      .trim()
+      .min(1, 'embedUrl must not be empty')
+      .max(POWER_BI_MAX_URL_CHARS, `embedUrl must be at most ${POWER_BI_MAX_URL_CHARS} characters`)
+      .superRefine((v, ctx) => {
+        const p = v ? embedUrlProblem(v) : undefined;
+        if (p) ctx.addIssue({ code: 'custom', message: p });
+      })
+      .meta({
+        description:
+          `https link on a Power BI host (an embed, "publish to web" or report link; ${POWER_BI_HOSTS.map((h) => h.host).join(', ')}), without credentials or port, ` +
+          'URL characters only; stored normalised.',
+        example: 'https://app.powerbi.com/view?r=eyJrIjoiY29udG9zbyJ9',
+      }),
+    durationHours: durationHoursSchema.optional().meta({ description: `Whole hours, 1-99; default ${POWER_BI_DEFAULT_DURATION_HOURS}.`, example: 1 }),
+    description: descriptionSchema,
+    accessInformation: accessInformationSchema.meta({
+      description: `Access information with {{embedUrl}}; at most ${POWER_BI_MAX_ACCESS_INFORMATION_CHARS} characters, sanitised on save. Default: ${POWER_BI_DEFAULT_ACCESS_INFORMATION}`,
+      example: POWER_BI_DEFAULT_ACCESS_INFORMATION,
     }),
-  durationHours: durationHoursSchema.optional(),
-  description: descriptionSchema,
-  accessInformation: accessInformationSchema,
-});
+  })
+  .meta({
+    description: 'Power BI test drive: each session gets the link of an embedded dashboard. Needs no deployment section.',
+    example: { type: POWER_BI_TEST_DRIVE_TYPE, embedUrl: 'https://app.powerbi.com/view?r=eyJrIjoiY29udG9zbyJ9', durationHours: 1 },
+  });
 
 /**
  * Validates the `testDrive` section of PUT /offers/{id} for a Power BI test drive (test drive rules:
@@ -95,7 +113,7 @@ export function validatePowerBiConfig(testDrive: Record<string, unknown>, deploy
   if (deployment !== undefined && deployment !== null && Object.keys(deployment).length > 0) {
     problems.push({ code: 'UnknownField', target: 'deployment', message: 'A Power BI test drive needs no deployment details (no subscription, app registration or secret): leave deployment out.' });
   }
-  const parsed = validateTestDriveSections({ testDrive: { schema: testDriveSchema, input: testDrive }, crossChecks: problems });
+  const parsed = validateTestDriveSections({ testDrive: { schema: powerBiTestDriveSchema, input: testDrive }, crossChecks: problems });
   if (Array.isArray(parsed)) return parsed;
   const t = parsed.testDrive;
   const config: PowerBiTestDriveConfig = {

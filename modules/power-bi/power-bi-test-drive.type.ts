@@ -7,9 +7,16 @@ import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
-import { CapacityRow, StartSessionRequest, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { z } from 'zod';
+import { CapacityRow, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
-import { POWER_BI_TEST_DRIVE_TYPE, powerBiConfigOf, validatePowerBiConfig } from './power-bi-config';
+import { POWER_BI_TEST_DRIVE_TYPE, powerBiConfigOf, powerBiTestDriveSchema, validatePowerBiConfig } from './power-bi-config';
+
+/** What a Power BI test drive validates and adds to responses (TestDriveSchemas; the API description). No deployment section. */
+export const POWER_BI_SCHEMAS: TestDriveSchemas = {
+  testDrive: powerBiTestDriveSchema,
+  capacityRow: { unlimited: z.boolean().meta({ description: 'Power BI: sessions are not limited (limit is 0 and means nothing).' }) },
+};
 
 /**
  * Power BI test drives (TestDriveType): nothing is provisioned; the customer gets the publisher's
@@ -21,6 +28,7 @@ import { POWER_BI_TEST_DRIVE_TYPE, powerBiConfigOf, validatePowerBiConfig } from
 @Injectable()
 export class PowerBiTestDriveType implements TestDriveType, OnModuleInit {
   readonly type = POWER_BI_TEST_DRIVE_TYPE;
+  readonly schemas = POWER_BI_SCHEMAS;
 
   constructor(
     private readonly registry: TestDriveTypeRegistry,

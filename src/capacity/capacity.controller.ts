@@ -1,9 +1,10 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponse, ApiZodResponse } from '../common/openapi';
+import { CapacityRowView } from './capacity.dto';
 import { OffersRepository } from '../offers/offers.repository';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
-import { CapacityRow } from '../test-drives/test-drive-type';
 import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
 import { checkOfferAccess, mayAccessOffer } from '../auth/offer-access';
@@ -24,13 +25,16 @@ export class CapacityController {
     summary: 'Capacity of every offer (or one), per region: hotTarget, hotReady, deploying, assigned, failed, limit',
     description: 'A publisher sees its own offers only (another publisher\'s offerId is 404); an operator sees all.',
   })
-  @ApiQuery({ name: 'offerId', required: false })
-  async capacity(@CurrentCaller() caller: Caller, @Query('offerId') offerId?: unknown): Promise<{ value: Array<CapacityRow & { offerId: string; offerState: string; type: string }> }> {
+  @ApiQuery({ name: 'offerId', required: false, description: 'One offer only (its ID).', schema: { type: 'string' } })
+  @ApiZodResponse(200, 'CapacityList', 'Capacity rows, per offer (ARM: per region).')
+  @ApiErrorResponse(400, 'ValidationFailed: offerId given more than once.')
+  @ApiErrorResponse(404, "OfferNotFound: offerId names no offer the caller may read (another publisher's offer does not exist to a publisher).")
+  async capacity(@CurrentCaller() caller: Caller, @Query('offerId') offerId?: unknown): Promise<{ value: CapacityRowView[] }> {
     if (offerId !== undefined && typeof offerId !== 'string') throw new ApiError(400, 'ValidationFailed', 'offerId: give one offer ID.', 'offerId', [{ code: 'InvalidField', target: 'offerId', message: 'Give one offer ID.' }]);
     const offers = offerId
       ? [checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read')]
       : (await this.offers.list()).filter((o) => mayAccessOffer(caller, o, 'read'));
-    const value: Array<CapacityRow & { offerId: string; offerState: string; type: string }> = [];
+    const value: CapacityRowView[] = [];
     for (const offer of offers) {
       if (!this.registry.has(offer.type)) continue;
       for (const row of await this.registry.get(offer.type).capacity(offer)) {

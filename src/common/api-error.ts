@@ -1,12 +1,45 @@
 import { HttpException } from '@nestjs/common';
+import { z } from 'zod';
 
-/** One problem with a request: which field and which rule. */
-export interface ErrorDetail {
-  code: string;
-  message: string;
-  /** JSON path of the offending field, e.g. "testDrive.regions[0].hot". */
-  target?: string;
-}
+/** One problem with a request: which field and which rule (an item of `error.details`). */
+export const errorDetailSchema = z
+  .object({
+    code: z.string().meta({ description: 'What is wrong, e.g. InvalidField, UnknownField, DuplicateRegion.', example: 'InvalidField' }),
+    message: z.string().meta({ description: 'The rule, in words.', example: 'hot must be at most 99 (Partner Center limit per region)' }),
+    target: z.string().optional().meta({ description: 'JSON path of the offending field (or header / parameter name).', example: 'testDrive.regions[0].hot' }),
+  })
+  .meta({ description: 'One problem: which field and which rule.' });
+
+/** One problem with a request: which field and which rule. `target` is the JSON path of the offending field, e.g. "testDrive.regions[0].hot". */
+export type ErrorDetail = z.infer<typeof errorDetailSchema>;
+
+/** The body of every refusal (same shape as Azure's): `{ error: { code, message, target?, details? } }`. */
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({
+        description:
+          'ValidationFailed, InvalidJson, InvalidHeader, AuthenticationRequired, InvalidToken, TokenExpired, Forbidden, OfferNotFound, SessionNotFound, ' +
+          'PackageNotFound, NoCapacity, OfferNotPublished, RequestInProgress, OfferChanged, PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, ' +
+          'IdempotencyKeyReused, TooManyRequests, DependencyUnavailable, ... (each operation lists its own).',
+        example: 'ValidationFailed',
+      }),
+      message: z.string().meta({ description: 'What happened, in words (never a secret).', example: 'testDrive.regions[0].hot: hot must be at most 99 (Partner Center limit per region)' }),
+      target: z.string().optional().meta({ description: 'The field, header or parameter concerned (JSON path).', example: 'testDrive.regions[0].hot' }),
+      details: z.array(errorDetailSchema).optional().meta({ description: 'Each problem (ValidationFailed: every field and rule, at most 20).' }),
+    }),
+  })
+  .meta({
+    description: 'An error: code, message, and for validation each field and rule.',
+    example: {
+      error: {
+        code: 'ValidationFailed',
+        message: 'testDrive.regions[0].hot: hot must be at most 99 (Partner Center limit per region)',
+        target: 'testDrive.regions[0].hot',
+        details: [{ code: 'InvalidField', target: 'testDrive.regions[0].hot', message: 'hot must be at most 99 (Partner Center limit per region)' }],
+      },
+    },
+  });
 
 /**
  * An error the API returns on purpose. Body (same shape as Azure's):

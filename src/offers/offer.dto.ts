@@ -1,7 +1,7 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { OfferHealth } from './offer.entity';
+import { COMPONENTS_PATH, componentNameOf } from '../common/openapi';
+import type { TestDriveType } from '../test-drives/test-drive-type';
 
 /** Partner Center: offer ID is lowercase letters, digits, '-' and '_', no whitespace, at most 50 characters. */
 export const OFFER_ID_PATTERN = /^[a-z0-9_-]{1,50}$/;
@@ -15,7 +15,8 @@ export const putOfferBodySchema = z.strictObject(
       .string({ message: 'alias must be a string' })
       .min(1, 'alias must not be empty')
       .max(OFFER_ALIAS_MAX_CHARS, `alias must be at most ${OFFER_ALIAS_MAX_CHARS} characters (Partner Center limit)`)
-      .refine((s) => s.trim().length > 0, 'alias must not be blank'),
+      .refine((s) => s.trim().length > 0, 'alias must not be blank')
+      .meta({ description: `Offer alias (Partner Center name), 1-${OFFER_ALIAS_MAX_CHARS} characters.`, example: 'Contoso CRM demo' }),
     testDrive: z.looseObject(
       { type: z.string({ message: 'testDrive.type must be a string naming the test drive type, e.g. "azure-resource-manager"' }) },
       { message: 'testDrive must be an object with a "type"' },
@@ -37,133 +38,150 @@ export function clientSecretNameFor(offerId: string): string {
   return `offer-${safe}${suffix}-client-secret`;
 }
 
-// ---- OpenAPI shapes (documentation only; validation is the zod schema and the type's validator) ----
+/** The offerId path parameter: the Partner Center offer ID (OFFER_ID_PATTERN). */
+export const offerIdParamSchema = z
+  .string()
+  .regex(OFFER_ID_PATTERN)
+  .meta({ description: 'Partner Center offer ID: lowercase letters, digits, "-" and "_", at most 50 characters; cannot change.', example: 'contoso-crm' });
 
-export class ArmRegionDoc {
-  @ApiProperty({ example: 'westeurope', description: 'ARM location name (config/regions.json).' })
-  name!: string;
-  @ApiProperty({ example: 2, minimum: 0, maximum: 99, description: 'Instances kept deployed and waiting.' })
-  hot!: number;
-  @ApiProperty({ example: 5, minimum: 0, maximum: 99, description: 'Instances deployed on request (the most that can be deployed on request).' })
-  cold!: number;
-}
+/** One problem or warning of an offer health check. */
+const healthFindingSchema = z.object({ code: z.string(), message: z.string(), target: z.string().optional() });
 
-export class TestDriveDoc {
-  @ApiProperty({ example: 'azure-resource-manager', description: 'Test drive type; other fields depend on it.' })
-  type!: string;
-  @ApiPropertyOptional({ example: 2, minimum: 1, maximum: 99, description: 'Whole hours (Partner Center: "1.5" is not valid).' })
-  durationHours?: number;
-  @ApiPropertyOptional({ type: [ArmRegionDoc], description: 'ARM: 1-26 regions.' })
-  regions?: ArmRegionDoc[];
-  @ApiPropertyOptional({ maxLength: 3000 })
-  description?: string;
-  @ApiPropertyOptional({ maxLength: 10000, description: 'Access information shown to customers, with {{outputName}} placeholders.' })
-  accessInformation?: string;
-}
-
-export class DeploymentInputDoc {
-  @ApiPropertyOptional({ example: '00000000-0000-0000-0000-000000000001' })
-  subscriptionId?: string;
-  @ApiProperty({ example: '00000000-0000-0000-0000-000000000002' })
-  tenantId!: string;
-  @ApiProperty({ example: '00000000-0000-0000-0000-000000000003' })
-  clientId!: string;
-  @ApiPropertyOptional({
-    example: 'app-client-secret',
-    description: 'Required on create; on update optional (the current one is kept). Stored in Key Vault only, never returned.',
+/** Offer health: the last check of the offer against the publisher's environment (types with checkHealth, e.g. Dynamics 365). */
+export const offerHealthSchema = z
+  .looseObject({
+    status: z.enum(['healthy', 'degraded']).meta({ description: 'degraded: the last check found problems (e.g. an expired client secret).' }),
+    problems: z.array(healthFindingSchema).meta({ description: 'What breaks test drives, each naming the field to fix.' }),
+    warnings: z.array(healthFindingSchema).meta({ description: 'What may limit them (e.g. fewer free licenses than maxConcurrent).' }),
+    checkedAt: z.string().meta({ description: 'ISO time of the check.' }),
   })
-  clientSecret?: string;
-}
+  .meta({ description: "The last check against the publisher's environment; types add their facts (Dynamics 365: licenses)." });
 
-export class PutOfferDoc {
-  @ApiProperty({ example: 'Contoso CRM demo', maxLength: 50 })
-  alias!: string;
-  @ApiProperty({ type: TestDriveDoc })
-  testDrive!: TestDriveDoc;
-  @ApiPropertyOptional({ type: DeploymentInputDoc })
-  deployment?: DeploymentInputDoc;
-}
+/** `deployment` of an offer view: the deployment details without the client secret. */
+const deploymentViewSchema = z
+  .object({
+    subscriptionId: z.string().optional().meta({ description: 'ARM, Logic app.', example: '00000000-0000-0000-0000-000000000001' }),
+    tenantId: z.string().optional().meta({ description: 'All types but Power BI.', example: '00000000-0000-0000-0000-000000000002' }),
+    tenantName: z.string().optional().meta({ description: 'Dynamics 365.', example: 'contoso.onmicrosoft.com' }),
+    clientId: z.string().optional().meta({ description: 'All types but Power BI.', example: '00000000-0000-0000-0000-000000000003' }),
+    clientSecretSet: z.boolean().meta({ description: 'Whether a client secret is stored (it is never returned).', example: true }),
+  })
+  .meta({ description: 'Deployment details as stored (GUIDs lower case), without the client secret.' });
 
-export class DeploymentViewDoc {
-  @ApiPropertyOptional({ example: '00000000-0000-0000-0000-000000000001' })
-  subscriptionId?: string;
-  @ApiProperty({ example: '00000000-0000-0000-0000-000000000002' })
-  tenantId!: string;
-  @ApiProperty({ example: '00000000-0000-0000-0000-000000000003' })
-  clientId!: string;
-  @ApiProperty({ example: true, description: 'Whether a client secret is stored (it is never returned).' })
-  clientSecretSet!: boolean;
-}
-
-export class PackageRevisionSummaryDoc {
-  @ApiProperty({ example: '6f1c2f0e-0c55-4c1b-9d67-3f0f9b3a2d11' })
-  id!: string;
-  @ApiProperty({ example: 1 })
-  number!: number;
-  @ApiPropertyOptional({ example: 'http://127.0.0.1:10000/devstoreaccount1/pkg-contoso-1-1a2b3c4d/' })
-  baseUri?: string;
-  @ApiProperty({ example: [{ name: 'adminPassword', armType: 'securestring', metadataType: 'password', hasDefault: false }] })
-  parameters!: unknown[];
-}
-
-export class OfferViewDoc {
-  @ApiProperty({ example: 'contoso-crm' })
-  id!: string;
-  @ApiProperty({ example: 'Contoso CRM demo' })
-  alias!: string;
-  @ApiProperty({ enum: ['draft', 'published', 'unpublished'] })
-  state!: string;
-  @ApiProperty({ type: TestDriveDoc })
-  testDrive!: TestDriveDoc;
-  @ApiProperty({ type: DeploymentViewDoc })
-  deployment!: DeploymentViewDoc;
-  @ApiProperty({ type: PackageRevisionSummaryDoc, nullable: true })
-  packageRevision!: PackageRevisionSummaryDoc | null;
-  @ApiProperty({ type: String, nullable: true, example: null })
-  publishedAt!: string | null;
-  @ApiProperty({ example: '2026-01-01T00:00:00.000Z' })
-  createdAt!: string;
-  @ApiProperty({ example: '2026-01-01T00:00:00.000Z' })
-  updatedAt!: string;
-}
-
-export class OfferListDoc {
-  @ApiProperty({ type: [OfferViewDoc] })
-  value!: OfferViewDoc[];
-}
-
-export class ErrorDetailDoc {
-  @ApiProperty({ example: 'InvalidField' })
-  code!: string;
-  @ApiProperty({ example: 'hot must be at most 99 (Partner Center limit per region)' })
-  message!: string;
-  @ApiPropertyOptional({ example: 'testDrive.regions[0].hot' })
-  target?: string;
-}
-
-export class ErrorBodyInnerDoc extends ErrorDetailDoc {
-  @ApiPropertyOptional({ type: [ErrorDetailDoc] })
-  details?: ErrorDetailDoc[];
-}
-
-export class ErrorBodyDoc {
-  @ApiProperty({ type: ErrorBodyInnerDoc })
-  error!: ErrorBodyInnerDoc;
-}
+/**
+ * The JSON shape of an offer in responses (ISO times; never a secret), as the service builds it:
+ * `testDrive` is the type's stored (normalised) configuration, `packageRevision` and other type
+ * fields come from TestDriveType.offerViewExtras. The API description refines it per registered type
+ * (offerApiComponents).
+ */
+export const offerViewSchema = z.object({
+  id: z.string().meta({ example: 'contoso-crm' }),
+  alias: z.string().meta({ example: 'Contoso CRM demo' }),
+  state: z.enum(['draft', 'published', 'unpublished']).meta({ description: 'draft until published; unpublished: no new sessions.' }),
+  testDrive: z.looseObject({ type: z.string() }),
+  deployment: z.looseObject({ clientSecretSet: z.boolean() }),
+  packageRevision: z.record(z.string(), z.unknown()).nullable().meta({ description: 'Types with packages (ARM): the current revision; null otherwise.' }),
+  publishedAt: z.string().nullable().meta({ description: 'ISO 8601 UTC, or null when never published.', example: null }),
+  createdAt: z.string().meta({ example: '2026-01-01T00:00:00.000Z' }),
+  updatedAt: z.string().meta({ example: '2026-01-01T00:00:00.000Z' }),
+  /** Last check against the publisher's environment (types with checkHealth, e.g. Dynamics 365); absent otherwise. */
+  health: offerHealthSchema.optional(),
+  /** Publish response only: what the checks warn about (e.g. fewer free licenses than maxConcurrent). */
+  warnings: z.array(healthFindingSchema).optional().meta({ description: 'POST /publish only: what the checks warn about (e.g. fewer free licenses than maxConcurrent).' }),
+});
 
 /** The JSON shape of an offer in responses (ISO times; never a secret). */
-export interface OfferView {
-  id: string;
-  alias: string;
-  state: string;
-  testDrive: Record<string, unknown>;
-  deployment: Record<string, unknown> & { clientSecretSet: boolean };
-  packageRevision: { id: string; number: number; baseUri?: string; parameters: unknown[] } | null;
-  publishedAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-  /** Last check against the publisher's environment (types with checkHealth, e.g. Dynamics 365); absent otherwise. */
-  health?: OfferHealth;
-  /** Publish response only: what the checks warn about (e.g. fewer free licenses than maxConcurrent). */
-  warnings?: OfferHealth['warnings'];
+export type OfferView = z.infer<typeof offerViewSchema>;
+
+/** "azure-resource-manager" -> "AzureResourceManager": a type's wire name as a component name part. */
+function pascal(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .join('');
+}
+
+/** The `example` in a schema's zod metadata, if any. */
+function exampleOf(schema: z.ZodType | undefined): unknown {
+  return schema ? (schema.meta() as { example?: unknown } | undefined)?.example : undefined;
+}
+
+/** `deployment` of a type that takes none (Power BI). */
+const noDeploymentSchema = z.strictObject({}).optional().meta({ description: 'This type takes no deployment details: leave deployment out (an empty object is accepted).' });
+
+/**
+ * The OpenAPI components of the offers API that depend on the registered test drive types (issue 9),
+ * built from the zod schemas each type validates with (TestDriveType.schemas), name -> schema:
+ * - `<Type>TestDrive` (and `<Type>Deployment` unless shared, e.g. AzureDeployment) per type;
+ * - `TestDrive`: the union of the types' testDrive sections, discriminated by `type`;
+ * - `Put<Type>Offer` per type and `PutOfferBody`: exactly one of them, chosen by `testDrive.type`
+ *   (common fields from putOfferBodySchema; the type's sections as its validator parses them);
+ * - `OfferView` / `OfferList`: the offer view with that union and the types' extra fields.
+ * A type without schemas is documented as an object with its `type` only.
+ */
+export function offerApiComponents(types: readonly TestDriveType[]): Record<string, z.ZodType> {
+  const out: Record<string, z.ZodType> = {};
+  const testDrives: z.ZodObject[] = [];
+  const bodies: z.ZodType[] = [];
+  const mapping: Record<string, string> = {};
+  const extras: Record<string, z.ZodType> = {};
+  let viewExample: Record<string, unknown> | undefined;
+  for (const t of types) {
+    const name = pascal(t.type);
+    const testDrive = t.schemas?.testDrive ?? z.looseObject({ type: z.literal(t.type) }).meta({ description: `A '${t.type}' test drive.` });
+    const deployment = t.schemas?.deployment;
+    out[`${name}TestDrive`] = testDrive;
+    testDrives.push(testDrive);
+    mapping[t.type] = `${COMPONENTS_PATH}${name}TestDrive`;
+    if (deployment && !componentNameOf(deployment)) out[`${name}Deployment`] = deployment;
+    const tdExample = exampleOf(testDrive);
+    const depExample = exampleOf(deployment);
+    const example = tdExample === undefined ? undefined : { alias: 'Contoso CRM demo', testDrive: tdExample, ...(depExample !== undefined ? { deployment: depExample } : {}) };
+    const body = z
+      .strictObject({
+        alias: putOfferBodySchema.shape.alias,
+        testDrive,
+        deployment: deployment ?? noDeploymentSchema,
+      })
+      .meta({ description: `Test drive type '${t.type}': body of PUT /offers/{offerId}`, ...(example ? { example } : {}) });
+    out[`Put${name}Offer`] = body;
+    bodies.push(body);
+    for (const [field, schema] of Object.entries(t.schemas?.offerView ?? {})) extras[field] ??= schema;
+    if (!viewExample && tdExample !== undefined) {
+      const { clientSecret: _secret, ...dep } = (depExample ?? {}) as Record<string, unknown>;
+      void _secret;
+      viewExample = {
+        id: 'contoso-crm',
+        alias: 'Contoso CRM demo',
+        state: 'draft',
+        testDrive: tdExample,
+        deployment: { ...dep, clientSecretSet: depExample !== undefined },
+        packageRevision: null,
+        publishedAt: null,
+        createdAt: '2026-01-01T00:00:00.000Z',
+        updatedAt: '2026-01-01T00:00:00.000Z',
+      };
+    }
+  }
+  if (!testDrives.length) return {};
+  out.TestDrive = z
+    .discriminatedUnion('type', testDrives as [z.ZodObject, ...z.ZodObject[]])
+    .meta({
+      description: `The test drive configuration; \`type\` (${types.map((t) => t.type).join(', ')}) decides the other fields.`,
+      discriminator: { propertyName: 'type', mapping },
+    });
+  out.PutOfferBody = z.xor(bodies as [z.ZodType, ...z.ZodType[]]).meta({
+    description:
+      'Offer with its test drive configuration: exactly one of the shapes below, chosen by `testDrive.type`. ' +
+      'Unknown fields are refused; every problem is reported at once (400 ValidationFailed naming each field path and rule).',
+  });
+  const base = offerViewSchema.shape;
+  const viewExtras: Record<string, z.ZodType> = {};
+  for (const [field, schema] of Object.entries(extras)) viewExtras[field] = field in base ? schema : schema.optional();
+  out.OfferView = offerViewSchema
+    .extend({ testDrive: out.TestDrive, deployment: deploymentViewSchema, ...viewExtras })
+    .meta({ description: 'An offer as the API returns it (never a secret). ETag header: its version.', ...(viewExample ? { example: viewExample } : {}) });
+  out.OfferList = z.object({ value: z.array(out.OfferView) }).meta({ description: 'The offers the caller may read.', ...(viewExample ? { example: { value: [viewExample] } } : {}) });
+  return out;
 }

@@ -1,7 +1,8 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
-import { ApiBody, ApiExtraModels, ApiHeader, ApiNoContentResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ErrorBodyDoc, OfferListDoc, OfferView, OfferViewDoc, PutOfferDoc } from './offer.dto';
+import { ApiErrorResponse, ApiZodBody, ApiZodParam, ApiZodResponse, RETRY_AFTER_HEADER } from '../common/openapi';
+import { offerIdParamSchema, OfferView } from './offer.dto';
 import { OffersService } from './offers.service';
 import { offerEtag, OfferPreconditions, parseEntityTagCondition } from './offer-preconditions';
 import type { OfferEntity } from './offer.entity';
@@ -9,43 +10,21 @@ import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
 import { Role } from '../auth/roles';
 
-const OFFER_ID_PARAM = {
-  name: 'offerId',
-  description: 'Partner Center offer ID: lowercase letters, digits, "-" and "_", at most 50 characters; cannot change.',
-  example: 'contoso-crm',
-};
-
-const PUT_EXAMPLE = {
-  alias: 'Contoso CRM demo',
-  testDrive: {
-    type: 'azure-resource-manager',
-    durationHours: 2,
-    regions: [
-      { name: 'westeurope', hot: 2, cold: 5 },
-      { name: 'eastus', hot: 0, cold: 3 },
-    ],
-    description: 'Try Contoso CRM for two hours.',
-    accessInformation: '<p>Open {{siteUrl}} and sign in as {{userName}} / {{password}}.</p>',
-  },
-  deployment: {
-    subscriptionId: '00000000-0000-0000-0000-000000000001',
-    tenantId: '00000000-0000-0000-0000-000000000002',
-    clientId: '00000000-0000-0000-0000-000000000003',
-    clientSecret: 'app-client-secret',
-  },
-};
-
+// Lower case, as the @Headers() parameters read them, so the document lists each header once.
 const IF_MATCH_HEADER = {
-  name: 'If-Match',
+  name: 'if-match',
   required: false,
   description:
     'Optimistic concurrency: the ETag of the offer as you last read it (e.g. `"7"`, quoted; a list is allowed). ' +
     'If the offer changed since (or while this request ran), the answer is 412 PreconditionFailed and nothing changes. ' +
     '`*` only requires that the offer exists. Without If-Match a change lost to a concurrent one answers 409 OfferChanged.',
+  schema: { type: 'string' as const },
 };
-const ETAG_RESPONSE_HEADER = { ETag: { description: 'Strong entity tag of the offer (its version, e.g. `"7"`): send it back in If-Match.', schema: { type: 'string' } } };
-const PRECONDITION_FAILED = { status: 412, description: 'PreconditionFailed: If-Match (or If-None-Match) not met; target names the header.', type: ErrorBodyDoc };
-const OFFER_CHANGED = { status: 409, description: 'OfferChanged: the offer changed or was deleted while this request ran (no If-Match sent); read it again and retry.', type: ErrorBodyDoc };
+const ETAG_RESPONSE_HEADER = { ETag: { description: 'Strong entity tag of the offer (its version, e.g. `"7"`): send it back in If-Match.', schema: { type: 'string' as const } } };
+const PRECONDITION_FAILED = 'PreconditionFailed: If-Match (or If-None-Match) not met, or the offer changed while this request ran; target names the header. Nothing changed.';
+const INVALID_HEADER = 'InvalidHeader: a malformed If-Match.';
+const OFFER_NOT_FOUND = "OfferNotFound: no such offer, or another publisher's (to a publisher it does not exist).";
+const OFFER_CHANGED = 'OfferChanged: the offer changed or was deleted while this request ran (no If-Match sent); read it again and retry.';
 
 /** The conditional headers of a request on one offer (see offer-preconditions.ts). @throws ApiError 400 InvalidHeader. */
 function preconditions(ifMatch: string | undefined, ifNoneMatch?: string): OfferPreconditions {
@@ -62,7 +41,6 @@ function withEtag(res: Response, offer: OfferEntity): void {
  * are 404); operators read all and may unpublish any.
  */
 @ApiTags('offers')
-@ApiExtraModels(ErrorBodyDoc)
 @Controller('offers')
 export class OffersController {
   constructor(private readonly service: OffersService) {}
@@ -77,15 +55,33 @@ export class OffersController {
       'The test drive type of an existing offer cannot change. ' +
       'An update never overwrites a change made since it was read: send If-Match with the ETag you read, or `If-None-Match: *` to create only.',
   })
-  @ApiParam(OFFER_ID_PARAM)
+  @ApiZodParam('offerId', offerIdParamSchema)
   @ApiHeader(IF_MATCH_HEADER)
-  @ApiHeader({ name: 'If-None-Match', required: false, description: '`*`: create only (412 PreconditionFailed if the offer exists). A list of ETags: update only if the current one is none of them.' })
-  @ApiBody({ type: PutOfferDoc, examples: { arm: { summary: 'ARM test drive', value: PUT_EXAMPLE } } })
-  @ApiResponse({ status: 201, description: 'Created.', type: OfferViewDoc, headers: ETAG_RESPONSE_HEADER })
-  @ApiResponse({ status: 200, description: 'Updated.', type: OfferViewDoc, headers: ETAG_RESPONSE_HEADER })
-  @ApiResponse({ status: 400, description: 'ValidationFailed: details name each field path and rule; InvalidHeader: a malformed If-Match / If-None-Match.', type: ErrorBodyDoc })
-  @ApiResponse(OFFER_CHANGED)
-  @ApiResponse(PRECONDITION_FAILED)
+  @ApiHeader({
+    name: 'if-none-match',
+    required: false,
+    description: '`*`: create only (412 PreconditionFailed if the offer exists). A list of ETags: update only if the current one is none of them.',
+    schema: { type: 'string' },
+  })
+  @ApiZodBody('PutOfferBody')
+  @ApiZodResponse(201, 'OfferView', 'Created.', { headers: ETAG_RESPONSE_HEADER })
+  @ApiZodResponse(200, 'OfferView', 'Updated.', { headers: ETAG_RESPONSE_HEADER })
+  @ApiErrorResponse(
+    400,
+    'ValidationFailed: details name each field path and rule (InvalidOfferId, InvalidField, UnknownField, UnknownTestDriveType, TestDriveTypeCannotChange, ' +
+      'DuplicateRegion, OutboundUrlRefused...); InvalidJson: the body is not JSON; InvalidHeader: a malformed If-Match / If-None-Match.',
+  )
+  @ApiErrorResponse(404, "OfferNotFound: the offer ID is held by another publisher (offer IDs are global; to you it does not exist and cannot be used).")
+  @ApiErrorResponse(409, `${OFFER_CHANGED} OfferConflict: created concurrently by another request; retry.`)
+  @ApiErrorResponse(412, PRECONDITION_FAILED)
+  @ApiErrorResponse(413, 'PayloadTooLarge: the body is larger than the JSON limit (1 MiB).')
+  @ApiErrorResponse(415, 'UnsupportedMediaType: send Content-Type: application/json; UnsupportedEncoding: an unsupported charset or content encoding.')
+  @ApiErrorResponse(
+    503,
+    'OutboundUrlCheckUnavailable: DNS did not answer for a URL the type will call (Dynamics 365); DependencyUnavailable: Key Vault did not answer; ' +
+      'AuthenticationUnavailable: tokens cannot be validated right now. Retry after Retry-After seconds.',
+    { headers: RETRY_AFTER_HEADER },
+  )
   async put(
     @Param('offerId') offerId: string,
     @Body() body: unknown,
@@ -103,7 +99,7 @@ export class OffersController {
   @Get()
   @Roles(Role.Publisher, Role.Operator)
   @ApiOperation({ summary: 'List offers', description: 'A publisher sees its own offers; an operator sees all (never a secret).' })
-  @ApiResponse({ status: 200, type: OfferListDoc })
+  @ApiZodResponse(200, 'OfferList', 'The offers the caller may read.')
   async list(@CurrentCaller() caller: Caller): Promise<{ value: OfferView[] }> {
     return { value: await this.service.list(caller) };
   }
@@ -111,9 +107,9 @@ export class OffersController {
   @Get(':offerId')
   @Roles(Role.Publisher, Role.Operator)
   @ApiOperation({ summary: 'Get an offer', description: 'The ETag header is the offer\'s version: send it as If-Match on PUT, publish, unpublish or DELETE.' })
-  @ApiParam(OFFER_ID_PARAM)
-  @ApiResponse({ status: 200, type: OfferViewDoc, headers: ETAG_RESPONSE_HEADER })
-  @ApiResponse({ status: 404, description: 'OfferNotFound', type: ErrorBodyDoc })
+  @ApiZodParam('offerId', offerIdParamSchema)
+  @ApiZodResponse(200, 'OfferView', 'The offer.', { headers: ETAG_RESPONSE_HEADER })
+  @ApiErrorResponse(404, OFFER_NOT_FOUND)
   async get(@Param('offerId') offerId: string, @Res({ passthrough: true }) res: Response, @CurrentCaller() caller: Caller): Promise<OfferView> {
     const offer = await this.service.getVisible(offerId, caller);
     withEtag(res, offer);
@@ -124,13 +120,13 @@ export class OffersController {
   @Roles(Role.Publisher)
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete an offer', description: 'Only when not published, with no running sessions and no pool instances left. Deletes its client secret.' })
-  @ApiParam(OFFER_ID_PARAM)
+  @ApiZodParam('offerId', offerIdParamSchema)
   @ApiHeader(IF_MATCH_HEADER)
-  @ApiNoContentResponse({ description: 'Deleted.' })
-  @ApiResponse({ status: 400, description: 'InvalidHeader: a malformed If-Match.', type: ErrorBodyDoc })
-  @ApiResponse({ status: 404, description: 'OfferNotFound', type: ErrorBodyDoc })
-  @ApiResponse({ status: 409, description: 'OfferPublished, OfferHasSessions or OfferHasInstances; OfferChanged (changed while this request ran, no If-Match sent)', type: ErrorBodyDoc })
-  @ApiResponse(PRECONDITION_FAILED)
+  @ApiZodResponse(204, null, 'Deleted.')
+  @ApiErrorResponse(400, INVALID_HEADER)
+  @ApiErrorResponse(404, OFFER_NOT_FOUND)
+  @ApiErrorResponse(409, `OfferPublished, OfferHasSessions or OfferHasInstances: unpublish and wait for sessions and instances to end. ${OFFER_CHANGED}`)
+  @ApiErrorResponse(412, PRECONDITION_FAILED)
   async delete(@Param('offerId') offerId: string, @CurrentCaller() caller: Caller, @Headers('if-match') ifMatch?: string): Promise<void> {
     await this.service.delete(offerId, caller, preconditions(ifMatch));
   }
@@ -144,13 +140,13 @@ export class OffersController {
       'New sessions may start and the pools fill. Idempotent. The checks against the publisher\'s environment run on the offer as read; ' +
       'if it changes meanwhile (PUT, unpublish, package upload, delete) publishing is refused (409 OfferChanged, or 412 with If-Match).',
   })
-  @ApiParam(OFFER_ID_PARAM)
+  @ApiZodParam('offerId', offerIdParamSchema)
   @ApiHeader(IF_MATCH_HEADER)
-  @ApiResponse({ status: 200, type: OfferViewDoc, headers: ETAG_RESPONSE_HEADER })
-  @ApiResponse({ status: 400, description: 'InvalidHeader: a malformed If-Match.', type: ErrorBodyDoc })
-  @ApiResponse({ status: 404, description: 'OfferNotFound', type: ErrorBodyDoc })
-  @ApiResponse({ status: 409, description: 'OfferIncomplete: details name each missing thing (package, client secret...); OfferChanged: changed while the checks ran (no If-Match sent).', type: ErrorBodyDoc })
-  @ApiResponse(PRECONDITION_FAILED)
+  @ApiZodResponse(200, 'OfferView', 'Published (also when it already was); `warnings` lists what the checks warn about.', { headers: ETAG_RESPONSE_HEADER })
+  @ApiErrorResponse(400, INVALID_HEADER)
+  @ApiErrorResponse(404, OFFER_NOT_FOUND)
+  @ApiErrorResponse(409, 'OfferIncomplete: details name each missing thing (package, client secret, a check of the environment...); OfferChanged: changed while the checks ran (no If-Match sent).')
+  @ApiErrorResponse(412, PRECONDITION_FAILED)
   async publish(@Param('offerId') offerId: string, @Res({ passthrough: true }) res: Response, @CurrentCaller() caller: Caller, @Headers('if-match') ifMatch?: string): Promise<OfferView> {
     const offer = await this.service.publish(offerId, caller, preconditions(ifMatch));
     withEtag(res, offer);
@@ -166,13 +162,13 @@ export class OffersController {
     summary: 'Unpublish the test drive',
     description: 'No new sessions; unassigned instances are removed; running sessions continue until they expire. Idempotent.',
   })
-  @ApiParam(OFFER_ID_PARAM)
+  @ApiZodParam('offerId', offerIdParamSchema)
   @ApiHeader(IF_MATCH_HEADER)
-  @ApiResponse({ status: 200, type: OfferViewDoc, headers: ETAG_RESPONSE_HEADER })
-  @ApiResponse({ status: 400, description: 'InvalidHeader: a malformed If-Match.', type: ErrorBodyDoc })
-  @ApiResponse({ status: 404, description: 'OfferNotFound', type: ErrorBodyDoc })
-  @ApiResponse(OFFER_CHANGED)
-  @ApiResponse(PRECONDITION_FAILED)
+  @ApiZodResponse(200, 'OfferView', 'Unpublished (also when it already was).', { headers: ETAG_RESPONSE_HEADER })
+  @ApiErrorResponse(400, INVALID_HEADER)
+  @ApiErrorResponse(404, OFFER_NOT_FOUND)
+  @ApiErrorResponse(409, OFFER_CHANGED)
+  @ApiErrorResponse(412, PRECONDITION_FAILED)
   async unpublish(@Param('offerId') offerId: string, @Res({ passthrough: true }) res: Response, @CurrentCaller() caller: Caller, @Headers('if-match') ifMatch?: string): Promise<OfferView> {
     const offer = await this.service.unpublish(offerId, caller, preconditions(ifMatch));
     withEtag(res, offer);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorDetail } from '../common/api-error';
+import { apiComponent } from '../common/openapi';
 import { guidSchema, zodIssuesToDetails } from '../common/validation';
 import { isKnownRegion, knownRegions } from '../config/regions';
 import { sanitizeAccessHtml } from '../security/access-html';
@@ -15,7 +16,8 @@ export const CLIENT_SECRET_MAX_CHARS = 1024;
 export const descriptionSchema = z
   .string({ message: 'description must be a string' })
   .max(MAX_DESCRIPTION_CHARS, `description must be at most ${MAX_DESCRIPTION_CHARS} characters (Partner Center limit)`)
-  .optional();
+  .optional()
+  .meta({ description: `Shown to customers before they start; at most ${MAX_DESCRIPTION_CHARS} characters (Partner Center).`, example: 'Try Contoso CRM for two hours.' });
 
 /**
  * Optional `testDrive.accessInformation`; Partner Center: access information up to 10,000 characters.
@@ -30,7 +32,13 @@ export const accessInformationSchema = z
   .refine((html) => html.length <= MAX_ACCESS_INFORMATION_CHARS, {
     message: `accessInformation must be at most ${MAX_ACCESS_INFORMATION_CHARS} characters once sanitised (Partner Center limit; escapes such as &amp; count)`,
   })
-  .optional();
+  .optional()
+  .meta({
+    description:
+      `Access information shown to customers, with {{outputName}} placeholders filled per session (HTML recommended); at most ${MAX_ACCESS_INFORMATION_CHARS} characters. ` +
+      'Sanitised on save: formatting tags and https links only, no script, styles or event handlers.',
+    example: '<p>Open {{siteUrl}} and sign in as {{userName}} / {{password}}.</p>',
+  });
 
 /**
  * Optional `deployment.clientSecret`, 1-1024 characters (ours, see CLIENT_SECRET_MAX_CHARS). Optional
@@ -40,7 +48,11 @@ export const clientSecretSchema = z
   .string({ message: 'clientSecret must be a string' })
   .min(1, 'clientSecret must not be empty')
   .max(CLIENT_SECRET_MAX_CHARS, `clientSecret must be at most ${CLIENT_SECRET_MAX_CHARS} characters`)
-  .optional();
+  .optional()
+  .meta({
+    description: 'Client secret of the app registration. Required on create; on update optional (the current one is kept). Stored in Key Vault only, never returned.',
+    example: 'app-client-secret',
+  });
 
 /**
  * An ARM location name (`what` names the field in messages, e.g. "region" or "region name"): a
@@ -61,14 +73,27 @@ export const knownRegionSchema = (what: string) =>
  * `deployment` of the test drive types that act in the publisher's Azure subscription (ARM, Logic app):
  * subscriptionId, tenantId and clientId GUIDs and an optional clientSecret; unknown fields are refused.
  */
-export const azureDeploymentSchema = z.strictObject(
-  {
-    subscriptionId: guidSchema('subscriptionId'),
-    tenantId: guidSchema('tenantId'),
-    clientId: guidSchema('clientId'),
-    clientSecret: clientSecretSchema,
-  },
-  { message: 'deployment must be an object {subscriptionId, tenantId, clientId, clientSecret}' },
+export const azureDeploymentSchema = apiComponent(
+  'AzureDeployment',
+  z
+    .strictObject(
+      {
+        subscriptionId: guidSchema('subscriptionId').meta({ description: 'The Azure subscription the test drives are deployed in.', example: '00000000-0000-0000-0000-000000000001' }),
+        tenantId: guidSchema('tenantId').meta({ description: 'Entra ID tenant of the app registration.', example: '00000000-0000-0000-0000-000000000002' }),
+        clientId: guidSchema('clientId').meta({ description: 'Application (client) ID of the app registration that deploys.', example: '00000000-0000-0000-0000-000000000003' }),
+        clientSecret: clientSecretSchema,
+      },
+      { message: 'deployment must be an object {subscriptionId, tenantId, clientId, clientSecret}' },
+    )
+    .meta({
+      description: "Where and as whom the test drives are deployed: the publisher's subscription and app registration (ARM, Logic app).",
+      example: {
+        subscriptionId: '00000000-0000-0000-0000-000000000001',
+        tenantId: '00000000-0000-0000-0000-000000000002',
+        clientId: '00000000-0000-0000-0000-000000000003',
+        clientSecret: 'app-client-secret',
+      },
+    }),
 );
 
 /** Message of a missing `deployment` for azureDeploymentSchema. */

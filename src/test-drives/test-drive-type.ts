@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { ErrorDetail } from '../common/api-error';
 import { OfferDeployment, OfferEntity, OfferHealth } from '../offers/offer.entity';
 export type { OfferHealth } from '../offers/offer.entity';
@@ -44,6 +45,25 @@ export interface StartSessionRequest {
 }
 
 /**
+ * The zod schemas a type validates its PUT /offers/{id} sections with (the very instances validateConfig
+ * parses with, not copies), and the shapes of the fields it adds to responses. The core builds the API
+ * description from them (issue 9): the PUT body is a union over the registered types discriminated by
+ * `testDrive.type`, the offer view's `testDrive` likewise (src/offers/offer.dto.ts, offerApiComponents).
+ * Field descriptions and examples are zod metadata (`.meta({ description, example })`) on these schemas;
+ * an example at the top of `testDrive` / `deployment` becomes the type's example body.
+ */
+export interface TestDriveSchemas {
+  /** The `testDrive` section: an object whose `type` is the literal wire name of the type. */
+  readonly testDrive: z.ZodObject;
+  /** The `deployment` section; absent when the type takes none (a non-empty one is refused). */
+  readonly deployment?: z.ZodType;
+  /** Fields the type adds to the offer view (offerViewExtras), e.g. ARM's `packageRevision`. */
+  readonly offerView?: Record<string, z.ZodType>;
+  /** Fields the type adds to its capacity rows, beyond CapacityRow's. */
+  readonly capacityRow?: Record<string, z.ZodType>;
+}
+
+/**
  * The one interface between the core (offers, sessions, scheduling) and a test drive type module
  * (modules/<type>/). A module implements it and registers itself with TestDriveTypeRegistry; the core
  * never imports a module's internals.
@@ -53,6 +73,9 @@ export interface StartSessionRequest {
 export interface TestDriveType {
   /** Wire name of the type, e.g. "azure-resource-manager" (PUT /offers body testDrive.type). */
   readonly type: string;
+
+  /** Optional: the zod schemas validateConfig uses, for the API description (see TestDriveSchemas). */
+  readonly schemas?: TestDriveSchemas;
 
   /**
    * Validates the type-specific `testDrive` and `deployment` sections. Field paths in errors are full

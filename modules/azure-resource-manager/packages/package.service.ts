@@ -8,7 +8,7 @@ import { isUniqueViolation } from '../../../src/persistence/data-source';
 import { OfferEntity } from '../../../src/offers/offer.entity';
 import { OffersRepository } from '../../../src/offers/offers.repository';
 import { ARM_TEST_DRIVE_TYPE } from '../arm-config';
-import { PackageRevisionEntity, RecognisedParameter } from './package-revision.entity';
+import { PackageRevisionEntity } from './package-revision.entity';
 import { readPackageZip, DEFAULT_ZIP_LIMITS, ZipLimits } from './package-zip';
 import { analyseMainTemplate } from './template-parameters';
 import { MAIN_TEMPLATE } from './package-limits';
@@ -16,17 +16,10 @@ import { containerNameFor, PackageStorage } from './package-storage';
 import { Caller } from '../../../src/auth/caller';
 import { checkOfferAccess } from '../../../src/auth/offer-access';
 import { AuditService } from '../../../src/audit/audit.service';
+import type { PackageRevisionView } from './package.dto';
 
-/** JSON shape of a package revision in responses. */
-export interface PackageRevisionView {
-  id: string;
-  number: number;
-  baseUri: string;
-  files: Array<{ path: string; bytes: number }>;
-  totalBytes: number;
-  parameters: RecognisedParameter[];
-  createdAt: string;
-}
+/** JSON shape of a package revision in responses (its schema: package.dto.ts). */
+export type { PackageRevisionView };
 
 /**
  * ARM template packages: validation, storage (one blob container per revision) and revisions.
@@ -152,7 +145,8 @@ export function revisionView(rev: PackageRevisionEntity): PackageRevisionView {
     baseUri: rev.baseUri,
     files: rev.files,
     totalBytes: rev.totalBytes,
-    parameters: rev.parameters,
+    // metadataType was lower-cased and checked against METADATA_TYPES when the package was analysed.
+    parameters: rev.parameters as PackageRevisionView['parameters'],
     createdAt: iso(rev.createdAt)!,
   };
 }
