@@ -1,44 +1,129 @@
 import { z } from 'zod';
+import { apiComponent } from '../common/openapi';
 
 /**
  * POST /offers/{offerId}/sessions body. The customer fields are the lead the publisher receives
  * (test drive rules: FirstName, LastName, Email, Country, Company); region is optional.
  */
-export const StartSessionSchema = z.strictObject({
-  customer: z.strictObject({
-    email: z.string({ message: 'customer.email is required' }).max(254, 'at most 254 characters').email('must be an email address'),
-    firstName: z.string({ message: 'customer.firstName is required' }).trim().min(1, 'must not be empty').max(100, 'at most 100 characters'),
-    lastName: z.string({ message: 'customer.lastName is required' }).trim().min(1, 'must not be empty').max(100, 'at most 100 characters'),
-    company: z.string().max(200, 'at most 200 characters').optional(),
-    country: z
-      .string()
-      .regex(/^[A-Za-z]{2}$/, 'must be a two-letter ISO 3166 country code, e.g. "US"')
-      .transform((c) => c.toUpperCase())
-      .optional(),
-  }),
-  region: z.string().max(40, 'at most 40 characters').optional(),
-});
+export const StartSessionSchema = apiComponent(
+  'StartSessionBody',
+  z
+    .strictObject({
+      customer: z
+        .strictObject({
+          email: z
+            .string({ message: 'customer.email is required' })
+            .max(254, 'at most 254 characters')
+            .email('must be an email address')
+            .meta({ description: 'Email address, at most 254 characters.', example: 'ada@example.com' }),
+          firstName: z
+            .string({ message: 'customer.firstName is required' })
+            .trim()
+            .min(1, 'must not be empty')
+            .max(100, 'at most 100 characters')
+            .meta({ description: '1-100 characters.', example: 'Ada' }),
+          lastName: z
+            .string({ message: 'customer.lastName is required' })
+            .trim()
+            .min(1, 'must not be empty')
+            .max(100, 'at most 100 characters')
+            .meta({ description: '1-100 characters.', example: 'Lovelace' }),
+          company: z.string().max(200, 'at most 200 characters').optional().meta({ description: 'At most 200 characters.', example: 'Analytical Engines Ltd' }),
+          country: z
+            .string()
+            .regex(/^[A-Za-z]{2}$/, 'must be a two-letter ISO 3166 country code, e.g. "US"')
+            .transform((c) => c.toUpperCase())
+            .optional()
+            .meta({ description: 'Two-letter ISO 3166 country code (stored upper case).', example: 'GB' }),
+        })
+        .meta({ description: 'The customer: the lead the publisher receives.' }),
+      region: z
+        .string()
+        .max(40, 'at most 40 characters')
+        .optional()
+        .meta({ description: "ARM location to start in (one of the offer's regions); without it, any region with capacity.", example: 'westeurope' }),
+    })
+    .meta({
+      description: 'Who starts the test drive, and optionally where.',
+      example: { customer: { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', company: 'Analytical Engines Ltd', country: 'GB' }, region: 'westeurope' },
+    }),
+);
 export type StartSessionBody = z.infer<typeof StartSessionSchema>;
 
 /** Idempotency-Key header: 1-255 visible ASCII characters (ours, as Stripe and the IETF draft). */
-export const IdempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'Idempotency-Key must be 1-255 visible ASCII characters');
+export const IdempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, 'Idempotency-Key must be 1-255 visible ASCII characters')
+  .meta({ example: '8e03978e-40d5-43e8-bc93-6894a57f9324' });
+
+/** The session path parameter `id`. */
+export const sessionIdParamSchema = z.string().meta({ description: 'Session id (from the start answer or its Location header).', example: '0f8fad5b-d9cb-469f-a165-70867728950e' });
+
+const sessionExample = {
+  id: '0f8fad5b-d9cb-469f-a165-70867728950e',
+  offerId: 'contoso-web',
+  type: 'azure-resource-manager',
+  state: 'ready',
+  region: 'westeurope',
+  instanceKind: 'hot',
+  accessInformation: '<p>Open https://contoso-x.azurewebsites.net as admin68876</p>',
+  outputs: { siteUrl: 'https://contoso-x.azurewebsites.net', userName: 'admin68876', password: '…' },
+  customer: { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' },
+  durationHours: 2,
+  requestedAt: '2026-11-21T10:00:00.000Z',
+  readyAt: '2026-11-21T10:00:00.120Z',
+  expiresAt: '2026-11-21T12:00:00.120Z',
+  endedAt: null,
+  endReason: null,
+  failure: null,
+};
+
+/** A session as the API returns it. Times are ISO 8601 UTC (null until they happen). */
+export const sessionViewSchema = apiComponent(
+  'SessionView',
+  z
+    .object({
+      id: z.string().meta({ example: '0f8fad5b-d9cb-469f-a165-70867728950e' }),
+      offerId: z.string().meta({ example: 'contoso-web' }),
+      type: z.string().meta({ description: 'Test drive type of the offer.', example: 'azure-resource-manager' }),
+      state: z
+        .enum(['provisioning', 'ready', 'ending', 'ended', 'failed'])
+        .meta({ description: 'provisioning: poll until ready (access information then present); ending, ended: over; failed: see failure.' }),
+      region: z.string().nullable().meta({ description: 'ARM location of the instance (types with regions), else null.' }),
+      instanceKind: z.string().nullable().meta({ description: 'ARM: hot (was waiting) or cold (deployed on request); null for other types.', example: 'hot' }),
+      accessInformation: z
+        .string()
+        .nullable()
+        .meta({ description: "The publisher's access information with this session's outputs filled in: only for the marketplace client that started the session, while it is live." }),
+      outputs: z
+        .record(z.string(), z.string())
+        .nullable()
+        .meta({ description: 'What the customer needs (URLs, user name, password): same rule as accessInformation.' }),
+      customer: z.object({
+        email: z.string(),
+        firstName: z.string(),
+        lastName: z.string(),
+        company: z.string().optional(),
+        country: z.string().optional(),
+      }),
+      durationHours: z.number().int().meta({ example: 2 }),
+      requestedAt: z.string().nullable(),
+      readyAt: z.string().nullable(),
+      expiresAt: z.string().nullable(),
+      endedAt: z.string().nullable(),
+      endReason: z.enum(['expired', 'ended', 'failed', 'unpublished']).nullable().meta({ description: 'Why the session ended (ended: ended early by DELETE).' }),
+      failure: z.object({ code: z.string(), message: z.string() }).nullable().meta({ description: 'state failed: what went wrong.' }),
+    })
+    .meta({ description: 'A test drive session.', example: sessionExample }),
+);
 
 /** A session as the API returns it. Times are ISO 8601 UTC. */
-export interface SessionView {
-  id: string;
-  offerId: string;
-  type: string;
-  state: string;
-  region: string | null;
-  instanceKind: string | null;
-  accessInformation: string | null;
-  outputs: Record<string, string> | null;
-  customer: { email: string; firstName: string; lastName: string; company?: string; country?: string };
-  durationHours: number;
-  requestedAt: string | null;
-  readyAt: string | null;
-  expiresAt: string | null;
-  endedAt: string | null;
-  endReason: string | null;
-  failure: { code: string; message: string } | null;
-}
+export type SessionView = z.infer<typeof sessionViewSchema>;
+
+/** GET /offers/{offerId}/sessions: newest first, at most 500, without access information. */
+export const sessionListSchema = apiComponent(
+  'SessionList',
+  z
+    .object({ value: z.array(sessionViewSchema) })
+    .meta({ description: "An offer's sessions, newest first (at most 500), without access information.", example: { value: [{ ...sessionExample, accessInformation: null, outputs: null }] } }),
+);

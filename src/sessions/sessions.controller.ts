@@ -1,8 +1,10 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { ApiErrorResponse, ApiZodBody, ApiZodParam, ApiZodResponse, jsonSchemaOf, RETRY_AFTER_HEADER } from '../common/openapi';
 import { parseOrThrow } from '../common/validation';
-import { IdempotencyKeySchema, SessionView, StartSessionSchema } from './session.dto';
+import { IdempotencyKeySchema, sessionIdParamSchema, sessionListSchema, SessionView, sessionViewSchema, StartSessionSchema } from './session.dto';
+import { offerIdParamSchema } from '../offers/offer.dto';
 import { SessionsService } from './sessions.service';
 import { SessionsRepository } from './sessions.repository';
 import { Caller } from '../auth/caller';
@@ -11,23 +13,10 @@ import { checkOfferAccess } from '../auth/offer-access';
 import { Role } from '../auth/roles';
 import { OffersRepository } from '../offers/offers.repository';
 
-const sessionExample = {
-  id: '0f8fad5b-d9cb-469f-a165-70867728950e',
-  offerId: 'contoso-web',
-  type: 'azure-resource-manager',
-  state: 'ready',
-  region: 'westeurope',
-  instanceKind: 'hot',
-  accessInformation: '<p>Open https://contoso-x.azurewebsites.net as admin68876</p>',
-  outputs: { siteUrl: 'https://contoso-x.azurewebsites.net', userName: 'admin68876', password: '…' },
-  durationHours: 2,
-  requestedAt: '2026-11-21T10:00:00.000Z',
-  readyAt: '2026-11-21T10:00:00.120Z',
-  expiresAt: '2026-11-21T12:00:00.120Z',
-  endedAt: null,
-  endReason: null,
-  failure: null,
-};
+const OFFER_NOT_FOUND = "OfferNotFound: no such offer, or another publisher's (to a publisher it does not exist).";
+const SESSION_NOT_FOUND =
+  "SessionNotFound: no such session, or one the caller may not see (another marketplace client's, or a session of another publisher's offer).";
+const LOCATION_HEADER = { Location: { description: 'URL of the session: poll it until state is ready.', schema: { type: 'string' as const } } };
 
 /**
  * Marketplace API: start, poll and end test drive sessions. Publishers read the sessions of their own
@@ -51,32 +40,36 @@ export class SessionsController {
       'else answers 409 NoCapacity. Idempotency-Key (per marketplace client and offer): a retry gets the first answer — the same session, or the same refusal; ' +
       'while the first request is still under way a retry waits up to 5 s, then gets 409 RequestInProgress with Retry-After.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: '1-255 visible ASCII characters' })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['customer'],
-      properties: {
-        customer: {
-          type: 'object',
-          required: ['email', 'firstName', 'lastName'],
-          properties: {
-            email: { type: 'string', example: 'ada@example.com' },
-            firstName: { type: 'string', example: 'Ada' },
-            lastName: { type: 'string', example: 'Lovelace' },
-            company: { type: 'string', example: 'Analytical Engines Ltd' },
-            country: { type: 'string', example: 'GB' },
-          },
-        },
-        region: { type: 'string', example: 'westeurope' },
-      },
-    },
+  @ApiZodParam('offerId', offerIdParamSchema)
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: '1-255 visible ASCII characters, per marketplace client and offer: a retry with the same key and body gets the first answer (kept 24 h).',
+    schema: jsonSchemaOf(IdempotencyKeySchema),
   })
-  @ApiResponse({ status: 201, description: 'The session (ready at once when a hot instance was claimed)', schema: { example: sessionExample } })
-  @ApiResponse({ status: 200, description: 'A retry with the Idempotency-Key of an earlier start: that session', schema: { example: sessionExample } })
-  @ApiResponse({ status: 409, description: 'NoCapacity, OfferNotPublished, or RequestInProgress (a request with this Idempotency-Key is still under way; Retry-After)' })
-  @ApiResponse({ status: 415, description: 'UnsupportedMediaType: send application/json' })
-  @ApiResponse({ status: 422, description: 'IdempotencyKeyReused: the key was used with a different body' })
+  @ApiZodBody(StartSessionSchema)
+  @ApiZodResponse(201, sessionViewSchema, 'The session (ready at once when a hot instance was claimed; else provisioning: poll it).', { headers: LOCATION_HEADER })
+  @ApiZodResponse(200, sessionViewSchema, 'A retry with the Idempotency-Key of an earlier start: that session.', { headers: LOCATION_HEADER })
+  @ApiErrorResponse(
+    400,
+    'ValidationFailed: details name each field and rule (customer fields, region, Idempotency-Key; RegionNotOffered: the offer has no such region); InvalidJson: the body is not JSON.',
+  )
+  @ApiErrorResponse(404, OFFER_NOT_FOUND)
+  @ApiErrorResponse(
+    409,
+    'NoCapacity: nothing free right now, try again later; OfferNotPublished: the test drive accepts no sessions; ' +
+      'RequestInProgress: a request with this Idempotency-Key is still under way (Retry-After). A retry of a refused start gets the same refusal.',
+    { headers: RETRY_AFTER_HEADER },
+  )
+  @ApiErrorResponse(413, 'PayloadTooLarge: the body is larger than the JSON limit (1 MiB).')
+  @ApiErrorResponse(415, 'UnsupportedMediaType: send Content-Type: application/json; UnsupportedEncoding: an unsupported charset or content encoding.')
+  @ApiErrorResponse(422, 'IdempotencyKeyReused: the key was used with a different body.')
+  @ApiErrorResponse(
+    503,
+    "LicensesUnavailable: the publisher's Dynamics 365 licenses could not be checked; DependencyUnavailable: an Azure service did not answer; " +
+      'AuthenticationUnavailable: tokens cannot be validated right now. Retry after Retry-After seconds.',
+    { headers: RETRY_AFTER_HEADER },
+  )
   async start(
     @Param('offerId') offerId: string,
     @Body() body: unknown,
@@ -100,7 +93,9 @@ export class SessionsController {
       'Access information (outputs, rendered instructions) only for the marketplace client that started the session (to other marketplace clients it does not exist); ' +
       'a publisher reads sessions of its own offers, an operator any, both without access information.',
   })
-  @ApiResponse({ status: 200, schema: { example: sessionExample } })
+  @ApiZodParam('id', sessionIdParamSchema)
+  @ApiZodResponse(200, sessionViewSchema, 'The session.')
+  @ApiErrorResponse(404, SESSION_NOT_FOUND)
   async get(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<SessionView> {
     const s = await this.sessions.getOrThrow(id, caller);
     return this.sessions.view(s, this.sessions.startedBy(s, caller));
@@ -109,7 +104,10 @@ export class SessionsController {
   @Delete('sessions/:id')
   @Roles(Role.Marketplace, Role.Operator)
   @HttpCode(202)
-  @ApiOperation({ summary: 'End a session early; its resources are removed (state ending, then ended)' })
+  @ApiOperation({ summary: 'End a session early; its resources are removed (state ending, then ended)', description: 'Idempotent: ending an ended session returns it.' })
+  @ApiZodParam('id', sessionIdParamSchema)
+  @ApiZodResponse(202, sessionViewSchema, 'Accepted: the session, ending (teardown continues; poll until ended).')
+  @ApiErrorResponse(404, SESSION_NOT_FOUND)
   async end(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<SessionView> {
     const s = await this.sessions.end(id, caller);
     return this.sessions.view(s, this.sessions.startedBy(s, caller));
@@ -118,6 +116,9 @@ export class SessionsController {
   @Get('offers/:offerId/sessions')
   @Roles(Role.Publisher, Role.Operator)
   @ApiOperation({ summary: "List an offer's sessions (newest first, at most 500; without access information)" })
+  @ApiZodParam('offerId', offerIdParamSchema)
+  @ApiZodResponse(200, sessionListSchema, "The offer's sessions.")
+  @ApiErrorResponse(404, OFFER_NOT_FOUND)
   async list(@Param('offerId') offerId: string, @CurrentCaller() caller: Caller): Promise<{ value: SessionView[] }> {
     checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'sessions');
     const rows = await this.repo.listByOffer(offerId);
