@@ -1,19 +1,26 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { Roles } from '../auth/decorators';
 import { Role } from '../auth/roles';
+import { ApiErrorResponse, ApiZodQuery, ApiZodResponse } from '../common/openapi';
 import { parseOrThrow } from '../common/validation';
+import { auditListSchema } from './audit.dto';
 import { AUDIT_MAX_LIMIT, AuditEventView, AuditService } from './audit.service';
 
 const AuditQuerySchema = z.strictObject({
-  offerId: z.string().regex(/^[a-z0-9_-]{1,50}$/, 'offerId must be an offer ID (1-50 of a-z, 0-9, "-", "_")').optional(),
+  offerId: z
+    .string()
+    .regex(/^[a-z0-9_-]{1,50}$/, 'offerId must be an offer ID (1-50 of a-z, 0-9, "-", "_")')
+    .optional()
+    .meta({ description: 'Events of this offer only.', example: 'contoso-crm' }),
   limit: z.coerce
     .number({ message: 'limit must be a number' })
     .int('limit must be a whole number')
     .min(1, 'limit must be at least 1')
     .max(AUDIT_MAX_LIMIT, `limit must be at most ${AUDIT_MAX_LIMIT}`)
-    .default(100),
+    .default(100)
+    .meta({ description: `At most this many events, 1-${AUDIT_MAX_LIMIT}, default 100.`, example: 100 }),
 });
 
 /** Operators: the audit trail of changes (who created, updated, published, started, ended what). */
@@ -25,8 +32,9 @@ export class AuditController {
   @Get()
   @Roles(Role.Operator)
   @ApiOperation({ summary: 'Audit trail, newest first (operators)' })
-  @ApiQuery({ name: 'offerId', required: false })
-  @ApiQuery({ name: 'limit', required: false, description: `1-${AUDIT_MAX_LIMIT}, default 100` })
+  @ApiZodQuery(AuditQuerySchema)
+  @ApiZodResponse(200, auditListSchema, 'Audit events, newest first.')
+  @ApiErrorResponse(400, 'ValidationFailed: offerId or limit breaks its rule, or an unknown query parameter.')
   async list(@Query() query: unknown): Promise<{ value: AuditEventView[] }> {
     const q = parseOrThrow(AuditQuerySchema, query ?? {});
     return { value: await this.audit.list({ offerId: q.offerId, limit: q.limit }) };

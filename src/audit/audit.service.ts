@@ -7,17 +7,10 @@ import { Clock, iso } from '../common/clock';
 import { Caller } from '../auth/caller';
 import { AuditAction, AuditEventEntity } from './audit-event.entity';
 
-/** An audit event as GET /api/v1/audit returns it. */
-export interface AuditEventView {
-  id: string;
-  /** ISO 8601 UTC. */
-  at: string;
-  actor: { type: 'client' | 'system'; tenantId: string | null; clientId: string | null; roles: string[] };
-  action: AuditAction;
-  offerId: string | null;
-  target: { type: string; id: string };
-  details: Record<string, unknown> | null;
-}
+import type { AuditEventView } from './audit.dto';
+
+/** An audit event as GET /api/v1/audit returns it (its schema: audit.dto.ts). */
+export type { AuditEventView };
 
 let lastMs = 0;
 let seq = 0;
