@@ -347,7 +347,7 @@ async function main(): Promise<void> {
       while (monitorOn) {
         try {
           const now = Date.now();
-          const prov = await db!.query<{ id: string }>(`SELECT id FROM session WHERE state = 'provisioning'`);
+          const prov = await db.query<{ id: string }>(`SELECT id FROM session WHERE state = 'provisioning'`);
           const seen = new Set(prov.rows.map((r) => r.id));
           for (const id of seen) if (!provisioningSince.has(id)) provisioningSince.set(id, now);
           for (const [id, since] of provisioningSince) {
@@ -356,14 +356,14 @@ async function main(): Promise<void> {
               provisioningSince.delete(id);
             } else if (now - since > provisioningBoundMs && !reported.has(`p:${id}`)) {
               reported.add(`p:${id}`);
-              const claimed = await db!.query<{ id: string; state: string }>(`SELECT id, state FROM pool_instance WHERE "sessionId" = $1`, [id]);
+              const claimed = await db.query<{ id: string; state: string }>(`SELECT id, state FROM pool_instance WHERE "sessionId" = $1`, [id]);
               const how = claimed.rows.length
                 ? `instance ${claimed.rows[0].id} is ${claimed.rows[0].state} for it but the session was never updated: the replica died between the claim and the session's transition`
                 : 'no instance was claimed for it: the replica died after writing the session row';
               violations.push(`session ${id} has stayed provisioning for more than ${provisioningBoundMs} ms (one reconcile interval + 1 s); ${how}`);
             }
           }
-          const orphans = await db!.query<{ id: string; sessionId: string | null; sstate: string | null }>(
+          const orphans = await db.query<{ id: string; sessionId: string | null; sstate: string | null }>(
             `SELECT i.id, i."sessionId", s.state AS sstate FROM pool_instance i LEFT JOIN session s ON s.id = i."sessionId"
               WHERE i.state = 'assigned' AND (s.id IS NULL OR s.state NOT IN ('provisioning', 'ready', 'ending'))`,
           );

@@ -69,7 +69,7 @@ export function handleControl(ctx: Ctx, deps: ControlDeps): void {
     // API app registrations and signing-key rotation (directory.ts).
     if (what === 'applications' || what === 'keys' || what === 'tokens') return void handleIdentityControl(ctx, deps.state, deps.store).catch(() => controlError(ctx, 500, 'InternalServerError', 'Encountered internal server error.'));
     if (what === 'publishers' && s.length === 1 && m === 'POST') {
-      const str = (k: string): string | undefined => (typeof obj[k] === 'string' ? (obj[k] as string) : undefined);
+      const str = (k: string): string | undefined => (typeof obj[k] === 'string' ? (obj[k]) : undefined);
       return send(ctx, 201, createPublisher(deps.state, deps.store, { tenantName: str('tenantName'), tenantId: str('tenantId'), location: str('location') }));
     }
     if (what === 'clients' && s.length === 1 && m === 'POST') {

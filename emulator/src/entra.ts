@@ -84,10 +84,10 @@ function jwkOf(kid: string, publicJwk: Record<string, unknown>): Record<string, 
 export async function loadSigningKeys(state: EmulatorState): Promise<SigningKeys> {
   if (!state.signingKey) {
     const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
-    state.signingKey = { kid: randomBytes(16).toString('base64url'), privateJwk: (await jose.exportJWK(privateKey)) as Record<string, unknown> };
+    state.signingKey = { kid: randomBytes(16).toString('base64url'), privateJwk: (await jose.exportJWK(privateKey)) };
   }
   const { kid, privateJwk } = state.signingKey;
-  const privateKey = (await jose.importJWK(privateJwk as JoseJwk, 'RS256')) as CryptoKey;
+  const privateKey = (await jose.importJWK(privateJwk, 'RS256')) as CryptoKey;
   const publicJwk = { kty: 'RSA', n: privateJwk.n, e: privateJwk.e };
   const publicKey = (await jose.importJWK(publicJwk as JoseJwk, 'RS256')) as CryptoKey;
   const previous: RetiredKey[] = [];
@@ -120,13 +120,13 @@ export async function rotateSigningKeys(state: EmulatorState, opts: { retirePrev
     privateJwk = { kty: 'RSA', n: j.n, e: j.e, d: j.d, p: j.p, q: j.q, dp: j.dp, dq: j.dq, qi: j.qi };
   } else {
     const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
-    privateJwk = (await jose.exportJWK(privateKey)) as Record<string, unknown>;
+    privateJwk = (await jose.exportJWK(privateKey));
   }
   const kid = typeof opts.kid === 'string' && /^[\w-]{1,64}$/.test(opts.kid) ? opts.kid : randomBytes(16).toString('base64url');
   const publicJwk = { kty: 'RSA', n: privateJwk.n, e: privateJwk.e };
   const previous: RetiredKey[] = opts.retirePrevious ? [] : [{ kid: keys.kid, publicKey: keys.publicKey, publicJwk: keys.publicJwk }, ...keys.previous].slice(0, MAX_PREVIOUS_KEYS);
   keys.kid = kid;
-  keys.privateKey = (await jose.importJWK(privateJwk as JoseJwk, 'RS256')) as CryptoKey;
+  keys.privateKey = (await jose.importJWK(privateJwk, 'RS256')) as CryptoKey;
   keys.publicKey = (await jose.importJWK(publicJwk as JoseJwk, 'RS256')) as CryptoKey;
   keys.publicJwk = jwkOf(kid, publicJwk);
   keys.previous = previous;

@@ -37,7 +37,7 @@ export function validateFaultRule(raw: unknown): FaultRule | string {
   const r = raw as Record<string, unknown>;
   if (typeof r.operation !== 'string' || !r.operation) return 'rule.operation must be a non-empty string';
   const num = (k: string, min: number, max: number): string | undefined =>
-    r[k] === undefined ? undefined : typeof r[k] === 'number' && Number.isFinite(r[k]) && (r[k] as number) >= min && (r[k] as number) <= max ? undefined : `rule.${k} must be a number in [${min}, ${max}]`;
+    r[k] === undefined ? undefined : typeof r[k] === 'number' && Number.isFinite(r[k]) && (r[k]) >= min && (r[k]) <= max ? undefined : `rule.${k} must be a number in [${min}, ${max}]`;
   const err = num('failureRate', 0, 1) ?? num('status', 100, 599) ?? num('retryAfterSeconds', 0, 3600) ?? num('latencyMs', 0, 600_000) ?? num('count', 0, 1e9);
   if (err) return err;
   if (r.errorCode !== undefined && typeof r.errorCode !== 'string') return 'rule.errorCode must be a string';
@@ -48,7 +48,7 @@ export function validateFaultRule(raw: unknown): FaultRule | string {
     retryAfterSeconds: r.retryAfterSeconds as number | undefined,
     latencyMs: r.latencyMs as number | undefined,
     count: r.count as number | undefined,
-    errorCode: r.errorCode as string | undefined,
+    errorCode: r.errorCode,
   };
 }
 

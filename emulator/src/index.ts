@@ -172,7 +172,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
         ctx = await parseRequest(req, res, baseUrl);
         await handler(ctx);
       } catch (e) {
-        const fake = ctx ?? ({ req, res, method: req.method ?? 'GET', path: '/', segments: [], query: new URLSearchParams(), body: Buffer.alloc(0), requestId: cryptoRandom(), correlationId: cryptoRandom(), baseUrl } as Ctx);
+        const fake = ctx ?? ({ req, res, method: req.method ?? 'GET', path: '/', segments: [], query: new URLSearchParams(), body: Buffer.alloc(0), requestId: cryptoRandom(), correlationId: cryptoRandom(), baseUrl });
         if (e instanceof HttpInputError) sendArmError(fake, armError(e.status, e.code, e.message));
         else {
           log('unhandled request error', { error: String(e) });

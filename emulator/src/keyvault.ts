@@ -157,7 +157,7 @@ function parseAttrs(raw: unknown): Partial<Pick<SecretVersion, 'enabled' | 'nbf'
   for (const k of ['nbf', 'exp'] as const) {
     if (raw[k] !== undefined && raw[k] !== null) {
       if (typeof raw[k] !== 'number' || !Number.isFinite(raw[k])) throw new KvError(400, 'BadParameter', `Property 'attributes.${k}' must be a Unix time in seconds.`);
-      out[k] = Math.floor(raw[k] as number);
+      out[k] = Math.floor(raw[k]);
     }
   }
   return out;

@@ -33,7 +33,7 @@ export function Roles(...roles: Role[]): ClassDecorator & MethodDecorator {
     guardResponse(403, `Forbidden: the token holds none of the app roles ${roles.join(', ')} (or the role is not honoured from its tenant / client).`),
     guardResponse(429, 'TooManyRequests: the per-client rate limit; see Retry-After (seconds).', RETRY_AFTER_HEADER),
     guardResponse(503, 'AuthenticationUnavailable: tokens cannot be validated right now (the identity provider is unreachable); DependencyUnavailable: an Azure service this request needs is unavailable. Retry after Retry-After seconds.', RETRY_AFTER_HEADER),
-  ) as ClassDecorator & MethodDecorator;
+  );
 }
 
 /**

@@ -132,7 +132,7 @@ export class TokenVerifier implements OnApplicationShutdown {
     const tenant = this.config.auth.tenantId;
     if (!['organizations', 'common'].includes(tenant) && tid !== tenant) throw new AuthenticationError('InvalidToken', 'The token belongs to a tenant this service does not accept.');
     if (this.config.auth.allowedTenants && !this.config.auth.allowedTenants.includes(tid)) throw new AuthenticationError('InvalidToken', 'The token belongs to a tenant this service does not accept.');
-    const clientId = String(payload.azp ?? payload.appid ?? '').toLowerCase();
+    const clientId = (typeof payload.azp === 'string' ? payload.azp : typeof payload.appid === 'string' ? payload.appid : '').toLowerCase();
     if (!clientId || clientId.length > 64) throw new AuthenticationError('InvalidToken', 'The token names no client application (azp / appid).');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     const oid = typeof payload.oid === 'string' ? payload.oid : undefined;

@@ -98,7 +98,7 @@ export class ArmSubscriptionClient {
     const out: Array<{ name: string; tags: Record<string, string> }> = [];
     await armCall(async () => {
       for await (const rg of this.resources.resourceGroups.list({ filter: `tagName eq '${tagName}' and tagValue eq '${tagValue.replace(/'/g, "''")}'` })) {
-        out.push({ name: rg.name ?? '', tags: (rg.tags ?? {}) as Record<string, string> });
+        out.push({ name: rg.name ?? '', tags: (rg.tags ?? {}) });
       }
     });
     return out;
@@ -115,7 +115,7 @@ export class ArmGateway {
   /** Client for `subscriptionId` acting as `credential` (the publisher's service principal). */
   forSubscription(credential: TokenCredential, subscriptionId: string): ArmSubscriptionClient {
     let bySub = this.cache.get(credential);
-    if (!bySub) this.cache.set(credential, (bySub = new Map()));
+    if (!bySub) this.cache.set(credential, (bySub = new Map<string, ArmSubscriptionClient>()));
     let client = bySub.get(subscriptionId);
     if (!client) bySub.set(subscriptionId, (client = new ArmSubscriptionClient(this.runtime, credential, subscriptionId)));
     return client;

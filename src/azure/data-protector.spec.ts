@@ -1,5 +1,5 @@
 import { DataProtectionError, DataProtector, DATA_PROTECTION_KEY_SECRET } from './data-protector';
-import { SecretNotFoundError, SecretStore } from './secret-store';
+import { SecretNotFoundError } from './secret-store';
 
 /** In-memory stand-in for SecretStore (versions per name). */
 class FakeSecrets {
@@ -26,7 +26,7 @@ class FakeSecrets {
   }
 }
 
-const make = (s: FakeSecrets) => new DataProtector(s as unknown as SecretStore);
+const make = (s: FakeSecrets) => new DataProtector(s);
 
 describe('DataProtector', () => {
   it('round-trips values and creates the key once', async () => {

@@ -59,5 +59,5 @@ export function pinoParams(config: AppConfig, stream?: NodeJS.WritableStream): P
       },
   } satisfies NonNullable<Params['pinoHttp']>;
   // Middleware on every route under the global prefix, in path-to-regexp v8 syntax (Nest 11: no legacy-route warning).
-  return { pinoHttp: stream ? [options, stream as never] : options, forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }] };
+  return { pinoHttp: stream ? [options, stream] : options, forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }] };
 }

@@ -69,7 +69,7 @@ export function jsonSchemaOf(schema: z.ZodType): SchemaObject {
   const { $schema: _s, $id: _i, ...out } = z.toJSONSchema(schema, JSON_SCHEMA_OPTIONS) as Record<string, unknown>;
   void _s;
   void _i;
-  return out as SchemaObject;
+  return out;
 }
 
 /** One named example of a request or response body (OpenAPI Example Object). */
@@ -121,7 +121,7 @@ export function ApiZodQuery(schema: z.ZodObject): MethodDecorator {
 
 /** Documents a path parameter with the zod schema that describes it (description and example from its meta). */
 export function ApiZodParam(name: string, schema: z.ZodType): MethodDecorator {
-  const { description, example, ...paramSchema } = jsonSchemaOf(schema) as SchemaObject & { description?: string; example?: unknown };
+  const { description, example, ...paramSchema } = jsonSchemaOf(schema) as Omit<SchemaObject, 'description' | 'example'> & { description?: string; example?: unknown };
   return ApiParam({ name, required: true, schema: paramSchema, ...(description ? { description } : {}), ...(example !== undefined ? { example } : {}) });
 }
 
@@ -145,7 +145,7 @@ export function zodComponentSchemas(components: Record<string, z.ZodType>): Reco
     const { $id: _i, $schema: _s, ...rest } = s as Record<string, unknown>;
     void _i;
     void _s;
-    out[id] = rest as SchemaObject;
+    out[id] = rest;
   }
   return out;
 }

@@ -151,5 +151,5 @@ export function sharedEmulatorRuntime(config: AppConfig): AzureRuntime {
     problems.push(`AZURE_STORAGE_CONNECTION_STRING: blob storage shared by the replicas is needed with AZURE_EMULATOR_URL; set it (\`npm run emulator\` starts Azurite and prints it) or keep ${envFile} beside the CA`);
   }
   if (problems.length) throw new ConfigError(problems);
-  return emulatedRuntime({ url: url.replace(/\/+$/, ''), caCertPem: caPem }, storage!, identity as ServiceIdentity);
+  return emulatedRuntime({ url: url.replace(/\/+$/, ''), caCertPem: caPem }, storage, identity as ServiceIdentity);
 }

@@ -229,7 +229,7 @@ export class PoolInstanceRepository {
     await this.regions
       .createQueryBuilder()
       .update(PoolRegionEntity)
-      .set({ consecutiveFailures: () => '"consecutiveFailures" + 1', lastFailure: { ...failure, at: now } } as QueryDeepPartialEntity<PoolRegionEntity>)
+      .set({ consecutiveFailures: () => '"consecutiveFailures" + 1', lastFailure: { ...failure, at: now } })
       .where('"offerId" = :offerId AND region = :region', { offerId, region })
       .execute();
     const row = (await this.regions.findOneBy({ offerId, region }))!;

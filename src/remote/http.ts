@@ -113,8 +113,8 @@ export class RemoteHttp {
   readonly fetch = async (input: string | URL | { url: string }, init?: Record<string, unknown>): Promise<Response> => {
     const url = typeof input === 'string' || input instanceof URL ? String(input) : input.url;
     if (!url.startsWith('https:')) throw new RemoteError(this.opts.service, 'invalid', 'InsecureUrl', `Only https URLs are called (got ${urlForMessages(url).slice(0, 200)}).`);
-    const res = await undiciFetch(url, { ...(init ?? {}), dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]);
-    return res as unknown as Response;
+    const res = await undiciFetch(url, { ...(init ?? {}), dispatcher: this.dispatcher });
+    return res;
   };
 
   /**

@@ -111,7 +111,8 @@ function header(h: HeaderBag, name: string): unknown {
 export function retryAfterFromHeaders(h: HeaderBag, nowMs = Date.now()): number | undefined {
   for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
     const v = header(h, name);
-    if (v !== undefined && v !== null && /^\d+$/.test(String(v).trim())) return Math.min(MAX_RETRY_AFTER_MS, Number(String(v).trim()));
+    const s = typeof v === 'string' || typeof v === 'number' ? String(v).trim() : undefined;
+    if (s !== undefined && /^\d+$/.test(s)) return Math.min(MAX_RETRY_AFTER_MS, Number(s));
   }
   return retryAfterMs(header(h, 'retry-after'), nowMs);
 }

@@ -24,7 +24,7 @@ describe('RowLeaseLeadership (SQLite)', () => {
     await ds.destroy();
   });
   const row = () => ds.getRepository(SchedulerLeaseEntity).findOneByOrFail({ name: 'reconcile' });
-  const dbNow = async () => Number(((await ds.query(`SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) AS now`)) as Array<{ now: number }>)[0].now);
+  const dbNow = async () => Number((await ds.query<Array<{ now: number }>>(`SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) AS now`))[0].now);
 
   it('one holder at a time; the lease expires in database time and is renewed by each ensure()', async () => {
     const a = new RowLeaseLeadership(ds, 'reconcile', 10_000, quiet);

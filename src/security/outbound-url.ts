@@ -340,6 +340,7 @@ export const systemResolver: AddressResolver = (host) =>
       },
       (e: unknown) => {
         clearTimeout(timer);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the original rejection through unchanged
         reject(e);
       },
     );
@@ -453,7 +454,7 @@ export function guardedLookup(policy: OutboundUrlPolicy, lookup: typeof dns.look
         for (const a of addresses) {
           const why = nonPublicReason(a.address);
           if (why) {
-            return callback(new OutboundUrlRefusedError(`Connection refused by the outbound URL rule: the host resolves to a non-public address (${why}).`) as unknown as NodeJS.ErrnoException, wantAll ? [] : '', undefined);
+            return callback(new OutboundUrlRefusedError(`Connection refused by the outbound URL rule: the host resolves to a non-public address (${why}).`), wantAll ? [] : '', undefined);
           }
         }
       }
@@ -462,7 +463,7 @@ export function guardedLookup(policy: OutboundUrlPolicy, lookup: typeof dns.look
       return callback(null, addresses[0].address, addresses[0].family);
     });
   };
-  return fn as unknown as LookupFunction;
+  return fn;
 }
 
 /** Marker of a refusal in a message (fetch in another realm re-wraps the error as `Error(String(err))`). */
@@ -474,7 +475,7 @@ const REFUSAL_MARKER = /\bOutboundUrlRefused(?:Error)?\b/;
  */
 export function outboundRefusalOf(err: unknown): { code: typeof OUTBOUND_URL_REFUSED; message: string } | undefined {
   for (let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined, i = 0; e && typeof e === 'object' && i < 5; e = e.cause as typeof e, i++) {
-    const message = String(e.message ?? '');
+    const message = typeof e.message === 'string' ? e.message : '';
     if (e.code === OUTBOUND_URL_REFUSED || REFUSAL_MARKER.test(message)) {
       return { code: OUTBOUND_URL_REFUSED, message: message.replace(/^(?:Error: )?OutboundUrlRefusedError: /, '') };
     }

@@ -58,7 +58,7 @@ describe('access information is safe HTML', () => {
   });
 
   it('still fills an output that is really called constructor', () => {
-    expect(renderAccessInformation('{{constructor}}', { constructor: 'Ada' } as Record<string, string>)).toBe('Ada');
+    expect(renderAccessInformation('{{constructor}}', { constructor: 'Ada' })).toBe('Ada');
   });
 
   it('does not render values inside values (one pass)', () => {

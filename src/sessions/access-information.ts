@@ -8,7 +8,7 @@ import { escapeHtml, sanitizeAccessHtml } from '../security/access-html';
 export function outputsAsStrings(outputs: Record<string, unknown> | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, raw] of Object.entries(outputs ?? {})) {
-    const v = raw && typeof raw === 'object' && 'value' in (raw as object) ? (raw as { value: unknown }).value : raw;
+    const v = raw && typeof raw === 'object' && 'value' in (raw) ? (raw).value : raw;
     out[name] = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
   }
   return out;

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../persistence/data-source';
 import { sql, TxBody } from '../persistence/database';
 import { StartRefusal, StartRequestEntity } from './start-request.entity';
@@ -30,7 +29,7 @@ export class StartRequestsRepository {
   async begin(offerId: string, clientKey: string, idempotencyKey: string, requestHash: string, now: number): Promise<StartRequestEntity | null> {
     const row: StartRequestEntity = { id: randomUUID(), offerId, clientKey, idempotencyKey, requestHash, state: 'started', sessionId: null, refusal: null, createdAt: now, updatedAt: now };
     try {
-      await this.repo.insert(row as QueryDeepPartialEntity<StartRequestEntity>);
+      await this.repo.insert(row);
       return row;
     } catch (err) {
       if (isUniqueViolation(err)) return null;
@@ -64,7 +63,7 @@ export class StartRequestsRepository {
 
   /** started -> refused: a retry with the same key and body gets this answer again. */
   async refuse(id: string, refusal: StartRefusal, now: number): Promise<void> {
-    await this.repo.update({ id, state: 'started' }, { state: 'refused', refusal, updatedAt: now } as QueryDeepPartialEntity<StartRequestEntity>);
+    await this.repo.update({ id, state: 'started' }, { state: 'refused', refusal, updatedAt: now });
   }
 
   /** Deletes completed and refused records last touched before `cutoff` (epoch ms); a key older than that starts anew. */

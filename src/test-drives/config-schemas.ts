@@ -130,9 +130,9 @@ export function validateTestDriveSections<T extends z.ZodType, D extends z.ZodTy
     } else {
       const r = d.schema.safeParse(d.input);
       if (!r.success) problems.push(...zodIssuesToDetails(r.error.issues, 'deployment'));
-      else dep = { value: r.data as z.output<D> };
+      else dep = { value: r.data };
     }
   }
   if (problems.length || !td.success || (d && !dep)) return problems;
-  return { testDrive: td.data as z.output<T>, deployment: dep?.value as z.output<D> };
+  return { testDrive: td.data, deployment: dep?.value as z.output<D> };
 }

@@ -129,7 +129,7 @@ describe('OpenAPI document (/api/docs-json)', () => {
     const view = resolveRef(doc, '#/components/schemas/OfferView');
     expect((view.properties as Record<string, Schema>).testDrive.$ref).toBe('#/components/schemas/TestDrive');
 
-    const fields = (s: Schema | undefined) => Object.keys((s?.properties ?? {}) as object).sort();
+    const fields = (s: Schema | undefined) => Object.keys((s?.properties ?? {})).sort();
     expect(fields(byType['azure-resource-manager'].testDrive)).toEqual(['accessInformation', 'description', 'durationHours', 'regions', 'type']);
     const region = ((byType['azure-resource-manager'].testDrive.properties as Record<string, Schema>).regions.items ?? {}) as Schema;
     expect(fields(region)).toEqual(['cold', 'hot', 'name']);

@@ -49,19 +49,19 @@ describe('emulator: Entra ID + ARM through the real SDKs', () => {
   it('issues an RS256 v1 access token for ARM with the expected claims', async () => {
     const t = await credential(h, pub).getToken('https://management.azure.com/.default');
     expect(t).toBeTruthy();
-    const header = JSON.parse(Buffer.from(t!.token.split('.')[0], 'base64url').toString('utf8'));
+    const header = JSON.parse(Buffer.from(t.token.split('.')[0], 'base64url').toString('utf8'));
     expect(header).toMatchObject({ alg: 'RS256', typ: 'JWT' });
     expect(typeof header.kid).toBe('string');
-    const c = decodeJwt(t!.token);
+    const c = decodeJwt(t.token);
     expect(c).toMatchObject({ aud: 'https://management.azure.com/', iss: `https://sts.windows.net/${pub.tenantId}/`, tid: pub.tenantId, oid: pub.principalId, appid: pub.clientId, azp: pub.clientId, ver: '1.0' });
     expect(c.exp - c.iat).toBe(3600);
-    expect(t!.expiresOnTimestamp).toBeGreaterThan(Date.now() + 3500_000);
+    expect(t.expiresOnTimestamp).toBeGreaterThan(Date.now() + 3500_000);
   });
 
   it('puts app roles of a control-API client into the roles claim', async () => {
     const client = await h.createClient({ roles: ['TestDrive.Admin'] });
     const t = await credential(h, client).getToken('api://test-drive-orchestrator/.default');
-    expect(decodeJwt(t!.token)).toMatchObject({ roles: ['TestDrive.Admin'], aud: 'api://test-drive-orchestrator', tid: h.serviceTenantId });
+    expect(decodeJwt(t.token)).toMatchObject({ roles: ['TestDrive.Admin'], aud: 'api://test-drive-orchestrator', tid: h.serviceTenantId });
   });
 
   it('refuses a wrong client secret with AADSTS7000215', async () => {
@@ -122,9 +122,9 @@ describe('emulator: Entra ID + ARM through the real SDKs', () => {
     const result = await dep.deployments.createOrUpdate('rg-deploy', 'main', { properties: { mode: 'Incremental', template: outputsTemplate, parameters: {} } }, fastPoll);
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     expect(result.properties?.provisioningState).toBe('Succeeded');
-    expect((result.properties?.outputs as any).x.value).toBe('hello');
+    expect((result.properties?.outputs).x.value).toBe('hello');
     const got = await dep.deployments.get('rg-deploy', 'main');
-    expect((got.properties?.outputs as any).x.value).toBe('hello');
+    expect((got.properties?.outputs).x.value).toBe('hello');
     const names: string[] = [];
     for await (const d of dep.deployments.listByResourceGroup('rg-deploy')) names.push(d.name!);
     expect(names).toEqual(['main']);

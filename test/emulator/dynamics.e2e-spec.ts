@@ -27,7 +27,7 @@ function webApi(h: EmulatorHandle, c: { tenantId: string; clientId: string; clie
   return new DynamicsWebApi({
     serverUrl: `${env.instanceUrl}/`, // trailing slash matters: the library resolves "api/data/v9.2" relative to it
     dataApi: opts.bc ? { path: 'microsoft/automation', version: '2.0' } : { version: '9.2' },
-    onTokenRefresh: async () => (await cred.getToken(opts.scope ?? `${env.instanceUrl}/.default`))!.token,
+    onTokenRefresh: async () => (await cred.getToken(opts.scope ?? `${env.instanceUrl}/.default`)).token,
   });
 }
 
@@ -47,7 +47,7 @@ async function odataFetcher(h: EmulatorHandle, c: PublisherInfo, env: DynamicsEn
   const cred = credential(h, c);
   const dispatcher = await fetchDispatcherTrusting(h.caCertPem);
   return async (method, path, body, scope) => {
-    const token = (await cred.getToken(scope ?? `${env.instanceUrl}/.default`))!.token;
+    const token = (await cred.getToken(scope ?? `${env.instanceUrl}/.default`)).token;
     const res = await fetch(`${env.instanceWebApiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), dispatcher } as RequestInit);
     const text = await res.text();
     return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers };

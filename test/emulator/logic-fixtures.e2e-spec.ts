@@ -60,7 +60,7 @@ describe('emulator: Logic Apps fixtures (test/fixtures/logicapp and arm/logic-ap
       expect(d.properties?.provisioningState).toBe('Succeeded');
       const wf = await logic.workflows.get(RG, 'la-create');
       expect(wf).toMatchObject({ state: 'Enabled', tags: { displayName: 'la-create' } });
-      expect((wf.definition as any).triggers.recurrence).toMatchObject({ type: 'recurrence', recurrence: { frequency: 'Hour', interval: '1' } });
+      expect((wf.definition).triggers.recurrence).toMatchObject({ type: 'recurrence', recurrence: { frequency: 'Hour', interval: '1' } });
       // listCallbackUrl is for Request triggers only (like Azure)
       await expect(logic.workflowTriggers.listCallbackUrl(RG, 'la-create', 'recurrence')).rejects.toMatchObject({ statusCode: 400 });
       await logic.workflowTriggers.run(RG, 'la-create', 'recurrence');
@@ -79,7 +79,7 @@ describe('emulator: Logic Apps fixtures (test/fixtures/logicapp and arm/logic-ap
     const bare = fixture(join(LOGIC, 'mslearn-calculate-area/azuredeploy.parameters.json')); // bare { name: { value } } form
     const d = await dep.deployments.beginCreateOrUpdateAndWait(RG, 'calc-area', { properties: { mode: 'Incremental', template, parameters: bare } }, fastPoll);
     expect(d.properties?.provisioningState).toBe('Succeeded');
-    const url = (d.properties?.outputs as any).logicAppUrl.value as string;
+    const url = (d.properties?.outputs).logicAppUrl.value as string;
     expect(url).toContain('/triggers/manual/paths/invoke/{width}/{height}?');
     const cb = await logic.workflowTriggers.listCallbackUrl(RG, 'myLogicApp', 'manual');
     expect(cb).toMatchObject({ method: 'GET', relativePath: '{width}/{height}', relativePathParameters: ['width', 'height'] });
@@ -96,7 +96,7 @@ describe('emulator: Logic Apps fixtures (test/fixtures/logicapp and arm/logic-ap
     const d = await dep.deployments.beginCreateOrUpdateAndWait(RG, 'jobscheduler', { properties: { mode: 'Incremental', template } }, fastPoll);
     expect(d.properties?.provisioningState).toBe('Succeeded');
     const timer = await logic.workflows.get(RG, 'TimerJob');
-    expect(Object.keys((timer.definition as any).actions)).toContain('Delay_until_nextExecutionTime'); // the nested redeploy won
+    expect(Object.keys((timer.definition).actions)).toContain('Delay_until_nextExecutionTime'); // the nested redeploy won
     const url = (await logic.workflowTriggers.listCallbackUrl(RG, 'CreateTimerJob', 'manual')).value!;
     const r = await callUrl(h, url, 'POST', { jobRecurrence: { frequency: 'second', interval: 1, count: 2 }, timerjobid: 'job-1' });
     expect(r.status).toBe(201);

@@ -67,7 +67,7 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
 
     const wf = await logic.workflows.get(RG, 'wf-sync');
     expect(wf).toMatchObject({ name: 'wf-sync', type: 'Microsoft.Logic/workflows', location: 'westeurope', state: 'Enabled', provisioningState: 'Succeeded' });
-    expect((wf.definition as any).triggers.manual.type).toBe('Request');
+    expect((wf.definition).triggers.manual.type).toBe('Request');
     expect(wf.accessEndpoint).toMatch(new RegExp(`^${h.url}/logicapps/workflows/[0-9a-f]{32}$`));
     expect(wf.version).toMatch(/^\d{20}$/);
 
@@ -316,7 +316,7 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
     expect(run.status).toBe('Succeeded');
     const boom = await logic.workflowRunActions.get(RG, 'wf-catch', run.name, 'Boom');
     expect(boom.status).toBe('Failed');
-    expect((boom.error as any).code).toBe('InvalidTemplate');
+    expect((boom.error).code).toBe('InvalidTemplate');
     const skipped = await logic.workflowRunActions.get(RG, 'wf-catch', run.name, 'NotMatched');
     expect(skipped.status).toBe('Skipped');
   });

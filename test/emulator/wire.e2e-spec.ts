@@ -32,7 +32,7 @@ describe('emulator: wire-level contract', () => {
     ({ h, cleanup } = await start());
     pub = await h.createPublisher();
     const t = await credential(h, pub).getToken('https://management.azure.com/.default');
-    auth = { authorization: `Bearer ${t!.token}` };
+    auth = { authorization: `Bearer ${t.token}` };
   });
   afterAll(async () => cleanup());
 

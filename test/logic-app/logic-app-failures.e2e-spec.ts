@@ -33,7 +33,7 @@ describe('Logic app test drive: preflight, failures, timeouts, retries', () => {
     const logStream = new PassThrough();
     logStream.on('data', (c: Buffer) => logs.push(c.toString('utf8')));
     svc = await startService(azure, { env: { LOG_LEVEL: 'info' }, logStream });
-    pub = (await azure.emulator.createPublisher({})) as Publisher;
+    pub = (await azure.emulator.createPublisher({}));
     env = azure.emulator.createDynamicsEnvironment({ tenantId: pub.tenantId, product: 'customer-engagement', licenses: 2, roles: ['Salesperson'], syncSeconds: 0 });
     await deploySample(azure.emulator, pub, env, SAMPLE_RG, 'Ghost role');
     ({ logic } = clients(azure.emulator, pub));

@@ -21,7 +21,7 @@ describeEachDb('Logic app test drive from the template, whole life, on %s', (db)
   beforeAll(async () => {
     azure = await startLocalAzure(0.2);
     svc = await startService(azure, { db });
-    pub = (await azure.emulator.createPublisher({})) as Publisher;
+    pub = (await azure.emulator.createPublisher({}));
     env = azure.emulator.createDynamicsEnvironment({ tenantId: pub.tenantId, product: 'customer-engagement', licenses: 3, roles: ['Salesperson', 'System Administrator'], syncSeconds: 1 });
     await deploySample(azure.emulator, pub, env, RG);
   });

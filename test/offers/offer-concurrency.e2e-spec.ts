@@ -107,9 +107,9 @@ describeEachDb('Offer optimistic concurrency on %s', (db) => {
       const put = (await svc.http.put(url(id)).set('If-Match', stale).send(body('Mine', false))) as unknown as Res;
       expectError(put, 412, 'PreconditionFailed', 'If-Match');
       expect(put.body.error!.message).toContain(`current ETag is ${current}`);
-      for (const action of ['publish', 'unpublish']) expectError((await svc.http.post(`${url(id)}/${action}`).set('If-Match', stale)) as unknown as Res, 412, 'PreconditionFailed', 'If-Match');
-      expectError((await svc.http.delete(url(id)).set('If-Match', stale)) as unknown as Res, 412, 'PreconditionFailed', 'If-Match');
-      expectError((await svc.http.put(url(id)).set('If-Match', `W/${current}`).send(body('Mine', false))) as unknown as Res, 412, 'PreconditionFailed', 'If-Match');
+      for (const action of ['publish', 'unpublish']) expectError(await svc.http.post(`${url(id)}/${action}`).set('If-Match', stale), 412, 'PreconditionFailed', 'If-Match');
+      expectError(await svc.http.delete(url(id)).set('If-Match', stale), 412, 'PreconditionFailed', 'If-Match');
+      expectError(await svc.http.put(url(id)).set('If-Match', `W/${current}`).send(body('Mine', false)), 412, 'PreconditionFailed', 'If-Match');
       const after = await get(id);
       expect(after.body).toMatchObject({ alias: 'Changed by someone else', state: 'draft' });
       expect(after.headers.etag).toBe(current);
@@ -124,8 +124,8 @@ describeEachDb('Offer optimistic concurrency on %s', (db) => {
 
     it('If-Match: * requires the offer to exist; If-None-Match: * creates only; a malformed header is 400 InvalidHeader', async () => {
       const id = `race-${++n}`;
-      expectError((await svc.http.put(url(id)).set('If-Match', '*').send(body('New'))) as unknown as Res, 412, 'PreconditionFailed', 'If-Match');
-      expectError((await svc.http.put(url(id)).set('If-Match', '"1"').send(body('New'))) as unknown as Res, 412, 'PreconditionFailed', 'If-Match');
+      expectError(await svc.http.put(url(id)).set('If-Match', '*').send(body('New')), 412, 'PreconditionFailed', 'If-Match');
+      expectError(await svc.http.put(url(id)).set('If-Match', '"1"').send(body('New')), 412, 'PreconditionFailed', 'If-Match');
       await svc.http.get(url(id)).expect(404);
       await svc.http.put(url(id)).set('If-None-Match', '*').send(body('New')).expect(201);
       const again = (await svc.http.put(url(id)).set('If-None-Match', '*').send(body('Overwrite'))) as unknown as Res;
@@ -137,11 +137,11 @@ describeEachDb('Offer optimistic concurrency on %s', (db) => {
         expectError(r, 400, 'InvalidHeader', 'If-Match');
         expect(r.body.error!.message).toMatch(/^If-Match must be "\*" or a comma-separated list of quoted entity tags/);
       }
-      expectError((await svc.http.delete(url(id)).set('If-Match', 'nope')) as unknown as Res, 400, 'InvalidHeader', 'If-Match');
+      expectError(await svc.http.delete(url(id)).set('If-Match', 'nope'), 400, 'InvalidHeader', 'If-Match');
       // Preconditions never reveal another publisher's offer: it is 404 to them.
       const other = await svc.as({ roles: ['TestDrive.Publisher'], newTenant: true });
-      expectError((await other.put(url(id)).set('If-Match', '*').send(body('Theirs'))) as unknown as Res, 404, 'OfferNotFound');
-      expectError((await other.post(`${url(id)}/publish`).set('If-Match', '"999"')) as unknown as Res, 404, 'OfferNotFound');
+      expectError(await other.put(url(id)).set('If-Match', '*').send(body('Theirs')), 404, 'OfferNotFound');
+      expectError(await other.post(`${url(id)}/publish`).set('If-Match', '"999"'), 404, 'OfferNotFound');
       expect((await get(id)).body.alias).toBe('Updated');
     });
   });

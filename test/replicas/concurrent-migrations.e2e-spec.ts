@@ -19,9 +19,9 @@ describe('replicas starting together on PostgreSQL', () => {
         const errors = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => String((r.reason as Error).message));
         expect(errors).toEqual([]);
         const ds = opened[0];
-        const executed = (await ds.query('SELECT name FROM migrations ORDER BY id')) as Array<{ name: string }>;
+        const executed = await ds.query<Array<{ name: string }>>('SELECT name FROM migrations ORDER BY id');
         expect(executed.map((m) => m.name)).toEqual(MIGRATIONS.map((m) => m.name));
-        const tables = ((await ds.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)) as Array<{ tablename: string }>).map((t) => t.tablename);
+        const tables = (await ds.query<Array<{ tablename: string }>>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).map((t) => t.tablename);
         for (const meta of ds.entityMetadatas) expect(tables).toContain(meta.tableName);
       } finally {
         await Promise.all(opened.map((d) => d.destroy()));

@@ -35,7 +35,7 @@ describe('access information is sanitised on save and escaped on render', () => 
   beforeAll(async () => {
     azure = await startLocalAzure(0.2);
     svc = await startService(azure);
-    pub = (await azure.emulator.createPublisher({})) as Publisher;
+    pub = (await azure.emulator.createPublisher({}));
     const { rm, logic } = clients(azure.emulator, pub);
     await rm.resourceGroups.createOrUpdate(RG, { location: 'westeurope' });
     const respond = (body: unknown) => ({ Response: { type: 'Response', kind: 'Http', runAfter: {}, inputs: { statusCode: 200, body } } });

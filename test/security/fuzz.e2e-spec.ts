@@ -41,7 +41,6 @@ describe(`fuzzing the HTTP API (${FUZZ_CASES} cases)`, () => {
   });
 
   afterAll(async () => {
-    // eslint-disable-next-line no-console
     console.log(`fuzz: ${cases} HTTP cases`);
     await svc?.close();
     await azure?.stop();

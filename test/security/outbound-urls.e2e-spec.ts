@@ -16,7 +16,6 @@ const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovela
  */
 const answers = new Map<string, string[]>();
 // The module object itself (an `import * as` namespace has read-only bindings): the service reads dns.lookup at call time.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const dns = require('node:dns') as typeof DnsModule;
 const realPromisesLookup = dns.promises.lookup.bind(dns.promises);
 const realLookup = dns.lookup.bind(dns);
@@ -142,7 +141,7 @@ describe('outbound URLs from publisher configuration', () => {
     let pub: Publisher;
 
     beforeAll(async () => {
-      pub = (await azure.emulator.createPublisher({})) as Publisher;
+      pub = (await azure.emulator.createPublisher({}));
       const { rm, logic } = clients(azure.emulator, pub);
       await rm.resourceGroups.createOrUpdate(RG, { location: 'westeurope' });
       const accepted = (location: string) => ({ Response: { type: 'Response', kind: 'Http', runAfter: {}, inputs: { statusCode: 202, headers: { Location: location }, body: {} } } });

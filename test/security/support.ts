@@ -72,7 +72,7 @@ export async function newTestKey(emulator?: { url: string; caCertPem: string }, 
     const r = await control(emulator, 'POST', '/_emulator/keys/rotate', { privateJwk: await jose.exportJWK(privateKey), kid });
     if (r.status !== 200) throw new Error(`rotate: ${r.status} ${JSON.stringify(r.json)}`);
   }
-  return { kid, privateKey: privateKey as CryptoKey };
+  return { kid, privateKey: privateKey };
 }
 
 /** Signs `claims` (RS256 unless `alg`) with `key`. */

@@ -12,14 +12,14 @@ import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { AzuriteHandle, startAzurite } from '../../src/embedded/azurite';
 import { ReconcileService } from '../../src/scheduling/reconcile.service';
 import { createTempDatabase } from './postgres';
-import { ALL_ROLES, ROLE_BY_NAME, Role } from '../../src/auth/roles';
+import { ALL_ROLES, ROLE_BY_NAME } from '../../src/auth/roles';
 import { createEmulatorClient, EmulatorClient, requestAccessToken } from '../../src/auth/emulator-tokens';
 
 /** supertest on the service, every request carrying `Authorization: Bearer <token>`, and who it is. */
 export type AuthedHttp = ReturnType<typeof request> & { token: string; client: EmulatorClient; roles: string[] };
 
 /** Who to call as: a role short name ('marketplace' | 'publisher' | 'operator'), or roles and a tenant. */
-export type CallerSpec = keyof typeof ROLE_BY_NAME | { roles: readonly (Role | string)[]; tenantId?: string; newTenant?: boolean };
+export type CallerSpec = keyof typeof ROLE_BY_NAME | { roles: readonly string[] /* Role names, or any string to test refusals */; tenantId?: string; newTenant?: boolean };
 
 /** Wraps supertest so each request sets `Authorization: Bearer <token>` (a later .set() overrides it). */
 export function authedRequest(server: Parameters<typeof request>[0], token: string): ReturnType<typeof request> {
@@ -148,7 +148,7 @@ export async function startService(
       for (;;) {
         await reconcile.reconcileOnce();
         const v = await done();
-        if (v) return v as never;
+        if (v) return v;
         if (Date.now() > deadline) throw new Error('condition not reached in time');
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -216,7 +216,7 @@ export async function putDeployment(r: ArmRequest): Promise<void> {
     pending = { resources: result.resources, outputs: result.outputs };
   } catch (e) {
     if (e instanceof ArmTemplateError) {
-      if (VALIDATION_CODES.has(e.code)) throw new ArmHttpError(400, e.toErrorBody().error as ArmErrorInfo);
+      if (VALIDATION_CODES.has(e.code)) throw new ArmHttpError(400, e.toErrorBody().error);
       const info = e.toErrorBody().error as ArmErrorInfo;
       pending = { error: e.code === 'DeploymentFailed' ? info : { code: 'DeploymentFailed', message: DEPLOYMENT_FAILED_MESSAGE, details: [info] } };
     } else {
@@ -350,7 +350,7 @@ export function echoParameters(template: unknown, fromLink: Record<string, unkno
   const out: Record<string, unknown> = {};
   const names = new Set([...Object.keys(declared), ...Object.keys(values)]);
   for (const n of names) {
-    const decl = isObject(declared[n]) ? (declared[n] as Record<string, unknown>) : {};
+    const decl = isObject(declared[n]) ? (declared[n]) : {};
     const type = typeof decl.type === 'string' ? decl.type : 'String';
     const givenEntry = Object.entries(values).find(([k]) => ciEq(k, n))?.[1];
     let value: unknown;

@@ -121,7 +121,7 @@ export function handleDynamicsControl(ctx: Ctx, deps: DynamicsDeps): boolean {
     return err(400, 'InvalidRequestContent', 'The request body is not valid JSON.');
   }
   if (body !== undefined && !isObject(body)) return err(400, 'InvalidRequestContent', 'The request body must be a JSON object.');
-  const obj = (body ?? {}) as Record<string, unknown>;
+  const obj = (body ?? {});
   if (what === 'settings') {
     if (!('dynamicsSyncSeconds' in obj)) return false;
     const v = obj.dynamicsSyncSeconds;
@@ -156,7 +156,7 @@ export function handleDynamicsControl(ctx: Ctx, deps: DynamicsDeps): boolean {
         return true;
       }
       if (m === 'PATCH') {
-        updateEnvironment(deps.state, env, obj as never);
+        updateEnvironment(deps.state, env, obj);
         deps.store.changed();
         send(ctx, 200, environmentSnapshot(deps.state, ctx.baseUrl, env));
         return true;

@@ -84,7 +84,7 @@ export async function readPackageZip(zip: Buffer, limits: ZipLimits = DEFAULT_ZI
         break;
       }
       if (!entry) break;
-      const raw = (entry.fileNameRaw ?? (entry.fileName as unknown as Buffer)) as Buffer;
+      const raw = (entry.fileNameRaw ?? (entry.fileName as unknown as Buffer));
       const name = decodeName(raw);
       if (name === null) {
         problems.push({
@@ -214,7 +214,6 @@ function checkName(name: string): Omit<ErrorDetail, 'target'> | null {
   if (!name.length) return { code: 'InvalidEntryName', message: 'An entry has an empty name.' };
   if (name.length > ENTRY_MAX_NAME_CHARS) return { code: 'InvalidEntryName', message: `Entry name is longer than ${ENTRY_MAX_NAME_CHARS} characters.` };
   if (name.includes('\\')) return { code: 'BackslashInEntryName', message: `Entry '${name}' contains a backslash; zip entries must use '/' separators.` };
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(name)) return { code: 'InvalidEntryName', message: `Entry name contains control characters.` };
   if (name.startsWith('/') || /^[a-zA-Z]:/.test(name)) return { code: 'AbsoluteEntryPath', message: `Entry '${name}' is an absolute path; entries must be relative to the zip root.` };
   const segments = (name.endsWith('/') ? name.slice(0, -1) : name).split('/');

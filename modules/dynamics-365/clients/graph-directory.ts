@@ -48,6 +48,9 @@ export interface NewUser {
 
 const quote = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
+/** One page of GET /users (Graph; fields as selected). */
+type UsersPage = { value?: Array<Record<string, unknown>>; '@odata.nextLink'?: string };
+
 /**
  * The publisher's Entra ID directory through the Microsoft Graph client (v1.0): test drive users, their
  * licenses, and the tenant's SKUs. Every method is idempotent where the operation allows it (creating
@@ -64,8 +67,8 @@ export class GraphDirectory {
   /** The user with this UPN (id and assigned SKU ids), or null. */
   async findUserByUpn(upn: string): Promise<{ id: string; licenseSkuIds: string[] } | null> {
     try {
-      const u = await this.call(() => this.client.api(`/users/${encodeURIComponent(upn)}`).select('id,userPrincipalName,assignedLicenses').get());
-      return { id: u.id as string, licenseSkuIds: ((u.assignedLicenses ?? []) as Array<{ skuId: string }>).map((l) => l.skuId.toLowerCase()) };
+      const u = await this.call<{ id: string; assignedLicenses?: Array<{ skuId: string }> }>(() => this.client.api(`/users/${encodeURIComponent(upn)}`).select('id,userPrincipalName,assignedLicenses').get());
+      return { id: u.id, licenseSkuIds: (u.assignedLicenses ?? []).map((l) => l.skuId.toLowerCase()) };
     } catch (err) {
       if (err instanceof RemoteError && err.kind === 'notFound') return null;
       throw err;
@@ -75,7 +78,7 @@ export class GraphDirectory {
   /** Creates the user (accountEnabled, no password change at first sign-in, marker fields); an existing UPN returns that user. */
   async createUser(u: NewUser): Promise<{ id: string; created: boolean }> {
     try {
-      const r = await this.call(() =>
+      const r = await this.call<{ id: string }>(() =>
         this.client.api('/users').post({
           accountEnabled: true,
           displayName: u.displayName,
@@ -90,7 +93,7 @@ export class GraphDirectory {
           passwordProfile: { password: u.password, forceChangePasswordNextSignIn: false },
         }),
       );
-      return { id: r.id as string, created: true };
+      return { id: r.id, created: true };
     } catch (err) {
       if (err instanceof RemoteError && err.kind === 'invalid' && /same value for property userPrincipalName|already exists/i.test(err.message)) {
         const existing = await this.findUserByUpn(u.upn);
@@ -134,8 +137,10 @@ export class GraphDirectory {
 
   /** The tenant's subscribed SKUs (GET /subscribedSkus). */
   async subscribedSkus(): Promise<TenantSku[]> {
-    const r = await this.call(() => this.client.api('/subscribedSkus').get());
-    return ((r.value ?? []) as Array<{ skuId: string; skuPartNumber: string; prepaidUnits?: { enabled?: number }; consumedUnits?: number }>).map((s) => ({
+    const r = await this.call<{ value?: Array<{ skuId: string; skuPartNumber: string; prepaidUnits?: { enabled?: number }; consumedUnits?: number }> }>(() =>
+      this.client.api('/subscribedSkus').get(),
+    );
+    return (r.value ?? []).map((s) => ({
       skuId: s.skuId.toLowerCase(),
       skuPartNumber: s.skuPartNumber,
       enabled: s.prepaidUnits?.enabled ?? 0,
@@ -145,15 +150,15 @@ export class GraphDirectory {
 
   /** Verified domain names of the tenant (GET /organization), lower case. */
   async verifiedDomains(): Promise<string[]> {
-    const r = await this.call(() => this.client.api('/organization').select('id,verifiedDomains').get());
-    return ((r.value?.[0]?.verifiedDomains ?? []) as Array<{ name: string }>).map((d) => d.name.toLowerCase());
+    const r = await this.call<{ value?: Array<{ verifiedDomains?: Array<{ name: string }> }> }>(() => this.client.api('/organization').select('id,verifiedDomains').get());
+    return (r.value?.[0]?.verifiedDomains ?? []).map((d) => d.name.toLowerCase());
   }
 
   /** Test drive users this service created for `offerId` (marker fields), every page. */
   async listMarkedUsers(offerId: string): Promise<MarkedUser[]> {
     const out: MarkedUser[] = [];
     const filter = `employeeType eq ${quote(USER_MARKER.employeeType)} and companyName eq ${quote(USER_MARKER.companyName(offerId))}`;
-    let page = await this.call(() =>
+    let page = await this.call<UsersPage>(() =>
       this.client
         .api('/users')
         .header('ConsistencyLevel', 'eventual')
@@ -164,19 +169,19 @@ export class GraphDirectory {
         .get(),
     );
     for (let pages = 0; pages < 100; pages++) {
-      for (const u of (page.value ?? []) as Array<Record<string, unknown>>) {
+      for (const u of page.value ?? []) {
         if (u.employeeType !== USER_MARKER.employeeType || u.companyName !== USER_MARKER.companyName(offerId)) continue;
         out.push({
           id: String(u.id),
           userPrincipalName: String(u.userPrincipalName),
-          companyName: (u.companyName as string | null) ?? null,
+          companyName: u.companyName ?? null,
           department: (u.department as string | null) ?? null,
           licenseSkuIds: ((u.assignedLicenses ?? []) as Array<{ skuId: string }>).map((l) => l.skuId.toLowerCase()),
         });
       }
-      const next = page['@odata.nextLink'] as string | undefined;
+      const next = page['@odata.nextLink'];
       if (!next) break;
-      page = await this.call(() => this.client.api(next).header('ConsistencyLevel', 'eventual').get());
+      page = await this.call<UsersPage>(() => this.client.api(next).header('ConsistencyLevel', 'eventual').get());
     }
     return out;
   }

@@ -345,7 +345,7 @@ export class LogicAppSessionDriver {
         const error = { code: e.code, message: `The ${what} Logic App '${wfName}' answered ${response.statusCode}: ${e.message}` };
         return isRetryableKind(kindOfStatus(response.statusCode)) ? { kind: 'retry', error } : { kind: 'failed', error };
       }
-      return { kind: 'answered', body: runOutputsToAnswer(run.outputs as Record<string, { value?: unknown }>) };
+      return { kind: 'answered', body: runOutputsToAnswer(run.outputs) };
     }
     const runError = (run.error ?? {}) as { code?: string; message?: string };
     const failed = await this.gateway.failedActions(offer, rg, wfName, p.runId);

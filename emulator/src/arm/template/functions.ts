@@ -120,11 +120,11 @@ function unionValues(name: string, args: unknown[]): unknown {
     const merge = (target: Record<string, unknown>, src: Record<string, unknown>): Record<string, unknown> => {
       const out: Record<string, unknown> = { ...target };
       for (const [k, v] of Object.entries(src)) {
-        out[k] = isPlainObject(out[k]) && isPlainObject(v) ? merge(out[k] as Record<string, unknown>, v) : v;
+        out[k] = isPlainObject(out[k]) && isPlainObject(v) ? merge(out[k], v) : v;
       }
       return out;
     };
-    return (args as Array<Record<string, unknown> | null>).reduce<Record<string, unknown>>((acc, a) => (a ? merge(acc, a) : acc), {});
+    return (args).reduce<Record<string, unknown>>((acc, a) => (a ? merge(acc, a) : acc), {});
   }
   throw fnError(name, 'the arguments must all be arrays or all be objects.');
 }
@@ -137,7 +137,7 @@ function intersectionValues(name: string, args: unknown[]): unknown {
     return out;
   }
   if (args.every((a) => isPlainObject(a))) {
-    const [first, ...rest] = args as Array<Record<string, unknown>>;
+    const [first, ...rest] = args;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(first)) if (rest.every((r) => Object.prototype.hasOwnProperty.call(r, k) && deepEquals(r[k], v))) out[k] = v;
     return out;

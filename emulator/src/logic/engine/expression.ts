@@ -136,7 +136,7 @@ export function parseExpression(src: string): Expr {
         p++;
         const name = toks[p++];
         if (!name || name.t !== 'id') fail(`expected a property name after '${a.v}' at position '${a.pos}'.`);
-        e = { k: 'prop', target: e, key: { k: 'lit', v: name!.v }, safe: a.v === '?.' };
+        e = { k: 'prop', target: e, key: { k: 'lit', v: name.v }, safe: a.v === '?.' };
       } else if (a.v === '[' || a.v === '?[') {
         p++;
         const key = primary(depth + 1);

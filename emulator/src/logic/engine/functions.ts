@@ -392,7 +392,7 @@ export const FUNCTIONS: Record<string, Fn> = {
   },
   intersection: (a, _h, n) => {
     if (a.every(isObj)) {
-      const [f, ...rest] = a as Array<Record<string, unknown>>;
+      const [f, ...rest] = a;
       return Object.fromEntries(Object.entries(f).filter(([k, v]) => rest.every((r) => k in r && deepEqual(r[k], v))));
     }
     const lists = a.map((x, i) => arr(n, x, i));

@@ -265,6 +265,7 @@ export class WorkflowRun {
   // ---------------------------------------------------------------- expressions
 
   private host(loops: readonly LoopFrame[]): ExpressionHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the expression host's methods are closures over this run
     const run = this;
     const params = this.input.parameters;
     const defParams = isObj(this.input.definition.parameters) ? this.input.definition.parameters : {};
