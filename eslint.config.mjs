@@ -2,6 +2,7 @@
 // source (src/, modules/, emulator/src/, scripts/, test/, bench/). `npm test` runs it (`npm run lint`).
 // Rules turned off below are noise in this codebase, each with its reason; everything else of
 // recommendedTypeChecked is on (no-floating-promises, no-misused-promises, await-thenable, no-unused-vars...).
+import boundaries from 'eslint-plugin-boundaries';
 import tseslint from 'typescript-eslint';
 
 /** Rules about values typed `any`: off where the code handles JSON it did not type (see each block). */
@@ -56,6 +57,57 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': 'off',
       '@typescript-eslint/prefer-promise-reject-errors': 'off',
       '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
+  {
+    // Import boundaries (issue 9, eslint-plugin-boundaries). Elements by folder (the first descriptor that
+    // matches a file wins):
+    //  tests     test/**, bench/**, and unit specs (*.spec.ts, a file category): may import anything
+    //  module    modules/<name>/**: one element per test drive type (name captured)
+    //  registry  what is left of modules/ (modules/index.ts, modules/entities.ts): the composition root,
+    //            imports every module
+    //  embedded  src/embedded/**: the embedded bootstrap, the one product part that starts the emulator
+    //  core      src/**
+    //  emulator  emulator/**: imports only itself (and npm packages)
+    //  scripts   scripts/**: tooling, may import anything
+    files: ['**/*.ts'],
+    plugins: { boundaries },
+    settings: {
+      'import/resolver': { node: { extensions: ['.ts', '.js', '.json'] } },
+      'boundaries/include': ['src/**/*.ts', 'modules/**/*.ts', 'emulator/**/*.ts', 'scripts/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+      // Unit specs next to the code are tests too (they may start the emulator's TLS helper, fakes...).
+      'boundaries/files': [{ category: 'spec', pattern: '**/*.spec.ts' }],
+      'boundaries/elements': [
+        { type: 'tests', pattern: ['test/**', 'bench/**'], partialMatch: false },
+        { type: 'module', pattern: 'modules/*', partialMatch: false, capture: ['name'] },
+        { type: 'registry', pattern: 'modules', partialMatch: false },
+        { type: 'embedded', pattern: 'src/embedded/**', partialMatch: false },
+        { type: 'core', pattern: 'src/**', partialMatch: false },
+        { type: 'emulator', pattern: 'emulator/**', partialMatch: false },
+        { type: 'scripts', pattern: 'scripts/**', partialMatch: false },
+      ],
+    },
+    rules: {
+      'boundaries/dependencies': [
+        'error',
+        {
+          default: 'disallow',
+          policies: [
+            // A test drive module: the core's shared interface and services, and its own files; never another module.
+            { from: { element: { type: 'module' } }, allow: { to: { element: { type: 'core' } } } },
+            { from: { element: { type: 'module' } }, allow: { to: { element: { type: 'module', captured: { name: '{{ from.element.captured.name }}' } } } } },
+            // The core reaches modules only through the registry (never a module's internals), and the emulator
+            // only through the embedded bootstrap (src/main.ts starts it when no Azure is configured).
+            { from: { element: { type: 'core' } }, allow: { to: { element: { types: { anyOf: ['core', 'registry', 'embedded'] } } } } },
+            { from: { element: { type: 'registry' } }, allow: { to: { element: { types: { anyOf: ['module', 'core'] } } } } },
+            // The embedded bootstrap is core that may also start the emulator.
+            { from: { element: { type: 'embedded' } }, allow: { to: { element: { types: { anyOf: ['core', 'registry', 'embedded', 'emulator'] } } } } },
+            { from: { element: { type: 'emulator' } }, allow: { to: { element: { type: 'emulator' } } } },
+            { from: { element: { types: { anyOf: ['tests', 'scripts'] } } }, allow: { to: { element: { type: '*' } } } },
+            { from: { file: { categories: 'spec' } }, allow: { to: { element: { type: '*' } } } },
+          ],
+        },
+      ],
     },
   },
 );

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { zipDirectory } from '../modules/azure-resource-manager/packages/zip-directory';
+import { zipDirectory } from '../src/common/zip-directory';
 
 async function main(): Promise<void> {
   const [dir, out] = process.argv.slice(2);

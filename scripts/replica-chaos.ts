@@ -2,7 +2,7 @@
  * Replica chaos: kills service replicas right after they hand out a hot instance and checks that
  * nothing is left behind (issue 8). `npm run build && node dist/scripts/replica-chaos.js [options]`.
  *
- * Starts the emulator (`node dist/emulator/src/cli.js`: temp EMULATOR_DATA_DIR, free ports, Azurite,
+ * Starts the emulator (`node dist/scripts/emulator.js`: temp EMULATOR_DATA_DIR, free ports, Azurite,
  * short deployments) and two service replicas (`node dist/src/main.js`: one fresh PostgreSQL database,
  * AZURE_EMULATOR_URL, RECONCILE_INTERVAL_MS, their own PORT) started together on the empty database;
  * publishes an ARM offer with hot pools in two regions; then N times: starts a hot session on one
@@ -38,7 +38,7 @@ import { httpsJson } from '../src/auth/https-json';
 import { ALL_ROLES } from '../src/auth/roles';
 import { PROJECT_ROOT } from '../src/config/app-config';
 import { parseEnvLines, REPLICA_ENV_FILE } from '../src/embedded/shared-emulator';
-import { zipDirectory } from '../modules/azure-resource-manager/packages/zip-directory';
+import { zipDirectory } from '../src/common/zip-directory';
 
 const DIST = path.resolve(__dirname, '..');
 const OFFER = 'chaos';
@@ -227,7 +227,7 @@ interface CapacityRow {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  for (const f of [path.join(DIST, 'src', 'main.js'), path.join(DIST, 'emulator', 'src', 'cli.js')]) {
+  for (const f of [path.join(DIST, 'src', 'main.js'), path.join(DIST, 'scripts', 'emulator.js')]) {
     if (!fs.existsSync(f)) throw new Error(`${f} not found: run npm run build first`);
   }
   const adminUrl = process.env.CHAOS_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -267,7 +267,7 @@ async function main(): Promise<void> {
     const emuLog = path.join(dir, 'emulator.log');
     const emulator = spawnLogged(
       process.execPath,
-      [path.join(DIST, 'emulator', 'src', 'cli.js')],
+      [path.join(DIST, 'scripts', 'emulator.js')],
       { ...process.env, EMULATOR_PORT: String(emulatorPort), EMULATOR_DATA_DIR: emulatorDir, EMULATOR_DEPLOYMENT_SECONDS: String(opts.deploymentSeconds), EMULATOR_AZURITE_PORT: '0' },
       emuLog,
     );

@@ -6,7 +6,7 @@ import { AppModule } from './app.module';
 import { AppOptions } from './core.module';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { AppConfig } from './config/app-config';
-import { PACKAGE_CONTENT_TYPES, PACKAGE_MAX_BYTES } from '../modules/azure-resource-manager/packages/package-limits';
+import { TEST_DRIVE_RAW_BODY_ROUTES } from '../modules';
 import { bodyPolicy } from './common/body-policy';
 import { withZodComponents } from './common/openapi';
 import { offerApiComponents } from './offers/offer.dto';
@@ -16,13 +16,11 @@ import type { z } from 'zod';
 
 /** Largest JSON body accepted (bytes). */
 export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
-/** Largest ARM template package accepted (bytes, zip as uploaded). */
-export const ZIP_BODY_LIMIT_BYTES = PACKAGE_MAX_BYTES;
 
 /**
  * Applies what every instance of the HTTP app needs (production and tests alike): the /api/v1
  * prefix (health stays at /health), the body policy (JSON everywhere, zip only on the package upload,
- * each with its own limit and 415/413 before a byte is read), the
+ * each with its own limit and 415/413 before a byte is read; the raw routes are the types': modules/index.ts), the
  * error filter, and OpenAPI at /api/docs (built on first request, once the test drive types are
  * registered; its schemas are generated from the zod schemas: openApiComponents).
  */
@@ -38,7 +36,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   app.use(
     bodyPolicy({
       jsonLimitBytes: JSON_BODY_LIMIT_BYTES,
-      rawRoutes: [{ method: 'PUT', path: /^\/api\/v1\/offers\/[^/]+\/package\/?$/, contentTypes: PACKAGE_CONTENT_TYPES, limitBytes: ZIP_BODY_LIMIT_BYTES }],
+      rawRoutes: TEST_DRIVE_RAW_BODY_ROUTES, // declared by the test drive types (ARM: the package upload)
     }),
   );
   app.useGlobalFilters(new ApiExceptionFilter());

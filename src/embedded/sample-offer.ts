@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../config/app-config';
-import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
+import { zipDirectory } from '../common/zip-directory';
 import type { EmbeddedAzure } from './embedded-azure';
 
 export const SAMPLE_OFFER_ID = 'sample-webapp';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
 import { startEmulator, type EmulatorOptions, type PublisherInfo } from '../../emulator/src';
-import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
+import { zipDirectory } from '../../src/common/zip-directory';
 import { emulatedRuntime } from '../../src/embedded/embedded-azure';
 import { startAzurite } from '../../src/embedded/azurite';
 import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';

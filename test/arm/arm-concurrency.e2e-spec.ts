@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
+import { zipDirectory } from '../../src/common/zip-directory';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
 

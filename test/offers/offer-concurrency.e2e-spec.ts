@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
+import { zipDirectory } from '../../src/common/zip-directory';
 import { SecretStore } from '../../src/azure/secret-store';
 import { OfferHealth } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';

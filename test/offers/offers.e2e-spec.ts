@@ -18,7 +18,7 @@ import { TestDriveType } from '../../src/test-drives/test-drive-type';
 import { AzureResourceManagerModule } from '../../modules/azure-resource-manager/azure-resource-manager.module';
 import { validateArmConfig } from '../../modules/azure-resource-manager/arm-config';
 import { PackageService } from '../../modules/azure-resource-manager/packages/package.service';
-import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
+import { zipDirectory } from '../../src/common/zip-directory';
 import { startAzurite, TestAzurite } from '../support/azurite';
 import { createTestApp, TestApp, testAzureRuntime } from '../support/app';
 

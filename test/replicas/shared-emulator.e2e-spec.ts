@@ -21,7 +21,7 @@ import { prepareSharedEmulator, sharedEmulatorRuntime } from '../../src/embedded
 import { ReconcileService } from '../../src/scheduling/reconcile.service';
 import { ALL_ROLES } from '../../src/auth/roles';
 import { authedRequest, clientFor } from '../support/harness';
-import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
+import { zipDirectory } from '../../src/common/zip-directory';
 import { SAMPLE } from '../arm-resilience/helpers';
 
 describe('replicas sharing one emulator through AZURE_EMULATOR_URL', () => {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { Response } from 'supertest';
-import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
+import { zipDirectory } from '../../src/common/zip-directory';
 import { Role } from '../../src/auth/roles';
 import { SecretNotFoundError, SecretStore } from '../../src/azure/secret-store';
 import { OffersRepository } from '../../src/offers/offers.repository';

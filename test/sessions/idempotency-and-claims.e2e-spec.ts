@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { zipDirectory } from '../../modules/azure-resource-manager/packages/zip-directory';
+import { zipDirectory } from '../../src/common/zip-directory';
 import { Role } from '../../src/auth/roles';
 import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';

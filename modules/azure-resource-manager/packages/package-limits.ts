@@ -1,9 +1,11 @@
+import type { RawBodyRoute } from '../../../src/common/body-policy';
+
 /**
  * Limits on ARM template packages (PUT /offers/{id}/package). Ours unless noted: the public material
  * only says "a .zip whose root holds main-template.json".
  */
 
-/** Largest accepted upload (the zip itself), in bytes. The bootstrap's `express.raw` limit. */
+/** Largest accepted upload (the zip itself), in bytes. The limit of PACKAGE_UPLOAD_ROUTE (the body policy's `express.raw`). */
 export const PACKAGE_MAX_BYTES = 50 * 1024 * 1024;
 /** Content type of a package upload. */
 export const PACKAGE_CONTENT_TYPE = 'application/zip';
@@ -30,3 +32,6 @@ export const TEMPLATE_MAX_BYTES = 4 * 1024 * 1024;
 export const TEMPLATE_MAX_DEPTH = 64;
 /** Blob names are at most 1024 characters (Azure Storage). */
 export const ENTRY_MAX_NAME_CHARS = 1024;
+
+/** PUT /offers/{id}/package takes the zip as a raw body (the core's body policy; registered in modules/index.ts). */
+export const PACKAGE_UPLOAD_ROUTE: RawBodyRoute = { method: 'PUT', path: /^\/api\/v1\/offers\/[^/]+\/package\/?$/, contentTypes: PACKAGE_CONTENT_TYPES, limitBytes: PACKAGE_MAX_BYTES };

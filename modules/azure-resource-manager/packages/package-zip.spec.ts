@@ -311,7 +311,7 @@ describe('validatePackage (main-template.json)', () => {
 describe('real packages', () => {
   const path = require('node:path') as typeof import('node:path');
   const fs = require('node:fs') as typeof import('node:fs');
-  const { zipDirectory } = require('./zip-directory') as typeof import('./zip-directory');
+  const { zipDirectory } = require('../../../src/common/zip-directory') as typeof import('../../../src/common/zip-directory');
 
   it('accepts templates/arm/sample-webapp with all four metadata types', async () => {
     const dir = path.join(__dirname, '..', '..', '..', 'templates', 'arm', 'sample-webapp');

@@ -1,10 +1,12 @@
 import { join, resolve } from 'node:path';
-import { startEmulator } from './index';
-import { startAzurite, type AzuriteHandle } from '../../src/embedded/azurite';
-import { formatEnvLines, prepareSharedEmulator } from '../../src/embedded/shared-emulator';
+import { startEmulator } from '../emulator/src';
+import { startAzurite, type AzuriteHandle } from '../src/embedded/azurite';
+import { formatEnvLines, prepareSharedEmulator } from '../src/embedded/shared-emulator';
 
 /**
- * Standalone start: `node dist/emulator/src/cli.js` (`npm run emulator`).
+ * Standalone start: `node dist/scripts/emulator.js` (`npm run emulator`). A script, not part of the emulator
+ * package: it also uses the service's embedded pieces (Azurite, shared identity), and the emulator imports
+ * no product code (lint boundaries).
  * Env: EMULATOR_PORT (default 8443), EMULATOR_DEPLOYMENT_SECONDS (default 20),
  * EMULATOR_DATA_DIR (default data/emulator), EMULATOR_LOG=1 to log requests' effects (never secrets),
  * EMULATOR_AZURITE_PORT (default 10000; 0 = any free port; `off` = no Azurite).
