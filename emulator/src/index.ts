@@ -15,6 +15,7 @@ import { handleGraph } from './graph/graph';
 import { handleDynamics, handleDynamicsControl } from './dynamics/dynamics';
 import { createEnvironment, environmentInfo, environmentSnapshot, findEnvironment, type CreateDynamicsEnvironmentOptions, type DynamicsEnvironmentInfo } from './dynamics/model';
 import { createClient, createPublisher, type ClientInfo, type CreateClientOptions, type CreatePublisherOptions, type PublisherInfo } from './directory';
+import { ReceiverService, RECEIVER_PREFIX, type ReceiverInfo, type ReceiverSettings, type ReceiverSnapshot, type ReceivedRequest } from './receivers';
 import { HttpInputError, parseRequest, type Ctx } from './http';
 import { evaluateTemplateDeployment, ArmTemplateError, type TemplateDeploymentRequest, type TemplateDeploymentResult } from './arm/template';
 import { fallbackEvaluate, isStubError } from './arm/fallbackEvaluator';
@@ -22,6 +23,8 @@ import { fallbackEvaluate, isStubError } from './arm/fallbackEvaluator';
 export type { PublisherInfo, ClientInfo, CreateClientOptions, CreatePublisherOptions, FaultRule, ActiveFault };
 export type { CreateDynamicsEnvironmentOptions, DynamicsEnvironmentInfo };
 export { DynamicsControlError } from './dynamics/model';
+export type { ReceiverInfo, ReceiverSettings, ReceiverSnapshot, ReceivedRequest };
+export { ReceiverControlError } from './receivers';
 
 /** Options of startEmulator. */
 export interface EmulatorOptions {
@@ -69,6 +72,19 @@ export interface EmulatorHandle {
   createDynamicsEnvironment(opts: CreateDynamicsEnvironmentOptions): DynamicsEnvironmentInfo;
   /** Same as GET /_emulator/dynamics-environments/{name} (undefined when unknown). */
   getDynamicsEnvironment(name: string): Record<string, unknown> | undefined;
+  /**
+   * HTTPS receivers (same as /_emulator/receivers): `create(settings?)` -> `{id, url}`; `get(id)` -> snapshot with
+   * `received` (arrival order) or undefined; `update(id, settings)` (PATCH; throws ReceiverControlError);
+   * `clear(id)` forgets requests; `delete(id)`; `list()`.
+   */
+  receivers: {
+    create(settings?: ReceiverSettings): ReceiverInfo;
+    get(id: string): ReceiverSnapshot | undefined;
+    update(id: string, settings: ReceiverSettings): ReceiverSnapshot;
+    clear(id: string): boolean;
+    delete(id: string): boolean;
+    list(): ReceiverSnapshot[];
+  };
   /** Same as GET /_emulator/subscriptions/{id} (undefined when unknown). */
   getSubscription(subscriptionId: string): Record<string, unknown> | undefined;
   /** Stops timers, saves state (with persist) and closes the server and its connections. */
@@ -144,6 +160,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
       throw e;
     }
   };
+  const receivers = new ReceiverService(state, store, log);
   const arm = new ArmService({ state, store, keys, faults, throttle, limits, evaluate, fetchTemplate, log, logic });
   arm.resume();
 
@@ -152,6 +169,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     const first = (ctx.segments[0] ?? '').toLowerCase();
     if (first === '_emulator' && handleDynamicsControl(ctx, { state, store, keys, faults, log })) return;
     if (first === '_emulator' && logic.handleControl(ctx)) return;
+    if (first === '_emulator' && receivers.handleControl(ctx)) return;
+    if (first === RECEIVER_PREFIX) return receivers.handle(ctx);
     if (first === '_emulator') return handleControl(ctx, { state, store, faults, arm });
     if (first === LOGIC_PREFIX) return logic.handleCallback(ctx);
     if (first === 'graph') return handleGraph(ctx, { state, store, keys, faults, log });
@@ -219,6 +238,14 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     getDynamicsEnvironment: (name) => {
       const env = findEnvironment(state, name);
       return env ? environmentSnapshot(state, url, env) : undefined;
+    },
+    receivers: {
+      create: (o) => receivers.create(url, o),
+      get: (id) => receivers.get(url, id),
+      update: (id, o) => receivers.update(url, id, o),
+      clear: (id) => receivers.clear(id),
+      delete: (id) => receivers.delete(id),
+      list: () => receivers.list(url),
     },
     getSubscription: (id) => {
       const sub = state.subscriptions[id.toLowerCase()];

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { EvaluatedResource } from './arm/template/types';
 import type { GraphStateExtension } from './graph/model';
 import type { DynamicsStateExtension } from './dynamics/model';
+import type { ReceiverStateExtension } from './receivers';
 
 /** ARM-style error object: `{ code, message, target?, details?, additionalInfo? }`. */
 export interface ArmErrorInfo {
@@ -153,7 +154,7 @@ export interface ApiApplication {
 }
 
 /** Everything the emulator remembers (what state.json holds). Graph directories and Dynamics environments: graph/model.ts, dynamics/model.ts. */
-export interface EmulatorState extends GraphStateExtension, DynamicsStateExtension {
+export interface EmulatorState extends GraphStateExtension, DynamicsStateExtension, ReceiverStateExtension {
   version: 1;
   /** Tenant that owns the emulated Key Vault (challenge `authorization` URL points at it). */
   serviceTenantId: string;
