@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { header, isObject, jsonBody, send } from '../http';
 import { environmentUsers, type DynamicsEnvironment, type EnvironmentUser } from './model';
+import { handleLeads } from './dataverse-leads';
 import { ODataHttpError, parseSeg, queryList, selectOne, takeFault, type EnvRequest } from './common';
 
 /**
@@ -104,12 +105,13 @@ function pageOf(r: EnvRequest, entitySet: string, rows: Array<Record<string, unk
 /**
  * Dataverse Web API (v9.0-9.2) of a customer-engagement environment:
  * `systemusers` (list/get; users appear `syncSeconds` after a licence of the environment's SKU is assigned),
+ * `leads` (create, upsert by the alternate key new_testdriveleadid, query, get, delete: dataverse-leads.ts),
  * `systemusers(id)/systemuserroles_association` (GET, POST `/$ref` `{"@odata.id": ".../roles(id)"}` -> 204,
  * DELETE `(roleid)/$ref` or `/$ref?$id=...` -> 204), `roles`, `businessunits`, `WhoAmI`.
  * Errors `{error:{code:'0x…', message}}`: 0x80040217 not found, 0x80060888 bad query/segment,
  * 0x80040237 duplicate association, 429 0x80072322 + Retry-After (6,000 requests / 5 min per caller).
  * Fault operations: dataverse.{systemusers,roles,businessunits}.{list,get}, dataverse.associate,
- * dataverse.disassociate, dataverse.roles.listForUser, dataverse.whoami.
+ * dataverse.disassociate, dataverse.roles.listForUser, dataverse.whoami, dataverse.leads.{list,get,create,upsert,delete}.
  */
 export async function handleDataverse(r: EnvRequest): Promise<void> {
   const { ctx, env } = r;
@@ -207,6 +209,7 @@ export async function handleDataverse(r: EnvRequest): Promise<void> {
     if (id !== env.businessUnit.id) throw notExist('businessunit', id);
     return send(ctx, 200, { '@odata.context': `${r.apiBase}$metadata#businessunits/$entity`, ...selectOne(buRec(env), q, ['@odata.etag', 'businessunitid'], badQuery, 'Microsoft.Dynamics.CRM.businessunit') });
   }
+  if (set === 'leads' && (await handleLeads(r, fault, (entitySet, rows, select) => pageOf(r, entitySet, rows, select)))) return;
   if (['systemusers', 'roles', 'businessunits'].includes(set)) throw dvError(405, '0x80060888', `The requested resource does not support http method '${m}'.`);
   throw dvError(404, '0x80060888', `Resource not found for the segment '${first.name.slice(0, 100)}'.`);
 }

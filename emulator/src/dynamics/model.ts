@@ -50,7 +50,12 @@ export interface DynamicsEnvironment {
   legalEntity: string;
   /** Business Central company. */
   company: { id: string; name: string };
+  /** Dataverse `leads` rows (customer-engagement only; see dataverse-leads.ts), in creation order. */
+  leads?: DataverseLead[];
 }
+
+/** A Dataverse `lead` row as stored (column logical names; see dataverse-leads.ts for the columns). */
+export type DataverseLead = Record<string, unknown> & { leadid: string; versionnumber: number };
 
 /** Shape added to EmulatorState. */
 export interface DynamicsStateExtension {
@@ -266,6 +271,7 @@ export function environmentSnapshot(state: EmulatorState, baseUrl: string, env: 
       roles: env.roleAssignments.filter((a) => a.userObjectId === u.id).map((a) => roleName(a.roleId)),
     })),
     roleAssignments: env.roleAssignments.map((a) => ({ id: a.id, userId: a.userObjectId, upn: upnOf(a.userObjectId), role: roleName(a.roleId), organizations: a.organizations, assignedAt: a.assignedAt })),
+    ...(env.product === 'customer-engagement' ? { leads: (env.leads ?? []).map((l) => ({ ...l })) } : {}),
   };
 }
 
