@@ -8,8 +8,10 @@ import type { EmulatorState, StateStore } from './state';
  * receiver, escalation and notification webhooks). Each receiver has a URL on the emulator,
  * `{emulator}/_receivers/{id}` (any sub-path below it is accepted too), that records every request.
  *
- * Persistence: receivers live in the emulator state (`state.receivers`), so they are saved to state.json
- * with `persist` like everything else; at most RECEIVER_MAX_RECORDED requests are kept per receiver (oldest dropped).
+ * Persistence: receivers and their settings live in the emulator state (`state.receivers`), saved to state.json
+ * with `persist` like everything else. The requests they receive are kept in memory only (they carry
+ * credentials and personal data, which are not written to disk): at most RECEIVER_MAX_RECORDED per receiver
+ * (oldest dropped); a restart starts with empty lists.
  */
 
 /** First path segment of receiver URLs. */
@@ -52,7 +54,6 @@ export interface Receiver {
   failCount: number;
   /** Retry-After seconds sent with a refusal by 429/503 (default: time left of failForSeconds, at least 1). */
   retryAfterSeconds?: number;
-  received: ReceivedRequest[];
 }
 
 /** Shape added to EmulatorState. */
@@ -107,7 +108,16 @@ export class ReceiverControlError extends Error {
  * `log` never gets headers or bodies (they may carry secrets or personal data).
  */
 export class ReceiverService {
+  /** Requests received, by receiver id (memory only). */
+  private readonly received = new Map<string, ReceivedRequest[]>();
+
   constructor(private readonly state: EmulatorState, private readonly store: StateStore, private readonly log: (msg: string, extra?: object) => void) {}
+
+  private receivedOf(id: string): ReceivedRequest[] {
+    let list = this.received.get(id);
+    if (!list) this.received.set(id, (list = []));
+    return list;
+  }
 
   private get all(): Record<string, Receiver> {
     return (this.state.receivers ??= {});
@@ -116,7 +126,7 @@ export class ReceiverService {
   /** Creates a receiver; `baseUrl` is the emulator URL the caller uses (e.g. https://localhost:8443). */
   create(baseUrl: string, settings: ReceiverSettings = {}): ReceiverInfo {
     const id = randomBytes(12).toString('hex');
-    const r: Receiver = { id, createdAt: new Date().toISOString(), okStatus: 200, failWith: 503, failUntilMs: 0, failCount: 0, received: [] };
+    const r: Receiver = { id, createdAt: new Date().toISOString(), okStatus: 200, failWith: 503, failUntilMs: 0, failCount: 0 };
     this.apply(r, settings);
     this.all[id] = r;
     this.store.changed();
@@ -127,12 +137,12 @@ export class ReceiverService {
   /** The receiver's snapshot, or undefined when unknown. */
   get(baseUrl: string, id: string): ReceiverSnapshot | undefined {
     const r = this.all[id];
-    return r ? snapshot(baseUrl, r) : undefined;
+    return r ? snapshot(baseUrl, r, this.receivedOf(id)) : undefined;
   }
 
   /** Snapshots of all receivers, requests included. */
   list(baseUrl: string): ReceiverSnapshot[] {
-    return Object.values(this.all).map((r) => snapshot(baseUrl, r));
+    return Object.values(this.all).map((r) => snapshot(baseUrl, r, this.receivedOf(r.id)));
   }
 
   /** Changes failure settings (PATCH semantics). Throws ReceiverControlError on bad input or an unknown id. */
@@ -141,15 +151,14 @@ export class ReceiverService {
     if (!r) throw new ReceiverControlError(404, 'ReceiverNotFound', `Receiver '${id.slice(0, 100)}' does not exist.`);
     this.apply(r, settings);
     this.store.changed();
-    return snapshot(baseUrl, r);
+    return snapshot(baseUrl, r, this.receivedOf(id));
   }
 
   /** Forgets the received requests (keeps settings). */
   clear(id: string): boolean {
     const r = this.all[id];
     if (!r) return false;
-    r.received = [];
-    this.store.changed();
+    this.received.delete(id);
     return true;
   }
 
@@ -157,6 +166,7 @@ export class ReceiverService {
   delete(id: string): boolean {
     if (!this.all[id]) return false;
     delete this.all[id];
+    this.received.delete(id);
     this.store.changed();
     return true;
   }
@@ -200,7 +210,8 @@ export class ReceiverService {
     if (ctx.body.length > RECEIVER_MAX_BODY_BYTES) return send(ctx, 413, { error: { code: 'RequestEntityTooLarge', message: `The body exceeds ${RECEIVER_MAX_BODY_BYTES} bytes.` } });
     const now = Date.now();
     let refused = false;
-    if (r.failCount > 0) {
+    const counted = r.failCount > 0;
+    if (counted) {
       r.failCount -= 1;
       refused = true;
     } else if (r.failUntilMs > now) refused = true;
@@ -216,9 +227,10 @@ export class ReceiverService {
       status,
       ...(refused ? { refused: true as const } : {}),
     };
-    r.received.push(rec);
-    if (r.received.length > RECEIVER_MAX_RECORDED) r.received.splice(0, r.received.length - RECEIVER_MAX_RECORDED);
-    this.store.changed();
+    const list = this.receivedOf(id);
+    list.push(rec);
+    if (list.length > RECEIVER_MAX_RECORDED) list.splice(0, list.length - RECEIVER_MAX_RECORDED);
+    if (counted) this.store.changed(); // failCount is part of the persisted settings
     this.log('receiver request', { id, method: ctx.method, status, bytes: ctx.body.length, refused });
     if (refused) {
       const headers: Record<string, string | number> = {};
@@ -298,7 +310,7 @@ export function receiverUrl(baseUrl: string, id: string): string {
   return `${baseUrl}/${RECEIVER_PREFIX}/${id}`;
 }
 
-function snapshot(baseUrl: string, r: Receiver): ReceiverSnapshot {
+function snapshot(baseUrl: string, r: Receiver, received: ReceivedRequest[]): ReceiverSnapshot {
   return {
     id: r.id,
     url: receiverUrl(baseUrl, r.id),
@@ -307,7 +319,7 @@ function snapshot(baseUrl: string, r: Receiver): ReceiverSnapshot {
     failWith: r.failWith,
     failUntil: r.failUntilMs > Date.now() ? new Date(r.failUntilMs).toISOString() : null,
     failCount: r.failCount,
-    received: r.received.map((x) => ({ ...x })),
+    received: received.map((x) => ({ ...x })),
   };
 }
 

@@ -1,5 +1,5 @@
 jest.setTimeout(60_000);
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,20 +117,22 @@ describe('emulator: HTTPS receivers', () => {
     expect((await post(h, url, 'x')).status).toBe(404);
   });
 
-  it('persists receivers and what they received with the rest of the state', async () => {
+  it('persists receivers and their settings with the rest of the state; received requests stay in memory', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'azemu-recv-'));
     try {
       const h1 = await startEmulator({ port: 0, dataDir, persist: true });
       const { id, url } = h1.receivers.create();
-      h1.receivers.update(id, { failCount: 1 });
-      expect((await post(h1, url, '{"n":1}', { 'content-type': 'application/json' })).status).toBe(503);
+      h1.receivers.update(id, { failCount: 2 });
+      expect((await post(h1, url, '{"n":1}', { 'content-type': 'application/json', authorization: 'Bearer persisted-secret' })).status).toBe(503);
       await h1.close();
+      expect(readFileSync(join(dataDir, 'state.json'), 'utf8')).not.toContain('persisted-secret');
       const h2 = await startEmulator({ port: 0, dataDir, persist: true });
       try {
         const snap = h2.receivers.get(id)!;
-        expect(snap.url).toBe(`${h2.url}/_receivers/${id}`);
-        expect(snap.received).toEqual([expect.objectContaining({ body: { n: 1 }, refused: true })]);
-        expect((await post(h2, snap.url, '{"n":2}', { 'content-type': 'application/json' })).status).toBe(200);
+        expect(snap).toMatchObject({ url: `${h2.url}/_receivers/${id}`, failCount: 1, received: [] });
+        expect((await post(h2, snap.url, '{"n":2}', { 'content-type': 'application/json' })).status).toBe(503);
+        expect((await post(h2, snap.url, '{"n":3}', { 'content-type': 'application/json' })).status).toBe(200);
+        expect(h2.receivers.get(id)!.received.map((x) => x.body)).toEqual([{ n: 2 }, { n: 3 }]);
       } finally {
         await h2.close();
       }
