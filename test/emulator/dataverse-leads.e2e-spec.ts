@@ -109,6 +109,9 @@ describe('emulator: Dataverse leads', () => {
     const multi = await dv.retrieveMultiple({ collection: 'leads', filter: "startswith(emailaddress1,'ada')", select: ['emailaddress1'] });
     expect(multi.value.length).toBeGreaterThanOrEqual(5);
     expect((await call('GET', "leads?$filter=nosuch eq 'x'")).status).toBe(400);
+    const ordered = await call('GET', "leads?$select=lastname&$orderby=lastname desc&$top=3");
+    expect(ordered.json.value.map((l: any) => l.lastname)).toEqual(['Lovelace5', 'Lovelace4', 'Lovelace3']);
+    expect((await call('GET', 'leads?$orderby=nosuch')).status).toBe(400);
     const unknownCol = await call('POST', 'leads', { ...lead('7'), nosuchcolumn: 1 });
     expect(unknownCol.status).toBe(400);
     expect(unknownCol.json.error.code).toBe('0x80060888');

@@ -13,7 +13,7 @@ import { ODataHttpError, parseKey, queryList, selectOne, type EnvRequest } from 
  *   (204, or 200 + row with `Prefer: return=representation`), creates it otherwise (204 / 201), key values taken from
  *   the URL. `If-Match: *` prevents create (404 `0x80040217` when missing); `If-None-Match: *` prevents update
  *   (412 `0x80040237` when present); `If-Match: W/"<versionnumber>"` must match the row's etag (else 412 `0x80060882`).
- * - `GET leads?$filter&$select&$top` (+ `Prefer: odata.maxpagesize`), `GET leads(<key>)`, `DELETE leads(<key>)` -> 204.
+ * - `GET leads?$filter&$select&$orderby&$top` (+ `Prefer: odata.maxpagesize`), `GET leads(<key>)`, `DELETE leads(<key>)` -> 204.
  *
  * Columns: leadid (GUID, primary key), subject, firstname, lastname, fullname (computed), emailaddress1,
  * telephone1, companyname, jobtitle, address1_country, leadsourcecode (option set 1-10), description,
@@ -84,6 +84,25 @@ function columnsOf(body: unknown): Record<string, unknown> {
 function fullName(l: Record<string, unknown>): string | null {
   const parts = [l.firstname, l.lastname].filter((x): x is string => typeof x === 'string' && x !== '');
   return parts.length ? parts.join(' ') : null;
+}
+
+/** `$orderby=col [asc|desc][, col2 ...]` over lead columns (nulls first ascending, as Dataverse sorts them). */
+function orderBy(rows: Array<Record<string, unknown>>, spec: string | null): Array<Record<string, unknown>> {
+  if (!spec) return rows;
+  const keys = spec.split(',').map((part) => {
+    const [name, dir, extra] = part.trim().split(/\s+/);
+    const col = (name ?? '').toLowerCase();
+    if (!LEAD_PROPS.includes(col) || extra !== undefined || (dir !== undefined && !/^(asc|desc)$/i.test(dir))) throw badQuery(`Could not find a property named '${(name ?? '').slice(0, 100)}' on type '${TYPE}', or the $orderby clause is malformed.`);
+    return { col, sign: dir?.toLowerCase() === 'desc' ? -1 : 1 };
+  });
+  const cmp = (a: unknown, b: unknown): number => (a === b ? 0 : a === null || a === undefined ? -1 : b === null || b === undefined ? 1 : (a as string | number) < (b as string | number) ? -1 : 1);
+  return [...rows].sort((x, y) => {
+    for (const k of keys) {
+      const c = cmp(x[k.col], y[k.col]) * k.sign;
+      if (c) return c;
+    }
+    return 0;
+  });
 }
 
 /** Which row a key segment (`<guid>`, `leadid=<guid>`, `new_testdriveleadid='x'`) names. */
@@ -173,7 +192,7 @@ export async function handleLeads(r: EnvRequest, fault: (op: string) => Promise<
   if (rawKey === undefined) {
     if (m === 'GET') {
       await fault('leads.list');
-      const list = queryList(rows.map(view), ctx.query, LEAD_PROPS, ['@odata.etag', 'leadid'], badQuery, TYPE);
+      const list = queryList(orderBy(rows.map(view), ctx.query.get('$orderby')), ctx.query, LEAD_PROPS, ['@odata.etag', 'leadid'], badQuery, TYPE);
       page('leads', list, ctx.query.get('$select'));
       return true;
     }
