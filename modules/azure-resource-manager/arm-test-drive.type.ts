@@ -4,8 +4,8 @@ import { Clock } from '../../src/common/clock';
 import { AppConfig, APP_CONFIG } from '../../src/config/app-config';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
-import { PoolInstanceEntity } from '../../src/pools/pool-instance.entity';
-import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
+import { PoolInstanceEntity } from './pools/pool-instance.entity';
+import { PoolInstanceRepository } from './pools/pool-instance.repository';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { z } from 'zod';
@@ -121,6 +121,13 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
 
   async publishPreflight(offer: OfferEntity): Promise<ErrorDetail[]> {
     return this.packages.preflight(offer);
+  }
+
+  /** The offer cannot be deleted while pool instances are left (the reconciler is still removing them). */
+  async deleteBlockers(offer: OfferEntity): Promise<ErrorDetail[]> {
+    const instances = await this.pool.countLive(offer.id);
+    if (!instances) return [];
+    return [{ code: 'OfferHasInstances', message: `Offer '${offer.id}' still has ${instances} pool instance(s) being removed; retry later.` }];
   }
 
   /**

@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ArmGateway } from '../../src/azure/arm-gateway';
+import { ArmGateway } from './arm-gateway';
 import { OffersModule } from '../../src/offers/offers.module';
-import { PoolsModule } from '../../src/pools/pools.module';
+import { PoolsModule } from './pools/pools.module';
 import { SessionsModule } from '../../src/sessions/sessions.module';
 import { ArmTestDriveType } from './arm-test-drive.type';
 import { PackageRevisionEntity } from './packages/package-revision.entity';

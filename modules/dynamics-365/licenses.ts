@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { In, IsNull, Not } from 'typeorm';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { SessionEntity, SessionState } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
@@ -59,7 +58,7 @@ export class LicenseLedger {
 
   /** Licenses held right now by the offer's live sessions (progress.licenseAssigned and not being removed). */
   async heldByOffer(offerId: string): Promise<number> {
-    const rows = await this.sessions.repo.find({ where: { offerId, state: In(LIVE_STATES) }, select: { id: true, progress: true } });
+    const rows = await this.sessions.listProgress(offerId, LIVE_STATES);
     return rows.filter((r) => {
       const p = r.progress as DynamicsProgress | null;
       return !!p?.licenseAssigned && !p.licenseRemoving;
@@ -105,8 +104,7 @@ export class LicenseLedger {
 
   /** Slots held right now by the offer's sessions. */
   async takenSlots(offerId: string): Promise<Set<number>> {
-    const rows = await this.sessions.repo.find({ where: { offerId, slot: Not(IsNull()) }, select: { id: true, slot: true } });
-    return new Set(rows.map((r) => r.slot!));
+    return new Set(await this.sessions.heldSlots(offerId));
   }
 
   /**

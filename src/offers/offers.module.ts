@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OfferEntity } from './offer.entity';
 import { SessionEntity } from '../sessions/session.entity';
-import { PoolInstanceEntity } from '../pools/pool-instance.entity';
 import { OffersRepository } from './offers.repository';
 import { OffersService } from './offers.service';
 import { OffersController } from './offers.controller';
@@ -14,7 +13,7 @@ import { OfferCredentials } from './offer-credentials';
  * AzureModule (SecretStore) and CoreModule.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([OfferEntity, SessionEntity, PoolInstanceEntity])],
+  imports: [TypeOrmModule.forFeature([OfferEntity, SessionEntity])],
   controllers: [OffersController],
   providers: [OffersRepository, OffersService, OfferCredentials],
   exports: [OffersRepository, OffersService, OfferCredentials],

@@ -1,13 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, Not, Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import { ApiError, ErrorDetail } from '../common/api-error';
 import { Clock, iso } from '../common/clock';
 import { zodIssuesToDetails } from '../common/validation';
 import { isUniqueViolation } from '../persistence/data-source';
 import { SecretStore } from '../azure/secret-store';
 import { SessionEntity, SessionState } from '../sessions/session.entity';
-import { PoolInstanceEntity } from '../pools/pool-instance.entity';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { TestDriveType, ValidatedTestDriveConfig } from '../test-drives/test-drive-type';
 import { OfferEntity, OfferHealth } from './offer.entity';
@@ -41,7 +40,6 @@ export class OffersService {
     private readonly credentials: OfferCredentials,
     private readonly clock: Clock,
     @InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>,
-    @InjectRepository(PoolInstanceEntity) private readonly instances: Repository<PoolInstanceEntity>,
     private readonly audit: AuditService,
   ) {}
 
@@ -219,8 +217,8 @@ export class OffersService {
   }
 
   /**
-   * Deletes an offer that is not published and has no live sessions and no remaining pool
-   * instances, and its client secret in Key Vault.
+   * Deletes an offer that is not published and has no live sessions and nothing its type still holds
+   * (TestDriveType.deleteBlockers; ARM: pool instances), and its client secret in Key Vault.
    * Only its owner may delete it (`caller` undefined = internal). The row is deleted only if its
    * version is still the one these checks read (a publish made meanwhile is never deleted unseen).
    * @throws ApiError 404 OfferNotFound (also when a concurrent delete won); 409 OfferPublished /
@@ -237,10 +235,10 @@ export class OffersService {
     if (live > 0) {
       throw ApiError.conflict('OfferHasSessions', `Offer '${offerId}' has ${live} running session(s); delete it after they end.`);
     }
-    const instances = await this.instances.count({ where: { offerId, state: Not('deleted') } });
-    if (instances > 0) {
-      throw ApiError.conflict('OfferHasInstances', `Offer '${offerId}' still has ${instances} pool instance(s) being removed; retry later.`);
-    }
+    // What the type still holds (ARM: pool instances being removed), asked through the shared interface.
+    const type = this.registry.has(offer.type) ? this.registry.get(offer.type) : undefined;
+    const [blocker] = (await type?.deleteBlockers?.(offer)) ?? [];
+    if (blocker) throw ApiError.conflict(blocker.code, blocker.message, blocker.target);
     if (!(await this.offers.delete(offerId, offer.version))) {
       if (!(await this.offers.findById(offerId))) throw ApiError.notFound('Offer', offerId); // a concurrent delete won
       throw offerChangedError(offerId, false, pre);

@@ -1,5 +1,5 @@
 import { openDataSource, isUniqueViolation } from './data-source';
-import { PoolInstanceEntity } from '../pools/pool-instance.entity';
+import { PoolInstanceEntity } from '../../modules/azure-resource-manager/pools/pool-instance.entity';
 import { POSTGRES_ADMIN_URL, describeEachDb } from '../../test/support/postgres';
 
 const targets: Record<'sqlite' | 'postgres', Parameters<typeof openDataSource>[0]> = {

@@ -5,8 +5,6 @@ import { DatabaseSettings } from '../config/app-config';
 import { withMigrationLock } from './migration-lock';
 import { OfferEntity } from '../offers/offer.entity';
 import { TEST_DRIVE_ENTITIES } from '../../modules/entities';
-import { PoolInstanceEntity } from '../pools/pool-instance.entity';
-import { PoolRegionEntity } from '../pools/pool-region.entity';
 import { SessionEntity } from '../sessions/session.entity';
 import { SchedulerLeaseEntity } from '../scheduling/scheduler-lease.entity';
 import { InitialSchema1795000000000 } from './migrations/1795000000000-initial-schema';
@@ -17,8 +15,8 @@ import { AuditEventEntity } from '../audit/audit-event.entity';
 import { StartRequestEntity } from '../sessions/start-request.entity';
 import { StartRequests1795000000300 } from './migrations/1795000000300-start-requests';
 
-/** Every entity of the core. Test drive type modules add theirs through ENTITY registration here. */
-export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, PoolInstanceEntity, PoolRegionEntity, SessionEntity, SchedulerLeaseEntity, AuditEventEntity, StartRequestEntity];
+/** Every entity: the core's, and the test drive type modules' (registered in modules/entities.ts). */
+export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, SessionEntity, SchedulerLeaseEntity, AuditEventEntity, StartRequestEntity];
 
 /** Every migration, in order. The schema only ever changes through these (no synchronize). */
 export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200, StartRequests1795000000300];

@@ -142,6 +142,17 @@ export class SessionsRepository {
     return this.repo.find({ where: { offerId, ...(states ? { state: In(states) } : {}) }, order: { requestedAt: 'DESC' }, take: 500 });
   }
 
+  /** Id and progress of every session of an offer in `states` (no limit; for types that keep counters in progress). */
+  listProgress(offerId: string, states: SessionState[]): Promise<Array<Pick<SessionEntity, 'id' | 'progress'>>> {
+    return this.repo.find({ where: { offerId, state: In(states) }, select: { id: true, progress: true } });
+  }
+
+  /** Slots held right now by an offer's sessions (SessionEntity.slot not null). */
+  async heldSlots(offerId: string): Promise<number[]> {
+    const rows = await this.repo.find({ where: { offerId, slot: Not(IsNull()) }, select: { id: true, slot: true } });
+    return rows.map((r) => r.slot!);
+  }
+
   listByStates(states: SessionState[]): Promise<SessionEntity[]> {
     return this.repo.find({ where: { state: In(states) } });
   }

@@ -87,6 +87,13 @@ export interface TestDriveType {
   publishPreflight(offer: OfferEntity): Promise<ErrorDetail[]>;
 
   /**
+   * Optional: what of this type still holds an unpublished offer without live sessions (ARM: pool
+   * instances not deleted yet). DELETE /offers/{id} answers 409 with the first one's code and message
+   * (e.g. OfferHasInstances) while any is left. Types without it hold nothing beyond sessions.
+   */
+  deleteBlockers?(offer: OfferEntity): Promise<ErrorDetail[]>;
+
+  /**
    * Optional: checks the offer against the publisher's environment (credentials, roles, licenses...).
    * When a type has it, publish runs it instead of publishPreflight (problems refuse the publish,
    * warnings are returned with the published offer) and stores the result as offer.health; the type

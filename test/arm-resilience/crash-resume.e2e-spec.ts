@@ -7,7 +7,7 @@
  * belongs to exactly one live instance (no duplicates, no leftovers).
  */
 import { ManualClock } from '../../src/common/clock';
-import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
+import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
 import type { LocalAzure, TestService } from '../support/harness';
 import { authedRequest, startService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';

@@ -7,8 +7,8 @@ import { startEmulator, type EmulatorOptions, type PublisherInfo } from '../../e
 import { zipDirectory } from '../../src/common/zip-directory';
 import { emulatedRuntime } from '../../src/embedded/embedded-azure';
 import { startAzurite } from '../../src/embedded/azurite';
-import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
-import type { PoolInstanceEntity } from '../../src/pools/pool-instance.entity';
+import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
+import type { PoolInstanceEntity } from '../../modules/azure-resource-manager/pools/pool-instance.entity';
 import type { LocalAzure, TestService } from '../support/harness';
 import { ARM_FIXTURES } from '../support/fixtures-dir';
 

@@ -61,7 +61,7 @@ describeEachDb('concurrent starts on %s', (db) => {
     try {
       await publishOffer(svc, azure, 'burst-one', 3, 2);
       const created = checkBurst(await burst([svc], 'burst-one', 40), 3, 2);
-      const instances = await svc.app.get(require('../../src/pools/pool-instance.repository').PoolInstanceRepository).listLive('burst-one');
+      const instances = await svc.app.get(require('../../modules/azure-resource-manager/pools/pool-instance.repository').PoolInstanceRepository).listLive('burst-one');
       const assigned = instances.filter((i: { sessionId: string | null }) => i.sessionId);
       expect(assigned).toHaveLength(5);
       expect(new Set(assigned.map((i: { sessionId: string }) => i.sessionId))).toEqual(new Set(created.map((r) => r.body.id)));

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { zipDirectory } from '../../src/common/zip-directory';
 import { Role } from '../../src/auth/roles';
-import { PoolInstanceRepository } from '../../src/pools/pool-instance.repository';
+import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { StartRequestEntity } from '../../src/sessions/start-request.entity';
 import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../../../src/common/clock';
 import { AppConfig, APP_CONFIG } from '../../../src/config/app-config';
-import { ArmGateway, ArmSubscriptionClient } from '../../../src/azure/arm-gateway';
+import { ArmGateway, ArmSubscriptionClient } from '../arm-gateway';
 import { DataProtector } from '../../../src/azure/data-protector';
 import { OfferEntity } from '../../../src/offers/offer.entity';
 import { OfferCredentials } from '../../../src/offers/offer-credentials';
-import { PoolInstanceEntity } from '../../../src/pools/pool-instance.entity';
-import { PoolInstanceRepository } from '../../../src/pools/pool-instance.repository';
+import { PoolInstanceEntity } from '../pools/pool-instance.entity';
+import { PoolInstanceRepository } from '../pools/pool-instance.repository';
 import { SessionsRepository } from '../../../src/sessions/sessions.repository';
 import { PackageService } from '../packages/package.service';
 import { fillParameters } from '../packages/parameter-filler';

@@ -3,8 +3,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { isUniqueViolation } from '../persistence/data-source';
-import { Database, insertRow, sql, StatementResult, TxBody } from '../persistence/database';
+import { isUniqueViolation } from '../../../src/persistence/data-source';
+import { Database, insertRow, sql, StatementResult, TxBody } from '../../../src/persistence/database';
 import { InstanceKind, InstanceState, PoolInstanceEntity } from './pool-instance.entity';
 import { PoolRegionEntity } from './pool-region.entity';
 
@@ -186,6 +186,11 @@ export class PoolInstanceRepository {
   /** Live (not deleted) instances of an offer, or of every offer. */
   listLive(offerId?: string): Promise<PoolInstanceEntity[]> {
     return this.repo.find({ where: { ...(offerId ? { offerId } : {}), state: In(LIVE_STATES) }, order: { createdAt: 'ASC' } });
+  }
+
+  /** How many instances of an offer are not deleted yet. */
+  countLive(offerId: string): Promise<number> {
+    return this.repo.count({ where: { offerId, state: In(LIVE_STATES) } });
   }
 
   findById(id: string): Promise<PoolInstanceEntity | null> {

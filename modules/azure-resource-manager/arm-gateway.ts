@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { TokenCredential } from '@azure/identity';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
-import { AzureRuntime } from './azure-runtime';
-import { callRemote, classifyRemoteError, RemoteError } from '../remote/remote-error';
+import { AzureRuntime } from '../../src/azure/azure-runtime';
+import { callRemote, classifyRemoteError, RemoteError } from '../../src/remote/remote-error';
 
 /** State of one ARM deployment as the pools need it. */
 export interface DeploymentStatus {

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { timestampColumn } from '../persistence/columns';
+import { timestampColumn } from '../../../src/persistence/columns';
 
 /**
  * Health of one offer's pool in one region: consecutive deployment failures drive the retry backoff

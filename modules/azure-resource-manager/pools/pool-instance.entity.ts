@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { timestampColumn } from '../persistence/columns';
+import { timestampColumn } from '../../../src/persistence/columns';
 
 /** Hot: deployed ahead and waiting; cold: deployed when a customer asks (Partner Center instance kinds). */
 export type InstanceKind = 'hot' | 'cold';
