@@ -14,7 +14,8 @@ export interface AzuriteHandle {
   tablePort?: number;
   /**
    * Connection string (Azurite's well-known development account) for @azure/storage-blob; with the `table`
-   * option it also carries `TableEndpoint=` (for @azure/data-tables' TableClient.fromConnectionString).
+   * option it also carries `TableEndpoint=` (for @azure/data-tables' TableClient.fromConnectionString, which needs
+   * `{ allowInsecureConnection: true }` since Azurite speaks http).
    */
   connectionString: string;
   /** Stops the blob service and the table service (if started). */

@@ -4,10 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TableClient } from '@azure/data-tables';
 import { startAzurite, type AzuriteHandle } from '../../src/embedded/azurite';
 
-// @azure/data-tables is not installed in this repository (package.json is not ours to change), so the table
-// endpoint is exercised with raw Table REST calls signed with SharedKeyLite, as the SDK would sign them.
+// The table endpoint is exercised with @azure/data-tables (from the handle's connection string) and with raw
+// Table REST calls signed with SharedKeyLite (statuses the SDK hides, and a wrong signature).
 const ACCOUNT = 'devstoreaccount1';
 
 function keyOf(connectionString: string): string {
@@ -78,7 +79,17 @@ describe('embedded Azurite: table service', () => {
     expect(a.connectionString).toContain(`TableEndpoint=${a.tableEndpoint};`);
   });
 
-  it('creates a table and upserts (insert-or-replace, then merge) an entity', async () => {
+  it('@azure/data-tables creates a table and upserts an entity through the connection string', async () => {
+    const client = TableClient.fromConnectionString(a.connectionString, 'testdriveleads', { allowInsecureConnection: true });
+    await client.createTable();
+    await client.upsertEntity({ partitionKey: 'contoso.offer1', rowKey: 'session-1', FirstName: 'Ada', Email: 'ada@example.com' }, 'Replace');
+    await client.upsertEntity({ partitionKey: 'contoso.offer1', rowKey: 'session-1', Company: 'Contoso' }, 'Merge');
+    const e = await client.getEntity<{ FirstName: string; Email: string; Company: string }>('contoso.offer1', 'session-1');
+    expect(e).toMatchObject({ partitionKey: 'contoso.offer1', rowKey: 'session-1', FirstName: 'Ada', Email: 'ada@example.com', Company: 'Contoso' });
+    await client.createTable(); // already exists: the SDK treats 409 TableAlreadyExists as success
+  });
+
+  it('raw REST: creates a table and upserts (insert-or-replace, then merge) an entity', async () => {
     const created = await tableCall(a, 'POST', '/Tables', { TableName: 'leads' });
     expect({ status: created.status, body: created.json }).toMatchObject({ status: 201 });
     const path = "/leads(PartitionKey='offer1',RowKey='lead-1')";
