@@ -60,6 +60,30 @@ export default tseslint.config(
     },
   },
   {
+    // Modules reach core tables through the core's repository classes (SessionsRepository, OffersRepository...;
+    // add a method there when one is missing), never through TypeORM directly (issue 9). A module's own
+    // repository classes (*.repository.ts, e.g. PoolInstanceRepository) may use TypeORM on its own entities.
+    files: ['modules/**/*.ts'],
+    ignores: ['**/*.repository.ts', '**/*.spec.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[property.name='repo']:not([object.type='ThisExpression'])",
+          message: "Use the repository's methods (add one to the core repository if needed), not its TypeORM repository (.repo).",
+        },
+        {
+          selector: "CallExpression[callee.property.name='getRepository']",
+          message: 'No raw getRepository() in a module: use a repository class (the core\'s for core entities, or a *.repository.ts of the module for its own).',
+        },
+        {
+          selector: "CallExpression[callee.name='InjectRepository'] > Identifier[name=/^(Offer|Session|StartRequest|AuditEvent|SchedulerLease)Entity$/]",
+          message: 'Core entities are reached through the core repositories (OffersRepository, SessionsRepository...), not @InjectRepository.',
+        },
+      ],
+    },
+  },
+  {
     // Import boundaries (issue 9, eslint-plugin-boundaries). Elements by folder (the first descriptor that
     // matches a file wins):
     //  tests     test/**, bench/**, and unit specs (*.spec.ts, a file category): may import anything
