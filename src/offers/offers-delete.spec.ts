@@ -12,15 +12,17 @@ describe('OffersService.delete and TestDriveType.deleteBlockers', () => {
   function service(blockers: Array<{ code: string; message: string }> | undefined) {
     const deleted: string[] = [];
     const type = blockers === undefined ? {} : { deleteBlockers: jest.fn(async () => blockers) };
-    const svc = new OffersService(
-      { findById: async () => offer, delete: async (id: string) => (deleted.push(id), true) } as never,
-      { has: () => true, get: () => type } as never,
-      {} as never,
-      { forget: () => undefined } as never,
-      { now: () => 0 } as never,
-      { count: async () => 0 } as never,
-      { record: async () => undefined } as never,
-    );
+    // Positional fakes for what delete() uses (offers, registry, secrets, credentials, clock, sessions, audit); the rest undefined.
+    const deps = [
+      { findById: async () => offer, delete: async (id: string) => (deleted.push(id), true) },
+      { has: () => true, get: () => type },
+      {},
+      { forget: () => undefined },
+      { now: () => 0 },
+      { count: async () => 0 },
+      { record: async () => undefined },
+    ] as unknown as ConstructorParameters<typeof OffersService>;
+    const svc = new OffersService(...deps);
     return { svc, deleted, type };
   }
 
