@@ -116,6 +116,10 @@ async function main(): Promise<void> {
   }
   if (embedded) {
     lines.push(`  Azure:    local emulator at ${embedded.emulatorUrl} (CA: ${embedded.caCertPath}), Azurite at ${embedded.blobEndpoint}`);
+    lines.push(
+      `  Leads:    rehearse a destination offline: an HTTPS receiver (curl -sk -X POST ${embedded.emulatorUrl}/_emulator/receivers) or Azurite's tables`,
+      `            ("leads": {"destination": {"type": "azure-table", "connectionString": "${embedded.storageConnectionString}"}})`,
+    );
     try {
       await registerServiceApi(embedded.emulatorUrl, embedded.emulator.caCertPem, config.auth.audience);
       const callers = await embeddedCallers(embedded.emulatorUrl, embedded.emulator.caCertPem, config.dataDir, config.auth.audience);
@@ -149,7 +153,15 @@ function exitIfPortBusy(err: unknown, config: AppConfig): void {
   if (!/EADDRINUSE/.test(text)) return;
   const port = e.port ?? Number(/:(\d+)\b/.exec(e.message ?? '')?.[1]);
   const setting =
-    port === config.emulatorPort ? 'EMULATOR_PORT' : port === config.azuriteBlobPort || /Azurite/.test(text) ? 'AZURITE_BLOB_PORT' : port === config.port ? 'PORT' : 'PORT, EMULATOR_PORT or AZURITE_BLOB_PORT';
+    port === config.emulatorPort
+      ? 'EMULATOR_PORT'
+      : port === config.azuriteTablePort
+        ? 'AZURITE_TABLE_PORT'
+        : port === config.azuriteBlobPort || /Azurite/.test(text)
+          ? 'AZURITE_BLOB_PORT'
+          : port === config.port
+            ? 'PORT'
+            : 'PORT, EMULATOR_PORT, AZURITE_BLOB_PORT or AZURITE_TABLE_PORT';
   process.stderr.write(
     `Port ${Number.isFinite(port) ? port : '?'} is already in use (another \`npm start\`?). Stop that process, or start on other ports, e.g. ${setting}=<free port> npm start\n`,
   );

@@ -9,6 +9,8 @@ export type AuditAction =
   | 'offer.published'
   | 'offer.unpublished'
   | 'package.uploaded'
+  | 'leads.destination-changed'
+  | 'lead.redelivered'
   | 'session.started'
   | 'session.ended'
   | 'session.expired';

@@ -10,6 +10,8 @@ const AUDIT_ACTIONS = [
   'offer.published',
   'offer.unpublished',
   'package.uploaded',
+  'leads.destination-changed',
+  'lead.redelivered',
   'session.started',
   'session.ended',
   'session.expired',

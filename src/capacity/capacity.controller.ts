@@ -4,6 +4,7 @@ import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponse, ApiZodResponse } from '../common/openapi';
 import { CapacityRowView } from './capacity.dto';
 import { OffersRepository } from '../offers/offers.repository';
+import { LeadsRepository } from '../leads/leads.repository';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
@@ -17,6 +18,7 @@ export class CapacityController {
   constructor(
     private readonly offers: OffersRepository,
     private readonly registry: TestDriveTypeRegistry,
+    private readonly leads: LeadsRepository,
   ) {}
 
   @Get()
@@ -35,10 +37,12 @@ export class CapacityController {
       ? [checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read')]
       : (await this.offers.list()).filter((o) => mayAccessOffer(caller, o, 'read'));
     const value: CapacityRowView[] = [];
+    const leadCounts = await this.leads.counts();
     for (const offer of offers) {
       if (!this.registry.has(offer.type)) continue;
+      const l = leadCounts.get(offer.id) ?? { pending: 0, failed: 0 };
       for (const row of await this.registry.get(offer.type).capacity(offer)) {
-        value.push({ offerId: offer.id, offerState: offer.state, type: offer.type, ...row });
+        value.push({ offerId: offer.id, offerState: offer.state, type: offer.type, ...row, leadsPending: l.pending, leadsFailed: l.failed });
       }
     }
     return { value };

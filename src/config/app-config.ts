@@ -83,6 +83,7 @@ const EnvSchema = z.object({
     .max(7200, 'EMULATOR_DEPLOYMENT_SECONDS must be <= 7200')
     .default(defaults.emulatorDeploymentSeconds),
   AZURITE_BLOB_PORT: port('AZURITE_BLOB_PORT').default(10000),
+  AZURITE_TABLE_PORT: port('AZURITE_TABLE_PORT').default(10002),
   TESTDRIVE_HOUR_SECONDS: z.coerce
     .number({ message: 'TESTDRIVE_HOUR_SECONDS must be a number of seconds' })
     .positive('TESTDRIVE_HOUR_SECONDS must be > 0 (3600 in production; shorter only for demos and tests)')
@@ -127,6 +128,8 @@ const EnvSchema = z.object({
     .string()
     .optional()
     .refine((v) => v === undefined || v.trim() === '' || v.split(',').every((t) => /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(t.trim())), 'AUTH_ALLOWED_TENANTS must be a comma-separated list of tenant GUIDs'),
+  /** Lead source of a start that names none (issue 10). */
+  LEADS_DEFAULT_SOURCE: z.enum(['AzureMarketplace', 'AppSource', 'AzurePortal'], { message: 'LEADS_DEFAULT_SOURCE must be AzureMarketplace, AppSource or AzurePortal' }).default('AzureMarketplace'),
   /** Trust per role (issue 8): see trustList() and docs/security.md. */
   AUTH_OPERATOR_TENANTS: trustList('AUTH_OPERATOR_TENANTS', true),
   AUTH_OPERATOR_CLIENT_IDS: trustList('AUTH_OPERATOR_CLIENT_IDS', false),
@@ -169,6 +172,8 @@ export interface AppConfig {
   emulatorPort: number;
   emulatorDeploymentSeconds: number;
   azuriteBlobPort: number;
+  /** Table port of the embedded Azurite (lead destinations of type azure-table, issue 10). */
+  azuriteTablePort: number;
   /** Length of one test drive hour in seconds (3600 in production). */
   testDriveHourSeconds: number;
   /** Period of the background reconcile loop in ms; 0 = off (tests call reconcile themselves). */
@@ -217,6 +222,8 @@ export interface AppConfig {
   };
   /** Requests per minute per client (tenant + client id; IP when unauthenticated); 0 = unlimited. */
   rateLimitPerMinute: number;
+  /** Lead management (issue 10). */
+  leads: { defaultSource: 'AzureMarketplace' | 'AppSource' | 'AzurePortal' };
 }
 
 /** Entra ID's public-cloud authority host (the default of AUTH_AUTHORITY_HOST outside the embedded default). */
@@ -265,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     emulatorPort: e.EMULATOR_PORT,
     emulatorDeploymentSeconds: e.EMULATOR_DEPLOYMENT_SECONDS,
     azuriteBlobPort: e.AZURITE_BLOB_PORT,
+    azuriteTablePort: e.AZURITE_TABLE_PORT,
     testDriveHourSeconds: e.TESTDRIVE_HOUR_SECONDS,
     reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
@@ -294,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       marketplaceClientIds: parseTrustList(e.AUTH_MARKETPLACE_CLIENT_IDS) as string[] | undefined,
     },
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    leads: { defaultSource: e.LEADS_DEFAULT_SOURCE },
   };
 }
 

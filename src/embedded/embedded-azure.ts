@@ -10,6 +10,8 @@ export interface EmbeddedAzure {
   emulatorUrl: string;
   caCertPath: string;
   blobEndpoint: string;
+  /** Connection string of Azurite with its table service (a lead destination of type azure-table, locally). */
+  storageConnectionString: string;
   /** Emulator handle, for the sample seeding (publisher creation). */
   emulator: Awaited<ReturnType<typeof startEmulator>>;
   stop(): Promise<void>;
@@ -48,7 +50,7 @@ export async function startEmbeddedAzure(config: AppConfig, opts: { emulatorPort
   });
   let azurite;
   try {
-    azurite = await startAzurite({ location: azuriteLocation(config.dataDir), port: opts.azuritePort ?? config.azuriteBlobPort });
+    azurite = await startAzurite({ location: azuriteLocation(config.dataDir), port: opts.azuritePort ?? config.azuriteBlobPort, table: { port: opts.azuritePort === 0 ? 0 : config.azuriteTablePort } });
   } catch (err) {
     await emulator.close();
     throw err;
@@ -60,6 +62,7 @@ export async function startEmbeddedAzure(config: AppConfig, opts: { emulatorPort
     emulatorUrl: emulator.url,
     caCertPath: emulator.caCertPath,
     blobEndpoint: azurite.blobEndpoint,
+    storageConnectionString: azurite.connectionString,
     emulator,
     stop: async () => {
       await azurite.stop();

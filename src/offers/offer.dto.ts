@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { COMPONENTS_PATH, componentNameOf } from '../common/openapi';
 import type { TestDriveType } from '../test-drives/test-drive-type';
+import { leadsConfigSchema } from '../leads/lead-destination';
 
 /** Partner Center: offer ID is lowercase letters, digits, '-' and '_', no whitespace, at most 50 characters. */
 export const OFFER_ID_PATTERN = /^[a-z0-9_-]{1,50}$/;
@@ -22,8 +23,9 @@ export const putOfferBodySchema = z.strictObject(
       { message: 'testDrive must be an object with a "type"' },
     ),
     deployment: z.record(z.string(), z.unknown(), { message: 'deployment must be an object' }).optional(),
+    leads: leadsConfigSchema.optional(),
   },
-  { message: 'The body must be a JSON object {alias, testDrive, deployment}' },
+  { message: 'The body must be a JSON object {alias, testDrive, deployment, leads}' },
 );
 export type PutOfferBody = z.infer<typeof putOfferBodySchema>;
 
@@ -84,6 +86,16 @@ export const offerViewSchema = z.object({
   publishedAt: z.string().nullable().meta({ description: 'ISO 8601 UTC, or null when never published.', example: null }),
   createdAt: z.string().meta({ example: '2026-01-01T00:00:00.000Z' }),
   updatedAt: z.string().meta({ example: '2026-01-01T00:00:00.000Z' }),
+  /** Lead destination (without its secret) and contact; null when none is configured (issue 10). */
+  leads: z
+    .object({
+      destination: z.looseObject({ type: z.enum(['https-endpoint', 'azure-table', 'dynamics-365']), secretSet: z.boolean() }).nullable(),
+      contactEmail: z.string().optional(),
+      lastTestLead: z.object({ at: z.string(), delivered: z.boolean(), message: z.string().optional() }).optional(),
+    })
+    .nullable()
+    .optional()
+    .meta({ description: 'Where leads go (secrets never returned) and how the last test lead fared.' }),
   /** Last check against the publisher's environment (types with checkHealth, e.g. Dynamics 365); absent otherwise. */
   health: offerHealthSchema.optional(),
   /** Publish response only: what the checks warn about (e.g. fewer free licenses than maxConcurrent). */
@@ -143,6 +155,7 @@ export function offerApiComponents(types: readonly TestDriveType[]): Record<stri
         alias: putOfferBodySchema.shape.alias,
         testDrive,
         deployment: deployment ?? noDeploymentSchema,
+        leads: putOfferBodySchema.shape.leads,
       })
       .meta({ description: `Test drive type '${t.type}': body of PUT /offers/{offerId}`, ...(example ? { example } : {}) });
     out[`Put${name}Offer`] = body;

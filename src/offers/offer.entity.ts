@@ -1,5 +1,6 @@
 import { Column, Entity, PrimaryColumn, VersionColumn } from 'typeorm';
 import { timestampColumn } from '../persistence/columns';
+import type { StoredLeadsConfig } from '../leads/lead-destination';
 
 /** Lifecycle of an offer's test drive. Partner Center: disabling a test drive stops new sessions only. */
 export type OfferState = 'draft' | 'published' | 'unpublished';
@@ -78,6 +79,10 @@ export class OfferEntity {
    */
   @Column({ type: 'simple-json', nullable: true })
   health?: OfferHealth | null;
+
+  /** Lead destination without its secret (Key Vault reference), and the contact; null: none (issue 10). */
+  @Column({ type: 'simple-json', nullable: true })
+  leads?: StoredLeadsConfig | null;
 
   @Column(timestampColumn())
   publishedAt!: number | null;

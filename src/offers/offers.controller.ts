@@ -152,7 +152,8 @@ export class OffersController {
     withEtag(res, offer);
     const view = await this.service.view(offer);
     // Types that check the publisher's environment (Dynamics 365) return what they warn about.
-    return offer.health ? { ...view, warnings: offer.health.warnings } : view;
+    const warnings = [...(offer.health?.warnings ?? []), ...(this.service.publishWarnings.get(offer) ?? [])];
+    return offer.health || warnings.length ? { ...view, warnings } : view;
   }
 
   @Post(':offerId/unpublish')

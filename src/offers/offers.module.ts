@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LeadsModule } from '../leads/leads.module';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OfferEntity } from './offer.entity';
 import { SessionEntity } from '../sessions/session.entity';
@@ -13,7 +14,7 @@ import { OfferCredentials } from './offer-credentials';
  * AzureModule (SecretStore) and CoreModule.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([OfferEntity, SessionEntity])],
+  imports: [LeadsModule, TypeOrmModule.forFeature([OfferEntity, SessionEntity])],
   controllers: [OffersController],
   providers: [OffersRepository, OffersService, OfferCredentials],
   exports: [OffersRepository, OffersService, OfferCredentials],

@@ -52,6 +52,7 @@ export class OffersRepository {
       publishedAt: offer.publishedAt,
       updatedAt: offer.updatedAt,
       ...(offer.health !== undefined ? { health: offer.health } : {}),
+      ...(offer.leads !== undefined ? { leads: offer.leads } : {}),
     };
     const applied = await this.conditionalUpdate(offer.id, expectedVersion, fields);
     if (applied) offer.version = expectedVersion + 1;

@@ -17,6 +17,8 @@ import { checkOfferPreconditions, offerChangedError, OfferPreconditions } from '
 import { Caller } from '../auth/caller';
 import { checkOfferAccess, mayAccessOffer } from '../auth/offer-access';
 import { AuditService } from '../audit/audit.service';
+import { LeadsService } from '../leads/leads.service';
+import { leadsView } from '../leads/lead-destination';
 import { AzureRuntime } from '../azure/azure-runtime';
 import { checkOutboundUrls, outboundPolicyFor, STRICT_OUTBOUND_POLICY } from '../security/outbound-url';
 
@@ -41,6 +43,7 @@ export class OffersService {
     private readonly clock: Clock,
     @InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>,
     private readonly audit: AuditService,
+    private readonly leads: LeadsService,
   ) {}
 
   /**
@@ -110,6 +113,13 @@ export class OffersService {
       if (refused.length) throw ApiError.validation(refused);
     }
 
+    // Issue 10: the lead destination (its secret to Key Vault), validated before anything is written.
+    let leadsChange: Awaited<ReturnType<LeadsService['prepareConfig']>> | undefined;
+    if (parsed.data.leads !== undefined) {
+      leadsChange = await this.leads.prepareConfig(offerId, parsed.data.leads, existing?.leads);
+      if (leadsChange.problems.length) throw ApiError.validation(leadsChange.problems);
+    }
+
     const now = this.clock.now();
     let secretRef: { name: string; version: string } | undefined;
     if (secret && validated.needsClientSecret) {
@@ -124,9 +134,11 @@ export class OffersService {
         existing.clientSecretName = secretRef.name;
         existing.clientSecretVersion = secretRef.version;
       }
+      if (leadsChange?.stored) existing.leads = leadsChange.stored;
       existing.updatedAt = now;
       if (!(await this.offers.update(existing, readVersion))) throw await this.lostRace(offerId, pre);
       await this.audit.record(caller, 'offer.updated', { type: 'offer', id: offerId }, { alias: existing.alias, clientSecretVersion: secretRef?.version ?? null });
+      if (leadsChange?.changed) await this.leadDestinationChanged(existing, caller);
       return { offer: existing, created: false };
     }
     const offer = Object.assign(new OfferEntity(), {
@@ -141,6 +153,7 @@ export class OffersService {
       ownerTenantId: caller && !caller.isSystem ? caller.tenantId : null,
       ownerClientId: caller && !caller.isSystem ? caller.clientId : null,
       currentRevisionId: null,
+      leads: leadsChange?.stored ?? null,
       publishedAt: null,
       createdAt: now,
       updatedAt: now,
@@ -148,6 +161,7 @@ export class OffersService {
     try {
       const inserted = await this.offers.insert(offer);
       await this.audit.record(caller, 'offer.created', { type: 'offer', id: offerId }, { alias: inserted.alias, type: inserted.type, clientSecretVersion: secretRef?.version ?? null });
+      if (leadsChange?.changed) await this.leadDestinationChanged(inserted, caller);
       return { offer: inserted, created: true };
     } catch (err) {
       if (isUniqueViolation(err) && pre.ifNoneMatch) checkOfferPreconditions(offerId, await this.offers.findById(offerId), pre);
@@ -187,14 +201,37 @@ export class OffersService {
     if (problems.length) {
       throw new ApiError(409, 'OfferIncomplete', `Offer '${offerId}' cannot be published: ${problems.map((p) => p.target ?? p.code).join(', ')}.`, undefined, problems);
     }
+    // Issue 10: a test lead (MSFT_TEST_) goes to the lead destination; a refusal is a warning, not a blocker.
+    const leadWarning = await this.leads.sendTestLead(offer).catch((err: Error) => ({ code: 'LeadDestinationRefused', message: `The test lead could not be sent: ${err.message.slice(0, 200)}` }));
     const now = this.clock.now();
     offer.state = 'published';
     offer.publishedAt = now;
     offer.updatedAt = now;
     if (health) offer.health = health;
+    if (offer.leads?.destination) offer.leads = { ...offer.leads, lastTestLead: { at: now, delivered: !leadWarning, ...(leadWarning ? { message: leadWarning.message } : {}) } };
     if (!(await this.offers.update(offer, readVersion))) throw await this.lostRace(offerId, pre);
     await this.audit.record(caller, 'offer.published', { type: 'offer', id: offerId }, { packageRevisionId: offer.currentRevisionId });
+    this.publishWarnings.set(offer, leadWarning ? [leadWarning] : []);
     return offer;
+  }
+
+  /** Warnings of the last publish of an offer object (the lead test), for the publish answer. */
+  readonly publishWarnings = new WeakMap<OfferEntity, ErrorDetail[]>();
+
+  /**
+   * The lead destination of `offer` was set or changed: audited, a test lead is sent (its outcome is kept
+   * on the offer: leads.lastTestLead), and leads waiting for a destination become due now.
+   */
+  private async leadDestinationChanged(offer: OfferEntity, caller?: Caller): Promise<void> {
+    await this.audit.record(caller, 'leads.destination-changed', { type: 'offer', id: offer.id }, { type: offer.leads?.destination?.type ?? null, secretVersion: offer.leads?.secretVersion ?? null });
+    if (!offer.leads?.destination) return;
+    await this.leads.repo.dueNow(offer.id, this.clock.now());
+    const warning = await this.leads.sendTestLead(offer).catch((err: Error) => ({ code: 'LeadDestinationRefused', message: `The test lead could not be sent: ${err.message.slice(0, 200)}` }));
+    const readVersion = offer.version;
+    offer.leads = { ...offer.leads, lastTestLead: { at: this.clock.now(), delivered: !warning, ...(warning ? { message: warning.message } : {}) } };
+    if (await this.offers.update(offer, readVersion)) return;
+    // A concurrent change won; the test lead's outcome is only informative.
+    this.logger.warn(`Offer '${offer.id}': test lead outcome not recorded (the offer changed meanwhile).`);
   }
 
   /**
@@ -319,6 +356,7 @@ export function toView(offer: OfferEntity, extras: Record<string, unknown> = {})
     publishedAt: iso(offer.publishedAt),
     createdAt: iso(offer.createdAt)!,
     updatedAt: iso(offer.updatedAt)!,
+    leads: leadsView(offer.leads) as OfferView['leads'],
     ...(offer.health ? { health: offer.health } : {}),
   };
 }

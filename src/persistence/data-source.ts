@@ -13,13 +13,15 @@ import { Audit1795000000100 } from './migrations/1795000000100-audit';
 import { OfferHealth1795000000200 } from './migrations/1795000000200-offer-health';
 import { AuditEventEntity } from '../audit/audit-event.entity';
 import { StartRequestEntity } from '../sessions/start-request.entity';
+import { LeadEntity } from '../leads/lead.entity';
+import { Leads1795000000400 } from './migrations/1795000000400-leads';
 import { StartRequests1795000000300 } from './migrations/1795000000300-start-requests';
 
 /** Every entity: the core's, and the test drive type modules' (registered in modules/entities.ts). */
-export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, SessionEntity, SchedulerLeaseEntity, AuditEventEntity, StartRequestEntity];
+export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, SessionEntity, SchedulerLeaseEntity, AuditEventEntity, StartRequestEntity, LeadEntity];
 
 /** Every migration, in order. The schema only ever changes through these (no synchronize). */
-export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200, StartRequests1795000000300];
+export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200, StartRequests1795000000300, Leads1795000000400];
 
 /**
  * TypeORM options for SQLite (better-sqlite3, WAL, busy timeout) or PostgreSQL, with migrations run at

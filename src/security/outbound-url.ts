@@ -46,7 +46,21 @@ export interface OutboundUrlKind {
   readonly hosts: readonly string[];
   /** Where the list comes from. */
   readonly source: string;
+  /** Any public DNS name is accepted (the publisher's own receivers, e.g. an HTTPS lead endpoint). */
+  readonly anyHost?: boolean;
 }
+
+/**
+ * A publisher's own HTTPS receivers (lead endpoints, e.g. a Power Automate HTTP trigger or their CRM's
+ * webhook): any public DNS name, https on 443, public addresses only (issue 10; rules of issue 8).
+ */
+export const PUBLISHER_RECEIVER_ENDPOINTS: OutboundUrlKind = {
+  name: 'publisher receiver',
+  domains: [],
+  hosts: [],
+  anyHost: true,
+  source: 'Partner Center: "Use an HTTPS endpoint to manage commercial marketplace leads" (any https URL the publisher owns)',
+};
 
 /**
  * Dynamics 365 endpoints (instance URLs and product APIs), public and sovereign clouds:
@@ -170,11 +184,12 @@ export function isExemptOrigin(u: URL, policy: OutboundUrlPolicy): boolean {
 
 /** Whether `host` (lower case, no trailing dot) is one of `kind`'s hosts or a proper subdomain of one of its domains. */
 export function hostMatchesKind(host: string, kind: OutboundUrlKind): boolean {
-  return kind.hosts.includes(host) || kind.domains.some((d) => host.endsWith(`.${d}`));
+  return !!kind.anyHost || kind.hosts.includes(host) || kind.domains.some((d) => host.endsWith(`.${d}`));
 }
 
 /** The accepted domains of `kind`, for messages: "*.dynamics.com, *.dynamics.us, ...". */
 export function describeKind(kind: OutboundUrlKind): string {
+  if (kind.anyHost) return 'a public DNS name';
   return [...kind.hosts, ...kind.domains.map((d) => `*.${d}`)].join(', ');
 }
 

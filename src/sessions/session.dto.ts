@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { apiComponent } from '../common/openapi';
+import { leadRequestSchema } from '../leads/lead-format';
 
 /**
  * POST /offers/{offerId}/sessions body. The customer fields are the lead the publisher receives
@@ -29,6 +30,13 @@ export const StartSessionSchema = apiComponent(
             .max(100, 'at most 100 characters')
             .meta({ description: '1-100 characters.', example: 'Lovelace' }),
           company: z.string().max(200, 'at most 200 characters').optional().meta({ description: 'At most 200 characters.', example: 'Analytical Engines Ltd' }),
+          phone: z
+            .string()
+            .max(40, 'at most 40 characters')
+            .regex(/^[0-9+()./\s-]*$/, 'may hold digits, spaces and + ( ) . / - only')
+            .optional()
+            .meta({ description: 'Phone number, at most 40 characters.', example: '+44 20 7946 0000' }),
+          title: z.string().max(100, 'at most 100 characters').optional().meta({ description: 'Job title, at most 100 characters.', example: 'CTO' }),
           country: z
             .string()
             .regex(/^[A-Za-z]{2}$/, 'must be a two-letter ISO 3166 country code, e.g. "US"')
@@ -42,6 +50,11 @@ export const StartSessionSchema = apiComponent(
         .max(40, 'at most 40 characters')
         .optional()
         .meta({ description: "ARM location to start in (one of the offer's regions); without it, any region with capacity.", example: 'westeurope' }),
+      source: leadRequestSchema.source.meta({ description: 'Where the customer came from (lead source); default LEADS_DEFAULT_SOURCE (AzureMarketplace).', example: 'AzureMarketplace' }),
+      consentToShare: leadRequestSchema.consentToShare.meta({
+        description: 'The customer agreed to share contact details with the publisher (default true: the marketplace asks before a test drive starts). false: the lead carries only the offer, the source and the action.',
+        example: true,
+      }),
     })
     .meta({
       description: 'Who starts the test drive, and optionally where.',
@@ -105,6 +118,8 @@ export const sessionViewSchema = apiComponent(
         lastName: z.string(),
         company: z.string().optional(),
         country: z.string().optional(),
+        phone: z.string().optional(),
+        title: z.string().optional(),
       }),
       durationHours: z.number().int().meta({ example: 2 }),
       requestedAt: z.string().nullable(),

@@ -11,6 +11,8 @@ export interface Customer {
   lastName: string;
   company?: string;
   country?: string;
+  phone?: string;
+  title?: string;
 }
 
 /**

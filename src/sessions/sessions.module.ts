@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { OffersModule } from '../offers/offers.module';
+import { LeadsModule } from '../leads/leads.module';
 import { SessionsController } from './sessions.controller';
 import { SessionsRepository } from './sessions.repository';
 import { SessionsService } from './sessions.service';
@@ -7,7 +8,7 @@ import { StartRequestsRepository } from './start-requests.repository';
 
 /** Sessions of every type: marketplace API, lifecycle and expiry. */
 @Module({
-  imports: [OffersModule],
+  imports: [OffersModule, LeadsModule],
   controllers: [SessionsController],
   providers: [SessionsRepository, SessionsService, StartRequestsRepository],
   exports: [SessionsRepository, SessionsService, StartRequestsRepository],

@@ -10,6 +10,8 @@ import { outputsAsStrings, renderAccessInformation } from './access-information'
 import { SessionEntity } from './session.entity';
 import { SessionsRepository } from './sessions.repository';
 import { StartRequestsRepository } from './start-requests.repository';
+import { LeadsService } from '../leads/leads.service';
+import { Database, sql } from '../persistence/database';
 import { StartRefusal, StartRequestEntity } from './start-request.entity';
 import { SessionCommit } from '../test-drives/test-drive-type';
 import { SessionView, StartSessionBody } from './session.dto';
@@ -61,6 +63,8 @@ export class SessionsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly audit: AuditService,
     private readonly starts: StartRequestsRepository,
+    private readonly leads: LeadsService,
+    private readonly db: Database,
   ) {}
 
   /** Length of one test drive hour in ms (TESTDRIVE_HOUR_SECONDS). */
@@ -189,26 +193,38 @@ export class SessionsService {
     };
     const sessions = this.sessions;
     const starts = this.starts;
+    const leads = this.leads.repo;
+    // Issue 10: the lead is written in the same transaction as the session (a refused start makes none).
+    const lead = this.leads.leadFor(offer, session.id, { contact: body.customer, source: body.source ?? this.config.leads.defaultSource, consentToShare: body.consentToShare ?? true }, now);
     const commit: SessionCommit = {
       *persist(patch) {
         const row = { ...session, ...patch };
         yield* sessions.insertTx(row);
+        yield* leads.insertTx(lead);
         if (request) yield* starts.completeTx(request.id, row.id, row.updatedAt);
       },
     };
     if (type.claimsAtomically) {
       await type.startSession(offer, session, { region: body.region }, commit);
     } else {
-      await this.sessions.insert(session);
+      await this.db.atomic(function* () {
+        yield* sessions.insertTx(session);
+        yield* leads.insertTx(lead);
+      });
       try {
         await type.startSession(offer, session, { region: body.region }, commit);
       } catch (err) {
-        // Nothing was claimed: the session leaves no trace (its refusal is remembered with the key).
-        await this.sessions.deleteById(session.id);
+        // Nothing was claimed: the session and its lead leave no trace (the refusal is remembered with the key).
+        await this.db.atomic(function* () {
+          yield sql('DELETE FROM "lead" WHERE "id" = ?', [lead.id]);
+          yield sql('DELETE FROM "session" WHERE "id" = ?', [session.id]);
+        });
         throw err;
       }
       if (request) await this.starts.complete(request.id, session.id, now);
     }
+    // Deliver it now rather than at the next tick (the delivery loop would anyway).
+    void this.leads.deliverDue().catch((err: Error) => this.logger.warn(`lead delivery after start failed: ${err.message}`));
     const stored = await this.sessions.findById(session.id);
     if (!stored) throw new Error(`session ${session.id} was not stored by type ${offer.type}`);
     return stored;

@@ -113,7 +113,7 @@ describe('OpenAPI document (/api/docs-json)', () => {
     for (const v of body.oneOf as Schema[]) {
       const variant = resolveRef(doc, v.$ref as string);
       const props = variant.properties as Record<string, Schema>;
-      expect(Object.keys(props).sort()).toEqual(['alias', 'deployment', 'testDrive']);
+      expect(Object.keys(props).sort()).toEqual(['alias', 'deployment', 'leads', 'testDrive']);
       expect(variant.additionalProperties).toBe(false);
       const testDrive = resolveRef(doc, props.testDrive.$ref as string);
       const type = ((testDrive.properties as Record<string, Schema>).type.enum as string[])[0];

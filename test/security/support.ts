@@ -23,6 +23,8 @@ export const ROUTE_POLICY: Record<string, Array<'marketplace' | 'publisher' | 'o
   'DELETE /api/v1/sessions/:id': ['marketplace', 'operator'],
   'GET /api/v1/capacity': ['publisher', 'operator'],
   'GET /api/v1/audit': ['operator'],
+  'GET /api/v1/offers/:offerId/leads': ['publisher', 'operator'],
+  'POST /api/v1/offers/:offerId/leads/:leadId/redeliver': ['publisher'],
 };
 
 /** Routes that need no token. */

@@ -57,7 +57,7 @@ export interface LocalAzure {
 export async function startLocalAzure(deploymentSeconds = 0.2): Promise<LocalAzure> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'td-e2e-'));
   const emulator = await startEmulator({ port: 0, dataDir: path.join(dir, 'emulator'), deploymentSeconds, persist: false });
-  const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0 });
+  const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0, table: { port: 0 } });
   const identity = await emulator.createClient({});
   const runtime = emulatedRuntime(emulator, azurite.connectionString, identity);
   return {
