@@ -30,7 +30,7 @@ export interface AzuriteOptions {
   port?: number;
   /** Interface both services bind. Default 127.0.0.1. */
   host?: string;
-  /** How long each service may take to listen, in ms. Default 20000. */
+  /** How long each service may take to listen, in ms. Default 60000 (a loaded 2-core machine starts Azurite slowly). */
   timeoutMs?: number;
   /**
    * Also start Azurite's table service (azurite/dist/src/table/main.js, its own child process and port):
@@ -113,7 +113,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 export async function startAzurite(opts: AzuriteOptions): Promise<AzuriteHandle> {
   fs.mkdirSync(opts.location, { recursive: true });
   const host = opts.host ?? '127.0.0.1';
-  const timeoutMs = opts.timeoutMs ?? 20000;
+  const timeoutMs = opts.timeoutMs ?? 60000;
   const blob = await spawnService(
     require.resolve('azurite/dist/src/blob/main.js'),
     ['--blobHost', host, '--blobPort', String(opts.port ?? 10000), '--location', opts.location, '--silent', '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl'],

@@ -35,7 +35,7 @@ describeEachDb('leads on %s', (db) => {
   }
 
   beforeAll(async () => {
-    azure = await startLocalAzure(0.2);
+    azure = await startLocalAzure(0.2, { table: true });
     svc = await startService(azure, { db });
     pub = await svc.as({ roles: [Role.Publisher] });
     market = await svc.as('marketplace');

@@ -83,7 +83,8 @@ describe('request limits: no single request stops the service', () => {
         const r = await send(port, method, path, { ...auth, ...headers }, body, chunked);
         const what = `${method} ${path} ${headers['content-type']} ${body.length} bytes${chunked ? ' chunked' : ''}`;
         expect({ what, status: r.status, code: JSON.parse(r.text).error.code }).toEqual({ what, status, code });
-        expect(r.ms).toBeLessThan(1000);
+        // Each refusal takes milliseconds (timings in the issue 8 note); the bound leaves room for a loaded 2-core CI run.
+        expect(r.ms).toBeLessThan(3000);
         expect(r.text.length).toBeLessThan(2000);
       }
     } finally {
@@ -91,7 +92,7 @@ describe('request limits: no single request stops the service', () => {
       await health;
       clearInterval(sampler);
     }
-    expect(worstHealthMs).toBeLessThan(1000);
+    expect(worstHealthMs).toBeLessThan(3000);
     expect((peak - baseline) / MB).toBeLessThan(100);
     expect((await svc.http.get('/api/v1/offers/big-offer')).status).toBe(404);
   });

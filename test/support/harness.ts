@@ -54,10 +54,10 @@ export interface LocalAzure {
 }
 
 /** Starts the emulator (deployments take `deploymentSeconds`) and Azurite for one test file. */
-export async function startLocalAzure(deploymentSeconds = 0.2): Promise<LocalAzure> {
+export async function startLocalAzure(deploymentSeconds = 0.2, opts: { /** Also Azurite's table service (lead destinations). */ table?: boolean } = {}): Promise<LocalAzure> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'td-e2e-'));
   const emulator = await startEmulator({ port: 0, dataDir: path.join(dir, 'emulator'), deploymentSeconds, persist: false });
-  const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0, table: { port: 0 } });
+  const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0, ...(opts.table ? { table: { port: 0 } } : {}) });
   const identity = await emulator.createClient({});
   const runtime = emulatedRuntime(emulator, azurite.connectionString, identity);
   return {
