@@ -27,7 +27,11 @@ export async function startLocalAzureWith(opts: Partial<Omit<EmulatorOptions, 'd
   reuseCachedCa(dataDir);
   const emulator = await startEmulator({ port: 0, dataDir, deploymentSeconds: 0.2, persist: false, ...opts });
   cacheCa(dataDir);
-  const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0 });
+  // A failed Azurite start must not leave the emulator's server open (jest would never exit).
+  const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0 }).catch(async (err: unknown) => {
+    await emulator.close();
+    throw err;
+  });
   const identity = await emulator.createClient({});
   const runtime = emulatedRuntime(emulator, azurite.connectionString, identity);
   return {

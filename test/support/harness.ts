@@ -57,7 +57,11 @@ export interface LocalAzure {
 export async function startLocalAzure(deploymentSeconds = 0.2, opts: { /** Also Azurite's table service (lead destinations). */ table?: boolean } = {}): Promise<LocalAzure> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'td-e2e-'));
   const emulator = await startEmulator({ port: 0, dataDir: path.join(dir, 'emulator'), deploymentSeconds, persist: false });
-  const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0, ...(opts.table ? { table: { port: 0 } } : {}) });
+  // A failed Azurite start must not leave the emulator's server open (jest would never exit).
+  const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0, ...(opts.table ? { table: { port: 0 } } : {}) }).catch(async (err: unknown) => {
+    await emulator.close();
+    throw err;
+  });
   const identity = await emulator.createClient({});
   const runtime = emulatedRuntime(emulator, azurite.connectionString, identity);
   return {
