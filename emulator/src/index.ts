@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { ensureTlsMaterial } from './tls';
 import { StateStore, emptyState, type EmulatorState } from './state';
 import { loadSigningKeys, handleEntra, type SigningKeys } from './entra';
@@ -134,7 +135,17 @@ function cryptoRandom(): string {
 export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHandle> {
   const log = opts.logger ?? ((): void => undefined);
   mkdirSync(opts.dataDir, { recursive: true });
-  const tls = ensureTlsMaterial(opts.dataDir);
+  // A freshly issued server certificate that the TLS stack refuses (seen once on Node 22: "asn1 encoding
+  // routines::illegal padding") is issued again rather than failing the start.
+  let tls = ensureTlsMaterial(opts.dataDir);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      createSecureContext({ key: tls.serverKeyPem, cert: tls.serverCertPem });
+      break;
+    } catch {
+      tls = ensureTlsMaterial(opts.dataDir);
+    }
+  }
   const persist = opts.persist ?? false;
   const state: EmulatorState = persist
     ? StateStore.load(opts.dataDir, opts.deploymentSeconds ?? 20, (e) => log('state.json unreadable; starting empty', { error: String(e) }))

@@ -24,7 +24,9 @@ function rsaKeyPair(): { privateKeyPem: string; publicKeyPem: string } {
 /** Positive random serial number (hex), as X.509 requires. */
 function serial(): string {
   const b = randomBytes(16);
-  b[0] = b[0] & 0x7f;
+  // First byte 0x01-0x7f: a positive INTEGER in minimal DER. A leading 0x00 byte (1 serial in 128 before)
+  // is non-minimal padding, which Node 22's OpenSSL refuses ("asn1 encoding routines::illegal padding").
+  b[0] = (b[0] & 0x7f) | 0x01;
   return b.toString('hex');
 }
 
