@@ -110,6 +110,21 @@ export function jsonBody(ctx: Ctx): unknown {
   return JSON.parse(text) as unknown;
 }
 
+/**
+ * The JSON object body of a control-API request ({} when empty), or the reason it is not one (the
+ * control API answers it as 400 InvalidRequestContent).
+ */
+export function controlObjectBody(ctx: Ctx): { body: Record<string, unknown> } | { problem: string } {
+  let body: unknown;
+  try {
+    body = jsonBody(ctx);
+  } catch {
+    return { problem: 'The request body is not valid JSON.' };
+  }
+  if (body !== undefined && !isObject(body)) return { problem: 'The request body must be a JSON object.' };
+  return { body: (body ?? {}) };
+}
+
 /** True for a plain JSON object (not null, not an array). */
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Ctx } from './http';
-import { header, isObject, jsonBody, send } from './http';
+import { controlObjectBody, header, jsonBody, send } from './http';
 import type { EmulatorState, StateStore } from './state';
 
 /**
@@ -258,14 +258,9 @@ export class ReceiverService {
       send(ctx, status, { error: { code, message } });
       return true;
     };
-    let body: unknown;
-    try {
-      body = jsonBody(ctx);
-    } catch {
-      return err(400, 'InvalidRequestContent', 'The request body is not valid JSON.');
-    }
-    if (body !== undefined && !isObject(body)) return err(400, 'InvalidRequestContent', 'The request body must be a JSON object.');
-    const obj = (body ?? {}) as ReceiverSettings;
+    const parsed = controlObjectBody(ctx);
+    if ('problem' in parsed) return err(400, 'InvalidRequestContent', parsed.problem);
+    const obj = parsed.body as ReceiverSettings;
     try {
       if (s.length === 1 && m === 'POST') {
         send(ctx, 201, this.create(ctx.baseUrl, obj));

@@ -1,5 +1,5 @@
 import type { Ctx } from '../http';
-import { header, isObject, jsonBody, send } from '../http';
+import { controlObjectBody, header, send } from '../http';
 import { verifyBearer, type AccessTokenClaims } from '../entra';
 import { ODataHttpError, sendODataError, type DynamicsDeps, type EnvRequest } from './common';
 import { handleDataverse } from './dataverse';
@@ -114,14 +114,9 @@ export function handleDynamicsControl(ctx: Ctx, deps: DynamicsDeps): boolean {
     send(ctx, status, { error: { code, message } });
     return true;
   };
-  let body: unknown;
-  try {
-    body = jsonBody(ctx);
-  } catch {
-    return err(400, 'InvalidRequestContent', 'The request body is not valid JSON.');
-  }
-  if (body !== undefined && !isObject(body)) return err(400, 'InvalidRequestContent', 'The request body must be a JSON object.');
-  const obj = (body ?? {});
+  const parsed = controlObjectBody(ctx);
+  if ('problem' in parsed) return err(400, 'InvalidRequestContent', parsed.problem);
+  const obj = parsed.body;
   if (what === 'settings') {
     if (!('dynamicsSyncSeconds' in obj)) return false;
     const v = obj.dynamicsSyncSeconds;
