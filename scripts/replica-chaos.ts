@@ -26,6 +26,7 @@
  * Env: CHAOS_POSTGRES_URL (default TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/test): an
  * admin connection used to create (and drop) the throwaway database.
  */
+import { callApi } from '../src/embedded/sample-offer';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -198,21 +199,9 @@ class Replica {
   }
 }
 
+/** The service's API, as sample-offer's callApi, with a 30 s time-out unless `signal` is given. */
 async function api(base: string, token: string, method: string, url: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${base}/api/v1${url}`, {
-    method,
-    signal: signal ?? AbortSignal.timeout(30_000),
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
-    body: body === undefined ? undefined : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown = text;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, json };
+  return callApi(base, token, method, url, body, contentType, signal ?? AbortSignal.timeout(30_000));
 }
 
 interface CapacityRow {

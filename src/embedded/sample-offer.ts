@@ -6,9 +6,14 @@ import type { EmbeddedAzure } from './embedded-azure';
 
 export const SAMPLE_OFFER_ID = 'sample-webapp';
 
-async function callApi(base: string, token: string, method: string, url: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: unknown }> {
+/**
+ * One call of the service's API as a client does it (`/api/v1` + `url`, bearer token; a Buffer body is
+ * sent raw, anything else as JSON). Returns the status and the parsed JSON (the text when not JSON).
+ */
+export async function callApi(base: string, token: string, method: string, url: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${base}/api/v1${url}`, {
     method,
+    ...(signal ? { signal } : {}),
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
     body: body === undefined ? undefined : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
   });
