@@ -4,7 +4,8 @@ import { DataSource } from 'typeorm';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { Role } from '../../src/auth/roles';
 import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
-import { control, rawZip, RawEntry } from './support';
+import { control } from './support';
+import { rawZip, RawEntry } from '../support/raw-zip';
 
 /**
  * Issue 3: no input, however malformed or hostile, produces a 5xx or changes stored state when refused.

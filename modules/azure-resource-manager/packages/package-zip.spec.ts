@@ -1,9 +1,9 @@
-import { deflateRawSync } from 'node:zlib';
 import { ZipFile } from 'yazl';
 import { ApiError } from '../../../src/common/api-error';
 import { readPackageZip } from './package-zip';
 import { validatePackage } from './package.service';
 import { ARM_FIXTURES } from '../../../test/support/fixtures-dir';
+import { rawZip as writeRawZip } from '../../../test/support/raw-zip';
 
 // ---------- helpers: yazl for well-formed zips, a raw writer for hostile ones ----------
 
@@ -16,21 +16,7 @@ async function yazlZip(files: Array<{ name: string; data: Buffer | string; compr
   return Buffer.concat(chunks);
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-function crc32(b: Buffer): number {
-  let c = 0xffffffff;
-  for (const x of b) c = CRC_TABLE[(c ^ x) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
+/** An entry as these tests write it: a text name, the UTF-8 flag on and a regular file's mode unless told. */
 interface RawEntry {
   name: string | Buffer;
   data?: Buffer;
@@ -44,50 +30,16 @@ interface RawEntry {
 
 /** Minimal zip writer (no validation), so tests can build entries real tools refuse to write. */
 function rawZip(entries: RawEntry[]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = Buffer.isBuffer(e.name) ? e.name : Buffer.from(e.name, 'utf8');
-    const data = e.data ?? Buffer.alloc(0);
-    const body = e.deflate ? deflateRawSync(data) : data;
-    const crc = crc32(data);
-    const flags = e.utf8Flag === false ? 0 : 0x800;
-    const method = e.deflate ? 8 : 0;
-    const usize = e.declaredSize ?? data.length;
-    const lh = Buffer.alloc(30);
-    lh.writeUInt32LE(0x04034b50, 0);
-    lh.writeUInt16LE(20, 4);
-    lh.writeUInt16LE(flags, 6);
-    lh.writeUInt16LE(method, 8);
-    lh.writeUInt32LE(crc, 14);
-    lh.writeUInt32LE(body.length, 18);
-    lh.writeUInt32LE(usize, 22);
-    lh.writeUInt16LE(name.length, 26);
-    locals.push(lh, name, body);
-    const ch = Buffer.alloc(46);
-    ch.writeUInt32LE(0x02014b50, 0);
-    ch.writeUInt16LE((3 << 8) | 20, 4); // made by Unix
-    ch.writeUInt16LE(20, 6);
-    ch.writeUInt16LE(flags, 8);
-    ch.writeUInt16LE(method, 10);
-    ch.writeUInt32LE(crc, 16);
-    ch.writeUInt32LE(body.length, 20);
-    ch.writeUInt32LE(usize, 24);
-    ch.writeUInt16LE(name.length, 28);
-    ch.writeUInt32LE(((e.mode ?? 0o100644) << 16) >>> 0, 38);
-    ch.writeUInt32LE(offset, 42);
-    centrals.push(ch, name);
-    offset += lh.length + name.length + body.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(entries.length, 8);
-  eocd.writeUInt16LE(entries.length, 10);
-  eocd.writeUInt32LE(cd.length, 12);
-  eocd.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, eocd]);
+  return writeRawZip(
+    entries.map((e) => ({
+      name: Buffer.isBuffer(e.name) ? e.name : Buffer.from(e.name, 'utf8'),
+      data: e.data ?? Buffer.alloc(0),
+      method: e.deflate ? 8 : 0,
+      unixMode: e.mode ?? 0o100644,
+      utf8: e.utf8Flag !== false,
+      declaredSize: e.declaredSize,
+    })),
+  );
 }
 
 const TEMPLATE = JSON.stringify({
