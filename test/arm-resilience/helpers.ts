@@ -3,13 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
-import { startEmulator, type EmulatorOptions, type PublisherInfo } from '../../emulator/src';
+import type { EmulatorOptions, PublisherInfo } from '../../emulator/src';
 import { zipDirectory } from '../../src/common/zip-directory';
-import { emulatedRuntime } from '../../src/embedded/embedded-azure';
-import { startAzurite } from '../../src/embedded/azurite';
 import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
 import type { PoolInstanceEntity } from '../../modules/azure-resource-manager/pools/pool-instance.entity';
-import type { LocalAzure, TestService } from '../support/harness';
+import { startLocalAzure, type LocalAzure, type TestService } from '../support/harness';
 import { ARM_FIXTURES } from '../support/fixtures-dir';
 
 export const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
@@ -21,30 +19,8 @@ export const CLOUDTRY = /^CloudTry_[0-9a-f]{32}$/;
  * Like test/support/harness.ts startLocalAzure(), with the emulator's other options (limits,
  * throttling, persist...) available: the emulator and Azurite on random ports for one test file.
  */
-export async function startLocalAzureWith(opts: Partial<Omit<EmulatorOptions, 'dataDir' | 'port'>> = {}): Promise<LocalAzure> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'td-res-'));
-  const dataDir = path.join(dir, 'emulator');
-  reuseCachedCa(dataDir);
-  const emulator = await startEmulator({ port: 0, dataDir, deploymentSeconds: 0.2, persist: false, ...opts });
-  cacheCa(dataDir);
-  // A failed Azurite start must not leave the emulator's server open (jest would never exit).
-  const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0 }).catch(async (err: unknown) => {
-    await emulator.close();
-    throw err;
-  });
-  const identity = await emulator.createClient({});
-  const runtime = emulatedRuntime(emulator, azurite.connectionString, identity);
-  return {
-    emulator,
-    azurite,
-    runtime,
-    dir,
-    stop: async () => {
-      await azurite.stop();
-      await emulator.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+export function startLocalAzureWith(opts: Partial<Omit<EmulatorOptions, 'dataDir' | 'port'>> = {}): Promise<LocalAzure> {
+  return startLocalAzure(0.2, { emulator: opts, tmpPrefix: 'td-res-', emulatorDataDir: { before: reuseCachedCa, after: cacheCa } });
 }
 
 /**

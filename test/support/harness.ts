@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { startEmulator } from '../../emulator/src';
+import { startEmulator, type EmulatorOptions } from '../../emulator/src';
 import { AzureRuntime } from '../../src/azure/azure-runtime';
 import { emulatedRuntime } from '../../src/embedded/embedded-azure';
 import { createApp } from '../../src/bootstrap';
@@ -53,10 +53,25 @@ export interface LocalAzure {
   stop(): Promise<void>;
 }
 
+/** What else startLocalAzure may be told. */
+export interface LocalAzureOptions {
+  /** Also Azurite's table service (lead destinations). */
+  table?: boolean;
+  /** The emulator's other options (limits, throttling, persist...). */
+  emulator?: Partial<Omit<EmulatorOptions, 'dataDir' | 'port'>>;
+  /** Start of the temp folder's name (default `td-e2e-`). */
+  tmpPrefix?: string;
+  /** Called with the emulator's data dir before it starts and once it has started (e.g. to share its CA). */
+  emulatorDataDir?: { before(dataDir: string): void; after(dataDir: string): void };
+}
+
 /** Starts the emulator (deployments take `deploymentSeconds`) and Azurite for one test file. */
-export async function startLocalAzure(deploymentSeconds = 0.2, opts: { /** Also Azurite's table service (lead destinations). */ table?: boolean } = {}): Promise<LocalAzure> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'td-e2e-'));
-  const emulator = await startEmulator({ port: 0, dataDir: path.join(dir, 'emulator'), deploymentSeconds, persist: false });
+export async function startLocalAzure(deploymentSeconds = 0.2, opts: LocalAzureOptions = {}): Promise<LocalAzure> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.tmpPrefix ?? 'td-e2e-'));
+  const dataDir = path.join(dir, 'emulator');
+  opts.emulatorDataDir?.before(dataDir);
+  const emulator = await startEmulator({ port: 0, dataDir, deploymentSeconds, persist: false, ...opts.emulator });
+  opts.emulatorDataDir?.after(dataDir);
   // A failed Azurite start must not leave the emulator's server open (jest would never exit).
   const azurite = await startAzurite({ location: path.join(dir, 'azurite'), port: 0, ...(opts.table ? { table: { port: 0 } } : {}) }).catch(async (err: unknown) => {
     await emulator.close();
