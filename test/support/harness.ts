@@ -179,3 +179,41 @@ export async function startService(
   };
   return svc;
 }
+
+/** Local Azure and one service against it, for the tests of a describe block (read them in tests and hooks). */
+export interface LocalService {
+  readonly azure: LocalAzure;
+  readonly svc: TestService;
+}
+
+/**
+ * The hooks of a describe block whose tests share one service against local Azure: beforeAll starts
+ * local Azure (`start`, default startLocalAzure(0.2)) and the service (`service` options); afterAll
+ * clears the emulator's faults, closes the service and stops local Azure. beforeAll hooks the block
+ * declares after this call run once both are started (jest runs hooks in the order they are declared).
+ */
+export function useLocalService(opts: { start?: () => Promise<LocalAzure>; service?: Parameters<typeof startService>[1] } = {}): LocalService {
+  let azure: LocalAzure | undefined;
+  let svc: TestService | undefined;
+  beforeAll(async () => {
+    azure = await (opts.start ?? (() => startLocalAzure(0.2)))();
+    svc = await startService(azure, opts.service);
+  });
+  afterAll(async () => {
+    azure?.emulator.setFaults([]);
+    await svc?.close();
+    await azure?.stop();
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('useLocalService: not started (read it inside a test or a hook)');
+    return v;
+  };
+  return {
+    get azure() {
+      return started(azure);
+    },
+    get svc() {
+      return started(svc);
+    },
+  };
+}
