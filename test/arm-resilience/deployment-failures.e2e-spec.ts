@@ -5,10 +5,8 @@
  * until the clock passes backoffUntil; once ARM works again the pool refills. A cold session whose
  * deployment fails ends `failed` with a readable reason, and its capacity comes back.
  */
-import type { LocalAzure, TestService } from '../support/harness';
-import { startService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
-import { capacity, CLOUDTRY, customer, emulatedGroups, faultsApplied, instances, publishOffer, Publisher, startLocalAzureWith } from './helpers';
+import { capacity, CLOUDTRY, customer, emulatedGroups, faultsApplied, instances, publishOffer, useLocalServiceWith } from './helpers';
 
 /** Rules that fire without failing: they only count calls (latencyMs 0, no status). */
 const COUNTERS = [
@@ -17,79 +15,66 @@ const COUNTERS = [
 ];
 
 describeEachDb('deployment failures on %s', (db) => {
-  let azure: LocalAzure;
-  let svc: TestService;
-  let publisher: Publisher;
+  const local = useLocalServiceWith({ deploymentSeconds: 0.15 }, { db });
 
-  beforeAll(async () => {
-    azure = await startLocalAzureWith({ deploymentSeconds: 0.15 });
-    svc = await startService(azure, { db });
-    publisher = await azure.emulator.createPublisher({});
-  });
-  afterAll(async () => {
-    azure?.emulator.setFaults([]);
-    await svc?.close();
-    await azure?.stop();
-  });
-
-  const groups = () => emulatedGroups(azure, publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name));
+  const groups = () => emulatedGroups(local.azure, local.publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name));
 
   it('hot instances fail, the region backs off without deploying, failed groups are deleted, and the pool refills once ARM recovers', async () => {
-    azure.emulator.setFaults([{ operation: 'deployments.execute', failureRate: 1, errorCode: 'SkuNotAvailable' }, ...COUNTERS]);
-    await publishOffer(svc, publisher, 'flaky', [{ name: 'westeurope', hot: 2, cold: 0 }]);
+    local.azure.emulator.setFaults([{ operation: 'deployments.execute', failureRate: 1, errorCode: 'SkuNotAvailable' }, ...COUNTERS]);
+    await publishOffer(local.svc, local.publisher, 'flaky', [{ name: 'westeurope', hot: 2, cold: 0 }]);
 
     // The deployments fail: capacity shows failed instances first...
-    const failing = await svc.until(async () => {
-      const c = await capacity(svc, 'flaky', 'westeurope');
+    const failing = await local.svc.until(async () => {
+      const c = await capacity(local.svc, 'flaky', 'westeurope');
       return c.failed > 0 ? c : null;
     });
     expect(failing.hotReady).toBe(0);
     // ...then the region's failure count, the reason and the backoff.
-    const backingOff = await svc.until(async () => {
-      const c = await capacity(svc, 'flaky', 'westeurope');
+    const backingOff = await local.svc.until(async () => {
+      const c = await capacity(local.svc, 'flaky', 'westeurope');
       return c.consecutiveFailures >= 2 && c.failed === 0 ? c : null;
     });
     expect(backingOff.lastFailure).toMatchObject({ code: 'DeploymentFailed' });
     expect(backingOff.lastFailure!.message).toContain('SkuNotAvailable');
     expect(backingOff.backoffUntil).not.toBeNull();
-    expect(Date.parse(backingOff.backoffUntil!)).toBeGreaterThan(svc.clock.now());
-    const failedRows = (await instances(svc, 'flaky')).filter((i) => i.failure);
+    expect(Date.parse(backingOff.backoffUntil!)).toBeGreaterThan(local.svc.clock.now());
+    const failedRows = (await instances(local.svc, 'flaky')).filter((i) => i.failure);
     expect(failedRows.length).toBeGreaterThanOrEqual(2);
     expect(failedRows[0].failure).toMatchObject({ code: 'DeploymentFailed' });
 
     // The failed instances' resource groups are deleted.
-    await svc.until(async () => groups().length === 0 && (await capacity(svc, 'flaky', 'westeurope')).deleting === 0);
-    const applied = faultsApplied(azure);
+    await local.svc.until(async () => groups().length === 0 && (await capacity(local.svc, 'flaky', 'westeurope')).deleting === 0);
+    const applied = faultsApplied(local.azure);
     expect(applied['resourceGroups.createOrUpdate']).toBe(2);
     expect(applied['deployments.execute']).toBe(2);
 
     // Backing off: passes go by (real time too) but nothing new is deployed.
     for (let i = 0; i < 10; i++) {
-      await svc.reconcile.reconcileOnce();
+      await local.svc.reconcile.reconcileOnce();
       await new Promise((r) => setTimeout(r, 30));
     }
-    expect(faultsApplied(azure)['resourceGroups.createOrUpdate']).toBe(2);
-    expect(faultsApplied(azure)['deployments.createOrUpdate']).toBe(2);
+    expect(faultsApplied(local.azure)['resourceGroups.createOrUpdate']).toBe(2);
+    expect(faultsApplied(local.azure)['deployments.createOrUpdate']).toBe(2);
     expect(groups()).toHaveLength(0);
-    expect((await instances(svc, 'flaky')).filter((i) => i.state !== 'deleted')).toHaveLength(0);
+    expect((await instances(local.svc, 'flaky')).filter((i) => i.state !== 'deleted')).toHaveLength(0);
 
     // Past the backoff, with ARM still failing: one more round, a longer backoff.
-    const firstBackoff = Date.parse(backingOff.backoffUntil!) - svc.clock.now();
-    svc.clock.advance(firstBackoff + 1);
-    const second = await svc.until(async () => {
-      const c = await capacity(svc, 'flaky', 'westeurope');
+    const firstBackoff = Date.parse(backingOff.backoffUntil!) - local.svc.clock.now();
+    local.svc.clock.advance(firstBackoff + 1);
+    const second = await local.svc.until(async () => {
+      const c = await capacity(local.svc, 'flaky', 'westeurope');
       return c.consecutiveFailures >= 4 && c.deleting === 0 && c.deploying === 0 && c.failed === 0 && groups().length === 0 ? c : null;
     });
-    expect(faultsApplied(azure)['resourceGroups.createOrUpdate']).toBe(4);
-    expect(Date.parse(second.backoffUntil!) - svc.clock.now()).toBeGreaterThan(firstBackoff);
+    expect(faultsApplied(local.azure)['resourceGroups.createOrUpdate']).toBe(4);
+    expect(Date.parse(second.backoffUntil!) - local.svc.clock.now()).toBeGreaterThan(firstBackoff);
 
     // ARM recovers; once the clock passes the backoff the pool refills and the failure count clears.
-    azure.emulator.setFaults([]);
-    await svc.reconcile.reconcileOnce();
-    expect((await instances(svc, 'flaky')).filter((i) => i.state !== 'deleted')).toHaveLength(0);
-    svc.clock.advance(Date.parse(second.backoffUntil!) - svc.clock.now() + 1);
-    const healthy = await svc.until(async () => {
-      const c = await capacity(svc, 'flaky', 'westeurope');
+    local.azure.emulator.setFaults([]);
+    await local.svc.reconcile.reconcileOnce();
+    expect((await instances(local.svc, 'flaky')).filter((i) => i.state !== 'deleted')).toHaveLength(0);
+    local.svc.clock.advance(Date.parse(second.backoffUntil!) - local.svc.clock.now() + 1);
+    const healthy = await local.svc.until(async () => {
+      const c = await capacity(local.svc, 'flaky', 'westeurope');
       return c.hotReady === 2 ? c : null;
     });
     expect(healthy).toMatchObject({ consecutiveFailures: 0, backoffUntil: null, failed: 0 });
@@ -98,16 +83,16 @@ describeEachDb('deployment failures on %s', (db) => {
   });
 
   it('a cold session whose deployment fails ends failed with the reason; its slot and resource group are released', async () => {
-    await publishOffer(svc, publisher, 'cold-only', [{ name: 'northeurope', hot: 0, cold: 1 }]);
-    azure.emulator.setFaults([{ operation: 'deployments.execute', failureRate: 1, errorCode: 'QuotaExceeded' }]);
-    const s = await svc.http.post('/api/v1/offers/cold-only/sessions').send({ customer }).expect(201);
+    await publishOffer(local.svc, local.publisher, 'cold-only', [{ name: 'northeurope', hot: 0, cold: 1 }]);
+    local.azure.emulator.setFaults([{ operation: 'deployments.execute', failureRate: 1, errorCode: 'QuotaExceeded' }]);
+    const s = await local.svc.http.post('/api/v1/offers/cold-only/sessions').send({ customer }).expect(201);
     expect(s.body).toMatchObject({ state: 'provisioning', instanceKind: 'cold' });
     // The only cold slot is taken while it deploys.
-    const busy = await svc.http.post('/api/v1/offers/cold-only/sessions').send({ customer: { ...customer, email: 'x@example.com' } });
+    const busy = await local.svc.http.post('/api/v1/offers/cold-only/sessions').send({ customer: { ...customer, email: 'x@example.com' } });
     expect(busy.status).toBe(409);
 
-    const failed = await svc.until(async () => {
-      const r = await svc.http.get(`/api/v1/sessions/${s.body.id}`).expect(200);
+    const failed = await local.svc.until(async () => {
+      const r = await local.svc.http.get(`/api/v1/sessions/${s.body.id}`).expect(200);
       return r.body.state === 'failed' ? r.body : null;
     });
     expect(failed.failure.code).toBe('DeploymentFailed');
@@ -116,16 +101,16 @@ describeEachDb('deployment failures on %s', (db) => {
     expect(failed.accessInformation).toBeNull();
 
     // Its resource group is deleted and the cold slot is free again.
-    await svc.until(async () => {
-      const c = await capacity(svc, 'cold-only', 'northeurope');
-      return c.coldInUse === 0 && !emulatedGroups(azure, publisher.subscriptionId).some((g) => g.tags['testdrive-offer'] === 'cold-only');
+    await local.svc.until(async () => {
+      const c = await capacity(local.svc, 'cold-only', 'northeurope');
+      return c.coldInUse === 0 && !emulatedGroups(local.azure, local.publisher.subscriptionId).some((g) => g.tags['testdrive-offer'] === 'cold-only');
     });
     // A cold failure is the customer's, not the region's: no region backoff.
-    expect((await capacity(svc, 'cold-only', 'northeurope')).backoffUntil).toBeNull();
-    azure.emulator.setFaults([]);
-    const again = await svc.http.post('/api/v1/offers/cold-only/sessions').send({ customer }).expect(201);
-    const ready = await svc.until(async () => {
-      const r = await svc.http.get(`/api/v1/sessions/${again.body.id}`).expect(200);
+    expect((await capacity(local.svc, 'cold-only', 'northeurope')).backoffUntil).toBeNull();
+    local.azure.emulator.setFaults([]);
+    const again = await local.svc.http.post('/api/v1/offers/cold-only/sessions').send({ customer }).expect(201);
+    const ready = await local.svc.until(async () => {
+      const r = await local.svc.http.get(`/api/v1/sessions/${again.body.id}`).expect(200);
       return r.body.state === 'ready' ? r.body : null;
     });
     expect(ready.accessInformation).toMatch(/admin\d{5}/);

@@ -9,9 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
-import type { LocalAzure, TestService } from '../support/harness';
-import { startService } from '../support/harness';
-import { armClients, capacity, customer, emulatedGroups, FIXTURES, publishOffer, Publisher, startLocalAzureWith } from './helpers';
+import type { LocalAzure } from '../support/harness';
+import { armClients, capacity, customer, emulatedGroups, FIXTURES, publishOffer, Publisher, startLocalAzureWith, useLocalServiceWith } from './helpers';
 
 type Params = Record<string, { value: unknown }>;
 type Outputs = Record<string, { type?: string; value?: unknown }>;
@@ -208,61 +207,49 @@ describe('the ARM fixtures deploy through the real SDKs, linked from blob storag
 });
 
 describe('the test drive fixtures as offer packages through the service', () => {
-  let azure: LocalAzure;
-  let svc: TestService;
-  let publisher: Publisher;
-
-  beforeAll(async () => {
-    azure = await startLocalAzureWith({ deploymentSeconds: 0.1 });
-    svc = await startService(azure);
-    publisher = await azure.emulator.createPublisher({});
-  });
-  afterAll(async () => {
-    await svc?.close();
-    await azure?.stop();
-  });
+  const local = useLocalServiceWith({ deploymentSeconds: 0.1 });
 
   it('td-contoso-simple: all four metadata types filled, outputs in the access information', async () => {
-    await publishOffer(svc, publisher, 'td-contoso', [{ name: 'westeurope', hot: 1, cold: 0 }], {
+    await publishOffer(local.svc, local.publisher, 'td-contoso', [{ name: 'westeurope', hot: 1, cold: 0 }], {
       packageDir: path.join(FIXTURES, 'td-contoso-simple'),
       accessInformation: '<p>Open {{uri}} as {{username}} / {{password}}</p>',
     });
-    const rev = await svc.http.get('/api/v1/offers/td-contoso/package').expect(200);
+    const rev = await local.svc.http.get('/api/v1/offers/td-contoso/package').expect(200);
     const types = Object.fromEntries((rev.body.revision.parameters as Array<{ name: string; metadataType: string | null }>).map((p) => [p.name, p.metadataType]));
     expect(types).toMatchObject({ baseUri: 'baseuri', sessionId: 'sessionid', username: 'username', password: 'password' });
-    await svc.until(async () => (await capacity(svc, 'td-contoso', 'westeurope')).hotReady === 1);
+    await local.svc.until(async () => (await capacity(local.svc, 'td-contoso', 'westeurope')).hotReady === 1);
 
-    const s = await svc.http.post('/api/v1/offers/td-contoso/sessions').send({ customer }).expect(201);
+    const s = await local.svc.http.post('/api/v1/offers/td-contoso/sessions').send({ customer }).expect(201);
     expect(s.body).toMatchObject({ state: 'ready', instanceKind: 'hot' });
     const m = /^<p>Open http:\/\/www\.contoso\.com\/([0-9a-f-]{36}) as (admin\d{5}) \/ ((?:&amp;|[^\s&]){10})<\/p>$/.exec(s.body.accessInformation);
     expect(m).not.toBeNull();
     // sessionid = the instance's GUID, which also names its resource group.
-    const group = emulatedGroups(azure, publisher.subscriptionId).find((g) => g.tags['testdrive-offer'] === 'td-contoso')!;
+    const group = emulatedGroups(local.azure, local.publisher.subscriptionId).find((g) => g.tags['testdrive-offer'] === 'td-contoso')!;
     expect(group.name).toBe(`CloudTry_${m![1].replace(/-/g, '')}`);
     expect(s.body.outputs).toEqual({ uri: `http://www.contoso.com/${m![1]}`, username: m![2], password: m![3].replace(/&amp;/g, '&') });
-    await svc.http.delete(`/api/v1/sessions/${s.body.id}`).expect(202);
+    await local.svc.http.delete(`/api/v1/sessions/${s.body.id}`).expect(202);
   });
 
   it('td-winvm-linked: linked template from the revision baseUri, output names with spaces render', async () => {
-    await publishOffer(svc, publisher, 'td-winvm', [{ name: 'eastus', hot: 1, cold: 1 }], {
+    await publishOffer(local.svc, local.publisher, 'td-winvm', [{ name: 'eastus', hot: 1, cold: 1 }], {
       packageDir: path.join(FIXTURES, 'td-winvm-linked'),
       accessInformation: 'RDP to {{Host Name}} as {{ User Name }} / {{Password}}',
     });
-    await svc.until(async () => (await capacity(svc, 'td-winvm', 'eastus')).hotReady === 1);
-    const hot = await svc.http.post('/api/v1/offers/td-winvm/sessions').send({ customer, region: 'eastus' }).expect(201);
+    await local.svc.until(async () => (await capacity(local.svc, 'td-winvm', 'eastus')).hotReady === 1);
+    const hot = await local.svc.http.post('/api/v1/offers/td-winvm/sessions').send({ customer, region: 'eastus' }).expect(201);
     expect(hot.body.state).toBe('ready');
     expect(hot.body.accessInformation).toMatch(/^RDP to contosovm[a-z2-7]{13}\.eastus\.cloudapp\.azure\.com as admin\d{5} \/ (?:&amp;|[^\s&]){10}$/);
 
     // The cold instance deploys the same package on request.
-    const cold = await svc.http.post('/api/v1/offers/td-winvm/sessions').send({ customer: { ...customer, email: 'b@example.com' }, region: 'eastus' }).expect(201);
+    const cold = await local.svc.http.post('/api/v1/offers/td-winvm/sessions').send({ customer: { ...customer, email: 'b@example.com' }, region: 'eastus' }).expect(201);
     expect(cold.body).toMatchObject({ state: 'provisioning', instanceKind: 'cold' });
-    const ready = await svc.until(async () => {
-      const r = await svc.http.get(`/api/v1/sessions/${cold.body.id}`).expect(200);
+    const ready = await local.svc.until(async () => {
+      const r = await local.svc.http.get(`/api/v1/sessions/${cold.body.id}`).expect(200);
       return r.body.state === 'ready' ? r.body : null;
     });
     expect(ready.accessInformation).toMatch(/^RDP to contosovm[a-z2-7]{13}\.eastus\.cloudapp\.azure\.com as admin\d{5} \/ (?:&amp;|[^\s&]){10}$/);
     expect(ready.accessInformation).not.toBe(hot.body.accessInformation);
-    const groups = emulatedGroups(azure, publisher.subscriptionId).filter((g) => g.tags['testdrive-offer'] === 'td-winvm');
+    const groups = emulatedGroups(local.azure, local.publisher.subscriptionId).filter((g) => g.tags['testdrive-offer'] === 'td-winvm');
     expect(groups).toHaveLength(2);
     for (const g of groups) expect(g.resources.filter((r) => r.type === 'Microsoft.Compute/virtualMachines')).toHaveLength(1);
   });

@@ -7,7 +7,7 @@ import type { EmulatorOptions, PublisherInfo } from '../../emulator/src';
 import { zipDirectory } from '../../src/common/zip-directory';
 import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
 import type { PoolInstanceEntity } from '../../modules/azure-resource-manager/pools/pool-instance.entity';
-import { startLocalAzure, type LocalAzure, type TestService } from '../support/harness';
+import { startLocalAzure, useLocalService, type LocalAzure, type LocalService, type startService, type TestService } from '../support/harness';
 import { ARM_FIXTURES } from '../support/fixtures-dir';
 
 export const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
@@ -21,6 +21,30 @@ export const CLOUDTRY = /^CloudTry_[0-9a-f]{32}$/;
  */
 export function startLocalAzureWith(opts: Partial<Omit<EmulatorOptions, 'dataDir' | 'port'>> = {}): Promise<LocalAzure> {
   return startLocalAzure(0.2, { emulator: opts, tmpPrefix: 'td-res-', emulatorDataDir: { before: reuseCachedCa, after: cacheCa } });
+}
+
+/**
+ * useLocalService() on startLocalAzureWith(`emulator`) (`service`: startService options), and a
+ * publisher tenant with a subscription, made once both are started.
+ */
+export function useLocalServiceWith(emulator: Partial<Omit<EmulatorOptions, 'dataDir' | 'port'>>, service?: Parameters<typeof startService>[1]): LocalService & { readonly publisher: Publisher } {
+  const local = useLocalService({ start: () => startLocalAzureWith(emulator), service });
+  let publisher: Publisher | undefined;
+  beforeAll(async () => {
+    publisher = await local.azure.emulator.createPublisher({});
+  });
+  return {
+    get azure() {
+      return local.azure;
+    },
+    get svc() {
+      return local.svc;
+    },
+    get publisher() {
+      if (!publisher) throw new Error('useLocalServiceWith: not started (read it inside a test or a hook)');
+      return publisher;
+    },
+  };
 }
 
 /**

@@ -8,51 +8,36 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ORPHAN_GRACE_MS, ORPHAN_SWEEP_INTERVAL_MS } from '../../modules/azure-resource-manager/arm-test-drive.type';
-import type { LocalAzure, TestService } from '../support/harness';
-import { startService } from '../support/harness';
-import { armClients, capacity, customer, emulatedGroups, faultsApplied, instances, publishOffer, Publisher, startLocalAzureWith } from './helpers';
+import { armClients, capacity, customer, emulatedGroups, faultsApplied, instances, publishOffer, useLocalServiceWith } from './helpers';
 
 describe('orphaned resource groups', () => {
-  let azure: LocalAzure;
-  let svc: TestService;
-  let publisher: Publisher;
+  const local = useLocalServiceWith({ deploymentSeconds: 0.1 });
 
-  beforeAll(async () => {
-    azure = await startLocalAzureWith({ deploymentSeconds: 0.1 });
-    svc = await startService(azure);
-    publisher = await azure.emulator.createPublisher({});
-  });
-  afterAll(async () => {
-    azure?.emulator.setFaults([]);
-    await svc?.close();
-    await azure?.stop();
-  });
-
-  const names = () => emulatedGroups(azure, publisher.subscriptionId).map((g) => g.name);
+  const names = () => emulatedGroups(local.azure, local.publisher.subscriptionId).map((g) => g.name);
   const passes = async (n: number) => {
     for (let i = 0; i < n; i++) {
-      await svc.reconcile.reconcileOnce();
+      await local.svc.reconcile.reconcileOnce();
       await new Promise((r) => setTimeout(r, 40)); // lets the emulator finish deletions (real time)
     }
   };
 
   it('deletes CloudTry_ groups of its offers that no live instance owns; leaves everything else alone', async () => {
     expect(ORPHAN_GRACE_MS).toBeGreaterThan(ORPHAN_SWEEP_INTERVAL_MS);
-    await publishOffer(svc, publisher, 'swept', [{ name: 'westeurope', hot: 1, cold: 0 }]);
-    await svc.until(async () => (await capacity(svc, 'swept', 'westeurope')).hotReady === 1);
+    await publishOffer(local.svc, local.publisher, 'swept', [{ name: 'westeurope', hot: 1, cold: 0 }]);
+    await local.svc.until(async () => (await capacity(local.svc, 'swept', 'westeurope')).hotReady === 1);
 
     // A session's instance is deleted; then a late retry re-creates its group (row: deleted).
-    const s = await svc.http.post('/api/v1/offers/swept/sessions').send({ customer }).expect(201);
-    await svc.http.delete(`/api/v1/sessions/${s.body.id}`).expect(202);
-    await svc.until(async () => (await svc.http.get(`/api/v1/sessions/${s.body.id}`)).body.state === 'ended');
-    const gone = (await instances(svc, 'swept')).find((i) => i.sessionId === s.body.id)!;
+    const s = await local.svc.http.post('/api/v1/offers/swept/sessions').send({ customer }).expect(201);
+    await local.svc.http.delete(`/api/v1/sessions/${s.body.id}`).expect(202);
+    await local.svc.until(async () => (await local.svc.http.get(`/api/v1/sessions/${s.body.id}`)).body.state === 'ended');
+    const gone = (await instances(local.svc, 'swept')).find((i) => i.sessionId === s.body.id)!;
     expect(gone.state).toBe('deleted');
-    await svc.until(async () => (await capacity(svc, 'swept', 'westeurope')).hotReady === 1);
-    const liveGroup = (await instances(svc, 'swept')).find((i) => i.state === 'ready')!.resourceGroupName;
+    await local.svc.until(async () => (await capacity(local.svc, 'swept', 'westeurope')).hotReady === 1);
+    const liveGroup = (await instances(local.svc, 'swept')).find((i) => i.state === 'ready')!.resourceGroupName;
 
-    const { rm } = armClients(azure, publisher);
+    const { rm } = armClients(local.azure, local.publisher);
     const tags = (offerId: string, instanceId: string) => ({
-      'testdrive-publisher': publisher.tenantId,
+      'testdrive-publisher': local.publisher.tenantId,
       'testdrive-offer': offerId,
       'testdrive-revision': gone.revisionId,
       'testdrive-instance': instanceId,
@@ -67,31 +52,31 @@ describe('orphaned resource groups', () => {
     await rm.resourceGroups.createOrUpdate('publisher-app', { location: 'westeurope', tags: { 'testdrive-offer': 'swept' } });
 
     // Between sweeps nothing is listed or deleted.
-    azure.emulator.setFaults([{ operation: 'resourceGroups.list', latencyMs: 0 }]); // counts listings
+    local.azure.emulator.setFaults([{ operation: 'resourceGroups.list', latencyMs: 0 }]); // counts listings
     await passes(5);
-    expect(faultsApplied(azure)['resourceGroups.list']).toBe(0);
+    expect(faultsApplied(local.azure)['resourceGroups.list']).toBe(0);
     expect(names()).toEqual(expect.arrayContaining([gone.resourceGroupName, rowlessGroup, foreignGroup, 'publisher-app', liveGroup]));
 
     // Sweep 1: the group of the deleted instance goes at once; the row-less one is only noted.
-    svc.clock.advance(ORPHAN_SWEEP_INTERVAL_MS);
+    local.svc.clock.advance(ORPHAN_SWEEP_INTERVAL_MS);
     await passes(5);
-    expect(faultsApplied(azure)['resourceGroups.list']).toBe(1);
+    expect(faultsApplied(local.azure)['resourceGroups.list']).toBe(1);
     expect(names()).not.toContain(gone.resourceGroupName);
     expect(names()).toContain(rowlessGroup);
 
     // Sweep 2: still within the grace period.
-    svc.clock.advance(ORPHAN_SWEEP_INTERVAL_MS);
+    local.svc.clock.advance(ORPHAN_SWEEP_INTERVAL_MS);
     await passes(3);
     expect(names()).toContain(rowlessGroup);
 
     // Past the grace period: the row-less group is deleted too.
-    svc.clock.advance(ORPHAN_GRACE_MS - ORPHAN_SWEEP_INTERVAL_MS);
+    local.svc.clock.advance(ORPHAN_GRACE_MS - ORPHAN_SWEEP_INTERVAL_MS);
     await passes(5);
     expect(names()).not.toContain(rowlessGroup);
-    expect(faultsApplied(azure)['resourceGroups.list']).toBe(3);
+    expect(faultsApplied(local.azure)['resourceGroups.list']).toBe(3);
 
     // Untouched: the live instance's group, another installation's group, the publisher's own group.
     expect(names().sort()).toEqual([foreignGroup, liveGroup, 'publisher-app'].sort());
-    expect(await capacity(svc, 'swept', 'westeurope')).toMatchObject({ hotReady: 1, deleting: 0 });
+    expect(await capacity(local.svc, 'swept', 'westeurope')).toMatchObject({ hotReady: 1, deleting: 0 });
   });
 });

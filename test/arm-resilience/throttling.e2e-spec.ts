@@ -3,152 +3,128 @@
  * own attempts with backoff), while a persistent authorization error fails fast, shows its code in
  * GET /capacity and is not retried in a hot loop.
  */
-import type { LocalAzure, TestService } from '../support/harness';
-import { startService } from '../support/harness';
+import { useLocalService } from '../support/harness';
 import { STEP_RETRY_MS } from '../../modules/azure-resource-manager/provisioning/arm-instance.driver';
-import { capacity, CLOUDTRY, emulatedGroups, faultsApplied, instances, publishOffer, Publisher, startLocalAzureWith } from './helpers';
+import { capacity, CLOUDTRY, emulatedGroups, faultsApplied, instances, publishOffer, startLocalAzureWith, useLocalServiceWith } from './helpers';
 
 describe('throttling and transient ARM errors', () => {
-  let azure: LocalAzure;
-  let svc: TestService;
+  const local = useLocalService({ start: () => startLocalAzureWith({ deploymentSeconds: 0.1 }) });
 
-  beforeAll(async () => {
-    azure = await startLocalAzureWith({ deploymentSeconds: 0.1 });
-    svc = await startService(azure);
-  });
-  afterAll(async () => {
-    azure?.emulator.setFaults([]);
-    await svc?.close();
-    await azure?.stop();
-  });
-
-  const live = async (offerId: string) => (await instances(svc, offerId)).filter((i) => i.state !== 'deleted');
+  const live = async (offerId: string) => (await instances(local.svc, offerId)).filter((i) => i.state !== 'deleted');
 
   it('429 and 503 with Retry-After on resource group and deployment PUTs: instances still become ready, nothing counts as failed', async () => {
-    const publisher = await azure.emulator.createPublisher({});
-    azure.emulator.setFaults([
+    const publisher = await local.azure.emulator.createPublisher({});
+    local.azure.emulator.setFaults([
       { operation: 'resourceGroups.createOrUpdate', status: 429, retryAfterSeconds: 1, count: 2 },
       { operation: 'deployments.createOrUpdate', status: 503, retryAfterSeconds: 1, count: 2 },
     ]);
     const started = Date.now();
-    await publishOffer(svc, publisher, 'throttled', [{ name: 'westeurope', hot: 2, cold: 0 }]);
-    const c = await svc.until(async () => {
-      const row = await capacity(svc, 'throttled', 'westeurope');
+    await publishOffer(local.svc, publisher, 'throttled', [{ name: 'westeurope', hot: 2, cold: 0 }]);
+    const c = await local.svc.until(async () => {
+      const row = await capacity(local.svc, 'throttled', 'westeurope');
       return row.hotReady === 2 ? row : null;
     });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // Retry-After was honoured, not ignored
-    expect(faultsApplied(azure)).toEqual({ 'resourceGroups.createOrUpdate': 2, 'deployments.createOrUpdate': 2 });
+    expect(faultsApplied(local.azure)).toEqual({ 'resourceGroups.createOrUpdate': 2, 'deployments.createOrUpdate': 2 });
     expect(c).toMatchObject({ failed: 0, consecutiveFailures: 0, lastFailure: null, backoffUntil: null });
     for (const i of await live('throttled')) expect(i).toMatchObject({ state: 'ready', attempts: 1, failure: null });
-    expect(emulatedGroups(azure, publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name))).toHaveLength(2);
+    expect(emulatedGroups(local.azure, publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name))).toHaveLength(2);
   });
 
   it('more 503s than the SDK retries: the submit is retried by the pool after a backoff (clock time), then succeeds', async () => {
-    const publisher = await azure.emulator.createPublisher({});
+    const publisher = await local.azure.emulator.createPublisher({});
     // 1 call + 3 SDK retries fail (Retry-After: 0), then two more on our second attempt, then success.
-    azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', status: 503, retryAfterSeconds: 0, count: 6 }]);
-    await publishOffer(svc, publisher, 'unavailable', [{ name: 'eastus', hot: 1, cold: 0 }]);
-    const waiting = await svc.until(async () => {
+    local.azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', status: 503, retryAfterSeconds: 0, count: 6 }]);
+    await publishOffer(local.svc, publisher, 'unavailable', [{ name: 'eastus', hot: 1, cold: 0 }]);
+    const waiting = await local.svc.until(async () => {
       const [i] = await live('unavailable');
       return i && i.attempts === 1 && i.state === 'pending' ? i : null;
     });
     expect(waiting.failure).toMatchObject({ code: 'ServiceUnavailable' });
-    expect(waiting.nextActionAt).toBeGreaterThan(svc.clock.now());
-    expect(faultsApplied(azure)['resourceGroups.createOrUpdate']).toBe(4);
+    expect(waiting.nextActionAt).toBeGreaterThan(local.svc.clock.now());
+    expect(faultsApplied(local.azure)['resourceGroups.createOrUpdate']).toBe(4);
     // Until the clock reaches nextActionAt the pool does not call ARM again.
-    for (let n = 0; n < 5; n++) await svc.reconcile.reconcileOnce();
-    expect(faultsApplied(azure)['resourceGroups.createOrUpdate']).toBe(4);
-    const row = await capacity(svc, 'unavailable', 'eastus');
+    for (let n = 0; n < 5; n++) await local.svc.reconcile.reconcileOnce();
+    expect(faultsApplied(local.azure)['resourceGroups.createOrUpdate']).toBe(4);
+    const row = await capacity(local.svc, 'unavailable', 'eastus');
     expect(row).toMatchObject({ deploying: 1, failed: 0 });
 
-    svc.clock.advance(waiting.nextActionAt! - svc.clock.now());
-    await svc.until(async () => (await capacity(svc, 'unavailable', 'eastus')).hotReady === 1);
-    expect(faultsApplied(azure)['resourceGroups.createOrUpdate']).toBe(6);
+    local.svc.clock.advance(waiting.nextActionAt! - local.svc.clock.now());
+    await local.svc.until(async () => (await capacity(local.svc, 'unavailable', 'eastus')).hotReady === 1);
+    expect(faultsApplied(local.azure)['resourceGroups.createOrUpdate']).toBe(6);
     const [ready] = await live('unavailable');
     expect(ready).toMatchObject({ state: 'ready', attempts: 2, failure: null });
-    expect((await capacity(svc, 'unavailable', 'eastus')).consecutiveFailures).toBe(0);
+    expect((await capacity(local.svc, 'unavailable', 'eastus')).consecutiveFailures).toBe(0);
   });
 
   it('a persistent 403 AuthorizationFailed fails the instance at once, shows in capacity, and is retried only after the backoff', async () => {
-    const publisher = await azure.emulator.createPublisher({});
-    azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', status: 403, errorCode: 'AuthorizationFailed', failureRate: 1 }]);
-    await publishOffer(svc, publisher, 'forbidden', [{ name: 'westus', hot: 2, cold: 0 }]);
-    const first = await svc.until(async () => {
-      const c = await capacity(svc, 'forbidden', 'westus');
+    const publisher = await local.azure.emulator.createPublisher({});
+    local.azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', status: 403, errorCode: 'AuthorizationFailed', failureRate: 1 }]);
+    await publishOffer(local.svc, publisher, 'forbidden', [{ name: 'westus', hot: 2, cold: 0 }]);
+    const first = await local.svc.until(async () => {
+      const c = await capacity(local.svc, 'forbidden', 'westus');
       return c.consecutiveFailures === 2 && c.deleting + c.failed + c.deploying === 0 ? c : null;
     });
     expect(first.lastFailure).toMatchObject({ code: 'AuthorizationFailed' });
     expect(first.lastFailure!.message).toContain('resourceGroups.createOrUpdate');
     expect(first.hotReady).toBe(0);
-    expect(faultsApplied(azure)['resourceGroups.createOrUpdate']).toBe(2); // one call per instance: 403 is not retried
-    const failedRows = (await instances(svc, 'forbidden')).filter((i) => i.failure?.code === 'AuthorizationFailed');
+    expect(faultsApplied(local.azure)['resourceGroups.createOrUpdate']).toBe(2); // one call per instance: 403 is not retried
+    const failedRows = (await instances(local.svc, 'forbidden')).filter((i) => i.failure?.code === 'AuthorizationFailed');
     expect(failedRows.map((i) => i.attempts)).toEqual([1, 1]);
 
     // No hot loop: many passes later (real time passes too), still two calls.
-    for (let n = 0; n < 20; n++) await svc.reconcile.reconcileOnce();
-    expect(faultsApplied(azure)['resourceGroups.createOrUpdate']).toBe(2);
+    for (let n = 0; n < 20; n++) await local.svc.reconcile.reconcileOnce();
+    expect(faultsApplied(local.azure)['resourceGroups.createOrUpdate']).toBe(2);
 
     // After the backoff: one more round, and the next backoff is longer.
-    svc.clock.advance(Date.parse(first.backoffUntil!) - svc.clock.now() + 1);
-    const second = await svc.until(async () => {
-      const c = await capacity(svc, 'forbidden', 'westus');
+    local.svc.clock.advance(Date.parse(first.backoffUntil!) - local.svc.clock.now() + 1);
+    const second = await local.svc.until(async () => {
+      const c = await capacity(local.svc, 'forbidden', 'westus');
       return c.consecutiveFailures === 4 && c.deleting + c.failed + c.deploying === 0 ? c : null;
     });
-    expect(faultsApplied(azure)['resourceGroups.createOrUpdate']).toBe(4);
-    expect(Date.parse(second.backoffUntil!) - svc.clock.now()).toBeGreaterThan(Date.parse(first.backoffUntil!) - Date.parse(first.lastFailure!.at));
-    expect(emulatedGroups(azure, publisher.subscriptionId)).toHaveLength(0);
+    expect(faultsApplied(local.azure)['resourceGroups.createOrUpdate']).toBe(4);
+    expect(Date.parse(second.backoffUntil!) - local.svc.clock.now()).toBeGreaterThan(Date.parse(first.backoffUntil!) - Date.parse(first.lastFailure!.at));
+    expect(emulatedGroups(local.azure, publisher.subscriptionId)).toHaveLength(0);
   });
 
   it('a client secret the tenant no longer accepts (token endpoint 401 invalid_client) surfaces in capacity, without a hot loop', async () => {
-    const publisher = await azure.emulator.createPublisher({});
+    const publisher = await local.azure.emulator.createPublisher({});
     // The service's own vault token is fetched (and cached) while the offer is stored; the publisher's
     // credential asks for its first token only when the pool deploys, by then the tenant refuses it.
-    await publishOffer(svc, publisher, 'expired-secret', [{ name: 'northeurope', hot: 1, cold: 0 }], { publish: false });
-    azure.emulator.setFaults([{ operation: 'token', status: 401, errorCode: 'invalid_client', failureRate: 1 }]);
-    await svc.http.post('/api/v1/offers/expired-secret/publish').expect(200);
-    const c = await svc.until(async () => {
-      const row = await capacity(svc, 'expired-secret', 'northeurope');
+    await publishOffer(local.svc, publisher, 'expired-secret', [{ name: 'northeurope', hot: 1, cold: 0 }], { publish: false });
+    local.azure.emulator.setFaults([{ operation: 'token', status: 401, errorCode: 'invalid_client', failureRate: 1 }]);
+    await local.svc.http.post('/api/v1/offers/expired-secret/publish').expect(200);
+    const c = await local.svc.until(async () => {
+      const row = await capacity(local.svc, 'expired-secret', 'northeurope');
       return row.consecutiveFailures >= 1 ? row : null;
     });
     expect(c.lastFailure!.code).toBe('AuthenticationFailed');
     expect(c.lastFailure!.message).toMatch(/client secret.*invalid_client/s);
-    expect((await instances(svc, 'expired-secret'))[0]).toMatchObject({ attempts: 1 }); // not retried as if transient
+    expect((await instances(local.svc, 'expired-secret'))[0]).toMatchObject({ attempts: 1 }); // not retried as if transient
     // Even cleaning up needs a token: the delete step is paced too, not tried on every pass.
-    for (let n = 0; n < 3; n++) await svc.reconcile.reconcileOnce();
-    const calls = faultsApplied(azure).token;
-    for (let n = 0; n < 10; n++) await svc.reconcile.reconcileOnce();
-    expect(faultsApplied(azure).token).toBe(calls);
+    for (let n = 0; n < 3; n++) await local.svc.reconcile.reconcileOnce();
+    const calls = faultsApplied(local.azure).token;
+    for (let n = 0; n < 10; n++) await local.svc.reconcile.reconcileOnce();
+    expect(faultsApplied(local.azure).token).toBe(calls);
     expect(calls).toBeLessThanOrEqual(3);
-    azure.emulator.setFaults([]);
-    svc.clock.advance(Math.max(Date.parse(c.backoffUntil!) - svc.clock.now(), STEP_RETRY_MS) + 1);
-    await svc.until(async () => (await capacity(svc, 'expired-secret', 'northeurope')).hotReady === 1);
+    local.azure.emulator.setFaults([]);
+    local.svc.clock.advance(Math.max(Date.parse(c.backoffUntil!) - local.svc.clock.now(), STEP_RETRY_MS) + 1);
+    await local.svc.until(async () => (await capacity(local.svc, 'expired-secret', 'northeurope')).hotReady === 1);
   });
 });
 
 describe('ARM throttling by its own token bucket', () => {
-  let azure: LocalAzure;
-  let svc: TestService;
-  let publisher: Publisher;
-
-  beforeAll(async () => {
-    // 4 writes in the bucket, 4 more per second: filling 6 instances (12 writes) must wait for tokens.
-    azure = await startLocalAzureWith({ deploymentSeconds: 0.1, limits: { throttling: { writes: { bucket: 4, perSecond: 4 } } } });
-    svc = await startService(azure);
-    publisher = await azure.emulator.createPublisher({});
-  });
-  afterAll(async () => {
-    await svc?.close();
-    await azure?.stop();
-  });
+  // 4 writes in the bucket, 4 more per second: filling 6 instances (12 writes) must wait for tokens.
+  const local = useLocalServiceWith({ deploymentSeconds: 0.1, limits: { throttling: { writes: { bucket: 4, perSecond: 4 } } } });
 
   it('a pool larger than the write bucket still fills completely, each instance deployed once', async () => {
-    await publishOffer(svc, publisher, 'bucket', [{ name: 'westeurope', hot: 6, cold: 0 }]);
-    const c = await svc.until(async () => {
-      const row = await capacity(svc, 'bucket', 'westeurope');
+    await publishOffer(local.svc, local.publisher, 'bucket', [{ name: 'westeurope', hot: 6, cold: 0 }]);
+    const c = await local.svc.until(async () => {
+      const row = await capacity(local.svc, 'bucket', 'westeurope');
       return row.hotReady === 6 ? row : null;
     }, 60_000);
     expect(c.failed).toBe(0);
-    const groups = emulatedGroups(azure, publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name));
+    const groups = emulatedGroups(local.azure, local.publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name));
     expect(groups).toHaveLength(6);
     for (const g of groups) expect(g.deployments).toHaveLength(1);
   });
