@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { definition } from '../emulator/logic-helpers';
 import { clients, Publisher, sessionWhen } from '../logic-app/helpers';
-import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { useLocalService } from '../support/harness';
 
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', company: 'Engines', country: 'GB' };
 const RG = 'rg-xss';
@@ -28,15 +28,12 @@ function expectInert(html: string): void {
  * sanitised again on render, placeholders looked up among the outputs' own names only.
  */
 describe('access information is sanitised on save and escaped on render', () => {
-  let azure: LocalAzure;
-  let svc: TestService;
+  const local = useLocalService();
   let pub: Publisher;
 
   beforeAll(async () => {
-    azure = await startLocalAzure(0.2);
-    svc = await startService(azure);
-    pub = (await azure.emulator.createPublisher({}));
-    const { rm, logic } = clients(azure.emulator, pub);
+    pub = (await local.azure.emulator.createPublisher({}));
+    const { rm, logic } = clients(local.azure.emulator, pub);
     await rm.resourceGroups.createOrUpdate(RG, { location: 'westeurope' });
     const respond = (body: unknown) => ({ Response: { type: 'Response', kind: 'Http', runAfter: {}, inputs: { statusCode: 200, body } } });
     // Outputs a hostile deployment (or a compromised provisioning Logic App) could return.
@@ -55,19 +52,14 @@ describe('access information is sanitised on save and escaped on render', () => 
     await logic.workflows.createOrUpdate(RG, 'noop-deprovision', { location: 'westeurope', state: 'Enabled', definition: definition(respond({})) });
   });
 
-  afterAll(async () => {
-    await svc?.close();
-    await azure?.stop();
-  });
-
   it('refuses an embed URL that would break out of the link (400 naming testDrive.embedUrl)', async () => {
-    const r = await svc.http
+    const r = await local.svc.http
       .put('/api/v1/offers/bi-breakout')
       .send({ alias: 'x', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/x"><script>alert(1)</script>' } })
       .expect(400);
     expect(r.body.error.code).toBe('ValidationFailed');
     expect(r.body.error.details).toEqual([expect.objectContaining({ target: 'testDrive.embedUrl', message: expect.stringContaining('not valid in a URL as typed') })]);
-    await svc.http.get('/api/v1/offers/bi-breakout').expect(404);
+    await local.svc.http.get('/api/v1/offers/bi-breakout').expect(404);
   });
 
   it('stores the sanitised access information: no script, no javascript: link, no event handler; placeholders kept', async () => {
@@ -75,15 +67,15 @@ describe('access information is sanitised on save and escaped on render', () => 
       '<p onmouseover="alert(1)">Open <a href="{{embedUrl}}" target="_blank">the dashboard</a></p>' +
       '<script>alert(document.cookie)</script><a href="javascript:alert(2)">click</a><img src="data:image/svg+xml,x" onerror="alert(3)">' +
       '<iframe src="https://evil.example.com/"></iframe><iframe src="{{embedUrl}}"></iframe><style>body{display:none}</style>';
-    const put = await svc.http.put('/api/v1/offers/bi-hostile').send({ alias: 'x', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=abc', accessInformation: hostile } }).expect(201);
+    const put = await local.svc.http.put('/api/v1/offers/bi-hostile').send({ alias: 'x', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=abc', accessInformation: hostile } }).expect(201);
     const stored = put.body.testDrive.accessInformation as string;
     expect(stored).toBe(
       '<p>Open <a href="{{embedUrl}}" target="_blank" rel="noopener noreferrer">the dashboard</a></p><a>click</a><img /><iframe></iframe><iframe src="{{embedUrl}}"></iframe>',
     );
-    expect((await svc.http.get('/api/v1/offers/bi-hostile').expect(200)).body.testDrive.accessInformation).toBe(stored);
+    expect((await local.svc.http.get('/api/v1/offers/bi-hostile').expect(200)).body.testDrive.accessInformation).toBe(stored);
 
-    await svc.http.post('/api/v1/offers/bi-hostile/publish').expect(200);
-    const s = (await svc.http.post('/api/v1/offers/bi-hostile/sessions').send({ customer }).expect(201)).body;
+    await local.svc.http.post('/api/v1/offers/bi-hostile/publish').expect(200);
+    const s = (await local.svc.http.post('/api/v1/offers/bi-hostile/sessions').send({ customer }).expect(201)).body;
     expect(s.accessInformation).toBe(
       '<p>Open <a href="https://app.powerbi.com/view?r=abc" target="_blank" rel="noopener noreferrer">the dashboard</a></p><a>click</a><img /><iframe></iframe><iframe src="https://app.powerbi.com/view?r=abc"></iframe>',
     );
@@ -91,25 +83,25 @@ describe('access information is sanitised on save and escaped on render', () => 
   });
 
   it('leaves {{constructor}}, {{__proto__}} and {{toString}} unrendered', async () => {
-    await svc.http
+    await local.svc.http
       .put('/api/v1/offers/bi-proto')
       .send({ alias: 'x', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=abc', accessInformation: '<p>{{constructor}} {{__proto__}} {{toString}} {{ constructor }} {{embedUrl}}</p>' } })
       .expect(201);
-    await svc.http.post('/api/v1/offers/bi-proto/publish').expect(200);
-    const s = (await svc.http.post('/api/v1/offers/bi-proto/sessions').send({ customer }).expect(201)).body;
+    await local.svc.http.post('/api/v1/offers/bi-proto/publish').expect(200);
+    const s = (await local.svc.http.post('/api/v1/offers/bi-proto/sessions').send({ customer }).expect(201)).body;
     expect(s.accessInformation).toBe('<p>{{constructor}} {{__proto__}} {{toString}} {{ constructor }} https://app.powerbi.com/view?r=abc</p>');
     expect(s.accessInformation).not.toContain('native code');
   });
 
   it('escapes an embed URL stored before the rule existed, so it cannot break out of the default link', async () => {
-    await svc.http.put('/api/v1/offers/bi-legacy').send({ alias: 'x', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=abc' } }).expect(201);
+    await local.svc.http.put('/api/v1/offers/bi-legacy').send({ alias: 'x', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=abc' } }).expect(201);
     // A row written before issue 8: the raw URL with a quote and a script tag.
-    const repo = svc.app.get(DataSource).getRepository(OfferEntity);
+    const repo = local.svc.app.get(DataSource).getRepository(OfferEntity);
     const row = (await repo.findOneBy({ id: 'bi-legacy' }))!;
     await repo.update({ id: 'bi-legacy' }, { testDrive: { ...row.testDrive, embedUrl: 'https://app.powerbi.com/x"><script>alert(1)</script>' } });
-    await svc.http.post('/api/v1/offers/bi-legacy/publish').expect(409); // publish re-validates the stored settings
+    await local.svc.http.post('/api/v1/offers/bi-legacy/publish').expect(409); // publish re-validates the stored settings
     await repo.update({ id: 'bi-legacy' }, { state: 'published' });
-    const s = (await svc.http.post('/api/v1/offers/bi-legacy/sessions').send({ customer }).expect(201)).body;
+    const s = (await local.svc.http.post('/api/v1/offers/bi-legacy/sessions').send({ customer }).expect(201)).body;
     expect(s.outputs.embedUrl).toBe('https://app.powerbi.com/x"><script>alert(1)</script>');
     expectInert(s.accessInformation);
     expect(s.accessInformation).toBe(
@@ -132,10 +124,10 @@ describe('access information is sanitised on save and escaped on render', () => 
       },
       deployment: { subscriptionId: pub.subscriptionId, tenantId: pub.tenantId, clientId: pub.clientId, clientSecret: pub.clientSecret },
     };
-    await svc.http.put('/api/v1/offers/la-hostile').send(body).expect(201);
-    await svc.http.post('/api/v1/offers/la-hostile/publish').expect(200);
-    const started = await svc.http.post('/api/v1/offers/la-hostile/sessions').send({ customer }).expect(201);
-    const ready = await sessionWhen(svc, started.body.id, (x) => x.state === 'ready');
+    await local.svc.http.put('/api/v1/offers/la-hostile').send(body).expect(201);
+    await local.svc.http.post('/api/v1/offers/la-hostile/publish').expect(200);
+    const started = await local.svc.http.post('/api/v1/offers/la-hostile/sessions').send({ customer }).expect(201);
+    const ready = await sessionWhen(local.svc, started.body.id, (x) => x.state === 'ready');
     expect(ready.outputs.name).toBe('<script>alert("name")</script>');
     expectInert(ready.accessInformation);
     expect(ready.accessInformation).toBe(
@@ -143,6 +135,6 @@ describe('access information is sanitised on save and escaped on render', () => 
         '<a href="https://app.powerbi.com/x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">dashboard</a> ' +
         '<img src="https://cdn.example.com/x&quot; onerror=&quot;alert(2)" alt="x&quot; onerror=&quot;alert(2)" /> {{constructor}}</p>',
     );
-    await svc.http.delete(`/api/v1/sessions/${started.body.id}`).expect(202);
+    await local.svc.http.delete(`/api/v1/sessions/${started.body.id}`).expect(202);
   });
 });

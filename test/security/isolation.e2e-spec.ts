@@ -1,15 +1,14 @@
 import * as path from 'node:path';
 import { zipDirectory } from '../../src/common/zip-directory';
 import { Role } from '../../src/auth/roles';
-import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { AuthedHttp, useLocalService } from '../support/harness';
 
 const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' };
 
 /** Issue 3: a publisher sees and changes only its own offers; roles see what they should; every change is audited. */
 describe('publisher isolation, role views and the audit trail', () => {
-  let azure: LocalAzure;
-  let svc: TestService;
+  const local = useLocalService();
   let alice: AuthedHttp; // publisher A
   let bob: AuthedHttp; // publisher B, another tenant
   let market: AuthedHttp;
@@ -17,13 +16,11 @@ describe('publisher isolation, role views and the audit trail', () => {
   let sessionId: string;
 
   beforeAll(async () => {
-    azure = await startLocalAzure(0.2);
-    svc = await startService(azure);
-    alice = await svc.as({ roles: [Role.Publisher] });
-    bob = await svc.as({ roles: [Role.Publisher], newTenant: true });
-    market = await svc.as('marketplace');
-    ops = await svc.as('operator');
-    const p = await azure.emulator.createPublisher({});
+    alice = await local.svc.as({ roles: [Role.Publisher] });
+    bob = await local.svc.as({ roles: [Role.Publisher], newTenant: true });
+    market = await local.svc.as('marketplace');
+    ops = await local.svc.as('operator');
+    const p = await local.azure.emulator.createPublisher({});
     const offer = {
       alias: 'Alice web',
       testDrive: { type: 'azure-resource-manager', durationHours: 1, regions: [{ name: 'westeurope', hot: 1, cold: 1 }], accessInformation: '<p>{{siteUrl}} {{userName}} {{password}}</p>' },
@@ -32,7 +29,7 @@ describe('publisher isolation, role views and the audit trail', () => {
     await alice.put('/api/v1/offers/alice-web').send(offer).expect(201);
     await alice.put('/api/v1/offers/alice-web/package').set('content-type', 'application/zip').send(await zipDirectory(SAMPLE, { exclude: ['README.md', 'access-information.html'] })).expect(201);
     await alice.post('/api/v1/offers/alice-web/publish').expect(200);
-    await svc.until(async () => {
+    await local.svc.until(async () => {
       const c = await ops.get('/api/v1/capacity?offerId=alice-web');
       return c.body.value?.[0]?.hotReady === 1;
     });
@@ -40,11 +37,6 @@ describe('publisher isolation, role views and the audit trail', () => {
     sessionId = s.body.id;
     expect(s.body.state).toBe('ready');
     expect(s.body.outputs.password).toBeTruthy();
-  });
-
-  afterAll(async () => {
-    await svc?.close();
-    await azure?.stop();
   });
 
   it("another publisher gets 404 for the offer, its package, its sessions and its capacity, as if it did not exist", async () => {
@@ -101,10 +93,10 @@ describe('publisher isolation, role views and the audit trail', () => {
     await ops.post('/api/v1/offers/alice-web/unpublish').expect(200);
     // A session that expires is ended by the system.
     await alice.post('/api/v1/offers/alice-web/publish').expect(200);
-    await svc.until(async () => (await ops.get('/api/v1/capacity?offerId=alice-web')).body.value?.[0]?.hotReady === 1);
+    await local.svc.until(async () => (await ops.get('/api/v1/capacity?offerId=alice-web')).body.value?.[0]?.hotReady === 1);
     const s2 = await market.post('/api/v1/offers/alice-web/sessions').send({ customer }).expect(201);
-    svc.clock.advance(3600_000 + 1000);
-    await svc.until(async () => (await market.get(`/api/v1/sessions/${s2.body.id}`)).body.state !== 'ready');
+    local.svc.clock.advance(3600_000 + 1000);
+    await local.svc.until(async () => (await market.get(`/api/v1/sessions/${s2.body.id}`)).body.state !== 'ready');
 
     await alice.get('/api/v1/audit').expect(403);
     await market.get('/api/v1/audit').expect(403);

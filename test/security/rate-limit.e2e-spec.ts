@@ -1,24 +1,16 @@
 import { Role } from '../../src/auth/roles';
-import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { useLocalService } from '../support/harness';
 
 /** Issue 3: rate limiting per client with 429 + Retry-After and the API's error body. */
 describe('rate limit per client', () => {
-  let azure: LocalAzure;
-  let svc: TestService;
+  const local = useLocalService({ service: { env: { RATE_LIMIT_PER_MINUTE: '5' } } });
 
   beforeAll(async () => {
-    azure = await startLocalAzure(0.2);
-    svc = await startService(azure, { env: { RATE_LIMIT_PER_MINUTE: '5' } });
-  });
-
-  afterAll(async () => {
-    await svc?.close();
-    await azure?.stop();
   });
 
   it('answers 429 with Retry-After past the limit, per client (tenant + client id), across routes', async () => {
-    const a = await svc.as({ roles: [Role.Operator] });
-    const b = await svc.as({ roles: [Role.Operator] });
+    const a = await local.svc.as({ roles: [Role.Operator] });
+    const b = await local.svc.as({ roles: [Role.Operator] });
     for (let i = 0; i < 3; i++) await a.get('/api/v1/offers').expect(200);
     await a.get('/api/v1/capacity').expect(200);
     await a.get('/api/v1/audit').expect(200);
@@ -28,12 +20,12 @@ describe('rate limit per client', () => {
     expect(Number(r.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(r.body).toEqual({ error: { code: 'TooManyRequests', message: expect.stringMatching(/at most 5 per minute.*Retry-After/) } });
     await b.get('/api/v1/offers').expect(200); // another client has its own budget
-    await svc.anonymous.get('/health/live').expect(200); // health is not limited
+    await local.svc.anonymous.get('/health/live').expect(200); // health is not limited
   });
 
   it('limits unauthenticated callers per IP too (429 before 401)', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 7; i++) statuses.push((await svc.anonymous.get('/api/v1/offers')).status);
+    for (let i = 0; i < 7; i++) statuses.push((await local.svc.anonymous.get('/api/v1/offers')).status);
     expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
     expect(statuses.slice(5)).toEqual([429, 429]);
   });

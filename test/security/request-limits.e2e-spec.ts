@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { useLocalService } from '../support/harness';
 
 const MB = 1024 * 1024;
 
@@ -32,23 +32,15 @@ function send(port: number, method: string, path: string, headers: Record<string
  * while 50 MB bodies arrive, /health/live keeps answering and memory stays within 100 MB.
  */
 describe('request limits: no single request stops the service', () => {
-  let azure: LocalAzure;
-  let svc: TestService;
+  const local = useLocalService();
   let port: number;
   let token: string;
 
   beforeAll(async () => {
-    azure = await startLocalAzure(0.2);
-    svc = await startService(azure);
-    const server = svc.app.getHttpServer() as http.Server;
+    const server = local.svc.app.getHttpServer() as http.Server;
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
-    token = svc.http.token;
-  });
-
-  afterAll(async () => {
-    await svc?.close();
-    await azure?.stop();
+    token = local.svc.http.token;
   });
 
   it('refuses 50 MB mislabelled or oversized bodies at once, /health stays up, memory grows < 100 MB, nothing is stored', async () => {
@@ -94,19 +86,19 @@ describe('request limits: no single request stops the service', () => {
     }
     expect(worstHealthMs).toBeLessThan(3000);
     expect((peak - baseline) / MB).toBeLessThan(100);
-    expect((await svc.http.get('/api/v1/offers/big-offer')).status).toBe(404);
+    expect((await local.svc.http.get('/api/v1/offers/big-offer')).status).toBe(404);
   });
 
   it('bounds a validation report: 80,000 unknown fields give at most 20 problems and no echo of long names', async () => {
     const fields: Record<string, number> = {};
     for (let i = 0; i < 80_000; i++) fields[`f${i}`] = 1;
     fields[`x${'y'.repeat(500)}`] = 1;
-    const r = await svc.http.put('/api/v1/offers/many-fields').send({ ...fields });
+    const r = await local.svc.http.put('/api/v1/offers/many-fields').send({ ...fields });
     expect(r.status).toBe(400);
     expect(r.body.error.details.length).toBeLessThanOrEqual(20);
     expect(JSON.stringify(r.body).length).toBeLessThan(10_000);
     expect(JSON.stringify(r.body)).not.toContain('yyyyyyyyyy');
-    const arr = await svc.http.post('/api/v1/offers/many-fields/sessions').send(Array.from({ length: 50_000 }, () => ({ a: 1 })));
+    const arr = await local.svc.http.post('/api/v1/offers/many-fields/sessions').send(Array.from({ length: 50_000 }, () => ({ a: 1 })));
     expect(arr.status).toBe(400);
     expect(JSON.stringify(arr.body).length).toBeLessThan(10_000);
   });

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { zipDirectory } from '../../src/common/zip-directory';
 import { Role } from '../../src/auth/roles';
 import { ConfigError, loadConfig } from '../../src/config/app-config';
-import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { AuthedHttp, startService, useLocalService } from '../support/harness';
 
 const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' };
@@ -12,8 +12,7 @@ const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovela
  * trusted ones), and a session belongs to the marketplace client that started it (reads, ends, replays).
  */
 describe('trust per role and session ownership', () => {
-  let azure: LocalAzure;
-  let svc: TestService;
+  const local = useLocalService();
   let alice: AuthedHttp; // publisher
   let market: AuthedHttp; // marketplace client 1 (home tenant)
   let market2: AuthedHttp; // marketplace client 2 (home tenant)
@@ -21,13 +20,11 @@ describe('trust per role and session ownership', () => {
   let sessionId: string;
 
   beforeAll(async () => {
-    azure = await startLocalAzure(0.2);
-    svc = await startService(azure);
-    alice = await svc.as({ roles: [Role.Publisher] });
-    market = await svc.as({ roles: [Role.Marketplace] });
-    market2 = await svc.as({ roles: [Role.Marketplace] });
-    ops = await svc.as('operator');
-    const p = await azure.emulator.createPublisher({});
+    alice = await local.svc.as({ roles: [Role.Publisher] });
+    market = await local.svc.as({ roles: [Role.Marketplace] });
+    market2 = await local.svc.as({ roles: [Role.Marketplace] });
+    ops = await local.svc.as('operator');
+    const p = await local.azure.emulator.createPublisher({});
     await alice
       .put('/api/v1/offers/trusted-web')
       .send({
@@ -38,18 +35,13 @@ describe('trust per role and session ownership', () => {
       .expect(201);
     await alice.put('/api/v1/offers/trusted-web/package').set('content-type', 'application/zip').send(await zipDirectory(SAMPLE, { exclude: ['README.md', 'access-information.html'] })).expect(201);
     await alice.post('/api/v1/offers/trusted-web/publish').expect(200);
-    await svc.until(async () => (await ops.get('/api/v1/capacity?offerId=trusted-web')).body.value?.[0]?.hotReady === 2);
+    await local.svc.until(async () => (await ops.get('/api/v1/capacity?offerId=trusted-web')).body.value?.[0]?.hotReady === 2);
     const s = await market.post('/api/v1/offers/trusted-web/sessions').set('Idempotency-Key', 'k-1').send({ customer, region: 'westeurope' }).expect(201);
     sessionId = s.body.id;
   });
 
-  afterAll(async () => {
-    await svc?.close();
-    await azure?.stop();
-  });
-
   it('an Operator from a foreign tenant reads nothing and unpublishes nothing', async () => {
-    const foreignOps = await svc.as({ roles: [Role.Operator], newTenant: true });
+    const foreignOps = await local.svc.as({ roles: [Role.Operator], newTenant: true });
     for (const url of ['/api/v1/offers', '/api/v1/offers/trusted-web', '/api/v1/audit', '/api/v1/capacity', `/api/v1/sessions/${sessionId}`]) {
       const r = await foreignOps.get(url);
       expect({ url, status: r.status }).toEqual({ url, status: 403 });
@@ -60,7 +52,7 @@ describe('trust per role and session ownership', () => {
   });
 
   it('a Marketplace client from a foreign tenant reads no session and starts none', async () => {
-    const foreignMarket = await svc.as({ roles: [Role.Marketplace], newTenant: true });
+    const foreignMarket = await local.svc.as({ roles: [Role.Marketplace], newTenant: true });
     const r = await foreignMarket.get(`/api/v1/sessions/${sessionId}`);
     expect(r.status).toBe(403);
     expect(JSON.stringify(r.body)).not.toMatch(/password/i);
@@ -93,10 +85,10 @@ describe('trust per role and session ownership', () => {
   });
 
   it('configured tenants and client ids widen or narrow the trust', async () => {
-    const foreignOps = await svc.as({ roles: [Role.Operator], newTenant: true });
-    const narrow = await startService(azure, {
+    const foreignOps = await local.svc.as({ roles: [Role.Operator], newTenant: true });
+    const narrow = await startService(local.azure, {
       env: { AUTH_OPERATOR_TENANTS: foreignOps.client.tenantId, AUTH_MARKETPLACE_CLIENT_IDS: market.client.clientId },
-      databaseUrl: svc.databaseUrl,
+      databaseUrl: local.svc.databaseUrl,
     });
     try {
       const { authedRequest } = await import('../support/harness');
