@@ -13,6 +13,9 @@ import { HealthModule } from './health/health.module';
 import { CapacityModule } from './capacity/capacity.module';
 import { AuthModule } from './auth/auth.module';
 import { AuditModule } from './audit/audit.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { MetricsHttpModule } from './metrics/metrics-http.module';
+import { EscalationModule } from './escalation/escalation.module';
 
 /**
  * Root module: core providers, authentication (global ApiGuard: Entra ID tokens, app roles, per-client
@@ -26,6 +29,7 @@ export class AppModule {
       imports: [
         LoggerModule.forRoot(pinoParams(opts.config, opts.logStream)),
         CoreModule.forRoot(opts),
+        MetricsModule,
         AuthModule.forRoot(opts.config),
         AuditModule,
         AzureModule,
@@ -36,6 +40,8 @@ export class AppModule {
         SchedulingModule,
         HealthModule,
         CapacityModule,
+        EscalationModule,
+        MetricsHttpModule,
         ...TEST_DRIVE_MODULES,
       ],
     };

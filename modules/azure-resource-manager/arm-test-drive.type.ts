@@ -49,6 +49,9 @@ export const ARM_SCHEMAS: TestDriveSchemas = {
     coldLimit: z.number().int().meta({ description: 'ARM: the region\'s cold count (most instances deployed on request).' }),
     coldInUse: z.number().int().meta({ description: 'ARM: cold instances deployed or deploying.' }),
     consecutiveFailures: z.number().int().meta({ description: 'ARM: failed deployments in a row in this region (resets on a success).' }),
+    instances: z
+      .array(z.object({ kind: z.enum(['hot', 'cold']), state: z.string(), count: z.number().int() }))
+      .meta({ description: 'ARM: live instances of the region by kind and state (pending, deploying, ready, assigned, failed, deleting); the metrics gauge testdrive_pool_instances.' }),
     backoffUntil: z.string().nullable().meta({ description: 'ARM: no new hot instance is started in this region before this time (ISO 8601); null when not backing off.' }),
     lastFailure: z
       .object({ code: z.string(), message: z.string(), at: z.string().meta({ description: 'ISO 8601 UTC.' }) })
@@ -403,6 +406,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         coldInUse: count((i) => i.kind === 'cold'),
         limit: region.hot + region.cold,
         consecutiveFailures: health.consecutiveFailures,
+        instances: byKindAndState(inRegion),
         /** No new hot instance is started in this region before this time (null: not backing off). */
         backoffUntil: health.backoffUntil && health.backoffUntil > this.clock.now() ? new Date(health.backoffUntil).toISOString() : null,
         lastFailure: health.lastFailure ? { ...health.lastFailure, at: new Date(health.lastFailure.at).toISOString() } : null,
@@ -410,4 +414,16 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     }
     return rows;
   }
+}
+
+/** Live instances counted by kind and state, in a stable order (hot first, then by state). */
+function byKindAndState(instances: readonly PoolInstanceEntity[]): Array<{ kind: 'hot' | 'cold'; state: string; count: number }> {
+  const counts = new Map<string, number>();
+  for (const i of instances) counts.set(`${i.kind}|${i.state}`, (counts.get(`${i.kind}|${i.state}`) ?? 0) + 1);
+  return [...counts.entries()]
+    .map(([k, count]) => {
+      const [kind, state] = k.split('|') as ['hot' | 'cold', string];
+      return { kind, state, count };
+    })
+    .sort((a, b) => (a.kind === b.kind ? a.state.localeCompare(b.state) : a.kind === 'hot' ? -1 : 1));
 }

@@ -1,5 +1,7 @@
 import { ClientSecretCredential, TokenCredential } from '@azure/identity';
 import { trustedCas } from '../remote/http';
+import { remoteCallPolicy } from '../remote/observe';
+import type { AdditionalPolicyConfig } from '@azure/core-client';
 
 /**
  * Where the Azure endpoints are and how to trust them, resolved at start: either real Azure (public
@@ -34,7 +36,7 @@ export interface ServiceIdentity {
 /** Injectable holder of the resolved endpoints and the service's credential. */
 export class AzureRuntime {
   /** Common SDK client options: TLS trust for the emulator's CA (appended to the system CAs). */
-  readonly clientOptions: { tlsOptions?: { ca: string[] }; retryOptions?: { maxRetries: number } };
+  readonly clientOptions: { tlsOptions?: { ca: string[] }; retryOptions?: { maxRetries: number }; additionalPolicies: AdditionalPolicyConfig[] };
   readonly serviceCredential: TokenCredential;
 
   constructor(
@@ -46,8 +48,23 @@ export class AzureRuntime {
     // Real Azure with an extra CA (private cloud): the system roots plus that CA. The same rule as the
     // service's own HTTP client (trustedCas, src/remote/http.ts).
     const ca = trustedCas(endpoints);
-    this.clientOptions = ca ? { tlsOptions: { ca } } : {};
+    // Every attempt of every SDK call is reported (issue 11: Azure calls by service, operation, outcome).
+    const additionalPolicies: AdditionalPolicyConfig[] = [{ policy: remoteCallPolicy((url) => this.serviceOf(url)), position: 'perRetry' }];
+    this.clientOptions = ca ? { tlsOptions: { ca }, additionalPolicies } : { additionalPolicies };
     this.serviceCredential = this.credential(serviceIdentity.tenantId, serviceIdentity.clientId, serviceIdentity.clientSecret);
+  }
+
+  /** The remote an SDK request URL belongs to: `entra`, `arm`, `keyvault`, `storage` or `azure`. */
+  serviceOf(url: string): string {
+    const e = this.endpoints;
+    const starts = (base: string | undefined) => !!base && url.toLowerCase().startsWith(base.replace(/\/+$/, '').toLowerCase() + '/');
+    if (starts(e.authorityHost)) {
+      // The emulator serves every endpoint from one origin: Entra paths have a tenant then oauth2/discovery.
+      if (!e.emulated || /^https:\/\/[^/]+\/[^/]+\/(oauth2|discovery|v2\.0|\.well-known)\b/i.test(url)) return 'entra';
+    }
+    if (starts(e.keyVaultUrl) && (!e.emulated || /\/(secrets|keys|certificates)\b/i.test(url))) return 'keyvault';
+    if (starts(e.resourceManagerEndpoint)) return 'arm';
+    return 'azure';
   }
 
   /** ARM token scope, e.g. "https://management.azure.com/.default". */

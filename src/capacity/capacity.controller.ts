@@ -4,11 +4,10 @@ import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponse, ApiZodResponse } from '../common/openapi';
 import { CapacityRowView } from './capacity.dto';
 import { OffersRepository } from '../offers/offers.repository';
-import { LeadsRepository } from '../leads/leads.repository';
-import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
+import { CapacityService } from './capacity.service';
 import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
-import { checkOfferAccess, mayAccessOffer } from '../auth/offer-access';
+import { checkOfferAccess } from '../auth/offer-access';
 import { Role } from '../auth/roles';
 
 /** Operators' view: per offer and region, targets vs. what is ready, deploying, assigned and failed. */
@@ -17,8 +16,7 @@ import { Role } from '../auth/roles';
 export class CapacityController {
   constructor(
     private readonly offers: OffersRepository,
-    private readonly registry: TestDriveTypeRegistry,
-    private readonly leads: LeadsRepository,
+    private readonly capacityService: CapacityService,
   ) {}
 
   @Get()
@@ -33,18 +31,8 @@ export class CapacityController {
   @ApiErrorResponse(404, "OfferNotFound: offerId names no offer the caller may read (another publisher's offer does not exist to a publisher).")
   async capacity(@CurrentCaller() caller: Caller, @Query('offerId') offerId?: unknown): Promise<{ value: CapacityRowView[] }> {
     if (offerId !== undefined && typeof offerId !== 'string') throw new ApiError(400, 'ValidationFailed', 'offerId: give one offer ID.', 'offerId', [{ code: 'InvalidField', target: 'offerId', message: 'Give one offer ID.' }]);
-    const offers = offerId
-      ? [checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read')]
-      : (await this.offers.list()).filter((o) => mayAccessOffer(caller, o, 'read'));
-    const value: CapacityRowView[] = [];
-    const leadCounts = await this.leads.counts();
-    for (const offer of offers) {
-      if (!this.registry.has(offer.type)) continue;
-      const l = leadCounts.get(offer.id) ?? { pending: 0, failed: 0 };
-      for (const row of await this.registry.get(offer.type).capacity(offer)) {
-        value.push({ offerId: offer.id, offerState: offer.state, type: offer.type, ...row, leadsPending: l.pending, leadsFailed: l.failed });
-      }
-    }
+    const offers = offerId ? [checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read')] : await this.capacityService.readableOffers(caller);
+    const value = await this.capacityService.rows(offers);
     return { value };
   }
 }

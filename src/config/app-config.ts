@@ -128,6 +128,21 @@ const EnvSchema = z.object({
     .string()
     .optional()
     .refine((v) => v === undefined || v.trim() === '' || v.split(',').every((t) => /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(t.trim())), 'AUTH_ALLOWED_TENANTS must be a comma-separated list of tenant GUIDs'),
+  /** Issue 11: a separate listener for GET /metrics without auth (private network); unset = only /metrics behind the Operator role. */
+  METRICS_PORT: z.coerce.number({ message: 'METRICS_PORT must be a port number' }).int('METRICS_PORT must be a whole number').min(1, 'METRICS_PORT must be 1-65535').max(65535, 'METRICS_PORT must be 1-65535').optional(),
+  /** Issue 11: SMTP server of escalation e-mails (smtp://user:pass@host:587 or smtps://…); the embedded default uses the emulator's mail sink. */
+  SMTP_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || /^smtps?:\/\/[^\s]+$/.test(v), 'SMTP_URL must be an smtp:// or smtps:// URL'),
+  /** Issue 11: From address of escalation e-mails. */
+  ALERT_FROM: z.string().max(200, 'ALERT_FROM must be at most 200 characters').default('Test drive orchestrator <alerts@testdrive.invalid>'),
+  /** Issue 11: dashboard sign-in (Entra ID web app registration: client id, secret, and the key of the session cookie). */
+  DASHBOARD_CLIENT_ID: z.string().uuid('DASHBOARD_CLIENT_ID must be the GUID of the dashboard app registration').optional(),
+  DASHBOARD_CLIENT_SECRET: z.string().min(1).optional(),
+  DASHBOARD_SESSION_SECRET: z.string().min(32, 'DASHBOARD_SESSION_SECRET must be at least 32 characters').optional(),
+  /** Issue 11: the dashboard's public base URL (redirect URI = <it>/auth/callback); default http://localhost:<PORT>. */
+  DASHBOARD_PUBLIC_URL: z.string().url('DASHBOARD_PUBLIC_URL must be a URL').optional(),
   /** Lead source of a start that names none (issue 10). */
   LEADS_DEFAULT_SOURCE: z.enum(['AzureMarketplace', 'AppSource', 'AzurePortal'], { message: 'LEADS_DEFAULT_SOURCE must be AzureMarketplace, AppSource or AzurePortal' }).default('AzureMarketplace'),
   /** Trust per role (issue 8): see trustList() and docs/security.md. */
@@ -224,6 +239,16 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   /** Lead management (issue 10). */
   leads: { defaultSource: 'AzureMarketplace' | 'AppSource' | 'AzurePortal' };
+  /** Issue 11: separate unauthenticated metrics listener port (undefined: none). */
+  metricsPort?: number;
+  /** Issue 11: escalation e-mail (smtpUrl undefined: e-mails are not sent and stay pending). */
+  alerts: { smtpUrl?: string; from: string };
+  /**
+   * Issue 11: dashboard sign-in. Without clientId/clientSecret the dashboard answers 503 (the embedded
+   * default registers one with the emulator). sessionSecret: key of the session cookie (random per
+   * process when unset: sign-ins do not survive a restart and are not shared by replicas).
+   */
+  dashboard: { clientId?: string; clientSecret?: string; sessionSecret?: string; publicUrl?: string };
 }
 
 /** Entra ID's public-cloud authority host (the default of AUTH_AUTHORITY_HOST outside the embedded default). */
@@ -303,6 +328,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     leads: { defaultSource: e.LEADS_DEFAULT_SOURCE },
+    metricsPort: e.METRICS_PORT,
+    alerts: { smtpUrl: e.SMTP_URL, from: e.ALERT_FROM },
+    dashboard: { clientId: e.DASHBOARD_CLIENT_ID, clientSecret: e.DASHBOARD_CLIENT_SECRET, sessionSecret: e.DASHBOARD_SESSION_SECRET, publicUrl: e.DASHBOARD_PUBLIC_URL?.replace(/\/+$/, '') },
   };
 }
 

@@ -96,20 +96,24 @@ export class LeadsRepository {
   }
 
   /** Pending and failed leads per offer (GET /capacity). */
-  async counts(): Promise<Map<string, { pending: number; failed: number }>> {
+  async counts(): Promise<Map<string, { pending: number; failed: number; oldestPendingAt?: number }>> {
     const rows = await this.repo
       .createQueryBuilder('l')
       .select('l.offerId', 'offerId')
       .addSelect('l.state', 'state')
       .addSelect('COUNT(*)', 'n')
+      .addSelect('MIN(l.createdAt)', 'oldest')
       .where('l.state IN (:...s)', { s: ['pending', 'failed'] })
       .groupBy('l.offerId')
       .addGroupBy('l.state')
-      .getRawMany<{ offerId: string; state: LeadState; n: string | number }>();
-    const out = new Map<string, { pending: number; failed: number }>();
+      .getRawMany<{ offerId: string; state: LeadState; n: string | number; oldest: string | number | null }>();
+    const out = new Map<string, { pending: number; failed: number; oldestPendingAt?: number }>();
     for (const r of rows) {
-      const c = out.get(r.offerId) ?? { pending: 0, failed: 0 };
-      if (r.state === 'pending') c.pending = Number(r.n);
+      const c: { pending: number; failed: number; oldestPendingAt?: number } = out.get(r.offerId) ?? { pending: 0, failed: 0 };
+      if (r.state === 'pending') {
+        c.pending = Number(r.n);
+        if (r.oldest !== null) c.oldestPendingAt = Number(r.oldest);
+      }
       if (r.state === 'failed') c.failed = Number(r.n);
       out.set(r.offerId, c);
     }

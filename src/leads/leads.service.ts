@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Metrics } from '../metrics/metrics';
 import * as os from 'node:os';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ErrorDetail } from '../common/api-error';
@@ -58,6 +59,7 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly offers: OffersRepository,
+    private readonly metrics: Metrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -181,12 +183,15 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
     } catch (err) {
       outcome = { ok: false as const, code: 'SecretUnavailable', message: `The destination's secret could not be read: ${(err as Error).message.slice(0, 200)}`, permanent: false };
     }
+    const destination = cfg.destination!.type;
     if (outcome.ok) {
+      this.metrics.leadDeliveries.inc({ destination, outcome: 'delivered' });
       await this.repo.delivered(lead.id, this.owner, this.clock.now());
       this.logger.log({ leadId: lead.id, offerId: lead.offerId, attempts: lead.attempts }, 'lead delivered');
       return true;
     }
     const error = { code: outcome.code, message: outcome.message, ...(outcome.status ? { status: outcome.status } : {}), at: now };
+    this.metrics.leadDeliveries.inc({ destination, outcome: outcome.permanent || now - lead.createdAt >= LEAD_RETRY_HORIZON_MS ? 'failed' : 'retry' });
     if (outcome.permanent || now - lead.createdAt >= LEAD_RETRY_HORIZON_MS) {
       await this.repo.failed(lead.id, this.owner, outcome.permanent ? error : { ...error, code: 'RetriesExhausted', message: `No delivery in ${LEAD_RETRY_HORIZON_MS / 3_600_000} hours; last: ${outcome.message}` }, now);
       this.logger.warn({ leadId: lead.id, offerId: lead.offerId, code: outcome.code, attempts: lead.attempts }, 'lead delivery failed for good');

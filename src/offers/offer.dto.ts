@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { COMPONENTS_PATH, componentNameOf } from '../common/openapi';
 import type { TestDriveType } from '../test-drives/test-drive-type';
 import { leadsConfigSchema } from '../leads/lead-destination';
+import { escalationConfigSchema } from '../escalation/escalation-config';
 
 /** Partner Center: offer ID is lowercase letters, digits, '-' and '_', no whitespace, at most 50 characters. */
 export const OFFER_ID_PATTERN = /^[a-z0-9_-]{1,50}$/;
@@ -24,8 +25,9 @@ export const putOfferBodySchema = z.strictObject(
     ),
     deployment: z.record(z.string(), z.unknown(), { message: 'deployment must be an object' }).optional(),
     leads: leadsConfigSchema.optional(),
+    escalation: escalationConfigSchema.nullable().optional(),
   },
-  { message: 'The body must be a JSON object {alias, testDrive, deployment, leads}' },
+  { message: 'The body must be a JSON object {alias, testDrive, deployment, leads, escalation}' },
 );
 export type PutOfferBody = z.infer<typeof putOfferBodySchema>;
 
@@ -96,6 +98,12 @@ export const offerViewSchema = z.object({
     .nullable()
     .optional()
     .meta({ description: 'Where leads go (secrets never returned) and how the last test lead fared.' }),
+  /** Escalation e-mails and webhook (its secret never returned); null when none (issue 11). */
+  escalation: z
+    .object({ emails: z.array(z.string()), webhookUrl: z.string().nullable(), webhookSecretSet: z.boolean() })
+    .nullable()
+    .optional()
+    .meta({ description: 'Who hears about incidents of this offer (e-mails, signed webhook); the webhook secret is never returned.' }),
   /** Last check against the publisher's environment (types with checkHealth, e.g. Dynamics 365); absent otherwise. */
   health: offerHealthSchema.optional(),
   /** Publish response only: what the checks warn about (e.g. fewer free licenses than maxConcurrent). */
@@ -156,6 +164,7 @@ export function offerApiComponents(types: readonly TestDriveType[]): Record<stri
         testDrive,
         deployment: deployment ?? noDeploymentSchema,
         leads: putOfferBodySchema.shape.leads,
+        escalation: putOfferBodySchema.shape.escalation,
       })
       .meta({ description: `Test drive type '${t.type}': body of PUT /offers/{offerId}`, ...(example ? { example } : {}) });
     out[`Put${name}Offer`] = body;

@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn, VersionColumn } from 'typeorm';
 import { timestampColumn } from '../persistence/columns';
 import type { StoredLeadsConfig } from '../leads/lead-destination';
+import type { StoredEscalationConfig } from '../escalation/escalation-config';
 
 /** Lifecycle of an offer's test drive. Partner Center: disabling a test drive stops new sessions only. */
 export type OfferState = 'draft' | 'published' | 'unpublished';
@@ -83,6 +84,10 @@ export class OfferEntity {
   /** Lead destination without its secret (Key Vault reference), and the contact; null: none (issue 10). */
   @Column({ type: 'simple-json', nullable: true })
   leads?: StoredLeadsConfig | null;
+
+  /** Escalation e-mails and webhook without its signing secret (Key Vault reference); null: none (issue 11). */
+  @Column({ type: 'simple-json', nullable: true })
+  escalation?: StoredEscalationConfig | null;
 
   @Column(timestampColumn())
   publishedAt!: number | null;

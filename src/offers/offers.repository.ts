@@ -53,6 +53,7 @@ export class OffersRepository {
       updatedAt: offer.updatedAt,
       ...(offer.health !== undefined ? { health: offer.health } : {}),
       ...(offer.leads !== undefined ? { leads: offer.leads } : {}),
+      ...(offer.escalation !== undefined ? { escalation: offer.escalation } : {}),
     };
     const applied = await this.conditionalUpdate(offer.id, expectedVersion, fields);
     if (applied) offer.version = expectedVersion + 1;

@@ -19,8 +19,9 @@ import { checkOfferAccess, mayAccessOffer } from '../auth/offer-access';
 import { AuditService } from '../audit/audit.service';
 import { LeadsService } from '../leads/leads.service';
 import { leadsView } from '../leads/lead-destination';
+import { escalationView, prepareEscalationConfig } from '../escalation/escalation-config';
 import { AzureRuntime } from '../azure/azure-runtime';
-import { checkOutboundUrls, outboundPolicyFor, STRICT_OUTBOUND_POLICY } from '../security/outbound-url';
+import { checkOutboundUrls, outboundPolicyFor, PUBLISHER_RECEIVER_ENDPOINTS, STRICT_OUTBOUND_POLICY } from '../security/outbound-url';
 
 /** Session states that still hold (or are about to release) a customer's test drive. */
 const LIVE_SESSION_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
@@ -120,6 +121,17 @@ export class OffersService {
       if (leadsChange.problems.length) throw ApiError.validation(leadsChange.problems);
     }
 
+    // Issue 11: escalation e-mails and webhook (its signing secret to Key Vault), validated before anything is written.
+    let escalationChange: Awaited<ReturnType<typeof prepareEscalationConfig>> | undefined;
+    if (parsed.data.escalation !== undefined) {
+      const policy = this.outboundRuntime ? outboundPolicyFor(this.outboundRuntime.endpoints) : STRICT_OUTBOUND_POLICY;
+      escalationChange = await prepareEscalationConfig(offerId, parsed.data.escalation, existing?.escalation, {
+        setSecret: (name, value, tags) => this.secrets.set(name, value, tags),
+        checkWebhookUrl: (url) => checkOutboundUrls([{ target: 'escalation.webhookUrl', url, kind: PUBLISHER_RECEIVER_ENDPOINTS }], policy),
+      });
+      if (escalationChange.problems.length) throw ApiError.validation(escalationChange.problems);
+    }
+
     const now = this.clock.now();
     let secretRef: { name: string; version: string } | undefined;
     if (secret && validated.needsClientSecret) {
@@ -135,6 +147,7 @@ export class OffersService {
         existing.clientSecretVersion = secretRef.version;
       }
       if (leadsChange?.stored) existing.leads = leadsChange.stored;
+      if (escalationChange && escalationChange.stored !== undefined) existing.escalation = escalationChange.stored;
       existing.updatedAt = now;
       if (!(await this.offers.update(existing, readVersion))) throw await this.lostRace(offerId, pre);
       await this.audit.record(caller, 'offer.updated', { type: 'offer', id: offerId }, { alias: existing.alias, clientSecretVersion: secretRef?.version ?? null });
@@ -154,6 +167,7 @@ export class OffersService {
       ownerClientId: caller && !caller.isSystem ? caller.clientId : null,
       currentRevisionId: null,
       leads: leadsChange?.stored ?? null,
+      escalation: escalationChange?.stored ?? null,
       publishedAt: null,
       createdAt: now,
       updatedAt: now,
@@ -357,6 +371,7 @@ export function toView(offer: OfferEntity, extras: Record<string, unknown> = {})
     createdAt: iso(offer.createdAt)!,
     updatedAt: iso(offer.updatedAt)!,
     leads: leadsView(offer.leads) as OfferView['leads'],
+    escalation: escalationView(offer.escalation),
     ...(offer.health ? { health: offer.health } : {}),
   };
 }

@@ -5,6 +5,7 @@ import { DatabaseSettings } from '../config/app-config';
 import { withMigrationLock } from './migration-lock';
 import { OfferEntity } from '../offers/offer.entity';
 import { TEST_DRIVE_ENTITIES } from '../../modules/entities';
+import { AlertNotificationEntity, IncidentEntity } from '../escalation/incident.entity';
 import { SessionEntity } from '../sessions/session.entity';
 import { SchedulerLeaseEntity } from '../scheduling/scheduler-lease.entity';
 import { InitialSchema1795000000000 } from './migrations/1795000000000-initial-schema';
@@ -15,13 +16,14 @@ import { AuditEventEntity } from '../audit/audit-event.entity';
 import { StartRequestEntity } from '../sessions/start-request.entity';
 import { LeadEntity } from '../leads/lead.entity';
 import { Leads1795000000400 } from './migrations/1795000000400-leads';
+import { Escalation1795000000500 } from './migrations/1795000000500-escalation';
 import { StartRequests1795000000300 } from './migrations/1795000000300-start-requests';
 
 /** Every entity: the core's, and the test drive type modules' (registered in modules/entities.ts). */
-export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, SessionEntity, SchedulerLeaseEntity, AuditEventEntity, StartRequestEntity, LeadEntity];
+export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, SessionEntity, SchedulerLeaseEntity, AuditEventEntity, StartRequestEntity, LeadEntity, IncidentEntity, AlertNotificationEntity];
 
 /** Every migration, in order. The schema only ever changes through these (no synchronize). */
-export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200, StartRequests1795000000300, Leads1795000000400];
+export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200, StartRequests1795000000300, Leads1795000000400, Escalation1795000000500];
 
 /**
  * TypeORM options for SQLite (better-sqlite3, WAL, busy timeout) or PostgreSQL, with migrations run at

@@ -14,6 +14,8 @@ import * as tls from 'node:tls';
 import type { LookupFunction } from 'node:net';
 import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { classifyRemoteError, RemoteError, RemoteService } from './remote-error';
+import { emitRemoteCall, operationOf, outcomeOf } from './observe';
+import { performance } from 'node:perf_hooks';
 
 /**
  * The CA certificates (PEM) a client of the runtime's remotes trusts: the emulator's CA alone when the
@@ -113,8 +115,18 @@ export class RemoteHttp {
   readonly fetch = async (input: string | URL | { url: string }, init?: Record<string, unknown>): Promise<Response> => {
     const url = typeof input === 'string' || input instanceof URL ? String(input) : input.url;
     if (!url.startsWith('https:')) throw new RemoteError(this.opts.service, 'invalid', 'InsecureUrl', `Only https URLs are called (got ${urlForMessages(url).slice(0, 200)}).`);
-    const res = await undiciFetch(url, { ...(init ?? {}), dispatcher: this.dispatcher });
-    return res;
+    const started = performance.now();
+    const method = typeof init?.method === 'string' ? init.method : 'GET';
+    const report = (status?: number) =>
+      emitRemoteCall({ service: this.opts.service, operation: operationOf(method, url), outcome: outcomeOf(status), status, seconds: (performance.now() - started) / 1000 });
+    try {
+      const res = await undiciFetch(url, { ...(init ?? {}), dispatcher: this.dispatcher });
+      report(res.status);
+      return res;
+    } catch (err) {
+      report();
+      throw err;
+    }
   };
 
   /**
@@ -133,6 +145,8 @@ export class RemoteHttp {
     const payload = options.body === undefined ? undefined : isRaw ? (options.body as string | Buffer) : JSON.stringify(options.body);
     const headers: Record<string, string> = { accept: 'application/json', ...(payload !== undefined && !isRaw ? { 'content-type': 'application/json' } : {}), ...options.headers };
     const limit = this.opts.maxResponseBytes;
+    const started = performance.now();
+    let answered: number | undefined;
     try {
       const res = await undiciRequest(url, {
         dispatcher: this.dispatcher,
@@ -162,12 +176,15 @@ export class RemoteHttp {
       }
       const h: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+      answered = res.statusCode;
       return { status: res.statusCode, headers: h, body, text };
     } catch (err) {
       if (err instanceof RemoteError) throw err;
       const e = classifyRemoteError(err, service);
       const message = e.code === 'AnswerTooLarge' ? `The answer of ${where} is larger than ${limit} bytes.` : `${method} ${where} failed: ${e.message}`;
       throw new RemoteError(e.service, e.kind, e.code, message, e.status, e.retryAfterMs, { cause: err });
+    } finally {
+      emitRemoteCall({ service, operation: operationOf(method, url), outcome: outcomeOf(answered), status: answered, seconds: (performance.now() - started) / 1000 });
     }
   }
 

@@ -7,6 +7,12 @@ import { SessionsService } from '../sessions/sessions.service';
 import { TestDriveType } from '../test-drives/test-drive-type';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { LeaseService } from './lease.service';
+import { Metrics } from '../metrics/metrics';
+import { MetricsCollector } from '../metrics/metrics.collector';
+import { EscalationService } from '../escalation/escalation.service';
+
+/** How often (service clock, ms) the leader evaluates escalation conditions: every 15 s. */
+export const ESCALATION_INTERVAL_MS = 15_000;
 
 /** Most expiry runs in flight at once (a run stuck in a slow teardown does not stop the next tick's). */
 export const MAX_EXPIRY_RUNS = 3;
@@ -47,6 +53,9 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   private pass: Promise<void> | null = null;
   private readonly typeRuns = new Map<string, Run>();
   private readonly expiryRuns = new Set<Promise<void>>();
+  /** The leader's bookkeeping run in flight (metrics observer, escalation), if any. */
+  private leaderRun: Promise<void> | null = null;
+  private nextEscalationAt = 0;
   /** The tick in progress (its leadership check), if any. */
   private ticking: Promise<void> | null = null;
   private stopped = false;
@@ -63,6 +72,9 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     private readonly clock: Clock,
     private readonly scheduler: SchedulerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
+    private readonly collector: MetricsCollector,
+    private readonly escalation: EscalationService,
   ) {
     this.budgetMs = typeBudgetMs(config.reconcileIntervalMs);
   }
@@ -80,7 +92,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.scheduler.doesExist('interval', 'reconcile')) this.scheduler.deleteInterval('reconcile');
-    const inFlight = [this.ticking, this.pass, ...[...this.typeRuns.values()].map((r) => r.promise), ...this.expiryRuns].filter((p): p is Promise<void> => !!p);
+    const inFlight = [this.ticking, this.pass, this.leaderRun, ...[...this.typeRuns.values()].map((r) => r.promise), ...this.expiryRuns].filter((p): p is Promise<void> => !!p);
     if (inFlight.length) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -122,6 +134,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     if (!leader || this.stopped) return;
     const now = this.clock.now();
     this.startExpiry(now);
+    if (!this.leaderRun) this.leaderRun = this.runLeaderTasks(now).finally(() => (this.leaderRun = null));
     for (const type of this.registry.all()) {
       const running = this.typeRuns.get(type.type);
       if (!running) {
@@ -165,6 +178,22 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     return this.pass;
   }
 
+  /**
+   * The leader's bookkeeping each tick (never overlapping itself): observe sessions that became ready or
+   * ended (time-to-ready and expiry-lag histograms), evaluate escalation conditions every
+   * ESCALATION_INTERVAL_MS, and send due alert notifications. Errors are logged and counted.
+   */
+  private async runLeaderTasks(now: number): Promise<void> {
+    const guard = (task: string, body: () => Promise<unknown>) =>
+      this.metrics.timePass(task, body).catch((err: Error) => this.logger.warn(`${task} pass failed: ${err.message}`));
+    await guard('metrics', () => this.collector.observeSessions(now));
+    if (now >= this.nextEscalationAt) {
+      this.nextEscalationAt = now + ESCALATION_INTERVAL_MS;
+      await guard('escalation', () => this.escalation.evaluate(now));
+    }
+    await guard('alerts', () => this.escalation.deliverDue());
+  }
+
   private startExpiry(now: number): void {
     if (this.expiryRuns.size >= MAX_EXPIRY_RUNS) {
       if (!this.expirySkipLogged) this.logger.warn(`${this.expiryRuns.size} expiry runs still in flight (slow teardown?); skipping expiry this tick`);
@@ -178,7 +207,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
 
   private async expire(now: number): Promise<void> {
     try {
-      await this.sessions.expireDue(now);
+      await this.metrics.timePass('expiry', () => this.sessions.expireDue(now));
     } catch (err) {
       this.logger.error(`expiry pass failed: ${(err as Error).stack}`);
     }
@@ -189,7 +218,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     const startedAt = performance.now();
     const promise = (async () => {
       try {
-        await type.reconcile(now);
+        await this.metrics.timePass(type.type, () => type.reconcile(now));
       } catch (err) {
         this.logger.error(`reconcile of ${type.type} failed: ${(err as Error).stack}`);
       }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, IsNull, LessThanOrEqual, Not, Repository } from 'typeorm';
+import { Between, DataSource, In, IsNull, LessThanOrEqual, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../persistence/data-source';
 import { insertRow, TxBody } from '../persistence/database';
@@ -155,5 +155,49 @@ export class SessionsRepository {
 
   listByStates(states: SessionState[]): Promise<SessionEntity[]> {
     return this.repo.find({ where: { state: In(states) } });
+  }
+
+  /**
+   * Sessions counted by offer, type and state: every live one (provisioning, ready, ending) and those
+   * that ended or failed at or after `endedSince` (epoch ms). Two indexed group-bys (state; endedAt).
+   */
+  async countsByState(endedSince: number): Promise<Array<{ offerId: string; type: string; state: SessionState; n: number }>> {
+    const group = (where: string, params: Record<string, unknown>) =>
+      this.repo
+        .createQueryBuilder('s')
+        .select('s.offerId', 'offerId')
+        .addSelect('s.type', 'type')
+        .addSelect('s.state', 'state')
+        .addSelect('COUNT(*)', 'n')
+        .where(where, params)
+        .groupBy('s.offerId')
+        .addGroupBy('s.type')
+        .addGroupBy('s.state')
+        .getRawMany<{ offerId: string; type: string; state: SessionState; n: string | number }>();
+    const rows = [
+      ...(await group('s.state IN (:...live)', { live: ['provisioning', 'ready', 'ending'] })),
+      ...(await group('s.endedAt >= :since', { since: endedSince })),
+    ];
+    return rows.map((r) => ({ ...r, n: Number(r.n) }));
+  }
+
+  /** Sessions that became ready in (after, upTo] (epoch ms), oldest first, at most `limit` (metrics observer). */
+  readyBetween(after: number, upTo: number, limit = 5000): Promise<Array<Pick<SessionEntity, 'id' | 'type' | 'instanceKind' | 'requestedAt' | 'readyAt'>>> {
+    return this.repo.find({
+      where: { readyAt: Between(after + 1, upTo) },
+      select: { id: true, type: true, instanceKind: true, requestedAt: true, readyAt: true },
+      order: { readyAt: 'ASC' },
+      take: limit,
+    });
+  }
+
+  /** Sessions that ended in (after, upTo] (epoch ms), oldest first, at most `limit` (metrics observer). */
+  endedBetween(after: number, upTo: number, limit = 5000): Promise<Array<Pick<SessionEntity, 'id' | 'type' | 'endReason' | 'expiresAt' | 'endedAt'>>> {
+    return this.repo.find({
+      where: { endedAt: Between(after + 1, upTo) },
+      select: { id: true, type: true, endReason: true, expiresAt: true, endedAt: true },
+      order: { endedAt: 'ASC' },
+      take: limit,
+    });
   }
 }

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { Metrics, StartResult } from '../metrics/metrics';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { Clock, iso } from '../common/clock';
@@ -65,6 +66,7 @@ export class SessionsService {
     private readonly starts: StartRequestsRepository,
     private readonly leads: LeadsService,
     private readonly db: Database,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Length of one test drive hour in ms (TESTDRIVE_HOUR_SECONDS). */
@@ -90,12 +92,20 @@ export class SessionsService {
       if (r.session) return { session: r.session, created: false };
       request = r.request;
     }
+    let offerType = 'unknown';
     try {
       const session = await this.startOnce(offerId, body, client, idempotencyKey ?? null, requestHash, request);
+      offerType = session.type;
+      this.metrics.sessionStarts.inc({ offer: offerId, type: session.type, result: startResultOf(session) });
       this.logger.log({ sessionId: session.id, offerId, state: session.state, region: session.region, kind: session.instanceKind }, 'session started');
       await this.audit.record(caller, 'session.started', { type: 'session', id: session.id, offerId }, { region: session.region, instanceKind: session.instanceKind });
       return { session, created: true };
     } catch (err) {
+      const known = err instanceof ApiError && err.code !== 'OfferNotFound';
+      if (known || !(err instanceof ApiError)) {
+        const result: StartResult = err instanceof ApiError ? (err.code === 'NoCapacity' ? 'no_capacity' : err.getStatus() < 500 ? 'refused' : 'failed') : 'failed';
+        this.metrics.sessionStarts.inc({ offer: offerId, type: offerType === 'unknown' ? ((await this.offers.findById(offerId).catch(() => null))?.type ?? 'unknown') : offerType, result });
+      }
       if (request) {
         if (err instanceof ApiError && err.getStatus() < 500) await this.starts.refuse(request.id, refusalOf(err), this.clock.now());
         else await this.starts.forget(request.id);
@@ -339,4 +349,10 @@ export class SessionsService {
       failure: s.failure,
     };
   }
+}
+
+/** The `result` label of a start answered with a session: its instance kind (ARM), else its state. */
+function startResultOf(s: SessionEntity): StartResult {
+  if (s.instanceKind === 'hot' || s.instanceKind === 'cold') return s.instanceKind;
+  return s.state === 'ready' ? 'ready' : 'provisioning';
 }

@@ -23,6 +23,8 @@ export const ROUTE_POLICY: Record<string, Array<'marketplace' | 'publisher' | 'o
   'GET /api/v1/audit': ['operator'],
   'GET /api/v1/offers/:offerId/leads': ['publisher', 'operator'],
   'POST /api/v1/offers/:offerId/leads/:leadId/redeliver': ['publisher'],
+  'GET /api/v1/incidents': ['publisher', 'operator'],
+  'GET /metrics': ['operator'],
 };
 
 /** Routes that need no token. */
