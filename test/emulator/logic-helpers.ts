@@ -2,8 +2,54 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { LogicManagementClient } from '@azure/arm-logic';
-import type { EmulatorHandle } from '../../emulator/src';
-import { credential, tlsOptions } from './helpers';
+import type { DeploymentsClient } from '@azure/arm-resourcesdeployments';
+import type { EmulatorHandle, PublisherInfo } from '../../emulator/src';
+import { armClients, credential, start, tlsOptions } from './helpers';
+
+/** An emulator with a publisher, its resource group and real Logic / Deployments clients as the publisher. */
+export interface LogicEmulator {
+  readonly h: EmulatorHandle;
+  readonly pub: PublisherInfo;
+  readonly logic: LogicManagementClient;
+  readonly dep: DeploymentsClient;
+}
+
+/**
+ * The hooks of a describe block working on Logic Apps: beforeAll starts an emulator, makes a publisher
+ * and its resource group `rg` (westeurope); afterAll closes the emulator. Read the fields in tests and hooks.
+ */
+export function useLogicEmulator(rg: string): LogicEmulator {
+  let ready: LogicEmulator | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const started = await start();
+    cleanup = started.cleanup;
+    const { h } = started;
+    const pub = await h.createPublisher();
+    const arm = armClients(h, pub, pub.subscriptionId);
+    await arm.rm.resourceGroups.createOrUpdate(rg, { location: 'westeurope' });
+    ready = { h, pub, dep: arm.dep, logic: logicClient(h, pub, pub.subscriptionId) };
+  });
+  afterAll(async () => cleanup?.());
+  const get = (): LogicEmulator => {
+    if (!ready) throw new Error('useLogicEmulator: not started (read it inside a test or a hook)');
+    return ready;
+  };
+  return {
+    get h() {
+      return get().h;
+    },
+    get pub() {
+      return get().pub;
+    },
+    get logic() {
+      return get().logic;
+    },
+    get dep() {
+      return get().dep;
+    },
+  };
+}
 
 /** A real LogicManagementClient against the emulator (exactly how the service builds it). */
 export function logicClient(h: EmulatorHandle, c: { tenantId: string; clientId: string; clientSecret: string }, subscriptionId: string): LogicManagementClient {

@@ -1,9 +1,6 @@
 jest.setTimeout(60_000);
-import type { LogicManagementClient } from '@azure/arm-logic';
-import type { DeploymentsClient } from '@azure/arm-resourcesdeployments';
-import { start, armClients, control, fastPoll } from './helpers';
-import { logicClient, callUrl, followLocation, localServer, waitForRun, latestRun, definition } from './logic-helpers';
-import type { EmulatorHandle, PublisherInfo } from '../../emulator/src';
+import { control, fastPoll } from './helpers';
+import { callUrl, followLocation, localServer, waitForRun, latestRun, definition, useLogicEmulator } from './logic-helpers';
 
 const RG = 'rg-logic';
 
@@ -12,28 +9,14 @@ function decodeJwt(token: string): Record<string, any> {
 }
 
 describe('emulator: Logic Apps through the real LogicManagementClient', () => {
-  let h: EmulatorHandle;
-  let cleanup: () => Promise<void>;
-  let pub: PublisherInfo;
-  let logic: LogicManagementClient;
-  let dep: DeploymentsClient;
-
-  beforeAll(async () => {
-    ({ h, cleanup } = await start());
-    pub = await h.createPublisher();
-    const arm = armClients(h, pub, pub.subscriptionId);
-    dep = arm.dep;
-    await arm.rm.resourceGroups.createOrUpdate(RG, { location: 'westeurope' });
-    logic = logicClient(h, pub, pub.subscriptionId);
-  });
-  afterAll(async () => cleanup());
+  const emu = useLogicEmulator(RG);
 
   async function putWorkflow(name: string, def: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<void> {
-    await logic.workflows.createOrUpdate(RG, name, { location: 'westeurope', definition: def, ...extra });
+    await emu.logic.workflows.createOrUpdate(RG, name, { location: 'westeurope', definition: def, ...extra });
   }
 
   async function callbackUrl(wf: string, trigger = 'manual'): Promise<string> {
-    const cb = await logic.workflowTriggers.listCallbackUrl(RG, wf, trigger);
+    const cb = await emu.logic.workflowTriggers.listCallbackUrl(RG, wf, trigger);
     return cb.value!;
   }
 
@@ -63,20 +46,20 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
         },
       ],
     };
-    await dep.deployments.beginCreateOrUpdateAndWait(RG, 'd-logic-sync', { properties: { mode: 'Incremental', template } }, fastPoll);
+    await emu.dep.deployments.beginCreateOrUpdateAndWait(RG, 'd-logic-sync', { properties: { mode: 'Incremental', template } }, fastPoll);
 
-    const wf = await logic.workflows.get(RG, 'wf-sync');
+    const wf = await emu.logic.workflows.get(RG, 'wf-sync');
     expect(wf).toMatchObject({ name: 'wf-sync', type: 'Microsoft.Logic/workflows', location: 'westeurope', state: 'Enabled', provisioningState: 'Succeeded' });
     expect((wf.definition).triggers.manual.type).toBe('Request');
-    expect(wf.accessEndpoint).toMatch(new RegExp(`^${h.url}/logicapps/workflows/[0-9a-f]{32}$`));
+    expect(wf.accessEndpoint).toMatch(new RegExp(`^${emu.h.url}/logicapps/workflows/[0-9a-f]{32}$`));
     expect(wf.version).toMatch(/^\d{20}$/);
 
-    const cb = await logic.workflowTriggers.listCallbackUrl(RG, 'wf-sync', 'manual');
+    const cb = await emu.logic.workflowTriggers.listCallbackUrl(RG, 'wf-sync', 'manual');
     expect(cb).toMatchObject({ method: 'POST', queries: { apiVersion: '2016-10-01', sp: '/triggers/manual/run', sv: '1.0' } });
     expect(cb.queries!.sig).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(cb.value).toBe(`${cb.basePath}?api-version=2016-10-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=${cb.queries!.sig}`);
 
-    const r = await callUrl(h, cb.value!, 'POST', { name: 'Ada', items: [1, 2, 3] });
+    const r = await callUrl(emu.h, cb.value!, 'POST', { name: 'Ada', items: [1, 2, 3] });
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ greeting: 'Hello, Ada!', upper: 'ADA', count: 3 });
     expect(r.headers['x-custom']).toBe('wf-sync');
@@ -86,34 +69,34 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
     expect(r.headers['x-ms-workflow-name']).toBe('wf-sync');
     expect(r.headers['x-ms-tracking-id']).toBeTruthy();
 
-    const run = await waitForRun(logic, RG, 'wf-sync', runId);
+    const run = await waitForRun(emu.logic, RG, 'wf-sync', runId);
     expect(run).toMatchObject({ name: runId, status: 'Succeeded', outputs: { seen: { type: 'String', value: 'Ada' } } });
     expect(run.trigger).toMatchObject({ name: 'manual', status: 'Succeeded' });
     expect(run.startTime).toBeInstanceOf(Date);
     expect(run.endTime).toBeInstanceOf(Date);
     const names: string[] = [];
-    for await (const x of logic.workflowRuns.list(RG, 'wf-sync')) names.push(x.name!);
+    for await (const x of emu.logic.workflowRuns.list(RG, 'wf-sync')) names.push(x.name!);
     expect(names).toContain(runId);
     const actions: any[] = [];
-    for await (const a of logic.workflowRunActions.list(RG, 'wf-sync', runId)) actions.push(a);
+    for await (const a of emu.logic.workflowRunActions.list(RG, 'wf-sync', runId)) actions.push(a);
     expect(actions.map((a) => [a.name, a.status]).sort()).toEqual([['Compose', 'Succeeded'], ['Response', 'Succeeded']]);
     const compose = actions.find((a) => a.name === 'Compose');
     expect(compose.outputsLink.uri).toContain('/contents/ActionOutputs');
-    expect((await callUrl(h, compose.outputsLink.uri, 'GET')).json).toEqual({ greeting: 'Hello, Ada!', upper: 'ADA', count: 3 });
-    const one = await logic.workflowRunActions.get(RG, 'wf-sync', runId, 'Response');
+    expect((await callUrl(emu.h, compose.outputsLink.uri, 'GET')).json).toEqual({ greeting: 'Hello, Ada!', upper: 'ADA', count: 3 });
+    const one = await emu.logic.workflowRunActions.get(RG, 'wf-sync', runId, 'Response');
     expect(one.status).toBe('Succeeded');
 
     const all: string[] = [];
-    for await (const w of logic.workflows.listBySubscription()) all.push(w.name!);
-    for await (const w of logic.workflows.listByResourceGroup(RG)) expect(all).toContain(w.name);
+    for await (const w of emu.logic.workflows.listBySubscription()) all.push(w.name!);
+    for await (const w of emu.logic.workflows.listByResourceGroup(RG)) expect(all).toContain(w.name);
     expect(all).toContain('wf-sync');
     // trigger list/get
     const triggers: any[] = [];
-    for await (const t of logic.workflowTriggers.list(RG, 'wf-sync')) triggers.push(t);
+    for await (const t of emu.logic.workflowTriggers.list(RG, 'wf-sync')) triggers.push(t);
     expect(triggers.map((t) => t.name)).toEqual(['manual']);
 
     // control API run history
-    const hist = await control(h, 'GET', `/_emulator/logic/runs?subscriptionId=${pub.subscriptionId}&resourceGroup=${RG}&workflow=wf-sync`);
+    const hist = await control(emu.h, 'GET', `/_emulator/logic/runs?subscriptionId=${emu.pub.subscriptionId}&resourceGroup=${RG}&workflow=wf-sync`);
     expect(hist.status).toBe(200);
     expect(hist.body.value[0]).toMatchObject({ workflow: 'wf-sync', status: 'Succeeded', response: { statusCode: 200 } });
   });
@@ -121,10 +104,10 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
   it('refuses a wrong or missing signature with 401 and never runs the workflow', async () => {
     const url = await callbackUrl('wf-sync');
     const bad = url.replace(/sig=[^&]+/, 'sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
-    const r1 = await callUrl(h, bad, 'POST', { name: 'x' });
+    const r1 = await callUrl(emu.h, bad, 'POST', { name: 'x' });
     expect(r1.status).toBe(401);
     expect(r1.json.error.code).toBe('DirectApiInvalidAuthorizationSignature');
-    const r2 = await callUrl(h, url.replace(/&sig=[^&]+/, ''), 'POST', { name: 'x' });
+    const r2 = await callUrl(emu.h, url.replace(/&sig=[^&]+/, ''), 'POST', { name: 'x' });
     expect(r2.status).toBe(401);
     expect(r2.json.error).toMatchObject({ code: 'DirectApiAuthorizationRequired', message: 'The request must be authenticated only by Shared Access scheme.' });
     expect(r1.headers['x-ms-workflow-run-id']).toBeUndefined();
@@ -138,36 +121,36 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
         Response: { type: 'Response', kind: 'Http', operationOptions: 'Asynchronous', runAfter: { Wait: ['Succeeded'] }, inputs: { statusCode: 201, body: { done: true, id: "@guid()" } } },
       }),
     );
-    const first = await callUrl(h, await callbackUrl('wf-async'), 'POST', {});
+    const first = await callUrl(emu.h, await callbackUrl('wf-async'), 'POST', {});
     expect(first.status).toBe(202);
     expect(first.headers.location).toContain('/logicapps/workflows/');
     expect(first.headers['x-ms-workflow-run-id']).toBeTruthy();
-    const { final, polls } = await followLocation(h, first);
+    const { final, polls } = await followLocation(emu.h, first);
     expect(polls).toBeGreaterThan(1);
     expect(final.status).toBe(201);
     expect(final.json.done).toBe(true);
-    const run = await waitForRun(logic, RG, 'wf-async', first.headers['x-ms-workflow-run-id'] as string);
+    const run = await waitForRun(emu.logic, RG, 'wf-async', first.headers['x-ms-workflow-run-id'] as string);
     expect(run.status).toBe('Succeeded');
   });
 
   it('answers 202 at once when the workflow has no Response; the run completes', async () => {
     await putWorkflow('wf-noresp', definition({ Init: { type: 'InitializeVariable', runAfter: {}, inputs: { variables: [{ name: 'v', type: 'integer', value: 1 }] } } }));
-    const r = await callUrl(h, await callbackUrl('wf-noresp'), 'POST', {});
+    const r = await callUrl(emu.h, await callbackUrl('wf-noresp'), 'POST', {});
     expect(r.status).toBe(202);
     expect(r.text).toBe('');
-    const run = await waitForRun(logic, RG, 'wf-noresp', r.headers['x-ms-workflow-run-id'] as string);
+    const run = await waitForRun(emu.logic, RG, 'wf-noresp', r.headers['x-ms-workflow-run-id'] as string);
     expect(run.status).toBe('Succeeded');
   });
 
   it('refuses calls to a disabled workflow (409) and accepts them again once enabled', async () => {
     const url = await callbackUrl('wf-sync');
-    await logic.workflows.disable(RG, 'wf-sync');
-    expect((await logic.workflows.get(RG, 'wf-sync')).state).toBe('Disabled');
-    const r = await callUrl(h, url, 'POST', { name: 'x', items: [] });
+    await emu.logic.workflows.disable(RG, 'wf-sync');
+    expect((await emu.logic.workflows.get(RG, 'wf-sync')).state).toBe('Disabled');
+    const r = await callUrl(emu.h, url, 'POST', { name: 'x', items: [] });
     expect(r.status).toBe(409);
     expect(r.json.error.code).toBe('WorkflowDisabled');
-    await logic.workflows.enable(RG, 'wf-sync');
-    expect((await callUrl(h, url, 'POST', { name: 'x', items: [] })).status).toBe(200);
+    await emu.logic.workflows.enable(RG, 'wf-sync');
+    expect((await callUrl(emu.h, url, 'POST', { name: 'x', items: [] })).status).toBe(200);
   });
 
   it('runs Http actions against a local server (managed identity) and the emulator ARM API (ActiveDirectoryOAuth), with variables, Foreach, If and Scope', async () => {
@@ -219,24 +202,24 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
         ),
         {
           identity: { type: 'SystemAssigned' },
-          parameters: { serviceUrl: { value: srv.url }, armUrl: { value: h.url }, sub: { value: pub.subscriptionId }, rg: { value: RG }, tenant: { value: pub.tenantId }, clientId: { value: pub.clientId }, secret: { value: pub.clientSecret } },
+          parameters: { serviceUrl: { value: srv.url }, armUrl: { value: emu.h.url }, sub: { value: emu.pub.subscriptionId }, rg: { value: RG }, tenant: { value: emu.pub.tenantId }, clientId: { value: emu.pub.clientId }, secret: { value: emu.pub.clientSecret } },
         },
       );
-      const wf = await logic.workflows.get(RG, 'wf-http');
+      const wf = await emu.logic.workflows.get(RG, 'wf-http');
       expect(wf.identity?.type).toBe('SystemAssigned');
       expect(wf.identity?.principalId).toBeTruthy();
       expect((wf.parameters as any).secret.value).toBeUndefined(); // secure parameter values are not returned
-      const r = await callUrl(h, await callbackUrl('wf-http'), 'POST', {});
+      const r = await callUrl(emu.h, await callbackUrl('wf-http'), 'POST', {});
       expect(r.status).toBe(200);
       expect(r.json).toEqual({ total: 12, size: 'big', rg: RG, echo: ['item-1', 'item-2'] });
       // the managed identity token the local service received
       const auth = String(srv.requests[0].headers.authorization);
       expect(auth).toMatch(/^Bearer /);
-      expect(decodeJwt(auth.slice(7))).toMatchObject({ aud: 'https://management.azure.com/', oid: wf.identity!.principalId, tid: pub.tenantId, idtyp: 'app' });
+      expect(decodeJwt(auth.slice(7))).toMatchObject({ aud: 'https://management.azure.com/', oid: wf.identity!.principalId, tid: emu.pub.tenantId, idtyp: 'app' });
       expect(JSON.parse(srv.requests[1].body)).toEqual({ total: 12, log: ['item-1', 'item-2'], rgLocation: 'westeurope' });
       // secrets never appear in the run history
-      const hist = await control(h, 'GET', `/_emulator/logic/runs?workflow=wf-http`);
-      expect(JSON.stringify(hist.body)).not.toContain(pub.clientSecret);
+      const hist = await control(emu.h, 'GET', `/_emulator/logic/runs?workflow=wf-http`);
+      expect(JSON.stringify(hist.body)).not.toContain(emu.pub.clientSecret);
       expect(JSON.stringify(hist.body)).not.toContain(auth.slice(7));
     } finally {
       await srv.close();
@@ -258,9 +241,9 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
         undefined,
         { parameters: { base: { type: 'String' }, tenant: { type: 'String' }, clientId: { type: 'String' }, secret: { type: 'SecureString' } } },
       ),
-      { parameters: { base: { value: h.url }, tenant: { value: pub.tenantId }, clientId: { value: pub.clientId }, secret: { value: pub.clientSecret } } },
+      { parameters: { base: { value: emu.h.url }, tenant: { value: emu.pub.tenantId }, clientId: { value: emu.pub.clientId }, secret: { value: emu.pub.clientSecret } } },
     );
-    const r = await callUrl(h, await callbackUrl('wf-graph'), 'POST', {});
+    const r = await callUrl(emu.h, await callbackUrl('wf-graph'), 'POST', {});
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ status: 200, isArray: true });
   });
@@ -273,9 +256,9 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
         Never: { type: 'Compose', runAfter: { Stop: ['Succeeded'] }, inputs: 'x' },
       }),
     );
-    const r = await callUrl(h, await callbackUrl('wf-terminate'), 'POST', { field: 'name' });
+    const r = await callUrl(emu.h, await callbackUrl('wf-terminate'), 'POST', { field: 'name' });
     expect(r.status).toBe(202);
-    const run = await waitForRun(logic, RG, 'wf-terminate', r.headers['x-ms-workflow-run-id'] as string);
+    const run = await waitForRun(emu.logic, RG, 'wf-terminate', r.headers['x-ms-workflow-run-id'] as string);
     expect(run.status).toBe('Failed');
     expect(run.error).toEqual({ code: 'BadInput', message: 'Missing name' });
   });
@@ -288,10 +271,10 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
         Response: { type: 'Response', runAfter: { Call_function: ['Succeeded'] }, inputs: { statusCode: 200 } },
       }),
     );
-    const r = await callUrl(h, await callbackUrl('wf-unsupported'), 'POST', {});
+    const r = await callUrl(emu.h, await callbackUrl('wf-unsupported'), 'POST', {});
     expect(r.status).toBe(502);
     expect(r.json.error.code).toBe('NoResponse');
-    const run = await waitForRun(logic, RG, 'wf-unsupported', r.headers['x-ms-workflow-run-id'] as string);
+    const run = await waitForRun(emu.logic, RG, 'wf-unsupported', r.headers['x-ms-workflow-run-id'] as string);
     expect(run.status).toBe('Failed');
     expect(run.error.code).toBe('UnsupportedByEmulator');
     expect(run.error.message).toContain("Action type 'Function' is not supported by the local emulator");
@@ -309,46 +292,46 @@ describe('emulator: Logic Apps through the real LogicManagementClient', () => {
         Response: { type: 'Response', runAfter: { Pick: ['Succeeded'] }, inputs: { statusCode: 200, body: { s: "@variables('s')", err: "@outputs('Err')", matched: "@outputs('Matched')" } } },
       }),
     );
-    const r = await callUrl(h, await callbackUrl('wf-catch'), 'POST', {});
+    const r = await callUrl(emu.h, await callbackUrl('wf-catch'), 'POST', {});
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ s: '123', err: 'Failed', matched: 'yes' });
-    const run = await waitForRun(logic, RG, 'wf-catch', r.headers['x-ms-workflow-run-id'] as string);
+    const run = await waitForRun(emu.logic, RG, 'wf-catch', r.headers['x-ms-workflow-run-id'] as string);
     expect(run.status).toBe('Succeeded');
-    const boom = await logic.workflowRunActions.get(RG, 'wf-catch', run.name, 'Boom');
+    const boom = await emu.logic.workflowRunActions.get(RG, 'wf-catch', run.name, 'Boom');
     expect(boom.status).toBe('Failed');
     expect((boom.error).code).toBe('InvalidTemplate');
-    const skipped = await logic.workflowRunActions.get(RG, 'wf-catch', run.name, 'NotMatched');
+    const skipped = await emu.logic.workflowRunActions.get(RG, 'wf-catch', run.name, 'NotMatched');
     expect(skipped.status).toBe('Skipped');
   });
 
   it('workflowTriggers.run starts a run; cancel stops a running one; unknown workflow/run are 404', async () => {
     await putWorkflow('wf-wait', definition({ Wait: { type: 'Wait', runAfter: {}, inputs: { interval: { count: 30, unit: 'Second' } } } }));
-    await logic.workflowTriggers.run(RG, 'wf-wait', 'manual');
-    const run = await latestRun(logic, RG, 'wf-wait');
+    await emu.logic.workflowTriggers.run(RG, 'wf-wait', 'manual');
+    const run = await latestRun(emu.logic, RG, 'wf-wait');
     expect(run.status).toBe('Running');
-    await logic.workflowRuns.cancel(RG, 'wf-wait', run.name);
-    expect((await logic.workflowRuns.get(RG, 'wf-wait', run.name)).status).toBe('Cancelled');
-    await expect(logic.workflows.get(RG, 'nope')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceNotFound' });
-    await expect(logic.workflowRuns.get(RG, 'wf-wait', '0858000')).rejects.toMatchObject({ statusCode: 404, code: 'WorkflowRunNotFound' });
+    await emu.logic.workflowRuns.cancel(RG, 'wf-wait', run.name);
+    expect((await emu.logic.workflowRuns.get(RG, 'wf-wait', run.name)).status).toBe('Cancelled');
+    await expect(emu.logic.workflows.get(RG, 'nope')).rejects.toMatchObject({ statusCode: 404, code: 'ResourceNotFound' });
+    await expect(emu.logic.workflowRuns.get(RG, 'wf-wait', '0858000')).rejects.toMatchObject({ statusCode: 404, code: 'WorkflowRunNotFound' });
   });
 
   it('recreating a workflow invalidates old callback URLs; the sync timeout answers 504', async () => {
     await putWorkflow('wf-recreate', definition({ Response: { type: 'Response', runAfter: {}, inputs: { statusCode: 200, body: 'ok' } } }));
     const oldUrl = await callbackUrl('wf-recreate');
-    expect((await callUrl(h, oldUrl, 'POST', {})).text).toBe('ok');
-    await logic.workflows.delete(RG, 'wf-recreate');
+    expect((await callUrl(emu.h, oldUrl, 'POST', {})).text).toBe('ok');
+    await emu.logic.workflows.delete(RG, 'wf-recreate');
     await putWorkflow('wf-recreate', definition({ Response: { type: 'Response', runAfter: {}, inputs: { statusCode: 200, body: 'ok' } } }));
-    expect([401, 404]).toContain((await callUrl(h, oldUrl, 'POST', {})).status);
-    expect((await callUrl(h, await callbackUrl('wf-recreate'), 'POST', {})).status).toBe(200);
+    expect([401, 404]).toContain((await callUrl(emu.h, oldUrl, 'POST', {})).status);
+    expect((await callUrl(emu.h, await callbackUrl('wf-recreate'), 'POST', {})).status).toBe(200);
 
-    await control(h, 'PUT', '/_emulator/logic/settings', { syncResponseTimeoutSeconds: 0.5 });
+    await control(emu.h, 'PUT', '/_emulator/logic/settings', { syncResponseTimeoutSeconds: 0.5 });
     try {
       await putWorkflow('wf-slow', definition({ Wait: { type: 'Wait', runAfter: {}, inputs: { interval: { count: 2, unit: 'Second' } } }, Response: { type: 'Response', runAfter: { Wait: ['Succeeded'] }, inputs: { statusCode: 200 } } }));
-      const r = await callUrl(h, await callbackUrl('wf-slow'), 'POST', {});
+      const r = await callUrl(emu.h, await callbackUrl('wf-slow'), 'POST', {});
       expect(r.status).toBe(504);
       expect(r.json.error.code).toBe('GatewayTimeout');
     } finally {
-      await control(h, 'PUT', '/_emulator/logic/settings', { syncResponseTimeoutSeconds: 120 });
+      await control(emu.h, 'PUT', '/_emulator/logic/settings', { syncResponseTimeoutSeconds: 120 });
     }
   });
 });
