@@ -1,33 +1,16 @@
 jest.setTimeout(60_000);
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:https';
+import { httpsRequest, jsonOrText } from '../support/emulator-client';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src';
 import { control, start } from './helpers';
 
 /** A raw HTTPS request to a receiver URL (trusting the emulator CA), as the service's webhook client would send it. */
-function post(h: EmulatorHandle, url: string, body: string | Buffer | undefined, headers: Record<string, string> = {}, method = 'POST'): Promise<{ status: number; headers: Record<string, unknown>; json: any }> {
-  return new Promise((resolve, reject) => {
-    const data = typeof body === 'string' ? Buffer.from(body) : body;
-    const req = request(url, { method, ca: h.caCertPem, headers: { ...(data ? { 'content-length': String(data.length) } : {}), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown = text;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          /* text */
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, json });
-      });
-    });
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
+async function post(h: EmulatorHandle, url: string, body: string | Buffer | undefined, headers: Record<string, string> = {}, method = 'POST'): Promise<{ status: number; headers: Record<string, unknown>; json: any }> {
+  const data = typeof body === 'string' ? Buffer.from(body) : body;
+  const r = await httpsRequest(url, h.caCertPem, method, data, { ...(data ? { 'content-length': String(data.length) } : {}), ...headers });
+  return { status: r.status, headers: r.headers, json: r.text ? jsonOrText(r.text) : undefined };
 }
 
 describe('emulator: HTTPS receivers', () => {
