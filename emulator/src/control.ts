@@ -50,8 +50,10 @@ function controlError(ctx: Ctx, status: number, code: string, message: string): 
 
 /**
  * The operator's control API under /_emulator/ (plain JSON, no auth):
- * POST publishers, POST clients, GET subscriptions/{id}, GET state, GET|PUT settings,
- * GET|PUT|DELETE faults. Errors: `{ error: { code, message } }` with 400/404/405.
+ * POST publishers, POST clients (`{tenantId?, newTenant?, roles?, keyVaultAccess?, subscriptionRoles?,
+ * redirectUris?, publicClient?, displayName?}`), GET subscriptions/{id}, GET state, GET|PUT settings,
+ * GET|PUT|DELETE faults. (Users and redirect URIs: signin.ts; mail: smtp.ts.) Errors: `{ error: { code,
+ * message } }` with 400/404/405.
  */
 export function handleControl(ctx: Ctx, deps: ControlDeps): void {
   const s = ctx.segments.slice(1).filter((x) => x !== '');
@@ -84,6 +86,9 @@ export function handleControl(ctx: Ctx, deps: ControlDeps): void {
           roles: obj.roles as string[] | undefined,
           keyVaultAccess: typeof obj.keyVaultAccess === 'boolean' ? obj.keyVaultAccess : undefined,
           subscriptionRoles: obj.subscriptionRoles as never,
+          redirectUris: obj.redirectUris as string[] | undefined,
+          publicClient: typeof obj.publicClient === 'boolean' ? obj.publicClient : undefined,
+          displayName: obj.displayName as string | undefined,
         }),
       );
     }
@@ -138,7 +143,8 @@ export function stateSummary(state: EmulatorState): Record<string, unknown> {
     serviceTenantId: state.serviceTenantId,
     settings: state.settings,
     tenants: Object.values(state.tenants).map((t) => ({ id: t.id, name: t.name })),
-    clients: Object.values(state.clients).map((c) => ({ clientId: c.clientId, tenantId: c.tenantId, kind: c.kind, roles: c.roles, principalId: c.objectId, keyVaultAccess: c.keyVaultAccess })),
+    clients: Object.values(state.clients).map((c) => ({ clientId: c.clientId, tenantId: c.tenantId, kind: c.kind, roles: c.roles, principalId: c.objectId, keyVaultAccess: c.keyVaultAccess, redirectUris: c.redirectUris ?? [], publicClient: c.publicClient === true })),
+    users: Object.values(state.users ?? {}).map((u) => ({ objectId: u.objectId, tenantId: u.tenantId, userPrincipalName: u.userPrincipalName, roles: u.roles })),
     subscriptions: subs.map((s) => ({
       subscriptionId: s.id,
       tenantId: s.tenantId,

@@ -35,6 +35,10 @@ export interface ClientInfo {
   clientSecret: string;
   principalId: string;
   roles: string[];
+  /** Redirect URIs registered for sign-in (empty unless given; see setRedirectUris). */
+  redirectUris: string[];
+  /** Whether the app may redeem codes without its secret (Entra's "Allow public client flows"). */
+  publicClient: boolean;
 }
 
 /** Options of createClient. */
@@ -49,6 +53,12 @@ export interface CreateClientOptions {
   keyVaultAccess?: boolean;
   /** Role on existing subscriptions, e.g. to test RBAC: [{ subscriptionId, role: "Reader" }]. */
   subscriptionRoles?: Array<{ subscriptionId: string; role: 'Owner' | 'Contributor' | 'Reader' }>;
+  /** Redirect URIs for interactive sign-in (rules: validateRedirectUris). Default none. */
+  redirectUris?: string[];
+  /** Allow public client flows: codes and refresh tokens redeemable without the secret, PKCE then required. Default false. */
+  publicClient?: boolean;
+  /** Name shown on the sign-in page ("to continue to ..."); default "testdrive-client". */
+  displayName?: string;
 }
 
 /** A caller error in the control API (400/404 with `{error:{code,message}}`). */
@@ -126,12 +136,100 @@ export function createClient(state: EmulatorState, store: StateStore, opts: Crea
     if (sub.tenantId !== tenantId) throw new DirectoryError(400, 'CrossTenantRoleAssignment', 'A role on a subscription can only be given to a principal of the same tenant.');
     if (!['Owner', 'Contributor', 'Reader'].includes(sr.role)) throw new DirectoryError(400, 'InvalidRole', 'role must be Owner, Contributor or Reader.');
   }
-  const { app, secret } = newApp(state, tenantId, 'client', 'testdrive-client', [...roles], opts.keyVaultAccess ?? true);
+  const publicClient = opts.publicClient === true;
+  const redirectUris = opts.redirectUris === undefined ? [] : validateRedirectUris(opts.redirectUris, publicClient);
+  if (opts.displayName !== undefined && (typeof opts.displayName !== 'string' || !/^\S.{0,119}$/.test(opts.displayName))) throw new DirectoryError(400, 'InvalidDisplayName', 'displayName must be 1-120 characters, not starting with a space.');
+  const { app, secret } = newApp(state, tenantId, 'client', opts.displayName ?? 'testdrive-client', [...roles], opts.keyVaultAccess ?? true);
+  if (redirectUris.length) app.redirectUris = redirectUris;
+  if (publicClient) app.publicClient = true;
   for (const sr of opts.subscriptionRoles ?? []) {
     state.subscriptions[sr.subscriptionId.toLowerCase()].roleAssignments.push({ principalId: app.objectId, roleDefinitionName: sr.role });
   }
   store.changed();
-  return { tenantId, clientId: app.clientId, clientSecret: secret, principalId: app.objectId, roles: [...roles] };
+  return { tenantId, clientId: app.clientId, clientSecret: secret, principalId: app.objectId, roles: [...roles], redirectUris: [...redirectUris], publicClient };
+}
+
+/** Most redirect URIs an app registration holds (Entra's limit per app). */
+export const MAX_REDIRECT_URIS = 256;
+
+/**
+ * Checks redirect URIs against Entra's restrictions (learn.microsoft.com, "Redirect URI (reply URL)
+ * outline and restrictions"): an absolute URI of at most 256 characters, no fragment, no wildcard;
+ * `https`, or `http` only on a loopback host (localhost, 127.0.0.1, [::1]); a custom scheme
+ * (e.g. `myapp://auth`) only for a public client. At most 256 per app. Duplicates are dropped.
+ * @returns the URIs as given (deduplicated).
+ * @throws DirectoryError 400 InvalidRedirectUri naming the first offending URI.
+ */
+export function validateRedirectUris(uris: unknown, publicClient: boolean): string[] {
+  const bad = (msg: string): never => {
+    throw new DirectoryError(400, 'InvalidRedirectUri', msg);
+  };
+  if (!Array.isArray(uris)) bad('redirectUris must be an array of URIs.');
+  const list = uris as unknown[];
+  if (list.length > MAX_REDIRECT_URIS) bad(`An app holds at most ${MAX_REDIRECT_URIS} redirect URIs.`);
+  const out: string[] = [];
+  for (const u of list) {
+    if (typeof u !== 'string' || !u || u.length > 256) bad('Each redirect URI must be a string of 1-256 characters.');
+    const uri = u as string;
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      return bad(`'${uri.slice(0, 100)}' is not an absolute URI.`);
+    }
+    if (uri.includes('#')) bad(`'${uri.slice(0, 100)}': a redirect URI cannot contain a fragment.`);
+    if (uri.includes('*')) bad(`'${uri.slice(0, 100)}': wildcard redirect URIs are not supported.`);
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) bad(`'${uri.slice(0, 100)}': http is allowed only for localhost; use https.`);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:' && !publicClient) bad(`'${uri.slice(0, 100)}': a custom scheme is allowed only for a public client (publicClient: true).`);
+    if (!out.includes(uri)) out.push(uri);
+  }
+  return out;
+}
+
+/** True for localhost, 127.0.0.1 (any 127/8 address) and [::1]. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  return h === 'localhost' || h === '[::1]' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Whether `requested` matches one of `registered` the way Entra matches reply URLs: the same URI
+ * (scheme and host case-insensitive, the rest exact) — except that for `http` loopback URIs the port
+ * is ignored (RFC 8252 7.3, which Entra follows for native apps' ephemeral ports).
+ */
+export function redirectUriMatches(registered: readonly string[], requested: string): boolean {
+  let req: URL;
+  try {
+    req = new URL(requested);
+  } catch {
+    return false;
+  }
+  if (requested.includes('#')) return false;
+  return registered.some((r) => {
+    let reg: URL;
+    try {
+      reg = new URL(r);
+    } catch {
+      return false;
+    }
+    if (reg.protocol === 'http:' && req.protocol === 'http:' && isLoopbackHost(reg.hostname)) {
+      return reg.hostname === req.hostname && reg.pathname === req.pathname && reg.search === req.search && reg.username === req.username;
+    }
+    return reg.href === req.href;
+  });
+}
+
+/**
+ * Replaces the redirect URIs of an app registration (PUT /_emulator/clients/{clientId}/redirect-uris).
+ * @returns `{clientId, redirectUris}`.
+ * @throws DirectoryError 404 ClientNotFound; 400 InvalidRedirectUri (validateRedirectUris).
+ */
+export function setRedirectUris(state: EmulatorState, store: StateStore, clientId: string, uris: unknown): { clientId: string; redirectUris: string[] } {
+  const app = state.clients[String(clientId).toLowerCase()];
+  if (!app) throw new DirectoryError(404, 'ClientNotFound', `Client '${String(clientId).slice(0, 100)}' does not exist.`);
+  app.redirectUris = validateRedirectUris(uris, app.publicClient === true);
+  store.changed();
+  return { clientId: app.clientId, redirectUris: [...app.redirectUris] };
 }
 
 /** Options of registerApplication (POST /_emulator/applications). */

@@ -6,6 +6,7 @@ import { send } from './http';
 import type { ApiApplication, AppClient, EmulatorState, Tenant } from './state';
 import type { FaultStore } from './faults';
 import { defaultFaultCode } from './faults';
+import type { SignInService } from './signin';
 
 /** Access-token lifetime in seconds (Entra's default for client-credential tokens is 60-90 min; we use 1 h). */
 export const TOKEN_LIFETIME_SECONDS = 3600;
@@ -217,6 +218,8 @@ export interface EntraDeps {
   keys: SigningKeys;
   faults: FaultStore;
   log: (msg: string, extra?: object) => void;
+  /** Interactive sign-in (authorize, logout, code and refresh-token grants); without it those routes are not served. */
+  signIn?: SignInService;
 }
 
 /**
@@ -224,8 +227,10 @@ export interface EntraDeps {
  * not an Entra route:
  * - GET /{tenant}/v2.0/.well-known/openid-configuration and GET /{tenant}/.well-known/openid-configuration (v1)
  * - GET /{tenant}/discovery/v2.0/keys, /{tenant}/discovery/keys, /common/discovery/keys (JWKS)
- * - POST /{tenant}/oauth2/v2.0/token (scope) and POST /{tenant}/oauth2/token (v1, `resource`)
- * {tenant} is a tenant GUID or its domain name.
+ * - POST /{tenant}/oauth2/v2.0/token (scope) and POST /{tenant}/oauth2/token (v1, `resource`); the v2 endpoint
+ *   also takes grant_type=authorization_code|refresh_token (signin.ts)
+ * - GET|POST /{tenant}/oauth2/v2.0/authorize and /{tenant}/oauth2/v2.0/logout (signin.ts)
+ * {tenant} is a tenant GUID or its domain name (or organizations/common for sign-in and discovery).
  */
 export async function handleEntra(ctx: Ctx, deps: EntraDeps): Promise<boolean> {
   const s = ctx.segments;
@@ -237,6 +242,8 @@ export async function handleEntra(ctx: Ctx, deps: EntraDeps): Promise<boolean> {
   const isKeys = rest === 'discovery/v2.0/keys' || rest === 'discovery/keys';
   const isTokenV2 = rest === 'oauth2/v2.0/token';
   const isTokenV1 = rest === 'oauth2/token';
+  if (deps.signIn && rest === 'oauth2/v2.0/authorize') return deps.signIn.handleAuthorize(ctx, tenantSeg), true;
+  if (deps.signIn && rest === 'oauth2/v2.0/logout') return await deps.signIn.handleLogout(ctx), true;
   if (!isV2Config && !isV1Config && !isKeys && !isTokenV2 && !isTokenV1) return false;
 
   if (isKeys) {
@@ -307,7 +314,9 @@ export function openIdConfiguration(baseUrl: string, tenantId: string, v2: boole
     http_logout_supported: true,
     frontchannel_logout_supported: true,
     end_session_endpoint: v2 ? `${a}/oauth2/v2.0/logout` : `${a}/oauth2/logout`,
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'roles', 'appid', 'azp', 'ver'],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'roles', 'appid', 'azp', 'ver', 'nonce', 'name', 'preferred_username', 'email', 'sid'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    code_challenge_methods_supported: ['S256'],
     tenant_region_scope: 'EU',
     cloud_instance_name: 'localhost',
     cloud_graph_host_name: 'localhost',
@@ -342,6 +351,7 @@ async function issueToken(ctx: Ctx, deps: EntraDeps, tenantSeg: string, tenant: 
   }
   const grantType = form.get('grant_type');
   if (!grantType) return sendAadError(ctx, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+  if (!v1 && deps.signIn && (grantType === 'authorization_code' || grantType === 'refresh_token')) return deps.signIn.tokenGrant(ctx, form, grantType, clientId, clientSecret, tenantSeg, tenant);
   if (grantType !== 'client_credentials') return sendAadError(ctx, 400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType.slice(0, 100)}'.`);
   if (!tenant) return sendAadError(ctx, 400, 'invalid_request', 90002, `Tenant '${tenantSeg.slice(0, 100)}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`);
   if (!clientId) return sendAadError(ctx, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");

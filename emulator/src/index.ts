@@ -15,7 +15,9 @@ import { handleControl, subscriptionSnapshot } from './control';
 import { handleGraph } from './graph/graph';
 import { handleDynamics, handleDynamicsControl } from './dynamics/dynamics';
 import { createEnvironment, environmentInfo, environmentSnapshot, findEnvironment, type CreateDynamicsEnvironmentOptions, type DynamicsEnvironmentInfo } from './dynamics/model';
-import { createClient, createPublisher, type ClientInfo, type CreateClientOptions, type CreatePublisherOptions, type PublisherInfo } from './directory';
+import { createClient, createPublisher, setRedirectUris, type ClientInfo, type CreateClientOptions, type CreatePublisherOptions, type PublisherInfo } from './directory';
+import { DEFAULT_SIGN_IN_SETTINGS, SignInService, type SignInSettings } from './signin';
+import { listUsers, type CreateUserOptions, type UpdateUserOptions, type UserInfo, type UserView } from './users';
 import { ReceiverService, RECEIVER_PREFIX, type ReceiverInfo, type ReceiverSettings, type ReceiverSnapshot, type ReceivedRequest } from './receivers';
 import { HttpInputError, parseRequest, type Ctx } from './http';
 import { evaluateTemplateDeployment, ArmTemplateError, type TemplateDeploymentRequest, type TemplateDeploymentResult } from './arm/template';
@@ -26,6 +28,9 @@ export type { CreateDynamicsEnvironmentOptions, DynamicsEnvironmentInfo };
 export { DynamicsControlError } from './dynamics/model';
 export type { ReceiverInfo, ReceiverSettings, ReceiverSnapshot, ReceivedRequest };
 export { ReceiverControlError } from './receivers';
+export type { SignInSettings, CreateUserOptions, UpdateUserOptions, UserInfo, UserView };
+export { DirectoryError } from './directory';
+export { DEFAULT_SIGN_IN_SETTINGS } from './signin';
 
 /** Options of startEmulator. */
 export interface EmulatorOptions {
@@ -45,6 +50,8 @@ export interface EmulatorOptions {
   limits?: Partial<ArmLimits> & { throttling?: Partial<Record<ArmCategory, BucketLimit>> };
   /** Replaces the ARM template evaluator (default: evaluateTemplateDeployment from ./arm/template). */
   evaluator?: (req: TemplateDeploymentRequest) => Promise<TemplateDeploymentResult>;
+  /** Lifetimes of authorization codes, refresh tokens and SSO sessions (default DEFAULT_SIGN_IN_SETTINGS). */
+  signIn?: Partial<SignInSettings>;
 }
 
 /** A running emulator. */
@@ -88,6 +95,21 @@ export interface EmulatorHandle {
   };
   /** Same as GET /_emulator/subscriptions/{id} (undefined when unknown). */
   getSubscription(subscriptionId: string): Record<string, unknown> | undefined;
+  /**
+   * Same as POST /_emulator/users: a user who can sign in interactively (default tenant: serviceTenantId);
+   * the password is returned only here. Throws DirectoryError (400/404/409) on bad input.
+   */
+  createUser(opts?: CreateUserOptions): UserInfo;
+  /** Same as GET /_emulator/users (no passwords). */
+  listUsers(tenantId?: string): UserView[];
+  /** Same as PATCH /_emulator/users/{id}; a new password ends the user's sessions and refresh tokens. Throws DirectoryError. */
+  updateUser(objectIdOrUpn: string, opts: UpdateUserOptions): UserView;
+  /** Same as DELETE /_emulator/users/{id} (ends sessions, revokes refresh tokens); false when unknown. */
+  deleteUser(objectIdOrUpn: string): boolean;
+  /** Same as PUT /_emulator/clients/{clientId}/redirect-uris (replaces the list). Throws DirectoryError 400/404. */
+  setRedirectUris(clientId: string, redirectUris: string[]): { clientId: string; redirectUris: string[] };
+  /** Live sign-in lifetimes (codes, refresh tokens, SSO sessions); changing a field takes effect at once. */
+  signIn: SignInSettings;
   /** Stops timers, saves state (with persist) and closes the server and its connections. */
   close(): Promise<void>;
 }
@@ -128,9 +150,9 @@ function cryptoRandom(): string {
 }
 
 /**
- * Starts the local Azure emulator (Entra ID token endpoint, ARM resource groups/deployments/resources,
- * Key Vault secrets, control API) on one HTTPS port. Creates/reuses the CA in dataDir. Resolves once
- * listening. Rejects if the port is taken or dataDir is unusable.
+ * Starts the local Azure emulator (Entra ID token endpoint and interactive sign-in, ARM resource
+ * groups/deployments/resources, Key Vault secrets, control API) on one HTTPS port. Creates/reuses the
+ * CA in dataDir. Resolves once listening. Rejects if the port is taken or dataDir is unusable.
  */
 export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHandle> {
   const log = opts.logger ?? ((): void => undefined);
@@ -172,6 +194,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     }
   };
   const receivers = new ReceiverService(state, store, log);
+  const signInSettings: SignInSettings = { ...DEFAULT_SIGN_IN_SETTINGS, ...(opts.signIn ?? {}) };
+  const signIn = new SignInService(state, store, keys, signInSettings, log);
   const arm = new ArmService({ state, store, keys, faults, throttle, limits, evaluate, fetchTemplate, log, logic });
   arm.resume();
 
@@ -181,6 +205,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     if (first === '_emulator' && handleDynamicsControl(ctx, { state, store, keys, faults, log })) return;
     if (first === '_emulator' && logic.handleControl(ctx)) return;
     if (first === '_emulator' && receivers.handleControl(ctx)) return;
+    if (first === '_emulator' && signIn.handleControl(ctx)) return;
     if (first === RECEIVER_PREFIX) return receivers.handle(ctx);
     if (first === '_emulator') return handleControl(ctx, { state, store, faults, arm });
     if (first === LOGIC_PREFIX) return logic.handleCallback(ctx);
@@ -188,7 +213,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     if (first === 'dynamics') return handleDynamics(ctx, { state, store, keys, faults, log });
     if (first === 'secrets' || first === 'deletedsecrets') return handleKeyVault(ctx, { state, store, keys, faults, log });
     if (first === 'subscriptions') return arm.handle(ctx);
-    if (await handleEntra(ctx, { state, keys, faults, log })) return;
+    if (await handleEntra(ctx, { state, keys, faults, log, signIn })) return;
     ctx.res.setHeader('x-ms-request-id', ctx.requestId);
     sendArmError(ctx, armError(404, 'InvalidResourceType', `The resource type '${(ctx.segments[0] ?? '').slice(0, 100)}' could not be found in the namespace 'Microsoft.Resources' for api version '${(ctx.query.get('api-version') ?? '').slice(0, 40)}'.`));
   };
@@ -264,6 +289,12 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
       arm.refresh(sub);
       return subscriptionSnapshot(sub);
     },
+    createUser: (o = {}) => signIn.createUser(o),
+    listUsers: (tenantId) => listUsers(state, tenantId),
+    updateUser: (id, o) => signIn.updateUser(id, o),
+    deleteUser: (id) => signIn.deleteUser(id),
+    setRedirectUris: (clientId, uris) => setRedirectUris(state, store, clientId, uris),
+    signIn: signInSettings,
     close: async () => {
       if (closed) return;
       closed = true;

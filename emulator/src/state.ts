@@ -41,6 +41,34 @@ export interface AppClient {
   roles: string[];
   /** Whether the principal holds secret permissions on the emulated Key Vault. */
   keyVaultAccess: boolean;
+  /**
+   * Redirect URIs (Entra's "reply URLs") the authorization endpoint may send a code to, and that
+   * logout may return to (signin.ts). Absent on clients created before sign-in existed: none.
+   */
+  redirectUris?: string[];
+  /**
+   * Entra's "Allow public client flows": the app may redeem codes and refresh tokens without its
+   * secret, and must then use PKCE (signin.ts).
+   */
+  publicClient?: boolean;
+}
+
+/**
+ * A user who can sign in interactively (authorization endpoint, signin.ts). Separate from the users
+ * created through Graph (graph/model.ts): these carry app roles for the emulator's APIs, like clients.
+ */
+export interface SignInUser {
+  /** The user's object id (the `oid` claim). */
+  objectId: string;
+  tenantId: string;
+  /** e.g. "operator@testdriveservice.onmicrosoft.com" (unique across tenants, case-insensitive). */
+  userPrincipalName: string;
+  displayName: string;
+  /** SHA-256 (hex) of the password; the password itself is never stored. */
+  passwordSha256: string;
+  /** App roles that go into the `roles` claim of the user's ID tokens and API access tokens. */
+  roles: string[];
+  createdAt: string;
 }
 
 /** Azure RBAC role assignment at subscription scope. */
@@ -168,6 +196,8 @@ export interface EmulatorState extends GraphStateExtension, DynamicsStateExtensi
   applications?: Record<string, ApiApplication>;
   tenants: Record<string, Tenant>;
   clients: Record<string, AppClient>;
+  /** Users who can sign in interactively, by object id (absent in older state files). */
+  users?: Record<string, SignInUser>;
   subscriptions: Record<string, Subscription>;
   operations: Record<string, AsyncOperation>;
   /** Key: lower-case secret name. */
