@@ -27,6 +27,33 @@ export async function callApi(base: string, token: string, method: string, url: 
   return { status: res.status, json };
 }
 
+/** Regions of the sample offer: westeurope hot 2 / cold 1, eastus hot 1 / cold 0. */
+export const SAMPLE_OFFER_REGIONS: ReadonlyArray<{ name: string; hot: number; cold: number }> = [
+  { name: 'westeurope', hot: 2, cold: 1 },
+  { name: 'eastus', hot: 1, cold: 0 },
+];
+
+/** The app registration an ARM test drive deploys as, and its subscription. */
+export interface AzureDeploymentCredentials {
+  subscriptionId: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/**
+ * PUT /offers/{id} body of an ARM test drive deploying as `publisher`: the sample offer's test drive
+ * (1 hour, SAMPLE_OFFER_REGIONS) with the fields of `testDrive` set over it (description,
+ * accessInformation...), and `deployment` over the publisher's credentials.
+ */
+export function armOfferBody(alias: string, publisher: AzureDeploymentCredentials, testDrive: Record<string, unknown> = {}, deployment: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    alias,
+    testDrive: { type: 'azure-resource-manager', durationHours: 1, regions: SAMPLE_OFFER_REGIONS, ...testDrive },
+    deployment: { subscriptionId: publisher.subscriptionId, tenantId: publisher.tenantId, clientId: publisher.clientId, clientSecret: publisher.clientSecret, ...deployment },
+  };
+}
+
 /**
  * Embedded default only: publishes the sample ARM test drive from templates/arm/sample-webapp through
  * the service's own public API as the embedded publisher (`publisherToken`, TestDrive.Publisher; it owns
@@ -41,20 +68,7 @@ export async function seedSampleOffer(base: string, embedded: EmbeddedAzure, pub
     const publisher = await embedded.emulator.createPublisher({});
     const dir = path.join(PROJECT_ROOT, 'templates', 'arm', 'sample-webapp');
     const accessInformation = fs.readFileSync(path.join(dir, 'access-information.html'), 'utf8');
-    const put = await call('PUT', `/offers/${SAMPLE_OFFER_ID}`, {
-      alias: 'Sample web app',
-      testDrive: {
-        type: 'azure-resource-manager',
-        durationHours: 1,
-        regions: [
-          { name: 'westeurope', hot: 2, cold: 1 },
-          { name: 'eastus', hot: 1, cold: 0 },
-        ],
-        description: 'A sample web app deployed from templates/arm/sample-webapp.',
-        accessInformation,
-      },
-      deployment: { subscriptionId: publisher.subscriptionId, tenantId: publisher.tenantId, clientId: publisher.clientId, clientSecret: publisher.clientSecret },
-    });
+    const put = await call('PUT', `/offers/${SAMPLE_OFFER_ID}`, armOfferBody('Sample web app', publisher, { description: 'A sample web app deployed from templates/arm/sample-webapp.', accessInformation }));
     if (put.status >= 300) throw new Error(`PUT offer: ${put.status} ${JSON.stringify(put.json)}`);
     const pkg = await call('PUT', `/offers/${SAMPLE_OFFER_ID}/package`, await zipDirectory(dir, { exclude: ['README.md', 'access-information.html'] }), 'application/zip');
     if (pkg.status >= 300) throw new Error(`PUT package: ${pkg.status} ${JSON.stringify(pkg.json)}`);

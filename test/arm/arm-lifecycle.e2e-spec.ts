@@ -3,6 +3,7 @@ import { zipDirectory } from '../../src/common/zip-directory';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { emulatorResourceGroups } from '../support/emulator-client';
 import { describeEachDb } from '../support/postgres';
+import { armOfferBody } from '../../src/embedded/sample-offer';
 
 const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', company: 'Engines', country: 'GB' };
@@ -32,22 +33,10 @@ describeEachDb('ARM test drive, whole life, on %s', (db) => {
   const rgs = () => emulatorResourceGroups(azure.emulator.url, azure.emulator.caCertPem, publisher.subscriptionId);
 
   it('configures, publishes, serves hot then cold, refuses beyond the limit, ends, refills and expires', async () => {
+    // The sample offer's regions: westeurope hot 2 / cold 1, eastus hot 1 / cold 0.
     const put = await svc.http
       .put('/api/v1/offers/contoso-web')
-      .send({
-        alias: 'Contoso web',
-        testDrive: {
-          type: 'azure-resource-manager',
-          durationHours: 2,
-          regions: [
-            { name: 'westeurope', hot: 2, cold: 1 },
-            { name: 'eastus', hot: 1, cold: 0 },
-          ],
-          description: 'Contoso on a web app',
-          accessInformation: '<p>Open {{siteUrl}} and sign in as {{userName}} / {{password}}</p>',
-        },
-        deployment: { subscriptionId: publisher.subscriptionId, tenantId: publisher.tenantId, clientId: publisher.clientId, clientSecret: publisher.clientSecret },
-      });
+      .send(armOfferBody('Contoso web', publisher, { durationHours: 2, description: 'Contoso on a web app', accessInformation: '<p>Open {{siteUrl}} and sign in as {{userName}} / {{password}}</p>' }));
     expect(put.status).toBe(201);
     expect(JSON.stringify(put.body)).not.toContain(publisher.clientSecret);
     expect(put.body.deployment.clientSecretSet).toBe(true);

@@ -19,6 +19,7 @@ import { AzureResourceManagerModule } from '../../modules/azure-resource-manager
 import { validateArmConfig } from '../../modules/azure-resource-manager/arm-config';
 import { PackageService } from '../../modules/azure-resource-manager/packages/package.service';
 import { zipDirectory } from '../../src/common/zip-directory';
+import { armOfferBody } from '../../src/embedded/sample-offer';
 import { startAzurite, TestAzurite } from '../support/azurite';
 import { createTestApp, TestApp, testAzureRuntime } from '../support/app';
 
@@ -71,18 +72,20 @@ describe('Offers and packages (publisher API) against the emulator and Azurite',
   let publisher: { tenantId: string; subscriptionId: string; clientId: string; clientSecret: string };
 
   const body = (over: Record<string, unknown> = {}, deploymentOver: Record<string, unknown> = {}) => ({
-    alias: 'Contoso web',
-    testDrive: {
-      type: 'azure-resource-manager',
-      durationHours: 2,
-      regions: [
-        { name: 'westeurope', hot: 1, cold: 2 },
-        { name: 'eastus', hot: 0, cold: 1 },
-      ],
-      description: 'Try it.',
-      accessInformation: fs.readFileSync(path.join(SAMPLE, 'access-information.html'), 'utf8'),
-    },
-    deployment: { subscriptionId: publisher.subscriptionId, tenantId: publisher.tenantId, clientId: publisher.clientId, clientSecret: publisher.clientSecret, ...deploymentOver },
+    ...armOfferBody(
+      'Contoso web',
+      publisher,
+      {
+        durationHours: 2,
+        regions: [
+          { name: 'westeurope', hot: 1, cold: 2 },
+          { name: 'eastus', hot: 0, cold: 1 },
+        ],
+        description: 'Try it.',
+        accessInformation: fs.readFileSync(path.join(SAMPLE, 'access-information.html'), 'utf8'),
+      },
+      deploymentOver,
+    ),
     ...over,
   });
 
