@@ -18,6 +18,7 @@ import { createEnvironment, environmentInfo, environmentSnapshot, findEnvironmen
 import { createClient, createPublisher, setRedirectUris, type ClientInfo, type CreateClientOptions, type CreatePublisherOptions, type PublisherInfo } from './directory';
 import { DEFAULT_SIGN_IN_SETTINGS, SignInService, type SignInSettings } from './signin';
 import { listUsers, type CreateUserOptions, type UpdateUserOptions, type UserInfo, type UserView } from './users';
+import { MailService, type MailFilter, type MailMessage } from './smtp';
 import { ReceiverService, RECEIVER_PREFIX, type ReceiverInfo, type ReceiverSettings, type ReceiverSnapshot, type ReceivedRequest } from './receivers';
 import { HttpInputError, parseRequest, type Ctx } from './http';
 import { evaluateTemplateDeployment, ArmTemplateError, type TemplateDeploymentRequest, type TemplateDeploymentResult } from './arm/template';
@@ -28,9 +29,10 @@ export type { CreateDynamicsEnvironmentOptions, DynamicsEnvironmentInfo };
 export { DynamicsControlError } from './dynamics/model';
 export type { ReceiverInfo, ReceiverSettings, ReceiverSnapshot, ReceivedRequest };
 export { ReceiverControlError } from './receivers';
-export type { SignInSettings, CreateUserOptions, UpdateUserOptions, UserInfo, UserView };
+export type { SignInSettings, CreateUserOptions, UpdateUserOptions, UserInfo, UserView, MailFilter, MailMessage };
 export { DirectoryError } from './directory';
 export { DEFAULT_SIGN_IN_SETTINGS } from './signin';
+export { MAIL_MAX_MESSAGE_BYTES, MAIL_MAX_MESSAGES } from './smtp';
 
 /** Options of startEmulator. */
 export interface EmulatorOptions {
@@ -50,6 +52,11 @@ export interface EmulatorOptions {
   limits?: Partial<ArmLimits> & { throttling?: Partial<Record<ArmCategory, BucketLimit>> };
   /** Replaces the ARM template evaluator (default: evaluateTemplateDeployment from ./arm/template). */
   evaluator?: (req: TemplateDeploymentRequest) => Promise<TemplateDeploymentResult>;
+  /**
+   * Port of the SMTP sink (smtp.ts) on `host`; 0 = any free port. Default: no SMTP sink
+   * (`handle.smtpUrl` undefined). The standalone start reads EMULATOR_SMTP_PORT (default 2525).
+   */
+  smtpPort?: number;
   /** Lifetimes of authorization codes, refresh tokens and SSO sessions (default DEFAULT_SIGN_IN_SETTINGS). */
   signIn?: Partial<SignInSettings>;
 }
@@ -110,6 +117,19 @@ export interface EmulatorHandle {
   setRedirectUris(clientId: string, redirectUris: string[]): { clientId: string; redirectUris: string[] };
   /** Live sign-in lifetimes (codes, refresh tokens, SSO sessions); changing a field takes effect at once. */
   signIn: SignInSettings;
+  /** `smtp://127.0.0.1:PORT` of the SMTP sink, when started with `smtpPort`. */
+  smtpUrl: string | undefined;
+  smtpPort: number | undefined;
+  /**
+   * Mail the SMTP sink received (same as /_emulator/mail): `list(filter?)` newest first (`to` matches an envelope,
+   * To or Cc address), `get(id)`, `clear()`, `waitFor(predicate, timeoutMs = 5000)` (rejects on timeout).
+   */
+  mail: {
+    list(filter?: MailFilter): MailMessage[];
+    get(id: string): MailMessage | undefined;
+    clear(): number;
+    waitFor(match: (m: MailMessage) => boolean, timeoutMs?: number): Promise<MailMessage>;
+  };
   /** Stops timers, saves state (with persist) and closes the server and its connections. */
   close(): Promise<void>;
 }
@@ -151,8 +171,9 @@ function cryptoRandom(): string {
 
 /**
  * Starts the local Azure emulator (Entra ID token endpoint and interactive sign-in, ARM resource
- * groups/deployments/resources, Key Vault secrets, control API) on one HTTPS port. Creates/reuses the
- * CA in dataDir. Resolves once listening. Rejects if the port is taken or dataDir is unusable.
+ * groups/deployments/resources, Key Vault secrets, control API) on one HTTPS port, plus the SMTP sink
+ * on `smtpPort` when given. Creates/reuses the CA in dataDir. Resolves once listening. Rejects if a port
+ * is taken or dataDir is unusable.
  */
 export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHandle> {
   const log = opts.logger ?? ((): void => undefined);
@@ -196,6 +217,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
   const receivers = new ReceiverService(state, store, log);
   const signInSettings: SignInSettings = { ...DEFAULT_SIGN_IN_SETTINGS, ...(opts.signIn ?? {}) };
   const signIn = new SignInService(state, store, keys, signInSettings, log);
+  const mail = new MailService(log);
   const arm = new ArmService({ state, store, keys, faults, throttle, limits, evaluate, fetchTemplate, log, logic });
   arm.resume();
 
@@ -206,6 +228,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     if (first === '_emulator' && logic.handleControl(ctx)) return;
     if (first === '_emulator' && receivers.handleControl(ctx)) return;
     if (first === '_emulator' && signIn.handleControl(ctx)) return;
+    if (first === '_emulator' && mail.handleControl(ctx)) return;
     if (first === RECEIVER_PREFIX) return receivers.handle(ctx);
     if (first === '_emulator') return handleControl(ctx, { state, store, faults, arm });
     if (first === LOGIC_PREFIX) return logic.handleCallback(ctx);
@@ -242,13 +265,21 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
   });
   server.on('tlsClientError', () => undefined);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 8443, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    if (opts.smtpPort !== undefined) await mail.listen(opts.smtpPort, opts.host ?? '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 8443, opts.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    await mail.close();
+    arm.close();
+    logic.close();
+    throw e;
+  }
   port = (server.address() as AddressInfo).port;
   const url = `https://localhost:${port}`;
   log('emulator listening', { url, caCertPath: tls.caCertPath, dataDir: opts.dataDir, persist });
@@ -295,16 +326,27 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     deleteUser: (id) => signIn.deleteUser(id),
     setRedirectUris: (clientId, uris) => setRedirectUris(state, store, clientId, uris),
     signIn: signInSettings,
+    smtpUrl: mail.url,
+    smtpPort: mail.port,
+    mail: {
+      list: (f) => mail.list(f),
+      get: (id) => mail.get(id),
+      clear: () => mail.clear(),
+      waitFor: (match, timeoutMs) => mail.waitFor(match, timeoutMs),
+    },
     close: async () => {
       if (closed) return;
       closed = true;
       arm.close();
       logic.close();
       store.flush();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await Promise.all([
+        mail.close(),
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+      ]);
     },
   };
 }
