@@ -229,38 +229,44 @@ describe('OpenAPI document (/api/docs-json)', () => {
     const bi = { alias: 'Contoso sales dashboard', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=eyJrIjoiYSJ9' } };
     const armBody = resolveRef(doc, '#/components/schemas/PutAzureResourceManagerOffer').example as object;
 
-    check('PUT', '/api/v1/offers/{offerId}', await http.put('/api/v1/offers/doc-bi').send(bi));
-    check('PUT', '/api/v1/offers/{offerId}', await http.put('/api/v1/offers/doc-bi').send(bi));
-    check('PUT', '/api/v1/offers/{offerId}', await http.put('/api/v1/offers/doc-arm').send(armBody));
-    check('PUT', '/api/v1/offers/{offerId}', await http.put('/api/v1/offers/doc-bad').send({ alias: '', testDrive: { type: 'power-bi', embedUrl: 'http://x' } }));
-    check('PUT', '/api/v1/offers/{offerId}', await http.put('/api/v1/offers/doc-bi').set('If-Match', '"999"').send(bi));
-    check('PUT', '/api/v1/offers/{offerId}', await http.put('/api/v1/offers/doc-bi').set('content-type', 'text/plain').send('x'));
-    check('GET', '/api/v1/offers', await http.get('/api/v1/offers'));
-    check('GET', '/api/v1/offers/{offerId}', await http.get('/api/v1/offers/doc-arm'));
-    check('GET', '/api/v1/offers/{offerId}', await http.get('/api/v1/offers/nope'));
-    check('POST', '/api/v1/offers/{offerId}/publish', await http.post('/api/v1/offers/doc-arm/publish'));
-    check('POST', '/api/v1/offers/{offerId}/publish', await http.post('/api/v1/offers/doc-bi/publish'));
-    check('GET', '/api/v1/offers/{offerId}/package', await http.get('/api/v1/offers/doc-arm/package'));
-    check('POST', '/api/v1/offers/{offerId}/sessions', await http.post('/api/v1/offers/doc-arm/sessions').send({ customer }));
-    check('POST', '/api/v1/offers/{offerId}/sessions', await http.post('/api/v1/offers/doc-bi/sessions').send({ customer: { email: 'x' } }));
-    const start = await http.post('/api/v1/offers/doc-bi/sessions').set('Idempotency-Key', 'doc-1').send({ customer });
-    check('POST', '/api/v1/offers/{offerId}/sessions', start);
-    check('POST', '/api/v1/offers/{offerId}/sessions', await http.post('/api/v1/offers/doc-bi/sessions').set('Idempotency-Key', 'doc-1').send({ customer }));
-    check('POST', '/api/v1/offers/{offerId}/sessions', await http.post('/api/v1/offers/doc-bi/sessions').set('Idempotency-Key', 'doc-1').send({ customer, region: 'x' }));
-    check('GET', '/api/v1/sessions/{id}', await http.get(`/api/v1/sessions/${start.body.id}`));
-    check('GET', '/api/v1/sessions/{id}', await http.get('/api/v1/sessions/nope'));
-    check('GET', '/api/v1/offers/{offerId}/sessions', await http.get('/api/v1/offers/doc-bi/sessions'));
-    check('GET', '/api/v1/capacity', await http.get('/api/v1/capacity'));
-    check('GET', '/api/v1/capacity', await http.get('/api/v1/capacity?offerId=a&offerId=b'));
-    check('GET', '/api/v1/audit', await http.get('/api/v1/audit?limit=5'));
-    check('GET', '/api/v1/audit', await http.get('/api/v1/audit?limit=0'));
-    check('DELETE', '/api/v1/sessions/{id}', await http.delete(`/api/v1/sessions/${start.body.id}`));
-    check('POST', '/api/v1/offers/{offerId}/unpublish', await http.post('/api/v1/offers/doc-bi/unpublish'));
-    check('DELETE', '/api/v1/offers/{offerId}', await http.delete('/api/v1/offers/doc-arm'));
-    check('GET', '/api/v1/offers', await svc.anonymous.get('/api/v1/offers'));
-    check('GET', '/api/v1/audit', await (await svc.as('marketplace')).get('/api/v1/audit'));
-    check('GET', '/health', await svc.anonymous.get('/health'));
-    check('GET', '/health/live', await svc.anonymous.get('/health/live'));
+    // Each documented operation, then the calls that exercise it (in this order: later calls build on earlier ones).
+    const checkEach = async (method: string, path: string, calls: Array<() => PromiseLike<{ status: number; body: unknown; text?: string }>>) => {
+      for (const call of calls) check(method, path, await call());
+    };
+    await checkEach('PUT', '/api/v1/offers/{offerId}', [
+      () => http.put('/api/v1/offers/doc-bi').send(bi),
+      () => http.put('/api/v1/offers/doc-bi').send(bi),
+      () => http.put('/api/v1/offers/doc-arm').send(armBody),
+      () => http.put('/api/v1/offers/doc-bad').send({ alias: '', testDrive: { type: 'power-bi', embedUrl: 'http://x' } }),
+      () => http.put('/api/v1/offers/doc-bi').set('If-Match', '"999"').send(bi),
+      () => http.put('/api/v1/offers/doc-bi').set('content-type', 'text/plain').send('x'),
+    ]);
+    await checkEach('GET', '/api/v1/offers', [() => http.get('/api/v1/offers')]);
+    await checkEach('GET', '/api/v1/offers/{offerId}', [() => http.get('/api/v1/offers/doc-arm'), () => http.get('/api/v1/offers/nope')]);
+    await checkEach('POST', '/api/v1/offers/{offerId}/publish', [() => http.post('/api/v1/offers/doc-arm/publish'), () => http.post('/api/v1/offers/doc-bi/publish')]);
+    await checkEach('GET', '/api/v1/offers/{offerId}/package', [() => http.get('/api/v1/offers/doc-arm/package')]);
+    const start = () => http.post('/api/v1/offers/doc-bi/sessions').set('Idempotency-Key', 'doc-1');
+    let started: { body: { id: string } } | undefined;
+    await checkEach('POST', '/api/v1/offers/{offerId}/sessions', [
+      () => http.post('/api/v1/offers/doc-arm/sessions').send({ customer }),
+      () => http.post('/api/v1/offers/doc-bi/sessions').send({ customer: { email: 'x' } }),
+      async () => (started = await start().send({ customer })),
+      () => start().send({ customer }),
+      () => start().send({ customer, region: 'x' }),
+    ]);
+    const sessionUrl = `/api/v1/sessions/${started!.body.id}`;
+    await checkEach('GET', '/api/v1/sessions/{id}', [() => http.get(sessionUrl), () => http.get('/api/v1/sessions/nope')]);
+    await checkEach('GET', '/api/v1/offers/{offerId}/sessions', [() => http.get('/api/v1/offers/doc-bi/sessions')]);
+    await checkEach('GET', '/api/v1/capacity', [() => http.get('/api/v1/capacity'), () => http.get('/api/v1/capacity?offerId=a&offerId=b')]);
+    await checkEach('GET', '/api/v1/audit', [() => http.get('/api/v1/audit?limit=5'), () => http.get('/api/v1/audit?limit=0')]);
+    await checkEach('DELETE', '/api/v1/sessions/{id}', [() => http.delete(sessionUrl)]);
+    await checkEach('POST', '/api/v1/offers/{offerId}/unpublish', [() => http.post('/api/v1/offers/doc-bi/unpublish')]);
+    await checkEach('DELETE', '/api/v1/offers/{offerId}', [() => http.delete('/api/v1/offers/doc-arm')]);
+    // No token, a role the route does not allow, and the public health routes.
+    await checkEach('GET', '/api/v1/offers', [() => svc.anonymous.get('/api/v1/offers')]);
+    await checkEach('GET', '/api/v1/audit', [async () => (await svc.as('marketplace')).get('/api/v1/audit')]);
+    await checkEach('GET', '/health', [() => svc.anonymous.get('/health')]);
+    await checkEach('GET', '/health/live', [() => svc.anonymous.get('/health/live')]);
     expect(problems).toEqual([]);
   });
 });
