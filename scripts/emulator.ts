@@ -9,7 +9,8 @@ import { formatEnvLines, prepareSharedEmulator } from '../src/embedded/shared-em
  * no product code (lint boundaries).
  * Env: EMULATOR_PORT (default 8443), EMULATOR_DEPLOYMENT_SECONDS (default 20),
  * EMULATOR_DATA_DIR (default data/emulator), EMULATOR_LOG=1 to log requests' effects (never secrets),
- * EMULATOR_AZURITE_PORT (default 10000; 0 = any free port; `off` = no Azurite).
+ * EMULATOR_AZURITE_PORT (default 10000; 0 = any free port; `off` = no Azurite),
+ * EMULATOR_SMTP_PORT (the SMTP sink on 127.0.0.1; default 2525; 0 = any free port; `off` = none).
  * State persists in EMULATOR_DATA_DIR/state.json. Stops on SIGINT/SIGTERM.
  *
  * Also what replicas of the service need to share this emulator (docs/operations.md, "Running several
@@ -23,10 +24,15 @@ async function main(): Promise<void> {
   const dataDir = resolve(process.env.EMULATOR_DATA_DIR ?? 'data/emulator');
   const azuritePortSetting = (process.env.EMULATOR_AZURITE_PORT ?? '10000').trim();
   const azuritePort = azuritePortSetting === 'off' ? undefined : Number(azuritePortSetting);
+  const smtpPortSetting = (process.env.EMULATOR_SMTP_PORT ?? '2525').trim();
+  const smtpPort = smtpPortSetting === 'off' ? undefined : Number(smtpPortSetting);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`EMULATOR_PORT must be a port number, got '${process.env.EMULATOR_PORT}'`);
   if (!Number.isFinite(deploymentSeconds) || deploymentSeconds < 0) throw new Error('EMULATOR_DEPLOYMENT_SECONDS must be a non-negative number');
   if (azuritePort !== undefined && (!Number.isInteger(azuritePort) || azuritePort < 0 || azuritePort > 65535)) {
     throw new Error(`EMULATOR_AZURITE_PORT must be a port number (0 = any free port) or off, got '${azuritePortSetting}'`);
+  }
+  if (smtpPort !== undefined && (!Number.isInteger(smtpPort) || smtpPort < 0 || smtpPort > 65535)) {
+    throw new Error(`EMULATOR_SMTP_PORT must be a port number (0 = any free port) or off, got '${smtpPortSetting}'`);
   }
   const verbose = process.env.EMULATOR_LOG === '1';
   const h = await startEmulator({
@@ -34,6 +40,7 @@ async function main(): Promise<void> {
     dataDir,
     deploymentSeconds,
     persist: true,
+    smtpPort,
     logger: verbose ? (msg, extra) => console.log(`[emulator] ${msg}${extra ? ' ' + JSON.stringify(extra) : ''}`) : undefined,
   });
   let azurite: AzuriteHandle | undefined;
@@ -50,6 +57,8 @@ async function main(): Promise<void> {
   console.log(`  CA certificate: ${h.caCertPath}`);
   console.log(`  Trust it:  export NODE_EXTRA_CA_CERTS=${h.caCertPath}   (read when Node starts)`);
   console.log(`  Create a publisher:  curl --cacert ${h.caCertPath} -X POST ${h.url}/_emulator/publishers`);
+  console.log(`  Sign-in user:  curl --cacert ${h.caCertPath} -H content-type:application/json -X POST ${h.url}/_emulator/users -d '{"roles":["TestDrive.Operator"]}'`);
+  console.log(h.smtpUrl ? `  SMTP sink: ${h.smtpUrl} (no TLS, any AUTH); received mail: ${h.url}/_emulator/mail` : '  SMTP sink: off (EMULATOR_SMTP_PORT=off)');
   console.log(azurite ? `  Azurite (blob storage): ${azurite.blobEndpoint}` : '  Azurite: off (EMULATOR_AZURITE_PORT=off): give replicas AZURE_STORAGE_CONNECTION_STRING yourself');
   console.log('');
   console.log(`Service replicas sharing this emulator need these variables (plus their own PORT and one DATABASE_URL=postgres://...);`);
