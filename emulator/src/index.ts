@@ -104,9 +104,9 @@ export interface EmulatorHandle {
   getSubscription(subscriptionId: string): Record<string, unknown> | undefined;
   /**
    * Same as POST /_emulator/users: a user who can sign in interactively (default tenant: serviceTenantId);
-   * the password is returned only here. Throws DirectoryError (400/404/409) on bad input.
+   * the password is returned only here. Rejects with DirectoryError (400/404/409) on bad input.
    */
-  createUser(opts?: CreateUserOptions): UserInfo;
+  createUser(opts?: CreateUserOptions): Promise<UserInfo>;
   /** Same as GET /_emulator/users (no passwords). */
   listUsers(tenantId?: string): UserView[];
   /** Same as PATCH /_emulator/users/{id}; a new password ends the user's sessions and refresh tokens. Throws DirectoryError. */
@@ -320,7 +320,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
       arm.refresh(sub);
       return subscriptionSnapshot(sub);
     },
-    createUser: (o = {}) => signIn.createUser(o),
+    createUser: async (o = {}) => signIn.createUser(o),
     listUsers: (tenantId) => listUsers(state, tenantId),
     updateUser: (id, o) => signIn.updateUser(id, o),
     deleteUser: (id) => signIn.deleteUser(id),

@@ -121,7 +121,7 @@ describe('Entra ID interactive sign-in (openid-client)', () => {
   it('creates users through the control API and the handle, and lists them without secrets', async () => {
     expect(operator).toMatchObject({ tenantId: h.serviceTenantId, userPrincipalName: `operator@${tenantName}`, displayName: 'Olivia Operator', roles: ['TestDrive.Operator'] });
     expect(operator.password.length).toBeGreaterThanOrEqual(8);
-    const viaHandle = h.createUser({ roles: [] });
+    const viaHandle = await h.createUser({ roles: [] });
     expect(viaHandle.userPrincipalName.endsWith(`@${tenantName}`)).toBe(true);
     const list = await control(h, 'GET', '/_emulator/users');
     expect(list.status).toBe(200);
@@ -383,7 +383,7 @@ describe('Entra ID interactive sign-in (openid-client)', () => {
   });
 
   it('a password change or a deleted user ends sessions and refresh tokens', async () => {
-    const user = h.createUser({ roles: ['TestDrive.Publisher'] });
+    const user = await h.createUser({ roles: ['TestDrive.Publisher'] });
     const p = await pkce();
     const { location } = await signIn(authUrl(config, p), user.userPrincipalName, user.password);
     const tokens = await oidc.authorizationCodeGrant(config, new URL(location), { pkceCodeVerifier: p.verifier, expectedState: p.state, expectedNonce: p.nonce });
