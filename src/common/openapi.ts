@@ -108,6 +108,22 @@ export function ApiErrorResponse(status: number, description: string, opts: { he
   return ApiZodResponse(status, ErrorBodySchema, description, opts);
 }
 
+/** Documents the refusals of a JSON request body (src/common/body-policy.ts): 413 above the JSON limit, 415 not JSON. */
+export function ApiJsonBodyErrors(): MethodDecorator {
+  return applyDecorators(
+    ApiErrorResponse(413, 'PayloadTooLarge: the body is larger than the JSON limit (1 MiB).'),
+    ApiErrorResponse(415, 'UnsupportedMediaType: send Content-Type: application/json; UnsupportedEncoding: an unsupported charset or content encoding.'),
+  );
+}
+
+/**
+ * Documents a 503 with Retry-After: `causes` (the operation's own error codes and when), then the one every
+ * authenticated operation has (AuthenticationUnavailable).
+ */
+export function ApiUnavailableResponse(causes: string): MethodDecorator & ClassDecorator {
+  return ApiErrorResponse(503, `${causes}; AuthenticationUnavailable: tokens cannot be validated right now. Retry after Retry-After seconds.`, { headers: RETRY_AFTER_HEADER });
+}
+
 /** Documents each field of a zod object schema as a query parameter (name, required, schema, description). */
 export function ApiZodQuery(schema: z.ZodObject): MethodDecorator {
   return applyDecorators(

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ApiErrorResponse, ApiZodBody, ApiZodParam, ApiZodResponse, RETRY_AFTER_HEADER } from '../common/openapi';
+import { ApiErrorResponse, ApiJsonBodyErrors, ApiUnavailableResponse, ApiZodBody, ApiZodParam, ApiZodResponse } from '../common/openapi';
 import { offerIdParamSchema, OfferView } from './offer.dto';
 import { OffersService } from './offers.service';
 import { offerEtag, OfferPreconditions, parseEntityTagCondition } from './offer-preconditions';
@@ -74,14 +74,8 @@ export class OffersController {
   @ApiErrorResponse(404, "OfferNotFound: the offer ID is held by another publisher (offer IDs are global; to you it does not exist and cannot be used).")
   @ApiErrorResponse(409, `${OFFER_CHANGED} OfferConflict: created concurrently by another request; retry.`)
   @ApiErrorResponse(412, PRECONDITION_FAILED)
-  @ApiErrorResponse(413, 'PayloadTooLarge: the body is larger than the JSON limit (1 MiB).')
-  @ApiErrorResponse(415, 'UnsupportedMediaType: send Content-Type: application/json; UnsupportedEncoding: an unsupported charset or content encoding.')
-  @ApiErrorResponse(
-    503,
-    'OutboundUrlCheckUnavailable: DNS did not answer for a URL the type will call (Dynamics 365); DependencyUnavailable: Key Vault did not answer; ' +
-      'AuthenticationUnavailable: tokens cannot be validated right now. Retry after Retry-After seconds.',
-    { headers: RETRY_AFTER_HEADER },
-  )
+  @ApiJsonBodyErrors()
+  @ApiUnavailableResponse('OutboundUrlCheckUnavailable: DNS did not answer for a URL the type will call (Dynamics 365); DependencyUnavailable: Key Vault did not answer')
   async put(
     @Param('offerId') offerId: string,
     @Body() body: unknown,

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ApiErrorResponse, ApiZodBody, ApiZodParam, ApiZodResponse, jsonSchemaOf, RETRY_AFTER_HEADER } from '../common/openapi';
+import { ApiErrorResponse, ApiJsonBodyErrors, ApiUnavailableResponse, ApiZodBody, ApiZodParam, ApiZodResponse, jsonSchemaOf, RETRY_AFTER_HEADER } from '../common/openapi';
 import { parseOrThrow } from '../common/validation';
 import { IdempotencyKeySchema, sessionIdParamSchema, sessionListSchema, SessionView, sessionViewSchema, StartSessionSchema } from './session.dto';
 import { offerIdParamSchema } from '../offers/offer.dto';
@@ -61,15 +61,9 @@ export class SessionsController {
       'RequestInProgress: a request with this Idempotency-Key is still under way (Retry-After). A retry of a refused start gets the same refusal.',
     { headers: RETRY_AFTER_HEADER },
   )
-  @ApiErrorResponse(413, 'PayloadTooLarge: the body is larger than the JSON limit (1 MiB).')
-  @ApiErrorResponse(415, 'UnsupportedMediaType: send Content-Type: application/json; UnsupportedEncoding: an unsupported charset or content encoding.')
+  @ApiJsonBodyErrors()
   @ApiErrorResponse(422, 'IdempotencyKeyReused: the key was used with a different body.')
-  @ApiErrorResponse(
-    503,
-    "LicensesUnavailable: the publisher's Dynamics 365 licenses could not be checked; DependencyUnavailable: an Azure service did not answer; " +
-      'AuthenticationUnavailable: tokens cannot be validated right now. Retry after Retry-After seconds.',
-    { headers: RETRY_AFTER_HEADER },
-  )
+  @ApiUnavailableResponse("LicensesUnavailable: the publisher's Dynamics 365 licenses could not be checked; DependencyUnavailable: an Azure service did not answer")
   async start(
     @Param('offerId') offerId: string,
     @Body() body: unknown,
