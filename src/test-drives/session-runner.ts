@@ -1,5 +1,7 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
+import { DataProtector } from '../azure/data-protector';
 import { Clock } from '../common/clock';
+import { AppConfig, APP_CONFIG } from '../config/app-config';
 import { OfferEntity } from '../offers/offer.entity';
 import { SessionEntity } from '../sessions/session.entity';
 import { SessionsRepository } from '../sessions/sessions.repository';
@@ -104,5 +106,45 @@ export async function runSessionSteps(
       return;
     }
     if (outcome !== 'continue') return;
+  }
+}
+
+/**
+ * Base of a session driver whose sessions go through resumable steps (Dynamics 365, Logic app): run()
+ * is the run loop (runSessionSteps, at most `maxStepsPerRun` steps) over the driver's forward steps
+ * (`provisioning` sessions) and teardown steps (`ending` ones).
+ */
+export abstract class SessionStepDriver {
+  // The core services every driver uses, injected as properties (Nest's way for a base class) so that a
+  // driver's constructor lists only its own dependencies. Set by Nest before any run().
+  @Inject(SessionsRepository) protected readonly sessions!: SessionsRepository;
+  @Inject(Clock) protected readonly clock!: Clock;
+  @Inject(DataProtector) protected readonly protector!: DataProtector;
+  @Inject(APP_CONFIG) protected readonly config!: AppConfig;
+
+  protected constructor(private readonly maxStepsPerRun: number) {}
+
+  /** Runs steps of session `sessionId` until it waits or is done. Errors are recorded, never thrown. */
+  async run(offer: OfferEntity, sessionId: string): Promise<void> {
+    await runSessionSteps({ sessions: this.sessions, clock: this.clock }, offer, sessionId, this.maxStepsPerRun, {
+      forward: (s, now) => this.forward(offer, s, now),
+      teardown: (s, now) => this.teardown(offer, s, now),
+      inactive: () => this.inactive(sessionId),
+    });
+  }
+
+  /** One step of a `provisioning` session (it holds a slot). */
+  protected abstract forward(offer: OfferEntity, s: SessionEntity, now: number): Promise<StepOutcome>;
+
+  /** One step of an `ending` session. */
+  protected abstract teardown(offer: OfferEntity, s: SessionEntity, now: number): Promise<StepOutcome>;
+
+  /** The session is in another state (or gone): what the driver keeps for it in memory can go. */
+  protected inactive(_sessionId: string): void {}
+
+  /** The last step of a teardown: the session becomes `failed` (keeping its failure) when it ended because it failed, else `ended`; either frees its slot. */
+  protected async finish(s: SessionEntity, now: number): Promise<void> {
+    if (s.endReason === 'failed') await this.sessions.markFailed(s.id, s.failure ?? { code: 'ProvisioningFailed', message: 'The test drive could not be set up.' }, now);
+    else await this.sessions.markEnded(s.id, now);
   }
 }

@@ -1,11 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataProtector } from '../../../src/azure/data-protector';
-import { Clock } from '../../../src/common/clock';
-import { AppConfig, APP_CONFIG } from '../../../src/config/app-config';
 import { OfferEntity } from '../../../src/offers/offer.entity';
 import { SessionEntity, SessionState } from '../../../src/sessions/session.entity';
-import { SessionsRepository } from '../../../src/sessions/sessions.repository';
-import { runSessionSteps, StepOutcome } from '../../../src/test-drives/session-runner';
+import { SessionStepDriver, StepOutcome } from '../../../src/test-drives/session-runner';
 import { DynamicsClients } from '../clients/dynamics-clients';
 import { classifyRemoteError, RemoteError } from '../../../src/remote/remote-error';
 import { OUTBOUND_URL_REFUSED } from '../../../src/security/outbound-url';
@@ -51,25 +47,16 @@ export function usageLocationFor(country: string | undefined): string {
  * freed. Teardown never gives up on license and user (retries with backoff up to 5 min).
  */
 @Injectable()
-export class DynamicsSessionDriver {
+export class DynamicsSessionDriver extends SessionStepDriver {
   private readonly logger = new Logger('DynamicsSessionDriver');
 
   constructor(
-    private readonly sessions: SessionsRepository,
     private readonly clients: DynamicsClients,
     private readonly licenses: LicenseLedger,
-    private readonly protector: DataProtector,
-    private readonly clock: Clock,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(DYNAMICS_SETTINGS) private readonly settings: DynamicsSettings,
-  ) {}
-
-  /** Runs steps of session `sessionId` until it waits (backoff, sync) or is done. Errors are recorded, never thrown. */
-  async run(offer: OfferEntity, sessionId: string): Promise<void> {
-    await runSessionSteps({ sessions: this.sessions, clock: this.clock }, offer, sessionId, MAX_STEPS_PER_RUN, {
-      forward: (s, now) => this.forward(offer, s, now),
-      teardown: (s, now) => this.teardown(offer, s, now),
-    });
+  ) {
+    // run() drives a session until it waits (backoff, sync) or is done.
+    super(MAX_STEPS_PER_RUN);
   }
 
   /**
@@ -80,7 +67,7 @@ export class DynamicsSessionDriver {
     return this.sessions.compareAndSetProgress(s, next, from, now, patch);
   }
 
-  private async forward(offer: OfferEntity, s: SessionEntity, now: number): Promise<Outcome> {
+  protected override async forward(offer: OfferEntity, s: SessionEntity, now: number): Promise<Outcome> {
     const p: DynamicsProgress = (s.progress as DynamicsProgress | null) ?? { step: 'prepare', attempts: 0 };
     if (p.nextAt && now < p.nextAt) return 'wait';
     const cfg = dynamicsConfigOf(offer.testDrive);
@@ -169,7 +156,7 @@ export class DynamicsSessionDriver {
     return 'continue';
   }
 
-  private async teardown(offer: OfferEntity, s: SessionEntity, now: number): Promise<Outcome> {
+  protected override async teardown(offer: OfferEntity, s: SessionEntity, now: number): Promise<Outcome> {
     const p: DynamicsProgress = (s.progress as DynamicsProgress | null) ?? { step: 'prepare', attempts: 0 };
     if (p.teardownNextAt && now < p.teardownNextAt) return 'wait';
     const phase = p.upn ? (p.teardown ?? 'role') : 'done';
@@ -215,8 +202,7 @@ export class DynamicsSessionDriver {
             await this.save(s, { ...p, teardown: 'done', torndown: true, passwordEnc: undefined }, ['ending'], now);
             return 'continue';
           }
-          if (s.endReason === 'failed') await this.sessions.markFailed(s.id, s.failure ?? { code: 'ProvisioningFailed', message: 'The test drive could not be set up.' }, now);
-          else await this.sessions.markEnded(s.id, now);
+          await this.finish(s, now);
           return 'done';
         }
       }

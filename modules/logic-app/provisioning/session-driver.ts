@@ -1,12 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataProtector } from '../../../src/azure/data-protector';
-import { Clock } from '../../../src/common/clock';
-import { AppConfig, APP_CONFIG } from '../../../src/config/app-config';
 import { OfferEntity } from '../../../src/offers/offer.entity';
 import { outputsAsStrings } from '../../../src/sessions/access-information';
 import { SessionEntity, SessionState } from '../../../src/sessions/session.entity';
-import { SessionsRepository } from '../../../src/sessions/sessions.repository';
-import { runSessionSteps, StepOutcome } from '../../../src/test-drives/session-runner';
+import { SessionStepDriver, StepOutcome } from '../../../src/test-drives/session-runner';
 import { answerToOutputs, deprovisionRequest, errorFromAnswer, isTerminalRunStatus, provisionRequest, runOutputsToAnswer } from '../contract';
 import { logicAppConfigOf } from '../logic-app-config';
 import { CallbackAnswer, LogicAppGateway, logicAppError, WorkflowInfo } from '../logic-app.gateway';
@@ -49,27 +45,20 @@ type Verdict =
  * `ended` (or `failed` with its reason), which frees the slot.
  */
 @Injectable()
-export class LogicAppSessionDriver {
+export class LogicAppSessionDriver extends SessionStepDriver {
   private readonly logger = new Logger('LogicAppSessionDriver');
   /** Async Location URLs (they carry a `sig`: memory only) per session and call kind. */
   private readonly locations = new Map<string, string>();
 
   constructor(
-    private readonly sessions: SessionsRepository,
     private readonly gateway: LogicAppGateway,
-    private readonly protector: DataProtector,
-    private readonly clock: Clock,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGIC_APP_SETTINGS) private readonly settings: LogicAppSettings,
-  ) {}
+  ) {
+    super(MAX_STEPS_PER_RUN);
+  }
 
-  /** Runs steps of session `sessionId` until it waits or is done. Errors are recorded, never thrown. */
-  async run(offer: OfferEntity, sessionId: string): Promise<void> {
-    await runSessionSteps({ sessions: this.sessions, clock: this.clock }, offer, sessionId, MAX_STEPS_PER_RUN, {
-      forward: (s, now) => this.provision(offer, s, now),
-      teardown: (s, now) => this.teardown(offer, s, now),
-      inactive: () => this.forget(sessionId),
-    });
+  protected override inactive(sessionId: string): void {
+    this.forget(sessionId);
   }
 
   private forget(sessionId: string): void {
@@ -95,7 +84,7 @@ export class LogicAppSessionDriver {
 
   // ------------------------------------------------------------------ provisioning
 
-  private async provision(offer: OfferEntity, s: SessionEntity, now: number): Promise<Outcome> {
+  protected override async forward(offer: OfferEntity, s: SessionEntity, now: number): Promise<Outcome> {
     const all = this.progressOf(s);
     const p = all.provision;
     const cfg = logicAppConfigOf(offer.testDrive);
@@ -197,7 +186,7 @@ export class LogicAppSessionDriver {
 
   // ------------------------------------------------------------------ deprovisioning
 
-  private async teardown(offer: OfferEntity, s: SessionEntity, now: number): Promise<Outcome> {
+  protected override async teardown(offer: OfferEntity, s: SessionEntity, now: number): Promise<Outcome> {
     const all = this.progressOf(s);
     const cfg = logicAppConfigOf(offer.testDrive);
     const wfName = cfg.deprovisionLogicAppName;
@@ -216,8 +205,7 @@ export class LogicAppSessionDriver {
     const d = all.deprovision ?? { step: 'post' as const, attempts: 0 };
     if (d.step === 'done' || d.step === 'failed') {
       this.forget(s.id);
-      if (s.endReason === 'failed') await this.sessions.markFailed(s.id, s.failure ?? { code: 'ProvisioningFailed', message: 'The test drive could not be set up.' }, now);
-      else await this.sessions.markEnded(s.id, now);
+      await this.finish(s, now);
       this.logger.log({ sessionId: s.id, offerId: s.offerId, reason: s.endReason, deprovisioned: d.step === 'done' }, 'Logic app test drive ended');
       return 'done';
     }
