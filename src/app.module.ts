@@ -16,6 +16,7 @@ import { AuditModule } from './audit/audit.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { MetricsHttpModule } from './metrics/metrics-http.module';
 import { EscalationModule } from './escalation/escalation.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 
 /**
  * Root module: core providers, authentication (global ApiGuard: Entra ID tokens, app roles, per-client
@@ -42,6 +43,7 @@ export class AppModule {
         CapacityModule,
         EscalationModule,
         MetricsHttpModule,
+        DashboardModule,
         ...TEST_DRIVE_MODULES,
       ],
     };

@@ -31,12 +31,18 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
       { path: 'health', method: RequestMethod.GET },
       { path: 'health/{*rest}', method: RequestMethod.GET },
       { path: 'metrics', method: RequestMethod.GET },
+      // The dashboard (issue 11): pages at / and /ui, sign-in at /auth, static files at /assets.
+      { path: '/', method: RequestMethod.GET },
+      { path: 'ui/{*rest}', method: RequestMethod.GET },
+      { path: 'auth/{*rest}', method: RequestMethod.ALL },
+      { path: 'assets/{*rest}', method: RequestMethod.GET },
     ],
   });
   app.use(
     bodyPolicy({
       jsonLimitBytes: JSON_BODY_LIMIT_BYTES,
-      rawRoutes: TEST_DRIVE_RAW_BODY_ROUTES, // declared by the test drive types (ARM: the package upload)
+      // Declared by the test drive types (ARM: the package upload), and the dashboard's sign-out form.
+      rawRoutes: [...TEST_DRIVE_RAW_BODY_ROUTES, { method: 'POST', path: /^\/auth\/signout$/, contentTypes: ['application/x-www-form-urlencoded'], limitBytes: 4096 }],
     }),
   );
   app.useGlobalFilters(new ApiExceptionFilter());

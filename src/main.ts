@@ -9,6 +9,7 @@ import { seedSampleOffer } from './embedded/sample-offer';
 import { embeddedCallers, registerServiceApi } from './embedded/embedded-callers';
 import { sharedEmulatorRuntime } from './embedded/shared-emulator';
 import { openDataSource } from './persistence/data-source';
+import { embeddedDashboard, EmbeddedDashboard } from './embedded/embedded-dashboard';
 
 /**
  * Entry point. Real Azure when KEY_VAULT_URL (and the service identity) are configured; a shared local
@@ -71,6 +72,22 @@ async function main(): Promise<void> {
   // its own connection pool.
   if (config.database.kind === 'postgres') await (await openDataSource(config.database)).destroy();
 
+  const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+  // Embedded default (issue 11): escalation e-mails go to the emulator's SMTP sink, and the dashboard
+  // signs in against the emulator with a registered web app and two local users.
+  let dashboard: EmbeddedDashboard | undefined;
+  if (embedded) {
+    config.alerts.smtpUrl ??= embedded.emulator.smtpUrl;
+    if (!config.dashboard.clientId) {
+      try {
+        dashboard = await embeddedDashboard(embedded.emulator, config.dataDir, base);
+        config.dashboard = { ...config.dashboard, clientId: dashboard.clientId, clientSecret: dashboard.clientSecret, publicUrl: config.dashboard.publicUrl ?? base };
+      } catch (err) {
+        process.stderr.write(`dashboard sign-in not set up: ${(err as Error).message}\n`);
+      }
+    }
+  }
+
   const app: INestApplication = await createApp({ config, azure: runtime });
   try {
     await app.listen(config.port, config.host);
@@ -80,7 +97,6 @@ async function main(): Promise<void> {
     exitIfPortBusy(err, config);
     throw err;
   }
-  const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
   // One owner of shutdown: close the app (Nest shutdown hooks run: the reconcile loop stops and its
   // lease is released), then the embedded emulator and Azurite. A second signal exits at once.
   let stopping = false;
@@ -98,7 +114,8 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `Test drive orchestrator listening on ${base}`,
-    `  API:      ${base}/api/v1   (OpenAPI: ${base}/api/docs)`,
+    `  Dashboard: ${base}/   (operators and publishers, Entra ID sign-in)`,
+    `  API:      ${base}/api/v1   (OpenAPI: ${base}/api/docs; Prometheus: ${base}/metrics with an operator token)`,
     `  Health:   ${base}/health`,
     `  Database: ${config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL'}`,
   ];
@@ -116,6 +133,14 @@ async function main(): Promise<void> {
   }
   if (embedded) {
     lines.push(`  Azure:    local emulator at ${embedded.emulatorUrl} (CA: ${embedded.caCertPath}), Azurite at ${embedded.blobEndpoint}`);
+    if (dashboard) {
+      lines.push(
+        `  Sign in:  open ${base}/ and sign in on the emulator's page as`,
+        `            ${dashboard.operator.userPrincipalName} / ${dashboard.operator.password}   (operator: every offer)`,
+        `            ${dashboard.publisher.userPrincipalName} / ${dashboard.publisher.password}   (publisher: its tenant's offers)`,
+      );
+    }
+    if (embedded.emulator.smtpUrl) lines.push(`  Alerts:   e-mails to the emulator's SMTP sink ${embedded.emulator.smtpUrl}; read them at ${embedded.emulatorUrl}/_emulator/mail`);
     lines.push(
       `  Leads:    rehearse a destination offline: an HTTPS receiver (curl -sk -X POST ${embedded.emulatorUrl}/_emulator/receivers) or Azurite's tables`,
       `            ("leads": {"destination": {"type": "azure-table", "connectionString": "${embedded.storageConnectionString}"}})`,
@@ -155,13 +180,15 @@ function exitIfPortBusy(err: unknown, config: AppConfig): void {
   const setting =
     port === config.emulatorPort
       ? 'EMULATOR_PORT'
+      : port === config.emulatorSmtpPort
+        ? 'EMULATOR_SMTP_PORT'
       : port === config.azuriteTablePort
         ? 'AZURITE_TABLE_PORT'
         : port === config.azuriteBlobPort || /Azurite/.test(text)
           ? 'AZURITE_BLOB_PORT'
           : port === config.port
             ? 'PORT'
-            : 'PORT, EMULATOR_PORT, AZURITE_BLOB_PORT or AZURITE_TABLE_PORT';
+            : 'PORT, EMULATOR_PORT, EMULATOR_SMTP_PORT, AZURITE_BLOB_PORT or AZURITE_TABLE_PORT';
   process.stderr.write(
     `Port ${Number.isFinite(port) ? port : '?'} is already in use (another \`npm start\`?). Stop that process, or start on other ports, e.g. ${setting}=<free port> npm start\n`,
   );

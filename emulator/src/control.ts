@@ -51,7 +51,7 @@ function controlError(ctx: Ctx, status: number, code: string, message: string): 
 /**
  * The operator's control API under /_emulator/ (plain JSON, no auth):
  * POST publishers, POST clients (`{tenantId?, newTenant?, roles?, keyVaultAccess?, subscriptionRoles?,
- * redirectUris?, publicClient?, displayName?}`), GET subscriptions/{id}, GET state, GET|PUT settings,
+ * redirectUris?, publicClient?, displayName?, signInAudience?}`), GET subscriptions/{id}, GET state, GET|PUT settings,
  * GET|PUT|DELETE faults. (Users and redirect URIs: signin.ts; mail: smtp.ts.) Errors: `{ error: { code,
  * message } }` with 400/404/405.
  */
@@ -88,6 +88,7 @@ export function handleControl(ctx: Ctx, deps: ControlDeps): void {
           subscriptionRoles: obj.subscriptionRoles as never,
           redirectUris: obj.redirectUris as string[] | undefined,
           publicClient: typeof obj.publicClient === 'boolean' ? obj.publicClient : undefined,
+          signInAudience: obj.signInAudience as 'AzureADMyOrg' | 'AzureADMultipleOrgs' | undefined,
           displayName: obj.displayName as string | undefined,
         }),
       );
@@ -143,7 +144,7 @@ export function stateSummary(state: EmulatorState): Record<string, unknown> {
     serviceTenantId: state.serviceTenantId,
     settings: state.settings,
     tenants: Object.values(state.tenants).map((t) => ({ id: t.id, name: t.name })),
-    clients: Object.values(state.clients).map((c) => ({ clientId: c.clientId, tenantId: c.tenantId, kind: c.kind, roles: c.roles, principalId: c.objectId, keyVaultAccess: c.keyVaultAccess, redirectUris: c.redirectUris ?? [], publicClient: c.publicClient === true })),
+    clients: Object.values(state.clients).map((c) => ({ clientId: c.clientId, tenantId: c.tenantId, kind: c.kind, roles: c.roles, principalId: c.objectId, keyVaultAccess: c.keyVaultAccess, redirectUris: c.redirectUris ?? [], publicClient: c.publicClient === true, signInAudience: c.signInAudience ?? 'AzureADMyOrg' })),
     users: Object.values(state.users ?? {}).map((u) => ({ objectId: u.objectId, tenantId: u.tenantId, userPrincipalName: u.userPrincipalName, roles: u.roles })),
     subscriptions: subs.map((s) => ({
       subscriptionId: s.id,

@@ -59,6 +59,11 @@ export interface CreateClientOptions {
   publicClient?: boolean;
   /** Name shown on the sign-in page ("to continue to ..."); default "testdrive-client". */
   displayName?: string;
+  /**
+   * Who may sign in to the app (Entra's signInAudience): 'AzureADMyOrg' (default) users of its own tenant;
+   * 'AzureADMultipleOrgs' users of every tenant (a multi-tenant app; the emulator takes admin consent as given).
+   */
+  signInAudience?: 'AzureADMyOrg' | 'AzureADMultipleOrgs';
 }
 
 /** A caller error in the control API (400/404 with `{error:{code,message}}`). */
@@ -142,6 +147,8 @@ export function createClient(state: EmulatorState, store: StateStore, opts: Crea
   const { app, secret } = newApp(state, tenantId, 'client', opts.displayName ?? 'testdrive-client', [...roles], opts.keyVaultAccess ?? true);
   if (redirectUris.length) app.redirectUris = redirectUris;
   if (publicClient) app.publicClient = true;
+  if (opts.signInAudience !== undefined && opts.signInAudience !== 'AzureADMyOrg' && opts.signInAudience !== 'AzureADMultipleOrgs') throw new DirectoryError(400, 'InvalidSignInAudience', "signInAudience must be 'AzureADMyOrg' or 'AzureADMultipleOrgs'.");
+  if (opts.signInAudience === 'AzureADMultipleOrgs') app.signInAudience = 'AzureADMultipleOrgs';
   for (const sr of opts.subscriptionRoles ?? []) {
     state.subscriptions[sr.subscriptionId.toLowerCase()].roleAssignments.push({ principalId: app.objectId, roleDefinitionName: sr.role });
   }

@@ -240,7 +240,7 @@ export class SignInService {
       return undefined;
     }
     const client = this.state.clients[clientId.toLowerCase()];
-    if (!client || (tenant && client.tenantId !== tenant.id)) {
+    if (!client || (tenant && client.tenantId !== tenant.id && client.signInAudience !== 'AzureADMultipleOrgs')) {
       const dir = tenant?.name ?? seg;
       this.errorPage(ctx, 700016, `Application with identifier '${clientId.slice(0, 100)}' was not found in the directory '${dir}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
       return undefined;

@@ -51,6 +51,8 @@ export interface AppClient {
    * secret, and must then use PKCE (signin.ts).
    */
   publicClient?: boolean;
+  /** 'AzureADMultipleOrgs': users of any tenant may sign in (consent is taken as given); default: its own tenant only. */
+  signInAudience?: 'AzureADMyOrg' | 'AzureADMultipleOrgs';
 }
 
 /**

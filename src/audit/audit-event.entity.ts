@@ -12,6 +12,7 @@ export type AuditAction =
   | 'leads.destination-changed'
   | 'lead.redelivered'
   | 'session.started'
+  | 'session.refused'
   | 'session.ended'
   | 'session.expired';
 

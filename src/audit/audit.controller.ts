@@ -5,7 +5,7 @@ import { Roles } from '../auth/decorators';
 import { Role } from '../auth/roles';
 import { ApiErrorResponse, ApiZodQuery, ApiZodResponse } from '../common/openapi';
 import { parseOrThrow } from '../common/validation';
-import { auditListSchema } from './audit.dto';
+import { AUDIT_ACTIONS, auditListSchema } from './audit.dto';
 import { AUDIT_MAX_LIMIT, AuditEventView, AuditService } from './audit.service';
 
 const AuditQuerySchema = z.strictObject({
@@ -14,6 +14,7 @@ const AuditQuerySchema = z.strictObject({
     .regex(/^[a-z0-9_-]{1,50}$/, 'offerId must be an offer ID (1-50 of a-z, 0-9, "-", "_")')
     .optional()
     .meta({ description: 'Events of this offer only.', example: 'contoso-crm' }),
+  action: z.enum(AUDIT_ACTIONS, { message: `action must be one of ${AUDIT_ACTIONS.join(', ')}` }).optional().meta({ description: 'Events of this action only.', example: 'session.started' }),
   limit: z.coerce
     .number({ message: 'limit must be a number' })
     .int('limit must be a whole number')
@@ -37,6 +38,6 @@ export class AuditController {
   @ApiErrorResponse(400, 'ValidationFailed: offerId or limit breaks its rule, or an unknown query parameter.')
   async list(@Query() query: unknown): Promise<{ value: AuditEventView[] }> {
     const q = parseOrThrow(AuditQuerySchema, query ?? {});
-    return { value: await this.audit.list({ offerId: q.offerId, limit: q.limit }) };
+    return { value: await this.audit.list({ offerId: q.offerId, action: q.action, limit: q.limit }) };
   }
 }

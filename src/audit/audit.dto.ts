@@ -3,7 +3,7 @@ import { apiComponent } from '../common/openapi';
 import type { AuditAction } from './audit-event.entity';
 
 /** Every audited action (AuditAction), for the API description. */
-const AUDIT_ACTIONS = [
+export const AUDIT_ACTIONS = [
   'offer.created',
   'offer.updated',
   'offer.deleted',
@@ -13,6 +13,7 @@ const AUDIT_ACTIONS = [
   'leads.destination-changed',
   'lead.redelivered',
   'session.started',
+  'session.refused',
   'session.ended',
   'session.expired',
 ] as const satisfies readonly AuditAction[];

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { In, MoreThanOrEqual, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Clock, iso } from '../common/clock';
 import { Caller } from '../auth/caller';
@@ -81,10 +81,15 @@ export class AuditService {
     }
   }
 
-  /** Newest first; `offerId` filters; `limit` 1..AUDIT_MAX_LIMIT. */
-  async list(opts: { offerId?: string; limit: number }): Promise<AuditEventView[]> {
+  /** Newest first; `offerId`, `offerIds` (any of), `action` and `since` (epoch ms) filter; `limit` 1..AUDIT_MAX_LIMIT. */
+  async list(opts: { offerId?: string; offerIds?: string[]; action?: AuditAction; since?: number; limit: number }): Promise<AuditEventView[]> {
+    if (opts.offerIds && !opts.offerIds.length) return [];
     const rows = await this.repo.find({
-      where: opts.offerId ? { offerId: opts.offerId } : {},
+      where: {
+        ...(opts.offerId ? { offerId: opts.offerId } : opts.offerIds ? { offerId: In(opts.offerIds) } : {}),
+        ...(opts.action ? { action: opts.action } : {}),
+        ...(opts.since !== undefined ? { at: MoreThanOrEqual(opts.since) } : {}),
+      },
       order: { at: 'DESC', id: 'DESC' },
       take: opts.limit,
     });

@@ -77,6 +77,8 @@ const EnvSchema = z.object({
     ),
   DATA_DIR: z.string().default('data'),
   EMULATOR_PORT: port('EMULATOR_PORT').default(defaults.emulatorPort),
+  /** Issue 11: the embedded emulator's SMTP sink (escalation e-mails land at /_emulator/mail); 0 = any free port. */
+  EMULATOR_SMTP_PORT: port('EMULATOR_SMTP_PORT').default(2525),
   EMULATOR_DEPLOYMENT_SECONDS: z.coerce
     .number({ message: 'EMULATOR_DEPLOYMENT_SECONDS must be a number of seconds' })
     .min(0, 'EMULATOR_DEPLOYMENT_SECONDS must be >= 0')
@@ -185,6 +187,8 @@ export interface AppConfig {
   database: DatabaseSettings;
   dataDir: string;
   emulatorPort: number;
+  /** SMTP sink port of the embedded emulator (issue 11). */
+  emulatorSmtpPort: number;
   emulatorDeploymentSeconds: number;
   azuriteBlobPort: number;
   /** Table port of the embedded Azurite (lead destinations of type azure-table, issue 10). */
@@ -295,6 +299,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     database,
     dataDir,
     emulatorPort: e.EMULATOR_PORT,
+    emulatorSmtpPort: e.EMULATOR_SMTP_PORT,
     emulatorDeploymentSeconds: e.EMULATOR_DEPLOYMENT_SECONDS,
     azuriteBlobPort: e.AZURITE_BLOB_PORT,
     azuriteTablePort: e.AZURITE_TABLE_PORT,

@@ -37,13 +37,15 @@ export function emulatedRuntime(emulator: { url: string; caCertPem: string }, az
 }
 
 /**
- * Starts the emulator on EMULATOR_PORT (state and CA kept under DATA_DIR/emulator) and Azurite on
+ * Starts the emulator on EMULATOR_PORT (state and CA kept under DATA_DIR/emulator; its SMTP sink on
+ * EMULATOR_SMTP_PORT) and Azurite on
  * AZURITE_BLOB_PORT, registers a service identity in the emulator for Key Vault, and returns an
  * AzureRuntime pointing every SDK client at them (trusting the emulator's CA).
  */
-export async function startEmbeddedAzure(config: AppConfig, opts: { emulatorPort?: number; azuritePort?: number; persist?: boolean } = {}): Promise<EmbeddedAzure> {
+export async function startEmbeddedAzure(config: AppConfig, opts: { emulatorPort?: number; azuritePort?: number; smtpPort?: number; persist?: boolean } = {}): Promise<EmbeddedAzure> {
   const emulator = await startEmulator({
     port: opts.emulatorPort ?? config.emulatorPort,
+    smtpPort: opts.smtpPort ?? config.emulatorSmtpPort,
     dataDir: path.join(config.dataDir, 'emulator'),
     deploymentSeconds: config.emulatorDeploymentSeconds,
     persist: opts.persist ?? true,

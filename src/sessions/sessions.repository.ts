@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Between, DataSource, In, IsNull, LessThanOrEqual, Not, Repository } from 'typeorm';
+import { Between, DataSource, In, IsNull, LessThanOrEqual, MoreThanOrEqual, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../persistence/data-source';
 import { insertRow, TxBody } from '../persistence/database';
@@ -179,6 +179,11 @@ export class SessionsRepository {
       ...(await group('s.endedAt >= :since', { since: endedSince })),
     ];
     return rows.map((r) => ({ ...r, n: Number(r.n) }));
+  }
+
+  /** An offer's sessions requested at or after `since` (epoch ms), oldest first, at most `limit` (dashboard chart). */
+  requestedSince(offerId: string, since: number, limit = 5000): Promise<SessionEntity[]> {
+    return this.repo.find({ where: { offerId, requestedAt: MoreThanOrEqual(since) }, order: { requestedAt: 'ASC' }, take: limit });
   }
 
   /** Sessions that became ready in (after, upTo] (epoch ms), oldest first, at most `limit` (metrics observer). */

@@ -105,6 +105,8 @@ export class SessionsService {
       if (known || !(err instanceof ApiError)) {
         const result: StartResult = err instanceof ApiError ? (err.code === 'NoCapacity' ? 'no_capacity' : err.getStatus() < 500 ? 'refused' : 'failed') : 'failed';
         this.metrics.sessionStarts.inc({ offer: offerId, type: offerType === 'unknown' ? ((await this.offers.findById(offerId).catch(() => null))?.type ?? 'unknown') : offerType, result });
+        // Refused demand is kept (dashboard chart of starts; forecasting counts it as demand).
+        if (result === 'no_capacity') await this.audit.record(caller, 'session.refused', { type: 'offer', id: offerId, offerId }, { code: 'NoCapacity', region: body.region ?? null });
       }
       if (request) {
         if (err instanceof ApiError && err.getStatus() < 500) await this.starts.refuse(request.id, refusalOf(err), this.clock.now());

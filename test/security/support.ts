@@ -30,6 +30,12 @@ export const ROUTE_POLICY: Record<string, Array<'marketplace' | 'publisher' | 'o
 /** Routes that need no token. */
 export const PUBLIC_ROUTES = ['GET /health', 'GET /health/live'];
 
+/**
+ * The dashboard's HTML routes (issue 11): no bearer token (a signed session cookie after Entra ID
+ * sign-in; test/operators/dashboard.e2e-spec.ts), not API operations, so not in the OpenAPI document.
+ */
+export const DASHBOARD_ROUTES = ['GET /', 'GET /ui/fleet', 'GET /ui/offers/:offerId', 'GET /ui/audit', 'GET /auth/signin', 'GET /auth/callback', 'POST /auth/signout', 'GET /assets/:name'];
+
 /** Every endpoint on the express router (Nest controllers), as "METHOD /path" (express 5 router stack). */
 export function registeredRoutes(app: INestApplication): string[] {
   const express = app.getHttpAdapter().getInstance() as { router?: { stack: unknown[] }; _router?: { stack: unknown[] } };
