@@ -24,7 +24,7 @@ function signatureValid(header: string, body: string, secret: string): boolean {
  * two replicas evaluating and delivering; when ARM recovers it resolves once, with one more message of each.
  */
 describeEachDb('escalation on %s', (db) => {
-  const local = useLocalServiceWith({ deploymentSeconds: 0.05 }, { db });
+  const local = useLocalServiceWith({ deploymentSeconds: 0.05, smtpPort: 0 }, { db });
 
   it('validates the escalation section naming the field; the webhook secret is never returned', async () => {
     const pub = local.svc.http;
@@ -54,6 +54,9 @@ describeEachDb('escalation on %s', (db) => {
     }).expect(200);
     await svc.http.post('/api/v1/offers/esc-arm/publish').expect(200);
 
+    // E-mail goes to the emulator's SMTP sink (the SMTP_URL the embedded default sets), on both replicas.
+    svc.config.alerts.smtpUrl = local.azure.emulator.smtpUrl;
+    const mails = () => local.azure.emulator.mail.list({ to: 'oncall@contoso.com' });
     const escalation = svc.app.get(EscalationService);
     // Failures pile up; the clock jumps past each backoff so the region tries again.
     await svc.until(async () => {
@@ -62,7 +65,7 @@ describeEachDb('escalation on %s', (db) => {
       return c.consecutiveFailures >= 3;
     }, 30_000);
 
-    const second: TestService = await startService(local.azure, { databaseUrl: svc.databaseUrl, clock: svc.clock });
+    const second: TestService = await startService(local.azure, { databaseUrl: svc.databaseUrl, clock: svc.clock, env: { SMTP_URL: local.azure.emulator.smtpUrl! } });
     try {
       const other = second.app.get(EscalationService);
       // Both replicas evaluate at once, and again: one incident.
@@ -78,6 +81,11 @@ describeEachDb('escalation on %s', (db) => {
       expect(hook.body.incident.summary).toContain('SkuNotAvailable');
       expect(signatureValid(hook.headers['x-testdrive-signature'], JSON.stringify(hook.body), SECRET)).toBe(true);
       expect(signatureValid(hook.headers['x-testdrive-signature'], JSON.stringify(hook.body), 'another-secret-0123456789')).toBe(false);
+
+      const opening = mails();
+      expect(opening).toHaveLength(1);
+      expect(opening[0].subject).toMatch(/^\[test drive\] Incident: Region westeurope of offer esc-arm/);
+      expect(opening[0].text).toContain('SkuNotAvailable');
 
       // Operators and the owning publisher see it open; another publisher does not; metrics count it.
       const list = await svc.http.get('/api/v1/incidents?offerId=esc-arm').expect(200);
@@ -101,6 +109,7 @@ describeEachDb('escalation on %s', (db) => {
       expect(resolved.reduce((n, r) => n + r.opened, 0)).toBe(0);
       await Promise.all([escalation.deliverDue(), other.deliverDue()]);
       expect(hooks().map((h) => h.body.event)).toEqual(['opened', 'resolved']);
+      expect(mails().map((m) => m.subject.split(':')[0]).sort()).toEqual(['[test drive] Incident', '[test drive] Resolved']);
       const incident = (await svc.app.get(IncidentsRepository).list({ offerIds: ['esc-arm'], limit: 10 }))[0];
       expect(incident.state).toBe('resolved');
       const notes = await svc.app.get(IncidentsRepository).notificationsOf(incident.id);
