@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorDetail } from '../../src/common/api-error';
 import { durationHoursSchema } from '../../src/common/validation';
-import { accessInformationSchema, AZURE_DEPLOYMENT_REQUIRED, azureDeploymentOf, azureDeploymentSchema, CLIENT_SECRET_MAX_CHARS, descriptionSchema, knownRegionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveSections } from '../../src/test-drives/config-schemas';
+import { accessInformationSchema, AZURE_DEPLOYMENT_REQUIRED, azureDeploymentOf, azureDeploymentSchema, CLIENT_SECRET_MAX_CHARS, descriptionSchema, knownRegionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, optionalTextsOf, validateTestDriveConfig } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 
 /** Wire name of the Azure Resource Manager test drive type. */
@@ -117,23 +117,17 @@ export const armTestDriveSchema = z
  *   problem found, each with its full field path ("testDrive.regions[1].hot", "deployment.tenantId").
  */
 export function validateArmConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
-  const parsed = validateTestDriveSections({
-    testDrive: { schema: armTestDriveSchema, input: testDrive },
-    crossChecks: duplicateRegions(testDrive?.regions),
-    deployment: { schema: azureDeploymentSchema, input: deployment, requiredMessage: AZURE_DEPLOYMENT_REQUIRED },
-  });
-  if (Array.isArray(parsed)) return parsed;
-  const t = parsed.testDrive;
-
-  const config: ArmTestDriveConfig = {
-    type: ARM_TEST_DRIVE_TYPE,
-    durationHours: t.durationHours,
-    regions: t.regions.map((r) => ({ name: r.name, hot: r.hot, cold: r.cold })),
-    ...(t.description !== undefined ? { description: t.description } : {}),
-    ...(t.accessInformation !== undefined ? { accessInformation: t.accessInformation } : {}),
-  };
-  const armDeployment: ArmDeployment = azureDeploymentOf(parsed.deployment);
-  return { testDrive: config as unknown as Record<string, unknown>, deployment: armDeployment, needsClientSecret: true };
+  return validateTestDriveConfig(
+    {
+      testDrive: { schema: armTestDriveSchema, input: testDrive },
+      crossChecks: duplicateRegions(testDrive?.regions),
+      deployment: { schema: azureDeploymentSchema, input: deployment, requiredMessage: AZURE_DEPLOYMENT_REQUIRED },
+    },
+    ({ testDrive: t, deployment: dep }) => ({
+      testDrive: { type: ARM_TEST_DRIVE_TYPE, durationHours: t.durationHours, regions: t.regions.map((r) => ({ name: r.name, hot: r.hot, cold: r.cold })), ...optionalTextsOf(t) } satisfies ArmTestDriveConfig,
+      deployment: azureDeploymentOf(dep) satisfies ArmDeployment,
+    }),
+  );
 }
 
 /** Regions listed twice (names compared trimmed, in lower case), checked on the raw input so they are reported with other problems. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorDetail } from '../../src/common/api-error';
 import { durationHoursSchema, guidSchema } from '../../src/common/validation';
-import { accessInformationSchema, CLIENT_SECRET_MAX_CHARS, clientSecretSchema, descriptionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveSections } from '../../src/test-drives/config-schemas';
+import { accessInformationSchema, CLIENT_SECRET_MAX_CHARS, clientSecretSchema, descriptionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveConfig } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { DYNAMICS_365_ENDPOINTS, OutboundUrl, OutboundUrlPolicy, outboundUrlProblem, STRICT_OUTBOUND_POLICY } from '../../src/security/outbound-url';
 
@@ -247,29 +247,29 @@ export function validateDynamicsConfig(
   if (product === 'operations' && typeof testDrive?.roleName === 'string' && testDrive.roleName.trim() && !AOT_NAME_PATTERN.test(testDrive.roleName.trim())) {
     problems.push({ code: 'InvalidField', target: 'testDrive.roleName', message: 'For Operations roleName is the role\'s AOT name (letters, digits and "_"), e.g. LEDGERACCOUNTANT.' });
   }
-  const parsed = validateTestDriveSections({
-    testDrive: { schema: testDriveSchemaOf(opts.outboundPolicy ?? STRICT_OUTBOUND_POLICY), input: testDrive },
-    crossChecks: problems,
-    deployment: { schema: dynamicsDeploymentSchema, input: deployment, requiredMessage: 'Required: {tenantId, tenantName, clientId, clientSecret}.' },
-  });
-  if (Array.isArray(parsed)) return parsed;
-  const t = parsed.testDrive;
-  const dep = parsed.deployment;
-  const config: DynamicsTestDriveConfig = {
-    type: DYNAMICS_TEST_DRIVE_TYPE,
-    product: t.product,
-    durationHours: t.durationHours,
-    maxConcurrent: t.maxConcurrent,
-    instanceUrl: t.instanceUrl.replace(/\/+$/, ''),
-    instanceWebApiUrl: t.instanceWebApiUrl.replace(/\/*$/, '/'),
-    roleName: t.roleName,
-    licenseSku: /^[0-9a-f-]{36}$/i.test(t.licenseSku) ? t.licenseSku.toLowerCase() : t.licenseSku,
-    ...(t.trialLegalEntity !== undefined ? { trialLegalEntity: t.trialLegalEntity.toUpperCase() } : {}),
-    ...(t.description !== undefined ? { description: t.description } : {}),
-    accessInformation: t.accessInformation ?? DEFAULT_ACCESS_INFORMATION,
-  };
-  const dynDeployment: DynamicsDeployment = { tenantId: dep.tenantId.toLowerCase(), tenantName: dep.tenantName.toLowerCase(), clientId: dep.clientId.toLowerCase() };
-  return { testDrive: config as unknown as Record<string, unknown>, deployment: dynDeployment, needsClientSecret: true };
+  return validateTestDriveConfig(
+    {
+      testDrive: { schema: testDriveSchemaOf(opts.outboundPolicy ?? STRICT_OUTBOUND_POLICY), input: testDrive },
+      crossChecks: problems,
+      deployment: { schema: dynamicsDeploymentSchema, input: deployment, requiredMessage: 'Required: {tenantId, tenantName, clientId, clientSecret}.' },
+    },
+    ({ testDrive: t, deployment: dep }) => ({
+      testDrive: {
+        type: DYNAMICS_TEST_DRIVE_TYPE,
+        product: t.product,
+        durationHours: t.durationHours,
+        maxConcurrent: t.maxConcurrent,
+        instanceUrl: t.instanceUrl.replace(/\/+$/, ''),
+        instanceWebApiUrl: t.instanceWebApiUrl.replace(/\/*$/, '/'),
+        roleName: t.roleName,
+        licenseSku: /^[0-9a-f-]{36}$/i.test(t.licenseSku) ? t.licenseSku.toLowerCase() : t.licenseSku,
+        ...(t.trialLegalEntity !== undefined ? { trialLegalEntity: t.trialLegalEntity.toUpperCase() } : {}),
+        ...(t.description !== undefined ? { description: t.description } : {}),
+        accessInformation: t.accessInformation ?? DEFAULT_ACCESS_INFORMATION,
+      } satisfies DynamicsTestDriveConfig,
+      deployment: { tenantId: dep.tenantId.toLowerCase(), tenantName: dep.tenantName.toLowerCase(), clientId: dep.clientId.toLowerCase() } satisfies DynamicsDeployment,
+    }),
+  );
 }
 
 function safePath(url: string): string {

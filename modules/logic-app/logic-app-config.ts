@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorDetail } from '../../src/common/api-error';
 import { durationHoursSchema } from '../../src/common/validation';
-import { accessInformationSchema, AZURE_DEPLOYMENT_REQUIRED, azureDeploymentOf, azureDeploymentSchema, CLIENT_SECRET_MAX_CHARS, descriptionSchema, knownRegionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveSections } from '../../src/test-drives/config-schemas';
+import { accessInformationSchema, AZURE_DEPLOYMENT_REQUIRED, azureDeploymentOf, azureDeploymentSchema, CLIENT_SECRET_MAX_CHARS, descriptionSchema, knownRegionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, optionalTextsOf, validateTestDriveConfig } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 
 /** Wire name of the Logic app test drive type. */
@@ -125,28 +125,25 @@ export const logicAppTestDriveSchema = z
  *   each with its full field path ("testDrive.maxConcurrent", "deployment.tenantId").
  */
 export function validateLogicAppConfig(testDrive: Record<string, unknown>, deployment: Record<string, unknown> | undefined): ValidatedTestDriveConfig | ErrorDetail[] {
-  const parsed = validateTestDriveSections({
-    testDrive: { schema: logicAppTestDriveSchema, input: testDrive },
-    deployment: { schema: azureDeploymentSchema, input: deployment, requiredMessage: AZURE_DEPLOYMENT_REQUIRED },
-  });
-  if (Array.isArray(parsed)) return parsed;
-  const t = parsed.testDrive;
-  const config: LogicAppTestDriveConfig = {
-    type: LOGIC_APP_TEST_DRIVE_TYPE,
-    region: t.region,
-    maxConcurrent: t.maxConcurrent,
-    durationHours: t.durationHours,
-    resourceGroupName: t.resourceGroupName,
-    logicAppName: t.logicAppName,
-    deprovisionLogicAppName: t.deprovisionLogicAppName,
-    ...(t.description !== undefined ? { description: t.description } : {}),
-    ...(t.accessInformation !== undefined ? { accessInformation: t.accessInformation } : {}),
-  };
-  return {
-    testDrive: config as unknown as Record<string, unknown>,
-    deployment: azureDeploymentOf(parsed.deployment),
-    needsClientSecret: true,
-  };
+  return validateTestDriveConfig(
+    {
+      testDrive: { schema: logicAppTestDriveSchema, input: testDrive },
+      deployment: { schema: azureDeploymentSchema, input: deployment, requiredMessage: AZURE_DEPLOYMENT_REQUIRED },
+    },
+    ({ testDrive: t, deployment: dep }) => ({
+      testDrive: {
+        type: LOGIC_APP_TEST_DRIVE_TYPE,
+        region: t.region,
+        maxConcurrent: t.maxConcurrent,
+        durationHours: t.durationHours,
+        resourceGroupName: t.resourceGroupName,
+        logicAppName: t.logicAppName,
+        deprovisionLogicAppName: t.deprovisionLogicAppName,
+        ...optionalTextsOf(t),
+      } satisfies LogicAppTestDriveConfig,
+      deployment: azureDeploymentOf(dep),
+    }),
+  );
 }
 
 /** Reads an offer's stored testDrive as a LogicAppTestDriveConfig (stored values were validated on write). */

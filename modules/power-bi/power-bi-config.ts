@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ErrorDetail } from '../../src/common/api-error';
 import { durationHoursSchema } from '../../src/common/validation';
 import type { OfferDeployment } from '../../src/offers/offer.entity';
-import { accessInformationSchema, descriptionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveSections } from '../../src/test-drives/config-schemas';
+import { accessInformationSchema, descriptionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, validateTestDriveConfig } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { NOT_URL_CHARACTERS, POWER_BI_SERVICE_HOSTS } from '../../src/security/outbound-url';
 
@@ -113,17 +113,20 @@ export function validatePowerBiConfig(testDrive: Record<string, unknown>, deploy
   if (deployment !== undefined && deployment !== null && Object.keys(deployment).length > 0) {
     problems.push({ code: 'UnknownField', target: 'deployment', message: 'A Power BI test drive needs no deployment details (no subscription, app registration or secret): leave deployment out.' });
   }
-  const parsed = validateTestDriveSections({ testDrive: { schema: powerBiTestDriveSchema, input: testDrive }, crossChecks: problems });
-  if (Array.isArray(parsed)) return parsed;
-  const t = parsed.testDrive;
-  const config: PowerBiTestDriveConfig = {
-    type: POWER_BI_TEST_DRIVE_TYPE,
-    embedUrl: new URL(t.embedUrl).href,
-    durationHours: t.durationHours ?? POWER_BI_DEFAULT_DURATION_HOURS,
-    ...(t.description !== undefined ? { description: t.description } : {}),
-    accessInformation: t.accessInformation ?? POWER_BI_DEFAULT_ACCESS_INFORMATION,
-  };
-  return { testDrive: config as unknown as Record<string, unknown>, deployment: {} as OfferDeployment, needsClientSecret: false };
+  return validateTestDriveConfig(
+    { testDrive: { schema: powerBiTestDriveSchema, input: testDrive }, crossChecks: problems },
+    ({ testDrive: t }) => ({
+      testDrive: {
+        type: POWER_BI_TEST_DRIVE_TYPE,
+        embedUrl: new URL(t.embedUrl).href,
+        durationHours: t.durationHours ?? POWER_BI_DEFAULT_DURATION_HOURS,
+        ...(t.description !== undefined ? { description: t.description } : {}),
+        accessInformation: t.accessInformation ?? POWER_BI_DEFAULT_ACCESS_INFORMATION,
+      } satisfies PowerBiTestDriveConfig,
+      deployment: {} as OfferDeployment,
+    }),
+    false,
+  );
 }
 
 /** Reads an offer's stored testDrive as a PowerBiTestDriveConfig. */

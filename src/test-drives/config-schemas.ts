@@ -3,7 +3,9 @@ import { ErrorDetail } from '../common/api-error';
 import { apiComponent } from '../common/openapi';
 import { guidSchema, zodIssuesToDetails } from '../common/validation';
 import { isKnownRegion, knownRegions } from '../config/regions';
+import type { OfferDeployment } from '../offers/offer.entity';
 import { sanitizeAccessHtml } from '../security/access-html';
+import type { ValidatedTestDriveConfig } from './test-drive-type';
 
 /** Partner Center: test drive description up to 3,000 characters. */
 export const MAX_DESCRIPTION_CHARS = 3000;
@@ -104,6 +106,13 @@ export function azureDeploymentOf(dep: z.infer<typeof azureDeploymentSchema>): {
   return { subscriptionId: dep.subscriptionId.toLowerCase(), tenantId: dep.tenantId.toLowerCase(), clientId: dep.clientId.toLowerCase() };
 }
 
+/** What validateTestDriveSections parses: the sections with their schemas, and the type's own problems. */
+export interface TestDriveSections<T extends z.ZodType, D extends z.ZodType> {
+  testDrive: { schema: T; input: unknown };
+  crossChecks?: ErrorDetail[];
+  deployment?: { schema: D; input: unknown; requiredMessage: string };
+}
+
 /**
  * The skeleton of every type's validateConfig: parses `testDrive` with its schema and (when a
  * deployment schema is given) `deployment` with that one, collecting every problem with its full field
@@ -113,11 +122,7 @@ export function azureDeploymentOf(dep: z.infer<typeof azureDeploymentSchema>): {
  *
  * @returns the parsed sections, or every problem found (non-empty).
  */
-export function validateTestDriveSections<T extends z.ZodType, D extends z.ZodType = z.ZodUndefined>(sections: {
-  testDrive: { schema: T; input: unknown };
-  crossChecks?: ErrorDetail[];
-  deployment?: { schema: D; input: unknown; requiredMessage: string };
-}): { testDrive: z.output<T>; deployment: z.output<D> } | ErrorDetail[] {
+export function validateTestDriveSections<T extends z.ZodType, D extends z.ZodType = z.ZodUndefined>(sections: TestDriveSections<T, D>): { testDrive: z.output<T>; deployment: z.output<D> } | ErrorDetail[] {
   const problems: ErrorDetail[] = [];
   const td = sections.testDrive.schema.safeParse(sections.testDrive.input);
   if (!td.success) problems.push(...zodIssuesToDetails(td.error.issues, 'testDrive'));
@@ -135,4 +140,25 @@ export function validateTestDriveSections<T extends z.ZodType, D extends z.ZodTy
   }
   if (problems.length || !td.success || (d && !dep)) return problems;
   return { testDrive: td.data, deployment: dep?.value as z.output<D> };
+}
+
+/**
+ * A type's validateConfig: validateTestDriveSections, then `build` turns the parsed sections into the
+ * stored testDrive settings and the deployment (without the client secret).
+ * @returns those and needsClientSecret (all types but Power BI need one), or every problem found.
+ */
+export function validateTestDriveConfig<T extends z.ZodType, D extends z.ZodType = z.ZodUndefined>(
+  sections: TestDriveSections<T, D>,
+  build: (parsed: { testDrive: z.output<T>; deployment: z.output<D> }) => { testDrive: object; deployment: OfferDeployment },
+  needsClientSecret = true,
+): ValidatedTestDriveConfig | ErrorDetail[] {
+  const parsed = validateTestDriveSections(sections);
+  if (Array.isArray(parsed)) return parsed;
+  const { testDrive, deployment } = build(parsed);
+  return { testDrive: testDrive as Record<string, unknown>, deployment, needsClientSecret };
+}
+
+/** The description and access information of a parsed testDrive section, each only when it was given. */
+export function optionalTextsOf(t: { description?: string; accessInformation?: string }): { description?: string; accessInformation?: string } {
+  return { ...(t.description !== undefined ? { description: t.description } : {}), ...(t.accessInformation !== undefined ? { accessInformation: t.accessInformation } : {}) };
 }
