@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
@@ -8,6 +7,7 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { startEmulator, type EmulatorHandle, type EmulatorOptions } from '../../emulator/src';
+import { httpsRequest } from '../support/emulator-client';
 
 /** Starts an emulator on a random port with a temp data dir (deploymentSeconds 0.2 unless given). */
 export async function start(opts: Partial<EmulatorOptions> = {}): Promise<{ h: EmulatorHandle; dataDir: string; cleanup: () => Promise<void> }> {
@@ -52,21 +52,10 @@ export function secretClient(h: EmulatorHandle, c: { tenantId: string; clientId:
 }
 
 /** Calls the control API (plain HTTPS JSON, trusting the emulator CA). */
-export function control(h: EmulatorHandle, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = request(`${h.url}${path}`, { method, ca: h.caCertPem, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-      });
-    });
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
+export async function control(h: EmulatorHandle, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const r = await httpsRequest(`${h.url}${path}`, h.caCertPem, method, data, data ? { 'content-type': 'application/json', 'content-length': data.length } : {});
+  return { status: r.status, body: r.text ? JSON.parse(r.text) : undefined };
 }
 
 /** LRO options that poll quickly (the emulator's Retry-After is 0 for sub-second operations). */
