@@ -65,10 +65,15 @@ export async function embeddedDashboard(emulator: Emulator, dataDir: string, bas
       return prev;
     }
     const password = newPassword();
-    const domain = prev?.userPrincipalName.split('@')[1];
-    const u = await emulator.createUser({ roles: [role], password, displayName: `${kind === 'operator' ? 'Operator' : 'Publisher'} (local)`, ...(domain ? { userPrincipalName: `${kind}@${domain}` } : {}) }).catch(() =>
-      emulator.createUser({ roles: [role], password, displayName: `${kind === 'operator' ? 'Operator' : 'Publisher'} (local)` }),
-    );
+    const displayName = `${kind === 'operator' ? 'Operator' : 'Publisher'} (local)`;
+    // operator@<service tenant domain> when the name is free; otherwise the emulator picks one.
+    const domain = prev?.userPrincipalName.split('@')[1] ?? (await emulator.createUser({ password: newPassword() }).then((probe) => {
+      emulator.deleteUser(probe.objectId);
+      return probe.userPrincipalName.split('@')[1];
+    }));
+    const u = await emulator
+      .createUser({ roles: [role], password, displayName, userPrincipalName: `${kind}@${domain}` })
+      .catch(() => emulator.createUser({ roles: [role], password, displayName }));
     return { userPrincipalName: u.userPrincipalName, password };
   };
   const out: EmbeddedDashboard = { ...app, operator: await user('operator', Role.Operator, saved.operator), publisher: await user('publisher', Role.Publisher, saved.publisher) };
