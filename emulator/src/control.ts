@@ -1,5 +1,5 @@
 import type { Ctx } from './http';
-import { isObject, jsonBody, send } from './http';
+import { controlRequest, send } from './http';
 import type { FaultStore, FaultRule } from './faults';
 import { validateFaultRule } from './faults';
 import { createClient, createPublisher, DirectoryError } from './directory';
@@ -58,14 +58,9 @@ function controlError(ctx: Ctx, status: number, code: string, message: string): 
 export function handleControl(ctx: Ctx, deps: ControlDeps): void {
   const s = ctx.segments.slice(1).filter((x) => x !== '');
   const m = ctx.method;
-  let body: unknown;
-  try {
-    body = jsonBody(ctx);
-  } catch {
-    return controlError(ctx, 400, 'InvalidRequestContent', 'The request body is not valid JSON.');
-  }
-  const obj = isObject(body) ? body : {};
-  if (body !== undefined && !isObject(body)) return controlError(ctx, 400, 'InvalidRequestContent', 'The request body must be a JSON object.');
+  const req = controlRequest(ctx);
+  if (!req) return;
+  const obj = req.body;
   try {
     const what = s[0] ?? '';
     // API app registrations and signing-key rotation (directory.ts).

@@ -3,7 +3,7 @@ import { audienceFor, findApplication, hashSecret, jwks, listApplications, liveS
 import { normalizeLocation } from './arm/arm';
 import type { ApiApplication, AppClient, EmulatorState, StateStore, Tenant } from './state';
 import type { Ctx } from './http';
-import { isObject, jsonBody, send } from './http';
+import { controlRequest, isObject, send } from './http';
 
 /** What POST /_emulator/publishers (and handle.createPublisher) returns. */
 export interface PublisherInfo {
@@ -288,14 +288,9 @@ export function registerApplication(state: EmulatorState, store: StateStore, opt
  */
 export async function handleIdentityControl(ctx: Ctx, state: EmulatorState, store: StateStore): Promise<void> {
   const s = ctx.segments.slice(1).filter((x) => x !== '');
-  const fail = (status: number, code: string, message: string) => send(ctx, status, { error: { code, message } });
-  let body: unknown;
-  try {
-    body = jsonBody(ctx);
-  } catch {
-    return fail(400, 'InvalidRequestContent', 'The request body is not valid JSON.');
-  }
-  const obj = isObject(body) ? body : {};
+  const req = controlRequest(ctx);
+  if (!req) return;
+  const { fail, body: obj } = req;
   try {
     if (s[0] === 'applications' && s.length === 1) {
       if (ctx.method === 'GET') return send(ctx, 200, { value: listApplications(state) });
@@ -306,7 +301,7 @@ export async function handleIdentityControl(ctx: Ctx, state: EmulatorState, stor
       if (s.length === 1 && ctx.method === 'GET' && keys) return send(ctx, 200, { kid: keys.kid, ...jwks(keys) });
       if (s.length === 2 && s[1] === 'rotate' && ctx.method === 'POST') {
         const privateJwk = isObject(obj.privateJwk) ? obj.privateJwk : undefined;
-        if (obj.privateJwk !== undefined && (!privateJwk || privateJwk.kty !== 'RSA' || typeof privateJwk.d !== 'string')) return fail(400, 'InvalidKey', 'privateJwk must be an RSA private key JWK.');
+        if (obj.privateJwk !== undefined && (!privateJwk || privateJwk.kty !== 'RSA' || typeof privateJwk.d !== 'string')) return void fail(400, 'InvalidKey', 'privateJwk must be an RSA private key JWK.');
         const r = await rotateSigningKeys(state, { retirePrevious: obj.retirePrevious === true, privateJwk, kid: typeof obj.kid === 'string' ? obj.kid : undefined });
         store.changed();
         return send(ctx, 200, r);
@@ -315,17 +310,17 @@ export async function handleIdentityControl(ctx: Ctx, state: EmulatorState, stor
     if (s[0] === 'tokens' && s.length === 1 && ctx.method === 'POST') {
       const clientId = typeof obj.clientId === 'string' ? obj.clientId.toLowerCase() : '';
       const client = clientId ? state.clients[clientId] : undefined;
-      if (!client) return fail(404, 'ClientNotFound', `Client '${clientId.slice(0, 100)}' does not exist.`);
+      if (!client) return void fail(404, 'ClientNotFound', `Client '${clientId.slice(0, 100)}' does not exist.`);
       const audience = typeof obj.audience === 'string' && obj.audience ? obj.audience : SERVICE_API.identifierUri;
       const keys = liveSigningKeys(state);
-      if (!keys) return fail(500, 'InternalServerError', 'No signing key.');
+      if (!keys) return void fail(500, 'InternalServerError', 'No signing key.');
       const api = findApplication(state, audience);
       const token = api ? await signApiAccessToken(keys, client, api, ctx.baseUrl) : await signAccessToken(keys, client, audienceFor(audience));
       return send(ctx, 200, { token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS, access_token: token }, { 'Cache-Control': 'no-store' });
     }
-    return fail(404, 'NotFound', `No control operation ${ctx.method} /_emulator/${s.join('/')}.`);
+    return void fail(404, 'NotFound', `No control operation ${ctx.method} /_emulator/${s.join('/')}.`);
   } catch (e) {
-    if (e instanceof DirectoryError) return fail(e.status, e.code, e.message);
+    if (e instanceof DirectoryError) return void fail(e.status, e.code, e.message);
     throw e;
   }
 }

@@ -393,6 +393,14 @@ async function issueToken(ctx: Ctx, deps: EntraDeps, tenantSeg: string, tenant: 
 }
 
 /**
+ * The time claims of a token issued at `nowSeconds` (epoch seconds): `iat` and `nbf` = now, `exp` = now +
+ * `lifetimeSeconds` (default TOKEN_LIFETIME_SECONDS). Spread into a claims object at the claims' place.
+ */
+export function tokenTimeClaims(nowSeconds: number, lifetimeSeconds = TOKEN_LIFETIME_SECONDS): { iat: number; nbf: number; exp: number } {
+  return { iat: nowSeconds, nbf: nowSeconds, exp: nowSeconds + lifetimeSeconds };
+}
+
+/**
  * Signs an Entra-v1-style app-only access token (RS256, `kid` header) valid TOKEN_LIFETIME_SECONDS.
  * Issuer `https://sts.windows.net/{tid}/`: Entra issues v1 tokens for resources whose manifest does not
  * ask for v2 — ARM and Key Vault among them — whatever endpoint (v1 or v2) the client used.
@@ -403,9 +411,7 @@ export async function signAccessToken(keys: SigningKeys, client: AppClient, aud:
   const claims: Record<string, unknown> = {
     aud,
     iss,
-    iat: nowSeconds,
-    nbf: nowSeconds,
-    exp: nowSeconds + TOKEN_LIFETIME_SECONDS,
+    ...tokenTimeClaims(nowSeconds),
     appid: client.clientId,
     azp: client.clientId,
     appidacr: '1',
@@ -431,9 +437,7 @@ export async function signApiAccessToken(keys: SigningKeys, client: AppClient, a
   const claims: Record<string, unknown> = {
     aud: api.identifierUri,
     iss: `${baseUrl}/${client.tenantId}/v2.0`,
-    iat: nowSeconds,
-    nbf: nowSeconds,
-    exp: nowSeconds + TOKEN_LIFETIME_SECONDS,
+    ...tokenTimeClaims(nowSeconds),
     azp: client.clientId,
     azpacr: '1',
     idtyp: 'app',

@@ -125,6 +125,27 @@ export function controlObjectBody(ctx: Ctx): { body: Record<string, unknown> } |
   return { body: (body ?? {}) };
 }
 
+/** Answers a control-API request with `{error: {code, message}}` and the given status; returns true (route handled). */
+export type ControlFail = (status: number, code: string, message: string) => true;
+
+/**
+ * The prologue of a control-API handler: an error sender for this request and its JSON object body
+ * ({} when empty). When the body is not a JSON object it has already answered 400 InvalidRequestContent
+ * and returns undefined (the request is handled).
+ */
+export function controlRequest(ctx: Ctx): { fail: ControlFail; body: Record<string, unknown> } | undefined {
+  const fail: ControlFail = (status, code, message) => {
+    send(ctx, status, { error: { code, message } });
+    return true;
+  };
+  const parsed = controlObjectBody(ctx);
+  if ('problem' in parsed) {
+    fail(400, 'InvalidRequestContent', parsed.problem);
+    return undefined;
+  }
+  return { fail, body: parsed.body };
+}
+
 /** True for a plain JSON object (not null, not an array). */
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

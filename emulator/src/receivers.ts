@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Ctx } from './http';
-import { controlObjectBody, header, jsonBody, send } from './http';
+import { controlRequest, header, jsonBody, send } from './http';
 import type { EmulatorState, StateStore } from './state';
 
 /**
@@ -254,13 +254,10 @@ export class ReceiverService {
     const s = ctx.segments.slice(1).filter((x) => x !== '');
     if (s[0] !== 'receivers') return false;
     const m = ctx.method;
-    const err = (status: number, code: string, message: string): true => {
-      send(ctx, status, { error: { code, message } });
-      return true;
-    };
-    const parsed = controlObjectBody(ctx);
-    if ('problem' in parsed) return err(400, 'InvalidRequestContent', parsed.problem);
-    const obj = parsed.body as ReceiverSettings;
+    const req = controlRequest(ctx);
+    if (!req) return true;
+    const { fail: err } = req;
+    const obj = req.body as ReceiverSettings;
     try {
       if (s.length === 1 && m === 'POST') {
         send(ctx, 201, this.create(ctx.baseUrl, obj));

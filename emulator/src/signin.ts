@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { jose } from './jose';
 import type { Ctx } from './http';
-import { controlObjectBody, send } from './http';
-import { audienceFor, findApplication, findTenant, hashSecret, MULTI_TENANT_SEGMENTS, sendAadError, TOKEN_LIFETIME_SECONDS, type SigningKeys } from './entra';
+import { controlRequest, send } from './http';
+import { audienceFor, findApplication, findTenant, hashSecret, MULTI_TENANT_SEGMENTS, sendAadError, TOKEN_LIFETIME_SECONDS, tokenTimeClaims, type SigningKeys } from './entra';
 import { DirectoryError, redirectUriMatches, setRedirectUris } from './directory';
 import { createUser, deleteUser, findUser, listUsers, updateUser, type CreateUserOptions, type UpdateUserOptions } from './users';
 import type { ApiApplication, AppClient, EmulatorState, SignInUser, StateStore, Tenant } from './state';
@@ -653,7 +653,7 @@ export class SignInService {
    * `sub` is pairwise (per user and audience). Lifetime TOKEN_LIFETIME_SECONDS.
    */
   private async signUserAccessToken(baseUrl: string, client: AppClient, user: SignInUser, t: Target, confidential: boolean, now: number): Promise<string> {
-    const common = { iat: now, nbf: now, exp: now + TOKEN_LIFETIME_SECONDS, name: user.displayName, oid: user.objectId, tid: user.tenantId, scp: t.scp.join(' '), uti: randomBytes(16).toString('base64url') };
+    const common = { ...tokenTimeClaims(now), name: user.displayName, oid: user.objectId, tid: user.tenantId, scp: t.scp.join(' '), uti: randomBytes(16).toString('base64url') };
     let claims: Record<string, unknown>;
     if (t.kind === 'api') {
       claims = { aud: t.api.identifierUri, iss: `${baseUrl}/${user.tenantId}/v2.0`, ...common, azp: client.clientId, azpacr: confidential ? '1' : '0', preferred_username: user.userPrincipalName, sub: pairwiseSub(user.objectId, t.api.appId), ver: '2.0' };
@@ -674,9 +674,7 @@ export class SignInService {
     const claims: Record<string, unknown> = {
       aud: client.clientId,
       iss: `${baseUrl}/${user.tenantId}/v2.0`,
-      iat: now,
-      nbf: now,
-      exp: now + TOKEN_LIFETIME_SECONDS,
+      ...tokenTimeClaims(now),
       name: user.displayName,
       oid: user.objectId,
       preferred_username: user.userPrincipalName,
@@ -746,13 +744,9 @@ export class SignInService {
     const isRedirects = s[0] === 'clients' && s.length === 3 && s[2] === 'redirect-uris';
     if (!isUsers && !isRedirects) return false;
     const m = ctx.method;
-    const fail = (status: number, code: string, message: string): true => {
-      send(ctx, status, { error: { code, message } });
-      return true;
-    };
-    const parsed = controlObjectBody(ctx);
-    if ('problem' in parsed) return fail(400, 'InvalidRequestContent', parsed.problem);
-    const obj = parsed.body;
+    const req = controlRequest(ctx);
+    if (!req) return true;
+    const { fail, body: obj } = req;
     try {
       if (isRedirects) {
         if (m !== 'PUT') return fail(405, 'MethodNotAllowed', 'Use PUT with {"redirectUris": [...]}.');

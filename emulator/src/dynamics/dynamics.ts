@@ -1,5 +1,5 @@
 import type { Ctx } from '../http';
-import { controlObjectBody, header, send } from '../http';
+import { controlRequest, header, send } from '../http';
 import { verifyBearer, type AccessTokenClaims } from '../entra';
 import { ODataHttpError, sendODataError, type DynamicsDeps, type EnvRequest } from './common';
 import { handleDataverse } from './dataverse';
@@ -110,13 +110,9 @@ export function handleDynamicsControl(ctx: Ctx, deps: DynamicsDeps): boolean {
   const what = s[0] ?? '';
   const m = ctx.method;
   if (what !== 'dynamics-environments' && !(what === 'settings' && s.length === 1 && (m === 'PUT' || m === 'PATCH'))) return false;
-  const err = (status: number, code: string, message: string): true => {
-    send(ctx, status, { error: { code, message } });
-    return true;
-  };
-  const parsed = controlObjectBody(ctx);
-  if ('problem' in parsed) return err(400, 'InvalidRequestContent', parsed.problem);
-  const obj = parsed.body;
+  const req = controlRequest(ctx);
+  if (!req) return true;
+  const { fail: err, body: obj } = req;
   if (what === 'settings') {
     if (!('dynamicsSyncSeconds' in obj)) return false;
     const v = obj.dynamicsSyncSeconds;
