@@ -1,21 +1,10 @@
 import type * as OidcNs from 'openid-client';
 import { AzureRuntime } from '../azure/azure-runtime';
 import { RemoteHttp, trustedCas } from '../remote/http';
+import { loadEsm } from '../common/esm';
 
-/**
- * Loads `openid-client` (ESM-only since v6) from CommonJS, also under Jest, the way src/auth/jose.ts
- * loads jose: Node's own loader can require() ES modules on Node >= 20.19 / 22.12.
- */
-function loadOpenIdClient(): typeof OidcNs {
-  type GetBuiltin = (id: string) => unknown;
-  const getBuiltin = (process as unknown as { getBuiltinModule?: GetBuiltin }).getBuiltinModule;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = (getBuiltin ? getBuiltin('node:module') : require('node:module')) as typeof import('node:module');
-  return mod.createRequire(__filename)('openid-client') as typeof OidcNs;
-}
-
-/** The openid-client library (OpenID Connect relying party: discovery, PKCE, code grant, ID token checks). */
-export const oidc: typeof OidcNs = loadOpenIdClient();
+/** The openid-client library (OpenID Connect relying party: discovery, PKCE, code grant, ID token checks; ESM-only, loaded with loadEsm). */
+export const oidc: typeof OidcNs = loadEsm<typeof OidcNs>('openid-client');
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

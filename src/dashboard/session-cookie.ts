@@ -40,35 +40,37 @@ export class SessionCookies {
   /** Set-Cookie value of a new session for `user` (expires in SESSION_SECONDS). */
   async issue(user: SignedInUser, honouredRoles: string[], nowSeconds: number): Promise<{ cookie: string; session: DashboardSession }> {
     const session: DashboardSession = { ...user, honouredRoles, csrf: randomBytes(24).toString('base64url'), exp: nowSeconds + SESSION_SECONDS };
-    const jwt = await new jose.SignJWT({ ...session }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(nowSeconds).setExpirationTime(session.exp).sign(this.key);
-    return { cookie: this.serialize(SESSION_COOKIE, jwt, SESSION_SECONDS), session };
+    return { cookie: await this.signed(SESSION_COOKIE, { ...session }, nowSeconds, SESSION_SECONDS), session };
   }
 
   /** The session of a request's Cookie header, or null (none, tampered or expired). */
-  async read(cookieHeader: string | undefined, nowSeconds: number): Promise<DashboardSession | null> {
-    const v = parseCookie(cookieHeader ?? '')[SESSION_COOKIE];
-    if (!v) return null;
-    try {
-      const { payload } = await jose.jwtVerify(v, this.key, { algorithms: ['HS256'], currentDate: new Date(nowSeconds * 1000) });
-      return payload as unknown as DashboardSession;
-    } catch {
-      return null;
-    }
+  read(cookieHeader: string | undefined, nowSeconds: number): Promise<DashboardSession | null> {
+    return this.verified<DashboardSession>(SESSION_COOKIE, cookieHeader, nowSeconds);
   }
 
-  /** Set-Cookie value of a pending sign-in. */
-  async pending(p: PendingSignIn, nowSeconds: number): Promise<string> {
-    const jwt = await new jose.SignJWT({ ...p }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(nowSeconds).setExpirationTime(nowSeconds + PENDING_SECONDS).sign(this.key);
-    return this.serialize(PENDING_COOKIE, jwt, PENDING_SECONDS);
+  /** Set-Cookie value of a pending sign-in (PENDING_SECONDS). */
+  pending(p: PendingSignIn, nowSeconds: number): Promise<string> {
+    return this.signed(PENDING_COOKIE, { ...p }, nowSeconds, PENDING_SECONDS);
   }
 
   /** The pending sign-in of a request, or null. */
-  async readPending(cookieHeader: string | undefined, nowSeconds: number): Promise<PendingSignIn | null> {
-    const v = parseCookie(cookieHeader ?? '')[PENDING_COOKIE];
+  readPending(cookieHeader: string | undefined, nowSeconds: number): Promise<PendingSignIn | null> {
+    return this.verified<PendingSignIn>(PENDING_COOKIE, cookieHeader, nowSeconds);
+  }
+
+  /** Set-Cookie value of cookie `name` holding `claims` as an HS256 JWT valid `ttlSeconds`. */
+  private async signed(name: string, claims: Record<string, unknown>, nowSeconds: number, ttlSeconds: number): Promise<string> {
+    const jwt = await new jose.SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(nowSeconds).setExpirationTime(nowSeconds + ttlSeconds).sign(this.key);
+    return this.serialize(name, jwt, ttlSeconds);
+  }
+
+  /** The claims of cookie `name` when its signature and expiry hold, else null. */
+  private async verified<T>(name: string, cookieHeader: string | undefined, nowSeconds: number): Promise<T | null> {
+    const v = parseCookie(cookieHeader ?? '')[name];
     if (!v) return null;
     try {
       const { payload } = await jose.jwtVerify(v, this.key, { algorithms: ['HS256'], currentDate: new Date(nowSeconds * 1000) });
-      return payload as unknown as PendingSignIn;
+      return payload as unknown as T;
     } catch {
       return null;
     }

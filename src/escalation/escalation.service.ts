@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { createTransport, type Transporter } from 'nodemailer';
 import { Clock } from '../common/clock';
+import { SingleFlight } from '../common/single-flight';
 import { AppConfig, APP_CONFIG } from '../config/app-config';
 import { AzureRuntime } from '../azure/azure-runtime';
 import { SecretStore } from '../azure/secret-store';
@@ -51,7 +52,7 @@ export class EscalationService implements OnApplicationShutdown {
   readonly owner = `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   private readonly http: RemoteHttp;
   private mailer: Transporter | null = null;
-  private delivering: Promise<number> | null = null;
+  private readonly delivery = new SingleFlight(() => this.deliverPass());
   private readonly secretCache = new Map<string, string>();
 
   constructor(
@@ -68,7 +69,7 @@ export class EscalationService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.delivering?.catch(() => undefined);
+    await this.delivery.inFlight?.catch(() => undefined);
     this.mailer?.close();
     await this.http.close();
   }
@@ -156,9 +157,7 @@ export class EscalationService implements OnApplicationShutdown {
 
   /** One delivery pass (shared by concurrent callers): sends due notifications. Returns how many were sent. */
   deliverDue(): Promise<number> {
-    if (this.delivering) return this.delivering;
-    this.delivering = this.deliverPass().finally(() => (this.delivering = null));
-    return this.delivering;
+    return this.delivery.run();
   }
 
   private async deliverPass(): Promise<number> {

@@ -48,19 +48,15 @@ export function incidentView(i: IncidentEntity): IncidentView {
 @ApiTags('incidents')
 @Controller('incidents')
 export class IncidentsController {
-  constructor(
-    private readonly incidents: IncidentsRepository,
-    private readonly offers: OffersRepository,
-    private readonly capacity: CapacityService,
-  ) {}
+  constructor(private readonly incidents: IncidentsRepository, private readonly offers: OffersRepository, private readonly capacity: CapacityService) {}
 
   @Get()
-  @Roles(Role.Publisher, Role.Operator)
   @ApiOperation({ summary: 'Incidents (newest first): pools backing off, degraded offers, failed deprovisioning, expiring secrets, failing leads', description: "A publisher sees its own offers' incidents only." })
-  @ApiZodQuery(IncidentQuerySchema)
   @ApiZodResponse(200, IncidentListSchema, 'Incidents, newest first.')
+  @ApiErrorResponse(404, 'OfferNotFound: offerId names no offer the caller may read.')
   @ApiErrorResponse(400, 'ValidationFailed: a query parameter breaks its rule.')
-  @ApiErrorResponse(404, "OfferNotFound: offerId names no offer the caller may read.")
+  @ApiZodQuery(IncidentQuerySchema)
+  @Roles(Role.Publisher, Role.Operator)
   async list(@Query() query: unknown, @CurrentCaller() caller: Caller): Promise<{ value: IncidentView[] }> {
     const q = parseOrThrow(IncidentQuerySchema, query ?? {});
     const offerIds = q.offerId

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { Database, insertRow, sql, TxBody } from '../persistence/database';
 import { isUniqueViolation } from '../persistence/data-source';
+import { freshOutbox } from '../persistence/outbox';
 import { AlertNotificationEntity, IncidentEntity, IncidentKind } from './incident.entity';
 
 /** One target a notification goes to. */
@@ -173,11 +174,7 @@ function notification(incident: IncidentEntity, event: 'opened' | 'resolved', t:
     channel: t.channel,
     target: t.target.slice(0, 300),
     state: 'pending',
-    attempts: 0,
-    nextAttemptAt: now,
-    lastError: null,
-    lockedBy: null,
-    lockedUntil: null,
+    ...freshOutbox(now),
     sentAt: null,
     createdAt: now,
     updatedAt: now,

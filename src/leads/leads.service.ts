@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { freshOutbox } from '../persistence/outbox';
+import { SingleFlight } from '../common/single-flight';
 import { Metrics } from '../metrics/metrics';
 import * as os from 'node:os';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
@@ -48,7 +50,7 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
   /** This process as a lead holder. */
   readonly owner = `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | null = null;
+  private readonly delivery = new SingleFlight(() => this.pass());
   private readonly secretCache = new Map<string, string>();
 
   constructor(
@@ -72,7 +74,7 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
 
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+    await this.delivery.inFlight?.catch(() => undefined);
   }
 
   /**
@@ -91,11 +93,7 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
       action: START_TEST_DRIVE_ACTION,
       contact: shareableContact(request.contact, request.consentToShare),
       state: 'pending',
-      attempts: 0,
-      nextAttemptAt: now,
-      lastError: null,
-      lockedBy: null,
-      lockedUntil: null,
+      ...freshOutbox(now),
       deliveredAt: null,
       createdAt: now,
       updatedAt: now,
@@ -157,9 +155,7 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
    * calls in one process share the pass. Returns how many were delivered.
    */
   deliverDue(): Promise<number> {
-    if (this.running) return this.running;
-    this.running = this.pass().finally(() => (this.running = null));
-    return this.running;
+    return this.delivery.run();
   }
 
   private async pass(): Promise<number> {

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Role } from '../../src/auth/roles';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { freePort } from '../support/net';
 import { armOfferBody } from '../../src/embedded/sample-offer';
 import { zipDirectory } from '../../src/common/zip-directory';
 
@@ -15,17 +15,6 @@ const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-weba
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' };
 const haveBrowser = fs.existsSync(CHROMIUM);
 if (!haveBrowser && process.env.TEST_REQUIRE_BROWSER === '1') throw new Error(`TEST_REQUIRE_BROWSER=1 but there is no browser at ${CHROMIUM} (apt-get install chromium)`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /**
  * Issue 11, dashboard, driven in a real Chromium (playwright-core + Debian's chromium): Entra ID

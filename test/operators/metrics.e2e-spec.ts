@@ -1,9 +1,9 @@
-import * as net from 'node:net';
 import { Role } from '../../src/auth/roles';
 import { MetricsCollector } from '../../src/metrics/metrics.collector';
 import { MetricsListener } from '../../src/metrics/metrics-listener';
 import { startService, TestService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
+import { freePort } from '../support/net';
 import { capacity, customer, publishOffer, useLocalServiceWith } from '../arm-resilience/helpers';
 
 /** The value of one sample line `name{labels} value` of a Prometheus text (undefined when absent). */
@@ -16,17 +16,6 @@ function sample(text: string, name: string, labels: Record<string, string>): num
     if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[2]);
   }
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 /**
