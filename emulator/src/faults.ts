@@ -1,11 +1,15 @@
 /**
  * Fault injection (PUT /_emulator/faults). A rule matches an operation name:
  * exactly ("resourceGroups.createOrUpdate"), by prefix wildcard ("keyvault.*", "resourceGroups.*"),
- * or "*" (every request operation; NOT "deployments.execute", which is not a request).
+ * or "*" (every request operation; NOT the asynchronous executions "deployments.execute",
+ * "virtualMachines.start.execute" and "virtualMachines.deallocate.execute", which are not requests).
  *
  * Operation names: token; resourceGroups.{createOrUpdate,get,checkExistence,update,list,delete};
- * operations.poll (polling of RG delete Location / deployment Azure-AsyncOperation);
+ * operations.poll (polling of RG delete Location / deployment Azure-AsyncOperation / VM operation status);
  * deployments.{createOrUpdate,get,list,delete,cancel,execute}; resources.{get,list};
+ * virtualMachines.{get,list,listAll,instanceView,start,deallocate} (requests) and
+ * virtualMachines.{start,deallocate}.execute (the operation ends Failed: AllocationFailed / InternalExecutionError
+ * or errorCode);
  * keyvault.{setSecret,getSecret,getSecretVersions,updateSecret,deleteSecret,getDeletedSecret,purgeDeletedSecret,recoverDeletedSecret,listSecrets,listDeletedSecrets}.
  */
 export interface FaultRule {
@@ -90,8 +94,11 @@ export class FaultStore {
   }
 }
 
+/** Fault points that are not requests (asynchronous executions): "*" does not match them. */
+const NOT_REQUESTS = new Set(['deployments.execute', 'virtualmachines.start.execute', 'virtualmachines.deallocate.execute']);
+
 function matches(pattern: string, op: string): boolean {
-  if (pattern === '*') return op !== 'deployments.execute';
+  if (pattern === '*') return !NOT_REQUESTS.has(op.toLowerCase());
   if (pattern.endsWith('.*')) return op.toLowerCase().startsWith(pattern.slice(0, -1).toLowerCase());
   return pattern.toLowerCase() === op.toLowerCase();
 }

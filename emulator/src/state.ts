@@ -80,7 +80,53 @@ export interface RoleAssignment {
 }
 
 /** A generic ARM resource stored in a resource group (as produced by a deployment). */
-export type StoredResource = EvaluatedResource;
+export interface StoredResource extends EvaluatedResource {
+  /** Microsoft.Compute/virtualMachines only: the VM's power and provisioning state (arm/compute.ts). Not part of generic bodies. */
+  vm?: VmRuntime;
+}
+
+/** Power states of a VM as its instance view reports them (`PowerState/{state}`). */
+export type VmPowerState = 'starting' | 'running' | 'deallocating' | 'deallocated';
+
+/** What the emulator tracks about a deployed virtual machine beyond its declared properties. */
+export interface VmRuntime {
+  powerState: VmPowerState;
+  /** properties.provisioningState: Updating while an operation runs, Failed after a failed one. */
+  provisioningState: 'Succeeded' | 'Updating' | 'Failed';
+  /** ISO time provisioningState last changed (instance view status `time`). */
+  stateTime: string;
+  /** ISO time the VM was created (properties.timeCreated). */
+  timeCreated: string;
+  /** Error of the last failed operation (instance view `ProvisioningState/failed/{code}`). */
+  error?: ArmErrorInfo;
+  /** Id of the operation in progress (key of EmulatorState.computeOperations). */
+  operationId?: string;
+}
+
+/**
+ * An asynchronous VM operation (start, deallocate) polled through
+ * `/subscriptions/{s}/providers/Microsoft.Compute/locations/{location}/operations/{id}`.
+ */
+export interface ComputeOperation {
+  /** GUID; the `name` in the operation status body. */
+  id: string;
+  kind: 'start' | 'deallocate';
+  subscriptionId: string;
+  resourceGroupName: string;
+  /** Resource id of the VM. */
+  vmId: string;
+  location: string;
+  status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
+  startTime: string;
+  endTime?: string;
+  /** Epoch ms when it completes. */
+  completesAtMs: number;
+  /** Power state before the operation (restored when it fails). */
+  fromPowerState: VmPowerState;
+  error?: ArmErrorInfo;
+  /** HTTP status the monitor (Location) URL answers for a Failed/Canceled operation. */
+  httpStatus?: number;
+}
 
 /** Deployment lifecycle: Accepted -> Running -> Succeeded | Failed | Canceled. */
 export type DeploymentState = 'Accepted' | 'Running' | 'Succeeded' | 'Failed' | 'Canceled';
@@ -183,13 +229,25 @@ export interface ApiApplication {
   createdAt: string;
 }
 
+/**
+ * Live emulator settings (GET/PUT /_emulator/settings). dynamicsSyncSeconds: default delay before a licensed
+ * user appears in a Dynamics environment (dynamics/model.ts); vmStartSeconds / vmDeallocateSeconds: how long a
+ * VM start / deallocate runs (arm/compute.ts; absent in older state files: DEFAULT_VM_OPERATION_SECONDS).
+ */
+export interface EmulatorSettings {
+  deploymentSeconds: number;
+  dynamicsSyncSeconds?: number;
+  vmStartSeconds?: number;
+  vmDeallocateSeconds?: number;
+}
+
 /** Everything the emulator remembers (what state.json holds). Graph directories and Dynamics environments: graph/model.ts, dynamics/model.ts. */
 export interface EmulatorState extends GraphStateExtension, DynamicsStateExtension, ReceiverStateExtension {
   version: 1;
   /** Tenant that owns the emulated Key Vault (challenge `authorization` URL points at it). */
   serviceTenantId: string;
-  /** dynamicsSyncSeconds: default delay before a licensed user appears in a Dynamics environment (dynamics/model.ts). */
-  settings: { deploymentSeconds: number; dynamicsSyncSeconds?: number };
+  /** Live settings (see EmulatorSettings). */
+  settings: EmulatorSettings;
   /** Private signing key (JWK) for access tokens, so tokens survive restarts. */
   signingKey?: { kid: string; privateJwk: Record<string, unknown> };
   /** Earlier signing keys still published in the JWKS after a rotation (public JWKs only). */
@@ -202,6 +260,8 @@ export interface EmulatorState extends GraphStateExtension, DynamicsStateExtensi
   users?: Record<string, SignInUser>;
   subscriptions: Record<string, Subscription>;
   operations: Record<string, AsyncOperation>;
+  /** VM start/deallocate operations by id (absent in older state files). */
+  computeOperations?: Record<string, ComputeOperation>;
   /** Key: lower-case secret name. */
   secrets: Record<string, VaultSecret>;
 }

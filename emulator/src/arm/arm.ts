@@ -9,6 +9,7 @@ import { ArmHttpError, armError, sendArmError } from './errors';
 import type { TemplateDeploymentRequest, TemplateDeploymentResult } from './template/types';
 import { getRg, nowIso } from './common';
 import { completeDeployment } from './deployments';
+import { advanceComputeOperations, resumeComputeOperations } from './compute';
 import { ARM_ROUTES } from './routes';
 import { ArmRequest, compileRoutes, findRoute, methodCategory, type ArmEngine } from './routing';
 
@@ -111,6 +112,7 @@ export class ArmService implements ArmEngine {
       }
       for (const rg of Object.values(sub.resourceGroups)) this.advanceRg(sub, rg);
     }
+    resumeComputeOperations(this);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -137,12 +139,13 @@ export class ArmService implements ArmEngine {
     this.deps.store.changed();
   }
 
-  /** Brings a subscription's deployments and deletions up to date (used before reads and snapshots). */
+  /** Brings a subscription's deployments, deletions and VM operations up to date (used before reads and snapshots). */
   refresh(sub: Subscription): void {
     for (const rg of Object.values(sub.resourceGroups)) {
       this.advanceRg(sub, rg);
       for (const d of Object.values(rg.deployments)) this.advanceDeployment(sub, rg, d);
     }
+    advanceComputeOperations(this.deps, sub);
   }
 
   // ---------------------------------------------------------------- HTTP entry

@@ -10,6 +10,7 @@ import { key, type ArmErrorInfo, type Deployment, type ResourceGroup, type Subsc
 import type { ArmDeps } from './arm';
 import { armBody, ciEq, deploymentBody, deploymentId, deploymentMs, getRg, nowIso, retryAfter, rgBeingDeleted } from './common';
 import { ArmHttpError, armError } from './errors';
+import { prepareDeployedCompute } from './compute';
 import { verbOf, type ArmRequest } from './routing';
 import { ArmTemplateError, type TemplateDeploymentRequest } from './template/types';
 
@@ -274,7 +275,8 @@ function pruneHistory(rg: ResourceGroup, limit: number): void {
  * Ends a Running deployment: an injected `deployments.execute` fault (status >= 400 or none) makes it
  * Failed (DeploymentFailed with the rule's errorCode or ResourceDeploymentFailure); an evaluator error
  * makes it Failed; otherwise its resources are upserted (by id, case-insensitive; Complete mode removes the
- * group's others), outputs stored, state Succeeded. Workflows go through LogicArmHooks.prepareDeployed.
+ * group's others), outputs stored, state Succeeded. Workflows go through LogicArmHooks.prepareDeployed,
+ * virtual machines and public IPs through prepareDeployedCompute (compute.ts).
  */
 export function completeDeployment(deps: ArmDeps, sub: Subscription, rg: ResourceGroup, d: Deployment): void {
   const pending = d.pending;
@@ -308,6 +310,7 @@ export function completeDeployment(deps: ArmDeps, sub: Subscription, rg: Resourc
       const target = targetSub.resourceGroups[key(res.resourceGroupName)] ?? rg;
       const i = target.resources.findIndex((x) => ciEq(x.id, res.id));
       if (deps.logic && res.type.toLowerCase() === 'microsoft.logic/workflows') deps.logic.prepareDeployed(i >= 0 ? target.resources[i] : undefined, res);
+      prepareDeployedCompute(i >= 0 ? target.resources[i] : undefined, res, d.timestamp);
       if (i >= 0) target.resources[i] = res;
       else target.resources.push(res);
     }

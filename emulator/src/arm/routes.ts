@@ -13,6 +13,7 @@ import { deleteResource, getResource, isCollection, listGroupResources, listReso
 import { verbOf, type ArmPermission, type ArmRequest, type ArmRoute } from './routing';
 import { getSubscription, listSubscriptions, pollOperation, providerNotFound, resourceTypeNotFound } from './subscriptions';
 import { listWorkflowsBySubscription, workflowAction, workflowRequest, workflowScope } from './workflows';
+import { deallocateVirtualMachine, getComputeOperation, getVirtualMachine, getVirtualMachineInstanceView, listAllVirtualMachines, listVirtualMachines, startVirtualMachine, vmScope } from './compute';
 
 const SUB = '/subscriptions/{subscriptionId}';
 const RG = `${SUB}/resourcegroups/{resourceGroupName}`;
@@ -20,6 +21,8 @@ const DEPLOYMENTS = `${RG}/providers/Microsoft.Resources/deployments`;
 const DEPLOYMENT = `${DEPLOYMENTS}/{deploymentName}`;
 const WORKFLOWS = `${RG}/providers/Microsoft.Logic/workflows`;
 const RESOURCE = `${RG}/providers/{namespace}/{resourceType}/{*rest}`;
+const VMS = `${RG}/providers/Microsoft.Compute/virtualMachines`;
+const VM = `${VMS}/{vmName}`;
 
 const subScope = (r: ArmRequest): string => `/subscriptions/${r.sub.id}`;
 const rgScope = (r: ArmRequest): string => `/subscriptions/${r.sub.id}/resourcegroups/${r.params.resourceGroupName}`;
@@ -33,6 +36,11 @@ const deployment: ArmPermission = { action: deploymentAction, scope: deploymentS
 const deploymentCancel: ArmPermission = { action: deploymentCancelAction, scope: deploymentScope };
 const workflow: ArmPermission = { action: workflowAction, scope: workflowScope };
 const resource: ArmPermission = { action: resourceAction, scope: resourceScope };
+const readVms: ArmPermission = { action: 'Microsoft.Compute/virtualMachines/read', scope: vmScope, category: 'reads' };
+const vmAction = (verb: string): ArmPermission => ({ action: (r) => (r.category === 'reads' ? 'Microsoft.Compute/virtualMachines/read' : `Microsoft.Compute/virtualMachines/${verb}/action`), scope: vmScope });
+const startVm = vmAction('start');
+const deallocateVm = vmAction('deallocate');
+const readComputeOperations: ArmPermission = { action: 'Microsoft.Compute/locations/operations/read', scope: subScope, category: 'reads' };
 
 const notAllowed = (r: ArmRequest): void => {
   throw methodNotAllowed(r.ctx);
@@ -87,6 +95,16 @@ export const ARM_ROUTES: readonly ArmRoute[] = [
   { methods: ['GET'], pattern: `${WORKFLOWS}/{workflowName}/{child}/{*rest}`, requires: 'logic', throttle: 'reads', fault: 'logic.get', permission: workflow, handler: workflowRequest },
   { methods: '*', pattern: `${WORKFLOWS}/{workflowName}/{child}/{*rest}`, requires: 'logic', throttle: 'byMethod', fault: 'logic.action', permission: workflow, handler: workflowRequest },
 
+  // Compute virtual machines (compute.ts); HEAD, DELETE, PUT... on a VM fall through to the generic resource routes
+  { methods: ['GET'], pattern: VMS, throttle: 'reads', preload: 'resourceGroup', fault: 'virtualMachines.list', permission: readVms, handler: listVirtualMachines },
+  { methods: ['GET'], pattern: VM, throttle: 'reads', preload: 'resourceGroup', fault: 'virtualMachines.get', permission: readVms, handler: getVirtualMachine },
+  { methods: ['GET'], pattern: `${VM}/instanceView`, throttle: 'reads', preload: 'resourceGroup', fault: 'virtualMachines.instanceView', permission: readVms, handler: getVirtualMachineInstanceView },
+  { methods: '*', pattern: `${VM}/instanceView`, throttle: 'byMethod', preload: 'resourceGroup', permission: readVms, handler: notAllowed },
+  { methods: ['POST'], pattern: `${VM}/start`, throttle: 'writes', preload: 'resourceGroup', fault: 'virtualMachines.start', permission: startVm, handler: startVirtualMachine },
+  { methods: '*', pattern: `${VM}/start`, throttle: 'byMethod', preload: 'resourceGroup', permission: startVm, handler: notAllowed },
+  { methods: ['POST'], pattern: `${VM}/deallocate`, throttle: 'writes', preload: 'resourceGroup', fault: 'virtualMachines.deallocate', permission: deallocateVm, handler: deallocateVirtualMachine },
+  { methods: '*', pattern: `${VM}/deallocate`, throttle: 'byMethod', preload: 'resourceGroup', permission: deallocateVm, handler: notAllowed },
+
   // Any other resource type (stored by deployments): collections `{ns}/{type}[/{name}/{childType}]`, single resources otherwise
   { methods: ['GET'], pattern: RESOURCE, where: isCollection, throttle: 'reads', preload: 'resourceGroup', fault: 'resources.list', permission: resource, handler: listResourcesOfType },
   { methods: '*', pattern: RESOURCE, where: isCollection, throttle: 'byMethod', preload: 'resourceGroup', permission: resource, handler: notAllowed },
@@ -95,6 +113,9 @@ export const ARM_ROUTES: readonly ArmRoute[] = [
   { methods: '*', pattern: RESOURCE, where: isResource, throttle: 'byMethod', preload: 'resourceGroup', permission: resource, handler: resourceWriteNotSupported },
 
   // Subscription-level providers, and everything else
+  { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Compute/virtualMachines`, throttle: 'reads', fault: 'virtualMachines.listAll', permission: { action: 'Microsoft.Compute/virtualMachines/read', scope: subScope, category: 'reads' }, handler: listAllVirtualMachines },
+  { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}`, throttle: 'reads', fault: 'operations.poll', permission: readComputeOperations, handler: getComputeOperation },
+  { methods: '*', pattern: `${SUB}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}`, throttle: 'byMethod', permission: readComputeOperations, handler: notAllowed },
   { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Logic/workflows`, requires: 'logic', throttle: 'reads', permission: readSubscription, handler: listWorkflowsBySubscription },
   { methods: '*', pattern: `${SUB}/providers/{namespace}/{*rest}`, throttle: 'byMethod', permission: readSubscription, handler: providerNotFound },
   { methods: '*', pattern: `${SUB}/{resourceType}/{*rest}`, throttle: 'byMethod', permission: readSubscription, handler: resourceTypeNotFound },
