@@ -8,6 +8,7 @@ import { formatEnvLines, prepareSharedEmulator } from '../src/embedded/shared-em
  * package: it also uses the service's embedded pieces (Azurite, shared identity), and the emulator imports
  * no product code (lint boundaries).
  * Env: EMULATOR_PORT (default 8443), EMULATOR_DEPLOYMENT_SECONDS (default 20),
+ * EMULATOR_VM_START_SECONDS (how long a VM start runs; default 5), EMULATOR_VM_DEALLOCATE_SECONDS (default: the start value),
  * EMULATOR_DATA_DIR (default data/emulator), EMULATOR_LOG=1 to log requests' effects (never secrets),
  * EMULATOR_AZURITE_PORT (default 10000; 0 = any free port; `off` = no Azurite),
  * EMULATOR_SMTP_PORT (the SMTP sink on 127.0.0.1; default 2525; 0 = any free port; `off` = none).
@@ -18,9 +19,20 @@ import { formatEnvLines, prepareSharedEmulator } from '../src/embedded/shared-em
  * Vault access (kept across restarts), and the variables a replica needs, printed as env lines and
  * written to EMULATOR_DATA_DIR/replica.env.
  */
+/** A non-negative number of seconds from the environment variable `name`, or undefined when unset/empty (throws otherwise). */
+function optionalSeconds(name: string): number | undefined {
+  const raw = (process.env[name] ?? '').trim();
+  if (raw === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a non-negative number of seconds, got '${raw}'`);
+  return v;
+}
+
 async function main(): Promise<void> {
   const port = Number(process.env.EMULATOR_PORT ?? 8443);
   const deploymentSeconds = Number(process.env.EMULATOR_DEPLOYMENT_SECONDS ?? 20);
+  const vmStartSeconds = optionalSeconds('EMULATOR_VM_START_SECONDS');
+  const vmDeallocateSeconds = optionalSeconds('EMULATOR_VM_DEALLOCATE_SECONDS');
   const dataDir = resolve(process.env.EMULATOR_DATA_DIR ?? 'data/emulator');
   const azuritePortSetting = (process.env.EMULATOR_AZURITE_PORT ?? '10000').trim();
   const azuritePort = azuritePortSetting === 'off' ? undefined : Number(azuritePortSetting);
@@ -39,6 +51,8 @@ async function main(): Promise<void> {
     port,
     dataDir,
     deploymentSeconds,
+    vmStartSeconds,
+    vmDeallocateSeconds,
     persist: true,
     smtpPort,
     logger: verbose ? (msg, extra) => console.log(`[emulator] ${msg}${extra ? ' ' + JSON.stringify(extra) : ''}`) : undefined,

@@ -39,7 +39,7 @@ export function subscriptionSnapshot(sub: Subscription): Record<string, unknown>
           duration: ((terminal ? Date.parse(d.timestamp) : Date.now()) - Date.parse(d.createdAt)) / 1000,
         };
       }),
-      resources: rg.resources.map((r) => ({ id: r.id, type: r.type, name: r.name })),
+      resources: rg.resources.map((r) => ({ id: r.id, type: r.type, name: r.name, ...(r.vm ? { powerState: r.vm.powerState, provisioningState: r.vm.provisioningState } : {}) })),
     })),
   };
 }
@@ -51,7 +51,8 @@ function controlError(ctx: Ctx, status: number, code: string, message: string): 
 /**
  * The operator's control API under /_emulator/ (plain JSON, no auth):
  * POST publishers, POST clients (`{tenantId?, newTenant?, roles?, keyVaultAccess?, subscriptionRoles?,
- * redirectUris?, publicClient?, displayName?, signInAudience?}`), GET subscriptions/{id}, GET state, GET|PUT settings,
+ * redirectUris?, publicClient?, displayName?, signInAudience?}`), GET subscriptions/{id}, GET state, GET|PUT settings
+ * (`{deploymentSeconds?, vmStartSeconds?, vmDeallocateSeconds?}`, at least one),
  * GET|PUT|DELETE faults. (Users and redirect URIs: signin.ts; mail: smtp.ts.) Errors: `{ error: { code,
  * message } }` with 400/404/405.
  */
@@ -101,9 +102,14 @@ export function handleControl(ctx: Ctx, deps: ControlDeps): void {
     if (what === 'settings' && s.length === 1) {
       if (m === 'GET') return send(ctx, 200, deps.state.settings);
       if (m === 'PUT' || m === 'PATCH') {
-        const v = obj.deploymentSeconds;
-        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 86400) return controlError(ctx, 400, 'InvalidSettings', 'deploymentSeconds must be a number of seconds in [0, 86400].');
-        deps.state.settings.deploymentSeconds = v;
+        const names = ['deploymentSeconds', 'vmStartSeconds', 'vmDeallocateSeconds'] as const;
+        const given = names.filter((n) => obj[n] !== undefined);
+        if (given.length === 0) return controlError(ctx, 400, 'InvalidSettings', 'Give at least one of deploymentSeconds, vmStartSeconds, vmDeallocateSeconds (seconds in [0, 86400]).');
+        for (const n of given) {
+          const v = obj[n];
+          if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 86400) return controlError(ctx, 400, 'InvalidSettings', `${n} must be a number of seconds in [0, 86400].`);
+        }
+        for (const n of given) deps.state.settings[n] = obj[n] as number;
         deps.store.changed();
         return send(ctx, 200, deps.state.settings);
       }

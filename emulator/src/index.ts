@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ensureTlsMaterial } from './tls';
-import { StateStore, emptyState, type EmulatorState } from './state';
+import { StateStore, emptyState, type EmulatorSettings, type EmulatorState } from './state';
+import { DEFAULT_VM_OPERATION_SECONDS } from './arm/compute';
 import { loadSigningKeys, handleEntra, type SigningKeys } from './entra';
 import { FaultStore, type ActiveFault, type FaultRule } from './faults';
 import { ArmService, type ArmLimits } from './arm/arm';
@@ -33,6 +34,8 @@ export type { SignInSettings, CreateUserOptions, UpdateUserOptions, UserInfo, Us
 export { DirectoryError } from './directory';
 export { DEFAULT_SIGN_IN_SETTINGS } from './signin';
 export { MAIL_MAX_MESSAGE_BYTES, MAIL_MAX_MESSAGES } from './smtp';
+export { DEFAULT_VM_OPERATION_SECONDS } from './arm/compute';
+export type { EmulatorSettings } from './state';
 
 /** Options of startEmulator. */
 export interface EmulatorOptions {
@@ -44,6 +47,13 @@ export interface EmulatorOptions {
   dataDir: string;
   /** How long a template deployment runs, in seconds (fractions allowed). Default 20; overrides a persisted value when given. */
   deploymentSeconds?: number;
+  /**
+   * How long a VM start (`POST .../virtualMachines/{vm}/start`) runs, in seconds (fractions allowed). Default 5
+   * (DEFAULT_VM_OPERATION_SECONDS); overrides a persisted value when given.
+   */
+  vmStartSeconds?: number;
+  /** How long a VM deallocation runs, in seconds. Default: vmStartSeconds when given, else 5; overrides a persisted value when given. */
+  vmDeallocateSeconds?: number;
   /** Save state to dataDir/state.json (debounced, atomic) and reload it on start. Default false. */
   persist?: boolean;
   /** Log sink; the emulator is silent without it. Never receives secrets, tokens or secret values. */
@@ -70,7 +80,7 @@ export interface EmulatorHandle {
   caCertPem: string;
   caCertPath: string;
   /** Live settings (mutable through PUT /_emulator/settings or directly). */
-  settings: { deploymentSeconds: number; dynamicsSyncSeconds?: number };
+  settings: EmulatorSettings;
   /** Tenant that owns the emulated Key Vault; clients for the vault must live here (createClient's default). */
   serviceTenantId: string;
   /** The effective limits. */
@@ -194,6 +204,11 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     ? StateStore.load(opts.dataDir, opts.deploymentSeconds ?? 20, (e) => log('state.json unreadable; starting empty', { error: String(e) }))
     : emptyState(opts.deploymentSeconds ?? 20);
   if (opts.deploymentSeconds !== undefined) state.settings.deploymentSeconds = opts.deploymentSeconds;
+  const vmDeallocateSeconds = opts.vmDeallocateSeconds ?? opts.vmStartSeconds;
+  if (opts.vmStartSeconds !== undefined) state.settings.vmStartSeconds = opts.vmStartSeconds;
+  else state.settings.vmStartSeconds ??= DEFAULT_VM_OPERATION_SECONDS;
+  if (vmDeallocateSeconds !== undefined) state.settings.vmDeallocateSeconds = vmDeallocateSeconds;
+  else state.settings.vmDeallocateSeconds ??= DEFAULT_VM_OPERATION_SECONDS;
   const store = new StateStore(state, opts.dataDir, persist);
   const keys: SigningKeys = await loadSigningKeys(state);
   store.changed();
