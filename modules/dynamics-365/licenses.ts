@@ -114,6 +114,6 @@ export class LicenseLedger {
    */
   async claimSlot(offer: OfferEntity, session: SessionEntity, now: number): Promise<number | null> {
     const { limit } = await this.limit(offer);
-    return this.sessions.claimSessionSlot(session.id, offer.id, limit, now);
+    return this.sessions.claimSessionSlot(session, offer.id, limit, now);
   }
 }

@@ -141,7 +141,7 @@ export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApp
       throw ApiError.validation([{ code: 'RegionNotOffered', target: 'region', message: `Region '${request.region}' is not offered by this test drive. Offered: ${cfg.region}.` }]);
     }
     const now = this.clock.now();
-    const slot = await this.sessions.claimSessionSlot(session.id, offer.id, cfg.maxConcurrent, now, { region: cfg.region });
+    const slot = await this.sessions.claimSessionSlot(session, offer.id, cfg.maxConcurrent, now, { region: cfg.region });
     if (slot === null) {
       throw new ApiError(409, 'NoCapacity', `Every test drive of offer '${offer.id}' is in use (at most ${cfg.maxConcurrent} at once). Try again later.`);
     }

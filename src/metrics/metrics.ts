@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { onRemoteCall } from '../remote/observe';
 
 /** The `result` label of testdrive_session_starts_total. */
-export type StartResult = 'hot' | 'cold' | 'ready' | 'provisioning' | 'queued' | 'no_capacity' | 'refused' | 'failed';
+export type StartResult = 'hot' | 'warm' | 'cold' | 'ready' | 'provisioning' | 'queued' | 'dequeued' | 'no_capacity' | 'queue_full' | 'refused' | 'failed';
 
 /** Labels of the pool gauges. Offer and region are bounded by configuration; never a session id or an e-mail. */
 type PoolLabels = 'offer' | 'region';

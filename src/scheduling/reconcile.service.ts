@@ -10,6 +10,7 @@ import { LeaseService } from './lease.service';
 import { Metrics } from '../metrics/metrics';
 import { MetricsCollector } from '../metrics/metrics.collector';
 import { EscalationService } from '../escalation/escalation.service';
+import { QueueService } from '../sessions/queue.service';
 
 /** How often (service clock, ms) the leader evaluates escalation conditions: every 15 s. */
 export const ESCALATION_INTERVAL_MS = 15_000;
@@ -55,6 +56,8 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   private readonly expiryRuns = new Set<Promise<void>>();
   /** The leader's bookkeeping run in flight (metrics observer, escalation), if any. */
   private leaderRun: Promise<void> | null = null;
+  /** The queue pass in flight (issue 12), if any. */
+  private queueRun: Promise<void> | null = null;
   private nextEscalationAt = 0;
   /** The tick in progress (its leadership check), if any. */
   private ticking: Promise<void> | null = null;
@@ -75,6 +78,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     private readonly metrics: Metrics,
     private readonly collector: MetricsCollector,
     private readonly escalation: EscalationService,
+    private readonly queue: QueueService,
   ) {
     this.budgetMs = typeBudgetMs(config.reconcileIntervalMs);
   }
@@ -92,7 +96,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.scheduler.doesExist('interval', 'reconcile')) this.scheduler.deleteInterval('reconcile');
-    const inFlight = [this.ticking, this.pass, this.leaderRun, ...[...this.typeRuns.values()].map((r) => r.promise), ...this.expiryRuns].filter((p): p is Promise<void> => !!p);
+    const inFlight = [this.ticking, this.pass, this.leaderRun, this.queueRun, ...[...this.typeRuns.values()].map((r) => r.promise), ...this.expiryRuns].filter((p): p is Promise<void> => !!p);
     if (inFlight.length) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -135,6 +139,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     const now = this.clock.now();
     this.startExpiry(now);
     if (!this.leaderRun) this.leaderRun = this.runLeaderTasks(now).finally(() => (this.leaderRun = null));
+    if (!this.queueRun) this.queueRun = this.serveQueue(now).finally(() => (this.queueRun = null));
     for (const type of this.registry.all()) {
       const running = this.typeRuns.get(type.type);
       if (!running) {
@@ -172,6 +177,8 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
         for (let run = this.typeRuns.get(type.type); run; run = this.typeRuns.get(type.type)) await run.promise;
         await this.runType(type, now);
       }
+      while (this.queueRun) await this.queueRun;
+      await this.serveQueue(now);
     })().finally(() => {
       this.pass = null;
     });
@@ -192,6 +199,11 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
       await guard('escalation', () => this.escalation.evaluate(now));
     }
     await guard('alerts', () => this.escalation.deliverDue());
+  }
+
+  /** Serves the start queue (issue 12): never overlapping itself; errors logged and counted. */
+  private async serveQueue(now: number): Promise<void> {
+    await this.metrics.timePass('queue', () => this.queue.serve(now)).catch((err: Error) => this.logger.warn(`queue pass failed: ${err.message}`));
   }
 
   private startExpiry(now: number): void {

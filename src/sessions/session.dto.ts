@@ -50,6 +50,10 @@ export const StartSessionSchema = apiComponent(
         .max(40, 'at most 40 characters')
         .optional()
         .meta({ description: "ARM location to start in (one of the offer's regions); without it, any region with capacity.", example: 'westeurope' }),
+      whenFull: z
+        .enum(['refuse', 'queue'], { message: 'whenFull must be "refuse" or "queue"' })
+        .default('refuse')
+        .meta({ description: 'When nothing is free: refuse (409 NoCapacity with Retry-After, the default) or queue (202, state queued with queuePosition and estimatedReadyAt; served first in, first out).', example: 'queue' }),
       source: leadRequestSchema.source.meta({ description: 'Where the customer came from (lead source); default LEADS_DEFAULT_SOURCE (AzureMarketplace).', example: 'AzureMarketplace' }),
       consentToShare: leadRequestSchema.consentToShare.meta({
         description: 'The customer agreed to share contact details with the publisher (default true: the marketplace asks before a test drive starts). false: the lead carries only the offer, the source and the action.',
@@ -77,6 +81,8 @@ const sessionExample = {
   offerId: 'contoso-web',
   type: 'azure-resource-manager',
   state: 'ready',
+  queuePosition: null,
+  estimatedReadyAt: null,
   region: 'westeurope',
   instanceKind: 'hot',
   accessInformation: '<p>Open https://contoso-x.azurewebsites.net as admin68876</p>',
@@ -100,8 +106,13 @@ export const sessionViewSchema = apiComponent(
       offerId: z.string().meta({ example: 'contoso-web' }),
       type: z.string().meta({ description: 'Test drive type of the offer.', example: 'azure-resource-manager' }),
       state: z
-        .enum(['provisioning', 'ready', 'ending', 'ended', 'failed'])
-        .meta({ description: 'provisioning: poll until ready (access information then present); ending, ended: over; failed: see failure.' }),
+        .enum(['queued', 'provisioning', 'ready', 'ending', 'ended', 'failed'])
+        .meta({ description: 'queued: waiting for capacity (queuePosition, estimatedReadyAt); provisioning: poll until ready (access information then present); ending, ended: over; failed: see failure.' }),
+      queuePosition: z.number().int().nullable().meta({ description: 'queued: 1-based position among the requests of this offer (and region) ahead of it; null otherwise.', example: null }),
+      estimatedReadyAt: z
+        .string()
+        .nullable()
+        .meta({ description: 'queued or provisioning: when the session is expected to be ready (ISO 8601; from this offer\'s recent provisioning times and when capacity frees); null otherwise.', example: null }),
       region: z.string().nullable().meta({ description: 'ARM location of the instance (types with regions), else null.' }),
       instanceKind: z.string().nullable().meta({ description: 'ARM: hot (was waiting) or cold (deployed on request); null for other types.', example: 'hot' }),
       accessInformation: z
@@ -126,7 +137,7 @@ export const sessionViewSchema = apiComponent(
       readyAt: z.string().nullable(),
       expiresAt: z.string().nullable(),
       endedAt: z.string().nullable(),
-      endReason: z.enum(['expired', 'ended', 'failed', 'unpublished']).nullable().meta({ description: 'Why the session ended (ended: ended early by DELETE).' }),
+      endReason: z.enum(['expired', 'ended', 'failed', 'unpublished']).nullable().meta({ description: 'Why the session ended (ended: ended early by DELETE, or a queued request cancelled; expired: its time was up, or a queued request waited too long: failure QueueTimeout).' }),
       failure: z.object({ code: z.string(), message: z.string() }).nullable().meta({ description: 'state failed: what went wrong.' }),
     })
     .meta({ description: 'A test drive session.', example: sessionExample }),

@@ -1,7 +1,8 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../persistence/columns';
 
-export type SessionState = 'provisioning' | 'ready' | 'ending' | 'ended' | 'failed';
+/** queued: waiting for capacity (issue 12, whenFull=queue), served first in, first out per offer and region. */
+export type SessionState = 'queued' | 'provisioning' | 'ready' | 'ending' | 'ended' | 'failed';
 export type EndReason = 'expired' | 'ended' | 'failed' | 'unpublished';
 
 /** Contact details the customer agreed to share with the publisher (the lead). */
@@ -89,6 +90,14 @@ export class SessionEntity {
 
   @Column(timestampColumn())
   endedAt!: number | null;
+
+  /** When a queued request left the queue (issue 12; null: never queued). Provisioning time counts from here. */
+  @Column(timestampColumn())
+  servedAt?: number | null;
+
+  /** queued: the queue position last sent to the marketplace's callback (issue 12; null: none sent). */
+  @Column({ type: 'integer', nullable: true })
+  queuePositionNotified?: number | null;
 
   /** Type-specific provisioning progress (resumable steps, run ids...). JSON; never a secret. */
   @Column({ type: 'simple-json', nullable: true })

@@ -37,7 +37,7 @@ export class SessionsController {
     summary: 'Start a test drive',
     description:
       'Claims a ready hot instance (the requested region, else any), else starts a cold deployment within the limit, ' +
-      'else answers 409 NoCapacity. Idempotency-Key (per marketplace client and offer): a retry gets the first answer — the same session, or the same refusal; ' +
+      'else answers 409 NoCapacity with Retry-After (or, with "whenFull": "queue", 202 and a queued session served first in, first out). Idempotency-Key (per marketplace client and offer): a retry gets the first answer — the same session, or the same refusal; ' +
       'while the first request is still under way a retry waits up to 5 s, then gets 409 RequestInProgress with Retry-After.',
   })
   @ApiZodParam('offerId', offerIdParamSchema)
@@ -50,6 +50,7 @@ export class SessionsController {
   @ApiZodBody(StartSessionSchema)
   @ApiZodResponse(201, sessionViewSchema, 'The session (ready at once when a hot instance was claimed; else provisioning: poll it).', { headers: LOCATION_HEADER })
   @ApiZodResponse(200, sessionViewSchema, 'A retry with the Idempotency-Key of an earlier start: that session.', { headers: LOCATION_HEADER })
+  @ApiZodResponse(202, sessionViewSchema, 'whenFull=queue and nothing free: the session waits, state queued, with queuePosition and estimatedReadyAt (poll it, or get callbacks).', { headers: LOCATION_HEADER })
   @ApiErrorResponse(
     400,
     'ValidationFailed: details name each field and rule (customer fields, region, Idempotency-Key; RegionNotOffered: the offer has no such region); InvalidJson: the body is not JSON.',
@@ -58,7 +59,8 @@ export class SessionsController {
   @ApiErrorResponse(
     409,
     'NoCapacity: nothing free right now, try again later; OfferNotPublished: the test drive accepts no sessions; ' +
-      'RequestInProgress: a request with this Idempotency-Key is still under way (Retry-After). A retry of a refused start gets the same refusal.',
+      'RequestInProgress: a request with this Idempotency-Key is still under way (Retry-After); QueueFull: whenFull=queue but QUEUE_MAX_LENGTH requests already wait. ' +
+      'NoCapacity carries Retry-After: the estimated seconds until a start would succeed. A retry of a refused start gets the same refusal.',
     { headers: RETRY_AFTER_HEADER },
   )
   @ApiJsonBodyErrors()
@@ -74,7 +76,7 @@ export class SessionsController {
     const key = idempotencyKey === undefined ? undefined : parseOrThrow(IdempotencyKeySchema, idempotencyKey, 'Idempotency-Key');
     const parsed = parseOrThrow(StartSessionSchema, body ?? {});
     const { session, created } = await this.sessions.start(offerId, parsed, key, caller);
-    res.status(created ? 201 : 200);
+    res.status(!created ? 200 : session.state === 'queued' ? 202 : 201);
     res.setHeader('Location', `/api/v1/sessions/${session.id}`);
     return this.sessions.view(session);
   }

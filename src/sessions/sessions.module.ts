@@ -5,12 +5,14 @@ import { SessionsController } from './sessions.controller';
 import { SessionsRepository } from './sessions.repository';
 import { SessionsService } from './sessions.service';
 import { StartRequestsRepository } from './start-requests.repository';
+import { QueueService } from './queue.service';
+import { Estimates } from './estimates';
 
 /** Sessions of every type: marketplace API, lifecycle and expiry. */
 @Module({
   imports: [OffersModule, LeadsModule],
   controllers: [SessionsController],
-  providers: [SessionsRepository, SessionsService, StartRequestsRepository],
-  exports: [SessionsRepository, SessionsService, StartRequestsRepository],
+  providers: [SessionsRepository, SessionsService, StartRequestsRepository, QueueService, Estimates],
+  exports: [SessionsRepository, SessionsService, StartRequestsRepository, QueueService, Estimates],
 })
 export class SessionsModule {}

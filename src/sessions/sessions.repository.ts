@@ -60,12 +60,16 @@ export class SessionsRepository {
 
   /**
    * THE place where a session concurrency slot is claimed. Sets the lowest free slot in 0..limit-1
-   * (and `extra`) on session `sessionId` of offer `offerId` while it is `provisioning`, and returns it;
-   * null when every slot below `limit` is taken or the session is no longer provisioning.
+   * (and `extra`) on `session` of offer `offerId` while it is `provisioning` (or `queued`: it then becomes
+   * `provisioning` in the same update, issue 12), and returns it; null when every slot below `limit` is
+   * taken or the session is no longer in that state.
    * Concurrent claims never share a slot: the UNIQUE (offerId, slot) index refuses the second one, and
    * the loser tries the next free slot (slots are re-read up to three rounds while claims collide).
    */
-  async claimSessionSlot(sessionId: string, offerId: string, limit: number, now: number, extra: Partial<SessionEntity> = {}): Promise<number | null> {
+  async claimSessionSlot(session: Pick<SessionEntity, 'id' | 'state'>, offerId: string, limit: number, now: number, extra: Partial<SessionEntity> = {}): Promise<number | null> {
+    // A queued session (issue 12) leaves the queue in the same UPDATE that gives it its slot: served once.
+    const from: SessionState[] = session.state === 'queued' ? ['queued'] : ['provisioning'];
+    const patch: Partial<SessionEntity> = session.state === 'queued' ? { ...extra, state: 'provisioning' } : extra;
     for (let round = 0; round < 3; round++) {
       const rows = await this.repo.find({ where: { offerId, slot: Not(IsNull()) }, select: { id: true, slot: true } });
       const taken = new Set(rows.map((r) => r.slot));
@@ -73,7 +77,7 @@ export class SessionsRepository {
       for (let slot = 0; slot < limit; slot++) {
         if (taken.has(slot)) continue;
         try {
-          return (await this.transition(sessionId, ['provisioning'], { ...extra, slot }, now)) ? slot : null;
+          return (await this.transition(session.id, from, { ...patch, slot }, now)) ? slot : null;
         } catch (err) {
           if (!isUniqueViolation(err)) throw err;
           contended = true;
@@ -175,7 +179,7 @@ export class SessionsRepository {
         .addGroupBy('s.state')
         .getRawMany<{ offerId: string; type: string; state: SessionState; n: string | number }>();
     const rows = [
-      ...(await group('s.state IN (:...live)', { live: ['provisioning', 'ready', 'ending'] })),
+      ...(await group('s.state IN (:...live)', { live: ['queued', 'provisioning', 'ready', 'ending'] })),
       ...(await group('s.endedAt >= :since', { since: endedSince })),
     ];
     return rows.map((r) => ({ ...r, n: Number(r.n) }));

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { isNoCapacity, QueueService } from './queue.service';
 import { Metrics, StartResult } from '../metrics/metrics';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
@@ -9,6 +10,7 @@ import { OffersRepository } from '../offers/offers.repository';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { outputsAsStrings, renderAccessInformation } from './access-information';
 import { SessionEntity } from './session.entity';
+import type { OfferEntity } from '../offers/offer.entity';
 import { SessionsRepository } from './sessions.repository';
 import { StartRequestsRepository } from './start-requests.repository';
 import { LeadsService } from '../leads/leads.service';
@@ -67,6 +69,7 @@ export class SessionsService {
     private readonly leads: LeadsService,
     private readonly db: Database,
     private readonly metrics: Metrics,
+    private readonly queue: QueueService,
   ) {}
 
   /** Length of one test drive hour in ms (TESTDRIVE_HOUR_SECONDS). */
@@ -84,7 +87,9 @@ export class SessionsService {
    *   409 NoCapacity, 422 IdempotencyKeyReused, 409 RequestInProgress.
    */
   async start(offerId: string, body: StartSessionBody, idempotencyKey?: string, caller?: Caller): Promise<{ session: SessionEntity; created: boolean }> {
-    const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    // The default whenFull ('refuse') is left out, so the hash of a request is what it was before the queue existed.
+    const { whenFull, ...rest } = body;
+    const requestHash = createHash('sha256').update(JSON.stringify(whenFull === 'queue' ? body : rest)).digest('hex');
     const client = caller && !caller.isSystem ? { tenantId: caller.tenantId, clientId: caller.clientId } : null;
     let request: StartRequestEntity | undefined;
     if (idempotencyKey) {
@@ -103,7 +108,7 @@ export class SessionsService {
     } catch (err) {
       const known = err instanceof ApiError && err.code !== 'OfferNotFound';
       if (known || !(err instanceof ApiError)) {
-        const result: StartResult = err instanceof ApiError ? (err.code === 'NoCapacity' ? 'no_capacity' : err.getStatus() < 500 ? 'refused' : 'failed') : 'failed';
+        const result: StartResult = err instanceof ApiError ? (err.code === 'NoCapacity' ? 'no_capacity' : err.code === 'QueueFull' ? 'queue_full' : err.getStatus() < 500 ? 'refused' : 'failed') : 'failed';
         this.metrics.sessionStarts.inc({ offer: offerId, type: offerType === 'unknown' ? ((await this.offers.findById(offerId).catch(() => null))?.type ?? 'unknown') : offerType, result });
         // Refused demand is kept (dashboard chart of starts; forecasting counts it as demand).
         if (result === 'no_capacity') await this.audit.record(caller, 'session.refused', { type: 'offer', id: offerId, offerId }, { code: 'NoCapacity', region: body.region ?? null });
@@ -216,8 +221,19 @@ export class SessionsService {
         if (request) yield* starts.completeTx(request.id, row.id, row.updatedAt);
       },
     };
+    const queue = this.queue;
+    const enqueueWanted = body.whenFull === 'queue';
+    let queued = false;
     if (type.claimsAtomically) {
-      await type.startSession(offer, session, { region: body.region }, commit);
+      try {
+        await type.startSession(offer, session, { region: body.region }, commit);
+      } catch (err) {
+        if (!isNoCapacity(err)) throw err;
+        if (!enqueueWanted) throw await this.withRetryAfter(err as ApiError, offer, body.region ?? null, now);
+        // Issue 12: nothing free: the request waits in the queue (session, lead and answer in one transaction).
+        await queue.enqueue(offerId, () => commit.persist({ state: 'queued' }));
+        queued = true;
+      }
     } else {
       await this.db.atomic(function* () {
         yield* sessions.insertTx(session);
@@ -226,20 +242,49 @@ export class SessionsService {
       try {
         await type.startSession(offer, session, { region: body.region }, commit);
       } catch (err) {
-        // Nothing was claimed: the session and its lead leave no trace (the refusal is remembered with the key).
-        await this.db.atomic(function* () {
-          yield sql('DELETE FROM "lead" WHERE "id" = ?', [lead.id]);
-          yield sql('DELETE FROM "session" WHERE "id" = ?', [session.id]);
-        });
-        throw err;
+        if (isNoCapacity(err) && enqueueWanted) {
+          try {
+            await queue.enqueue(offerId, function* () {
+              const r = yield sql(`UPDATE "session" SET "state" = 'queued' WHERE "id" = ? AND "state" = 'provisioning' AND "slot" IS NULL`, [session.id]);
+              if (r.affected !== 1) throw new Error(`session ${session.id} changed while it was being queued`);
+              if (request) yield* starts.completeTx(request.id, session.id, now);
+            });
+            queued = true;
+          } catch (qerr) {
+            await this.forgetStart(session.id, lead.id);
+            throw qerr;
+          }
+        } else {
+          // Nothing was claimed: the session and its lead leave no trace (the refusal is remembered with the key).
+          await this.forgetStart(session.id, lead.id);
+          throw isNoCapacity(err) ? await this.withRetryAfter(err as ApiError, offer, body.region ?? null, now) : err;
+        }
       }
-      if (request) await this.starts.complete(request.id, session.id, now);
+      if (request && !queued) await this.starts.complete(request.id, session.id, now);
     }
     // Deliver it now rather than at the next tick (the delivery loop would anyway).
     void this.leads.deliverDue().catch((err: Error) => this.logger.warn(`lead delivery after start failed: ${err.message}`));
     const stored = await this.sessions.findById(session.id);
     if (!stored) throw new Error(`session ${session.id} was not stored by type ${offer.type}`);
     return stored;
+  }
+
+  /** Deletes the session and lead of a start that claimed nothing. */
+  private async forgetStart(sessionId: string, leadId: string): Promise<void> {
+    await this.db.atomic(function* () {
+      yield sql('DELETE FROM "lead" WHERE "id" = ?', [leadId]);
+      yield sql('DELETE FROM "session" WHERE "id" = ?', [sessionId]);
+    });
+  }
+
+  /**
+   * A type's 409 NoCapacity with `Retry-After`: the seconds until the request would probably be served
+   * (QueueService.etaForPosition of position 1), at least 1, at most one hour; the same estimate in the message.
+   */
+  private async withRetryAfter(err: ApiError, offer: OfferEntity, region: string | null, now: number): Promise<ApiError> {
+    const eta = await this.queue.etaForPosition(offer.id, offer.type, region, 1, now).catch(() => now + 60_000);
+    const seconds = Math.min(3600, Math.max(1, Math.ceil((eta - now) / 1000)));
+    return new ApiError(409, 'NoCapacity', `${err.message} Estimated wait: about ${Math.ceil(seconds / 60)} minute(s); or send "whenFull": "queue" to wait in line.`, err.target, err.details, { ...(err.headers ?? {}), 'Retry-After': String(seconds) });
   }
 
   /** True when `caller` is the marketplace client that started `s` (it alone gets the access information). */
@@ -273,6 +318,11 @@ export class SessionsService {
     // Ending is for operators and the marketplace client that started the session (a publisher reads only).
     if (caller && !caller.isSystem && !caller.isOperator && !this.startedBy(s, caller)) throw ApiError.notFound('Session', id);
     const now = this.clock.now();
+    // A queued request (issue 12) is cancelled: nothing was claimed, nothing to tear down.
+    if (s.state === 'queued' && (await this.queue.cancel(s, now))) {
+      await this.audit.record(caller, 'session.ended', { type: 'session', id, offerId: s.offerId }, { queued: true });
+      return (await this.sessions.findById(id)) ?? s;
+    }
     if (await this.sessions.beginEnding(id, 'ended', now)) {
       await this.audit.record(caller, 'session.ended', { type: 'session', id, offerId: s.offerId });
       const ending = (await this.sessions.findById(id))!;
@@ -337,6 +387,8 @@ export class SessionsService {
       offerId: s.offerId,
       type: s.type,
       state: s.state,
+      queuePosition: await this.queue.position(s),
+      estimatedReadyAt: iso(await this.queue.estimatedReadyAt(s)),
       region: s.region,
       instanceKind: s.instanceKind,
       accessInformation,
@@ -355,6 +407,7 @@ export class SessionsService {
 
 /** The `result` label of a start answered with a session: its instance kind (ARM), else its state. */
 function startResultOf(s: SessionEntity): StartResult {
-  if (s.instanceKind === 'hot' || s.instanceKind === 'cold') return s.instanceKind;
+  if (s.state === 'queued') return 'queued';
+  if (s.instanceKind === 'hot' || s.instanceKind === 'warm' || s.instanceKind === 'cold') return s.instanceKind;
   return s.state === 'ready' ? 'ready' : 'provisioning';
 }
