@@ -17,6 +17,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { MetricsHttpModule } from './metrics/metrics-http.module';
 import { EscalationModule } from './escalation/escalation.module';
 import { DashboardModule } from './dashboard/dashboard.module';
+import { CallbacksModule } from './callbacks/callbacks.module';
 
 /**
  * Root module: core providers, authentication (global ApiGuard: Entra ID tokens, app roles, per-client
@@ -44,6 +45,7 @@ export class AppModule {
         EscalationModule,
         MetricsHttpModule,
         DashboardModule,
+        CallbacksModule,
         ...TEST_DRIVE_MODULES,
       ],
     };

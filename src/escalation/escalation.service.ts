@@ -4,6 +4,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { createTransport, type Transporter } from 'nodemailer';
 import { Clock } from '../common/clock';
 import { SingleFlight } from '../common/single-flight';
+import { outboxBackoffMs } from '../persistence/outbox';
 import { AppConfig, APP_CONFIG } from '../config/app-config';
 import { AzureRuntime } from '../azure/azure-runtime';
 import { SecretStore } from '../azure/secret-store';
@@ -180,7 +181,7 @@ export class EscalationService implements OnApplicationShutdown {
         continue;
       }
       const giveUp = error.permanent || now - n.createdAt >= NOTIFICATION_RETRY_HORIZON_MS;
-      const next = giveUp ? null : now + Math.min(3_600_000, 60_000 * 2 ** Math.max(0, n.attempts - 1)) * (0.8 + Math.random() * 0.4);
+      const next = giveUp ? null : now + outboxBackoffMs(n.attempts);
       await this.incidents.notSent(n.id, this.owner, { code: error.code, message: error.message }, next === null ? null : Math.round(next), this.clock.now());
       this.metrics.alertNotifications.inc({ channel: n.channel, event: n.event, outcome: giveUp ? 'failed' : 'retry' });
       this.logger.warn({ notificationId: n.id, incidentId: n.incidentId, channel: n.channel, code: error.code, attempts: n.attempts }, giveUp ? 'alert notification failed for good' : 'alert notification failed; will retry');

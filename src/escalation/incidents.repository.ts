@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { Database, insertRow, sql, TxBody } from '../persistence/database';
 import { isUniqueViolation } from '../persistence/data-source';
-import { freshOutbox } from '../persistence/outbox';
+import { claimDueStatement, freshOutbox } from '../persistence/outbox';
 import { AlertNotificationEntity, IncidentEntity, IncidentKind } from './incident.entity';
 
 /** One target a notification goes to. */
@@ -123,17 +123,9 @@ export class IncidentsRepository {
    * lapses), counting the attempt. PostgreSQL: SKIP LOCKED.
    */
   async claimDue(owner: string, now: number, leaseMs: number, limit: number): Promise<AlertNotificationEntity[]> {
-    const skip = this.db.postgres ? ' FOR UPDATE SKIP LOCKED' : '';
+    const postgres = this.db.postgres;
     const ids = await this.db.atomic(function* (): TxBody<string[]> {
-      const r = yield sql(
-        `UPDATE "alert_notification" SET "lockedBy" = ?, "lockedUntil" = ?, "attempts" = "attempts" + 1, "updatedAt" = ?
-          WHERE "id" IN (SELECT "id" FROM "alert_notification"
-                          WHERE "state" = 'pending' AND "nextAttemptAt" <= ? AND ("lockedUntil" IS NULL OR "lockedUntil" <= ?)
-                          ORDER BY "nextAttemptAt" ASC LIMIT ${Math.max(1, Math.floor(limit))}${skip})
-            AND "state" = 'pending' AND ("lockedUntil" IS NULL OR "lockedUntil" <= ?)
-          RETURNING "id"`,
-        [owner, now + leaseMs, now, now, now, now],
-      );
+      const r = yield claimDueStatement('alert_notification', owner, now, leaseMs, limit, postgres);
       return r.rows.map((row) => String(row.id));
     });
     if (!ids.length) return [];

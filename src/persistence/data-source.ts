@@ -6,6 +6,7 @@ import { withMigrationLock } from './migration-lock';
 import { OfferEntity } from '../offers/offer.entity';
 import { TEST_DRIVE_ENTITIES } from '../../modules/entities';
 import { AlertNotificationEntity, IncidentEntity } from '../escalation/incident.entity';
+import { CallbackEventEntity, CallbackSubscriptionEntity } from '../callbacks/callback.entity';
 import { SessionEntity } from '../sessions/session.entity';
 import { SchedulerLeaseEntity } from '../scheduling/scheduler-lease.entity';
 import { InitialSchema1795000000000 } from './migrations/1795000000000-initial-schema';
@@ -21,7 +22,7 @@ import { QueueAndCallbacks1795000000600 } from './migrations/1795000000600-queue
 import { StartRequests1795000000300 } from './migrations/1795000000300-start-requests';
 
 /** Every entity: the core's, and the test drive type modules' (registered in modules/entities.ts). */
-export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, SessionEntity, SchedulerLeaseEntity, AuditEventEntity, StartRequestEntity, LeadEntity, IncidentEntity, AlertNotificationEntity];
+export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, SessionEntity, SchedulerLeaseEntity, AuditEventEntity, StartRequestEntity, LeadEntity, IncidentEntity, AlertNotificationEntity, CallbackSubscriptionEntity, CallbackEventEntity];
 
 /** Every migration, in order. The schema only ever changes through these (no synchronize). */
 export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200, StartRequests1795000000300, Leads1795000000400, Escalation1795000000500, QueueAndCallbacks1795000000600];

@@ -16,7 +16,7 @@
 import { OUTBOUND_URL_REFUSED, outboundRefusalOf } from '../security/outbound-url';
 
 /** Which remote answered (or did not): logs and messages only, never a decision. */
-export type RemoteService = 'token' | 'authority' | 'arm' | 'logicApp' | 'graph' | 'dataverse' | 'fno' | 'bc' | 'leadEndpoint' | 'table' | 'alertWebhook';
+export type RemoteService = 'token' | 'authority' | 'arm' | 'logicApp' | 'graph' | 'dataverse' | 'fno' | 'bc' | 'leadEndpoint' | 'table' | 'alertWebhook' | 'marketplaceCallback';
 
 /**
  * What a failure means for the caller:

@@ -11,6 +11,7 @@ import { Metrics } from '../metrics/metrics';
 import { MetricsCollector } from '../metrics/metrics.collector';
 import { EscalationService } from '../escalation/escalation.service';
 import { QueueService } from '../sessions/queue.service';
+import { CallbacksService } from '../callbacks/callbacks.service';
 
 /** How often (service clock, ms) the leader evaluates escalation conditions: every 15 s. */
 export const ESCALATION_INTERVAL_MS = 15_000;
@@ -79,6 +80,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     private readonly collector: MetricsCollector,
     private readonly escalation: EscalationService,
     private readonly queue: QueueService,
+    private readonly callbacks: CallbacksService,
   ) {
     this.budgetMs = typeBudgetMs(config.reconcileIntervalMs);
   }
@@ -199,6 +201,10 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
       await guard('escalation', () => this.escalation.evaluate(now));
     }
     await guard('alerts', () => this.escalation.deliverDue());
+    await guard('callbacks', async () => {
+      await this.callbacks.collect(now);
+      await this.callbacks.deliverDue();
+    });
   }
 
   /** Serves the start queue (issue 12): never overlapping itself; errors logged and counted. */

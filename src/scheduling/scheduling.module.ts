@@ -2,9 +2,10 @@ import { Module } from '@nestjs/common';
 import { SessionsModule } from '../sessions/sessions.module';
 import { EscalationModule } from '../escalation/escalation.module';
 import { MetricsHttpModule } from '../metrics/metrics-http.module';
+import { CallbacksModule } from '../callbacks/callbacks.module';
 import { LeaseService } from './lease.service';
 import { ReconcileService } from './reconcile.service';
 
 /** The reconcile loop and the lease that keeps it to one replica. */
-@Module({ imports: [SessionsModule, EscalationModule, MetricsHttpModule], providers: [LeaseService, ReconcileService], exports: [ReconcileService, LeaseService] })
+@Module({ imports: [SessionsModule, EscalationModule, MetricsHttpModule, CallbacksModule], providers: [LeaseService, ReconcileService], exports: [ReconcileService, LeaseService] })
 export class SchedulingModule {}

@@ -25,6 +25,9 @@ export const ROUTE_POLICY: Record<string, Array<'marketplace' | 'publisher' | 'o
   'POST /api/v1/offers/:offerId/leads/:leadId/redeliver': ['publisher'],
   'GET /api/v1/incidents': ['publisher', 'operator'],
   'GET /metrics': ['operator'],
+  'PUT /api/v1/notifications': ['marketplace'],
+  'GET /api/v1/notifications': ['marketplace'],
+  'DELETE /api/v1/notifications': ['marketplace'],
 };
 
 /** Routes that need no token. */

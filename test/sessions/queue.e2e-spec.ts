@@ -1,3 +1,5 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { CallbacksService } from '../../src/callbacks/callbacks.service';
 import { describeEachDb } from '../support/postgres';
 import { capacity, customer, publishOffer, useLocalServiceWith } from '../arm-resilience/helpers';
 
@@ -75,4 +77,46 @@ describeEachDb('start queue on %s', (db) => {
     const timedOut = await get(q3.body.id);
     expect(timedOut).toMatchObject({ state: 'ended', endReason: 'expired', failure: { code: 'QueueTimeout' } });
   });
+
+  it('marketplace callbacks: a queued request reports its position, then session.ready signed when it is served, once', async () => {
+    const svc = local.svc;
+    await publishOffer(svc, local.publisher, 'callback-arm', [{ name: 'westeurope', hot: 1, cold: 0 }]);
+    await svc.until(async () => (await capacity(svc, 'callback-arm', 'westeurope')).hotReady === 1);
+    const market = await svc.as({ roles: ['TestDrive.Marketplace'] });
+    const rx = local.azure.emulator.receivers.create();
+    const bad = await market.put('/api/v1/notifications').send({ url: 'http://example.com/x', events: ['session.nope'] }).expect(400);
+    expect(bad.body.error.details.map((d: { target: string }) => d.target)).toEqual(expect.arrayContaining(['url', 'events[0]']));
+    const reg = await market.put('/api/v1/notifications').send({ url: rx.url, events: ['session.ready', 'session.ended', 'session.queued.position'] }).expect(201);
+    const secret = reg.body.secret as string;
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    expect((await market.get('/api/v1/notifications').expect(200)).body.secret).toBeUndefined();
+
+    const hot = await market.post('/api/v1/offers/callback-arm/sessions').send({ customer, region: 'westeurope' }).expect(201);
+    const waiting = await market.post('/api/v1/offers/callback-arm/sessions').send({ customer, region: 'westeurope', whenFull: 'queue' }).expect(202);
+    const callbacks = svc.app.get(CallbacksService);
+    const flush = async () => {
+      await callbacks.collect(svc.clock.now());
+      await callbacks.deliverDue();
+    };
+    await flush();
+    await market.delete(`/api/v1/sessions/${hot.body.id}`).expect(202);
+    await svc.until(async () => (await market.get(`/api/v1/sessions/${waiting.body.id}`)).body.state === 'ready');
+    svc.clock.advance(1);
+    await svc.reconcile.reconcileOnce();
+    await flush();
+    await flush(); // a second pass queues nothing new
+    type Hook = { body: { id: string; type: string; session: { id: string; queuePosition?: number } }; headers: Record<string, string> };
+    const got = (local.azure.emulator.receivers.get(rx.id)?.received ?? []) as unknown as Hook[];
+    const seen = got.map((h) => `${h.body.type}:${h.body.session.id === hot.body.id ? 'hot' : 'queued'}`);
+    expect(seen.sort()).toEqual(['session.ended:hot', 'session.queued.position:queued', 'session.ready:hot', 'session.ready:queued'].sort());
+    expect(got.find((h) => h.body.type === 'session.queued.position')!.body.session.queuePosition).toBe(1);
+    for (const h of got) {
+      const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(h.headers['x-testdrive-signature'])!;
+      const want = createHmac('sha256', secret).update(`${m[1]}.${JSON.stringify(h.body)}`).digest();
+      expect(timingSafeEqual(want, Buffer.from(m[2], 'hex'))).toBe(true);
+      expect(h.headers['idempotency-key']).toBe(h.body.id);
+    }
+    expect(new Set(got.map((h) => h.body.id)).size).toBe(got.length);
+  });
 });
+

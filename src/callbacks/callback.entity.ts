@@ -1,0 +1,93 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { timestampColumn } from '../persistence/columns';
+
+/** Session events a marketplace client can subscribe to (issue 12). */
+export const CALLBACK_EVENTS = ['session.ready', 'session.ended', 'session.failed', 'session.queued.position'] as const;
+export type CallbackEventType = (typeof CALLBACK_EVENTS)[number];
+
+/** A marketplace client's callback: one per client (tenant + client id); its signing secret is in Key Vault. */
+@Entity('callback_subscription')
+@Index('UQ_callback_subscription_client', ['clientTenantId', 'clientId'], { unique: true })
+export class CallbackSubscriptionEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  clientTenantId!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  clientId!: string;
+
+  /** https URL the events are POSTed to (checked by the outbound URL rule). */
+  @Column({ type: 'varchar', length: 2048 })
+  url!: string;
+
+  @Column({ type: 'simple-json' })
+  events!: CallbackEventType[];
+
+  @Column({ type: 'varchar', length: 127 })
+  secretName!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  secretVersion!: string;
+
+  @Column(timestampColumn(false))
+  createdAt!: number;
+
+  @Column(timestampColumn(false))
+  updatedAt!: number;
+}
+
+/** One event for one subscription (the outbox): queued once (unique dedupeKey), delivered at least once. */
+@Entity('callback_event')
+@Index('UQ_callback_event_once', ['dedupeKey'], { unique: true })
+@Index('IX_callback_event_due', ['state', 'nextAttemptAt'])
+export class CallbackEventEntity {
+  /** The event id the receiver de-duplicates on (also sent as Idempotency-Key). */
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  subscriptionId!: string;
+
+  @Column({ type: 'varchar', length: 36 })
+  sessionId!: string;
+
+  @Column({ type: 'varchar', length: 40 })
+  event!: CallbackEventType;
+
+  /** `<sessionId>|<event>[|<position>]`: the same fact is queued once. */
+  @Column({ type: 'varchar', length: 120 })
+  dedupeKey!: string;
+
+  /** The JSON body sent (no access information: the receiver reads the session with its token). */
+  @Column({ type: 'text' })
+  payload!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: 'pending' | 'sent' | 'failed';
+
+  @Column({ type: 'integer', default: 0 })
+  attempts!: number;
+
+  @Column(timestampColumn(false))
+  nextAttemptAt!: number;
+
+  @Column({ type: 'simple-json', nullable: true })
+  lastError!: { code: string; message: string; at: number } | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  lockedBy!: string | null;
+
+  @Column(timestampColumn())
+  lockedUntil!: number | null;
+
+  @Column(timestampColumn())
+  sentAt!: number | null;
+
+  @Column(timestampColumn(false))
+  createdAt!: number;
+
+  @Column(timestampColumn(false))
+  updatedAt!: number;
+}

@@ -1,0 +1,95 @@
+import { Body, Controller, Delete, Get, HttpCode, Put, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { z } from 'zod';
+import { ApiError } from '../common/api-error';
+import { apiComponent, ApiErrorResponse, ApiJsonBodyErrors, ApiZodBody, ApiZodResponse } from '../common/openapi';
+import { parseOrThrow } from '../common/validation';
+import { Caller } from '../auth/caller';
+import { CurrentCaller, Roles } from '../auth/decorators';
+import { Role } from '../auth/roles';
+import { CALLBACK_EVENTS } from './callback.entity';
+import { CallbackRegistration, CallbacksService } from './callbacks.service';
+
+/** PUT /notifications body. */
+export const CallbackRegistrationBodySchema = apiComponent(
+  'NotificationRegistrationBody',
+  z
+    .strictObject({
+      url: z
+        .string({ message: 'url must be an https URL' })
+        .max(2048, 'url must be at most 2,048 characters')
+        .refine((v) => {
+          try {
+            return new URL(v).protocol === 'https:';
+          } catch {
+            return false;
+          }
+        }, 'url must be an absolute https URL')
+        .meta({ description: 'Where events are POSTed (public https host).', example: 'https://marketplace.example.com/testdrive/events' }),
+      events: z
+        .array(z.enum(CALLBACK_EVENTS, { message: `each event must be one of ${CALLBACK_EVENTS.join(', ')}` }))
+        .min(1, 'events must name at least one event')
+        .max(CALLBACK_EVENTS.length)
+        .meta({ description: 'Events to receive.', example: ['session.ready', 'session.ended', 'session.failed', 'session.queued.position'] }),
+    })
+    .meta({ description: "The calling marketplace client's callback: URL and events." }),
+);
+
+/** A registration in answers. */
+export const CallbackRegistrationSchema = apiComponent(
+  'NotificationRegistration',
+  z.object({
+    url: z.string(),
+    events: z.array(z.enum(CALLBACK_EVENTS)),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    secret: z.string().optional().meta({ description: 'HMAC-SHA256 key of X-TestDrive-Signature: in the answer of the PUT that registered it only (each PUT issues a new one).' }),
+  }),
+);
+
+/**
+ * Marketplace callbacks (issue 12): the calling marketplace client registers one URL for session events
+ * of the sessions it started. Signed JSON, at least once, with an event id (docs/operations.md "Marketplace callbacks").
+ */
+@ApiTags('notifications')
+@Controller('notifications')
+@Roles(Role.Marketplace)
+export class CallbacksController {
+  constructor(private readonly callbacks: CallbacksService) {}
+
+  @Put()
+  @ApiOperation({ summary: 'Register (or replace) the callback of the calling marketplace client; returns a new signing secret once' })
+  @ApiZodBody(CallbackRegistrationBodySchema)
+  @ApiZodResponse(201, CallbackRegistrationSchema, 'Registered; `secret` is shown only here.')
+  @ApiZodResponse(200, CallbackRegistrationSchema, 'Replaced; a new `secret` (the old one is no longer used).')
+  @ApiErrorResponse(400, 'ValidationFailed: url or events break their rules; OutboundUrlRefused: the URL is not a public https host.')
+  @ApiJsonBodyErrors()
+  async register(@Body() body: unknown, @CurrentCaller() caller: Caller, @Res({ passthrough: true }) res: Response): Promise<CallbackRegistration> {
+    const b = parseOrThrow(CallbackRegistrationBodySchema, body ?? {});
+    const refused = await this.callbacks.checkUrl(b.url);
+    if (refused.length) throw ApiError.validation(refused);
+    const { registration, created } = await this.callbacks.register(caller, b.url, b.events);
+    res.status(created ? 201 : 200);
+    return registration;
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'The callback of the calling marketplace client (without its secret)' })
+  @ApiZodResponse(200, CallbackRegistrationSchema, 'The registration.')
+  @ApiErrorResponse(404, 'NotificationsNotFound: no callback is registered.')
+  async get(@CurrentCaller() caller: Caller): Promise<CallbackRegistration> {
+    const r = await this.callbacks.find(caller);
+    if (!r) throw new ApiError(404, 'NotificationsNotFound', 'No callback is registered for this client.');
+    return r;
+  }
+
+  @Delete()
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Unregister the callback of the calling marketplace client' })
+  @ApiZodResponse(204, null, 'Unregistered.')
+  @ApiErrorResponse(404, 'NotificationsNotFound: no callback is registered.')
+  async remove(@CurrentCaller() caller: Caller): Promise<void> {
+    if (!(await this.callbacks.remove(caller))) throw new ApiError(404, 'NotificationsNotFound', 'No callback is registered for this client.');
+  }
+}
