@@ -89,8 +89,8 @@ describe('validateArmConfig', () => {
   });
 
   it('refuses unknown fields, naming them', () => {
-    const p = problems(td({ warm: 3, regions: [{ name: 'westeurope', hot: 1, cold: 0, warm: 1 }] }), dep({ password: 'x' }));
-    expect(targets(p).sort()).toEqual(['deployment.password', 'testDrive.regions[0].warm', 'testDrive.warm'].sort());
+    const p = problems(td({ warm: 3, regions: [{ name: 'westeurope', hot: 1, cold: 0, spare: 1 }] }), dep({ password: 'x' }));
+    expect(targets(p).sort()).toEqual(['deployment.password', 'testDrive.regions[0].spare', 'testDrive.warm'].sort());
     expect(p.every((x) => x.code === 'UnknownField')).toBe(true);
   });
 
@@ -113,4 +113,13 @@ describe('validateArmConfig', () => {
   it('refuses another type name', () => {
     expect(targets(problems(td({ type: 'power-bi' })))).toEqual(['testDrive.type']);
   });
+
+  it('takes warm instances per region (issue 12): 0-99, default 0; hot + warm + cold at least 1', () => {
+    const ok = validateArmConfig(td({ regions: [{ name: 'westeurope', hot: 0, warm: 2, cold: 0 }] }), dep());
+    expect(Array.isArray(ok)).toBe(false);
+    expect((ok as { testDrive: { regions: unknown[] } }).testDrive.regions).toEqual([{ name: 'westeurope', hot: 0, warm: 2, cold: 0 }]);
+    expect(targets(problems(td({ regions: [{ name: 'westeurope', hot: 0, warm: 100, cold: 0 }] }), dep()))).toEqual(['testDrive.regions[0].warm']);
+    expect(targets(problems(td({ regions: [{ name: 'westeurope', hot: 0, warm: 0, cold: 0 }] }), dep()))).toEqual(['testDrive.regions[0].hot']);
+  });
 });
+

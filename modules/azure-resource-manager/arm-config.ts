@@ -24,6 +24,12 @@ export interface ArmRegionConfig {
   name: string;
   /** Instances kept deployed and waiting (access in under 10 seconds). 0-99. */
   hot: number;
+  /**
+   * Instances deployed ahead with their virtual machines deallocated (cheap while waiting), started on
+   * request in minutes (Partner Center: warm instances, 3-10 minutes). 0-99; needs a template with
+   * virtual machines. Absent in offers stored before issue 12: 0.
+   */
+  warm?: number;
   /** Instances deployed on request; the total that can possibly be deployed in this region. 0-99. */
   cold: number;
 }
@@ -58,15 +64,21 @@ const regionSchema = z
   .strictObject({
     name: knownRegionSchema('region name').meta({ description: 'ARM location name (config/regions.json), compared in lower case; each region once.', example: 'westeurope' }),
     hot: count('hot').meta({ description: `Instances kept deployed and waiting (access in under 10 seconds), 0-${ARM_MAX_INSTANCES_PER_KIND}.`, example: 2 }),
+    warm: count('warm')
+      .default(0)
+      .meta({
+        description: `Instances deployed ahead with their virtual machines deallocated, started on request (3-10 minutes; Partner Center billing states W- and WA), 0-${ARM_MAX_INSTANCES_PER_KIND}, default 0. Needs a template with virtual machines (checked at publish).`,
+        example: 1,
+      }),
     cold: count('cold').meta({
-      description: `Instances deployed on request (the most that can be deployed on request in this region), 0-${ARM_MAX_INSTANCES_PER_KIND}. hot + cold must be at least 1.`,
+      description: `Instances deployed on request (the most that can be deployed on request in this region), 0-${ARM_MAX_INSTANCES_PER_KIND}. hot + warm + cold must be at least 1.`,
       example: 5,
     }),
   })
   .superRefine((r, ctx) => {
     const valid = (n: number) => Number.isInteger(n) && n >= 0 && n <= ARM_MAX_INSTANCES_PER_KIND;
-    if (valid(r.hot) && valid(r.cold) && r.hot + r.cold < 1) {
-      ctx.addIssue({ code: 'custom', path: ['hot'], message: 'A region needs at least one instance: hot + cold must be at least 1.' });
+    if (valid(r.hot) && valid(r.cold) && valid(r.warm) && r.hot + r.warm + r.cold < 1) {
+      ctx.addIssue({ code: 'custom', path: ['hot'], message: 'A region needs at least one instance: hot + warm + cold must be at least 1.' });
     }
   })
   .meta({ description: 'One region of the test drive and its pool sizes.' });
@@ -80,7 +92,7 @@ export const armTestDriveSchema = z
     type: z.literal(ARM_TEST_DRIVE_TYPE),
     durationHours: durationHoursSchema.meta({ description: 'Whole hours, 1-99 (Partner Center: "1.5" is not valid).', example: 2 }),
     regions: z
-      .array(regionSchema, { message: 'regions must be a list of {name, hot, cold}' })
+      .array(regionSchema, { message: 'regions must be a list of {name, hot, warm, cold}' })
       .min(1, 'At least one region is required.')
       .max(ARM_MAX_REGIONS, `At most ${ARM_MAX_REGIONS} regions (Partner Center limit).`)
       .meta({ description: `1-${ARM_MAX_REGIONS} regions, each listed once.` }),
@@ -124,7 +136,7 @@ export function validateArmConfig(testDrive: Record<string, unknown>, deployment
       deployment: { schema: azureDeploymentSchema, input: deployment, requiredMessage: AZURE_DEPLOYMENT_REQUIRED },
     },
     ({ testDrive: t, deployment: dep }) => ({
-      testDrive: { type: ARM_TEST_DRIVE_TYPE, durationHours: t.durationHours, regions: t.regions.map((r) => ({ name: r.name, hot: r.hot, cold: r.cold })), ...optionalTextsOf(t) } satisfies ArmTestDriveConfig,
+      testDrive: { type: ARM_TEST_DRIVE_TYPE, durationHours: t.durationHours, regions: t.regions.map((r) => ({ name: r.name, hot: r.hot, ...(r.warm ? { warm: r.warm } : {}), cold: r.cold })), ...optionalTextsOf(t) } satisfies ArmTestDriveConfig,
       deployment: azureDeploymentOf(dep) satisfies ArmDeployment,
     }),
   );

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { TokenCredential } from '@azure/identity';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
+import { ComputeManagementClient } from '@azure/arm-compute';
 import { AzureRuntime } from '../../src/azure/azure-runtime';
 import { callRemote, classifyRemoteError, RemoteError } from '../../src/remote/remote-error';
 
@@ -13,6 +14,12 @@ export interface DeploymentStatus {
   outputs?: Record<string, { type?: string; value?: unknown }>;
   /** properties.error on failure: `{ code, message, details? }`. */
   error?: { code?: string; message?: string; details?: unknown };
+}
+
+/** A virtual machine of a resource group and its power state (instance view `PowerState/<x>`: running, deallocated, starting, deallocating, stopped...; '' when unknown). */
+export interface VirtualMachinePower {
+  name: string;
+  power: string;
 }
 
 /** An SDK failure classified (src/remote: RemoteError, service `arm`; a refused token is kind `credential`, service `token`). */
@@ -31,6 +38,7 @@ const armCall = <T, N = never>(fn: () => Promise<T>, ifNotFound?: { value: N }):
 export class ArmSubscriptionClient {
   private readonly resources: ResourceManagementClient;
   private readonly deployments: DeploymentsClient;
+  private readonly compute: ComputeManagementClient;
 
   constructor(runtime: AzureRuntime, credential: TokenCredential, readonly subscriptionId: string) {
     const options = {
@@ -40,6 +48,31 @@ export class ArmSubscriptionClient {
     };
     this.resources = new ResourceManagementClient(credential, subscriptionId, options);
     this.deployments = new DeploymentsClient(credential, subscriptionId, options);
+    this.compute = new ComputeManagementClient(credential, subscriptionId, options);
+  }
+
+  /** The virtual machines of a resource group with their power state (instance view of each; warm instances, issue 12). */
+  async listVirtualMachines(resourceGroup: string): Promise<VirtualMachinePower[]> {
+    return armCall(async () => {
+      const out: VirtualMachinePower[] = [];
+      for await (const vm of this.compute.virtualMachines.list(resourceGroup)) {
+        const name = vm.name ?? '';
+        const view = await this.compute.virtualMachines.instanceView(resourceGroup, name);
+        const code = view.statuses?.find((s) => s.code?.startsWith('PowerState/'))?.code ?? '';
+        out.push({ name, power: code.slice('PowerState/'.length) });
+      }
+      return out;
+    });
+  }
+
+  /** Submits deallocation of a virtual machine (202; completes asynchronously: read its power state later). */
+  async submitDeallocate(resourceGroup: string, vm: string): Promise<void> {
+    await armCall(() => this.compute.virtualMachines.deallocate(resourceGroup, vm).submitted());
+  }
+
+  /** Submits the start of a virtual machine (202; completes asynchronously: read its power state later). */
+  async submitStart(resourceGroup: string, vm: string): Promise<void> {
+    await armCall(() => this.compute.virtualMachines.start(resourceGroup, vm).submitted());
   }
 
   /** Creates or updates a resource group (PUT is idempotent: 201 new, 200 existing). */

@@ -5,7 +5,7 @@ import { AppConfig, APP_CONFIG } from '../../src/config/app-config';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
 import { PoolInstanceEntity } from './pools/pool-instance.entity';
-import { PoolInstanceRepository } from './pools/pool-instance.repository';
+import { DELETABLE_STATES, PoolInstanceRepository } from './pools/pool-instance.repository';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { z } from 'zod';
@@ -46,11 +46,14 @@ export const ARM_SCHEMAS: TestDriveSchemas = {
   offerView: { packageRevision: packageRevisionSummarySchema.nullable() },
   capacityRow: {
     deleting: z.number().int().meta({ description: 'ARM: instances whose resource group is being deleted.' }),
+    warmTarget: z.number().int().meta({ description: 'ARM: warm instances to keep deployed with their virtual machines deallocated (issue 12).' }),
+    warmReady: z.number().int().meta({ description: "ARM: warm instances waiting, virtual machines deallocated (Partner Center billing state W-)." }),
+    warmAssigned: z.number().int().meta({ description: 'ARM: warm instances claimed, starting or in use (Partner Center billing state WA).' }),
     coldLimit: z.number().int().meta({ description: 'ARM: the region\'s cold count (most instances deployed on request).' }),
     coldInUse: z.number().int().meta({ description: 'ARM: cold instances deployed or deploying.' }),
     consecutiveFailures: z.number().int().meta({ description: 'ARM: failed deployments in a row in this region (resets on a success).' }),
     instances: z
-      .array(z.object({ kind: z.enum(['hot', 'cold']), state: z.string(), count: z.number().int() }))
+      .array(z.object({ kind: z.enum(['hot', 'warm', 'cold']), state: z.string(), count: z.number().int() }))
       .meta({ description: 'ARM: live instances of the region by kind and state (pending, deploying, ready, assigned, failed, deleting); the metrics gauge testdrive_pool_instances.' }),
     backoffUntil: z.string().nullable().meta({ description: 'ARM: no new hot instance is started in this region before this time (ISO 8601); null when not backing off.' }),
     lastFailure: z
@@ -158,6 +161,16 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         return;
       }
     }
+    // Issue 12: then a warm instance (deployed, virtual machines deallocated): started now, ready in minutes.
+    for (const region of ordered) {
+      if (!(region.warm ?? 0)) continue;
+      const inst = await this.claimWarm(offer, region.name, session, commit, now);
+      if (inst) {
+        const claimed = await this.pool.findById(inst.id);
+        if (claimed) this.background(this.driver.step(offer, claimed).then(() => this.tagAfterClaim(offer, inst.id)));
+        return;
+      }
+    }
     const revisionId = offer.currentRevisionId;
     const subscriptionId = offer.deployment.subscriptionId;
     if (revisionId && subscriptionId) {
@@ -207,6 +220,26 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   }
 
   /**
+   * The warm start (issue 12): in ONE transaction, claims the oldest ready warm instance of `region`
+   * (PoolInstanceRepository.claimReadyWarmInstanceTx: it becomes `starting`) and writes the session
+   * `provisioning` with it; the driver starts its virtual machines and makes both ready together.
+   */
+  private async claimWarm(offer: OfferEntity, region: string, session: SessionEntity, commit: SessionCommit, now: number): Promise<{ id: string } | null> {
+    const pool = this.pool;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const inst = await this.db.atomic(function* (): TxBody<{ id: string } | null> {
+        const claimed = yield* pool.claimReadyWarmInstanceTx(offer.id, region, session.id, now);
+        if (!claimed) return null;
+        yield* commit.persist({ state: 'provisioning', region, instanceKind: 'warm', instanceId: claimed.id });
+        return claimed;
+      });
+      if (inst) return inst;
+      if (!(await this.pool.anyReady(offer.id, region, 'warm'))) return null;
+    }
+    return null;
+  }
+
+  /**
    * The cold start: in ONE transaction, reserves a cold slot of `region` (a new pending instance for the
    * session) and writes the session `provisioning` with it. Null when the cold limit is reached.
    * Concurrent reservations of one slot: the loser's transaction rolls back and tries the next slot.
@@ -251,7 +284,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       await this.sessions.markEnded(session.id, now);
       return;
     }
-    await this.pool.transition(inst.id, ['pending', 'deploying', 'ready', 'assigned', 'failed'], { state: 'deleting' }, now);
+    await this.pool.transition(inst.id, DELETABLE_STATES, { state: 'deleting' }, now);
     const offer = await this.offers.findById(session.offerId);
     if (offer) this.background(this.driver.step(offer, { ...inst, state: 'deleting', nextActionAt: null }));
   }
@@ -330,24 +363,29 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         inst.revisionId !== offer.currentRevisionId ||
         !region ||
         inst.kind === 'cold' ||
-        (inst.kind === 'hot' && (inst.slot ?? 0) >= region.hot);
-      if (unwanted) await this.pool.transition(inst.id, ['pending', 'deploying', 'ready', 'failed'], { state: 'deleting' }, now);
+        (inst.kind === 'hot' && (inst.slot ?? 0) >= region.hot) ||
+        (inst.kind === 'warm' && (inst.slot ?? 0) >= (region.warm ?? 0));
+      if (unwanted) await this.pool.transition(inst.id, ['pending', 'deploying', 'parking', 'ready', 'failed'], { state: 'deleting' }, now);
     }
     if (!published) return;
 
     for (const region of regions.values()) {
-      const hotHeld = live.filter((i) => i.region === region.name && i.kind === 'hot' && i.slot !== null && i.slot < region.hot).length;
-      let missing = region.hot - hotHeld;
-      if (missing <= 0) continue;
-      const health = await this.pool.regionState(offer.id, region.name);
-      if (health.backoffUntil && now < health.backoffUntil) continue;
-      while (missing-- > 0) {
-        const inst = await this.pool.reserve(
-          { offerId: offer.id, revisionId: offer.currentRevisionId!, region: region.name, kind: 'hot', subscriptionId: offer.deployment.subscriptionId! },
-          region.hot,
-          now,
-        );
-        if (!inst) break;
+      // Hot and warm pools are kept full the same way (warm instances then park their virtual machines).
+      for (const kind of ['hot', 'warm'] as const) {
+        const target = kind === 'hot' ? region.hot : (region.warm ?? 0);
+        const held = live.filter((i) => i.region === region.name && i.kind === kind && i.slot !== null && i.slot < target).length;
+        let missing = target - held;
+        if (missing <= 0) continue;
+        const health = await this.pool.regionState(offer.id, region.name);
+        if (health.backoffUntil && now < health.backoffUntil) continue;
+        while (missing-- > 0) {
+          const inst = await this.pool.reserve(
+            { offerId: offer.id, revisionId: offer.currentRevisionId!, region: region.name, kind, subscriptionId: offer.deployment.subscriptionId! },
+            target,
+            now,
+          );
+          if (!inst) break;
+        }
       }
     }
   }
@@ -365,7 +403,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       const inst = await this.pool.findBySession(s.id);
       if (s.state === 'ending') {
         if (!inst || inst.state === 'deleted') await this.sessions.markEnded(s.id, now);
-        else if (inst.state !== 'deleting') await this.pool.transition(inst.id, ['pending', 'deploying', 'ready', 'assigned', 'failed'], { state: 'deleting' }, now);
+        else if (inst.state !== 'deleting') await this.pool.transition(inst.id, DELETABLE_STATES, { state: 'deleting' }, now);
       } else if (inst?.state === 'assigned' && inst.readyAt !== null) {
         if (await this.pool.readySessionOfAssignedInstance(inst, now, hourMs)) {
           this.logger.warn({ sessionId: s.id, instanceId: inst.id }, 'repaired a session left provisioning with its instance assigned');
@@ -398,13 +436,16 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         region: region.name,
         hotTarget: region.hot,
         hotReady: count((i) => i.kind === 'hot' && i.state === 'ready'),
-        deploying: count((i) => i.state === 'pending' || i.state === 'deploying'),
+        warmTarget: region.warm ?? 0,
+        warmReady: count((i) => i.kind === 'warm' && i.state === 'ready'),
+        warmAssigned: count((i) => i.kind === 'warm' && (i.state === 'starting' || i.state === 'assigned')),
+        deploying: count((i) => i.state === 'pending' || i.state === 'deploying' || i.state === 'parking' || i.state === 'starting'),
         assigned: count((i) => i.state === 'assigned' || (i.kind === 'cold' && !!i.sessionId && i.state !== 'deleting')),
         failed: count((i) => i.state === 'failed'),
         deleting: count((i) => i.state === 'deleting'),
         coldLimit: region.cold,
         coldInUse: count((i) => i.kind === 'cold'),
-        limit: region.hot + region.cold,
+        limit: region.hot + (region.warm ?? 0) + region.cold,
         consecutiveFailures: health.consecutiveFailures,
         instances: byKindAndState(inRegion),
         /** No new hot instance is started in this region before this time (null: not backing off). */
@@ -416,14 +457,16 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   }
 }
 
+const KIND_ORDER = { hot: 0, warm: 1, cold: 2 } as const;
+
 /** Live instances counted by kind and state, in a stable order (hot first, then by state). */
-function byKindAndState(instances: readonly PoolInstanceEntity[]): Array<{ kind: 'hot' | 'cold'; state: string; count: number }> {
+function byKindAndState(instances: readonly PoolInstanceEntity[]): Array<{ kind: 'hot' | 'warm' | 'cold'; state: string; count: number }> {
   const counts = new Map<string, number>();
   for (const i of instances) counts.set(`${i.kind}|${i.state}`, (counts.get(`${i.kind}|${i.state}`) ?? 0) + 1);
   return [...counts.entries()]
     .map(([k, count]) => {
-      const [kind, state] = k.split('|') as ['hot' | 'cold', string];
+      const [kind, state] = k.split('|') as ['hot' | 'warm' | 'cold', string];
       return { kind, state, count };
     })
-    .sort((a, b) => (a.kind === b.kind ? a.state.localeCompare(b.state) : a.kind === 'hot' ? -1 : 1));
+    .sort((a, b) => (a.kind === b.kind ? a.state.localeCompare(b.state) : KIND_ORDER[a.kind] - KIND_ORDER[b.kind]));
 }

@@ -49,7 +49,7 @@ export class MetricsCollector {
         const until = typeof r.backoffUntil === 'string' ? Date.parse(r.backoffUntil) : NaN;
         m.backoffSeconds.set({ offer, region }, Number.isFinite(until) ? Math.max(0, (until - now) / 1000) : 0);
         const byKind = (r.instances as Array<{ kind: string; state: string; count: number }> | undefined) ?? [];
-        for (const kind of ['hot', 'cold']) for (const state of ['pending', 'deploying', 'ready', 'assigned', 'failed', 'deleting']) m.poolInstances.set({ offer, region, kind, state }, 0);
+        for (const kind of ['hot', 'warm', 'cold']) for (const state of ['pending', 'deploying', 'parking', 'ready', 'starting', 'assigned', 'failed', 'deleting']) m.poolInstances.set({ offer, region, kind, state }, 0);
         for (const i of byKind) m.poolInstances.set({ offer, region, kind: i.kind, state: i.state }, i.count);
       }
       if (typeof r.inUse === 'number' && typeof r.maxConcurrent === 'number') {

@@ -134,7 +134,7 @@ describe('OpenAPI document (/api/docs-json)', () => {
     const fields = (s: Schema | undefined) => Object.keys((s?.properties ?? {})).sort();
     expect(fields(byType['azure-resource-manager'].testDrive)).toEqual(['accessInformation', 'description', 'durationHours', 'regions', 'type']);
     const region = ((byType['azure-resource-manager'].testDrive.properties as Record<string, Schema>).regions.items ?? {}) as Schema;
-    expect(fields(region)).toEqual(['cold', 'hot', 'name']);
+    expect(fields(region)).toEqual(['cold', 'hot', 'name', 'warm']);
     expect(fields(byType['dynamics-365'].testDrive)).toEqual(
       ['accessInformation', 'description', 'durationHours', 'instanceUrl', 'instanceWebApiUrl', 'licenseSku', 'maxConcurrent', 'product', 'roleName', 'trialLegalEntity', 'type'].sort(),
     );

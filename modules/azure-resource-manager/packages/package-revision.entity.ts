@@ -46,6 +46,13 @@ export class PackageRevisionEntity {
   @Column({ type: 'integer' })
   totalBytes!: number;
 
+  /**
+   * Microsoft.Compute/virtualMachines resources declared in the package's templates (warm instances need
+   * at least one, issue 12); null for revisions stored before it was counted (not checked).
+   */
+  @Column({ type: 'integer', nullable: true })
+  virtualMachines?: number | null;
+
   @Column(timestampColumn(false))
   createdAt!: number;
 }

@@ -11,6 +11,7 @@ import { ARM_TEST_DRIVE_TYPE } from '../arm-config';
 import { PackageRevisionEntity } from './package-revision.entity';
 import { readPackageZip, DEFAULT_ZIP_LIMITS, ZipLimits } from './package-zip';
 import { analyseMainTemplate } from './template-parameters';
+import { countVirtualMachines, warmWithoutVirtualMachines } from './virtual-machines';
 import { MAIN_TEMPLATE } from './package-limits';
 import { containerNameFor, PackageStorage } from './package-storage';
 import { Caller } from '../../../src/auth/caller';
@@ -52,6 +53,10 @@ export class PackageService {
       throw new ApiError(400, 'PackageNotSupported', `Offer '${offerId}' is a '${offer.type}' test drive; only '${ARM_TEST_DRIVE_TYPE}' offers take a template package.`);
     }
     const { files, parameters, totalBytes } = await validatePackage(zip, this.limits);
+    const virtualMachines = countVirtualMachines(files);
+    const regions = (offer.testDrive as { regions?: Array<{ name: string; warm?: number }> }).regions ?? [];
+    const warmProblems = warmWithoutVirtualMachines(regions, virtualMachines);
+    if (warmProblems.length) throw ApiError.validation(warmProblems);
 
     for (let attempt = 0; ; attempt++) {
       const last = await this.revisions.findOne({ where: { offerId }, order: { number: 'DESC' } });
@@ -67,6 +72,7 @@ export class PackageService {
         parameters,
         files: files.map((f) => ({ path: f.path, bytes: f.data.length })),
         totalBytes,
+        virtualMachines,
         createdAt: this.clock.now(),
       } satisfies PackageRevisionEntity);
       try {
@@ -119,7 +125,7 @@ export class PackageService {
     if (!rev) {
       return [{ code: 'PackageMissing', target: 'package', message: `No template package: PUT a .zip with ${MAIN_TEMPLATE} at its root to /offers/${offer.id}/package.` }];
     }
-    return [];
+    return warmWithoutVirtualMachines((offer.testDrive as { regions?: Array<{ name: string; warm?: number }> }).regions ?? [], rev.virtualMachines);
   }
 }
 

@@ -1,15 +1,20 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../../../src/persistence/columns';
 
-/** Hot: deployed ahead and waiting; cold: deployed when a customer asks (Partner Center instance kinds). */
-export type InstanceKind = 'hot' | 'cold';
+/**
+ * Hot: deployed ahead and waiting; warm: deployed ahead with its virtual machines deallocated, started
+ * when claimed; cold: deployed when a customer asks (Partner Center instance kinds).
+ */
+export type InstanceKind = 'hot' | 'warm' | 'cold';
 
 /**
  * pending -> deploying -> ready -> assigned -> deleting -> deleted
  *                \-> failed -> deleting (after backoff) ...
+ * Warm (issue 12): deploying -> parking (its virtual machines being deallocated) -> ready (W-) ->
+ * starting (claimed: virtual machines being started, outputs refreshed) -> assigned (WA).
  * An assigned instance is never reused: after its session it is deleted (Partner Center rule).
  */
-export type InstanceState = 'pending' | 'deploying' | 'ready' | 'assigned' | 'failed' | 'deleting' | 'deleted';
+export type InstanceState = 'pending' | 'deploying' | 'parking' | 'ready' | 'starting' | 'assigned' | 'failed' | 'deleting' | 'deleted';
 
 export interface InstanceFailure {
   code: string;

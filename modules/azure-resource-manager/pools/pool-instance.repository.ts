@@ -9,7 +9,10 @@ import { InstanceKind, InstanceState, PoolInstanceEntity } from './pool-instance
 import { PoolRegionEntity } from './pool-region.entity';
 
 /** States in which an instance still holds its slot (capacity). */
-export const LIVE_STATES: InstanceState[] = ['pending', 'deploying', 'ready', 'assigned', 'failed', 'deleting'];
+export const LIVE_STATES: InstanceState[] = ['pending', 'deploying', 'parking', 'ready', 'starting', 'assigned', 'failed', 'deleting'];
+
+/** Every state an instance can be sent to deletion from. */
+export const DELETABLE_STATES: InstanceState[] = ['pending', 'deploying', 'parking', 'ready', 'starting', 'assigned', 'failed'];
 
 /** Fields of a new instance; id, slot and bookkeeping are filled by reserve(). */
 export interface NewInstance {
@@ -66,7 +69,31 @@ export class PoolInstanceRepository {
 
   /** True when offer/region has a ready, unassigned hot instance (a claim that found none may retry). */
   anyReadyHot(offerId: string, region: string): Promise<boolean> {
-    return this.repo.exists({ where: { offerId, region, kind: 'hot', state: 'ready', sessionId: IsNull() } });
+    return this.anyReady(offerId, region, 'hot');
+  }
+
+  /** True when offer/region has a ready, unassigned instance of `kind`. */
+  anyReady(offerId: string, region: string, kind: 'hot' | 'warm'): Promise<boolean> {
+    return this.repo.exists({ where: { offerId, region, kind, state: 'ready', sessionId: IsNull() } });
+  }
+
+  /**
+   * Where a warm instance is claimed (issue 12), as a statement of a transaction (ArmTestDriveType.claimWarm
+   * writes the session `provisioning` in the same transaction): the oldest ready (deallocated) warm
+   * instance of `offerId` in `region` becomes `starting` for `sessionId`; its virtual machines are started
+   * by the driver. Same guarded UPDATE … RETURNING as the hot claim.
+   */
+  *claimReadyWarmInstanceTx(offerId: string, region: string, sessionId: string, now: number): TxBody<{ id: string } | null> {
+    const r = (yield sql(
+      `UPDATE "pool_instance" SET "state" = 'starting', "sessionId" = ?, "assignedAt" = ?, "nextActionAt" = NULL, "updatedAt" = ?
+        WHERE "id" = (SELECT "id" FROM "pool_instance"
+                       WHERE "offerId" = ? AND "region" = ? AND "kind" = 'warm' AND "state" = 'ready' AND "sessionId" IS NULL
+                       ORDER BY "readyAt" ASC LIMIT 1${this.postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
+          AND "state" = 'ready' AND "sessionId" IS NULL
+        RETURNING "id"`,
+      [sessionId, now, now, offerId, region],
+    )) as StatementResult<{ id: string }>;
+    return r.rows[0] ?? null;
   }
 
   /**
@@ -89,16 +116,17 @@ export class PoolInstanceRepository {
   }
 
   /**
-   * A deployment of an instance that belongs to a session succeeded: deploying -> assigned and the
+   * A deployment of an instance that belongs to a session succeeded (or, `from` starting, a warm
+   * instance's virtual machines all run again): deploying|starting -> assigned and the
    * session provisioning -> ready (expiring `durationHours` test drive hours from `now`), in one
    * transaction (issue 8: no crash leaves the instance assigned and the session provisioning).
    * @returns whether the instance moved (false: someone else did it first).
    */
-  async markAssignedAndSessionReady(inst: PoolInstanceEntity, outputsEnc: string, now: number, hourMs: number): Promise<boolean> {
+  async markAssignedAndSessionReady(inst: PoolInstanceEntity, outputsEnc: string, now: number, hourMs: number, from: 'deploying' | 'starting' = 'deploying'): Promise<boolean> {
     return this.db.atomic(function* (): TxBody<boolean> {
       const moved: StatementResult = yield sql(
-        `UPDATE "pool_instance" SET "state" = 'assigned', "outputsEnc" = ?, "readyAt" = ?, "failure" = NULL, "updatedAt" = ? WHERE "id" = ? AND "state" = 'deploying'`,
-        [outputsEnc, now, now, inst.id],
+        `UPDATE "pool_instance" SET "state" = 'assigned', "outputsEnc" = ?, "readyAt" = COALESCE("readyAt", ?), "failure" = NULL, "updatedAt" = ? WHERE "id" = ? AND "state" = ?`,
+        [outputsEnc, now, now, inst.id, from],
       );
       if (moved.affected !== 1) return false;
       if (inst.sessionId) yield sessionReadyStatement(inst.sessionId, outputsEnc, now, hourMs);

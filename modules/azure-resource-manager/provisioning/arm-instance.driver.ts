@@ -72,6 +72,10 @@ export class ArmInstanceDriver {
           return await this.submit(offer, inst, now);
         case 'deploying':
           return await this.observeDeployment(offer, inst, now);
+        case 'parking':
+          return await this.park(offer, inst, now);
+        case 'starting':
+          return await this.startWarm(offer, inst, now);
         case 'failed':
           return await this.giveUp(inst, now);
         case 'assigned':
@@ -128,6 +132,9 @@ export class ArmInstanceDriver {
       if (inst.sessionId) {
         // Instance assigned and session ready in one transaction (issue 8).
         await this.pool.markAssignedAndSessionReady(inst, outputsEnc, now, this.config.testDriveHourSeconds * 1000);
+      } else if (inst.kind === 'warm') {
+        // Issue 12: a warm instance's virtual machines are deallocated before it counts as ready (W-).
+        await this.pool.transition(inst.id, ['deploying'], { state: 'parking', outputsEnc, failure: null }, now);
       } else if (await this.pool.transition(inst.id, ['deploying'], { state: 'ready', outputsEnc, readyAt: now, failure: null }, now)) {
         await this.pool.recordRegionSuccess(inst.offerId, inst.region, inst.createdAt);
       }
@@ -138,6 +145,48 @@ export class ArmInstanceDriver {
       const failure = { code: d.error?.code ?? `Deployment${d.provisioningState}`, message: deploymentErrorMessage(d.error, d.provisioningState), details: d.error?.details };
       await this.pool.transition(inst.id, ['deploying'], { state: 'failed', failure }, now);
       this.logger.warn({ instanceId: inst.id, offerId: inst.offerId, region: inst.region, code: failure.code }, 'deployment failed');
+    }
+  }
+
+  /**
+   * parking (warm, issue 12): deallocates every virtual machine of the resource group (submitted, not
+   * awaited: the next passes read the power states); when all are deallocated the instance is ready (W-).
+   */
+  private async park(offer: OfferEntity, inst: PoolInstanceEntity, now: number): Promise<void> {
+    const client = await this.client(offer, inst);
+    const vms = await client.listVirtualMachines(inst.resourceGroupName);
+    let parked = true;
+    for (const vm of vms) {
+      if (vm.power === 'deallocated') continue;
+      parked = false;
+      if (vm.power !== 'deallocating') await client.submitDeallocate(inst.resourceGroupName, vm.name);
+    }
+    if (!parked) return;
+    if (await this.pool.transition(inst.id, ['parking'], { state: 'ready', readyAt: now }, now)) {
+      await this.pool.recordRegionSuccess(inst.offerId, inst.region, inst.createdAt);
+      this.logger.log({ instanceId: inst.id, offerId: inst.offerId, region: inst.region, virtualMachines: vms.length }, 'warm instance parked');
+    }
+  }
+
+  /**
+   * starting (a claimed warm instance, issue 12): starts every virtual machine that is not running; when
+   * all run, reads the deployment's outputs again (a dynamic public IP may have changed) and makes the
+   * instance assigned and its session ready in one transaction.
+   */
+  private async startWarm(offer: OfferEntity, inst: PoolInstanceEntity, now: number): Promise<void> {
+    const client = await this.client(offer, inst);
+    const vms = await client.listVirtualMachines(inst.resourceGroupName);
+    let running = true;
+    for (const vm of vms) {
+      if (vm.power === 'running') continue;
+      running = false;
+      if (vm.power !== 'starting') await client.submitStart(inst.resourceGroupName, vm.name);
+    }
+    if (!running) return;
+    const d = await client.getDeployment(inst.resourceGroupName, inst.deploymentName);
+    const outputsEnc = d?.outputs ? await this.protector.encrypt(d.outputs) : inst.outputsEnc;
+    if (await this.pool.markAssignedAndSessionReady(inst, outputsEnc ?? (await this.protector.encrypt({})), now, this.config.testDriveHourSeconds * 1000, 'starting')) {
+      this.logger.log({ instanceId: inst.id, offerId: inst.offerId, region: inst.region, sessionId: inst.sessionId }, 'warm instance started');
     }
   }
 

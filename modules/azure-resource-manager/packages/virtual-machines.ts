@@ -1,0 +1,44 @@
+import type { PackageFile } from './package-zip';
+
+const VM_TYPE = 'microsoft.compute/virtualmachines';
+
+/**
+ * How many `Microsoft.Compute/virtualMachines` resources the package's templates declare: every JSON
+ * file of the package (the main template, linked templates, nested inline templates), each resource
+ * object counted once whatever its `copy` count. Files that are not JSON are skipped.
+ */
+export function countVirtualMachines(files: readonly PackageFile[]): number {
+  let n = 0;
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 64 || v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x, depth + 1);
+      return;
+    }
+    const o = v as Record<string, unknown>;
+    if (typeof o.type === 'string' && o.type.toLowerCase() === VM_TYPE && (typeof o.name === 'string' || typeof o.apiVersion === 'string')) n++;
+    for (const x of Object.values(o)) walk(x, depth + 1);
+  };
+  for (const f of files) {
+    if (!f.path.toLowerCase().endsWith('.json')) continue;
+    try {
+      walk(JSON.parse(f.data.toString('utf8').replace(/^\uFEFF/, '')), 0);
+    } catch {
+      /* not JSON: not a template */
+    }
+  }
+  return n;
+}
+
+/** Problems of an offer whose regions ask for warm instances while its package has no virtual machine. */
+export function warmWithoutVirtualMachines(regions: ReadonlyArray<{ name: string; warm?: number }>, virtualMachines: number | null | undefined): Array<{ code: string; target: string; message: string }> {
+  if (virtualMachines !== 0) return [];
+  return regions
+    .map((r, i) => ({ r, i }))
+    .filter(({ r }) => (r.warm ?? 0) > 0)
+    .map(({ r, i }) => ({
+      code: 'WarmNeedsVirtualMachines',
+      target: `testDrive.regions[${i}].warm`,
+      message: `Region ${r.name} asks for ${r.warm} warm instance(s), but the template package declares no Microsoft.Compute/virtualMachines resource: a warm instance is one whose virtual machines are deallocated while it waits. Use hot or cold instances, or a template with virtual machines.`,
+    }));
+}
