@@ -117,7 +117,7 @@ describe('validateArmConfig', () => {
   it('takes warm instances per region (issue 12): 0-99, default 0; hot + warm + cold at least 1', () => {
     const ok = validateArmConfig(td({ regions: [{ name: 'westeurope', hot: 0, warm: 2, cold: 0 }] }), dep());
     expect(Array.isArray(ok)).toBe(false);
-    expect((ok as { testDrive: { regions: unknown[] } }).testDrive.regions).toEqual([{ name: 'westeurope', hot: 0, warm: 2, cold: 0 }]);
+    expect((ok as unknown as { testDrive: { regions: unknown[] } }).testDrive.regions).toEqual([{ name: 'westeurope', hot: 0, warm: 2, cold: 0 }]);
     expect(targets(problems(td({ regions: [{ name: 'westeurope', hot: 0, warm: 100, cold: 0 }] }), dep()))).toEqual(['testDrive.regions[0].warm']);
     expect(targets(problems(td({ regions: [{ name: 'westeurope', hot: 0, warm: 0, cold: 0 }] }), dep()))).toEqual(['testDrive.regions[0].hot']);
   });

@@ -25,9 +25,11 @@ export function isNoCapacity(err: unknown): boolean {
   return err instanceof ApiError && err.code === 'NoCapacity';
 }
 
-/** Whether queued session `a` waits ahead of `b` in the same offer: FIFO by request time, then id. */
-function ahead(a: Pick<SessionEntity, 'requestedAt' | 'id'>, b: Pick<SessionEntity, 'requestedAt' | 'id'>): boolean {
-  return a.requestedAt < b.requestedAt || (a.requestedAt === b.requestedAt && a.id < b.id);
+/** Whether queued session `a` waits ahead of `b` in the same offer: FIFO by arrival number (queueSeq). */
+function ahead(a: Pick<SessionEntity, 'queueSeq' | 'requestedAt' | 'id'>, b: Pick<SessionEntity, 'queueSeq' | 'requestedAt' | 'id'>): boolean {
+  const x = a.queueSeq ?? 0;
+  const y = b.queueSeq ?? 0;
+  return x < y || (x === y && (a.requestedAt < b.requestedAt || (a.requestedAt === b.requestedAt && a.id < b.id)));
 }
 
 /** Whether two queued requests compete for the same capacity: same region, or either takes any region. */
@@ -66,7 +68,7 @@ export class QueueService {
 
   /** An offer's queued sessions in serving order. */
   listQueued(offerId: string): Promise<SessionEntity[]> {
-    return this.repo.find({ where: { offerId, state: 'queued' }, order: { requestedAt: 'ASC', id: 'ASC' } });
+    return this.repo.find({ where: { offerId, state: 'queued' }, order: { queueSeq: 'ASC', requestedAt: 'ASC', id: 'ASC' } });
   }
 
   /**
@@ -106,19 +108,20 @@ export class QueueService {
 
   /**
    * Puts a request that found no capacity in the queue, in one transaction: the queue length of the
-   * offer is checked and the row written (`write`: insert the new session, its lead and its
+   * offer is checked, the next arrival number (queueSeq) taken, and the row written (`write`: insert the new session, its lead and its
    * Idempotency-Key record; or turn the core's provisioning row into `queued`). PostgreSQL serializes
    * queue entries per offer with a transaction-scoped advisory lock; SQLite's writer lock does the same.
    * @throws ApiError 409 QueueFull when QUEUE_MAX_LENGTH requests already wait.
    */
-  async enqueue(offerId: string, write: () => TxBody<void>): Promise<void> {
+  async enqueue(offerId: string, write: (queueSeq: number) => TxBody<void>): Promise<void> {
     const max = this.config.queue.maxLength;
     const postgres = this.db.postgres;
     const ok = await this.db.atomic(function* (): TxBody<boolean> {
       if (postgres) yield sql('SELECT pg_advisory_xact_lock(hashtext(?))', [`testdrive-queue:${offerId}`]);
       const r = yield sql(`SELECT COUNT(*) AS "n" FROM "session" WHERE "offerId" = ? AND "state" = 'queued'`, [offerId]);
       if (Number(r.rows[0]?.n ?? 0) >= max) return false;
-      yield* write();
+      const seq = yield sql(`SELECT COALESCE(MAX("queueSeq"), 0) AS "m" FROM "session" WHERE "offerId" = ?`, [offerId]);
+      yield* write(Number(seq.rows[0]?.m ?? 0) + 1);
       return true;
     });
     if (!ok) throw new ApiError(409, 'QueueFull', `${max} requests already wait for offer '${offerId}' (QUEUE_MAX_LENGTH); try again later.`, undefined, undefined, { 'Retry-After': '60' });

@@ -95,6 +95,10 @@ export class SessionEntity {
   @Column(timestampColumn())
   servedAt?: number | null;
 
+  /** Arrival number of a queued request within its offer (issue 12): the queue's order. Null: never queued. */
+  @Column({ type: 'bigint', nullable: true, transformer: { to: (v: number | null | undefined) => v, from: (v: string | number | null) => (v === null || v === undefined ? null : Number(v)) } })
+  queueSeq?: number | null;
+
   /** queued: the queue position last sent to the marketplace's callback (issue 12; null: none sent). */
   @Column({ type: 'integer', nullable: true })
   queuePositionNotified?: number | null;

@@ -231,7 +231,7 @@ export class SessionsService {
         if (!isNoCapacity(err)) throw err;
         if (!enqueueWanted) throw await this.withRetryAfter(err as ApiError, offer, body.region ?? null, now);
         // Issue 12: nothing free: the request waits in the queue (session, lead and answer in one transaction).
-        await queue.enqueue(offerId, () => commit.persist({ state: 'queued' }));
+        await queue.enqueue(offerId, (queueSeq) => commit.persist({ state: 'queued', queueSeq }));
         queued = true;
       }
     } else {
@@ -244,8 +244,8 @@ export class SessionsService {
       } catch (err) {
         if (isNoCapacity(err) && enqueueWanted) {
           try {
-            await queue.enqueue(offerId, function* () {
-              const r = yield sql(`UPDATE "session" SET "state" = 'queued' WHERE "id" = ? AND "state" = 'provisioning' AND "slot" IS NULL`, [session.id]);
+            await queue.enqueue(offerId, function* (queueSeq) {
+              const r = yield sql(`UPDATE "session" SET "state" = 'queued', "queueSeq" = ? WHERE "id" = ? AND "state" = 'provisioning' AND "slot" IS NULL`, [queueSeq, session.id]);
               if (r.affected !== 1) throw new Error(`session ${session.id} changed while it was being queued`);
               if (request) yield* starts.completeTx(request.id, session.id, now);
             });

@@ -63,7 +63,6 @@ describeEachDb('warm instances and the start ladder on %s', (db) => {
     const compute = new ComputeManagementClient(rt.credential(local.publisher.tenantId, local.publisher.clientId, local.publisher.clientSecret), local.publisher.subscriptionId, {
       ...rt.clientOptions,
       endpoint: rt.endpoints.resourceManagerEndpoint,
-      credentialScopes: [rt.armScope],
     });
     const powerOf = async (resourceGroup: string) => {
       const states: string[] = [];
