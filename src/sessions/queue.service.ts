@@ -134,7 +134,8 @@ export class QueueService {
   commitFor(s: SessionEntity, now: number): SessionCommit {
     return {
       *persist(patch) {
-        const fields = Object.entries({ updatedAt: now, ...patch, servedAt: now }).filter(([k]) => k !== 'id' && k !== 'offerId');
+        // The new row's defaults apply as for a fresh start: provisioning unless the type says (ARM hot: ready).
+        const fields = Object.entries({ updatedAt: now, state: 'provisioning', ...patch, servedAt: now }).filter(([k]) => k !== 'id' && k !== 'offerId');
         const r = yield sql(`UPDATE "session" SET ${fields.map(([k]) => `"${k}" = ?`).join(', ')} WHERE "id" = ? AND "state" = 'queued'`, [...fields.map(([, v]) => toDb(v)), s.id]);
         if (r.affected !== 1) throw new QueueEntryGone(s.id);
       },
@@ -187,6 +188,7 @@ export class QueueService {
       } catch (err) {
         if (err instanceof QueueEntryGone) continue;
         if (isNoCapacity(err)) {
+          this.logger.debug({ sessionId: s.id, offerId: offer.id, region: s.region }, 'queued session waits: no capacity');
           if (s.region === null) allFull = true;
           else full.add(s.region);
           continue;
