@@ -185,6 +185,12 @@ export class SessionsRepository {
     return rows.map((r) => ({ ...r, n: Number(r.n) }));
   }
 
+  /** Queued start requests per offer (issue 12; GET /capacity). */
+  async queuedByOffer(): Promise<Map<string, number>> {
+    const rows = await this.repo.createQueryBuilder('s').select('s.offerId', 'offerId').addSelect('COUNT(*)', 'n').where('s.state = :q', { q: 'queued' }).groupBy('s.offerId').getRawMany<{ offerId: string; n: string | number }>();
+    return new Map(rows.map((r) => [r.offerId, Number(r.n)]));
+  }
+
   /** An offer's sessions requested at or after `since` (epoch ms), oldest first, at most `limit` (dashboard chart). */
   requestedSince(offerId: string, since: number, limit = 5000): Promise<SessionEntity[]> {
     return this.repo.find({ where: { offerId, requestedAt: MoreThanOrEqual(since) }, order: { requestedAt: 'ASC' }, take: limit });
