@@ -84,6 +84,12 @@ const EnvSchema = z.object({
     .min(0, 'EMULATOR_DEPLOYMENT_SECONDS must be >= 0')
     .max(7200, 'EMULATOR_DEPLOYMENT_SECONDS must be <= 7200')
     .default(defaults.emulatorDeploymentSeconds),
+  /** Issue 12: how long the embedded emulator takes to start (and deallocate) a virtual machine of a warm instance. */
+  EMULATOR_VM_START_SECONDS: z.coerce
+    .number({ message: 'EMULATOR_VM_START_SECONDS must be a number of seconds' })
+    .min(0, 'EMULATOR_VM_START_SECONDS must be >= 0')
+    .max(3600, 'EMULATOR_VM_START_SECONDS must be <= 3600')
+    .default(10),
   AZURITE_BLOB_PORT: port('AZURITE_BLOB_PORT').default(10000),
   AZURITE_TABLE_PORT: port('AZURITE_TABLE_PORT').default(10002),
   TESTDRIVE_HOUR_SECONDS: z.coerce
@@ -194,6 +200,8 @@ export interface AppConfig {
   /** SMTP sink port of the embedded emulator (issue 11). */
   emulatorSmtpPort: number;
   emulatorDeploymentSeconds: number;
+  /** Embedded emulator: seconds a VM start / deallocation takes (warm instances, issue 12). */
+  emulatorVmStartSeconds: number;
   azuriteBlobPort: number;
   /** Table port of the embedded Azurite (lead destinations of type azure-table, issue 10). */
   azuriteTablePort: number;
@@ -307,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     emulatorPort: e.EMULATOR_PORT,
     emulatorSmtpPort: e.EMULATOR_SMTP_PORT,
     emulatorDeploymentSeconds: e.EMULATOR_DEPLOYMENT_SECONDS,
+    emulatorVmStartSeconds: e.EMULATOR_VM_START_SECONDS,
     azuriteBlobPort: e.AZURITE_BLOB_PORT,
     azuriteTablePort: e.AZURITE_TABLE_PORT,
     testDriveHourSeconds: e.TESTDRIVE_HOUR_SECONDS,

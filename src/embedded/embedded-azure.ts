@@ -48,6 +48,7 @@ export async function startEmbeddedAzure(config: AppConfig, opts: { emulatorPort
     smtpPort: opts.smtpPort ?? config.emulatorSmtpPort,
     dataDir: path.join(config.dataDir, 'emulator'),
     deploymentSeconds: config.emulatorDeploymentSeconds,
+    vmStartSeconds: config.emulatorVmStartSeconds,
     persist: opts.persist ?? true,
   });
   let azurite;
