@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../persistence/columns';
+import { OutboxRow } from '../persistence/outbox-row';
 
 /** Session events a marketplace client can subscribe to (issue 12). */
 export const CALLBACK_EVENTS = ['session.ready', 'session.ended', 'session.failed', 'session.queued.position'] as const;
@@ -42,7 +43,7 @@ export class CallbackSubscriptionEntity {
 @Entity('callback_event')
 @Index('UQ_callback_event_once', ['dedupeKey'], { unique: true })
 @Index('IX_callback_event_due', ['state', 'nextAttemptAt'])
-export class CallbackEventEntity {
+export class CallbackEventEntity extends OutboxRow {
   /** The event id the receiver de-duplicates on (also sent as Idempotency-Key). */
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -67,27 +68,9 @@ export class CallbackEventEntity {
   @Column({ type: 'varchar', length: 16 })
   state!: 'pending' | 'sent' | 'failed';
 
-  @Column({ type: 'integer', default: 0 })
-  attempts!: number;
-
-  @Column(timestampColumn(false))
-  nextAttemptAt!: number;
-
   @Column({ type: 'simple-json', nullable: true })
   lastError!: { code: string; message: string; at: number } | null;
 
-  @Column({ type: 'varchar', length: 64, nullable: true })
-  lockedBy!: string | null;
-
-  @Column(timestampColumn())
-  lockedUntil!: number | null;
-
   @Column(timestampColumn())
   sentAt!: number | null;
-
-  @Column(timestampColumn(false))
-  createdAt!: number;
-
-  @Column(timestampColumn(false))
-  updatedAt!: number;
 }

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../persistence/columns';
+import { OutboxRow } from '../persistence/outbox-row';
 
 /**
  * What an incident is about (issue 11, escalation):
@@ -66,7 +67,7 @@ export class IncidentEntity {
 @Entity('alert_notification')
 @Index('UQ_alert_notification_once', ['incidentId', 'event', 'channel', 'target'], { unique: true })
 @Index('IX_alert_notification_due', ['state', 'nextAttemptAt'])
-export class AlertNotificationEntity {
+export class AlertNotificationEntity extends OutboxRow {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
@@ -89,27 +90,9 @@ export class AlertNotificationEntity {
   @Column({ type: 'varchar', length: 16 })
   state!: 'pending' | 'sent' | 'failed';
 
-  @Column({ type: 'integer', default: 0 })
-  attempts!: number;
-
-  @Column(timestampColumn(false))
-  nextAttemptAt!: number;
-
   @Column({ type: 'simple-json', nullable: true })
   lastError!: { code: string; message: string; at: number } | null;
 
-  @Column({ type: 'varchar', length: 64, nullable: true })
-  lockedBy!: string | null;
-
-  @Column(timestampColumn())
-  lockedUntil!: number | null;
-
   @Column(timestampColumn())
   sentAt!: number | null;
-
-  @Column(timestampColumn(false))
-  createdAt!: number;
-
-  @Column(timestampColumn(false))
-  updatedAt!: number;
 }

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../persistence/columns';
+import { OutboxRow } from '../persistence/outbox-row';
 import type { LeadContact } from './lead-format';
 
 /** Where a lead is: waiting for (another) delivery attempt, delivered, or given up on. */
@@ -21,7 +22,7 @@ export interface LeadError {
 @Entity('lead')
 @Index('IX_lead_due', ['state', 'nextAttemptAt'])
 @Index('IX_lead_offer_created', ['offerId', 'createdAt'])
-export class LeadEntity {
+export class LeadEntity extends OutboxRow {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
@@ -54,29 +55,9 @@ export class LeadEntity {
   @Column({ type: 'varchar', length: 16 })
   state!: LeadState;
 
-  @Column({ type: 'integer', default: 0 })
-  attempts!: number;
-
-  /** Not attempted before this time (epoch ms). */
-  @Column(timestampColumn(false))
-  nextAttemptAt!: number;
-
   @Column({ type: 'simple-json', nullable: true })
   lastError!: LeadError | null;
 
-  /** Replica delivering it right now, and until when (a replica killed mid-delivery loses it after this). */
-  @Column({ type: 'varchar', length: 64, nullable: true })
-  lockedBy!: string | null;
-
-  @Column(timestampColumn())
-  lockedUntil!: number | null;
-
   @Column(timestampColumn())
   deliveredAt!: number | null;
-
-  @Column(timestampColumn(false))
-  createdAt!: number;
-
-  @Column(timestampColumn(false))
-  updatedAt!: number;
 }

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner, Table, TableColumn, TableIndex } from 'typeorm';
+import { outboxTableColumns } from '../outbox-row';
 
 /**
  * Issue 11 (operators): `incident` (one row per escalation incident: offer, kind, subject such as a
@@ -45,15 +46,7 @@ export class Escalation1795000000500 implements MigrationInterface {
           { name: 'event', type: 'varchar', length: '16', isNullable: false },
           { name: 'channel', type: 'varchar', length: '16', isNullable: false },
           { name: 'target', type: 'varchar', length: '300', isNullable: false },
-          { name: 'state', type: 'varchar', length: '16', isNullable: false },
-          { name: 'attempts', type: 'integer', isNullable: false, default: 0 },
-          { name: 'nextAttemptAt', type: 'bigint', isNullable: false },
-          { name: 'lastError', type: 'text', isNullable: true },
-          { name: 'lockedBy', type: 'varchar', length: '64', isNullable: true },
-          { name: 'lockedUntil', type: 'bigint', isNullable: true },
-          { name: 'sentAt', type: 'bigint', isNullable: true },
-          { name: 'createdAt', type: 'bigint', isNullable: false },
-          { name: 'updatedAt', type: 'bigint', isNullable: false },
+          ...outboxTableColumns('sentAt'),
         ],
         indices: [
           new TableIndex({ name: 'UQ_alert_notification_once', columnNames: ['incidentId', 'event', 'channel', 'target'], isUnique: true }),

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner, Table, TableColumn, TableIndex } from 'typeorm';
+import { outboxTableColumns } from '../outbox-row';
 
 /**
  * Issue 12: the queue (sessions in state `queued`, served first in, first out per offer: index
@@ -42,15 +43,7 @@ export class QueueAndCallbacks1795000000600 implements MigrationInterface {
           { name: 'event', type: 'varchar', length: '40', isNullable: false },
           { name: 'dedupeKey', type: 'varchar', length: '120', isNullable: false },
           { name: 'payload', type: 'text', isNullable: false },
-          { name: 'state', type: 'varchar', length: '16', isNullable: false },
-          { name: 'attempts', type: 'integer', isNullable: false, default: 0 },
-          { name: 'nextAttemptAt', type: 'bigint', isNullable: false },
-          { name: 'lastError', type: 'text', isNullable: true },
-          { name: 'lockedBy', type: 'varchar', length: '64', isNullable: true },
-          { name: 'lockedUntil', type: 'bigint', isNullable: true },
-          { name: 'sentAt', type: 'bigint', isNullable: true },
-          { name: 'createdAt', type: 'bigint', isNullable: false },
-          { name: 'updatedAt', type: 'bigint', isNullable: false },
+          ...outboxTableColumns('sentAt'),
         ],
         indices: [
           new TableIndex({ name: 'UQ_callback_event_once', columnNames: ['dedupeKey'], isUnique: true }),

@@ -1,19 +1,22 @@
 import { MigrationInterface, QueryRunner, TableColumn } from 'typeorm';
 
 /**
- * Issue 12, warm instances: package_revision.virtualMachines, the number of
- * Microsoft.Compute/virtualMachines resources the package's templates declare (null for revisions
- * stored before: not checked). Warm instances themselves need no schema change (kind 'warm', states
- * 'parking' and 'starting' fit the existing columns).
+ * Issue 12: package_revision.virtualMachines, the number of Microsoft.Compute/virtualMachines resources
+ * the package's templates declare (null for revisions stored before: not checked; warm instances need
+ * them — the instances themselves fit the existing columns: kind 'warm', states 'parking', 'starting'),
+ * and session.queueSeq, the arrival number of a queued request within its offer (1, 2, 3...) given
+ * under the queue's lock, so first in, first out is exact even within one millisecond.
  */
 export class WarmInstances1795000000700 implements MigrationInterface {
   name = 'WarmInstances1795000000700';
 
   async up(q: QueryRunner): Promise<void> {
     await q.addColumn('package_revision', new TableColumn({ name: 'virtualMachines', type: 'integer', isNullable: true }));
+    await q.addColumn('session', new TableColumn({ name: 'queueSeq', type: 'bigint', isNullable: true }));
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.dropColumn('session', 'queueSeq');
     await q.dropColumn('package_revision', 'virtualMachines');
   }
 }

@@ -1,0 +1,45 @@
+import { Column } from 'typeorm';
+import type { TableColumnOptions } from 'typeorm/schema-builder/options/TableColumnOptions';
+import { timestampColumn } from './columns';
+
+/**
+ * The delivery columns every outbox row has (leads, alert notifications, marketplace callback events):
+ * attempts so far, when the next attempt is due, who holds it and until when (a replica killed mid-send
+ * loses it after `lockedUntil`), and its times. An entity extends it (TypeORM inherits the columns).
+ */
+export abstract class OutboxRow {
+  @Column({ type: 'integer', default: 0 })
+  attempts!: number;
+
+  /** Not attempted before this time (epoch ms). */
+  @Column(timestampColumn(false))
+  nextAttemptAt!: number;
+
+  /** Replica sending it right now. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  lockedBy!: string | null;
+
+  @Column(timestampColumn())
+  lockedUntil!: number | null;
+
+  @Column(timestampColumn(false))
+  createdAt!: number;
+
+  @Column(timestampColumn(false))
+  updatedAt!: number;
+}
+
+/** The migration columns of OutboxRow plus `state`, `lastError` and the "done at" column `doneAt` (e.g. sentAt). */
+export function outboxTableColumns(doneAt: string): TableColumnOptions[] {
+  return [
+    { name: 'state', type: 'varchar', length: '16', isNullable: false },
+    { name: 'attempts', type: 'integer', isNullable: false, default: 0 },
+    { name: 'nextAttemptAt', type: 'bigint', isNullable: false },
+    { name: 'lastError', type: 'text', isNullable: true },
+    { name: 'lockedBy', type: 'varchar', length: '64', isNullable: true },
+    { name: 'lockedUntil', type: 'bigint', isNullable: true },
+    { name: doneAt, type: 'bigint', isNullable: true },
+    { name: 'createdAt', type: 'bigint', isNullable: false },
+    { name: 'updatedAt', type: 'bigint', isNullable: false },
+  ];
+}
