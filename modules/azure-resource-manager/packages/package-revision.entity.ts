@@ -9,6 +9,14 @@ export interface RecognisedParameter {
   /** Lower-cased metadata.type (baseuri | sessionid | username | password), or null when it has a default. */
   metadataType: string | null;
   hasDefault: boolean;
+  /**
+   * Where its value comes from (issue 13): generated (user name, password), session (id), package (base
+   * URI), default (a literal checked against the parameter's constraints), default-expression (checked by
+   * ARM at publish). Absent in revisions stored before.
+   */
+  valueSource?: 'generated' | 'package' | 'session' | 'default' | 'default-expression';
+  /** password: the length generated (10 unless minLength asks for more). */
+  passwordLength?: number;
 }
 
 /**

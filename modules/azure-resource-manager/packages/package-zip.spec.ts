@@ -190,11 +190,11 @@ describe('validatePackage (main-template.json)', () => {
     const zip = await yazlZip([{ name: 'main-template.json', data: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(TEMPLATE)]) }]);
     const r = await validatePackage(zip);
     expect(r.parameters).toEqual([
-      { name: 'baseUri', armType: 'string', metadataType: 'baseuri', hasDefault: false },
-      { name: 'sessionId', armType: 'string', metadataType: 'sessionid', hasDefault: false },
-      { name: 'adminUser', armType: 'string', metadataType: 'username', hasDefault: false },
-      { name: 'adminPassword', armType: 'securestring', metadataType: 'password', hasDefault: false },
-      { name: 'sku', armType: 'string', metadataType: null, hasDefault: true },
+      { name: 'baseUri', armType: 'string', metadataType: 'baseuri', hasDefault: false, valueSource: 'package' },
+      { name: 'sessionId', armType: 'string', metadataType: 'sessionid', hasDefault: false, valueSource: 'session' },
+      { name: 'adminUser', armType: 'string', metadataType: 'username', hasDefault: false, valueSource: 'generated' },
+      { name: 'adminPassword', armType: 'securestring', metadataType: 'password', hasDefault: false, valueSource: 'generated', passwordLength: 10 },
+      { name: 'sku', armType: 'string', metadataType: null, hasDefault: true, valueSource: 'default' },
     ]);
   });
 

@@ -14,6 +14,11 @@ export const recognisedParameterSchema = z
       .nullable()
       .meta({ description: 'metadata.type in lower case: the service fills the parameter in (base URI, session id, user name, password); null when it has a default.', example: 'password' }),
     hasDefault: z.boolean().meta({ description: 'Whether the template gives a default value.', example: false }),
+    valueSource: z
+      .enum(['generated', 'package', 'session', 'default', 'default-expression'])
+      .optional()
+      .meta({ description: "Where the value comes from: generated (user name, password), session (id), package (base URI), default (checked against the parameter's constraints at upload), default-expression (checked by ARM at publish).", example: 'generated' }),
+    passwordLength: z.number().int().optional().meta({ description: 'password parameters: the length generated (10, or minLength when longer).', example: 12 }),
   })
   .meta({ description: 'A template parameter the service recognised.' });
 

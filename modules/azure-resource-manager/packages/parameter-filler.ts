@@ -49,7 +49,7 @@ export function fillParameters(params: RecognisedParameter[], ctx: FillContext, 
         out[p.name] = { value: generateUserName(random) };
         break;
       case 'password':
-        out[p.name] = { value: generatePassword(random) };
+        out[p.name] = { value: generatePassword(random, p.passwordLength ?? PASSWORD_LENGTH) };
         break;
       default:
         break; // no metadata type: the template's defaultValue applies
@@ -64,14 +64,15 @@ export function generateUserName(random: RandomSource = nodeCrypto): string {
 }
 
 /**
- * Partner Center: exactly 10 characters from A-Z a-z 0-9 and `! # $ % & * @ ^ ~ +`, with characters
+ * Partner Center: 10 characters (or `length`, when the parameter's minLength asks for more; issue 13)
+ * from A-Z a-z 0-9 and `! # $ % & * @ ^ ~ +`, with characters
  * of at least 3 of those 4 classes. This generator always includes all four classes (one each, at
  * random positions), the rest drawn uniformly from the whole alphabet, using a cryptographic RNG.
  */
-export function generatePassword(random: RandomSource = nodeCrypto): string {
+export function generatePassword(random: RandomSource = nodeCrypto, length = PASSWORD_LENGTH): string {
   const pick = (chars: string) => chars[random.randomInt(0, chars.length)];
   const chars = [pick(PASSWORD_CLASSES.upper), pick(PASSWORD_CLASSES.lower), pick(PASSWORD_CLASSES.digit), pick(PASSWORD_CLASSES.symbol)];
-  while (chars.length < PASSWORD_LENGTH) chars.push(pick(PASSWORD_ALPHABET));
+  while (chars.length < Math.max(PASSWORD_LENGTH, length)) chars.push(pick(PASSWORD_ALPHABET));
   // Fisher-Yates shuffle so the guaranteed classes are not at fixed positions.
   for (let i = chars.length - 1; i > 0; i--) {
     const j = random.randomInt(0, i + 1);

@@ -1,3 +1,4 @@
+import { checkParameterValue, constraintsOf } from './parameter-constraints';
 import { ErrorDetail } from '../../../src/common/api-error';
 import { RecognisedParameter } from './package-revision.entity';
 import { MAIN_TEMPLATE, TEMPLATE_MAX_BYTES, TEMPLATE_MAX_DEPTH } from './package-limits';
@@ -77,7 +78,9 @@ export function analyseMainTemplate(bytes: Buffer): TemplateAnalysis {
         });
         continue;
       }
-      parameters.push({ name, armType, metadataType: null, hasDefault });
+      const checked = checkParameterValue(name, null, def, constraintsOf(def));
+      problems.push(...checked.problems);
+      parameters.push({ name, armType, metadataType: null, hasDefault, valueSource: checked.source });
       continue;
     }
     const meta = typeof rawMeta === 'string' ? rawMeta.toLowerCase().replace(/\s+/g, '') : '';
@@ -98,7 +101,9 @@ export function analyseMainTemplate(bytes: Buffer): TemplateAnalysis {
       });
       continue;
     }
-    parameters.push({ name, armType, metadataType: meta, hasDefault });
+    const checked = checkParameterValue(name, meta, def, constraintsOf(def));
+    problems.push(...checked.problems);
+    parameters.push({ name, armType, metadataType: meta, hasDefault, valueSource: checked.source, ...(checked.passwordLength ? { passwordLength: checked.passwordLength } : {}) });
   }
   return problems.length ? { ok: false, problems } : { ok: true, template, parameters };
 }
