@@ -61,6 +61,10 @@ export class PackageRevisionEntity {
   @Column({ type: 'integer', nullable: true })
   virtualMachines?: number | null;
 
+  /** Resource types the package's templates declare (declaredResourceTypes), for the publish preflight; null before issue 13. */
+  @Column({ type: 'simple-json', nullable: true })
+  resourceTypes?: string[] | null;
+
   @Column(timestampColumn(false))
   createdAt!: number;
 }

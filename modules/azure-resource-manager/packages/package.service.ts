@@ -11,7 +11,7 @@ import { ARM_TEST_DRIVE_TYPE } from '../arm-config';
 import { PackageRevisionEntity } from './package-revision.entity';
 import { readPackageZip, DEFAULT_ZIP_LIMITS, ZipLimits } from './package-zip';
 import { analyseMainTemplate } from './template-parameters';
-import { countVirtualMachines, warmWithoutVirtualMachines } from './virtual-machines';
+import { countVirtualMachines, declaredResourceTypes, warmWithoutVirtualMachines } from './virtual-machines';
 import { MAIN_TEMPLATE } from './package-limits';
 import { containerNameFor, PackageStorage } from './package-storage';
 import { Caller } from '../../../src/auth/caller';
@@ -73,6 +73,7 @@ export class PackageService {
         files: files.map((f) => ({ path: f.path, bytes: f.data.length })),
         totalBytes,
         virtualMachines,
+        resourceTypes: declaredResourceTypes(files),
         createdAt: this.clock.now(),
       } satisfies PackageRevisionEntity);
       try {

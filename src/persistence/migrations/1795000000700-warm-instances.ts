@@ -5,7 +5,8 @@ import { MigrationInterface, QueryRunner, TableColumn } from 'typeorm';
  * the package's templates declare (null for revisions stored before: not checked; warm instances need
  * them — the instances themselves fit the existing columns: kind 'warm', states 'parking', 'starting'),
  * and session.queueSeq, the arrival number of a queued request within its offer (1, 2, 3...) given
- * under the queue's lock, so first in, first out is exact even within one millisecond.
+ * under the queue's lock, so first in, first out is exact even within one millisecond; and
+ * package_revision.resourceTypes, the resource types its templates declare (issue 13's provider checks).
  */
 export class WarmInstances1795000000700 implements MigrationInterface {
   name = 'WarmInstances1795000000700';
@@ -13,9 +14,11 @@ export class WarmInstances1795000000700 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.addColumn('package_revision', new TableColumn({ name: 'virtualMachines', type: 'integer', isNullable: true }));
     await q.addColumn('session', new TableColumn({ name: 'queueSeq', type: 'bigint', isNullable: true }));
+    await q.addColumn('package_revision', new TableColumn({ name: 'resourceTypes', type: 'text', isNullable: true }));
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.dropColumn('package_revision', 'resourceTypes');
     await q.dropColumn('session', 'queueSeq');
     await q.dropColumn('package_revision', 'virtualMachines');
   }
