@@ -2,7 +2,8 @@ import type { Ctx } from './http';
 import { controlRequest, send } from './http';
 import type { FaultStore, FaultRule } from './faults';
 import { validateFaultRule } from './faults';
-import { createClient, createPublisher, DirectoryError } from './directory';
+import { createClient, createPublisher, DirectoryError, setClientSecretEndDateTime } from './directory';
+import { applicationResource } from './graph/applications';
 import { handleIdentityControl } from './directory';
 import type { EmulatorState, StateStore, Subscription } from './state';
 import type { ArmService } from './arm/arm';
@@ -51,7 +52,8 @@ function controlError(ctx: Ctx, status: number, code: string, message: string): 
 /**
  * The operator's control API under /_emulator/ (plain JSON, no auth):
  * POST publishers, POST clients (`{tenantId?, newTenant?, roles?, keyVaultAccess?, subscriptionRoles?,
- * redirectUris?, publicClient?, displayName?, signInAudience?}`), GET subscriptions/{id}, GET state, GET|PUT settings
+ * redirectUris?, publicClient?, displayName?, signInAudience?}`), GET|PATCH clients/{clientId} (the app registration
+ * as Graph returns it; PATCH `{secretEndDateTime}` moves the secret's expiry), GET subscriptions/{id}, GET state, GET|PUT settings
  * (`{deploymentSeconds?, vmStartSeconds?, vmDeallocateSeconds?}`, at least one),
  * GET|PUT|DELETE faults. (Users and redirect URIs: signin.ts; mail: smtp.ts.) Errors: `{ error: { code,
  * message } }` with 400/404/405.
@@ -88,6 +90,15 @@ export function handleControl(ctx: Ctx, deps: ControlDeps): void {
           displayName: obj.displayName as string | undefined,
         }),
       );
+    }
+    if (what === 'clients' && s.length === 2 && (m === 'GET' || m === 'PATCH')) {
+      const app = deps.state.clients[s[1].toLowerCase()];
+      if (!app) return controlError(ctx, 404, 'ClientNotFound', `Client '${s[1].slice(0, 100)}' does not exist.`);
+      if (m === 'PATCH') {
+        if (obj.secretEndDateTime === undefined) return controlError(ctx, 400, 'InvalidRequestContent', 'Give secretEndDateTime (ISO 8601), e.g. {"secretEndDateTime": "2020-01-01T00:00:00Z"}.');
+        setClientSecretEndDateTime(deps.state, deps.store, app.clientId, obj.secretEndDateTime);
+      }
+      return send(ctx, 200, applicationResource(deps.state, deps.store, app));
     }
     if (what === 'subscriptions' && s.length === 2 && m === 'GET') {
       const sub = deps.state.subscriptions[s[1].toLowerCase()];

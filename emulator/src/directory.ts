@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { audienceFor, findApplication, hashSecret, jwks, listApplications, liveSigningKeys, newClientSecret, rotateSigningKeys, SERVICE_API, signAccessToken, signApiAccessToken, TOKEN_LIFETIME_SECONDS } from './entra';
 import { normalizeLocation } from './arm/arm';
-import type { ApiApplication, AppClient, EmulatorState, StateStore, Tenant } from './state';
+import type { ApiApplication, AppClient, EmulatorState, PasswordCredentialInfo, StateStore, Tenant } from './state';
 import type { Ctx } from './http';
 import { controlRequest, isObject, send } from './http';
 
@@ -86,7 +86,20 @@ function newTenant(state: EmulatorState, name?: string): Tenant {
 
 function newApp(state: EmulatorState, tenantId: string, kind: AppClient['kind'], displayName: string, roles: string[], keyVaultAccess: boolean): { app: AppClient; secret: string } {
   const secret = newClientSecret();
-  const app: AppClient = { clientId: randomUUID(), objectId: randomUUID(), tenantId, displayName, kind, secretSha256: hashSecret(secret), roles, keyVaultAccess };
+  const now = new Date();
+  const app: AppClient = {
+    clientId: randomUUID(),
+    objectId: randomUUID(),
+    tenantId,
+    displayName,
+    kind,
+    secretSha256: hashSecret(secret),
+    roles,
+    keyVaultAccess,
+    applicationObjectId: randomUUID(),
+    createdAt: now.toISOString(),
+    secretCredential: newSecretCredential(now, secret.slice(0, 3)),
+  };
   state.clients[app.clientId] = app;
   return { app, secret };
 }
@@ -113,7 +126,7 @@ export function createPublisher(state: EmulatorState, store: StateStore, opts: C
     id: subscriptionId,
     tenantId: tenant.id,
     displayName: `Test Drive (${tenant.name})`,
-    roleAssignments: [{ principalId: app.objectId, roleDefinitionName: 'Contributor' }],
+    roleAssignments: [{ principalId: app.objectId, roleDefinitionName: 'Contributor', name: randomUUID(), createdOn: new Date().toISOString() }],
     resourceGroups: {},
   };
   store.changed();
@@ -150,10 +163,61 @@ export function createClient(state: EmulatorState, store: StateStore, opts: Crea
   if (opts.signInAudience !== undefined && opts.signInAudience !== 'AzureADMyOrg' && opts.signInAudience !== 'AzureADMultipleOrgs') throw new DirectoryError(400, 'InvalidSignInAudience', "signInAudience must be 'AzureADMyOrg' or 'AzureADMultipleOrgs'.");
   if (opts.signInAudience === 'AzureADMultipleOrgs') app.signInAudience = 'AzureADMultipleOrgs';
   for (const sr of opts.subscriptionRoles ?? []) {
-    state.subscriptions[sr.subscriptionId.toLowerCase()].roleAssignments.push({ principalId: app.objectId, roleDefinitionName: sr.role });
+    state.subscriptions[sr.subscriptionId.toLowerCase()].roleAssignments.push({ principalId: app.objectId, roleDefinitionName: sr.role, name: randomUUID(), createdOn: new Date().toISOString() });
   }
   store.changed();
   return { tenantId, clientId: app.clientId, clientSecret: secret, principalId: app.objectId, roles: [...roles], redirectUris: [...redirectUris], publicClient };
+}
+
+/** Default lifetime of a client secret in years (Graph addPassword's default end: start + 2 years). */
+export const DEFAULT_SECRET_LIFETIME_YEARS = 2;
+
+/** Metadata of a new client secret starting at `start`, ending DEFAULT_SECRET_LIFETIME_YEARS later (Entra's "Client secret" entry). */
+function newSecretCredential(start: Date, hint: string | null): PasswordCredentialInfo {
+  const end = new Date(start);
+  end.setUTCFullYear(end.getUTCFullYear() + DEFAULT_SECRET_LIFETIME_YEARS);
+  return { keyId: randomUUID(), displayName: 'Client secret', hint, startDateTime: start.toISOString(), endDateTime: end.toISOString() };
+}
+
+/**
+ * The application object id and secret metadata of a client, filled in (and persisted) for clients
+ * created before they existed: a new application object id, a secret starting now with the default
+ * lifetime and an unknown hint (only the secret's hash was kept).
+ */
+export function ensureApplicationInfo(app: AppClient, store: StateStore): { applicationObjectId: string; secretCredential: PasswordCredentialInfo } {
+  let changed = false;
+  if (!app.applicationObjectId) {
+    app.applicationObjectId = randomUUID();
+    changed = true;
+  }
+  if (!app.secretCredential) {
+    app.secretCredential = newSecretCredential(new Date(), null);
+    changed = true;
+  }
+  if (changed) store.changed();
+  return { applicationObjectId: app.applicationObjectId, secretCredential: app.secretCredential };
+}
+
+/**
+ * Changes when a client's secret expires (PATCH /_emulator/clients/{clientId} `{secretEndDateTime}`); a past
+ * date makes the token endpoint refuse the secret with AADSTS7000222, a future one makes it valid again.
+ * @returns the client's secret metadata after the change.
+ * An end before the secret's start moves the start to one second before it (so a secret can be made expired).
+ * @throws DirectoryError 404 ClientNotFound; 400 InvalidSecretEndDateTime (not an ISO 8601 date-time).
+ */
+export function setClientSecretEndDateTime(state: EmulatorState, store: StateStore, clientId: string, endDateTime: unknown): PasswordCredentialInfo {
+  const app = state.clients[String(clientId).toLowerCase()];
+  if (!app) throw new DirectoryError(404, 'ClientNotFound', `Client '${String(clientId).slice(0, 100)}' does not exist.`);
+  const ms = typeof endDateTime === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(endDateTime) ? Date.parse(endDateTime) : NaN;
+  if (!Number.isFinite(ms)) throw new DirectoryError(400, 'InvalidSecretEndDateTime', 'secretEndDateTime must be an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z.');
+  const { secretCredential } = ensureApplicationInfo(app, store);
+  if (ms < Date.parse(secretCredential.startDateTime)) {
+    // Entra refuses an end before the start; move the start back so a test can still make a secret expired.
+    secretCredential.startDateTime = new Date(ms - 1000).toISOString();
+  }
+  secretCredential.endDateTime = new Date(ms).toISOString();
+  store.changed();
+  return { ...secretCredential };
 }
 
 /** Most redirect URIs an app registration holds (Entra's limit per app). */

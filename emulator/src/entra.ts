@@ -212,6 +212,17 @@ export function sendAadError(ctx: Ctx, status: number, error: string, aadsts: nu
   }, { 'Cache-Control': 'no-store, no-cache', Pragma: 'no-cache' });
 }
 
+/** True when the client's secret has an end date (Graph `passwordCredentials[].endDateTime`) that has passed. */
+export function clientSecretExpired(client: AppClient, nowMs = Date.now()): boolean {
+  const end = client.secretCredential?.endDateTime;
+  return !!end && Date.parse(end) <= nowMs;
+}
+
+/** 401 `invalid_client` AADSTS7000222: what Entra answers when the (correct) client secret has expired. */
+export function sendExpiredSecret(ctx: Ctx, client: AppClient): void {
+  sendAadError(ctx, 401, 'invalid_client', 7000222, `The provided client secret keys for app '${client.clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`);
+}
+
 /** Context the Entra handlers need. */
 export interface EntraDeps {
   state: EmulatorState;
@@ -379,6 +390,10 @@ async function issueToken(ctx: Ctx, deps: EntraDeps, tenantSeg: string, tenant: 
   if (a.length !== b.length || !timingSafeEqual(a, b)) {
     deps.log('token: invalid client secret', { tenantId: tenant.id, clientId: client.clientId });
     return sendAadError(ctx, 401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${client.clientId}'.`);
+  }
+  if (clientSecretExpired(client)) {
+    deps.log('token: client secret expired', { tenantId: tenant.id, clientId: client.clientId });
+    return sendExpiredSecret(ctx, client);
   }
   const api = findApplication(deps.state, resource);
   const aud = api ? api.identifierUri : audienceFor(resource);

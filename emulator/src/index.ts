@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ensureTlsMaterial } from './tls';
-import { StateStore, emptyState, type EmulatorSettings, type EmulatorState } from './state';
+import { StateStore, emptyState, type EmulatorSettings, type EmulatorState, type PasswordCredentialInfo } from './state';
 import { DEFAULT_VM_OPERATION_SECONDS } from './arm/compute';
 import { loadSigningKeys, handleEntra, type SigningKeys } from './entra';
 import { FaultStore, type ActiveFault, type FaultRule } from './faults';
@@ -16,7 +16,8 @@ import { handleControl, subscriptionSnapshot } from './control';
 import { handleGraph } from './graph/graph';
 import { handleDynamics, handleDynamicsControl } from './dynamics/dynamics';
 import { createEnvironment, environmentInfo, environmentSnapshot, findEnvironment, type CreateDynamicsEnvironmentOptions, type DynamicsEnvironmentInfo } from './dynamics/model';
-import { createClient, createPublisher, setRedirectUris, type ClientInfo, type CreateClientOptions, type CreatePublisherOptions, type PublisherInfo } from './directory';
+import { createClient, createPublisher, setClientSecretEndDateTime, setRedirectUris, type ClientInfo, type CreateClientOptions, type CreatePublisherOptions, type PublisherInfo } from './directory';
+import { applicationResource } from './graph/applications';
 import { DEFAULT_SIGN_IN_SETTINGS, SignInService, type SignInSettings } from './signin';
 import { listUsers, type CreateUserOptions, type UpdateUserOptions, type UserInfo, type UserView } from './users';
 import { MailService, type MailFilter, type MailMessage } from './smtp';
@@ -35,7 +36,7 @@ export { DirectoryError } from './directory';
 export { DEFAULT_SIGN_IN_SETTINGS } from './signin';
 export { MAIL_MAX_MESSAGE_BYTES, MAIL_MAX_MESSAGES } from './smtp';
 export { DEFAULT_VM_OPERATION_SECONDS } from './arm/compute';
-export type { EmulatorSettings } from './state';
+export type { EmulatorSettings, PasswordCredentialInfo } from './state';
 
 /** Options of startEmulator. */
 export interface EmulatorOptions {
@@ -125,6 +126,17 @@ export interface EmulatorHandle {
   deleteUser(objectIdOrUpn: string): boolean;
   /** Same as PUT /_emulator/clients/{clientId}/redirect-uris (replaces the list). Throws DirectoryError 400/404. */
   setRedirectUris(clientId: string, redirectUris: string[]): { clientId: string; redirectUris: string[] };
+  /**
+   * Same as GET /_emulator/clients/{clientId}: the client's app registration as Microsoft Graph returns it
+   * (`id`, `appId`, `displayName`, `passwordCredentials` with `keyId`, `hint`, `startDateTime`, `endDateTime`; never the
+   * secret). Undefined when unknown.
+   */
+  getApplication(clientId: string): Record<string, unknown> | undefined;
+  /**
+   * Same as PATCH /_emulator/clients/{clientId} `{secretEndDateTime}`: when the client's secret expires (ISO string or
+   * Date). A past date makes the token endpoint refuse it (401 invalid_client AADSTS7000222). Throws DirectoryError 400/404.
+   */
+  setClientSecretExpiry(clientId: string, endDateTime: string | Date): PasswordCredentialInfo;
   /** Live sign-in lifetimes (codes, refresh tokens, SSO sessions); changing a field takes effect at once. */
   signIn: SignInSettings;
   /** `smtp://127.0.0.1:PORT` of the SMTP sink, when started with `smtpPort`. */
@@ -340,6 +352,11 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     updateUser: (id, o) => signIn.updateUser(id, o),
     deleteUser: (id) => signIn.deleteUser(id),
     setRedirectUris: (clientId, uris) => setRedirectUris(state, store, clientId, uris),
+    getApplication: (clientId) => {
+      const app = state.clients[clientId.toLowerCase()];
+      return app ? applicationResource(state, store, app) : undefined;
+    },
+    setClientSecretExpiry: (clientId, end) => setClientSecretEndDateTime(state, store, clientId, end instanceof Date ? end.toISOString() : end),
     signIn: signInSettings,
     smtpUrl: mail.url,
     smtpPort: mail.port,

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { jose } from './jose';
 import type { Ctx } from './http';
 import { controlRequest, send } from './http';
-import { audienceFor, findApplication, findTenant, hashSecret, MULTI_TENANT_SEGMENTS, sendAadError, TOKEN_LIFETIME_SECONDS, tokenTimeClaims, type SigningKeys } from './entra';
+import { audienceFor, clientSecretExpired, findApplication, findTenant, hashSecret, MULTI_TENANT_SEGMENTS, sendAadError, sendExpiredSecret, TOKEN_LIFETIME_SECONDS, tokenTimeClaims, type SigningKeys } from './entra';
 import { DirectoryError, redirectUriMatches, setRedirectUris } from './directory';
 import { createUser, deleteUser, findUser, listUsers, updateUser, type CreateUserOptions, type UpdateUserOptions } from './users';
 import type { ApiApplication, AppClient, EmulatorState, SignInUser, StateStore, Tenant } from './state';
@@ -533,6 +533,10 @@ export class SignInService {
     if (clientSecret && !sameHash(hashSecret(clientSecret), client.secretSha256)) {
       this.log('token: invalid client secret', { clientId: client.clientId, grantType });
       return sendAadError(ctx, 401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${client.clientId}'.`);
+    }
+    if (clientSecret && clientSecretExpired(client)) {
+      this.log('token: client secret expired', { clientId: client.clientId, grantType });
+      return sendExpiredSecret(ctx, client);
     }
     const confidential = !!clientSecret;
     const invalidGrant = (code: number, message: string): void => sendAadError(ctx, 400, 'invalid_grant', code, message);

@@ -53,6 +53,29 @@ export interface AppClient {
   publicClient?: boolean;
   /** 'AzureADMultipleOrgs': users of any tenant may sign in (consent is taken as given); default: its own tenant only. */
   signInAudience?: 'AzureADMyOrg' | 'AzureADMultipleOrgs';
+  /**
+   * Object id of the application object (Graph `application.id`; not the service principal's `objectId`).
+   * Absent on clients created before Graph applications existed: given on first use (graph/applications.ts).
+   */
+  applicationObjectId?: string;
+  /** ISO time the app registration was created (absent on older clients). */
+  createdAt?: string;
+  /**
+   * Metadata of the client secret, as Graph lists it in `passwordCredentials` (never the secret itself).
+   * Absent on older clients: filled on first use with a start of that moment and the default lifetime.
+   */
+  secretCredential?: PasswordCredentialInfo;
+}
+
+/** A client secret's metadata (Graph `passwordCredential` without `secretText`). */
+export interface PasswordCredentialInfo {
+  keyId: string;
+  displayName: string;
+  /** First 3 characters of the secret (Graph's `hint`); null when unknown (older clients). */
+  hint: string | null;
+  /** ISO times; a token request with the secret after `endDateTime` gets AADSTS7000222. */
+  startDateTime: string;
+  endDateTime: string;
 }
 
 /**
@@ -77,6 +100,26 @@ export interface SignInUser {
 export interface RoleAssignment {
   principalId: string;
   roleDefinitionName: 'Owner' | 'Contributor' | 'Reader';
+  /** The assignment's GUID name (ARM `name`); absent on older assignments: derived (arm/authorization.ts). */
+  name?: string;
+  /** ISO creation time (ARM `properties.createdOn`); absent on older assignments. */
+  createdOn?: string;
+}
+
+/** Per-subscription state of a resource provider namespace (arm/providers.ts); absent = the catalog's defaults. */
+export interface ProviderOverride {
+  /** Registration state shown by providers.get/list (default Registered). */
+  registrationState?: 'Registered' | 'NotRegistered' | 'Unregistered';
+  /** Locations (normalised, e.g. "westeurope") where a resource type is unavailable, by lower-case resource type ("sites"). */
+  unavailable?: Record<string, string[]>;
+}
+
+/** Compute vCPU quota of a subscription in one location (arm/usages.ts); absent values = defaults. */
+export interface ComputeQuota {
+  /** "Total Regional vCPUs" limit (default DEFAULT_REGIONAL_VCPU_LIMIT). */
+  cores?: number;
+  /** Per VM family limits, e.g. `{standardDSv3Family: 10}` (default: the regional default). */
+  families?: Record<string, number>;
 }
 
 /** A generic ARM resource stored in a resource group (as produced by a deployment). */
@@ -182,6 +225,10 @@ export interface Subscription {
   roleAssignments: RoleAssignment[];
   /** Key: lower-case resource group name. */
   resourceGroups: Record<string, ResourceGroup>;
+  /** Resource provider overrides by lower-case namespace (absent in older state files). */
+  providers?: Record<string, ProviderOverride>;
+  /** Compute vCPU quotas by normalised location (absent in older state files). */
+  computeQuotas?: Record<string, ComputeQuota>;
 }
 
 /** Status of an asynchronous resource-group delete, polled through its Location URL. */

@@ -8,6 +8,7 @@ import { verifyBearer, type AccessTokenClaims, type SigningKeys } from '../entra
 import { purgeUserFromEnvironments } from '../dynamics/model';
 import { consumedUnits, directoryOf, hashPassword, passwordComplies, type GraphUser, type TenantDirectory } from './model';
 import { ODataFilterError, applySelect, evalFilter, parseFilter } from './odata';
+import { APPLICATION_PROPS, alternateKeyOf, applicationResource, findTenantApplication, tenantApplications } from './applications';
 
 /** Audiences Microsoft Graph accepts: the resource URI (v1 tokens) or Graph's appId (v2 tokens). */
 export const GRAPH_AUDIENCES = ['https://graph.microsoft.com', 'https://graph.microsoft.com/', '00000003-0000-0000-c000-000000000000'];
@@ -18,6 +19,10 @@ const READ_PERMS = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All',
 const WRITE_PERMS = ['User.ReadWrite.All', 'Directory.ReadWrite.All'];
 const LICENSE_PERMS = [...WRITE_PERMS, 'LicenseAssignment.ReadWrite.All'];
 const ORG_READ_PERMS = ['Organization.Read.All', 'Organization.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All', 'LicenseAssignment.ReadWrite.All'];
+/** Application permissions that allow reading every app registration of the tenant (any of them). */
+const APP_READ_PERMS = ['Application.Read.All', 'Application.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
+/** Application.ReadWrite.OwnedBy: the apps the caller owns; the emulator counts an app as owner of itself only. */
+const APP_OWNED_PERM = 'Application.ReadWrite.OwnedBy';
 
 /** Properties Graph returns for a user when there is no `$select` (Graph v1.0 default set). */
 const DEFAULT_USER_PROPS = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'];
@@ -132,10 +137,27 @@ async function authenticate(ctx: Ctx, deps: GraphDeps): Promise<AccessTokenClaim
  * Failure: 403 `Authorization_RequestDenied` "Insufficient privileges to complete the operation."
  */
 function authorize(deps: GraphDeps, claims: AccessTokenClaims, anyOf: string[]): void {
+  if (holds(deps, claims, anyOf)) return;
+  throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+}
+
+/** Whether the caller holds one of `anyOf` (publisher apps hold everything authorize() checks). */
+function holds(deps: GraphDeps, claims: AccessTokenClaims, anyOf: string[]): boolean {
   const client = deps.state.clients[(claims.appid ?? claims.azp ?? '').toLowerCase()];
-  if (client?.kind === 'publisher') return;
+  if (client?.kind === 'publisher') return true;
   const roles = new Set(claims.roles ?? []);
-  if (anyOf.some((p) => roles.has(p))) return;
+  return anyOf.some((p) => roles.has(p));
+}
+
+/**
+ * Which applications the caller may read: 'all' (Application.Read.All, Application.ReadWrite.All,
+ * Directory.Read.All, Directory.ReadWrite.All; publisher apps), 'own' (only Application.ReadWrite.OwnedBy:
+ * its own registration, the emulator treating every app as an owner of itself), else 403
+ * Authorization_RequestDenied as Graph answers.
+ */
+function applicationAccess(deps: GraphDeps, claims: AccessTokenClaims): 'all' | 'own' {
+  if (holds(deps, claims, APP_READ_PERMS)) return 'all';
+  if ((claims.roles ?? []).includes(APP_OWNED_PERM)) return 'own';
   throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
 }
 
@@ -143,8 +165,10 @@ function authorize(deps: GraphDeps, claims: AccessTokenClaims, anyOf: string[]):
  * Microsoft Graph v1.0 (and beta, same behaviour) under `/graph/{version}/`:
  * users (list with $filter/$select/$top/$orderby/@odata.nextLink; create; get/patch/delete by id or UPN),
  * `users/{id}/assignLicense`, `users/{id}/licenseDetails`, `subscribedSkus[/{id}]`, `organization`.
+ * `applications` (list with $filter/$select/$top; get by object id or `applications(appId='{appId}')`; needs
+ * Application.Read.All or the like, see applicationAccess).
  * Fault operation names: graph.users.{list,create,get,update,delete}, graph.assignLicense,
- * graph.licenseDetails.list, graph.subscribedSkus.{list,get}, graph.organization.list.
+ * graph.licenseDetails.list, graph.subscribedSkus.{list,get}, graph.organization.list, graph.applications.{list,get}.
  */
 export async function handleGraph(ctx: Ctx, deps: GraphDeps): Promise<void> {
   ctx.res.setHeader('request-id', ctx.requestId);
@@ -164,7 +188,8 @@ async function route(ctx: Ctx, deps: GraphDeps): Promise<void> {
   const version = (s[0] ?? '').toLowerCase();
   if (version !== 'v1.0' && version !== 'beta') throw new GraphError(400, 'BadRequest', `Invalid version: ${(s[0] ?? '').slice(0, 40)}`);
   const res = s.slice(1);
-  const coll = (res[0] ?? '').toLowerCase();
+  const altKey = alternateKeyOf(res[0] ?? '');
+  const coll = altKey ? 'applications' : (res[0] ?? '').toLowerCase();
   const m = ctx.method;
   const op = (name: string): string => `graph.${name}`;
   const base = `${ctx.baseUrl}/graph/${s[0]}`;
@@ -177,6 +202,20 @@ async function route(ctx: Ctx, deps: GraphDeps): Promise<void> {
     if (f) throw f;
   };
 
+  if (coll === 'applications' && m === 'GET' && (res.length === 1 || (res.length === 2 && !altKey))) {
+    const access = applicationAccess(deps, claims);
+    const callerAppId = (claims.appid ?? claims.azp ?? '').toLowerCase();
+    if (res.length === 1 && !altKey) {
+      await withFault('applications.list');
+      return listApplications(ctx, deps, tenantId, base, access === 'own' ? callerAppId : undefined);
+    }
+    await withFault('applications.get');
+    const key = altKey ?? { id: res[1] };
+    const app = findTenantApplication(deps.state, tenantId, key);
+    if (!app) throw notFound(altKey ? altKey.appId : res[1]);
+    if (access === 'own' && app.clientId.toLowerCase() !== callerAppId) throw new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+    return send(ctx, 200, { '@odata.context': `${base}/$metadata#applications/$entity`, ...selectApplication(applicationResource(deps.state, deps.store, app), ctx.query.get('$select')) });
+  }
   if (coll === 'users' && res.length === 1) {
     if (m === 'GET') {
       authorize(deps, claims, READ_PERMS);
@@ -271,6 +310,67 @@ async function route(ctx: Ctx, deps: GraphDeps): Promise<void> {
     return send(ctx, 200, { '@odata.context': `${base}/$metadata#organization`, value: [{ id: tenantId, displayName: t.name.split('.')[0], verifiedDomains: [{ name: t.name, isDefault: true, isInitial: true, type: 'Managed', capabilities: 'Email, OfficeCommunicationsOnline' }] }] });
   }
   throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${(res[0] ?? '').slice(0, 100)}'.`);
+}
+
+/** `$select` on an application (unknown names: 400 BadRequest, as Graph). */
+function selectApplication(rec: Record<string, unknown>, select: string | null): Record<string, unknown> {
+  return applySelect(rec, select, [], (name) => {
+    throw bad(`Could not find a property named '${name.slice(0, 100)}' on type 'microsoft.graph.application'.`, 'BadRequest');
+  });
+}
+
+/**
+ * `GET /applications` with `$filter` (e.g. `appId eq '{id}'`, `startswith(displayName,'x')`), `$select`, `$top`
+ * (1-999, default 100), `$count=true` and `@odata.nextLink` paging; `onlyAppId` restricts the list to the
+ * caller's own registration (Application.ReadWrite.OwnedBy).
+ */
+function listApplications(ctx: Ctx, deps: GraphDeps, tenantId: string, base: string, onlyAppId: string | undefined): void {
+  const q = ctx.query;
+  const topRaw = q.get('$top');
+  const top = topRaw === null ? 100 : Number(topRaw);
+  if (!Number.isInteger(top) || top < 1 || top > 999) throw bad(`Invalid page size specified: '${(topRaw ?? '').slice(0, 20)}'. Must be between 1 and 999 inclusive.`, 'Request_UnsupportedQuery');
+  let apps = tenantApplications(deps.state, tenantId)
+    .filter((a) => onlyAppId === undefined || a.clientId.toLowerCase() === onlyAppId)
+    .map((a) => applicationResource(deps.state, deps.store, a));
+  const filterSrc = q.get('$filter');
+  if (filterSrc) {
+    let node;
+    try {
+      node = parseFilter(filterSrc, (p) => APPLICATION_PROPS.has(p.toLowerCase().split('/')[0]));
+    } catch (e) {
+      if (e instanceof ODataFilterError) {
+        const unknown = (e as { unknownProperty?: string }).unknownProperty;
+        throw unknown ? bad(`Could not find a property named '${unknown}' on type 'microsoft.graph.application'.`, 'BadRequest') : bad(`Invalid filter clause: ${e.message}`, 'BadRequest');
+      }
+      throw e;
+    }
+    apps = apps.filter((a) => evalFilter(node, a));
+  }
+  apps.sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  let offset = 0;
+  const skip = q.get('$skiptoken');
+  if (skip) {
+    try {
+      offset = (JSON.parse(Buffer.from(skip, 'base64url').toString('utf8')) as { o: number }).o;
+      if (!Number.isInteger(offset) || offset < 0) throw new Error('bad');
+    } catch {
+      throw bad('The specified page token value has expired and can no longer be included in your request.', 'Directory_ExpiredPageToken');
+    }
+  }
+  const select = q.get('$select');
+  const body: Record<string, unknown> = { '@odata.context': `${base}/$metadata#applications${select ? `(${select})` : ''}` };
+  if (q.get('$count') === 'true') body['@odata.count'] = apps.length;
+  body.value = apps.slice(offset, offset + top).map((a) => selectApplication(a, select));
+  if (offset + top < apps.length) {
+    const next = new URLSearchParams();
+    for (const k of ['$filter', '$select', '$top', '$count']) {
+      const v = q.get(k);
+      if (v !== null) next.set(k, v);
+    }
+    next.set('$skiptoken', Buffer.from(JSON.stringify({ o: offset + top })).toString('base64url'));
+    body['@odata.nextLink'] = `${base}/applications?${next.toString()}`;
+  }
+  send(ctx, 200, body);
 }
 
 function listUsers(ctx: Ctx, dir: TenantDirectory, base: string): void {
