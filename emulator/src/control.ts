@@ -4,6 +4,7 @@ import type { FaultStore, FaultRule } from './faults';
 import { validateFaultRule } from './faults';
 import { createClient, createPublisher, DirectoryError, setClientSecretEndDateTime } from './directory';
 import { applicationResource } from './graph/applications';
+import { removeRoleAssignments, roleAssignmentBody, setRoleAssignment } from './arm/authorization';
 import { handleIdentityControl } from './directory';
 import type { EmulatorState, StateStore, Subscription } from './state';
 import type { ArmService } from './arm/arm';
@@ -53,7 +54,9 @@ function controlError(ctx: Ctx, status: number, code: string, message: string): 
  * The operator's control API under /_emulator/ (plain JSON, no auth):
  * POST publishers, POST clients (`{tenantId?, newTenant?, roles?, keyVaultAccess?, subscriptionRoles?,
  * redirectUris?, publicClient?, displayName?, signInAudience?}`), GET|PATCH clients/{clientId} (the app registration
- * as Graph returns it; PATCH `{secretEndDateTime}` moves the secret's expiry), GET subscriptions/{id}, GET state, GET|PUT settings
+ * as Graph returns it; PATCH `{secretEndDateTime}` moves the secret's expiry), GET subscriptions/{id}, GET
+ * subscriptions/{id}/role-assignments, DELETE|PUT subscriptions/{id}/role-assignments/{principalId|clientId} (PUT
+ * `{role}`; arm/authorization.ts), GET state, GET|PUT settings
  * (`{deploymentSeconds?, vmStartSeconds?, vmDeallocateSeconds?}`, at least one),
  * GET|PUT|DELETE faults. (Users and redirect URIs: signin.ts; mail: smtp.ts.) Errors: `{ error: { code,
  * message } }` with 400/404/405.
@@ -99,6 +102,13 @@ export function handleControl(ctx: Ctx, deps: ControlDeps): void {
         setClientSecretEndDateTime(deps.state, deps.store, app.clientId, obj.secretEndDateTime);
       }
       return send(ctx, 200, applicationResource(deps.state, deps.store, app));
+    }
+    if (what === 'subscriptions' && s.length >= 3 && s[2] === 'role-assignments') {
+      const sub = deps.state.subscriptions[s[1].toLowerCase()];
+      if (!sub) return controlError(ctx, 404, 'SubscriptionNotFound', `The subscription '${s[1].slice(0, 100)}' could not be found.`);
+      if (s.length === 3 && m === 'GET') return send(ctx, 200, { value: sub.roleAssignments.map((a) => roleAssignmentBody(sub, a)) });
+      if (s.length === 4 && m === 'DELETE') return send(ctx, 200, { removed: removeRoleAssignments(deps.state, deps.store, sub.id, s[3]) });
+      if (s.length === 4 && m === 'PUT') return send(ctx, 200, setRoleAssignment(deps.state, deps.store, sub.id, s[3], obj.role));
     }
     if (what === 'subscriptions' && s.length === 2 && m === 'GET') {
       const sub = deps.state.subscriptions[s[1].toLowerCase()];

@@ -18,6 +18,7 @@ import { handleDynamics, handleDynamicsControl } from './dynamics/dynamics';
 import { createEnvironment, environmentInfo, environmentSnapshot, findEnvironment, type CreateDynamicsEnvironmentOptions, type DynamicsEnvironmentInfo } from './dynamics/model';
 import { createClient, createPublisher, setClientSecretEndDateTime, setRedirectUris, type ClientInfo, type CreateClientOptions, type CreatePublisherOptions, type PublisherInfo } from './directory';
 import { applicationResource } from './graph/applications';
+import { removeRoleAssignments, setRoleAssignment } from './arm/authorization';
 import { DEFAULT_SIGN_IN_SETTINGS, SignInService, type SignInSettings } from './signin';
 import { listUsers, type CreateUserOptions, type UpdateUserOptions, type UserInfo, type UserView } from './users';
 import { MailService, type MailFilter, type MailMessage } from './smtp';
@@ -137,6 +138,17 @@ export interface EmulatorHandle {
    * Date). A past date makes the token endpoint refuse it (401 invalid_client AADSTS7000222). Throws DirectoryError 400/404.
    */
   setClientSecretExpiry(clientId: string, endDateTime: string | Date): PasswordCredentialInfo;
+  /**
+   * Same as DELETE /_emulator/subscriptions/{s}/role-assignments/{principal}: removes every role of the principal
+   * (service principal object id or app client id) on the subscription; ARM then refuses it (403 AuthorizationFailed).
+   * Returns the removed assignments (ARM JSON). Throws DirectoryError 404 (unknown subscription/principal, no role held).
+   */
+  removeRoleAssignment(subscriptionId: string, principal: string): Array<Record<string, unknown>>;
+  /**
+   * Same as PUT /_emulator/subscriptions/{s}/role-assignments/{principal} `{role}`: the principal then holds exactly `role`
+   * on the subscription. Returns the assignment (ARM JSON). Throws DirectoryError 400/404.
+   */
+  setRoleAssignment(subscriptionId: string, principal: string, role: 'Owner' | 'Contributor' | 'Reader'): Record<string, unknown>;
   /** Live sign-in lifetimes (codes, refresh tokens, SSO sessions); changing a field takes effect at once. */
   signIn: SignInSettings;
   /** `smtp://127.0.0.1:PORT` of the SMTP sink, when started with `smtpPort`. */
@@ -357,6 +369,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
       return app ? applicationResource(state, store, app) : undefined;
     },
     setClientSecretExpiry: (clientId, end) => setClientSecretEndDateTime(state, store, clientId, end instanceof Date ? end.toISOString() : end),
+    removeRoleAssignment: (subscriptionId, principal) => removeRoleAssignments(state, store, subscriptionId, principal),
+    setRoleAssignment: (subscriptionId, principal, role) => setRoleAssignment(state, store, subscriptionId, principal, role),
     signIn: signInSettings,
     smtpUrl: mail.url,
     smtpPort: mail.port,

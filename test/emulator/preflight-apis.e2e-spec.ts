@@ -5,8 +5,9 @@ jest.setTimeout(60_000);
  * providers, Compute usages and deployment validation.
  */
 import { Client } from '@microsoft/microsoft-graph-client';
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
-import { start, credential, control } from './helpers';
+import { start, credential, control, tlsOptions, armClients } from './helpers';
 import type { EmulatorHandle, PublisherInfo } from '../../emulator/src';
 import { fetchDispatcherTrusting } from '../../emulator/src/dynamics/clientTls';
 
@@ -19,6 +20,21 @@ async function graphClient(h: EmulatorHandle, c: { tenantId: string; clientId: s
     fetchOptions: { dispatcher: await fetchDispatcherTrusting(h.caCertPem) } as never,
   });
 }
+
+/** AuthorizationManagementClient 9 against the emulator: `endpoint`, and `credentialScopes` (it derives the scope from the endpoint otherwise). */
+function authorizationClient(h: EmulatorHandle, c: { tenantId: string; clientId: string; clientSecret: string }, subscriptionId: string): AuthorizationManagementClient {
+  return new AuthorizationManagementClient(credential(h, c), subscriptionId, { endpoint: h.url, credentialScopes: ['https://management.azure.com/.default'], tlsOptions: tlsOptions(h) });
+}
+
+async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+const OWNER = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
+const CONTRIBUTOR = 'b24988ac-6180-42a0-ab88-20f7382dd24c';
+const READER = 'acdd72a7-3b07-43c8-9a03-8bad6d8bc8a8';
 
 describe('emulator: ARM publish preflight APIs through the real SDKs', () => {
   let h: EmulatorHandle;
@@ -109,6 +125,93 @@ describe('emulator: ARM publish preflight APIs through the real SDKs', () => {
         expect(h.listFaults()[0].applied).toBe(1);
         h.setFaults([{ operation: 'graph.applications.get', status: 404, errorCode: 'Request_ResourceNotFound' }]);
         await expect(g.api(`/applications(appId='${pub.clientId}')`).get()).rejects.toMatchObject({ statusCode: 404 });
+      } finally {
+        h.setFaults([]);
+      }
+    });
+  });
+
+  describe('role assignments and role definitions (@azure/arm-authorization 9)', () => {
+    it("lists the publisher's Contributor assignment with assignedTo() and principalId eq filters; gets the role definition", async () => {
+      const authz = authorizationClient(h, pub, pub.subscriptionId);
+      const scope = `/subscriptions/${pub.subscriptionId}`;
+      const mine = await all(authz.roleAssignments.listForScope(scope, { filter: `assignedTo('${pub.principalId}')` }));
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({
+        id: expect.stringMatching(new RegExp(`^/subscriptions/${pub.subscriptionId}/providers/Microsoft.Authorization/roleAssignments/[0-9a-f-]{36}$`)),
+        type: 'Microsoft.Authorization/roleAssignments',
+        roleDefinitionId: `/subscriptions/${pub.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${CONTRIBUTOR}`,
+        principalId: pub.principalId,
+        principalType: 'ServicePrincipal',
+        scope,
+      });
+      expect(mine[0].name).toBe(mine[0].id!.split('/').pop());
+      expect(await all(authz.roleAssignments.listForScope(scope, { filter: `principalId eq '${pub.principalId}'` }))).toEqual(mine);
+      expect(await all(authz.roleAssignments.listForScope(scope, { filter: `atScope() and assignedTo('${pub.principalId}')` }))).toEqual(mine);
+      expect(await all(authz.roleAssignments.listForSubscription({ filter: `principalId eq '${pub.principalId}'` }))).toEqual(mine);
+      expect((await authz.roleAssignments.get(scope, mine[0].name!)).principalId).toBe(pub.principalId);
+
+      const def = await authz.roleDefinitions.get(scope, CONTRIBUTOR);
+      expect(def).toMatchObject({ name: CONTRIBUTOR, roleName: 'Contributor', roleType: 'BuiltInRole', assignableScopes: ['/'] });
+      expect(def.permissions?.[0]).toMatchObject({ actions: ['*'], notActions: expect.arrayContaining(['Microsoft.Authorization/*/Write']) });
+      expect((await authz.roleDefinitions.get(scope, OWNER)).roleName).toBe('Owner');
+      expect((await authz.roleDefinitions.get(scope, READER)).permissions?.[0].actions).toEqual(['*/read']);
+      expect((await all(authz.roleDefinitions.list(scope, { filter: "roleName eq 'Reader'" }))).map((d) => d.name)).toEqual([READER]);
+      await expect(authz.roleDefinitions.get(scope, '00000000-0000-0000-0000-000000000001')).rejects.toMatchObject({ statusCode: 404, code: 'RoleDefinitionDoesNotExist' });
+      await expect(all(authz.roleAssignments.listForScope(scope, { filter: "displayName eq 'x'" }))).rejects.toMatchObject({ statusCode: 400, code: 'UnsupportedQuery' });
+    });
+
+    it('lists subscription assignments at resource-group scope too (inherited)', async () => {
+      const { rm } = armClients(h, pub, pub.subscriptionId);
+      await rm.resourceGroups.createOrUpdate('rbac-rg', { location: 'westeurope' });
+      const authz = authorizationClient(h, pub, pub.subscriptionId);
+      const inRg = await all(authz.roleAssignments.listForResourceGroup('rbac-rg', { filter: `assignedTo('${pub.principalId}')` }));
+      expect(inRg.map((a) => a.principalId)).toEqual([pub.principalId]);
+      await expect(all(authz.roleAssignments.listForResourceGroup('no-such-rg'))).rejects.toMatchObject({ statusCode: 404, code: 'ResourceGroupNotFound' });
+    });
+
+    it('removing the role (control call) makes ARM refuse the principal with 403 AuthorizationFailed; restoring it lets it back in', async () => {
+      const p = await h.createPublisher();
+      const { rm } = armClients(h, p, p.subscriptionId);
+      await rm.resourceGroups.createOrUpdate('before', { location: 'westeurope' });
+      const del = await control(h, 'DELETE', `/_emulator/subscriptions/${p.subscriptionId}/role-assignments/${p.principalId}`);
+      expect(del.status).toBe(200);
+      expect(del.body.removed).toEqual([expect.objectContaining({ properties: expect.objectContaining({ principalId: p.principalId, roleDefinitionId: expect.stringContaining(CONTRIBUTOR) }) })]);
+      await expect(rm.resourceGroups.createOrUpdate('after', { location: 'westeurope' })).rejects.toMatchObject({ statusCode: 403, code: 'AuthorizationFailed' });
+      await expect(rm.resourceGroups.get('before')).rejects.toMatchObject({ statusCode: 403, code: 'AuthorizationFailed' });
+      // Without any role it cannot read role assignments either (as in Azure).
+      await expect(all(authorizationClient(h, p, p.subscriptionId).roleAssignments.listForScope(`/subscriptions/${p.subscriptionId}`, { filter: `assignedTo('${p.principalId}')` }))).rejects.toMatchObject({ statusCode: 403 });
+      // An Owner of the subscription sees the principal has no assignment left.
+      const owner = await h.createClient({ tenantId: p.tenantId, subscriptionRoles: [{ subscriptionId: p.subscriptionId, role: 'Owner' }] });
+      const ownerAuthz = authorizationClient(h, owner, p.subscriptionId);
+      expect(await all(ownerAuthz.roleAssignments.listForScope(`/subscriptions/${p.subscriptionId}`, { filter: `assignedTo('${p.principalId}')` }))).toEqual([]);
+      expect((await control(h, 'DELETE', `/_emulator/subscriptions/${p.subscriptionId}/role-assignments/${p.principalId}`)).body.error.code).toBe('RoleAssignmentNotFound');
+
+      // Restore as Reader (by client id): reads work, writes are refused.
+      const put = await control(h, 'PUT', `/_emulator/subscriptions/${p.subscriptionId}/role-assignments/${p.clientId}`, { role: 'Reader' });
+      expect(put.status).toBe(200);
+      expect(put.body.properties.roleDefinitionId).toContain(READER);
+      expect((await rm.resourceGroups.get('before')).name).toBe('before');
+      await expect(rm.resourceGroups.createOrUpdate('after', { location: 'westeurope' })).rejects.toMatchObject({ statusCode: 403, code: 'AuthorizationFailed' });
+      // Handle methods: back to Contributor.
+      expect(h.setRoleAssignment(p.subscriptionId, p.principalId, 'Contributor')).toMatchObject({ properties: { principalId: p.principalId } });
+      expect((await rm.resourceGroups.createOrUpdate('after', { location: 'westeurope' })).name).toBe('after');
+      expect((await all(ownerAuthz.roleAssignments.listForScope(`/subscriptions/${p.subscriptionId}`, { filter: `assignedTo('${p.principalId}')` }))).map((a) => a.roleDefinitionId)).toEqual([expect.stringContaining(CONTRIBUTOR)]);
+      expect(h.removeRoleAssignment(p.subscriptionId, p.clientId)).toHaveLength(1);
+      expect(() => h.removeRoleAssignment(p.subscriptionId, p.clientId)).toThrow(/holds no role/);
+      expect((await control(h, 'PUT', `/_emulator/subscriptions/${p.subscriptionId}/role-assignments/${p.principalId}`, { role: 'Janitor' })).body.error.code).toBe('InvalidRole');
+      const foreign = await h.createClient();
+      expect((await control(h, 'PUT', `/_emulator/subscriptions/${p.subscriptionId}/role-assignments/${foreign.principalId}`, { role: 'Reader' })).body.error.code).toBe('CrossTenantRoleAssignment');
+    });
+
+    it('roleAssignments.* / roleDefinitions.* faults answer the injected error', async () => {
+      const authz = authorizationClient(h, pub, pub.subscriptionId);
+      h.setFaults([{ operation: 'roleAssignments.list', status: 429, retryAfterSeconds: 0, count: 1 }, { operation: 'roleDefinitions.get', status: 404, errorCode: 'RoleDefinitionDoesNotExist', count: 1 }]);
+      try {
+        // A throttled list is retried by the SDK (Retry-After 0) and then succeeds.
+        expect(await all(authz.roleAssignments.listForScope(`/subscriptions/${pub.subscriptionId}`))).not.toHaveLength(0);
+        expect(h.listFaults()[0].applied).toBe(1);
+        await expect(authz.roleDefinitions.get(`/subscriptions/${pub.subscriptionId}`, OWNER)).rejects.toMatchObject({ statusCode: 404, code: 'RoleDefinitionDoesNotExist' });
       } finally {
         h.setFaults([]);
       }

@@ -14,6 +14,7 @@ import { verbOf, type ArmPermission, type ArmRequest, type ArmRoute } from './ro
 import { getSubscription, listSubscriptions, pollOperation, providerNotFound, resourceTypeNotFound } from './subscriptions';
 import { listWorkflowsBySubscription, workflowAction, workflowRequest, workflowScope } from './workflows';
 import { deallocateVirtualMachine, getComputeOperation, getVirtualMachine, getVirtualMachineInstanceView, listAllVirtualMachines, listVirtualMachines, startVirtualMachine, vmScope } from './compute';
+import { getRoleAssignment, getRoleDefinition, listRoleAssignments, listRoleDefinitions } from './authorization';
 
 const SUB = '/subscriptions/{subscriptionId}';
 const RG = `${SUB}/resourcegroups/{resourceGroupName}`;
@@ -23,6 +24,8 @@ const WORKFLOWS = `${RG}/providers/Microsoft.Logic/workflows`;
 const RESOURCE = `${RG}/providers/{namespace}/{resourceType}/{*rest}`;
 const VMS = `${RG}/providers/Microsoft.Compute/virtualMachines`;
 const VM = `${VMS}/{vmName}`;
+const SUB_AUTHZ = `${SUB}/providers/Microsoft.Authorization`;
+const RG_AUTHZ = `${RG}/providers/Microsoft.Authorization`;
 
 const subScope = (r: ArmRequest): string => `/subscriptions/${r.sub.id}`;
 const rgScope = (r: ArmRequest): string => `/subscriptions/${r.sub.id}/resourcegroups/${r.params.resourceGroupName}`;
@@ -41,6 +44,9 @@ const vmAction = (verb: string): ArmPermission => ({ action: (r) => (r.category 
 const startVm = vmAction('start');
 const deallocateVm = vmAction('deallocate');
 const readComputeOperations: ArmPermission = { action: 'Microsoft.Compute/locations/operations/read', scope: subScope, category: 'reads' };
+const authzScope = (r: ArmRequest): string => (r.params.resourceGroupName !== undefined ? rgScope(r) : subScope(r));
+const roleAssignments: ArmPermission = { action: (r) => `Microsoft.Authorization/roleAssignments/${verbOf(r.category)}`, scope: authzScope };
+const roleDefinitions: ArmPermission = { action: (r) => `Microsoft.Authorization/roleDefinitions/${verbOf(r.category)}`, scope: authzScope };
 
 const notAllowed = (r: ArmRequest): void => {
   throw methodNotAllowed(r.ctx);
@@ -85,6 +91,15 @@ export const ARM_ROUTES: readonly ArmRoute[] = [
   { methods: '*', pattern: `${DEPLOYMENT}/operations`, throttle: 'byMethod', permission: deployment, handler: notAllowed },
   { methods: '*', pattern: `${DEPLOYMENT}/{*rest}`, throttle: 'byMethod', permission: deployment, handler: deploymentChildNotFound },
 
+  // Azure RBAC reads below a resource group (authorization.ts); before the generic resource routes (which still
+  // answer other Microsoft.Authorization types a template deployed, e.g. locks)
+  { methods: ['GET'], pattern: `${RG_AUTHZ}/roleAssignments`, throttle: 'reads', preload: 'resourceGroup', fault: 'roleAssignments.list', permission: roleAssignments, handler: listRoleAssignments },
+  { methods: '*', pattern: `${RG_AUTHZ}/roleAssignments`, throttle: 'byMethod', preload: 'resourceGroup', permission: roleAssignments, handler: notAllowed },
+  { methods: ['GET'], pattern: `${RG_AUTHZ}/roleDefinitions`, throttle: 'reads', preload: 'resourceGroup', fault: 'roleDefinitions.list', permission: roleDefinitions, handler: listRoleDefinitions },
+  { methods: '*', pattern: `${RG_AUTHZ}/roleDefinitions`, throttle: 'byMethod', preload: 'resourceGroup', permission: roleDefinitions, handler: notAllowed },
+  { methods: ['GET'], pattern: `${RG_AUTHZ}/roleDefinitions/{roleDefinitionId}`, throttle: 'reads', preload: 'resourceGroup', fault: 'roleDefinitions.get', permission: roleDefinitions, handler: getRoleDefinition },
+  { methods: '*', pattern: `${RG_AUTHZ}/roleDefinitions/{roleDefinitionId}`, throttle: 'byMethod', preload: 'resourceGroup', permission: roleDefinitions, handler: notAllowed },
+
   // Logic Apps workflows (LogicArmHooks answers, including its 404/405s, after these checks)
   { methods: '*', pattern: WORKFLOWS, requires: 'logic', throttle: 'byMethod', fault: 'logic.list', permission: workflow, handler: workflowRequest },
   { methods: ['GET', 'HEAD'], pattern: `${WORKFLOWS}/{workflowName}`, requires: 'logic', throttle: 'reads', fault: 'logic.get', permission: workflow, handler: workflowRequest },
@@ -111,6 +126,16 @@ export const ARM_ROUTES: readonly ArmRoute[] = [
   { methods: ['GET', 'HEAD'], pattern: RESOURCE, where: isResource, throttle: 'reads', preload: 'resourceGroup', fault: 'resources.get', permission: resource, handler: getResource },
   { methods: ['DELETE'], pattern: RESOURCE, where: isResource, throttle: 'deletes', preload: 'resourceGroup', fault: 'resources.delete', permission: resource, handler: deleteResource },
   { methods: '*', pattern: RESOURCE, where: isResource, throttle: 'byMethod', preload: 'resourceGroup', permission: resource, handler: resourceWriteNotSupported },
+
+  // Azure RBAC reads at subscription scope (authorization.ts); writing assignments through ARM is not emulated (405)
+  { methods: ['GET'], pattern: `${SUB_AUTHZ}/roleAssignments`, throttle: 'reads', fault: 'roleAssignments.list', permission: roleAssignments, handler: listRoleAssignments },
+  { methods: '*', pattern: `${SUB_AUTHZ}/roleAssignments`, throttle: 'byMethod', permission: roleAssignments, handler: notAllowed },
+  { methods: ['GET'], pattern: `${SUB_AUTHZ}/roleAssignments/{roleAssignmentName}`, throttle: 'reads', fault: 'roleAssignments.get', permission: roleAssignments, handler: getRoleAssignment },
+  { methods: '*', pattern: `${SUB_AUTHZ}/roleAssignments/{roleAssignmentName}`, throttle: 'byMethod', permission: roleAssignments, handler: notAllowed },
+  { methods: ['GET'], pattern: `${SUB_AUTHZ}/roleDefinitions`, throttle: 'reads', fault: 'roleDefinitions.list', permission: roleDefinitions, handler: listRoleDefinitions },
+  { methods: '*', pattern: `${SUB_AUTHZ}/roleDefinitions`, throttle: 'byMethod', permission: roleDefinitions, handler: notAllowed },
+  { methods: ['GET'], pattern: `${SUB_AUTHZ}/roleDefinitions/{roleDefinitionId}`, throttle: 'reads', fault: 'roleDefinitions.get', permission: roleDefinitions, handler: getRoleDefinition },
+  { methods: '*', pattern: `${SUB_AUTHZ}/roleDefinitions/{roleDefinitionId}`, throttle: 'byMethod', permission: roleDefinitions, handler: notAllowed },
 
   // Subscription-level providers, and everything else
   { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Compute/virtualMachines`, throttle: 'reads', fault: 'virtualMachines.listAll', permission: { action: 'Microsoft.Compute/virtualMachines/read', scope: subScope, category: 'reads' }, handler: listAllVirtualMachines },
