@@ -5,6 +5,7 @@ import { validateFaultRule } from './faults';
 import { createClient, createPublisher, DirectoryError, setClientSecretEndDateTime } from './directory';
 import { applicationResource } from './graph/applications';
 import { removeRoleAssignments, roleAssignmentBody, setRoleAssignment } from './arm/authorization';
+import { catalogProvider, PROVIDER_CATALOG, providerBody, setProviderSettings } from './arm/providers';
 import { handleIdentityControl } from './directory';
 import type { EmulatorState, StateStore, Subscription } from './state';
 import type { ArmService } from './arm/arm';
@@ -56,7 +57,8 @@ function controlError(ctx: Ctx, status: number, code: string, message: string): 
  * redirectUris?, publicClient?, displayName?, signInAudience?}`), GET|PATCH clients/{clientId} (the app registration
  * as Graph returns it; PATCH `{secretEndDateTime}` moves the secret's expiry), GET subscriptions/{id}, GET
  * subscriptions/{id}/role-assignments, DELETE|PUT subscriptions/{id}/role-assignments/{principalId|clientId} (PUT
- * `{role}`; arm/authorization.ts), GET state, GET|PUT settings
+ * `{role}`; arm/authorization.ts), GET subscriptions/{id}/providers[/{namespace}], PATCH|DELETE
+ * subscriptions/{id}/providers/{namespace} (`{registrationState?, unavailableLocations?}`; arm/providers.ts), GET state, GET|PUT settings
  * (`{deploymentSeconds?, vmStartSeconds?, vmDeallocateSeconds?}`, at least one),
  * GET|PUT|DELETE faults. (Users and redirect URIs: signin.ts; mail: smtp.ts.) Errors: `{ error: { code,
  * message } }` with 400/404/405.
@@ -109,6 +111,17 @@ export function handleControl(ctx: Ctx, deps: ControlDeps): void {
       if (s.length === 3 && m === 'GET') return send(ctx, 200, { value: sub.roleAssignments.map((a) => roleAssignmentBody(sub, a)) });
       if (s.length === 4 && m === 'DELETE') return send(ctx, 200, { removed: removeRoleAssignments(deps.state, deps.store, sub.id, s[3]) });
       if (s.length === 4 && m === 'PUT') return send(ctx, 200, setRoleAssignment(deps.state, deps.store, sub.id, s[3], obj.role));
+    }
+    if (what === 'subscriptions' && s.length >= 3 && s[2] === 'providers') {
+      const sub = deps.state.subscriptions[s[1].toLowerCase()];
+      if (!sub) return controlError(ctx, 404, 'SubscriptionNotFound', `The subscription '${s[1].slice(0, 100)}' could not be found.`);
+      if (s.length === 3 && m === 'GET') return send(ctx, 200, { value: PROVIDER_CATALOG.map((x) => providerBody(sub, x)) });
+      if (s.length === 4 && m === 'GET') {
+        const provider = catalogProvider(s[3]);
+        return provider ? send(ctx, 200, providerBody(sub, provider)) : controlError(ctx, 404, 'InvalidResourceNamespace', `The resource namespace '${s[3].slice(0, 100)}' is invalid.`);
+      }
+      if (s.length === 4 && m === 'PATCH') return send(ctx, 200, setProviderSettings(deps.state, deps.store, sub.id, s[3], obj));
+      if (s.length === 4 && m === 'DELETE') return send(ctx, 200, setProviderSettings(deps.state, deps.store, sub.id, s[3], 'reset'));
     }
     if (what === 'subscriptions' && s.length === 2 && m === 'GET') {
       const sub = deps.state.subscriptions[s[1].toLowerCase()];

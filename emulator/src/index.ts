@@ -19,6 +19,7 @@ import { createEnvironment, environmentInfo, environmentSnapshot, findEnvironmen
 import { createClient, createPublisher, setClientSecretEndDateTime, setRedirectUris, type ClientInfo, type CreateClientOptions, type CreatePublisherOptions, type PublisherInfo } from './directory';
 import { applicationResource } from './graph/applications';
 import { removeRoleAssignments, setRoleAssignment } from './arm/authorization';
+import { setProviderSettings, type ProviderSettings } from './arm/providers';
 import { DEFAULT_SIGN_IN_SETTINGS, SignInService, type SignInSettings } from './signin';
 import { listUsers, type CreateUserOptions, type UpdateUserOptions, type UserInfo, type UserView } from './users';
 import { MailService, type MailFilter, type MailMessage } from './smtp';
@@ -38,6 +39,7 @@ export { DEFAULT_SIGN_IN_SETTINGS } from './signin';
 export { MAIL_MAX_MESSAGE_BYTES, MAIL_MAX_MESSAGES } from './smtp';
 export { DEFAULT_VM_OPERATION_SECONDS } from './arm/compute';
 export type { EmulatorSettings, PasswordCredentialInfo } from './state';
+export type { ProviderSettings } from './arm/providers';
 
 /** Options of startEmulator. */
 export interface EmulatorOptions {
@@ -149,6 +151,13 @@ export interface EmulatorHandle {
    * on the subscription. Returns the assignment (ARM JSON). Throws DirectoryError 400/404.
    */
   setRoleAssignment(subscriptionId: string, principal: string, role: 'Owner' | 'Contributor' | 'Reader'): Record<string, unknown>;
+  /**
+   * Same as PATCH /_emulator/subscriptions/{s}/providers/{namespace}: `registrationState` ('NotRegistered' makes validation
+   * and deployments of its types fail with MissingSubscriptionRegistration until providers.register) and/or
+   * `unavailableLocations` (`{sites: ['westeurope']}`: LocationNotAvailableForResourceType there; replaces the previous map).
+   * `'reset'` = DELETE (catalog defaults). Returns the provider as ARM shows it. Throws DirectoryError 400/404.
+   */
+  setProvider(subscriptionId: string, namespace: string, settings: ProviderSettings | 'reset'): Record<string, unknown>;
   /** Live sign-in lifetimes (codes, refresh tokens, SSO sessions); changing a field takes effect at once. */
   signIn: SignInSettings;
   /** `smtp://127.0.0.1:PORT` of the SMTP sink, when started with `smtpPort`. */
@@ -371,6 +380,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     setClientSecretExpiry: (clientId, end) => setClientSecretEndDateTime(state, store, clientId, end instanceof Date ? end.toISOString() : end),
     removeRoleAssignment: (subscriptionId, principal) => removeRoleAssignments(state, store, subscriptionId, principal),
     setRoleAssignment: (subscriptionId, principal, role) => setRoleAssignment(state, store, subscriptionId, principal, role),
+    setProvider: (subscriptionId, namespace, settings) => setProviderSettings(state, store, subscriptionId, namespace, settings),
     signIn: signInSettings,
     smtpUrl: mail.url,
     smtpPort: mail.port,

@@ -217,4 +217,61 @@ describe('emulator: ARM publish preflight APIs through the real SDKs', () => {
       }
     });
   });
+
+  describe('resource providers (@azure/arm-resources 7 providers.list / get / register)', () => {
+    it('lists the supported namespaces as Registered with resource types, display-name locations and API versions', async () => {
+      const { rm } = armClients(h, pub, pub.subscriptionId);
+      const list = await all(rm.providers.list());
+      const namespaces = list.map((x) => x.namespace);
+      expect(namespaces).toEqual(expect.arrayContaining(['Microsoft.Resources', 'Microsoft.Compute', 'Microsoft.Network', 'Microsoft.Storage', 'Microsoft.Web', 'Microsoft.Logic', 'Microsoft.KeyVault', 'Microsoft.ContainerInstance']));
+      expect(list.every((x) => x.registrationState === 'Registered')).toBe(true);
+      const web = await rm.providers.get('Microsoft.Web');
+      expect(web).toMatchObject({ id: `/subscriptions/${pub.subscriptionId}/providers/Microsoft.Web`, namespace: 'Microsoft.Web', registrationState: 'Registered', registrationPolicy: 'RegistrationRequired' });
+      const sites = web.resourceTypes!.find((x) => x.resourceType === 'sites')!;
+      expect(sites.locations).toEqual(expect.arrayContaining(['West Europe', 'East US', 'North Europe']));
+      expect(sites.apiVersions).toEqual(expect.arrayContaining(['2022-03-01']));
+      const compute = await rm.providers.get('microsoft.compute');
+      expect(compute.resourceTypes!.map((x) => x.resourceType)).toEqual(expect.arrayContaining(['virtualMachines', 'locations/usages']));
+      await expect(rm.providers.get('Microsoft.Nope')).rejects.toMatchObject({ statusCode: 404, code: 'InvalidResourceNamespace' });
+    });
+
+    it('control settings: a namespace NotRegistered (register fixes it), a resource type unavailable in a location', async () => {
+      const p = await h.createPublisher();
+      const { rm } = armClients(h, p, p.subscriptionId);
+      const r = await control(h, 'PATCH', `/_emulator/subscriptions/${p.subscriptionId}/providers/Microsoft.Web`, { registrationState: 'NotRegistered', unavailableLocations: { sites: ['West Europe', 'northeurope'] } });
+      expect(r.status).toBe(200);
+      const web = await rm.providers.get('Microsoft.Web');
+      expect(web.registrationState).toBe('NotRegistered');
+      const sites = web.resourceTypes!.find((x) => x.resourceType === 'sites')!;
+      expect(sites.locations).not.toContain('West Europe');
+      expect(sites.locations).not.toContain('North Europe');
+      expect(sites.locations).toContain('East US');
+      expect(web.resourceTypes!.find((x) => x.resourceType === 'serverFarms')!.locations).toContain('West Europe');
+      // Another subscription is unaffected.
+      expect((await armClients(h, pub, pub.subscriptionId).rm.providers.get('Microsoft.Web')).registrationState).toBe('Registered');
+
+      // A Reader may not register; a Contributor may.
+      const reader = await h.createClient({ tenantId: p.tenantId, subscriptionRoles: [{ subscriptionId: p.subscriptionId, role: 'Reader' }] });
+      await expect(armClients(h, reader, p.subscriptionId).rm.providers.register('Microsoft.Web')).rejects.toMatchObject({ statusCode: 403, code: 'AuthorizationFailed' });
+      expect((await rm.providers.register('Microsoft.Web')).registrationState).toBe('Registered');
+      expect((await rm.providers.unregister('Microsoft.Web')).registrationState).toBe('Unregistered');
+
+      expect(h.setProvider(p.subscriptionId, 'Microsoft.Web', 'reset')).toMatchObject({ registrationState: 'Registered' });
+      expect((await rm.providers.get('Microsoft.Web')).resourceTypes!.find((x) => x.resourceType === 'sites')!.locations).toContain('West Europe');
+      expect((await control(h, 'PATCH', `/_emulator/subscriptions/${p.subscriptionId}/providers/Microsoft.Web`, { unavailableLocations: { nothing: ['westeurope'] } })).body.error.code).toBe('InvalidProviderSettings');
+      expect((await control(h, 'PATCH', `/_emulator/subscriptions/${p.subscriptionId}/providers/Microsoft.Web`, { unavailableLocations: { sites: ['atlantis'] } })).body.error.code).toBe('InvalidProviderSettings');
+      expect((await control(h, 'PATCH', `/_emulator/subscriptions/${p.subscriptionId}/providers/Microsoft.Nope`, { registrationState: 'NotRegistered' })).status).toBe(404);
+    });
+
+    it('providers.* faults answer the injected error', async () => {
+      const { rm } = armClients(h, pub, pub.subscriptionId);
+      h.setFaults([{ operation: 'providers.get', status: 409, errorCode: 'Conflict', count: 1 }]);
+      try {
+        await expect(rm.providers.get('Microsoft.Compute')).rejects.toMatchObject({ statusCode: 409, code: 'Conflict' });
+        expect((await rm.providers.get('Microsoft.Compute')).namespace).toBe('Microsoft.Compute');
+      } finally {
+        h.setFaults([]);
+      }
+    });
+  });
 });

@@ -15,6 +15,7 @@ import { getSubscription, listSubscriptions, pollOperation, providerNotFound, re
 import { listWorkflowsBySubscription, workflowAction, workflowRequest, workflowScope } from './workflows';
 import { deallocateVirtualMachine, getComputeOperation, getVirtualMachine, getVirtualMachineInstanceView, listAllVirtualMachines, listVirtualMachines, startVirtualMachine, vmScope } from './compute';
 import { getRoleAssignment, getRoleDefinition, listRoleAssignments, listRoleDefinitions } from './authorization';
+import { getProvider, listProviders, providerAction, registerProvider } from './providers';
 
 const SUB = '/subscriptions/{subscriptionId}';
 const RG = `${SUB}/resourcegroups/{resourceGroupName}`;
@@ -46,6 +47,7 @@ const deallocateVm = vmAction('deallocate');
 const readComputeOperations: ArmPermission = { action: 'Microsoft.Compute/locations/operations/read', scope: subScope, category: 'reads' };
 const authzScope = (r: ArmRequest): string => (r.params.resourceGroupName !== undefined ? rgScope(r) : subScope(r));
 const roleAssignments: ArmPermission = { action: (r) => `Microsoft.Authorization/roleAssignments/${verbOf(r.category)}`, scope: authzScope };
+const providers: ArmPermission = { action: providerAction, scope: subScope };
 const roleDefinitions: ArmPermission = { action: (r) => `Microsoft.Authorization/roleDefinitions/${verbOf(r.category)}`, scope: authzScope };
 
 const notAllowed = (r: ArmRequest): void => {
@@ -142,6 +144,15 @@ export const ARM_ROUTES: readonly ArmRoute[] = [
   { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}`, throttle: 'reads', fault: 'operations.poll', permission: readComputeOperations, handler: getComputeOperation },
   { methods: '*', pattern: `${SUB}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}`, throttle: 'byMethod', permission: readComputeOperations, handler: notAllowed },
   { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Logic/workflows`, requires: 'logic', throttle: 'reads', permission: readSubscription, handler: listWorkflowsBySubscription },
+  // Resource providers (providers.ts); a bare `{namespace}` would otherwise reach the catch-all below
+  { methods: ['GET'], pattern: `${SUB}/providers`, throttle: 'reads', fault: 'providers.list', permission: providers, handler: listProviders },
+  { methods: '*', pattern: `${SUB}/providers`, throttle: 'byMethod', permission: providers, handler: notAllowed },
+  { methods: ['GET'], pattern: `${SUB}/providers/{namespace}`, throttle: 'reads', fault: 'providers.get', permission: providers, handler: getProvider },
+  { methods: '*', pattern: `${SUB}/providers/{namespace}`, throttle: 'byMethod', permission: providers, handler: notAllowed },
+  { methods: ['POST'], pattern: `${SUB}/providers/{namespace}/register`, throttle: 'writes', fault: 'providers.register', permission: providers, handler: registerProvider },
+  { methods: '*', pattern: `${SUB}/providers/{namespace}/register`, throttle: 'byMethod', permission: providers, handler: notAllowed },
+  { methods: ['POST'], pattern: `${SUB}/providers/{namespace}/unregister`, throttle: 'writes', fault: 'providers.unregister', permission: providers, handler: registerProvider },
+  { methods: '*', pattern: `${SUB}/providers/{namespace}/unregister`, throttle: 'byMethod', permission: providers, handler: notAllowed },
   { methods: '*', pattern: `${SUB}/providers/{namespace}/{*rest}`, throttle: 'byMethod', permission: readSubscription, handler: providerNotFound },
   { methods: '*', pattern: `${SUB}/{resourceType}/{*rest}`, throttle: 'byMethod', permission: readSubscription, handler: resourceTypeNotFound },
 ];
