@@ -6,6 +6,7 @@ import { createClient, createPublisher, DirectoryError, setClientSecretEndDateTi
 import { applicationResource } from './graph/applications';
 import { removeRoleAssignments, roleAssignmentBody, setRoleAssignment } from './arm/authorization';
 import { catalogProvider, PROVIDER_CATALOG, providerBody, setProviderSettings } from './arm/providers';
+import { computeUsages, setComputeQuota } from './arm/usages';
 import { handleIdentityControl } from './directory';
 import type { EmulatorState, StateStore, Subscription } from './state';
 import type { ArmService } from './arm/arm';
@@ -58,7 +59,8 @@ function controlError(ctx: Ctx, status: number, code: string, message: string): 
  * as Graph returns it; PATCH `{secretEndDateTime}` moves the secret's expiry), GET subscriptions/{id}, GET
  * subscriptions/{id}/role-assignments, DELETE|PUT subscriptions/{id}/role-assignments/{principalId|clientId} (PUT
  * `{role}`; arm/authorization.ts), GET subscriptions/{id}/providers[/{namespace}], PATCH|DELETE
- * subscriptions/{id}/providers/{namespace} (`{registrationState?, unavailableLocations?}`; arm/providers.ts), GET state, GET|PUT settings
+ * subscriptions/{id}/providers/{namespace} (`{registrationState?, unavailableLocations?}`; arm/providers.ts),
+ * GET|PUT|DELETE subscriptions/{id}/compute-quotas/{location} (PUT `{cores?, families?}`; arm/usages.ts), GET state, GET|PUT settings
  * (`{deploymentSeconds?, vmStartSeconds?, vmDeallocateSeconds?}`, at least one),
  * GET|PUT|DELETE faults. (Users and redirect URIs: signin.ts; mail: smtp.ts.) Errors: `{ error: { code,
  * message } }` with 400/404/405.
@@ -122,6 +124,13 @@ export function handleControl(ctx: Ctx, deps: ControlDeps): void {
       }
       if (s.length === 4 && m === 'PATCH') return send(ctx, 200, setProviderSettings(deps.state, deps.store, sub.id, s[3], obj));
       if (s.length === 4 && m === 'DELETE') return send(ctx, 200, setProviderSettings(deps.state, deps.store, sub.id, s[3], 'reset'));
+    }
+    if (what === 'subscriptions' && s.length === 4 && s[2] === 'compute-quotas') {
+      const sub = deps.state.subscriptions[s[1].toLowerCase()];
+      if (!sub) return controlError(ctx, 404, 'SubscriptionNotFound', `The subscription '${s[1].slice(0, 100)}' could not be found.`);
+      if (m === 'GET') return send(ctx, 200, { value: computeUsages(deps.state, sub.id, s[3]) });
+      if (m === 'PUT' || m === 'PATCH') return send(ctx, 200, { value: setComputeQuota(deps.state, deps.store, sub.id, s[3], obj) });
+      if (m === 'DELETE') return send(ctx, 200, { value: setComputeQuota(deps.state, deps.store, sub.id, s[3], 'reset') });
     }
     if (what === 'subscriptions' && s.length === 2 && m === 'GET') {
       const sub = deps.state.subscriptions[s[1].toLowerCase()];

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ensureTlsMaterial } from './tls';
-import { StateStore, emptyState, type EmulatorSettings, type EmulatorState, type PasswordCredentialInfo } from './state';
+import { StateStore, emptyState, type ComputeQuota, type EmulatorSettings, type EmulatorState, type PasswordCredentialInfo } from './state';
 import { DEFAULT_VM_OPERATION_SECONDS } from './arm/compute';
 import { loadSigningKeys, handleEntra, type SigningKeys } from './entra';
 import { FaultStore, type ActiveFault, type FaultRule } from './faults';
@@ -20,6 +20,7 @@ import { createClient, createPublisher, setClientSecretEndDateTime, setRedirectU
 import { applicationResource } from './graph/applications';
 import { removeRoleAssignments, setRoleAssignment } from './arm/authorization';
 import { setProviderSettings, type ProviderSettings } from './arm/providers';
+import { setComputeQuota } from './arm/usages';
 import { DEFAULT_SIGN_IN_SETTINGS, SignInService, type SignInSettings } from './signin';
 import { listUsers, type CreateUserOptions, type UpdateUserOptions, type UserInfo, type UserView } from './users';
 import { MailService, type MailFilter, type MailMessage } from './smtp';
@@ -38,7 +39,8 @@ export { DirectoryError } from './directory';
 export { DEFAULT_SIGN_IN_SETTINGS } from './signin';
 export { MAIL_MAX_MESSAGE_BYTES, MAIL_MAX_MESSAGES } from './smtp';
 export { DEFAULT_VM_OPERATION_SECONDS } from './arm/compute';
-export type { EmulatorSettings, PasswordCredentialInfo } from './state';
+export type { ComputeQuota, EmulatorSettings, PasswordCredentialInfo } from './state';
+export { DEFAULT_REGIONAL_VCPU_LIMIT } from './arm/usages';
 export type { ProviderSettings } from './arm/providers';
 
 /** Options of startEmulator. */
@@ -158,6 +160,12 @@ export interface EmulatorHandle {
    * `'reset'` = DELETE (catalog defaults). Returns the provider as ARM shows it. Throws DirectoryError 400/404.
    */
   setProvider(subscriptionId: string, namespace: string, settings: ProviderSettings | 'reset'): Record<string, unknown>;
+  /**
+   * Same as PUT /_emulator/subscriptions/{s}/compute-quotas/{location} `{cores?, families?}` (limits merged in) or DELETE
+   * (`'reset'`: defaults, DEFAULT_REGIONAL_VCPU_LIMIT): the vCPU limits Compute's usage list shows and deployment
+   * validation enforces (QuotaExceeded). Returns the usage list for that location. Throws DirectoryError 400/404.
+   */
+  setComputeQuota(subscriptionId: string, location: string, quota: ComputeQuota | 'reset'): Array<Record<string, unknown>>;
   /** Live sign-in lifetimes (codes, refresh tokens, SSO sessions); changing a field takes effect at once. */
   signIn: SignInSettings;
   /** `smtp://127.0.0.1:PORT` of the SMTP sink, when started with `smtpPort`. */
@@ -381,6 +389,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     removeRoleAssignment: (subscriptionId, principal) => removeRoleAssignments(state, store, subscriptionId, principal),
     setRoleAssignment: (subscriptionId, principal, role) => setRoleAssignment(state, store, subscriptionId, principal, role),
     setProvider: (subscriptionId, namespace, settings) => setProviderSettings(state, store, subscriptionId, namespace, settings),
+    setComputeQuota: (subscriptionId, location, quota) => setComputeQuota(state, store, subscriptionId, location, quota),
     signIn: signInSettings,
     smtpUrl: mail.url,
     smtpPort: mail.port,

@@ -6,8 +6,9 @@ jest.setTimeout(60_000);
  */
 import { Client } from '@microsoft/microsoft-graph-client';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { ComputeManagementClient } from '@azure/arm-compute';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
-import { start, credential, control, tlsOptions, armClients } from './helpers';
+import { start, credential, control, tlsOptions, armClients, fastPoll } from './helpers';
 import type { EmulatorHandle, PublisherInfo } from '../../emulator/src';
 import { fetchDispatcherTrusting } from '../../emulator/src/dynamics/clientTls';
 
@@ -24,6 +25,20 @@ async function graphClient(h: EmulatorHandle, c: { tenantId: string; clientId: s
 /** AuthorizationManagementClient 9 against the emulator: `endpoint`, and `credentialScopes` (it derives the scope from the endpoint otherwise). */
 function authorizationClient(h: EmulatorHandle, c: { tenantId: string; clientId: string; clientSecret: string }, subscriptionId: string): AuthorizationManagementClient {
   return new AuthorizationManagementClient(credential(h, c), subscriptionId, { endpoint: h.url, credentialScopes: ['https://management.azure.com/.default'], tlsOptions: tlsOptions(h) });
+}
+
+/** ComputeManagementClient 24 against the emulator (its token scope stays ARM's). */
+function computeClient(h: EmulatorHandle, c: { tenantId: string; clientId: string; clientSecret: string }, subscriptionId: string): ComputeManagementClient {
+  return new ComputeManagementClient(credential(h, c), subscriptionId, { endpoint: h.url, tlsOptions: tlsOptions(h) });
+}
+
+/** A template of VMs (name, size, location) without expressions. */
+function vmTemplate(vms: Array<{ name: string; size: string; location: string }>): Record<string, unknown> {
+  return {
+    $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
+    contentVersion: '1.0.0.0',
+    resources: vms.map((vm) => ({ type: 'Microsoft.Compute/virtualMachines', apiVersion: '2024-07-01', name: vm.name, location: vm.location, properties: { hardwareProfile: { vmSize: vm.size } } })),
+  };
 }
 
 async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -269,6 +284,60 @@ describe('emulator: ARM publish preflight APIs through the real SDKs', () => {
       try {
         await expect(rm.providers.get('Microsoft.Compute')).rejects.toMatchObject({ statusCode: 409, code: 'Conflict' });
         expect((await rm.providers.get('Microsoft.Compute')).namespace).toBe('Microsoft.Compute');
+      } finally {
+        h.setFaults([]);
+      }
+    });
+  });
+
+  describe('Compute usages (@azure/arm-compute 24 usage.list)', () => {
+    it("counts the subscription's VM vCPUs per location and family against the (configurable) limits", async () => {
+      const p = await h.createPublisher();
+      const { rm, dep } = armClients(h, p, p.subscriptionId);
+      await rm.resourceGroups.createOrUpdate('vms', { location: 'westeurope' });
+      const d = await dep.deployments.beginCreateOrUpdateAndWait('vms', 'vms', {
+        properties: {
+          mode: 'Incremental',
+          template: vmTemplate([
+            { name: 'a', size: 'Standard_D2s_v3', location: 'westeurope' },
+            { name: 'b', size: 'Standard_D4s_v3', location: 'westeurope' },
+            { name: 'c', size: 'Standard_B1s', location: 'westeurope' },
+            { name: 'd', size: 'Standard_D2_v2', location: 'northeurope' },
+          ]),
+        },
+      }, fastPoll);
+      expect(d.properties?.provisioningState).toBe('Succeeded');
+      const compute = computeClient(h, p, p.subscriptionId);
+      const usages = await all(compute.usage.list('westeurope'));
+      const by = (name: string): { currentValue?: number; limit?: number; unit?: string; name?: { localizedValue?: string } } | undefined => usages.find((u) => u.name?.value === name);
+      expect(by('cores')).toMatchObject({ currentValue: 7, limit: 100, unit: 'Count', name: { localizedValue: 'Total Regional vCPUs' } });
+      expect(by('standardDSv3Family')).toMatchObject({ currentValue: 6, limit: 100, name: { localizedValue: 'Standard DSv3 Family vCPUs' } });
+      expect(by('standardBSFamily')?.currentValue).toBe(1);
+      expect(by('virtualMachines')).toMatchObject({ currentValue: 3, limit: 25000 });
+      expect(by('standardDv2Family')?.currentValue).toBe(0);
+      const north = await all(compute.usage.list('North Europe'));
+      expect(north.find((u) => u.name?.value === 'cores')?.currentValue).toBe(2);
+      expect(north.find((u) => u.name?.value === 'standardDv2Family')?.currentValue).toBe(2);
+
+      const r = await control(h, 'PUT', `/_emulator/subscriptions/${p.subscriptionId}/compute-quotas/westeurope`, { cores: 10, families: { standardDSv3Family: 8 } });
+      expect(r.status).toBe(200);
+      const after = await all(compute.usage.list('westeurope'));
+      expect(after.find((u) => u.name?.value === 'cores')).toMatchObject({ currentValue: 7, limit: 10 });
+      expect(after.find((u) => u.name?.value === 'standardDSv3Family')).toMatchObject({ currentValue: 6, limit: 8 });
+      expect((await all(compute.usage.list('northeurope'))).find((u) => u.name?.value === 'cores')?.limit).toBe(100);
+      h.setComputeQuota(p.subscriptionId, 'westeurope', 'reset');
+      expect((await all(compute.usage.list('westeurope'))).find((u) => u.name?.value === 'cores')?.limit).toBe(100);
+      expect((await control(h, 'PUT', `/_emulator/subscriptions/${p.subscriptionId}/compute-quotas/atlantis`, { cores: 1 })).body.error.code).toBe('InvalidLocation');
+      expect((await control(h, 'PUT', `/_emulator/subscriptions/${p.subscriptionId}/compute-quotas/westeurope`, { cores: -1 })).body.error.code).toBe('InvalidQuota');
+      await expect(all(compute.usage.list('atlantis'))).rejects.toMatchObject({ statusCode: 404, code: 'NoRegisteredProviderFound' });
+    });
+
+    it('usage.list faults answer the injected error', async () => {
+      const compute = computeClient(h, pub, pub.subscriptionId);
+      h.setFaults([{ operation: 'usage.list', status: 403, errorCode: 'AuthorizationFailed', count: 1 }]);
+      try {
+        await expect(all(compute.usage.list('westeurope'))).rejects.toMatchObject({ statusCode: 403 });
+        expect((await all(compute.usage.list('westeurope'))).find((u) => u.name?.value === 'cores')?.currentValue).toBe(0);
       } finally {
         h.setFaults([]);
       }

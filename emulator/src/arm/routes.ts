@@ -16,6 +16,7 @@ import { listWorkflowsBySubscription, workflowAction, workflowRequest, workflowS
 import { deallocateVirtualMachine, getComputeOperation, getVirtualMachine, getVirtualMachineInstanceView, listAllVirtualMachines, listVirtualMachines, startVirtualMachine, vmScope } from './compute';
 import { getRoleAssignment, getRoleDefinition, listRoleAssignments, listRoleDefinitions } from './authorization';
 import { getProvider, listProviders, providerAction, registerProvider } from './providers';
+import { listComputeUsages } from './usages';
 
 const SUB = '/subscriptions/{subscriptionId}';
 const RG = `${SUB}/resourcegroups/{resourceGroupName}`;
@@ -47,6 +48,7 @@ const deallocateVm = vmAction('deallocate');
 const readComputeOperations: ArmPermission = { action: 'Microsoft.Compute/locations/operations/read', scope: subScope, category: 'reads' };
 const authzScope = (r: ArmRequest): string => (r.params.resourceGroupName !== undefined ? rgScope(r) : subScope(r));
 const roleAssignments: ArmPermission = { action: (r) => `Microsoft.Authorization/roleAssignments/${verbOf(r.category)}`, scope: authzScope };
+const readComputeUsages: ArmPermission = { action: 'Microsoft.Compute/locations/usages/read', scope: subScope, category: 'reads' };
 const providers: ArmPermission = { action: providerAction, scope: subScope };
 const roleDefinitions: ArmPermission = { action: (r) => `Microsoft.Authorization/roleDefinitions/${verbOf(r.category)}`, scope: authzScope };
 
@@ -143,6 +145,8 @@ export const ARM_ROUTES: readonly ArmRoute[] = [
   { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Compute/virtualMachines`, throttle: 'reads', fault: 'virtualMachines.listAll', permission: { action: 'Microsoft.Compute/virtualMachines/read', scope: subScope, category: 'reads' }, handler: listAllVirtualMachines },
   { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}`, throttle: 'reads', fault: 'operations.poll', permission: readComputeOperations, handler: getComputeOperation },
   { methods: '*', pattern: `${SUB}/providers/Microsoft.Compute/locations/{location}/operations/{operationId}`, throttle: 'byMethod', permission: readComputeOperations, handler: notAllowed },
+  { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Compute/locations/{location}/usages`, throttle: 'reads', fault: 'usage.list', permission: readComputeUsages, handler: listComputeUsages },
+  { methods: '*', pattern: `${SUB}/providers/Microsoft.Compute/locations/{location}/usages`, throttle: 'byMethod', permission: readComputeUsages, handler: notAllowed },
   { methods: ['GET'], pattern: `${SUB}/providers/Microsoft.Logic/workflows`, requires: 'logic', throttle: 'reads', permission: readSubscription, handler: listWorkflowsBySubscription },
   // Resource providers (providers.ts); a bare `{namespace}` would otherwise reach the catch-all below
   { methods: ['GET'], pattern: `${SUB}/providers`, throttle: 'reads', fault: 'providers.list', permission: providers, handler: listProviders },
