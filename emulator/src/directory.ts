@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { audienceFor, findApplication, hashSecret, jwks, listApplications, liveSigningKeys, newClientSecret, rotateSigningKeys, SERVICE_API, signAccessToken, signApiAccessToken, TOKEN_LIFETIME_SECONDS } from './entra';
-import { normalizeLocation } from './arm/arm';
+import { normalizeLocation } from './arm/common';
 import type { ApiApplication, AppClient, EmulatorState, PasswordCredentialInfo, StateStore, Tenant } from './state';
 import type { Ctx } from './http';
 import { controlRequest, isObject, send } from './http';

@@ -45,8 +45,8 @@ describe('ARM route table', () => {
     });
   });
 
-  it('names a fault operation only from the documented ARM/Logic/Compute sets', () => {
+  it('names a fault operation only from the documented ARM/Logic/Compute/preflight sets', () => {
     const ops = ARM_ROUTES.flatMap((r) => (r.fault ? [r.fault] : []));
-    for (const op of ops) expect(op).toMatch(/^(resourceGroups\.(createOrUpdate|get|checkExistence|update|list|delete)|operations\.poll|deployments\.(createOrUpdate|get|list|delete|cancel)|resources\.(get|list|delete)|logic\.(list|get|createOrUpdate|update|delete|action)|virtualMachines\.(get|list|listAll|instanceView|start|deallocate))$/);
+    for (const op of ops) expect(op).toMatch(/^(resourceGroups\.(createOrUpdate|get|checkExistence|update|list|delete)|operations\.poll|deployments\.(createOrUpdate|get|list|delete|cancel)|resources\.(get|list|delete)|logic\.(list|get|createOrUpdate|update|delete|action)|virtualMachines\.(get|list|listAll|instanceView|start|deallocate)|deployments\.validate|roleAssignments\.(list|get)|roleDefinitions\.(list|get)|providers\.(list|get|register|unregister)|usage\.list)$/);
   });
 });
