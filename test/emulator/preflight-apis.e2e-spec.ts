@@ -11,6 +11,11 @@ import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-grap
 import { start, credential, control, tlsOptions, armClients, fastPoll } from './helpers';
 import type { EmulatorHandle, PublisherInfo } from '../../emulator/src';
 import { fetchDispatcherTrusting } from '../../emulator/src/dynamics/clientTls';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DeploymentsClient } from '@azure/arm-resourcesdeployments';
+import { ARM_FIXTURES } from '../support/fixtures-dir';
 
 /** The real Graph client against the emulator (baseUrl /graph/, customHosts so the auth middleware sends the token). */
 async function graphClient(h: EmulatorHandle, c: { tenantId: string; clientId: string; clientSecret: string }): Promise<Client> {
@@ -39,6 +44,21 @@ function vmTemplate(vms: Array<{ name: string; size: string; location: string }>
     contentVersion: '1.0.0.0',
     resources: vms.map((vm) => ({ type: 'Microsoft.Compute/virtualMachines', apiVersion: '2024-07-01', name: vm.name, location: vm.location, properties: { hardwareProfile: { vmSize: vm.size } } })),
   };
+}
+
+/**
+ * deployments.beginValidateAndWait as a preflight calls it. ARM answers an invalid template with a synchronous 400,
+ * which the SDK's poller (arm-resourcesdeployments 2.0) rejects as a bare "The long-running operation has failed":
+ * the error body is read through `onResponse`.
+ */
+async function validate(dep: DeploymentsClient, rg: string, name: string, properties: Record<string, unknown>): Promise<{ ok: true; result: any } | { ok: false; status: number; error: any; thrown: Error }> {
+  let raw: { status: number; parsedBody?: unknown } | undefined;
+  try {
+    const result = await dep.deployments.beginValidateAndWait(rg, name, { properties: { mode: 'Incremental', ...properties } }, { ...fastPoll, onResponse: (r: { status: number; parsedBody?: unknown }) => (raw = r) });
+    return { ok: true, result };
+  } catch (e) {
+    return { ok: false, status: raw?.status ?? 0, error: (raw?.parsedBody as { error?: unknown } | undefined)?.error, thrown: e as Error };
+  }
 }
 
 async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -338,6 +358,165 @@ describe('emulator: ARM publish preflight APIs through the real SDKs', () => {
       try {
         await expect(all(compute.usage.list('westeurope'))).rejects.toMatchObject({ statusCode: 403 });
         expect((await all(compute.usage.list('westeurope'))).find((u) => u.name?.value === 'cores')?.currentValue).toBe(0);
+      } finally {
+        h.setFaults([]);
+      }
+    });
+  });
+
+  describe('deployment validation (@azure/arm-resourcesdeployments deployments.beginValidateAndWait)', () => {
+    const base = { $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#', contentVersion: '1.0.0.0' };
+    const storage = (name: string, location = "[resourceGroup().location]"): Record<string, unknown> => ({ type: 'Microsoft.Storage/storageAccounts', apiVersion: '2023-01-01', name, location, sku: { name: 'Standard_LRS' }, kind: 'StorageV2', properties: {} });
+    let p: PublisherInfo;
+    let clients: ReturnType<typeof armClients>;
+
+    beforeAll(async () => {
+      p = await h.createPublisher();
+      clients = armClients(h, p, p.subscriptionId);
+      await clients.rm.resourceGroups.createOrUpdate('val', { location: 'westeurope' });
+    });
+
+    it('a valid template: 200 Succeeded with validatedResources, providers and dependencies; nothing is created', async () => {
+      const template = {
+        ...base,
+        parameters: { sku: { type: 'string', allowedValues: ['Standard_LRS', 'Standard_GRS'], defaultValue: 'Standard_LRS' }, prefix: { type: 'string', minLength: 3 } },
+        resources: [
+          { ...storage("[concat(parameters('prefix'), 'sa')]"), sku: { name: "[parameters('sku')]" } },
+          { type: 'Microsoft.Web/serverfarms', apiVersion: '2022-03-01', name: 'plan', location: '[resourceGroup().location]', sku: { name: 'B1' } },
+          { type: 'Microsoft.Web/sites', apiVersion: '2022-03-01', name: "[concat(parameters('prefix'), '-web')]", location: '[resourceGroup().location]', dependsOn: ["[resourceId('Microsoft.Web/serverfarms', 'plan')]"], properties: { serverFarmId: "[resourceId('Microsoft.Web/serverfarms', 'plan')]" } },
+        ],
+      };
+      const v = await validate(clients.dep, 'val', 'check1', { template, parameters: { prefix: { value: 'tdx' } } });
+      if (!v.ok) throw v.thrown;
+      const props = v.result.properties;
+      expect(v.result).toMatchObject({ id: `/subscriptions/${p.subscriptionId}/resourceGroups/val/providers/Microsoft.Resources/deployments/check1`, name: 'check1' });
+      expect(props.provisioningState).toBe('Succeeded');
+      expect(props.validatedResources.map((x: { id: string }) => x.id)).toEqual(expect.arrayContaining([
+        `/subscriptions/${p.subscriptionId}/resourceGroups/val/providers/Microsoft.Storage/storageAccounts/tdxsa`,
+        `/subscriptions/${p.subscriptionId}/resourceGroups/val/providers/Microsoft.Web/sites/tdx-web`,
+      ]));
+      expect(props.providers).toEqual(expect.arrayContaining([{ namespace: 'Microsoft.Web', resourceTypes: expect.arrayContaining([{ resourceType: 'sites', locations: ['westeurope'] }]) }]));
+      expect(props.dependencies).toEqual([expect.objectContaining({ resourceName: 'tdx-web', dependsOn: [expect.objectContaining({ resourceType: 'Microsoft.Web/serverfarms', resourceName: 'plan' })] })]);
+      expect(props.parameters).toMatchObject({ prefix: { type: 'String', value: 'tdx' }, sku: { type: 'String', value: 'Standard_LRS' } });
+      // Nothing was created: no deployment, no resource.
+      expect(await all(clients.dep.deployments.listByResourceGroup('val'))).toEqual([]);
+      expect(await all(clients.rm.resources.listByResourceGroup('val'))).toEqual([]);
+    });
+
+    it('the vm-simple-linux fixture validates', async () => {
+      const read = (f: string): any => JSON.parse(readFileSync(join(ARM_FIXTURES, 'vm-simple-linux', f), 'utf8').replace(/^\uFEFF/, ''));
+      const parameters = read('azuredeploy.parameters.json').parameters as Record<string, { value: string }>;
+      for (const x of Object.values(parameters)) x.value = x.value === 'GEN-PASSWORD' ? `Gp!${randomBytes(8).toString('base64url')}9a` : `gen${randomBytes(5).toString('hex')}`;
+      const v = await validate(clients.dep, 'val', 'vm', { template: read('azuredeploy.json'), parameters });
+      if (!v.ok) throw new Error(JSON.stringify(v.error));
+      expect(v.result.properties.validatedResources.map((x: { id: string }) => x.id.split('/providers/')[1].split('/').slice(0, 2).join('/'))).toEqual(expect.arrayContaining(['Microsoft.Compute/virtualMachines', 'Microsoft.Network/virtualNetworks', 'Microsoft.Network/publicIPAddresses']));
+    });
+
+    it('parameter constraints, template function errors and missing parameters: 400 InvalidTemplate', async () => {
+      const template = { ...base, parameters: { sku: { type: 'string', allowedValues: ['a', 'b'] }, n: { type: 'int', maxValue: 3, defaultValue: 1 } }, resources: [] };
+      const notAllowed = await validate(clients.dep, 'val', 'bad1', { template, parameters: { sku: { value: 'c' } } });
+      expect(notAllowed).toMatchObject({ ok: false, status: 400, error: { code: 'InvalidTemplate', message: expect.stringContaining("The parameter value is not part of the allowed value(s): 'a,b'") } });
+      if (!notAllowed.ok) expect(notAllowed.thrown.message).toMatch(/The long-running operation has failed/);
+      expect(await validate(clients.dep, 'val', 'bad2', { template, parameters: { sku: { value: 'a' }, n: { value: 9 } } })).toMatchObject({ status: 400, error: { code: 'InvalidTemplate', message: expect.stringContaining("less than or equal to '3'") } });
+      expect(await validate(clients.dep, 'val', 'bad3', { template })).toMatchObject({ status: 400, error: { code: 'InvalidTemplate', message: expect.stringContaining("The value for the template parameter 'sku'") } });
+      const fn = { ...base, resources: [storage("[toUpperr('x')]")] };
+      expect(await validate(clients.dep, 'val', 'bad4', { template: fn })).toMatchObject({ status: 400, error: { code: 'InvalidTemplate', message: expect.stringContaining("The template function 'toUpperr' is not valid") } });
+      expect(await validate(clients.dep, 'val', 'bad5', { template: fn, mode: 'Sideways' })).toMatchObject({ status: 400, error: { code: 'InvalidDeploymentMode' } });
+    });
+
+    it('unknown namespaces and resource types: 400 InvalidTemplateDeployment with the providers\' errors as details', async () => {
+      const template = {
+        ...base,
+        resources: [
+          { type: 'Microsoft.Storage/storageAcounts', apiVersion: '2023-01-01', name: 'typo', location: 'westeurope', properties: {} },
+          { type: 'Contoso.Widgets/widgets', apiVersion: '2024-01-01', name: 'w', location: 'westeurope', properties: {} },
+          storage('fine'),
+        ],
+      };
+      const v = await validate(clients.dep, 'val', 'types', { template });
+      expect(v).toMatchObject({ ok: false, status: 400, error: { code: 'InvalidTemplateDeployment', message: expect.stringMatching(/^The template deployment 'types' is not valid according to the validation procedure\. The tracking id is '[0-9a-f-]{36}'\. See inner errors for details\.$/) } });
+      if (v.ok) return;
+      expect(v.error.details).toEqual([
+        expect.objectContaining({ code: 'InvalidResourceType', message: "The resource type 'storageAcounts' could not be found in the namespace 'Microsoft.Storage' for api version '2023-01-01'." }),
+        expect.objectContaining({ code: 'InvalidResourceNamespace', message: "The resource namespace 'Contoso.Widgets' is invalid." }),
+      ]);
+    });
+
+    it('provider settings: NotRegistered namespace and unavailable location fail validation (and the deployment); register fixes it', async () => {
+      const q = await h.createPublisher();
+      const { rm, dep } = armClients(h, q, q.subscriptionId);
+      await rm.resourceGroups.createOrUpdate('g', { location: 'westeurope' });
+      const template = { ...base, resources: [storage('sa1')] };
+      h.setProvider(q.subscriptionId, 'Microsoft.Storage', { registrationState: 'NotRegistered' });
+      const v = await validate(dep, 'g', 'reg', { template });
+      expect(v).toMatchObject({ status: 400, error: { code: 'InvalidTemplateDeployment', details: [{ code: 'MissingSubscriptionRegistration', target: 'Microsoft.Storage', message: "The subscription is not registered to use namespace 'Microsoft.Storage'. See https://aka.ms/rps-not-found for how to register subscriptions." }] } });
+      await expect(dep.deployments.beginCreateOrUpdateAndWait('g', 'reg', { properties: { mode: 'Incremental', template } }, fastPoll)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidTemplateDeployment' });
+      await rm.providers.register('Microsoft.Storage');
+      expect((await validate(dep, 'g', 'reg', { template })).ok).toBe(true);
+
+      h.setProvider(q.subscriptionId, 'Microsoft.Storage', { unavailableLocations: { storageAccounts: ['westeurope'] } });
+      const loc = await validate(dep, 'g', 'loc', { template });
+      expect(loc).toMatchObject({ status: 400, error: { code: 'InvalidTemplateDeployment', details: [{ code: 'LocationNotAvailableForResourceType', message: expect.stringMatching(/^The provided location 'westeurope' is not available for resource type 'Microsoft.Storage\/storageAccounts'\. List of available regions for the resource type is '[a-z0-9,]+'\.$/) }] } });
+      if (!loc.ok) expect(loc.error.details[0].message).not.toMatch(/'westeurope,|,westeurope[,']/);
+      expect((await validate(dep, 'g', 'loc', { template: { ...base, resources: [storage('sa2', 'northeurope')] } })).ok).toBe(true);
+      await expect(dep.deployments.beginCreateOrUpdateAndWait('g', 'loc', { properties: { mode: 'Incremental', template } }, fastPoll)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidTemplateDeployment' });
+      // A location that is not a region of the type fails validation even without settings.
+      h.setProvider(q.subscriptionId, 'Microsoft.Storage', 'reset');
+      expect(await validate(dep, 'g', 'loc', { template: { ...base, resources: [storage('sa3', 'atlantis')] } })).toMatchObject({ status: 400, error: { details: [{ code: 'LocationNotAvailableForResourceType' }] } });
+      expect((await dep.deployments.beginCreateOrUpdateAndWait('g', 'ok', { properties: { mode: 'Incremental', template } }, fastPoll)).properties?.provisioningState).toBe('Succeeded');
+    });
+
+    it('vCPU quota: new VMs above the regional or family limit fail with QuotaExceeded (validation and, for a set limit, the deployment)', async () => {
+      const q = await h.createPublisher();
+      const { rm, dep } = armClients(h, q, q.subscriptionId);
+      await rm.resourceGroups.createOrUpdate('g', { location: 'westeurope' });
+      const two = vmTemplate([{ name: 'v1', size: 'Standard_D4s_v3', location: 'westeurope' }, { name: 'v2', size: 'Standard_D4s_v3', location: 'westeurope' }]);
+      expect((await validate(dep, 'g', 'q', { template: two })).ok).toBe(true);
+      h.setComputeQuota(q.subscriptionId, 'westeurope', { cores: 6 });
+      const v = await validate(dep, 'g', 'q', { template: two });
+      expect(v).toMatchObject({ status: 400, error: { code: 'InvalidTemplateDeployment', details: [{ code: 'QuotaExceeded', message: expect.stringContaining('exceeding approved Total Regional Cores quota. Additional details - Deployment Model: Resource Manager, Location: westeurope, Current Limit: 6, Current Usage: 0, Additional Required: 8, (Minimum) New Limit Required: 8.') }] } });
+      await expect(dep.deployments.beginCreateOrUpdateAndWait('g', 'q', { properties: { mode: 'Incremental', template: two } }, fastPoll)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidTemplateDeployment' });
+      // One VM fits; once deployed it counts, and a second one no longer fits the family limit.
+      h.setComputeQuota(q.subscriptionId, 'westeurope', { cores: 100, families: { standardDSv3Family: 6 } });
+      const one = vmTemplate([{ name: 'v1', size: 'Standard_D4s_v3', location: 'westeurope' }]);
+      expect((await dep.deployments.beginCreateOrUpdateAndWait('g', 'one', { properties: { mode: 'Incremental', template: one } }, fastPoll)).properties?.provisioningState).toBe('Succeeded');
+      expect((await validate(dep, 'g', 'again', { template: one })).ok).toBe(true); // redeploying v1 adds nothing
+      expect(await validate(dep, 'g', 'more', { template: two })).toMatchObject({ status: 400, error: { details: [{ code: 'QuotaExceeded', message: expect.stringContaining('standardDSv3Family Cores quota. Additional details - Deployment Model: Resource Manager, Location: westeurope, Current Limit: 6, Current Usage: 4, Additional Required: 4') }] } });
+    });
+
+    it('RBAC: a Reader gets 403 AuthorizationFailed (validate/action); a missing resource group 404', async () => {
+      const reader = await h.createClient({ tenantId: p.tenantId, subscriptionRoles: [{ subscriptionId: p.subscriptionId, role: 'Reader' }] });
+      const { dep } = armClients(h, reader, p.subscriptionId);
+      const v = await validate(dep, 'val', 'ro', { template: { ...base, resources: [] } });
+      expect(v).toMatchObject({ ok: false, status: 403, error: { code: 'AuthorizationFailed', message: expect.stringContaining("'Microsoft.Resources/deployments/validate/action'") } });
+      expect(await validate(clients.dep, 'nope', 'x', { template: { ...base, resources: [] } })).toMatchObject({ status: 404, error: { code: 'ResourceGroupNotFound' } });
+    });
+
+    it('an error that would only fail the deployment later does not fail validation (Warning diagnostic)', async () => {
+      const template = { ...base, resources: [], outputs: { k: { type: 'object', value: "[reference(resourceId('Microsoft.Storage/storageAccounts', 'missing'), '2023-01-01')]" } } };
+      const v = await validate(clients.dep, 'val', 'late', { template });
+      if (!v.ok) throw new Error(JSON.stringify(v.error));
+      expect(v.result.properties).toMatchObject({ provisioningState: 'Succeeded', diagnostics: [{ level: 'Warning', code: 'ResourceNotFound' }] });
+    });
+
+    it('deployments (PUT) after the shared refactoring: 400 InvalidTemplate at once, later failures end Failed, outputs and echoed parameters', async () => {
+      const bad = { ...base, parameters: { sku: { type: 'string', allowedValues: ['a'] } }, resources: [] };
+      await expect(clients.dep.deployments.beginCreateOrUpdateAndWait('val', 'put1', { properties: { mode: 'Incremental', template: bad, parameters: { sku: { value: 'z' } } } }, fastPoll)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidTemplate' });
+      const late = { ...base, resources: [], outputs: { k: { type: 'object', value: "[reference(resourceId('Microsoft.Storage/storageAccounts', 'missing'), '2023-01-01')]" } } };
+      await expect(clients.dep.deployments.beginCreateOrUpdateAndWait('val', 'put2', { properties: { mode: 'Incremental', template: late } }, fastPoll)).rejects.toThrow(/DeploymentFailed|ResourceNotFound|long-running operation has failed/);
+      expect((await clients.dep.deployments.get('val', 'put2')).properties).toMatchObject({ provisioningState: 'Failed', error: { code: 'DeploymentFailed', details: [{ code: 'ResourceNotFound' }] } });
+      const good = { ...base, parameters: { word: { type: 'string' }, secret: { type: 'securestring' } }, resources: [storage('putsa')], outputs: { w: { type: 'string', value: "[toUpper(parameters('word'))]" } } };
+      const d = await clients.dep.deployments.beginCreateOrUpdateAndWait('val', 'put3', { properties: { mode: 'Incremental', template: good, parameters: { word: { value: 'hi' }, secret: { value: 's3cret' } } } }, fastPoll);
+      expect(d.properties).toMatchObject({ provisioningState: 'Succeeded', outputs: { w: { type: 'String', value: 'HI' } }, parameters: { word: { type: 'String', value: 'hi' }, secret: { type: 'SecureString' } } });
+      expect(JSON.stringify(d)).not.toContain('s3cret');
+      expect((await clients.rm.resources.getById(`/subscriptions/${p.subscriptionId}/resourceGroups/val/providers/Microsoft.Storage/storageAccounts/putsa`, '2023-01-01')).name).toBe('putsa');
+    });
+
+    it('deployments.validate faults answer the injected error', async () => {
+      h.setFaults([{ operation: 'deployments.validate', status: 409, errorCode: 'Conflict', count: 1 }]);
+      try {
+        expect(await validate(clients.dep, 'val', 'f', { template: { ...base, resources: [] } })).toMatchObject({ ok: false, status: 409, error: { code: 'Conflict' } });
+        expect((await validate(clients.dep, 'val', 'f', { template: { ...base, resources: [] } })).ok).toBe(true);
       } finally {
         h.setFaults([]);
       }

@@ -1,16 +1,18 @@
 /**
  * Template deployments (`.../resourcegroups/{rg}/providers/Microsoft.Resources/deployments[/{name}[/...]]`,
- * ARM REST API "Deployments"): validation at PUT (the evaluator runs synchronously), the asynchronous
+ * ARM REST API "Deployments"): validation at PUT (the evaluator runs synchronously) and POST .../validate, the asynchronous
  * execution (Azure-AsyncOperation + operationStatuses), get/list/delete/cancel/operations, history pruning,
  * and applying a finished deployment's result to the resource groups.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { isObject, send } from '../http';
-import { key, type ArmErrorInfo, type Deployment, type ResourceGroup, type Subscription } from '../state';
+import { key, type ArmErrorInfo, type Deployment, type ResourceGroup, type StoredResource, type Subscription } from '../state';
 import type { ArmDeps } from './arm';
-import { armBody, ciEq, deploymentBody, deploymentId, deploymentMs, getRg, nowIso, retryAfter, rgBeingDeleted } from './common';
+import { armBody, ciEq, deploymentBody, deploymentId, deploymentMs, getRg, normalizeLocation, nowIso, retryAfter, rgBeingDeleted } from './common';
 import { ArmHttpError, armError } from './errors';
-import { prepareDeployedCompute } from './compute';
+import { isVm, prepareDeployedCompute } from './compute';
+import { providerPreflight } from './providers';
+import { quotaPreflight } from './usages';
 import { verbOf, type ArmRequest } from './routing';
 import { ArmTemplateError, type TemplateDeploymentRequest } from './template/types';
 
@@ -155,24 +157,28 @@ function deploymentOperations(sub: Subscription, rg: ResourceGroup, d: Deploymen
   }));
 }
 
+/** A deployment request body after ARM's synchronous checks (shared by PUT and validate). */
+interface ParsedDeploymentRequest {
+  rg: ResourceGroup;
+  name: string;
+  props: Record<string, unknown>;
+  mode: 'Incremental' | 'Complete';
+  hasTemplate: boolean;
+  templateLink?: Record<string, unknown>;
+  parametersLink?: { uri: string };
+}
+
 /**
- * `PUT .../deployments/{name}` `{properties: {mode, template | templateLink, parameters?, parametersLink?}}`.
- * Validates the request and runs the evaluator now: validation-phase errors (VALIDATION_CODES) are a
- * synchronous 400; other evaluator errors make the deployment end Failed later. Answers 201 (200 when it
- * replaces a finished one) with state Accepted, `Azure-AsyncOperation` and Retry-After; the deployment
- * runs deploymentSeconds. 400 InvalidDeploymentName / InvalidDeploymentMode / InvalidRequestContent;
- * 409 DeploymentActive (one with that name is running) / ResourceGroupBeingDeleted.
+ * ARM's checks of a deployment request before the template is looked at: 400 InvalidDeploymentName /
+ * InvalidRequestContent / InvalidDeploymentMode, 404 ResourceGroupNotFound, 409 ResourceGroupBeingDeleted.
  */
-export async function putDeployment(r: ArmRequest): Promise<void> {
-  const { ctx, sub, arm } = r;
-  const { deps } = arm;
-  const rgName = r.params.resourceGroupName;
+function parseDeploymentRequest(r: ArmRequest): ParsedDeploymentRequest {
   const name = r.params.deploymentName;
-  const body = armBody(ctx);
+  const body = armBody(r.ctx);
   if (!DEPLOYMENT_NAME.test(name)) {
     throw armError(400, 'InvalidDeploymentName', `The deployment name '${name.slice(0, 100)}' is invalid. It can contain letters, digits, '-', '.', '_', '(', ')' and be at most 64 characters long.`);
   }
-  const rg = getRg(sub, rgName);
+  const rg = getRg(r.sub, r.params.resourceGroupName);
   if (rg.provisioningState === 'Deleting') throw rgBeingDeleted(rg.name);
   const props = body.properties;
   if (!isObject(props)) throw armError(400, 'InvalidRequestContent', "The request content was invalid and could not be deserialized: 'Required property 'properties' not found in JSON.'.");
@@ -186,22 +192,43 @@ export async function putDeployment(r: ArmRequest): Promise<void> {
   if (props.parametersLink !== undefined && props.parametersLink !== null && !(isObject(props.parametersLink) && typeof props.parametersLink.uri === 'string')) {
     throw armError(400, 'InvalidRequestContent', "The request content was invalid: 'parametersLink.uri' must be a string.");
   }
-  const existing = rg.deployments[key(name)];
-  if (existing) {
-    arm.advanceDeployment(sub, rg, existing);
-    if (isActive(existing)) {
-      throw armError(409, 'DeploymentActive', `Unable to edit or replace deployment '${existing.name}': previous deployment from '${existing.createdAt}' is still active (expiration time is '${nowIso(Date.parse(existing.createdAt) + 7 * 86400_000)}'). Please see https://aka.ms/arm-deploy for usage details.`);
-    }
-  }
-  // Validation (synchronous): the evaluator runs now; validation-phase errors refuse the PUT with 400.
+  return {
+    rg,
+    name,
+    props,
+    mode: modeNorm,
+    hasTemplate,
+    ...(hasLink ? { templateLink: props.templateLink as Record<string, unknown> } : {}),
+    ...(isObject(props.parametersLink) ? { parametersLink: props.parametersLink as { uri: string } } : {}),
+  };
+}
+
+/** What the evaluator made of a deployment request. */
+interface Evaluation {
+  /** The resources and outputs, or the error the deployment would end with (DeploymentFailed) when it failed after validation. */
+  pending: NonNullable<Deployment['pending']>;
+  /** Linked templates and parameter files fetched, by URI. */
+  fetched: Map<string, unknown>;
+  /** The template as deployed (inline, or the fetched templateLink). */
+  template: unknown;
+  /** Parameters as ARM echoes them (secure values left out). */
+  parameters: Record<string, unknown>;
+}
+
+/**
+ * Runs the template evaluator on a parsed request (nothing is stored). Validation-phase errors (VALIDATION_CODES)
+ * are thrown as ARM's 400; other evaluator errors become the `pending.error` the deployment would fail with.
+ */
+async function evaluateDeployment(r: ArmRequest, parsed: ParsedDeploymentRequest): Promise<Evaluation> {
+  const { ctx, sub } = r;
+  const { deps } = r.arm;
+  const { rg, name, props, templateLink, parametersLink, hasTemplate } = parsed;
   const fetched = new Map<string, unknown>();
   const fetchTemplate = async (uri: string): Promise<unknown> => {
     const doc = await deps.fetchTemplate(uri);
     fetched.set(uri, doc);
     return doc;
   };
-  const templateLink = hasLink ? (props.templateLink as Record<string, unknown>) : undefined;
-  const parametersLink = isObject(props.parametersLink) ? (props.parametersLink as { uri: string }) : undefined;
   const req: TemplateDeploymentRequest = {
     scope: { tenantId: sub.tenantId, subscriptionId: sub.id, resourceGroupName: rg.name, location: rg.location, resourceGroupTags: rg.tags, deploymentName: name, armEndpoint: ctx.baseUrl },
     ...(hasTemplate ? { template: props.template } : {}),
@@ -211,7 +238,7 @@ export async function putDeployment(r: ArmRequest): Promise<void> {
     fetchTemplate,
     existingResources: Object.values(sub.resourceGroups).flatMap((g) => g.resources),
   };
-  let pending: Deployment['pending'];
+  let pending: Evaluation['pending'];
   try {
     const result = await deps.evaluate(req);
     pending = { resources: result.resources, outputs: result.outputs };
@@ -225,10 +252,53 @@ export async function putDeployment(r: ArmRequest): Promise<void> {
       pending = { error: { code: 'DeploymentFailed', message: DEPLOYMENT_FAILED_MESSAGE, details: [{ code: 'InternalServerError', message: 'The template evaluation failed unexpectedly.' }] } };
     }
   }
-  // The RG may have been deleted while the evaluator ran.
-  if (sub.resourceGroups[key(rgName)] !== rg || (rg.provisioningState as string) === 'Deleting') throw rgBeingDeleted(rg.name);
   const template = hasTemplate ? props.template : templateLink?.uri ? fetched.get(templateLink.uri as string) : undefined;
   const paramsDoc = parametersLink ? fetched.get(parametersLink.uri) : undefined;
+  const parameters = echoParameters(template, isObject(paramsDoc) && isObject(paramsDoc.parameters) ? paramsDoc.parameters : undefined, isObject(props.parameters) ? props.parameters : undefined);
+  return { pending, fetched, template, parameters };
+}
+
+/**
+ * Resource Manager's preflight of evaluated resources (providers.ts, usages.ts): 400 InvalidTemplateDeployment
+ * "...is not valid according to the validation procedure..." with the providers' errors as details.
+ * `validation` (POST validate) checks the catalog and default quotas too; a deployment (PUT) only what the control
+ * API set (NotRegistered namespaces, unavailable locations, lowered vCPU limits).
+ */
+function preflight(r: ArmRequest, name: string, resources: readonly StoredResource[], validation: boolean): void {
+  const details = [
+    ...providerPreflight(r.sub, resources.map((x) => ({ id: x.id, type: x.type, location: x.location, apiVersion: x.apiVersion })), validation),
+    ...quotaPreflight(r.sub, resources.filter(isVm).map((x) => ({ id: x.id, location: x.location, vmSize: (x.properties.hardwareProfile as Record<string, unknown> | undefined)?.vmSize })), !validation),
+  ];
+  if (details.length === 0) return;
+  throw armError(400, 'InvalidTemplateDeployment', `The template deployment '${name}' is not valid according to the validation procedure. The tracking id is '${randomUUID()}'. See inner errors for details.`, { details });
+}
+
+/**
+ * `PUT .../deployments/{name}` `{properties: {mode, template | templateLink, parameters?, parametersLink?}}`.
+ * Validates the request and runs the evaluator now: validation-phase errors (VALIDATION_CODES) are a
+ * synchronous 400; other evaluator errors make the deployment end Failed later. The control API's provider and
+ * quota settings are checked too (400 InvalidTemplateDeployment, see preflight). Answers 201 (200 when it
+ * replaces a finished one) with state Accepted, `Azure-AsyncOperation` and Retry-After; the deployment
+ * runs deploymentSeconds. 400 InvalidDeploymentName / InvalidDeploymentMode / InvalidRequestContent;
+ * 409 DeploymentActive (one with that name is running) / ResourceGroupBeingDeleted.
+ */
+export async function putDeployment(r: ArmRequest): Promise<void> {
+  const { ctx, sub, arm } = r;
+  const { deps } = arm;
+  const parsed = parseDeploymentRequest(r);
+  const { rg, name, templateLink, parametersLink } = parsed;
+  const existing = rg.deployments[key(name)];
+  if (existing) {
+    arm.advanceDeployment(sub, rg, existing);
+    if (isActive(existing)) {
+      throw armError(409, 'DeploymentActive', `Unable to edit or replace deployment '${existing.name}': previous deployment from '${existing.createdAt}' is still active (expiration time is '${nowIso(Date.parse(existing.createdAt) + 7 * 86400_000)}'). Please see https://aka.ms/arm-deploy for usage details.`);
+    }
+  }
+  // Validation (synchronous): the evaluator runs now; validation-phase errors refuse the PUT with 400.
+  const { pending, template, parameters } = await evaluateDeployment(r, parsed);
+  if ('resources' in pending) preflight(r, name, pending.resources, false);
+  // The RG may have been deleted while the evaluator ran.
+  if (sub.resourceGroups[key(rg.name)] !== rg || (rg.provisioningState as string) === 'Deleting') throw rgBeingDeleted(rg.name);
   const now = Date.now();
   const total = deploymentMs(deps.state);
   const d: Deployment = {
@@ -236,11 +306,11 @@ export async function putDeployment(r: ArmRequest): Promise<void> {
     operationId: String(BigInt('0x' + randomUUID().replace(/-/g, '').slice(0, 15))),
     correlationId: ctx.correlationId,
     provisioningState: 'Accepted',
-    mode: modeNorm,
-    parameters: echoParameters(template, isObject(paramsDoc) && isObject(paramsDoc.parameters) ? paramsDoc.parameters : undefined, isObject(props.parameters) ? props.parameters : undefined),
+    mode: parsed.mode,
+    parameters,
     ...(templateLink ? { templateLink: { ...templateLink, contentVersion: (isObject(template) && typeof template.contentVersion === 'string' ? template.contentVersion : '1.0.0.0') } } : {}),
     ...(parametersLink ? { parametersLink: { uri: parametersLink.uri, contentVersion: '1.0.0.0' } } : {}),
-    templateHash: templateHash(props.template, templateLink),
+    templateHash: templateHash(parsed.props.template, templateLink),
     createdAt: nowIso(now),
     timestamp: nowIso(now),
     runningAtMs: now + Math.min(total * 0.1, 1000),
@@ -255,6 +325,62 @@ export async function putDeployment(r: ArmRequest): Promise<void> {
   deps.store.changed();
   const asyncOp = `${ctx.baseUrl}/subscriptions/${sub.id}/resourcegroups/${rg.name}/providers/Microsoft.Resources/deployments/${d.name}/operationStatuses/${d.operationId}?api-version=${encodeURIComponent(r.apiVersion)}`;
   send(ctx, existing ? 200 : 201, deploymentBody(sub, rg, d), { 'Azure-AsyncOperation': asyncOp, 'Retry-After': retryAfter(d.completesAtMs) });
+}
+
+/**
+ * `POST .../deployments/{name}/validate` (deployments.validate / beginValidate[AndWait]): the same checks as the
+ * PUT and the template evaluation, then the preflight (preflight(), `validation`), and nothing is created or
+ * changed. Valid: 200 `{id, name, type, properties: {provisioningState: 'Succeeded', validatedResources, providers,
+ * dependencies, parameters, mode, templateHash, ...}}`. Invalid: 400 with ARM's error (InvalidTemplate & co. from the
+ * evaluator, InvalidTemplateDeployment with details from the preflight). An evaluator error that would only fail
+ * the deployment later (e.g. reference() to a missing resource) does not fail validation, as in ARM; the emulator
+ * reports it as a Warning in `properties.diagnostics`. Real ARM answers 202 + Location for long validations; the
+ * emulator always answers at once (the SDK's poller accepts both).
+ */
+export async function validateDeployment(r: ArmRequest): Promise<void> {
+  const { ctx, sub } = r;
+  const parsed = parseDeploymentRequest(r);
+  const { rg, name, props, templateLink } = parsed;
+  const { pending, parameters } = await evaluateDeployment(r, parsed);
+  const resources = 'resources' in pending ? pending.resources : [];
+  if ('resources' in pending) preflight(r, name, resources, true);
+  const providers = new Map<string, Map<string, Set<string>>>();
+  for (const res of resources) {
+    const [ns, ...rest] = res.type.split('/');
+    const types = providers.get(ns) ?? new Map<string, Set<string>>();
+    providers.set(ns, types);
+    const locs = types.get(rest.join('/')) ?? new Set<string>();
+    types.set(rest.join('/'), locs);
+    if (res.location) locs.add(normalizeLocation(res.location));
+  }
+  const byId = new Map(resources.map((x) => [x.id.toLowerCase(), x]));
+  const ref = (id: string): Record<string, unknown> => {
+    const x = byId.get(id.toLowerCase());
+    return { id, ...(x ? { resourceType: x.type, resourceName: x.name } : {}) };
+  };
+  const validationLevel = typeof props.validationLevel === 'string' ? props.validationLevel : 'Provider';
+  send(ctx, 200, {
+    id: deploymentId(sub.id, rg.name, name),
+    name,
+    type: 'Microsoft.Resources/deployments',
+    properties: {
+      templateHash: templateHash(props.template, templateLink),
+      ...(templateLink ? { templateLink } : {}),
+      parameters,
+      mode: parsed.mode,
+      provisioningState: 'Succeeded',
+      timestamp: nowIso(),
+      duration: 'PT0S',
+      correlationId: ctx.correlationId,
+      providers: [...providers].map(([namespace, types]) => ({ namespace, resourceTypes: [...types].map(([resourceType, locs]) => ({ resourceType, locations: [...locs] })) })),
+      dependencies: resources.filter((x) => x.dependsOn?.length).map((x) => ({ ...ref(x.id), dependsOn: (x.dependsOn ?? []).map(ref) })),
+      validatedResources: resources.map((x) => ({ id: x.id })),
+      validationLevel,
+      ...('error' in pending
+        ? { diagnostics: [{ level: 'Warning', code: pending.error.details?.[0]?.code ?? pending.error.code, message: `The emulator could not evaluate the whole template during validation; the deployment would fail: ${pending.error.details?.[0]?.message ?? pending.error.message}` }] }
+        : {}),
+    },
+  });
 }
 
 /** ARM keeps at most `limit` deployments per group; it deletes the oldest finished ones above that. */

@@ -6,7 +6,7 @@
  * `methods: '*'` entries follow the specific ones of the same pattern and answer every other method
  * (mostly 405 MethodNotAllowed) after the same checks.
  */
-import { deploymentAction, deploymentCancelAction, deploymentChildNotFound, deploymentScope, cancelDeployment, checkDeploymentExistence, deleteDeployment, getDeployment, getOperationStatus, listDeploymentOperations, listDeployments, putDeployment } from './deployments';
+import { deploymentAction, deploymentCancelAction, deploymentChildNotFound, deploymentScope, cancelDeployment, checkDeploymentExistence, deleteDeployment, getDeployment, getOperationStatus, listDeploymentOperations, listDeployments, putDeployment, validateDeployment } from './deployments';
 import { methodNotAllowed } from './common';
 import { checkResourceGroupExistence, deleteResourceGroup, getResourceGroup, listResourceGroups, patchResourceGroup, putResourceGroup } from './resourceGroups';
 import { deleteResource, getResource, isCollection, listGroupResources, listResourcesOfType, resourceAction, resourceScope, resourceWriteNotSupported } from './resources';
@@ -39,6 +39,7 @@ const resourceGroup: ArmPermission = { action: (r) => `Microsoft.Resources/subsc
 const readGroupResources: ArmPermission = { action: 'Microsoft.Resources/subscriptions/resourceGroups/resources/read', scope: rgScope, category: 'reads' };
 const deployment: ArmPermission = { action: deploymentAction, scope: deploymentScope };
 const deploymentCancel: ArmPermission = { action: deploymentCancelAction, scope: deploymentScope };
+const deploymentValidate: ArmPermission = { action: (r) => (r.category === 'reads' ? 'Microsoft.Resources/deployments/read' : 'Microsoft.Resources/deployments/validate/action'), scope: deploymentScope };
 const workflow: ArmPermission = { action: workflowAction, scope: workflowScope };
 const resource: ArmPermission = { action: resourceAction, scope: resourceScope };
 const readVms: ArmPermission = { action: 'Microsoft.Compute/virtualMachines/read', scope: vmScope, category: 'reads' };
@@ -93,6 +94,8 @@ export const ARM_ROUTES: readonly ArmRoute[] = [
   { methods: '*', pattern: `${DEPLOYMENT}/operationStatuses/{operationId}`, throttle: 'byMethod', permission: deployment, handler: notAllowed },
   { methods: ['GET'], pattern: `${DEPLOYMENT}/operations`, throttle: 'reads', permission: deployment, handler: listDeploymentOperations },
   { methods: '*', pattern: `${DEPLOYMENT}/operations`, throttle: 'byMethod', permission: deployment, handler: notAllowed },
+  { methods: ['POST'], pattern: `${DEPLOYMENT}/validate`, throttle: 'writes', fault: 'deployments.validate', permission: deploymentValidate, handler: validateDeployment },
+  { methods: '*', pattern: `${DEPLOYMENT}/validate`, throttle: 'byMethod', permission: deploymentValidate, handler: notAllowed },
   { methods: '*', pattern: `${DEPLOYMENT}/{*rest}`, throttle: 'byMethod', permission: deployment, handler: deploymentChildNotFound },
 
   // Azure RBAC reads below a resource group (authorization.ts); before the generic resource routes (which still
