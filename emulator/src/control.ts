@@ -26,6 +26,9 @@ export function subscriptionSnapshot(sub: Subscription): Record<string, unknown>
     tenantId: sub.tenantId,
     displayName: sub.displayName,
     roleAssignments: sub.roleAssignments,
+    /** Provider overrides (registrationState, unavailable locations) and vCPU limits set through the control API. */
+    providers: sub.providers ?? {},
+    computeQuotas: sub.computeQuotas ?? {},
     resourceGroups: Object.values(sub.resourceGroups).map((rg) => ({
       name: rg.name,
       location: rg.location,

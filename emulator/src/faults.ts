@@ -10,7 +10,9 @@
  * virtualMachines.{get,list,listAll,instanceView,start,deallocate} (requests) and
  * virtualMachines.{start,deallocate}.execute (the operation ends Failed: AllocationFailed / InternalExecutionError
  * or errorCode);
- * keyvault.{setSecret,getSecret,getSecretVersions,updateSecret,deleteSecret,getDeletedSecret,purgeDeletedSecret,recoverDeletedSecret,listSecrets,listDeletedSecrets}.
+ * keyvault.{setSecret,getSecret,getSecretVersions,updateSecret,deleteSecret,getDeletedSecret,purgeDeletedSecret,recoverDeletedSecret,listSecrets,listDeletedSecrets};
+ * publish preflight (issue 13): deployments.validate; roleAssignments.{list,get}; roleDefinitions.{list,get};
+ * providers.{list,get,register,unregister}; usage.list (Compute usages); graph.applications.{list,get}.
  */
 export interface FaultRule {
   operation: string;
