@@ -6,10 +6,11 @@ import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
 import { PoolInstanceEntity } from './pools/pool-instance.entity';
 import { DELETABLE_STATES, PoolInstanceRepository } from './pools/pool-instance.repository';
+import { ArmHealthChecker, armHealthIntervalMs } from './health/arm-health';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { z } from 'zod';
-import { CapacityRow, SessionCommit, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { CapacityRow, OfferHealth, SessionCommit, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { azureDeploymentSchema } from '../../src/test-drives/config-schemas';
 import { Database, TxBody } from '../../src/persistence/database';
 import { isUniqueViolation } from '../../src/persistence/data-source';
@@ -94,7 +95,32 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly db: Database,
+    private readonly health: ArmHealthChecker,
   ) {}
+
+  /** Period of the health check of published offers (ARM_HEALTH_INTERVAL_SECONDS), clock ms. */
+  private readonly healthIntervalMs = armHealthIntervalMs();
+
+  /**
+   * Issue 13: the publish preflight against the publisher's subscription (ArmHealthChecker: package,
+   * credential and secret expiry, role, resource providers per region, quota). Publish runs it; the
+   * reconcile loop runs it again every ARM_HEALTH_INTERVAL_SECONDS on published offers.
+   */
+  checkHealth(offer: OfferEntity): Promise<OfferHealth> {
+    return this.health.check(offer);
+  }
+
+  /** Re-checks a published offer when its last check is older than the interval; stores the result if the offer did not change meanwhile. */
+  private async maybeCheckHealth(offer: OfferEntity, now: number): Promise<void> {
+    if (offer.state !== 'published') return;
+    const last = offer.health?.checkedAt ? Date.parse(offer.health.checkedAt) : 0;
+    if (now - last < this.healthIntervalMs) return;
+    const health = await this.health.check(offer);
+    if (!(await this.offers.updateHealth(offer.id, health, offer.version))) return;
+    if (health.status !== offer.health?.status) {
+      this.logger[health.status === 'healthy' ? 'log' : 'warn']({ offerId: offer.id, status: health.status, problems: health.problems.map((p) => `${p.target}: ${p.code}`) }, 'ARM offer health changed');
+    }
+  }
 
   onModuleInit(): void {
     this.registry.register(this);
@@ -102,6 +128,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled([...this.inflight]);
+    await this.health.close();
   }
 
   /** Runs `work` in the background (the reconcile loop would do it anyway; this only makes it sooner). */
@@ -298,6 +325,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     const offers = (await this.offers.list()).filter((o) => o.type === ARM_TYPE);
     const byId = new Map(offers.map((o) => [o.id, o]));
     for (const offer of offers) await this.converge(offer, now);
+    for (const offer of offers) await this.maybeCheckHealth(offer, now).catch((err: Error) => this.logger.warn({ offerId: offer.id, err: err.message }, 'ARM health check failed'));
 
     const live = await this.pool.listLive();
     const work = live.filter((i) => byId.has(i.offerId));

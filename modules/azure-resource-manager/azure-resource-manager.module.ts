@@ -10,6 +10,7 @@ import { PackagesController } from './packages/packages.controller';
 import { PackageService } from './packages/package.service';
 import { PackageStorage } from './packages/package-storage';
 import { ArmInstanceDriver } from './provisioning/arm-instance.driver';
+import { ArmHealthChecker } from './health/arm-health';
 
 /**
  * Azure Resource Manager test drives: the publisher's ARM template package deployed into a new
@@ -21,7 +22,7 @@ import { ArmInstanceDriver } from './provisioning/arm-instance.driver';
 @Module({
   imports: [OffersModule, PoolsModule, SessionsModule, TypeOrmModule.forFeature([PackageRevisionEntity])],
   controllers: [PackagesController],
-  providers: [ArmGateway, PackageService, PackageStorage, ArmInstanceDriver, ArmTestDriveType],
+  providers: [ArmGateway, PackageService, PackageStorage, ArmInstanceDriver, ArmHealthChecker, ArmTestDriveType],
   exports: [PackageService, PackageStorage],
 })
 export class AzureResourceManagerModule {}

@@ -7,6 +7,9 @@
  * (another installation's, or hand-made) are left alone.
  */
 import { randomUUID } from 'node:crypto';
+
+// The periodic ARM health check (issue 13) also lists resource groups; this suite counts the sweep's lists only.
+process.env.ARM_HEALTH_INTERVAL_SECONDS = '86400';
 import { ORPHAN_GRACE_MS, ORPHAN_SWEEP_INTERVAL_MS } from '../../modules/azure-resource-manager/arm-test-drive.type';
 import { armClients, capacity, customer, emulatedGroups, faultsApplied, instances, publishOffer, useLocalServiceWith } from './helpers';
 

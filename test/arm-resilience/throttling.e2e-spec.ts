@@ -89,11 +89,11 @@ describe('throttling and transient ARM errors', () => {
 
   it('a client secret the tenant no longer accepts (token endpoint 401 invalid_client) surfaces in capacity, without a hot loop', async () => {
     const publisher = await local.azure.emulator.createPublisher({});
-    // The service's own vault token is fetched (and cached) while the offer is stored; the publisher's
-    // credential asks for its first token only when the pool deploys, by then the tenant refuses it.
-    await publishOffer(local.svc, publisher, 'expired-secret', [{ name: 'northeurope', hot: 1, cold: 0 }], { publish: false });
+    // Published while the tenant still accepts the secret (the publish preflight, issue 13, asks for a token
+    // with a credential of its own); the pools' credential asks for its first token only when the pool
+    // deploys, by then the tenant refuses it.
+    await publishOffer(local.svc, publisher, 'expired-secret', [{ name: 'northeurope', hot: 1, cold: 0 }]);
     local.azure.emulator.setFaults([{ operation: 'token', status: 401, errorCode: 'invalid_client', failureRate: 1 }]);
-    await local.svc.http.post('/api/v1/offers/expired-secret/publish').expect(200);
     const c = await local.svc.until(async () => {
       const row = await capacity(local.svc, 'expired-secret', 'northeurope');
       return row.consecutiveFailures >= 1 ? row : null;

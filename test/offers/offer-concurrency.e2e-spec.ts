@@ -62,13 +62,13 @@ describeEachDb('Offer optimistic concurrency on %s', (db) => {
   const etagOf = async (id: string) => (await get(id)).headers.etag;
   /** Fires a request now (supertest starts on then()). */
   const fire = (t: PromiseLike<unknown>): Promise<Res> => Promise.resolve(t) as Promise<Res>;
-  /** The next ARM publish preflight waits, after it was entered, until release(). */
+  /** The next ARM publish preflight (its checkHealth against the subscription, issue 13) waits, after it was entered, until release(). */
   const holdNextPublishPreflight = () => {
-    const type = svc.app.get(TestDriveTypeRegistry).get('azure-resource-manager');
-    const original = type.publishPreflight.bind(type);
+    const type = svc.app.get(TestDriveTypeRegistry).get('azure-resource-manager') as { checkHealth: (o: never) => Promise<unknown> };
+    const original = type.checkHealth.bind(type);
     const entered = deferred();
     const gate = deferred();
-    jest.spyOn(type, 'publishPreflight').mockImplementationOnce(async (offer) => {
+    jest.spyOn(type, 'checkHealth').mockImplementationOnce(async (offer) => {
       entered.resolve();
       await gate.promise;
       return original(offer);

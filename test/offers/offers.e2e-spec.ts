@@ -235,9 +235,9 @@ describe('Offers and packages (publisher API) against the emulator and Azurite',
       expect(rev.files.map((f: { path: string }) => f.path).sort()).toEqual(['main-template.json', 'nested/webapp.json']);
       expect(rev.parameters).toEqual(
         expect.arrayContaining([
-          { name: 'baseUri', armType: 'string', metadataType: 'baseuri', hasDefault: false },
-          { name: 'adminPassword', armType: 'securestring', metadataType: 'password', hasDefault: false },
-          { name: 'skuName', armType: 'string', metadataType: null, hasDefault: true },
+          { name: 'baseUri', armType: 'string', metadataType: 'baseuri', hasDefault: false, valueSource: 'package' },
+          { name: 'adminPassword', armType: 'securestring', metadataType: 'password', hasDefault: false, valueSource: 'generated', passwordLength: 10 },
+          { name: 'skuName', armType: 'string', metadataType: null, hasDefault: true, valueSource: 'default' },
         ]),
       );
       expect(rev.baseUri).toMatch(new RegExp(`^${azurite.blobEndpoint}/pkg-contoso-web-1-[0-9a-f]{8}/$`));
