@@ -103,6 +103,29 @@ export class ArmSubscriptionClient {
     }
   }
 
+  /**
+   * ARM's validation of a deployment of the template at `templateUri` into `resourceGroup` (POST
+   * .../deployments/{name}/validate; nothing is deployed). Returns null when ARM accepts it, else ARM's
+   * error `{code, message, details?}` (InvalidTemplate, InvalidTemplateDeployment...).
+   * @throws RemoteError when ARM could not be asked (throttled, unreachable, refused credentials).
+   */
+  async validateDeployment(resourceGroup: string, name: string, templateUri: string, parameters: Record<string, { value: unknown }>): Promise<{ code: string; message: string; details?: unknown } | null> {
+    let body: unknown;
+    try {
+      await this.deployments.deployments.validate(resourceGroup, name, { properties: { mode: 'Incremental', templateLink: { uri: templateUri }, parameters } }, {
+        updateIntervalInMs: 500,
+        onResponse: (r) => {
+          body = r.parsedBody;
+        },
+      });
+      return null;
+    } catch (err) {
+      const error = (body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+      if (error?.code) return { code: error.code, message: error.message ?? error.code, details: error.details };
+      throw armError(err);
+    }
+  }
+
   /** Current state of a deployment, or null when it does not exist. */
   async getDeployment(resourceGroup: string, name: string): Promise<DeploymentStatus | null> {
     const d = await armCall(() => this.deployments.deployments.get(resourceGroup, name), { value: null });

@@ -20,8 +20,9 @@ describeEachDb('deployment failures on %s', (db) => {
   const groups = () => emulatedGroups(local.azure, local.publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name));
 
   it('hot instances fail, the region backs off without deploying, failed groups are deleted, and the pool refills once ARM recovers', async () => {
-    local.azure.emulator.setFaults([{ operation: 'deployments.execute', failureRate: 1, errorCode: 'SkuNotAvailable' }, ...COUNTERS]);
+    // Faults after the publish (its preflight validates in a scratch resource group): they count the pool's calls.
     await publishOffer(local.svc, local.publisher, 'flaky', [{ name: 'westeurope', hot: 2, cold: 0 }]);
+    local.azure.emulator.setFaults([{ operation: 'deployments.execute', failureRate: 1, errorCode: 'SkuNotAvailable' }, ...COUNTERS]);
 
     // The deployments fail: capacity shows failed instances first...
     const failing = await local.svc.until(async () => {

@@ -16,8 +16,11 @@ describe('resource group limit of the publisher subscription', () => {
   const cloudTry = () => emulatedGroups(local.azure, local.publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name));
 
   it('stops at the limit with ResourceGroupQuotaExceeded, backs off, serves sessions, and refills when room frees up', async () => {
-    local.azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', latencyMs: 0 }]); // counts calls only
     await publishOffer(local.svc, local.publisher, 'big-pool', [{ name: 'westeurope', hot: 5, cold: 0 }]);
+    // The publish preflight's scratch resource group (its validation) counts against the limit until ARM
+    // has deleted it: the pool starts once it is gone (no reconcile pass runs meanwhile).
+    for (let i = 0; i < 200 && emulatedGroups(local.azure, local.publisher.subscriptionId).some((g) => g.name.startsWith('CloudTryValidate_')); i++) await new Promise((r) => setTimeout(r, 50));
+    local.azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', latencyMs: 0 }]); // counts the pool's calls only (after the publish preflight)
 
     const atLimit = await local.svc.until(async () => {
       const c = await capacity(local.svc, 'big-pool', 'westeurope');

@@ -14,12 +14,13 @@ describe('throttling and transient ARM errors', () => {
 
   it('429 and 503 with Retry-After on resource group and deployment PUTs: instances still become ready, nothing counts as failed', async () => {
     const publisher = await local.azure.emulator.createPublisher({});
+    const started = Date.now();
+    // Faults after the publish (its preflight validates in a scratch resource group): they hit the pool.
+    await publishOffer(local.svc, publisher, 'throttled', [{ name: 'westeurope', hot: 2, cold: 0 }]);
     local.azure.emulator.setFaults([
       { operation: 'resourceGroups.createOrUpdate', status: 429, retryAfterSeconds: 1, count: 2 },
       { operation: 'deployments.createOrUpdate', status: 503, retryAfterSeconds: 1, count: 2 },
     ]);
-    const started = Date.now();
-    await publishOffer(local.svc, publisher, 'throttled', [{ name: 'westeurope', hot: 2, cold: 0 }]);
     const c = await local.svc.until(async () => {
       const row = await capacity(local.svc, 'throttled', 'westeurope');
       return row.hotReady === 2 ? row : null;
@@ -34,8 +35,8 @@ describe('throttling and transient ARM errors', () => {
   it('more 503s than the SDK retries: the submit is retried by the pool after a backoff (clock time), then succeeds', async () => {
     const publisher = await local.azure.emulator.createPublisher({});
     // 1 call + 3 SDK retries fail (Retry-After: 0), then two more on our second attempt, then success.
-    local.azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', status: 503, retryAfterSeconds: 0, count: 6 }]);
     await publishOffer(local.svc, publisher, 'unavailable', [{ name: 'eastus', hot: 1, cold: 0 }]);
+    local.azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', status: 503, retryAfterSeconds: 0, count: 6 }]);
     const waiting = await local.svc.until(async () => {
       const [i] = await live('unavailable');
       return i && i.attempts === 1 && i.state === 'pending' ? i : null;
@@ -59,8 +60,8 @@ describe('throttling and transient ARM errors', () => {
 
   it('a persistent 403 AuthorizationFailed fails the instance at once, shows in capacity, and is retried only after the backoff', async () => {
     const publisher = await local.azure.emulator.createPublisher({});
-    local.azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', status: 403, errorCode: 'AuthorizationFailed', failureRate: 1 }]);
     await publishOffer(local.svc, publisher, 'forbidden', [{ name: 'westus', hot: 2, cold: 0 }]);
+    local.azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', status: 403, errorCode: 'AuthorizationFailed', failureRate: 1 }]);
     const first = await local.svc.until(async () => {
       const c = await capacity(local.svc, 'forbidden', 'westus');
       return c.consecutiveFailures === 2 && c.deleting + c.failed + c.deploying === 0 ? c : null;

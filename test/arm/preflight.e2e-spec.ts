@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EscalationService } from '../../src/escalation/escalation.service';
 import { ARM_FIXTURES } from '../support/fixtures-dir';
-import { publishOffer, useLocalServiceWith } from '../arm-resilience/helpers';
+import { emulatedGroups, publishOffer, SAMPLE, useLocalServiceWith } from '../arm-resilience/helpers';
 
 type Finding = { code: string; target?: string; message: string };
 
@@ -72,10 +72,26 @@ describe('ARM publish preflight and health', () => {
     expect(provider.status).toBe(409);
     expect(findings(provider)).toContain('ResourceProviderNotRegistered@deployment.subscriptionId');
 
+    // ARM's validation refuses the template: an expression default that breaks its parameter's minLength
+    // (left to ARM at upload) is reported per region, naming it.
+    const p5 = await em.createPublisher({});
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'td-pf-'));
+    fs.cpSync(SAMPLE, dir, { recursive: true });
+    const mt = path.join(dir, 'main-template.json');
+    const t = JSON.parse(fs.readFileSync(mt, 'utf8').replace(/^\uFEFF/, '')) as { parameters: Record<string, unknown> };
+    t.parameters.siteSuffix = { type: 'string', defaultValue: "[concat('a', 'b')]", minLength: 5 };
+    fs.writeFileSync(mt, JSON.stringify(t));
+    await publishOffer(svc, p5, 'pf-invalid', [{ name: 'westeurope', hot: 0, cold: 1 }, { name: 'eastus', hot: 0, cold: 1 }], { publish: false, packageDir: dir });
+    const invalid = await publish('pf-invalid');
+    expect(invalid.status).toBe(409);
+    expect(findings(invalid)).toEqual(expect.arrayContaining(['TemplateValidationFailed@testDrive.regions[0].name', 'TemplateValidationFailed@testDrive.regions[1].name']));
+    // The scratch resource groups are gone (deletion submitted; the emulator removes them).
+    await svc.until(async () => !emulatedGroups(local.azure, p5.subscriptionId).some((g) => g.name.startsWith('CloudTryValidate_')), 10_000);
+
     // vCPU quota: 4 instances of a 1-VM template need ~8 vCPUs; 4 are allowed: a warning naming region and shortfall.
     const p4 = await em.createPublisher({});
     await publishOffer(svc, p4, 'pf-quota', [{ name: 'westeurope', hot: 0, cold: 4 }], { publish: false, packageDir: vmPackageDir() });
-    em.setComputeQuota(p4.subscriptionId, 'westeurope', { cores: 4 } as never);
+    em.setComputeQuota(p4.subscriptionId, 'westeurope', { cores: 4 });
     const quota = await publish('pf-quota');
     expect(quota.status).toBe(200);
     const q = (quota.body.warnings as Finding[]).find((w) => w.code === 'QuotaShortfall')!;

@@ -13,6 +13,10 @@ import type { OfferHealth } from '../../../src/test-drives/test-drive-type';
 import { jose } from '../../../src/auth/jose';
 import type { ArmTestDriveConfig } from '../arm-config';
 import { PackageService } from '../packages/package.service';
+import { fillParameters } from '../packages/parameter-filler';
+import { ArmGateway } from '../arm-gateway';
+import { deploymentErrorMessage } from '../provisioning/arm-instance.driver';
+import { randomUUID } from 'node:crypto';
 
 /** Built-in roles that may deploy into a subscription (Owner, Contributor). */
 export const DEPLOYING_ROLE_DEFINITIONS = new Set(['8e3af657-a8ff-443c-a75c-2fe8c4bcb635', 'b24988ac-6180-42a0-ab88-20f7382dd24c']);
@@ -47,6 +51,8 @@ type Finding = { code: string; message: string; target?: string };
  *   (warning), from Microsoft Graph (the application's passwordCredentials; the secret's hint matches);
  * - the principal holds Owner or Contributor on the subscription (role assignments);
  * - every resource provider the templates use is registered and offers the resource type in each region;
+ * - the template validates in each region (ARM's deployment validation in a scratch resource group,
+ *   deleted afterwards);
  * - quota: the regional vCPUs cover the templates' virtual machines × (hot + warm + cold) (warning), and
  *   the subscription stays under 980 resource groups with every pool full (warning).
  */
@@ -60,6 +66,7 @@ export class ArmHealthChecker {
     private readonly secrets: SecretStore,
     private readonly packages: PackageService,
     private readonly clock: Clock,
+    private readonly arm: ArmGateway,
   ) {
     this.graphHttp = new RemoteHttp({ service: 'graph', ca: trustedCas(runtime.endpoints), connections: 4 });
   }
@@ -96,6 +103,8 @@ export class ArmHealthChecker {
       await this.secretExpiry(offer, credential, now, problems, warnings);
       await this.role(offer, credential, subscriptionId, principalId, problems, warnings);
       await this.providersAndQuota(offer, credential, subscriptionId, problems, warnings);
+      // ARM's own validation needs a principal that may deploy and providers that are there.
+      if (!problems.length) await this.validateInRegions(offer, credential, subscriptionId, problems, warnings);
     }
     return { status: problems.length ? 'degraded' : 'healthy', problems, warnings, checkedAt: new Date(now).toISOString() };
   }
@@ -199,6 +208,33 @@ export class ArmHealthChecker {
     } catch (err) {
       const e = classifyRemoteError(err, 'arm');
       warnings.push({ code: 'PreflightIncomplete', target: 'testDrive.regions', message: `vCPU quota could not be read now (${e.code}).` });
+    }
+  }
+
+  /**
+   * ARM's deployment validation of the current package in each region, in a scratch resource group
+   * (`CloudTryValidate_<hex>`, tagged `testdrive-purpose: validation`) that is deleted afterwards: a
+   * template that ARM refuses in a region (InvalidTemplate, a type not offered there, quota) is a
+   * problem naming the region.
+   */
+  private async validateInRegions(offer: OfferEntity, credential: TokenCredential, subscriptionId: string, problems: Finding[], warnings: Finding[]): Promise<void> {
+    const rev = offer.currentRevisionId ? await this.packages.getRevision(offer.currentRevisionId) : null;
+    if (!rev) return;
+    const client = this.arm.forSubscription(credential, subscriptionId);
+    const regions = (offer.testDrive as unknown as ArmTestDriveConfig).regions ?? [];
+    for (const [i, r] of regions.entries()) {
+      const group = `CloudTryValidate_${randomUUID().replace(/-/g, '')}`;
+      try {
+        await client.ensureResourceGroup(group, r.name, { 'testdrive-offer-validation': offer.id, 'testdrive-purpose': 'validation' });
+        const parameters = fillParameters(rev.parameters, { baseUri: rev.baseUri, sessionId: randomUUID() });
+        const refused = await client.validateDeployment(group, 'testdrive-validation', `${rev.baseUri}main-template.json`, parameters);
+        if (refused) problems.push({ code: 'TemplateValidationFailed', target: `testDrive.regions[${i}].name`, message: `ARM refuses the template in ${r.name}: ${deploymentErrorMessage(refused, 'Failed').slice(0, 600)}` });
+      } catch (err) {
+        const e = classifyRemoteError(err, 'arm');
+        warnings.push({ code: 'PreflightIncomplete', target: `testDrive.regions[${i}].name`, message: `The template could not be validated in ${r.name} now (${e.code}).` });
+      } finally {
+        await client.submitResourceGroupDelete(group).catch((err: Error) => this.logger.warn({ offerId: offer.id, group, err: err.message }, 'scratch resource group of the validation not deleted'));
+      }
     }
   }
 
