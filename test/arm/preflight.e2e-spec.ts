@@ -2,20 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EscalationService } from '../../src/escalation/escalation.service';
-import { ARM_FIXTURES } from '../support/fixtures-dir';
+import { vmPackageDir } from '../support/fixtures-dir';
 import { emulatedGroups, publishOffer, SAMPLE, useLocalServiceWith } from '../arm-resilience/helpers';
 
 type Finding = { code: string; target?: string; message: string };
-
-/** vm-simple-linux as a test drive package (user name and password filled by the service). */
-function vmPackageDir(): string {
-  const t = JSON.parse(fs.readFileSync(path.join(ARM_FIXTURES, 'vm-simple-linux', 'azuredeploy.json'), 'utf8')) as { parameters: Record<string, { metadata?: Record<string, unknown> }> };
-  t.parameters.adminUsername.metadata = { ...t.parameters.adminUsername.metadata, type: 'username' };
-  t.parameters.adminPasswordOrKey.metadata = { ...t.parameters.adminPasswordOrKey.metadata, type: 'password' };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'td-vm-pkg-'));
-  fs.writeFileSync(path.join(dir, 'main-template.json'), JSON.stringify(t, null, 2));
-  return dir;
-}
 
 /**
  * Issue 13, the ARM publish preflight against the publisher's subscription (the emulator's Graph

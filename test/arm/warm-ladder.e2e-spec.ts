@@ -1,25 +1,9 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
 import { describeEachDb } from '../support/postgres';
-import { ARM_FIXTURES } from '../support/fixtures-dir';
+import { vmPackageDir } from '../support/fixtures-dir';
 import { capacity, customer, publishOffer, SAMPLE, useLocalServiceWith } from '../arm-resilience/helpers';
 import { zipDirectory } from '../../src/common/zip-directory';
-
-/**
- * The vm-simple-linux quickstart (test/fixtures/arm, SOURCES.md) as a test drive package: its admin user
- * name and password become the service-filled parameters (metadata types username / password).
- */
-function vmPackageDir(): string {
-  const t = JSON.parse(fs.readFileSync(path.join(ARM_FIXTURES, 'vm-simple-linux', 'azuredeploy.json'), 'utf8')) as { parameters: Record<string, { metadata?: Record<string, unknown> }> };
-  t.parameters.adminUsername.metadata = { ...t.parameters.adminUsername.metadata, type: 'username' };
-  t.parameters.adminPasswordOrKey.metadata = { ...t.parameters.adminPasswordOrKey.metadata, type: 'password' };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'td-vm-pkg-'));
-  fs.writeFileSync(path.join(dir, 'main-template.json'), JSON.stringify(t, null, 2));
-  return dir;
-}
 
 type View = { id: string; state: string; instanceKind: string | null; queuePosition: number | null; estimatedReadyAt: string | null };
 

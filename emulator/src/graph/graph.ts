@@ -347,16 +347,7 @@ function listApplications(ctx: Ctx, deps: GraphDeps, tenantId: string, base: str
     apps = apps.filter((a) => evalFilter(node, a));
   }
   apps.sort((a, b) => String(a.id).localeCompare(String(b.id)));
-  let offset = 0;
-  const skip = q.get('$skiptoken');
-  if (skip) {
-    try {
-      offset = (JSON.parse(Buffer.from(skip, 'base64url').toString('utf8')) as { o: number }).o;
-      if (!Number.isInteger(offset) || offset < 0) throw new Error('bad');
-    } catch {
-      throw bad('The specified page token value has expired and can no longer be included in your request.', 'Directory_ExpiredPageToken');
-    }
-  }
+  const offset = pageOffset(q);
   const select = q.get('$select');
   const body: Record<string, unknown> = { '@odata.context': `${base}/$metadata#applications${select ? `(${select})` : ''}` };
   if (q.get('$count') === 'true') body['@odata.count'] = apps.length;
@@ -400,16 +391,7 @@ function listUsers(ctx: Ctx, dir: TenantDirectory, base: string): void {
     const sign = (dirn ?? 'asc').toLowerCase() === 'desc' ? -1 : 1;
     users.sort((a, b) => sign * String(userResource(a)[prop] ?? '').localeCompare(String(userResource(b)[prop] ?? '')));
   } else users.sort((a, b) => a.id.localeCompare(b.id));
-  let offset = 0;
-  const skip = q.get('$skiptoken');
-  if (skip) {
-    try {
-      offset = (JSON.parse(Buffer.from(skip, 'base64url').toString('utf8')) as { o: number }).o;
-      if (!Number.isInteger(offset) || offset < 0) throw new Error('bad');
-    } catch {
-      throw bad('The specified page token value has expired and can no longer be included in your request.', 'Directory_ExpiredPageToken');
-    }
-  }
+  const offset = pageOffset(q);
   const page = users.slice(offset, offset + top);
   const select = q.get('$select');
   const body: Record<string, unknown> = { '@odata.context': `${base}/$metadata#users${select ? `(${select})` : ''}` };
@@ -575,4 +557,20 @@ function assignLicense(state: EmulatorState, tenantId: string, dir: TenantDirect
   }
   u.assignedLicenses = next;
   for (const k of removed) if (!next.some((l) => l.skuId === k)) purgeUserFromEnvironments(state, tenantId, u.id, k);
+}
+
+/**
+ * The offset a Graph list request's `$skiptoken` carries (0 without one): the emulator's tokens are
+ * base64url JSON `{o: offset}`. @throws GraphError 400 Directory_ExpiredPageToken for a token it did not issue.
+ */
+function pageOffset(q: URLSearchParams): number {
+  const skip = q.get('$skiptoken');
+  if (!skip) return 0;
+  try {
+    const offset = (JSON.parse(Buffer.from(skip, 'base64url').toString('utf8')) as { o: number }).o;
+    if (!Number.isInteger(offset) || offset < 0) throw new Error('bad');
+    return offset;
+  } catch {
+    throw bad('The specified page token value has expired and can no longer be included in your request.', 'Directory_ExpiredPageToken');
+  }
 }
