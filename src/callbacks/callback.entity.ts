@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../persistence/columns';
-import { OutboxRow } from '../persistence/outbox-row';
+import { MessageOutboxRow } from '../persistence/outbox-row';
 
 /** Session events a marketplace client can subscribe to (issue 12). */
 export const CALLBACK_EVENTS = ['session.ready', 'session.ended', 'session.failed', 'session.queued.position'] as const;
@@ -43,7 +43,7 @@ export class CallbackSubscriptionEntity {
 @Entity('callback_event')
 @Index('UQ_callback_event_once', ['dedupeKey'], { unique: true })
 @Index('IX_callback_event_due', ['state', 'nextAttemptAt'])
-export class CallbackEventEntity extends OutboxRow {
+export class CallbackEventEntity extends MessageOutboxRow {
   /** The event id the receiver de-duplicates on (also sent as Idempotency-Key). */
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -64,13 +64,4 @@ export class CallbackEventEntity extends OutboxRow {
   /** The JSON body sent (no access information: the receiver reads the session with its token). */
   @Column({ type: 'text' })
   payload!: string;
-
-  @Column({ type: 'varchar', length: 16 })
-  state!: 'pending' | 'sent' | 'failed';
-
-  @Column({ type: 'simple-json', nullable: true })
-  lastError!: { code: string; message: string; at: number } | null;
-
-  @Column(timestampColumn())
-  sentAt!: number | null;
 }

@@ -13,7 +13,7 @@ import { isUniqueViolation } from '../persistence/data-source';
 import { claimDueStatement, freshOutbox, outboxBackoffMs } from '../persistence/outbox';
 import { RemoteHttp, trustedCas } from '../remote/http';
 import { checkOutboundUrls, guardedLookup, outboundPolicyFor, PUBLISHER_RECEIVER_ENDPOINTS, assertOutboundUrlSyntax } from '../security/outbound-url';
-import { signWebhook, WEBHOOK_SIGNATURE_HEADER } from '../escalation/escalation-config';
+import { postSigned } from '../escalation/escalation-config';
 import { SessionEntity } from '../sessions/session.entity';
 import { QueueService } from '../sessions/queue.service';
 import { CallbackEventEntity, CallbackEventType, CallbackSubscriptionEntity } from './callback.entity';
@@ -226,10 +226,7 @@ export class CallbacksService implements OnApplicationShutdown {
     const key = `${sub.secretName}/${sub.secretVersion}`;
     let secret = this.secretCache.get(key);
     if (secret === undefined) this.secretCache.set(key, (secret = await this.secrets.get(sub.secretName, sub.secretVersion)));
-    const t = Math.floor(this.clock.now() / 1000);
-    const a = await this.http.send('POST', sub.url, { headers: { 'content-type': 'application/json', [WEBHOOK_SIGNATURE_HEADER]: signWebhook(secret, e.payload, t), 'Idempotency-Key': e.id, 'X-TestDrive-Event': e.event }, body: e.payload });
-    if (a.status >= 200 && a.status < 300) return null;
-    return { code: `Http${a.status}`, message: `The callback answered HTTP ${a.status}.`, permanent: [400, 401, 403, 404, 410].includes(a.status) };
+    return postSigned(this.http, sub.url, secret, e.payload, Math.floor(this.clock.now() / 1000), e.id, 'callback', { 'X-TestDrive-Event': e.event });
   }
 
   private async readCursor(): Promise<number | null> {

@@ -106,3 +106,28 @@ export async function prepareEscalationConfig(
   const ref = keep ? { name: existing.secretName!, version: existing.secretVersion! } : await deps.setSecret(escalationSecretNameFor(offerId), input.webhookSecret!, { offerId, purpose: 'escalation-webhook' });
   return { stored: { emails, webhookUrl: url, secretName: ref.name, secretVersion: ref.version }, problems: [] };
 }
+
+/** What a signed POST gave: null when the receiver took it (2xx), else why not (permanent: retrying as is will not help). */
+export type SignedPostError = { code: string; message: string; permanent?: boolean } | null;
+
+/**
+ * POSTs `body` (JSON text) to `url` signed with `secret` (WEBHOOK_SIGNATURE_HEADER over `<t>.<body>`,
+ * signWebhook) and `Idempotency-Key: <id>`: escalation webhooks and marketplace callbacks. 2xx is taken;
+ * 400, 401, 403, 404 and 410 will not heal by retrying. `what` names the receiver in the error message.
+ * @throws RemoteError when no answer came (RemoteHttp.send).
+ */
+export async function postSigned(
+  http: { send(method: string, url: string, options: { headers: Record<string, string>; body: string }): Promise<{ status: number }> },
+  url: string,
+  secret: string,
+  body: string,
+  unixSeconds: number,
+  id: string,
+  what: string,
+  extraHeaders: Record<string, string> = {},
+): Promise<SignedPostError> {
+  const a = await http.send('POST', url, { headers: { 'content-type': 'application/json', [WEBHOOK_SIGNATURE_HEADER]: signWebhook(secret, body, unixSeconds), 'Idempotency-Key': id, ...extraHeaders }, body });
+  if (a.status >= 200 && a.status < 300) return null;
+  return { code: `Http${a.status}`, message: `The ${what} answered HTTP ${a.status}.`, permanent: [400, 401, 403, 404, 410].includes(a.status) };
+}
+

@@ -17,7 +17,7 @@ import { assertOutboundUrlSyntax, guardedLookup, outboundPolicyFor, PUBLISHER_RE
 import { Metrics } from '../metrics/metrics';
 import { AlertNotificationEntity, IncidentEntity } from './incident.entity';
 import { AlertTarget, IncidentCondition, IncidentsRepository, openKeyOf } from './incidents.repository';
-import { signWebhook, StoredEscalationConfig, WEBHOOK_SIGNATURE_HEADER } from './escalation-config';
+import { postSigned, StoredEscalationConfig } from './escalation-config';
 
 /** A region pool is an incident after this many failed deployments in a row (issue 11). */
 export const ESCALATION_FAILURES_IN_A_ROW = 3;
@@ -211,11 +211,7 @@ export class EscalationService implements OnApplicationShutdown {
     }
     assertOutboundUrlSyntax(cfg.webhookUrl, PUBLISHER_RECEIVER_ENDPOINTS, outboundPolicyFor(this.runtime.endpoints));
     const secret = await this.secretFor(cfg.secretName, cfg.secretVersion);
-    const body = JSON.stringify(payload);
-    const t = Math.floor(this.clock.now() / 1000);
-    const a = await this.http.send('POST', cfg.webhookUrl, { headers: { 'content-type': 'application/json', [WEBHOOK_SIGNATURE_HEADER]: signWebhook(secret, body, t), 'Idempotency-Key': n.id }, body });
-    if (a.status >= 200 && a.status < 300) return null;
-    return { code: `Http${a.status}`, message: `The webhook answered HTTP ${a.status}.`, permanent: [400, 401, 403, 404, 410].includes(a.status) };
+    return postSigned(this.http, cfg.webhookUrl, secret, JSON.stringify(payload), Math.floor(this.clock.now() / 1000), n.id, 'webhook');
   }
 
   private async secretFor(name: string, version: string): Promise<string> {

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../persistence/columns';
-import { OutboxRow } from '../persistence/outbox-row';
+import { MessageOutboxRow } from '../persistence/outbox-row';
 
 /**
  * What an incident is about (issue 11, escalation):
@@ -67,7 +67,7 @@ export class IncidentEntity {
 @Entity('alert_notification')
 @Index('UQ_alert_notification_once', ['incidentId', 'event', 'channel', 'target'], { unique: true })
 @Index('IX_alert_notification_due', ['state', 'nextAttemptAt'])
-export class AlertNotificationEntity extends OutboxRow {
+export class AlertNotificationEntity extends MessageOutboxRow {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
@@ -86,13 +86,4 @@ export class AlertNotificationEntity extends OutboxRow {
   /** The e-mail address, or the webhook URL (origin + path: never a query that could carry a signature). */
   @Column({ type: 'varchar', length: 300 })
   target!: string;
-
-  @Column({ type: 'varchar', length: 16 })
-  state!: 'pending' | 'sent' | 'failed';
-
-  @Column({ type: 'simple-json', nullable: true })
-  lastError!: { code: string; message: string; at: number } | null;
-
-  @Column(timestampColumn())
-  sentAt!: number | null;
 }

@@ -29,6 +29,18 @@ export abstract class OutboxRow {
   updatedAt!: number;
 }
 
+/** An outbound message of an outbox (alert notifications, callback events): pending until sent, or failed for good. */
+export abstract class MessageOutboxRow extends OutboxRow {
+  @Column({ type: 'varchar', length: 16 })
+  state!: 'pending' | 'sent' | 'failed';
+
+  @Column({ type: 'simple-json', nullable: true })
+  lastError!: { code: string; message: string; at: number } | null;
+
+  @Column(timestampColumn())
+  sentAt!: number | null;
+}
+
 /** The migration columns of OutboxRow plus `state`, `lastError` and the "done at" column `doneAt` (e.g. sentAt). */
 export function outboxTableColumns(doneAt: string): TableColumnOptions[] {
   return [
