@@ -1,6 +1,7 @@
 import { Column } from 'typeorm';
 import type { TableColumnOptions } from 'typeorm/schema-builder/options/TableColumnOptions';
 import { timestampColumn } from './columns';
+import { columns } from './ddl';
 
 /**
  * The delivery columns every outbox row has (leads, alert notifications, marketplace callback events):
@@ -43,15 +44,8 @@ export abstract class MessageOutboxRow extends OutboxRow {
 
 /** The migration columns of OutboxRow plus `state`, `lastError` and the "done at" column `doneAt` (e.g. sentAt). */
 export function outboxTableColumns(doneAt: string): TableColumnOptions[] {
-  return [
-    { name: 'state', type: 'varchar', length: '16', isNullable: false },
-    { name: 'attempts', type: 'integer', isNullable: false, default: 0 },
-    { name: 'nextAttemptAt', type: 'bigint', isNullable: false },
-    { name: 'lastError', type: 'text', isNullable: true },
-    { name: 'lockedBy', type: 'varchar', length: '64', isNullable: true },
-    { name: 'lockedUntil', type: 'bigint', isNullable: true },
-    { name: doneAt, type: 'bigint', isNullable: true },
-    { name: 'createdAt', type: 'bigint', isNullable: false },
-    { name: 'updatedAt', type: 'bigint', isNullable: false },
-  ];
+  return columns(
+    `state varchar(16), attempts integer default 0, nextAttemptAt bigint, lastError text null, lockedBy varchar(64) null,
+     lockedUntil bigint null, ${doneAt} bigint null, createdAt bigint, updatedAt bigint`,
+  );
 }

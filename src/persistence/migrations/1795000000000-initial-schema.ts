@@ -1,14 +1,5 @@
-import { MigrationInterface, QueryRunner, Table, TableColumnOptions, TableIndex } from 'typeorm';
-
-const ts = (name: string, nullable = true): TableColumnOptions => ({ name, type: 'bigint', isNullable: nullable });
-const str = (name: string, length: number, nullable = false): TableColumnOptions => ({ name, type: 'varchar', length: String(length), isNullable: nullable });
-const json = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'text', isNullable: nullable });
-const int = (name: string, nullable = false, dflt?: number): TableColumnOptions => ({
-  name,
-  type: 'integer',
-  isNullable: nullable,
-  ...(dflt !== undefined ? { default: dflt } : {}),
-});
+import { MigrationInterface, QueryRunner, Table, TableIndex } from 'typeorm';
+import { columns } from '../ddl';
 
 /**
  * Offers, package revisions, pool instances, pool regions, sessions and scheduler leases.
@@ -21,67 +12,28 @@ export class InitialSchema1795000000000 implements MigrationInterface {
     await q.createTable(
       new Table({
         name: 'offer',
-        columns: [
-          { ...str('id', 50), isPrimary: true },
-          str('alias', 50),
-          str('type', 40),
-          str('state', 20),
-          json('testDrive'),
-          json('deployment'),
-          str('clientSecretName', 127, true),
-          str('clientSecretVersion', 64, true),
-          str('ownerTenantId', 64, true),
-          str('ownerClientId', 64, true),
-          str('currentRevisionId', 36, true),
-          ts('publishedAt'),
-          ts('createdAt', false),
-          ts('updatedAt', false),
-          int('version'),
-        ],
+        columns: columns(`id varchar(50) primary, alias varchar(50), type varchar(40), state varchar(20), testDrive text,
+          deployment text, clientSecretName varchar(127) null, clientSecretVersion varchar(64) null,
+          ownerTenantId varchar(64) null, ownerClientId varchar(64) null, currentRevisionId varchar(36) null,
+          publishedAt bigint null, createdAt bigint, updatedAt bigint, version integer`),
       }),
     );
     await q.createTable(
       new Table({
         name: 'package_revision',
-        columns: [
-          { ...str('id', 36), isPrimary: true },
-          str('offerId', 50),
-          int('number'),
-          str('containerName', 63),
-          str('baseUri', 1024),
-          json('parameters'),
-          json('files'),
-          int('totalBytes'),
-          ts('createdAt', false),
-        ],
+        columns: columns(`id varchar(36) primary, offerId varchar(50), number integer, containerName varchar(63), baseUri varchar(1024),
+          parameters text, files text, totalBytes integer, createdAt bigint`),
         indices: [new TableIndex({ name: 'UQ_package_revision_offer_number', columnNames: ['offerId', 'number'], isUnique: true })],
       }),
     );
     await q.createTable(
       new Table({
         name: 'pool_instance',
-        columns: [
-          { ...str('id', 36), isPrimary: true },
-          str('offerId', 50),
-          str('revisionId', 36),
-          str('region', 40),
-          str('kind', 8),
-          int('slot', true),
-          str('state', 16),
-          str('subscriptionId', 40),
-          str('resourceGroupName', 90),
-          str('deploymentName', 64),
-          str('sessionId', 36, true),
-          json('outputsEnc', true),
-          json('failure', true),
-          int('attempts', false, 0),
-          ts('nextActionAt'),
-          ts('createdAt', false),
-          ts('readyAt'),
-          ts('assignedAt'),
-          ts('deletedAt'),
-          ts('updatedAt', false),
-        ],
+        columns: columns(`id varchar(36) primary, offerId varchar(50), revisionId varchar(36), region varchar(40), kind varchar(8),
+          slot integer null, state varchar(16), subscriptionId varchar(40), resourceGroupName varchar(90),
+          deploymentName varchar(64), sessionId varchar(36) null, outputsEnc text null, failure text null,
+          attempts integer default 0, nextActionAt bigint null, createdAt bigint, readyAt bigint null,
+          assignedAt bigint null, deletedAt bigint null, updatedAt bigint`),
         indices: [
           new TableIndex({ name: 'UQ_pool_instance_slot', columnNames: ['offerId', 'region', 'kind', 'slot'], isUnique: true }),
           new TableIndex({ name: 'UQ_pool_instance_session', columnNames: ['sessionId'], isUnique: true }),
@@ -92,40 +44,18 @@ export class InitialSchema1795000000000 implements MigrationInterface {
     await q.createTable(
       new Table({
         name: 'pool_region',
-        columns: [
-          { ...str('offerId', 50), isPrimary: true },
-          { ...str('region', 40), isPrimary: true },
-          int('consecutiveFailures', false, 0),
-          ts('backoffUntil'),
-          json('lastFailure', true),
-        ],
+        columns: columns(`offerId varchar(50) primary, region varchar(40) primary, consecutiveFailures integer default 0,
+          backoffUntil bigint null, lastFailure text null`),
       }),
     );
     await q.createTable(
       new Table({
         name: 'session',
-        columns: [
-          { ...str('id', 36), isPrimary: true },
-          str('offerId', 50),
-          str('type', 40),
-          str('state', 16),
-          str('region', 40, true),
-          str('instanceKind', 8, true),
-          str('instanceId', 36, true),
-          json('customer'),
-          str('idempotencyKey', 255, true),
-          str('requestHash', 64, true),
-          int('durationHours'),
-          int('slot', true),
-          json('outputsEnc', true),
-          json('failure', true),
-          str('endReason', 16, true),
-          ts('requestedAt', false),
-          ts('readyAt'),
-          ts('expiresAt'),
-          ts('endedAt'),
-          ts('updatedAt', false),
-        ],
+        columns: columns(`id varchar(36) primary, offerId varchar(50), type varchar(40), state varchar(16), region varchar(40) null,
+          instanceKind varchar(8) null, instanceId varchar(36) null, customer text, idempotencyKey varchar(255) null,
+          requestHash varchar(64) null, durationHours integer, slot integer null, outputsEnc text null,
+          failure text null, endReason varchar(16) null, requestedAt bigint, readyAt bigint null, expiresAt bigint null,
+          endedAt bigint null, updatedAt bigint`),
         indices: [
           new TableIndex({ name: 'UQ_session_idempotency', columnNames: ['offerId', 'idempotencyKey'], isUnique: true }),
           new TableIndex({ name: 'UQ_session_slot', columnNames: ['offerId', 'slot'], isUnique: true }),
@@ -136,7 +66,7 @@ export class InitialSchema1795000000000 implements MigrationInterface {
     await q.createTable(
       new Table({
         name: 'scheduler_lease',
-        columns: [{ ...str('name', 64), isPrimary: true }, str('owner', 64), ts('expiresAt', false)],
+        columns: columns('name varchar(64) primary, owner varchar(64), expiresAt bigint'),
       }),
     );
   }

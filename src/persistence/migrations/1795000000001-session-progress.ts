@@ -1,4 +1,5 @@
-import { MigrationInterface, QueryRunner, TableColumn } from 'typeorm';
+import { MigrationInterface, QueryRunner } from 'typeorm';
+import { column } from '../ddl';
 
 /**
  * session.progress: type-specific, resumable provisioning progress (e.g. which steps of a Dynamics 365
@@ -8,7 +9,7 @@ export class SessionProgress1795000000001 implements MigrationInterface {
   name = 'SessionProgress1795000000001';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.addColumn('session', new TableColumn({ name: 'progress', type: 'text', isNullable: true }));
+    await q.addColumn('session', column('progress text null'));
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner, Table, TableIndex } from 'typeorm';
+import { columns } from '../ddl';
 
 /**
  * audit_event: who changed what (offers, packages, publishing, sessions), newest read first by
@@ -12,19 +13,9 @@ export class Audit1795000000100 implements MigrationInterface {
     await q.createTable(
       new Table({
         name: 'audit_event',
-        columns: [
-          { name: 'id', type: 'varchar', length: '36', isPrimary: true },
-          { name: 'at', type: 'bigint', isNullable: false },
-          { name: 'actorType', type: 'varchar', length: '10', isNullable: false },
-          { name: 'actorTenantId', type: 'varchar', length: '64', isNullable: true },
-          { name: 'actorClientId', type: 'varchar', length: '64', isNullable: true },
-          { name: 'actorRoles', type: 'varchar', length: '200', isNullable: true },
-          { name: 'action', type: 'varchar', length: '40', isNullable: false },
-          { name: 'offerId', type: 'varchar', length: '50', isNullable: true },
-          { name: 'targetType', type: 'varchar', length: '20', isNullable: false },
-          { name: 'targetId', type: 'varchar', length: '64', isNullable: false },
-          { name: 'details', type: 'text', isNullable: true },
-        ],
+        columns: columns(`id varchar(36) primary, at bigint, actorType varchar(10), actorTenantId varchar(64) null,
+          actorClientId varchar(64) null, actorRoles varchar(200) null, action varchar(40), offerId varchar(50) null,
+          targetType varchar(20), targetId varchar(64), details text null`),
         indices: [
           new TableIndex({ name: 'IDX_audit_event_at', columnNames: ['at'] }),
           new TableIndex({ name: 'IDX_audit_event_offer_at', columnNames: ['offerId', 'at'] }),

@@ -1,4 +1,5 @@
-import { MigrationInterface, QueryRunner, TableColumn } from 'typeorm';
+import { MigrationInterface, QueryRunner } from 'typeorm';
+import { column } from '../ddl';
 
 /**
  * offer.health: JSON text of the last check against the publisher's environment (publish preflight and
@@ -9,7 +10,7 @@ export class OfferHealth1795000000200 implements MigrationInterface {
   name = 'OfferHealth1795000000200';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.addColumn('offer', new TableColumn({ name: 'health', type: 'text', isNullable: true }));
+    await q.addColumn('offer', column('health text null'));
   }
 
   async down(q: QueryRunner): Promise<void> {

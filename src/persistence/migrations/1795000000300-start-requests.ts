@@ -1,4 +1,5 @@
-import { MigrationInterface, QueryRunner, Table, TableColumn, TableIndex } from 'typeorm';
+import { MigrationInterface, QueryRunner, Table, TableIndex } from 'typeorm';
+import { column, columns } from '../ddl';
 
 /**
  * Issue 8 (trust, idempotency, crash windows):
@@ -14,25 +15,16 @@ export class StartRequests1795000000300 implements MigrationInterface {
   name = 'StartRequests1795000000300';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.addColumn('session', new TableColumn({ name: 'clientTenantId', type: 'varchar', length: '64', isNullable: true }));
-    await q.addColumn('session', new TableColumn({ name: 'clientId', type: 'varchar', length: '64', isNullable: true }));
+    await q.addColumn('session', column('clientTenantId varchar(64) null'));
+    await q.addColumn('session', column('clientId varchar(64) null'));
     await q.dropIndex('session', 'UQ_session_idempotency');
-    await q.addColumn('pool_instance', new TableColumn({ name: 'sessionTaggedAt', type: 'bigint', isNullable: true }));
+    await q.addColumn('pool_instance', column('sessionTaggedAt bigint null'));
     await q.createTable(
       new Table({
         name: 'start_request',
-        columns: [
-          { name: 'id', type: 'varchar', length: '36', isPrimary: true },
-          { name: 'offerId', type: 'varchar', length: '50', isNullable: false },
-          { name: 'clientKey', type: 'varchar', length: '140', isNullable: false },
-          { name: 'idempotencyKey', type: 'varchar', length: '255', isNullable: false },
-          { name: 'requestHash', type: 'varchar', length: '64', isNullable: false },
-          { name: 'state', type: 'varchar', length: '16', isNullable: false },
-          { name: 'sessionId', type: 'varchar', length: '36', isNullable: true },
-          { name: 'refusal', type: 'text', isNullable: true },
-          { name: 'createdAt', type: 'bigint', isNullable: false },
-          { name: 'updatedAt', type: 'bigint', isNullable: false },
-        ],
+        columns: columns(`id varchar(36) primary, offerId varchar(50), clientKey varchar(140), idempotencyKey varchar(255),
+          requestHash varchar(64), state varchar(16), sessionId varchar(36) null, refusal text null, createdAt bigint,
+          updatedAt bigint`),
         indices: [new TableIndex({ name: 'UQ_start_request_key', columnNames: ['offerId', 'clientKey', 'idempotencyKey'], isUnique: true })],
       }),
     );

@@ -1,4 +1,5 @@
-import { MigrationInterface, QueryRunner, Table, TableColumn, TableIndex } from 'typeorm';
+import { MigrationInterface, QueryRunner, Table, TableIndex } from 'typeorm';
+import { column, columns } from '../ddl';
 import { outboxTableColumns } from '../outbox-row';
 
 /**
@@ -16,19 +17,9 @@ export class Escalation1795000000500 implements MigrationInterface {
     await q.createTable(
       new Table({
         name: 'incident',
-        columns: [
-          { name: 'id', type: 'varchar', length: '36', isPrimary: true },
-          { name: 'offerId', type: 'varchar', length: '50', isNullable: false },
-          { name: 'kind', type: 'varchar', length: '40', isNullable: false },
-          { name: 'subject', type: 'varchar', length: '100', isNullable: false },
-          { name: 'openKey', type: 'varchar', length: '200', isNullable: true },
-          { name: 'state', type: 'varchar', length: '16', isNullable: false },
-          { name: 'summary', type: 'varchar', length: '500', isNullable: false },
-          { name: 'details', type: 'text', isNullable: true },
-          { name: 'openedAt', type: 'bigint', isNullable: false },
-          { name: 'resolvedAt', type: 'bigint', isNullable: true },
-          { name: 'updatedAt', type: 'bigint', isNullable: false },
-        ],
+        columns: columns(`id varchar(36) primary, offerId varchar(50), kind varchar(40), subject varchar(100), openKey varchar(200) null,
+          state varchar(16), summary varchar(500), details text null, openedAt bigint, resolvedAt bigint null,
+          updatedAt bigint`),
         indices: [
           new TableIndex({ name: 'UQ_incident_open', columnNames: ['openKey'], isUnique: true }),
           new TableIndex({ name: 'IX_incident_offer_opened', columnNames: ['offerId', 'openedAt'] }),
@@ -40,12 +31,8 @@ export class Escalation1795000000500 implements MigrationInterface {
       new Table({
         name: 'alert_notification',
         columns: [
-          { name: 'id', type: 'varchar', length: '36', isPrimary: true },
-          { name: 'incidentId', type: 'varchar', length: '36', isNullable: false },
-          { name: 'offerId', type: 'varchar', length: '50', isNullable: false },
-          { name: 'event', type: 'varchar', length: '16', isNullable: false },
-          { name: 'channel', type: 'varchar', length: '16', isNullable: false },
-          { name: 'target', type: 'varchar', length: '300', isNullable: false },
+          ...columns(`id varchar(36) primary, incidentId varchar(36), offerId varchar(50), event varchar(16), channel varchar(16),
+            target varchar(300)`),
           ...outboxTableColumns('sentAt'),
         ],
         indices: [
@@ -54,7 +41,7 @@ export class Escalation1795000000500 implements MigrationInterface {
         ],
       }),
     );
-    await q.addColumn('offer', new TableColumn({ name: 'escalation', type: 'text', isNullable: true }));
+    await q.addColumn('offer', column('escalation text null'));
     await q.createIndex('session', new TableIndex({ name: 'IX_session_ready_at', columnNames: ['readyAt'] }));
     await q.createIndex('session', new TableIndex({ name: 'IX_session_ended_at', columnNames: ['endedAt'] }));
   }

@@ -1,4 +1,5 @@
-import { MigrationInterface, QueryRunner, Table, TableColumn, TableIndex } from 'typeorm';
+import { MigrationInterface, QueryRunner, Table, TableIndex } from 'typeorm';
+import { column, columns } from '../ddl';
 import { outboxTableColumns } from '../outbox-row';
 
 /**
@@ -13,23 +14,14 @@ export class QueueAndCallbacks1795000000600 implements MigrationInterface {
   name = 'QueueAndCallbacks1795000000600';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.addColumn('session', new TableColumn({ name: 'queuePositionNotified', type: 'integer', isNullable: true }));
-    await q.addColumn('session', new TableColumn({ name: 'servedAt', type: 'bigint', isNullable: true }));
+    await q.addColumn('session', column('queuePositionNotified integer null'));
+    await q.addColumn('session', column('servedAt bigint null'));
     await q.createIndex('session', new TableIndex({ name: 'IX_session_queue', columnNames: ['offerId', 'state', 'requestedAt'] }));
     await q.createTable(
       new Table({
         name: 'callback_subscription',
-        columns: [
-          { name: 'id', type: 'varchar', length: '36', isPrimary: true },
-          { name: 'clientTenantId', type: 'varchar', length: '64', isNullable: false },
-          { name: 'clientId', type: 'varchar', length: '64', isNullable: false },
-          { name: 'url', type: 'varchar', length: '2048', isNullable: false },
-          { name: 'events', type: 'text', isNullable: false },
-          { name: 'secretName', type: 'varchar', length: '127', isNullable: false },
-          { name: 'secretVersion', type: 'varchar', length: '64', isNullable: false },
-          { name: 'createdAt', type: 'bigint', isNullable: false },
-          { name: 'updatedAt', type: 'bigint', isNullable: false },
-        ],
+        columns: columns(`id varchar(36) primary, clientTenantId varchar(64), clientId varchar(64), url varchar(2048), events text,
+          secretName varchar(127), secretVersion varchar(64), createdAt bigint, updatedAt bigint`),
         indices: [new TableIndex({ name: 'UQ_callback_subscription_client', columnNames: ['clientTenantId', 'clientId'], isUnique: true })],
       }),
     );
@@ -37,12 +29,8 @@ export class QueueAndCallbacks1795000000600 implements MigrationInterface {
       new Table({
         name: 'callback_event',
         columns: [
-          { name: 'id', type: 'varchar', length: '36', isPrimary: true },
-          { name: 'subscriptionId', type: 'varchar', length: '36', isNullable: false },
-          { name: 'sessionId', type: 'varchar', length: '36', isNullable: false },
-          { name: 'event', type: 'varchar', length: '40', isNullable: false },
-          { name: 'dedupeKey', type: 'varchar', length: '120', isNullable: false },
-          { name: 'payload', type: 'text', isNullable: false },
+          ...columns(`id varchar(36) primary, subscriptionId varchar(36), sessionId varchar(36), event varchar(40),
+            dedupeKey varchar(120), payload text`),
           ...outboxTableColumns('sentAt'),
         ],
         indices: [
@@ -54,10 +42,7 @@ export class QueueAndCallbacks1795000000600 implements MigrationInterface {
     await q.createTable(
       new Table({
         name: 'cursor',
-        columns: [
-          { name: 'name', type: 'varchar', length: '64', isPrimary: true },
-          { name: 'value', type: 'bigint', isNullable: false },
-        ],
+        columns: columns(`name varchar(64) primary, value bigint`),
       }),
     );
   }

@@ -1,4 +1,5 @@
-import { MigrationInterface, QueryRunner, TableColumn } from 'typeorm';
+import { MigrationInterface, QueryRunner } from 'typeorm';
+import { column } from '../ddl';
 
 /**
  * Issue 12: package_revision.virtualMachines, the number of Microsoft.Compute/virtualMachines resources
@@ -12,9 +13,9 @@ export class WarmInstances1795000000700 implements MigrationInterface {
   name = 'WarmInstances1795000000700';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.addColumn('package_revision', new TableColumn({ name: 'virtualMachines', type: 'integer', isNullable: true }));
-    await q.addColumn('session', new TableColumn({ name: 'queueSeq', type: 'bigint', isNullable: true }));
-    await q.addColumn('package_revision', new TableColumn({ name: 'resourceTypes', type: 'text', isNullable: true }));
+    await q.addColumn('package_revision', column('virtualMachines integer null'));
+    await q.addColumn('session', column('queueSeq bigint null'));
+    await q.addColumn('package_revision', column('resourceTypes text null'));
   }
 
   async down(q: QueryRunner): Promise<void> {
