@@ -6,7 +6,7 @@ import { OffersRepository } from '../../src/offers/offers.repository';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { z } from 'zod';
-import { CapacityRow, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { CapacityRow, SLOT_CAPACITY_FIELDS, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { offerHealthSchema } from '../../src/offers/offer.dto';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
 import { SessionRunner } from '../../src/test-drives/session-runner';
@@ -40,9 +40,7 @@ export const DYNAMICS_SCHEMAS: TestDriveSchemas = {
   testDrive: dynamicsTestDriveSchema,
   deployment: dynamicsDeploymentSchema,
   capacityRow: {
-    ending: z.number().int().meta({ description: 'Dynamics 365, Logic app: sessions being ended.' }),
-    inUse: z.number().int().meta({ description: 'Dynamics 365, Logic app: session slots held.' }),
-    maxConcurrent: z.number().int().meta({ description: 'Dynamics 365, Logic app: the configured maxConcurrent.' }),
+    ...SLOT_CAPACITY_FIELDS,
     licenses: licenseViewSchema,
     health: offerHealthSchema.nullable().meta({ description: "Dynamics 365: the last check against the publisher's environment." }),
   },

@@ -6,7 +6,7 @@ import { OffersRepository } from '../../src/offers/offers.repository';
 import { SessionEntity, SessionState } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { z } from 'zod';
-import { CapacityRow, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { CapacityRow, SLOT_CAPACITY_FIELDS, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { azureDeploymentSchema } from '../../src/test-drives/config-schemas';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
 import { SessionRunner } from '../../src/test-drives/session-runner';
@@ -25,9 +25,7 @@ export const LOGIC_APP_SCHEMAS: TestDriveSchemas = {
   testDrive: logicAppTestDriveSchema,
   deployment: azureDeploymentSchema,
   capacityRow: {
-    ending: z.number().int().meta({ description: 'Dynamics 365, Logic app: sessions being ended.' }),
-    inUse: z.number().int().meta({ description: 'Dynamics 365, Logic app: session slots held.' }),
-    maxConcurrent: z.number().int().meta({ description: 'Dynamics 365, Logic app: the configured maxConcurrent.' }),
+    ...SLOT_CAPACITY_FIELDS,
     deprovisionFailures: z.number().int().meta({ description: 'Logic app: recent sessions whose deprovisioning Logic App gave up.' }),
   },
 };

@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../common/api-error';
 import { apiComponent, ApiErrorResponse, ApiJsonBodyErrors, ApiZodBody, ApiZodResponse } from '../common/openapi';
-import { parseOrThrow } from '../common/validation';
+import { httpsUrlSchema, parseOrThrow } from '../common/validation';
 import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
 import { Role } from '../auth/roles';
@@ -16,16 +16,7 @@ export const CallbackRegistrationBodySchema = apiComponent(
   'NotificationRegistrationBody',
   z
     .strictObject({
-      url: z
-        .string({ message: 'url must be an https URL' })
-        .max(2048, 'url must be at most 2,048 characters')
-        .refine((v) => {
-          try {
-            return new URL(v).protocol === 'https:';
-          } catch {
-            return false;
-          }
-        }, 'url must be an absolute https URL')
+      url: httpsUrlSchema('url')
         .meta({ description: 'Where events are POSTed (public https host).', example: 'https://marketplace.example.com/testdrive/events' }),
       events: z
         .array(z.enum(CALLBACK_EVENTS, { message: `each event must be one of ${CALLBACK_EVENTS.join(', ')}` }))

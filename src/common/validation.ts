@@ -98,3 +98,15 @@ export const durationHoursSchema = z
 /** GUID in canonical 8-4-4-4-12 hex form. */
 export const guidSchema = (what: string) =>
   z.string({ message: `${what} must be a GUID` }).regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, `${what} must be a GUID (8-4-4-4-12 hex digits)`);
+
+/**
+ * An absolute https URL of at most 2,048 characters (webhooks, callbacks; the outbound URL rule checks the
+ * host when it is used). Messages start with `label` when given ("url must be an https URL").
+ */
+export function httpsUrlSchema(label?: string): z.ZodString {
+  const must = label ? `${label} must` : 'must';
+  return z
+    .string({ message: `${must} be an https URL` })
+    .max(2048, `${must} be at most 2,048 characters`)
+    .refine((v) => URL.canParse(v) && new URL(v).protocol === 'https:', `${must} be an absolute https URL`);
+}

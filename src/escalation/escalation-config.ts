@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { ErrorDetail } from '../common/api-error';
+import { httpsUrlSchema } from '../common/validation';
 
 /**
  * `escalation` of PUT /offers/{offerId} (issue 11; Partner Center had an escalation e-mail, we add a
@@ -14,16 +15,7 @@ export const escalationConfigSchema = z
       .max(10, 'at most 10 addresses')
       .default([])
       .meta({ description: 'Addresses that get an e-mail when an incident opens and when it resolves.', example: ['oncall@contoso.com'] }),
-    webhookUrl: z
-      .string({ message: 'must be an https URL' })
-      .max(2048, 'must be at most 2,048 characters')
-      .refine((v) => {
-        try {
-          return new URL(v).protocol === 'https:';
-        } catch {
-          return false;
-        }
-      }, 'must be an absolute https URL')
+    webhookUrl: httpsUrlSchema()
       .nullable()
       .optional()
       .meta({ description: 'HTTPS endpoint that gets a signed JSON POST per incident event (header X-TestDrive-Signature).', example: 'https://ops.contoso.com/hooks/testdrive' }),

@@ -1,3 +1,4 @@
+import { transitionRow } from '../persistence/columns';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Between, DataSource, In, IsNull, LessThanOrEqual, MoreThanOrEqual, Not, Repository } from 'typeorm';
@@ -48,14 +49,7 @@ export class SessionsRepository {
 
   /** Applies `patch` if the session is in one of `from`; false otherwise. */
   async transition(id: string, from: SessionState[], patch: Partial<SessionEntity>, now: number): Promise<boolean> {
-    const r = await this.repo
-      .createQueryBuilder()
-      .update(SessionEntity)
-      .set({ ...patch, updatedAt: now } as QueryDeepPartialEntity<SessionEntity>)
-      .where('id = :id', { id })
-      .andWhere('state IN (:...from)', { from })
-      .execute();
-    return r.affected === 1;
+    return transitionRow(this.repo, id, from, patch, now);
   }
 
   /**
@@ -198,21 +192,16 @@ export class SessionsRepository {
 
   /** Sessions that became ready in (after, upTo] (epoch ms), oldest first, at most `limit` (metrics observer). */
   readyBetween(after: number, upTo: number, limit = 5000): Promise<Array<Pick<SessionEntity, 'id' | 'type' | 'instanceKind' | 'requestedAt' | 'readyAt'>>> {
-    return this.repo.find({
-      where: { readyAt: Between(after + 1, upTo) },
-      select: { id: true, type: true, instanceKind: true, requestedAt: true, readyAt: true },
-      order: { readyAt: 'ASC' },
-      take: limit,
-    });
+    return this.changedBetween('readyAt', ['id', 'type', 'instanceKind', 'requestedAt', 'readyAt'], after, upTo, limit);
   }
 
   /** Sessions that ended in (after, upTo] (epoch ms), oldest first, at most `limit` (metrics observer). */
   endedBetween(after: number, upTo: number, limit = 5000): Promise<Array<Pick<SessionEntity, 'id' | 'type' | 'endReason' | 'expiresAt' | 'endedAt'>>> {
-    return this.repo.find({
-      where: { endedAt: Between(after + 1, upTo) },
-      select: { id: true, type: true, endReason: true, expiresAt: true, endedAt: true },
-      order: { endedAt: 'ASC' },
-      take: limit,
-    });
+    return this.changedBetween('endedAt', ['id', 'type', 'endReason', 'expiresAt', 'endedAt'], after, upTo, limit);
+  }
+
+  /** Sessions whose `at` column lies in (after, upTo], oldest first, only the `fields` read. */
+  private changedBetween(at: 'readyAt' | 'endedAt', fields: Array<keyof SessionEntity>, after: number, upTo: number, limit: number): Promise<SessionEntity[]> {
+    return this.repo.find({ where: { [at]: Between(after + 1, upTo) }, select: fields, order: { [at]: 'ASC' }, take: limit });
   }
 }

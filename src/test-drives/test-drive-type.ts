@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ErrorDetail } from '../common/api-error';
 import { OfferDeployment, OfferEntity, OfferHealth } from '../offers/offer.entity';
 export type { OfferHealth } from '../offers/offer.entity';
@@ -62,6 +62,16 @@ export interface TestDriveSchemas {
   /** Fields the type adds to its capacity rows, beyond CapacityRow's. */
   readonly capacityRow?: Record<string, z.ZodType>;
 }
+
+/**
+ * Capacity fields of a type whose sessions hold slots bounded by `maxConcurrent` (Dynamics 365, Logic
+ * app): a module spreads them into its `capacityRow` so both describe them the same way.
+ */
+export const SLOT_CAPACITY_FIELDS: Record<string, z.ZodType> = {
+  ending: z.number().int().meta({ description: 'Dynamics 365, Logic app: sessions being ended.' }),
+  inUse: z.number().int().meta({ description: 'Dynamics 365, Logic app: session slots held.' }),
+  maxConcurrent: z.number().int().meta({ description: 'Dynamics 365, Logic app: the configured maxConcurrent.' }),
+};
 
 /**
  * The one interface between the core (offers, sessions, scheduling) and a test drive type module

@@ -1,27 +1,12 @@
-import * as path from 'node:path';
-import { zipDirectory } from '../../src/common/zip-directory';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
+import { publishOffer } from '../arm-resilience/helpers';
 
-const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
 const customer = { email: 'grace@example.com', firstName: 'Grace', lastName: 'Hopper' };
 
-async function publishOffer(svc: TestService, azure: LocalAzure, offerId: string, hot: number, cold: number): Promise<void> {
-  const publisher = await azure.emulator.createPublisher({});
-  await svc.http
-    .put(`/api/v1/offers/${offerId}`)
-    .send({
-      alias: offerId,
-      testDrive: { type: 'azure-resource-manager', durationHours: 1, regions: [{ name: 'northeurope', hot, cold }], accessInformation: '{{userName}}' },
-      deployment: { subscriptionId: publisher.subscriptionId, tenantId: publisher.tenantId, clientId: publisher.clientId, clientSecret: publisher.clientSecret },
-    })
-    .expect(201);
-  await svc.http
-    .put(`/api/v1/offers/${offerId}/package`)
-    .set('content-type', 'application/zip')
-    .send(await zipDirectory(SAMPLE, { exclude: ['README.md', 'access-information.html'] }))
-    .expect(201);
-  await svc.http.post(`/api/v1/offers/${offerId}/publish`).expect(200);
+/** Publishes the sample web app in northeurope with `hot` + `cold` instances and waits for the hot pool. */
+async function publishAndFill(svc: TestService, azure: LocalAzure, offerId: string, hot: number, cold: number): Promise<void> {
+  await publishOffer(svc, await azure.emulator.createPublisher({}), offerId, [{ name: 'northeurope', hot, cold }], { accessInformation: '{{userName}}' });
   await svc.until(async () => {
     const r = await svc.http.get(`/api/v1/capacity?offerId=${offerId}`).expect(200);
     return r.body.value[0].hotReady === hot;
@@ -59,7 +44,7 @@ describeEachDb('concurrent starts on %s', (db) => {
   it('a burst of 40 starts never double-claims and never exceeds hot + cold', async () => {
     const svc = await startService(azure, { db });
     try {
-      await publishOffer(svc, azure, 'burst-one', 3, 2);
+      await publishAndFill(svc, azure, 'burst-one', 3, 2);
       const created = checkBurst(await burst([svc], 'burst-one', 40), 3, 2);
       const instances = await svc.app.get(require('../../modules/azure-resource-manager/pools/pool-instance.repository').PoolInstanceRepository).listLive('burst-one');
       const assigned = instances.filter((i: { sessionId: string | null }) => i.sessionId);
@@ -75,7 +60,7 @@ describeEachDb('concurrent starts on %s', (db) => {
       const a = await startService(azure, { db });
       const b = await startService(azure, { databaseUrl: a.databaseUrl });
       try {
-        await publishOffer(a, azure, 'burst-two', 4, 2);
+        await publishAndFill(a, azure, 'burst-two', 4, 2);
         checkBurst(await burst([a, b], 'burst-two', 60), 4, 2);
       } finally {
         await b.close();

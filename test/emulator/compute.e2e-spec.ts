@@ -13,7 +13,7 @@ import { ComputeManagementClient, type VirtualMachine } from '@azure/arm-compute
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { startEmulator, type EmulatorHandle, type PublisherInfo } from '../../emulator/src';
 import { ARM_FIXTURES } from '../support/fixtures-dir';
-import { armClients, control, credential, fastPoll, start, tlsOptions } from './helpers';
+import { armClients, control, credential, fastPoll, pollFor, start, tlsOptions } from './helpers';
 
 type Params = Record<string, { value: unknown }>;
 
@@ -279,13 +279,7 @@ describe('emulator: VM power state persists', () => {
         const h3 = await startEmulator({ port: 0, dataDir, persist: true });
         try {
           const c3 = computeClient(h3, pub, pub.subscriptionId);
-          const deadline = Date.now() + 5000;
-          let power: string | undefined;
-          while (Date.now() < deadline) {
-            power = powerOf((await c3.virtualMachines.instanceView('warm', 'warm0')).statuses);
-            if (power === 'PowerState/running') break;
-            await new Promise((r) => setTimeout(r, 100));
-          }
+          const power = await pollFor(async () => powerOf((await c3.virtualMachines.instanceView('warm', 'warm0')).statuses), 'PowerState/running');
           expect(power).toBe('PowerState/running');
         } finally {
           await h3.close();

@@ -1,7 +1,7 @@
 jest.setTimeout(60_000);
 import { Client } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
-import { start, credential, control } from './helpers';
+import { credential, control, emulatorPerSuite } from './helpers';
 import type { EmulatorHandle } from '../../emulator/src';
 import { fetchDispatcherTrusting } from '../../emulator/src/dynamics/clientTls';
 
@@ -21,12 +21,7 @@ const strong = 'Tr1al-Passw0rd!';
 
 describe('emulator: Microsoft Graph through @microsoft/microsoft-graph-client', () => {
   let h: EmulatorHandle;
-  let cleanup: () => Promise<void>;
-
-  beforeAll(async () => {
-    ({ h, cleanup } = await start());
-  });
-  afterAll(async () => cleanup());
+  emulatorPerSuite((started) => (h = started));
 
   it('creates, gets (by id and UPN, $select), patches and deletes a user; validates like Graph', async () => {
     const pub = await h.createPublisher();

@@ -60,3 +60,31 @@ export async function control(h: EmulatorHandle, method: string, path: string, b
 
 /** LRO options that poll quickly (the emulator's Retry-After is 0 for sub-second operations). */
 export const fastPoll = { updateIntervalInMs: 50 };
+
+/**
+ * Reads `read()` every 100 ms until it returns `want` or `ms` milliseconds pass; returns the last value read
+ * (the caller asserts on it, so a timeout shows what was there instead).
+ */
+export async function pollFor<T>(read: () => Promise<T>, want: T, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last = await read();
+  while (last !== want && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    last = await read();
+  }
+  return last;
+}
+
+/**
+ * Starts an emulator before the enclosing describe's tests (beforeAll), hands it to `started`, and closes
+ * it afterwards (afterAll): `let h: EmulatorHandle; emulatorPerSuite((x) => (h = x));`.
+ */
+export function emulatorPerSuite(started: (h: EmulatorHandle) => void, opts: Partial<EmulatorOptions> = {}): void {
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const s = await start(opts);
+    cleanup = s.cleanup;
+    started(s.h);
+  });
+  afterAll(async () => cleanup?.());
+}

@@ -1,15 +1,10 @@
 jest.setTimeout(60_000);
-import { start, secretClient } from './helpers';
+import { secretClient, emulatorPerSuite } from './helpers';
 import type { EmulatorHandle } from '../../emulator/src';
 
 describe('emulator: Key Vault secrets through the real SecretClient', () => {
   let h: EmulatorHandle;
-  let cleanup: () => Promise<void>;
-
-  beforeAll(async () => {
-    ({ h, cleanup } = await start());
-  });
-  afterAll(async () => cleanup());
+  emulatorPerSuite((started) => (h = started));
 
   it('sets, gets (latest and by version), lists versions and updates properties', async () => {
     const c = await h.createClient();

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../emulator/src';
-import { armClients, secretClient, fastPoll } from './helpers';
+import { armClients, secretClient, fastPoll, pollFor } from './helpers';
 
 const template = { $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#', contentVersion: '1.0.0.0', parameters: {}, resources: [], outputs: { x: { type: 'string', value: 'hello' } } };
 
@@ -33,13 +33,7 @@ describe('emulator: persistence', () => {
         expect((await c2.rm.resourceGroups.get('kept')).tags).toEqual({ a: '1' });
         expect((await secretClient(h2, client).getSecret('kept-secret')).value).toBe('s3cr3t');
         // The deployment accepted before the restart still finishes (its 1 s timer resumes).
-        const deadline = Date.now() + 5000;
-        let state = '';
-        while (Date.now() < deadline) {
-          state = (await c2.dep.deployments.get('kept', 'running')).properties?.provisioningState ?? '';
-          if (state === 'Succeeded') break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        const state = await pollFor(async () => (await c2.dep.deployments.get('kept', 'running')).properties?.provisioningState ?? '', 'Succeeded');
         expect(state).toBe('Succeeded');
       } finally {
         await h2.close();

@@ -75,6 +75,15 @@ describeEachDb('Offer optimistic concurrency on %s', (db) => {
     });
     return { entered: entered.promise, release: gate.resolve };
   };
+  /** Publishes `id` with its preflight held, runs `meanwhile` while it is held, and returns the publish's answer. */
+  const duringSlowPublish = async (id: string, meanwhile: () => Promise<unknown>): Promise<Res> => {
+    const hold = holdNextPublishPreflight();
+    const publish = fire(svc.http.post(`${url(id)}/publish`));
+    await hold.entered;
+    await meanwhile();
+    hold.release();
+    return publish;
+  };
   const expectError = (r: Res, status: number, code: string, target?: string) => {
     expect({ status: r.status, code: r.body.error?.code, ...(target ? { target: r.body.error?.target } : {}) }).toEqual({ status, code, ...(target ? { target } : {}) });
   };
@@ -196,12 +205,7 @@ describeEachDb('Offer optimistic concurrency on %s', (db) => {
 
     it('a PUT during a publish whose remote checks are slow is not overwritten: the publish is refused', async () => {
       const id = await newOffer();
-      const hold = holdNextPublishPreflight();
-      const publish = fire(svc.http.post(`${url(id)}/publish`));
-      await hold.entered;
-      await svc.http.put(url(id)).send(body('Renamed during publish', false)).expect(200);
-      hold.release();
-      const r = await publish;
+      const r = await duringSlowPublish(id, () => svc.http.put(url(id)).send(body('Renamed during publish', false)).expect(200));
       expectError(r, 409, 'OfferChanged');
       expect((await get(id)).body).toMatchObject({ alias: 'Renamed during publish', state: 'draft', publishedAt: null });
       // A retry publishes the offer as it is now.
@@ -226,23 +230,14 @@ describeEachDb('Offer optimistic concurrency on %s', (db) => {
 
     it('a package uploaded during a slow publish refuses the publish (its checks saw the previous package)', async () => {
       const id = await newOffer();
-      const hold = holdNextPublishPreflight();
-      const publish = fire(svc.http.post(`${url(id)}/publish`));
-      await hold.entered;
-      await svc.http.put(`${url(id)}/package`).set('content-type', 'application/zip').send(pkg).expect(201);
-      hold.release();
-      expectError(await publish, 409, 'OfferChanged');
+      const r = await duringSlowPublish(id, () => svc.http.put(`${url(id)}/package`).set('content-type', 'application/zip').send(pkg).expect(201));
+      expectError(r, 409, 'OfferChanged');
       expect((await get(id)).body.state).toBe('draft');
     });
 
     it('a delete during a slow publish is not resurrected', async () => {
       const id = await newOffer();
-      const hold = holdNextPublishPreflight();
-      const publish = fire(svc.http.post(`${url(id)}/publish`));
-      await hold.entered;
-      await svc.http.delete(url(id)).expect(204);
-      hold.release();
-      const r = await publish;
+      const r = await duringSlowPublish(id, () => svc.http.delete(url(id)).expect(204));
       expectError(r, 409, 'OfferChanged');
       expect(r.body.error!.message).toBe(`Offer '${id}' was deleted while this request ran; read it again and retry.`);
       await svc.http.get(url(id)).expect(404);

@@ -1,3 +1,4 @@
+import { transitionRow } from '../../../src/persistence/columns';
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -196,14 +197,7 @@ export class PoolInstanceRepository {
   async transition(id: string, from: InstanceState[], patch: Partial<PoolInstanceEntity>, now: number): Promise<boolean> {
     // Entering `deleting` starts a new kind of work: a retry pause left from the previous state does not apply.
     if (patch.state === 'deleting' && !('nextActionAt' in patch)) patch = { ...patch, nextActionAt: null };
-    const r = await this.repo
-      .createQueryBuilder()
-      .update(PoolInstanceEntity)
-      .set({ ...patch, updatedAt: now } as QueryDeepPartialEntity<PoolInstanceEntity>)
-      .where('id = :id', { id })
-      .andWhere('state IN (:...from)', { from })
-      .execute();
-    return r.affected === 1;
+    return transitionRow(this.repo, id, from, patch, now);
   }
 
   /** Marks an instance deleted and frees its slot (one statement). */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../../../src/common/clock';
 import { AppConfig, APP_CONFIG } from '../../../src/config/app-config';
-import { ArmGateway, ArmSubscriptionClient } from '../arm-gateway';
+import { ArmGateway, ArmSubscriptionClient, VirtualMachinePower } from '../arm-gateway';
 import { DataProtector } from '../../../src/azure/data-protector';
 import { OfferEntity } from '../../../src/offers/offer.entity';
 import { OfferCredentials } from '../../../src/offers/offer-credentials';
@@ -153,15 +153,8 @@ export class ArmInstanceDriver {
    * awaited: the next passes read the power states); when all are deallocated the instance is ready (W-).
    */
   private async park(offer: OfferEntity, inst: PoolInstanceEntity, now: number): Promise<void> {
-    const client = await this.client(offer, inst);
-    const vms = await client.listVirtualMachines(inst.resourceGroupName);
-    let parked = true;
-    for (const vm of vms) {
-      if (vm.power === 'deallocated') continue;
-      parked = false;
-      if (vm.power !== 'deallocating') await client.submitDeallocate(inst.resourceGroupName, vm.name);
-    }
-    if (!parked) return;
+    const vms = await this.powerVirtualMachines(offer, inst, 'deallocated');
+    if (!vms) return;
     if (await this.pool.transition(inst.id, ['parking'], { state: 'ready', readyAt: now }, now)) {
       await this.pool.recordRegionSuccess(inst.offerId, inst.region, inst.createdAt);
       this.logger.log({ instanceId: inst.id, offerId: inst.offerId, region: inst.region, virtualMachines: vms.length }, 'warm instance parked');
@@ -174,20 +167,30 @@ export class ArmInstanceDriver {
    * instance assigned and its session ready in one transaction.
    */
   private async startWarm(offer: OfferEntity, inst: PoolInstanceEntity, now: number): Promise<void> {
+    if (!(await this.powerVirtualMachines(offer, inst, 'running'))) return;
     const client = await this.client(offer, inst);
-    const vms = await client.listVirtualMachines(inst.resourceGroupName);
-    let running = true;
-    for (const vm of vms) {
-      if (vm.power === 'running') continue;
-      running = false;
-      if (vm.power !== 'starting') await client.submitStart(inst.resourceGroupName, vm.name);
-    }
-    if (!running) return;
     const d = await client.getDeployment(inst.resourceGroupName, inst.deploymentName);
     const outputsEnc = d?.outputs ? await this.protector.encrypt(d.outputs) : inst.outputsEnc;
     if (await this.pool.markAssignedAndSessionReady(inst, outputsEnc ?? (await this.protector.encrypt({})), now, this.config.testDriveHourSeconds * 1000, 'starting')) {
       this.logger.log({ instanceId: inst.id, offerId: inst.offerId, region: inst.region, sessionId: inst.sessionId }, 'warm instance started');
     }
+  }
+
+  /**
+   * Brings every virtual machine of the instance's resource group towards `target` (deallocated for
+   * parking, running for starting): submits a deallocate / start for each VM neither there nor on its way
+   * (not awaited: later passes read the power states again).
+   * @returns the VMs when all are at `target`, or null while some are still on their way.
+   */
+  private async powerVirtualMachines(offer: OfferEntity, inst: PoolInstanceEntity, target: 'deallocated' | 'running'): Promise<VirtualMachinePower[] | null> {
+    const client = await this.client(offer, inst);
+    const vms = await client.listVirtualMachines(inst.resourceGroupName);
+    const pending = vms.filter((vm) => vm.power !== target);
+    for (const vm of pending) {
+      if (target === 'deallocated' && vm.power !== 'deallocating') await client.submitDeallocate(inst.resourceGroupName, vm.name);
+      if (target === 'running' && vm.power !== 'starting') await client.submitStart(inst.resourceGroupName, vm.name);
+    }
+    return pending.length === 0 ? vms : null;
   }
 
   /**

@@ -94,12 +94,9 @@ export class LogicAppSessionDriver extends SessionStepDriver {
       this.save(s, { ...all, provision: next }, from, now, patch);
 
     if (p.step === 'done' || p.step === 'failed' || p.step === 'cancelled') return 'done';
-    if (p.startedAt !== undefined && now - p.startedAt > this.settings.timeoutSeconds * 1000) {
+    if (this.timedOut(p, now)) {
       if (p.runId) await this.gateway.cancelRun(offer, cfg.resourceGroupName, wfName, p.runId).catch(() => undefined);
-      return this.failProvision(s, now, {
-        code: 'LogicAppTimedOut',
-        message: `The provisioning Logic App '${wfName}' did not finish within ${this.settings.timeoutSeconds} seconds.`,
-      });
+      return this.failProvision(s, now, this.timeoutError('provision', wfName));
     }
     if (p.nextAt !== undefined && now < p.nextAt) return 'wait';
 
@@ -108,8 +105,8 @@ export class LogicAppSessionDriver extends SessionStepDriver {
       if (p.step === 'post') {
         if (p.postedAt !== undefined) {
           // A POST without a recorded result: in flight elsewhere, or lost in a crash.
-          if (now - p.postedAt < this.settings.requestTimeoutSeconds * 1000 + LOST_CALL_GRACE_MS) return 'wait';
-          verdict = { kind: 'retry', error: { code: 'LogicAppCallLost', message: `The call to the provisioning Logic App '${wfName}' got no recorded answer.` } };
+          if (this.mayStillAnswer(p.postedAt, now)) return 'wait';
+          verdict = this.lostCall('provision', wfName);
         } else {
           const wf = await this.requireWorkflow(offer, cfg.resourceGroupName, wfName);
           if ('error' in wf) return this.failProvision(s, now, wf.error);
@@ -209,9 +206,9 @@ export class LogicAppSessionDriver extends SessionStepDriver {
       this.logger.log({ sessionId: s.id, offerId: s.offerId, reason: s.endReason, deprovisioned: d.step === 'done' }, 'Logic app test drive ended');
       return 'done';
     }
-    if (d.startedAt !== undefined && now - d.startedAt > this.settings.timeoutSeconds * 1000) {
+    if (this.timedOut(d, now)) {
       if (d.runId) await this.gateway.cancelRun(offer, cfg.resourceGroupName, wfName, d.runId).catch(() => undefined);
-      return this.deprovisionAttemptFailed(s, d, now, wfName, { code: 'LogicAppTimedOut', message: `The deprovisioning Logic App '${wfName}' did not finish within ${this.settings.timeoutSeconds} seconds.` });
+      return this.deprovisionAttemptFailed(s, d, now, wfName, this.timeoutError('deprovision', wfName));
     }
     if (d.nextAt !== undefined && now < d.nextAt) return 'wait';
 
@@ -219,8 +216,8 @@ export class LogicAppSessionDriver extends SessionStepDriver {
     try {
       if (d.step === 'post') {
         if (d.postedAt !== undefined) {
-          if (now - d.postedAt < this.settings.requestTimeoutSeconds * 1000 + LOST_CALL_GRACE_MS) return 'wait';
-          verdict = { kind: 'retry', error: { code: 'LogicAppCallLost', message: `The call to the deprovisioning Logic App '${wfName}' got no recorded answer.` } };
+          if (this.mayStillAnswer(d.postedAt, now)) return 'wait';
+          verdict = this.lostCall('deprovision', wfName);
         } else {
           const wf = await this.requireWorkflow(offer, cfg.resourceGroupName, wfName);
           if ('error' in wf) {
@@ -282,6 +279,25 @@ export class LogicAppSessionDriver extends SessionStepDriver {
     if (wf.state && wf.state.toLowerCase() !== 'enabled') return { error: { code: 'LogicAppDisabled', message: `The Logic App '${name}' is ${wf.state.toLowerCase()}.` } };
     if (!wf.requestTrigger) return { error: { code: 'LogicAppNoRequestTrigger', message: `The Logic App '${name}' has no Request trigger.` } };
     return wf;
+  }
+
+  /** True when the phase started longer ago than LOGIC_APP_TIMEOUT_SECONDS (the run is cancelled, the phase fails). */
+  private timedOut(p: LogicCallProgress, now: number): boolean {
+    return p.startedAt !== undefined && now - p.startedAt > this.settings.timeoutSeconds * 1000;
+  }
+
+  private timeoutError(kind: Kind, wfName: string): { code: string; message: string } {
+    return { code: 'LogicAppTimedOut', message: `The ${kind}ing Logic App '${wfName}' did not finish within ${this.settings.timeoutSeconds} seconds.` };
+  }
+
+  /** A POST sent at `postedAt` (epoch ms) may still answer: within the request timeout plus LOST_CALL_GRACE_MS. */
+  private mayStillAnswer(postedAt: number, now: number): boolean {
+    return now - postedAt < this.settings.requestTimeoutSeconds * 1000 + LOST_CALL_GRACE_MS;
+  }
+
+  /** A POST with no recorded answer (lost in a crash): retried as LogicAppCallLost. */
+  private lostCall(kind: Kind, wfName: string): Verdict {
+    return { kind: 'retry', error: { code: 'LogicAppCallLost', message: `The call to the ${kind}ing Logic App '${wfName}' got no recorded answer.` } };
   }
 
   /**
