@@ -1,7 +1,11 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { formatDateTime } from '../../arm/template/datetime';
+import { binaryOf, bytesOf, formValues, isBinaryContent, multipartParts, parseDataUri } from './content';
+import { formatWall, parseDateTime, parseWall, timeSpan } from './dates';
 import { invalidTemplate, unsupported, WorkflowError } from './errors';
 import { parseString, type Expr } from './expression';
+import { formatNumber, parseLocaleNumber } from './numbers';
+import { ianaZone, utcToWall, wallToUtc } from './timezones';
 
 /**
  * What expression functions can see of the running workflow (implemented by the run engine).
@@ -277,22 +281,27 @@ export const FUNCTIONS: Record<string, Fn> = {
       default: return g;
     }
   },
-  base64: (a) => Buffer.from(toWdlString(a[0]), 'utf8').toString('base64'),
+  base64: (a) => (isBinaryContent(a[0]) ? a[0].$content : Buffer.from(toWdlString(a[0]), 'utf8').toString('base64')),
   base64tostring: (a, _h, n) => Buffer.from(str(n, a[0], 0), 'base64').toString('utf8'),
   decodebase64: (a, _h, n) => Buffer.from(str(n, a[0], 0), 'base64').toString('utf8'),
-  base64tobinary: (a, _h, n) => Buffer.from(str(n, a[0], 0), 'base64').toString('binary'),
+  base64tobinary: (a, _h, n) => binaryOf(Buffer.from(str(n, a[0], 0), 'base64')),
+  binary: (a, _h, n) => binaryOf(bytesOf(n, a[0])),
+  datauri: (a, _h, n) => (isBinaryContent(a[0]) ? `data:${a[0]['$content-type']};base64,${a[0].$content}` : `data:text/plain;charset=utf-8;base64,${bytesOf(n, a[0]).toString('base64')}`),
+  datauritobinary: (a, _h, n) => {
+    const d = parseDataUri(n, str(n, a[0], 0));
+    return binaryOf(d.bytes, d.mediaType);
+  },
+  decodedatauri: (a, _h, n) => {
+    const d = parseDataUri(n, str(n, a[0], 0));
+    return binaryOf(d.bytes, d.mediaType);
+  },
+  datauritostring: (a, _h, n) => parseDataUri(n, str(n, a[0], 0)).bytes.toString('utf8'),
+  uricomponenttobinary: (a, _h, n) => binaryOf(Buffer.from(decodeURIComponent(str(n, a[0], 0)), 'utf8')),
   encodeuricomponent: (a) => encodeURIComponent(toWdlString(a[0])),
   uricomponent: (a) => encodeURIComponent(toWdlString(a[0])),
   decodeuricomponent: (a, _h, n) => decodeURIComponent(str(n, a[0], 0)),
   uricomponenttostring: (a, _h, n) => decodeURIComponent(str(n, a[0], 0)),
-  formatnumber: (a, _h, n) => {
-    const v = num(n, a[0], 0);
-    const f = str(n, a[1], 1);
-    const m = /^[NnFf](\d*)$/.exec(f);
-    if (!m) throw unsupported(`formatNumber() format '${f.slice(0, 40)}' is not supported by the local emulator (supported: N, Nx, F, Fx).`);
-    const digits = m[1] ? Number(m[1]) : 2;
-    return /^[Nn]/.test(f) ? v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : v.toFixed(digits);
-  },
+  formatnumber: (a, _h, n) => formatNumber(n, num(n, a[0], 0), str(n, a[1], 1), a.length > 2 ? str(n, a[2], 2) : 'en-US'),
   // ---- conversion
   string: (a) => toWdlString(a[0]),
   int: (a, _h, n) => {
@@ -304,8 +313,16 @@ export const FUNCTIONS: Record<string, Fn> = {
   float: (a, _h, n) => {
     const v = a[0];
     if (typeof v === 'number') return v;
-    if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+    const parsed = typeof v === 'string' ? parseLocaleNumber(n, v, a.length > 1 ? str(n, a[1], 1) : 'en-US') : undefined;
+    if (parsed !== undefined) return parsed;
     throw argErr(n, `was invoked with a parameter that is not valid. The value cannot be converted to the target type 'Float'.`);
+  },
+  /** decimal(): a decimal number (JavaScript has no decimal type: the value is a double, ~15 significant digits). */
+  decimal: (a, _h, n) => {
+    const v = a[0];
+    if (typeof v === 'number') return v;
+    if (typeof v === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(v)) return Number(v);
+    throw argErr(n, `was invoked with a parameter that is not valid. The value cannot be converted to the target type 'Decimal'.`);
   },
   bool: (a, _h, n) => toBool(n, a[0]),
   json: (a, _h, n) => {
@@ -319,7 +336,7 @@ export const FUNCTIONS: Record<string, Fn> = {
   array: (a) => [a[0]],
   createarray: (a) => [...a],
   isint: (a) => typeof a[0] === 'string' && /^\s*[-+]?\d+\s*$/.test(a[0]),
-  isfloat: (a) => typeof a[0] === 'string' && a[0].trim() !== '' && Number.isFinite(Number(a[0])),
+  isfloat: (a, _h, n) => typeof a[0] === 'string' && parseLocaleNumber(n, a[0], a.length > 1 ? str(n, a[1], 1) : 'en-US') !== undefined,
   xml: () => {
     throw unsupported("The function 'xml' is not supported by the local emulator.");
   },
@@ -451,6 +468,21 @@ export const FUNCTIONS: Record<string, Fn> = {
     const d = ts(n, a[0], 0);
     return Math.floor((d.getTime() - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1;
   },
+  convertfromutc: (a, _h, n) => {
+    const zone = zoneOf(n, a[1]);
+    return formatWall(utcToWall(zone, instant(n, a[0], 'UTC')), a[2], false);
+  },
+  converttoutc: (a, _h, n) => {
+    const zone = zoneOf(n, a[1]);
+    return formatWall(instant(n, a[0], zone), a[2], true);
+  },
+  converttimezone: (a, _h, n) => {
+    const src = zoneOf(n, a[1]);
+    const dst = zoneOf(n, a[2]);
+    return formatWall(utcToWall(dst, instant(n, a[0], src)), a[3], false);
+  },
+  datedifference: (a, _h, n) => timeSpan(instant(n, a[1], 'Etc/UTC') - instant(n, a[0], 'Etc/UTC')),
+  parsedatetime: (a, _h, n) => parseDateTime(n, str(n, a[0], 0), a.length > 1 && a[1] !== null ? str(n, a[1], 1) : 'en-US', a.length > 2 && a[2] !== null ? str(n, a[2], 2) : undefined),
   /** ticks: 100-ns intervals since 0001-01-01 (.NET DateTime.Ticks). */
   ticks: (a, _h, n) => ts(n, a[0], 0).getTime() * 10_000 + 621_355_968_000_000_000,
   // ---- URI parsing
@@ -470,6 +502,10 @@ export const FUNCTIONS: Record<string, Fn> = {
   triggeroutputs: (_a, h) => h.trigger().outputs ?? null,
   triggerformdatavalue: (a, h, n) => formData(h.trigger().outputs, str(n, a[0], 0), false),
   triggerformdatamultivalues: (a, h, n) => formData(h.trigger().outputs, str(n, a[0], 0), true),
+  triggermultipartbody: (a, h, n) => multipartBody(n, h.trigger().outputs, int(n, a[0], 0)),
+  formdatavalue: (a, h, n) => formData(h.action(str(n, a[0], 0)).outputs, str(n, a[1], 1), false),
+  formdatamultivalues: (a, h, n) => formData(h.action(str(n, a[0], 0)).outputs, str(n, a[1], 1), true),
+  multipartbody: (a, h, n) => multipartBody(n, h.action(str(n, a[0], 0)).outputs, int(n, a[1], 1)),
   actions: (a, h, n) => h.action(str(n, a[0], 0)),
   action: () => {
     throw unsupported("The function 'action()' (only valid inside trackedProperties / webhook unsubscribe) is not supported by the local emulator.");
@@ -494,13 +530,32 @@ export const FUNCTIONS: Record<string, Fn> = {
   listcallbackurl: (_a, h) => h.listCallbackUrl(),
 };
 
+/** Form field values of outputs' body: x-www-form-urlencoded or multipart/form-data (content.ts). */
 function formData(outputs: unknown, key: string, multi: boolean): unknown {
-  const body = isObj(outputs) ? outputs.body : undefined;
-  let text = '';
-  if (isObj(body) && typeof body.$content === 'string') text = Buffer.from(body.$content, 'base64').toString('utf8');
-  else if (typeof body === 'string') text = body;
-  const values = new URLSearchParams(text).getAll(key);
+  const values = formValues(isObj(outputs) ? outputs.body : undefined, key);
   return multi ? values : (values[0] ?? null);
+}
+
+/** The body of part `index` of a multipart body; InvalidTemplate when not multipart or out of range. */
+function multipartBody(name: string, outputs: unknown, index: number): unknown {
+  const parts = multipartParts(isObj(outputs) ? outputs.body : undefined);
+  if (!parts) throw argErr(name, 'expects a multipart body (content type multipart/...). The body is not multipart.');
+  if (index < 0 || index >= parts.length) throw argErr(name, `part index '${index}' is outside the bounds (0 - ${parts.length - 1}) of the multipart body.`);
+  return parts[index].body;
+}
+
+/** IANA zone of a Windows time zone name; InvalidTemplate naming the zone when unknown. */
+function zoneOf(name: string, v: unknown): string {
+  const z = typeof v === 'string' ? ianaZone(v) : undefined;
+  if (!z) throw argErr(name, `was invoked with a parameter that is not valid. The time zone '${toWdlString(v).slice(0, 100)}' is not a valid Windows time zone name (see 'Microsoft Time Zone Index Values').`);
+  return z;
+}
+
+/** UTC instant (ms) of a timestamp: its own offset when written ('Z', '+hh:mm'), else a wall clock in `zone`. */
+function instant(name: string, v: unknown, zone: string): number {
+  const w = parseWall(name, str(name, v, 0));
+  if (w.offsetMs !== undefined) return w.wallMs - w.offsetMs;
+  return zone === 'UTC' || zone === 'Etc/UTC' ? w.wallMs : wallToUtc(zone, w.wallMs);
 }
 
 /** Argument count limits [min, max] for the functions that need checking (others accept any count). */
@@ -508,11 +563,14 @@ const ARITY: Record<string, [number, number]> = {
   substring: [2, 3], replace: [3, 3], tolower: [1, 1], toupper: [1, 1], trim: [1, 1], indexof: [2, 2], split: [2, 2],
   startswith: [2, 2], endswith: [2, 2], equals: [2, 2], not: [1, 1], greater: [2, 2], less: [2, 2], greaterorequals: [2, 2],
   lessorequals: [2, 2], add: [2, 2], sub: [2, 2], mul: [2, 2], div: [2, 2], mod: [2, 2], length: [1, 1], first: [1, 1],
-  last: [1, 1], join: [2, 2], skip: [2, 2], take: [2, 2], contains: [2, 2], range: [2, 2], int: [1, 1], float: [1, 1],
+  last: [1, 1], join: [2, 2], skip: [2, 2], take: [2, 2], contains: [2, 2], range: [2, 2], int: [1, 1], float: [1, 2],
   bool: [1, 1], json: [1, 1], string: [1, 1], empty: [1, 1], utcnow: [0, 1], addhours: [2, 3], addminutes: [2, 3],
   adddays: [2, 3], addseconds: [2, 3], addtotime: [3, 4], formatdatetime: [1, 2], body: [1, 1], outputs: [1, 1],
   variables: [1, 1], parameters: [1, 1], triggerbody: [0, 0], triggeroutputs: [0, 0], workflow: [0, 0], concat: [1, 1000],
   if: [3, 3], and: [1, 1000], or: [1, 1000], coalesce: [1, 1000], guid: [0, 1], base64: [1, 1], items: [1, 1], item: [0, 0],
+  binary: [1, 1], datauri: [1, 1], datauritobinary: [1, 1], datauritostring: [1, 1], decodedatauri: [1, 1], uricomponenttobinary: [1, 1],
+  decimal: [1, 1], isfloat: [1, 2], isint: [1, 1], formatnumber: [2, 3], convertfromutc: [2, 3], converttoutc: [2, 3], converttimezone: [3, 4],
+  datedifference: [2, 2], parsedatetime: [1, 3], formdatavalue: [2, 2], formdatamultivalues: [2, 2], multipartbody: [2, 2], triggermultipartbody: [1, 1],
 };
 
 /** Calls a function node; `if`, `and`, `or` and `coalesce` evaluate their arguments lazily. */
