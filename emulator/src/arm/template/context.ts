@@ -9,6 +9,8 @@ export interface ResolvedScope {
   resourceGroupTags: Record<string, string>;
   deploymentName: string;
   armEndpoint: string;
+  /** The principal deploying (deployer()). */
+  deployer?: { objectId: string; tenantId?: string; userPrincipalName?: string };
 }
 
 /** Active copy loops: loop name (lower-case) -> current index; `current` is the loop copyIndex() without a name uses. */
@@ -28,6 +30,8 @@ export interface ExpressionHost {
   deploymentInfo(): unknown;
   /** ARM docs: reference(resourceNameOrId, apiVersion?, 'Full'?). */
   reference(target: string, apiVersion: string | undefined, full: boolean): Promise<unknown>;
+  /** ARM docs: references(symbolicNameOfCollection, 'Full'?) (languageVersion 2.0). */
+  references(collection: string, full: boolean): Promise<unknown[]>;
   /** ARM docs: list*(resourceNameOrId, apiVersion, functionValues?). */
   listAction(functionName: string, target: string, apiVersion: string | undefined, body: unknown): Promise<unknown>;
   /** True only while evaluating parameter default values (newGuid()/utcNow() allowed there). */

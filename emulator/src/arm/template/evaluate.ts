@@ -34,6 +34,7 @@ export async function evaluateTemplateDeployment(req: TemplateDeploymentRequest)
       resourceGroupTags: { ...(s.resourceGroupTags ?? {}) },
       deploymentName: s.deploymentName,
       armEndpoint: s.armEndpoint,
+      ...(s.deployer ? { deployer: { ...s.deployer } } : {}),
     };
     let templateSource: unknown;
     let linkUri: string | undefined;

@@ -140,7 +140,7 @@ describe('functions', () => {
     expect(await ev("[dateTimeAdd('2020-04-07T14:53:14Z', 'P1DT1H')]")).toBe('2020-04-08T15:53:14Z');
     expect(await ev("[tryGet(json('{\"a\":{\"b\":1}}'), 'a', 'c')]")).toBeNull();
     expect(await ev("[map(filter(range(0,5), lambda('i', greater(lambdaVariables('i'), 2))), lambda('x', mul(lambdaVariables('x'), 10)))]")).toEqual([30, 40]);
-    expect(await ev("[pickZones('Microsoft.Compute', 'virtualMachines', 'westus2')]")).toEqual([]);
+    expect(await ev("[pickZones('Microsoft.Compute', 'virtualMachines', 'westus2')]")).toEqual(['1']);
   });
   it('scope functions', async () => {
     expect(await ev('[resourceGroup()]')).toMatchObject({ id: '/subscriptions/sub-1/resourceGroups/rg1', name: 'rg1', location: 'westus2', properties: { provisioningState: 'Succeeded' } });

@@ -6,6 +6,8 @@ import { armGuid, uniqueString } from './hash';
 import { resourceGroupResourceId, subscriptionLevelId, tenantLevelId, normalizeType } from './resource-id';
 import { invalidTemplate } from './errors';
 import { formatDateTime, addIsoDuration } from './datetime';
+import { cidrHost, cidrSubnet, parseCidr } from './cidr';
+import { normalizeRegion, providerInfo, zoneCount } from './catalog';
 
 /** Evaluates one AST node in an environment (supplied by the evaluator to lazy functions). */
 export type NodeEvaluator = (node: ExprNode, env: EvalEnv) => Promise<unknown>;
@@ -322,12 +324,63 @@ function takeOrSkip(name: string, v: unknown, n: number, take: boolean): unknown
   throw fnError(name, `the first argument must be an array or a string but was '${kindOf(v)}'.`);
 }
 
-async function callLambda(fn: string, lam: unknown, values: unknown[], evalNode: NodeEvaluator): Promise<unknown> {
+/**
+ * Calls a lambda with `values`. ARM docs ("Lambda functions for ARM templates"): filter, map, groupBy,
+ * mapValues, reduce, sort and toObject lambdas may declare one more parameter, the item's index
+ * (`index` is passed for it when given).
+ */
+async function callLambda(fn: string, lam: unknown, values: unknown[], evalNode: NodeEvaluator, index?: number): Promise<unknown> {
   if (!isLambda(lam)) throw fnError(fn, `the last argument must be a lambda expression.`);
-  if (lam.params.length !== values.length) throw fnError(fn, `the lambda must take ${values.length} parameter(s).`);
+  const withIndex = index !== undefined && lam.params.length === values.length + 1;
+  if (lam.params.length !== values.length && !withIndex) throw fnError(fn, `the lambda must take ${values.length} parameter(s).`);
   const lambdas = new Map(lam.env.lambdas ?? []);
-  lam.params.forEach((p, i) => lambdas.set(p.toLowerCase(), values[i]));
+  const args = withIndex ? [...values, index] : values;
+  lam.params.forEach((p, i) => lambdas.set(p.toLowerCase(), args[i]));
   return evalNode(lam.body, { ...lam.env, lambdas });
+}
+
+/** Stable async merge sort with a "comes before" lambda (ARM docs: sort(inputArray, lambda(a, b))). */
+async function sortWith(fn: string, xs: unknown[], lam: unknown, evalNode: NodeEvaluator): Promise<unknown[]> {
+  if (xs.length <= 1) return [...xs];
+  const mid = Math.floor(xs.length / 2);
+  const left = await sortWith(fn, xs.slice(0, mid), lam, evalNode);
+  const right = await sortWith(fn, xs.slice(mid), lam, evalNode);
+  const out: unknown[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < left.length && j < right.length) {
+    // take from the right only when right[j] must come before left[i] (keeps equal items in order)
+    if (bool(fn, await callLambda(fn, lam, [right[j], left[i]], evalNode), 1)) out.push(right[j++]);
+    else out.push(left[i++]);
+  }
+  return [...out, ...left.slice(i), ...right.slice(j)];
+}
+
+/** ARM docs: indexFromEnd / tryIndexFromEnd — 1-based index counted from the end of an array. */
+function fromEnd(name: string, a: unknown[], tryMode: boolean): unknown {
+  if (tryMode && !Array.isArray(a[0])) return null;
+  const xs = arr(name, a[0], 0);
+  const n = int(name, a[1], 1);
+  if (n < 1 || n > xs.length) {
+    if (tryMode) return null;
+    throw fnError(name, `the index '${n}' is out of range: it must be between 1 and the array length '${xs.length}'.`);
+  }
+  return xs[xs.length - n];
+}
+
+/** Physical zone name of a logical zone: "<location>-az<n>" (ARM docs: toPhysicalZone). The emulator maps logical n to az<n>. */
+function toPhysical(name: string, location: string, zone: unknown): string {
+  const z = str(name, zone, 2);
+  if (!/^[123]$/.test(z)) throw fnError(name, `the logical zone '${z}' is not valid; it must be '1', '2' or '3'.`);
+  return `${normalizeRegion(location)}-az${z}`;
+}
+function toLogical(name: string, location: string, zone: unknown): string {
+  const z = str(name, zone, 2);
+  const m = /^(.+)-az([123])$/i.exec(z);
+  if (!m || normalizeRegion(m[1]) !== normalizeRegion(location)) {
+    throw fnError(name, `the physical zone '${z}' is not valid for location '${location}'; it must be '${normalizeRegion(location)}-az1', '-az2' or '-az3'.`);
+  }
+  return m[2];
 }
 
 function sync(min: number, max: number, impl: (args: unknown[], env: EvalEnv, name: string) => unknown): TemplateFunction {
@@ -348,6 +401,16 @@ export const FUNCTIONS: Record<string, TemplateFunction> = {
   variables: lazy(1, 1, async (nodes, env, ev, n) => env.host.getVariable(str(n, await ev(nodes[0], env), 0))),
   deployment: sync(0, 0, (_a, env) => env.host.deploymentInfo()),
   environment: sync(0, 0, (_a, env) => environmentObject(env.host.scope.armEndpoint)),
+  /** ARM docs: deployer() — the principal deploying: {objectId, tenantId, userPrincipalName}. */
+  deployer: sync(0, 0, (_a, env) => {
+    const s = env.host.scope;
+    const d = s.deployer;
+    return {
+      objectId: d?.objectId ?? '00000000-0000-0000-0000-000000000000',
+      tenantId: d?.tenantId ?? s.tenantId,
+      userPrincipalName: d?.userPrincipalName ?? '',
+    };
+  }),
   resourcegroup: sync(0, 0, (_a, env) => {
     const s = env.host.scope;
     return {
@@ -434,7 +497,64 @@ export const FUNCTIONS: Record<string, TemplateFunction> = {
     const full = args.length > 2 && typeof args[2] === 'string' && args[2].toLowerCase() === 'full';
     return env.host.reference(target, apiVersion, full);
   }),
-  pickzones: sync(3, 5, () => []),
+  /**
+   * ARM docs: references(symbolicNameOfCollection [, 'Full']) — languageVersion 2.0: the reference()
+   * values of every instance of a resource collection (copy loop), in index order.
+   */
+  references: lazy(1, 2, async (nodes, env, ev, n) => {
+    const target = str(n, await ev(nodes[0], env), 0);
+    const mode = nodes[1] ? str(n, await ev(nodes[1], env), 1) : undefined;
+    return env.host.references(target, mode?.toLowerCase() === 'full');
+  }),
+  /**
+   * ARM docs: pickZones(providerNamespace, resourceType, location, numberOfZones = 1, offset = 0) —
+   * logical zones ('1'..'3') of a zonal type in a zonal region, [] otherwise.
+   */
+  pickzones: sync(3, 5, (a, _e, n) => {
+    const zones = zoneCount(str(n, a[0], 0), str(n, a[1], 1), str(n, a[2], 2));
+    const count = a.length > 3 ? int(n, a[3], 3) : 1;
+    const offset = a.length > 4 ? int(n, a[4], 4) : 0;
+    if (zones === 0 || count <= 0) return [];
+    const out: string[] = [];
+    for (let i = 0; i < Math.min(count, zones); i++) out.push(String(((offset + i) % zones) + 1));
+    return out;
+  }),
+  /**
+   * ARM docs: providers(providerNamespace [, resourceType]) (deprecated) — the namespace with its
+   * resource types, or one type: {resourceType, locations, apiVersions}. Data: the emulator's
+   * provider catalog (the one GET .../providers serves).
+   */
+  providers: sync(1, 2, (a, _e, n) => {
+    const ns = str(n, a[0], 0);
+    const info = providerInfo(ns);
+    if (!info) throw fnError(n, `the resource namespace '${ns}' is invalid.`);
+    if (a.length === 1) return info;
+    const type = str(n, a[1], 1);
+    const t = info.resourceTypes.find((x) => x.resourceType.toLowerCase() === type.toLowerCase());
+    if (!t) throw fnError(n, `the resource type '${type}' could not be found in the namespace '${info.namespace}'.`);
+    return t;
+  }),
+  /**
+   * ARM docs: managementGroupResourceId([managementGroupId,] resourceType, resourceName1, ...) ->
+   * /providers/Microsoft.Management/managementGroups/{mg}/providers/{type}/{names}. Outside a
+   * management group deployment the management group must be given.
+   */
+  managementgroupresourceid: sync(2, INF, (a, _e, n) => {
+    const typeIdx = typeof a[0] === 'string' && a[0].includes('/') ? 0 : 1;
+    if (typeIdx === 0) {
+      throw fnError(n, 'the management group id must be given as the first argument when the deployment is not at management group scope.');
+    }
+    const mg = str(n, a[0], 0);
+    const { type, names } = typeAndNames(n, a, 1);
+    if (names.length === 0) throw fnError(n, 'at least one resource name is required.');
+    return `/providers/Microsoft.Management/managementGroups/${mg}${tenantLevelId(type, names)}`;
+  }),
+  /** ARM docs: toPhysicalZone(subscriptionId, location, logicalZone) -> "<location>-az<n>". */
+  tophysicalzone: sync(3, 3, (a, _e, n) => toPhysical(n, str(n, a[1], 1), a[2])),
+  tophysicalzones: sync(3, 3, (a, _e, n) => arr(n, a[2], 2).map((z) => toPhysical(n, str(n, a[1], 1), z))),
+  /** ARM docs: toLogicalZone(subscriptionId, location, physicalZone) -> '1' | '2' | '3'. */
+  tologicalzone: sync(3, 3, (a, _e, n) => toLogical(n, str(n, a[1], 1), a[2])),
+  tologicalzones: sync(3, 3, (a, _e, n) => arr(n, a[2], 2).map((z) => toLogical(n, str(n, a[1], 1), z))),
   // ---- logical ---------------------------------------------------------------------------------
   if: lazy(3, 3, async (nodes, env, ev, n) => {
     const c = await ev(nodes[0], env);
@@ -583,6 +703,10 @@ export const FUNCTIONS: Record<string, TemplateFunction> = {
     }
     return str(n, a[0], 0).toLowerCase().lastIndexOf(str(n, a[1], 1).toLowerCase());
   }),
+  /**
+   * ARM docs: tryGet(itemToTest, keyOrIndex, ...) — null instead of an error when a key or index is
+   * missing. An array index may be given as {value, fromEnd: true} (counted from the end, 1-based).
+   */
   tryget: sync(2, INF, (a) => {
     let cur: unknown = a[0];
     for (const k of a.slice(1)) {
@@ -593,10 +717,20 @@ export const FUNCTIONS: Record<string, TemplateFunction> = {
       } else if (Array.isArray(cur) && typeof k === 'number') {
         if (k < 0 || k >= cur.length) return null;
         cur = cur[k];
+      } else if (Array.isArray(cur) && isPlainObject(k) && typeof k.value === 'number') {
+        const i = k.fromEnd === true ? cur.length - k.value : k.value;
+        if (i < 0 || i >= cur.length || (k.fromEnd === true && k.value < 1)) return null;
+        cur = cur[i];
       } else return null;
     }
     return cur ?? null;
   }),
+  indexfromend: sync(2, 2, (a, _e, n) => fromEnd(n, a, false)),
+  tryindexfromend: sync(2, 2, (a, _e, n) => fromEnd(n, a, true)),
+  // ---- CIDR (ARM docs: "CIDR functions for ARM templates") -------------------------------------
+  parsecidr: sync(1, 1, (a, _e, n) => parseCidr(n, a[0])),
+  cidrsubnet: sync(3, 3, (a, _e, n) => cidrSubnet(n, a[0], a[1], a[2])),
+  cidrhost: sync(2, 2, (a, _e, n) => cidrHost(n, a[0], a[1])),
   // ---- lambdas ---------------------------------------------------------------------------------
   lambda: lazy(2, INF, async (nodes, env, ev, n) => {
     const params: string[] = [];
@@ -613,21 +747,44 @@ export const FUNCTIONS: Record<string, TemplateFunction> = {
     const xs = arr(n, await ev(nodes[0], env), 0);
     const lam = await ev(nodes[1], env);
     const out: unknown[] = [];
-    for (const x of xs) if (bool(n, await callLambda(n, lam, [x], ev), 1)) out.push(x);
+    for (let i = 0; i < xs.length; i++) if (bool(n, await callLambda(n, lam, [xs[i]], ev, i), 1)) out.push(xs[i]);
     return out;
   }),
   map: lazy(2, 2, async (nodes, env, ev, n) => {
     const xs = arr(n, await ev(nodes[0], env), 0);
     const lam = await ev(nodes[1], env);
     const out: unknown[] = [];
-    for (const x of xs) out.push(await callLambda(n, lam, [x], ev));
+    for (let i = 0; i < xs.length; i++) out.push(await callLambda(n, lam, [xs[i]], ev, i));
+    return out;
+  }),
+  /** ARM docs: sort(inputArray, lambda(a, b)) — the lambda tells whether a comes before b; stable. */
+  sort: lazy(2, 2, async (nodes, env, ev, n) => sortWith(n, arr(n, await ev(nodes[0], env), 0), await ev(nodes[1], env), ev)),
+  /** ARM docs: groupBy(inputArray, lambda(item)) — object of key (string) -> items with that key, in order. */
+  groupby: lazy(2, 2, async (nodes, env, ev, n) => {
+    const xs = arr(n, await ev(nodes[0], env), 0);
+    const lam = await ev(nodes[1], env);
+    const out: Record<string, unknown[]> = {};
+    for (let i = 0; i < xs.length; i++) {
+      const k = await callLambda(n, lam, [xs[i]], ev, i);
+      if (typeof k !== 'string') throw fnError(n, `the lambda must return a string key but returned '${kindOf(k)}'.`);
+      const existing = Object.keys(out).find((x) => x.toLowerCase() === k.toLowerCase());
+      (out[existing ?? k] ??= []).push(xs[i]);
+    }
+    return out;
+  }),
+  /** ARM docs: mapValues(inputObject, lambda(value)) — same keys, values mapped. */
+  mapvalues: lazy(2, 2, async (nodes, env, ev, n) => {
+    const o = obj(n, await ev(nodes[0], env), 0);
+    const lam = await ev(nodes[1], env);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(o)) out[k] = await callLambda(n, lam, [v], ev);
     return out;
   }),
   reduce: lazy(3, 3, async (nodes, env, ev, n) => {
     const xs = arr(n, await ev(nodes[0], env), 0);
     let acc = await ev(nodes[1], env);
     const lam = await ev(nodes[2], env);
-    for (const x of xs) acc = await callLambda(n, lam, [acc, x], ev);
+    for (let i = 0; i < xs.length; i++) acc = await callLambda(n, lam, [acc, xs[i]], ev, i);
     return acc;
   }),
   toobject: lazy(2, 3, async (nodes, env, ev, n) => {

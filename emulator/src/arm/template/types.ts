@@ -17,6 +17,11 @@ export interface DeploymentScope {
   deploymentName: string;
   /** Base URL of the emulated ARM endpoint, e.g. "https://localhost:8443" (used by environment()). */
   armEndpoint: string;
+  /**
+   * Added compatibly: the principal deploying, for deployer(). Default: objectId all zeros, the
+   * scope's tenant, empty userPrincipalName.
+   */
+  deployer?: { objectId: string; tenantId?: string; userPrincipalName?: string };
 }
 
 /** One request to evaluate a deployment, as ARM receives it in PUT .../deployments/{name}. */
