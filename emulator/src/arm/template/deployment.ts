@@ -1,13 +1,13 @@
 import { ArmTemplateError, EvaluatedResource, TemplateDeploymentRequest } from './types';
 import { CopyState, EvalEnv, ExpressionHost, ResolvedScope, withCopy } from './context';
-import { ExprNode } from './expression';
-import { evaluateCopyCount, evaluateValue, validateExpressions } from './evaluator';
+import { classifyString, ExprNode, ExprNode as Node, visitCalls } from './expression';
+import { evaluateCopyCount, evaluateNode, evaluateValue, parseCached, validateExpressions } from './evaluator';
 import { invalidContentLink, invalidTemplate, resourceNotFound, toArmError } from './errors';
-import { isPlainObject, kindOf, toArmString } from './functions';
+import { deepEquals, isPlainObject, kindOf, toArmString } from './functions';
 import { matchInstances, expandResources, ResourceInstance } from './resources';
-import { parseJsonSource, parseTemplate } from './source';
+import { parseJsonSource, parseTemplate, sourcePosition } from './source';
 import { synthesizeIdentity, synthesizeListResult, synthesizeReadOnlyProperties } from './readonly-properties';
-import { parseResourceId } from './resource-id';
+import { parseResourceId, resourceGroupResourceId } from './resource-id';
 import { armUri } from './functions';
 
 /** ARM's limit on nested deployment depth (ARM docs: "Deployment limits" — 50 nested levels). */
@@ -177,6 +177,98 @@ export class TemplateRun implements ExpressionHost {
       }
       if (inst.parent && !inst.dependsOn.includes(inst.parent)) inst.dependsOn.push(inst.parent);
     }
+    this.checkCycles();
+    if (!this.opts.outer) await this.checkReferenceTargets();
+  }
+
+  /**
+   * ARM rejects a dependsOn graph with a cycle before deploying anything: InvalidTemplate
+   * "Deployment template validation failed: 'Circular dependency detected on resource: '<id>'. Please
+   * see https://aka.ms/arm-syntax-resources for usage details.'" (the wording ARM returns, e.g.
+   * akshata29/entaoai#15, polymind-inc/acmebot#1089; older ARM linked aka.ms/arm-template/#resources).
+   */
+  private checkCycles(): void {
+    const state = new Map<ResourceInstance, 1 | 2>();
+    for (const root of this.instances) {
+      if (state.has(root)) continue;
+      const stack: Array<{ inst: ResourceInstance; next: number }> = [{ inst: root, next: 0 }];
+      state.set(root, 1);
+      while (stack.length) {
+        const top = stack[stack.length - 1];
+        if (top.next >= top.inst.dependsOn.length) {
+          state.set(top.inst, 2);
+          stack.pop();
+          continue;
+        }
+        const dep = top.inst.dependsOn[top.next++];
+        const st = state.get(dep);
+        if (st === 1) throw invalidTemplate(`Circular dependency detected on resource: '${dep.id}'. Please see https://aka.ms/arm-syntax-resources for usage details.`);
+        if (st === undefined) {
+          state.set(dep, 1);
+          stack.push({ inst: dep, next: 0 });
+        }
+      }
+    }
+  }
+
+  /**
+   * ARM validates reference()/list*() targets given by name before deploying: a name that is neither
+   * a resource (or copy) of this template nor a resource id fails with InvalidTemplate "The template
+   * reference 'x' is not valid: could not find template resource or resource copy with this name."
+   * Targets that can be computed at validation (literals, parameters(), variables(), concat() ...)
+   * are checked; the others when they are evaluated. Nested inline templates are checked by their own run.
+   */
+  private async checkReferenceTargets(): Promise<void> {
+    const nodes: Node[] = [];
+    const collect = (v: unknown, depth: number): void => {
+      if (depth > 200) return;
+      if (typeof v === 'string') {
+        const k = classifyString(v);
+        if (k.expression) nodes.push(parseCached(k.body, this.baseEnv));
+      } else if (Array.isArray(v)) for (const x of v) collect(x, depth + 1);
+      else if (isPlainObject(v)) {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === 'template' && depth > 0 && isPlainObject(x) && 'resources' in x) continue;
+          collect(x, depth + 1);
+        }
+      }
+    };
+    collect(this.template.resources, 0);
+    collect(this.template.outputs, 0);
+    const existingSymbols = new Set(
+      isPlainObject(this.template.resources)
+        ? Object.entries(this.template.resources).filter(([, r]) => isPlainObject(r) && r.existing === true).map(([k]) => k.toLowerCase())
+        : [],
+    );
+    const staticOnly = (n: Node): boolean => {
+      let ok = true;
+      visitCalls(n, (name) => {
+        const l = name.toLowerCase();
+        if (l === 'reference' || l === 'references' || l.startsWith('list') || l === 'copyindex' || l === 'lambdavariables' || l === 'newguid' || l === 'utcnow') ok = false;
+      });
+      return ok;
+    };
+    for (const root of nodes) {
+      const calls: Array<Node & { kind: 'call' }> = [];
+      visitCalls(root, (name, node) => {
+        if (name.toLowerCase() === 'reference' && node.args.length > 0) calls.push(node);
+      });
+      for (const call of calls) {
+        const arg = call.args[0];
+        if (!staticOnly(arg)) continue;
+        let target: unknown;
+        try {
+          target = await evaluateNode(arg, this.baseEnv);
+        } catch {
+          continue; // reported when the expression is evaluated
+        }
+        if (typeof target !== 'string' || target.startsWith('/') || target.includes('/')) continue;
+        const t = target.toLowerCase();
+        if (existingSymbols.has(t)) continue;
+        if (this.instances.some((i) => i.name.toLowerCase() === t || i.symbolicName?.toLowerCase() === t)) continue;
+        throw invalidTemplate(referenceNotValid(target));
+      }
+    }
   }
 
   private async bindParameters(): Promise<void> {
@@ -226,8 +318,9 @@ export class TemplateRun implements ExpressionHost {
       if (Object.prototype.hasOwnProperty.call(def, 'defaultValue')) {
         value = await evaluateValue(def.defaultValue, this.baseEnv);
       } else {
+        const pos = sourcePosition(this.template, ['parameters', p.name]) ?? { line: 1, column: 1 };
         throw invalidTemplate(
-          `The value for the template parameter '${p.name}' at line '1' and column '1' is not provided. Please see https://aka.ms/arm-create-parameter-file for usage details.`,
+          `The value for the template parameter '${p.name}' at line '${pos.line}' and column '${pos.column}' is not provided. Please see https://aka.ms/arm-create-parameter-file for usage details.`,
         );
       }
     }
@@ -264,28 +357,37 @@ export class TemplateRun implements ExpressionHost {
           if (!isPlainObject(value)) throw mismatch();
       }
     }
+    // ARM: "Deployment template validation failed: 'The provided value [for 'v'] for the template parameter
+    // 'x' at line 'L' and column 'C' is not valid. <reason> Please see https://aka.ms/arm-syntax-parameters
+    // for usage details.'" — L/C: the parameter's declaration object in the template text (ARM CI logs,
+    // e.g. Azure/azure-quickstart-templates#1172; microsoft/vscode-azurearmtools#1350).
+    const pos = sourcePosition(this.template, ['parameters', name]) ?? { line: 1, column: 1 };
+    const at = `at line '${pos.line}' and column '${pos.column}'`;
+    const refuse = (reason: string, shown?: unknown): ArmTemplateError =>
+      invalidTemplate(
+        `The provided value ${shown !== undefined ? `'${toArmString(shown)}' ` : ''}for the template parameter '${name}' ${at} is not valid. ${reason} Please see https://aka.ms/arm-syntax-parameters for usage details.`,
+      );
     if (Array.isArray(def.allowedValues) && !nullable) {
       const allowed = def.allowedValues;
-      const ok = (v: unknown): boolean => allowed.some((a) => JSON.stringify(a) === JSON.stringify(v));
+      const ok = (v: unknown): boolean => allowed.some((a) => deepEquals(a, v));
       const good = Array.isArray(value) && type === 'array' && !allowed.some((a) => Array.isArray(a)) ? value.every(ok) : ok(value);
       if (!good) {
-        throw invalidTemplate(
-          `The provided value '${toArmString(value)}' for the template parameter '${name}' at line '1' and column '1' is not valid. The parameter value is not part of the allowed value(s): '${allowed.map((a) => toArmString(a)).join(',')}'.`,
-        );
+        throw refuse(`The parameter value is not part of the allowed value(s): '${allowed.map((a) => toArmString(a)).join(',')}'.`, type === 'securestring' || type === 'secureobject' ? undefined : value);
       }
     }
+    if (nullable) return value;
     const len = typeof value === 'string' || Array.isArray(value) ? value.length : undefined;
     if (len !== undefined && typeof def.minLength === 'number' && len < def.minLength) {
-      throw invalidTemplate(`The provided value for the template parameter '${name}' at line '1' and column '1' is not valid. Length of the value should be greater than or equal to '${def.minLength}'.`);
+      throw refuse(`Length of the value should be greater than or equal to '${def.minLength}'.`);
     }
     if (len !== undefined && typeof def.maxLength === 'number' && len > def.maxLength) {
-      throw invalidTemplate(`The provided value for the template parameter '${name}' at line '1' and column '1' is not valid. Length of the value should be less than or equal to '${def.maxLength}'.`);
+      throw refuse(`Length of the value should be less than or equal to '${def.maxLength}'.`);
     }
     if (typeof value === 'number' && typeof def.minValue === 'number' && value < def.minValue) {
-      throw invalidTemplate(`The provided value for the template parameter '${name}' at line '1' and column '1' is not valid. The value should be greater than or equal to '${def.minValue}'.`);
+      throw refuse(`The value should be greater than or equal to '${def.minValue}'.`);
     }
     if (typeof value === 'number' && typeof def.maxValue === 'number' && value > def.maxValue) {
-      throw invalidTemplate(`The provided value for the template parameter '${name}' at line '1' and column '1' is not valid. The value should be less than or equal to '${def.maxValue}'.`);
+      throw refuse(`The value should be less than or equal to '${def.maxValue}'.`);
     }
     return value;
   }
@@ -359,7 +461,10 @@ export class TemplateRun implements ExpressionHost {
   /** Finds the deployed resource a reference()/list*() target designates, deploying it first if it is declared here. */
   private async lookup(target: string): Promise<{ resource: EvaluatedResource; full: Record<string, unknown> }> {
     const isId = target.startsWith('/');
-    const local = isId ? matchInstances(this.instances, target) : this.instances.filter((i) => i.name.toLowerCase() === target.toLowerCase() || i.symbolicName?.toLowerCase() === target.toLowerCase());
+    const t = target.toLowerCase();
+    const local = isId
+      ? matchInstances(this.instances, target)
+      : this.instances.filter((i) => i.name.toLowerCase() === t || i.symbolicName?.toLowerCase() === t || `${i.type}/${i.name}`.toLowerCase() === t);
     if (local.length > 0) {
       const inst = local[0];
       await this.ensureDeployed(inst);
@@ -381,13 +486,49 @@ export class TemplateRun implements ExpressionHost {
       const parsed = parseResourceId(target);
       throw resourceNotFound(parsed ? `${parsed.type}/${parsed.name}` : target, parsed?.resourceGroup ?? this.scope.resourceGroupName);
     }
-    throw invalidTemplate(`The template reference '${target}' is not valid: could not find template resource or resource copy with this name. Please see https://aka.ms/arm-function-reference for usage details.`);
+    const typed = typedName(target);
+    if (typed) {
+      // 'Namespace/type/name' of a resource outside the template: a resource of this resource group
+      const id = resourceGroupResourceId(this.scope.subscriptionId, this.scope.resourceGroupName, typed.type, [typed.name]).toLowerCase();
+      const reg = this.shared.registry.get(id);
+      if (reg) return reg;
+      const ex = this.shared.existing.get(id);
+      if (ex) return { resource: ex, full: fullView(ex) };
+      throw resourceNotFound(`${typed.type}/${typed.name}`, this.scope.resourceGroupName);
+    }
+    throw invalidTemplate(referenceNotValid(target));
   }
 
-  /** ARM docs: reference(resourceNameOrId, apiVersion?, 'Full'?). */
-  async reference(target: string, _apiVersion: string | undefined, full: boolean): Promise<unknown> {
+  /**
+   * ARM docs: reference(resourceName | 'Namespace/type/name' | resourceId, apiVersion?, 'Full'?) — the
+   * resource's properties, or with 'Full' the whole resource (apiVersion, location, sku, kind, tags,
+   * identity, zones, plan, id, name, type, properties...). A resource of this template is deployed first;
+   * one that is neither declared nor existing fails with ResourceNotFound.
+   */
+  async reference(target: string, apiVersion: string | undefined, full: boolean): Promise<unknown> {
     const r = await this.lookup(target);
-    return full ? r.full : r.resource.properties;
+    if (!full) return r.resource.properties;
+    return r.full.apiVersion === undefined && apiVersion ? { apiVersion, ...r.full } : r.full;
+  }
+
+  /**
+   * ARM docs: references(symbolicNameOfCollection, 'Full'?) (languageVersion 2.0) — reference() of
+   * every deployed instance of a copy loop (by symbolic or copy name), in index order; instances
+   * whose condition is false are left out.
+   */
+  async references(collection: string, full: boolean): Promise<unknown[]> {
+    const c = collection.toLowerCase();
+    const insts = this.instances.filter((i) => i.loopName === c || (i.symbolicName?.toLowerCase() === c && i.loopName !== undefined));
+    if (insts.length === 0 && !this.instances.some((i) => i.symbolicName?.toLowerCase() === c)) {
+      if (this.opts.outer) return this.opts.outer.references(collection, full);
+      throw invalidTemplate(`The template function 'references' is not valid: '${collection}' is not the symbolic name of a resource collection. Please see https://aka.ms/arm-function-references for usage details.`);
+    }
+    const out: unknown[] = [];
+    for (const inst of insts) {
+      await this.ensureDeployed(inst);
+      if (inst.state === 'done' && inst.result) out.push(full ? inst.full : inst.result.properties);
+    }
+    return out;
   }
 
   /** ARM docs: list*(resourceNameOrId, apiVersion, functionValues?). */
@@ -577,6 +718,19 @@ export class TemplateRun implements ExpressionHost {
     }
     return out;
   }
+}
+
+/** ARM's InvalidTemplate text for a reference() target that names no resource of the template. */
+export function referenceNotValid(target: string): string {
+  return `The template reference '${target}' is not valid: could not find template resource or resource copy with this name. Please see https://aka.ms/arm-function-reference for usage details.`;
+}
+
+/** Splits 'Namespace/type[/type2]/name[/name2]' (dependsOn/reference form: the full type, then the names). */
+export function typedName(target: string): { type: string; name: string } | undefined {
+  const segs = target.split('/').filter((x) => x.length > 0);
+  if (segs.length < 3 || segs.length % 2 === 0 || !segs[0].includes('.')) return undefined;
+  const n = (segs.length - 1) / 2;
+  return { type: segs.slice(0, n + 1).join('/'), name: segs.slice(n + 1).join('/') };
 }
 
 /** The 'Full' reference() view: resource envelope plus properties. */

@@ -214,7 +214,8 @@ describe('ARM fixtures', () => {
     expect(err).toBeInstanceOf(ArmTemplateError);
     expect(err.code).toBe('InvalidTemplate');
     expect(err.phase).toBe('validation');
-    expect(err.message).toContain("The value for the template parameter 'logicAppName' at line '1' and column '1' is not provided");
+    // ARM names the line and column of the parameter's declaration object ("{" of "logicAppName": {)
+    expect(err.message).toContain("The value for the template parameter 'logicAppName' at line '12' and column '21' is not provided");
   });
 
   it('vms-loadbalancer-copy (copy loops, copyindex spellings, trailing-slash types)', async () => {
