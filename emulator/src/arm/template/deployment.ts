@@ -3,7 +3,7 @@ import { CopyState, EvalEnv, ExpressionHost, ResolvedScope, withCopy } from './c
 import { classifyString, ExprNode, ExprNode as Node, visitCalls } from './expression';
 import { evaluateCopyCount, evaluateNode, evaluateValue, parseCached, validateExpressions } from './evaluator';
 import { invalidContentLink, invalidTemplate, resourceNotFound, toArmError } from './errors';
-import { deepEquals, isPlainObject, kindOf, toArmString } from './functions';
+import { deepEquals, FUNCTIONS, isListFunction, isPlainObject, kindOf, toArmString } from './functions';
 import { matchInstances, expandResources, ResourceInstance } from './resources';
 import { parseJsonSource, parseTemplate, sourcePosition } from './source';
 import { synthesizeIdentity, synthesizeListResult, synthesizeReadOnlyProperties } from './readonly-properties';
@@ -177,64 +177,80 @@ export class TemplateRun implements ExpressionHost {
       }
       if (inst.parent && !inst.dependsOn.includes(inst.parent)) inst.dependsOn.push(inst.parent);
     }
-    this.checkCycles();
-    if (!this.opts.outer) await this.checkReferenceTargets();
+    const implicit = await this.checkReferenceTargets();
+    this.checkCycles(implicit);
   }
 
   /**
-   * ARM rejects a dependsOn graph with a cycle before deploying anything: InvalidTemplate
+   * ARM rejects a dependency graph with a cycle before deploying anything: InvalidTemplate
    * "Deployment template validation failed: 'Circular dependency detected on resource: '<id>'. Please
    * see https://aka.ms/arm-syntax-resources for usage details.'" (the wording ARM returns, e.g.
    * akshata29/entaoai#15, polymind-inc/acmebot#1089; older ARM linked aka.ms/arm-template/#resources).
+   * Edges: dependsOn, parent resources, and the implicit dependencies of reference()/list*() calls on
+   * resources of this template (ARM docs: "Define the order for deploying resources").
    */
-  private checkCycles(): void {
+  private checkCycles(implicit: Map<ResourceInstance, Set<ResourceInstance>>): void {
+    const edges = (i: ResourceInstance): ResourceInstance[] => [...i.dependsOn, ...(implicit.get(i) ?? [])];
     const state = new Map<ResourceInstance, 1 | 2>();
     for (const root of this.instances) {
       if (state.has(root)) continue;
-      const stack: Array<{ inst: ResourceInstance; next: number }> = [{ inst: root, next: 0 }];
+      const stack: Array<{ inst: ResourceInstance; deps: ResourceInstance[]; next: number }> = [{ inst: root, deps: edges(root), next: 0 }];
       state.set(root, 1);
       while (stack.length) {
         const top = stack[stack.length - 1];
-        if (top.next >= top.inst.dependsOn.length) {
+        if (top.next >= top.deps.length) {
           state.set(top.inst, 2);
           stack.pop();
           continue;
         }
-        const dep = top.inst.dependsOn[top.next++];
+        const dep = top.deps[top.next++];
         const st = state.get(dep);
-        if (st === 1) throw invalidTemplate(`Circular dependency detected on resource: '${dep.id}'. Please see https://aka.ms/arm-syntax-resources for usage details.`);
+        if (st === 1) throw invalidTemplate(circularDependency(dep.id));
         if (st === undefined) {
           state.set(dep, 1);
-          stack.push({ inst: dep, next: 0 });
+          stack.push({ inst: dep, deps: edges(dep), next: 0 });
         }
       }
     }
   }
 
   /**
-   * ARM validates reference()/list*() targets given by name before deploying: a name that is neither
-   * a resource (or copy) of this template nor a resource id fails with InvalidTemplate "The template
+   * ARM validates reference() targets given by name before deploying: a name that is neither a
+   * resource (or copy) of this template nor a resource id fails with InvalidTemplate "The template
    * reference 'x' is not valid: could not find template resource or resource copy with this name."
-   * Targets that can be computed at validation (literals, parameters(), variables(), concat() ...)
-   * are checked; the others when they are evaluated. Nested inline templates are checked by their own run.
+   * Targets that can be computed at validation (literals, parameters(), variables(), concat(),
+   * resourceId() ...) are checked; the others when they are evaluated. Nested inline templates are
+   * checked by their own run. Returns the implicit dependencies these reference()/list*() calls
+   * create between resources of this template (for the cycle check).
    */
-  private async checkReferenceTargets(): Promise<void> {
-    const nodes: Node[] = [];
-    const collect = (v: unknown, depth: number): void => {
+  private async checkReferenceTargets(): Promise<Map<ResourceInstance, Set<ResourceInstance>>> {
+    const implicit = new Map<ResourceInstance, Set<ResourceInstance>>();
+    const collect = (v: unknown, depth: number, out: Node[]): void => {
       if (depth > 200) return;
       if (typeof v === 'string') {
         const k = classifyString(v);
-        if (k.expression) nodes.push(parseCached(k.body, this.baseEnv));
-      } else if (Array.isArray(v)) for (const x of v) collect(x, depth + 1);
+        if (k.expression) out.push(parseCached(k.body, this.baseEnv));
+      } else if (Array.isArray(v)) for (const x of v) collect(x, depth + 1, out);
       else if (isPlainObject(v)) {
         for (const [k, x] of Object.entries(v)) {
-          if (k === 'template' && depth > 0 && isPlainObject(x) && 'resources' in x) continue;
-          collect(x, depth + 1);
+          if (k === 'template' && depth > 0 && isPlainObject(x) && 'resources' in x) continue; // nested template: its own run
+          if (k === 'resources' && depth === 0) continue; // child resources: their own instances
+          collect(x, depth + 1, out);
         }
       }
     };
-    collect(this.template.resources, 0);
-    collect(this.template.outputs, 0);
+    // expressions per declaration (the instances of a copy loop share one)
+    const owners = new Map<Record<string, unknown>, ResourceInstance[]>();
+    for (const inst of this.instances) owners.set(inst.decl, [...(owners.get(inst.decl) ?? []), inst]);
+    const groups: Array<{ insts: ResourceInstance[]; nodes: Node[] }> = [];
+    for (const [decl, insts] of owners) {
+      const nodes: Node[] = [];
+      collect(decl, 0, nodes);
+      groups.push({ insts, nodes });
+    }
+    const outputNodes: Node[] = [];
+    if (isPlainObject(this.template.outputs)) for (const o of Object.values(this.template.outputs)) collect(o, 1, outputNodes);
+    groups.push({ insts: [], nodes: outputNodes });
     const existingSymbols = new Set(
       isPlainObject(this.template.resources)
         ? Object.entries(this.template.resources).filter(([, r]) => isPlainObject(r) && r.existing === true).map(([k]) => k.toLowerCase())
@@ -244,31 +260,41 @@ export class TemplateRun implements ExpressionHost {
       let ok = true;
       visitCalls(n, (name) => {
         const l = name.toLowerCase();
-        if (l === 'reference' || l === 'references' || l.startsWith('list') || l === 'copyindex' || l === 'lambdavariables' || l === 'newguid' || l === 'utcnow') ok = false;
+        if (l === 'reference' || l === 'references' || isListFunction(l) || l === 'copyindex' || l === 'lambdavariables' || l === 'newguid' || l === 'utcnow') ok = false;
       });
       return ok;
     };
-    for (const root of nodes) {
-      const calls: Array<Node & { kind: 'call' }> = [];
-      visitCalls(root, (name, node) => {
-        if (name.toLowerCase() === 'reference' && node.args.length > 0) calls.push(node);
-      });
-      for (const call of calls) {
-        const arg = call.args[0];
-        if (!staticOnly(arg)) continue;
-        let target: unknown;
-        try {
-          target = await evaluateNode(arg, this.baseEnv);
-        } catch {
-          continue; // reported when the expression is evaluated
+    for (const { insts, nodes } of groups) {
+      for (const root of nodes) {
+        const calls: Array<Node & { kind: 'call' }> = [];
+        visitCalls(root, (name, node) => {
+          const l = name.toLowerCase();
+          if ((l === 'reference' || (isListFunction(l) && !FUNCTIONS[l])) && node.args.length > 0) calls.push(node);
+        });
+        for (const call of calls) {
+          const arg = call.args[0];
+          if (!staticOnly(arg)) continue;
+          let target: unknown;
+          try {
+            target = await evaluateNode(arg, this.baseEnv);
+          } catch {
+            continue; // reported when the expression is evaluated
+          }
+          if (typeof target !== 'string') continue;
+          const t = target.toLowerCase();
+          const matches = target.startsWith('/')
+            ? matchInstances(this.instances, target)
+            : this.instances.filter((i) => i.name.toLowerCase() === t || i.symbolicName?.toLowerCase() === t || `${i.type}/${i.name}`.toLowerCase() === t);
+          for (const owner of insts) {
+            for (const m of matches) if (m !== owner) (implicit.get(owner) ?? implicit.set(owner, new Set()).get(owner)!).add(m);
+          }
+          if (matches.length || call.name.toLowerCase() !== 'reference' || target.includes('/') || existingSymbols.has(t)) continue;
+          if (this.opts.outer) continue; // an outer-scope nested template may name its parent's resources
+          throw invalidTemplate(referenceNotValid(target));
         }
-        if (typeof target !== 'string' || target.startsWith('/') || target.includes('/')) continue;
-        const t = target.toLowerCase();
-        if (existingSymbols.has(t)) continue;
-        if (this.instances.some((i) => i.name.toLowerCase() === t || i.symbolicName?.toLowerCase() === t)) continue;
-        throw invalidTemplate(referenceNotValid(target));
       }
     }
+    return implicit;
   }
 
   private async bindParameters(): Promise<void> {
@@ -550,7 +576,7 @@ export class TemplateRun implements ExpressionHost {
   private async ensureDeployed(inst: ResourceInstance): Promise<void> {
     if (inst.state === 'done' || inst.state === 'skipped') return;
     if (inst.state === 'deploying') {
-      throw invalidTemplate(`Circular dependency detected on resource: '${inst.id}'. Please see https://aka.ms/arm-template/#resources for usage details.`);
+      throw invalidTemplate(circularDependency(inst.id));
     }
     inst.state = 'deploying';
     try {
@@ -718,6 +744,11 @@ export class TemplateRun implements ExpressionHost {
     }
     return out;
   }
+}
+
+/** ARM's InvalidTemplate text for a dependency cycle through `id`. */
+export function circularDependency(id: string): string {
+  return `Circular dependency detected on resource: '${id}'. Please see https://aka.ms/arm-syntax-resources for usage details.`;
 }
 
 /** ARM's InvalidTemplate text for a reference() target that names no resource of the template. */

@@ -111,6 +111,27 @@ describe('dependsOn (InvalidTemplate at validation)', () => {
       /^Deployment template validation failed: 'Circular dependency detected on resource: '\/subscriptions\/sub-1\/resourceGroups\/rg1\/providers\/Microsoft\.Storage\/storageAccounts\/sa[123]'\. Please see https:\/\/aka\.ms\/arm-syntax-resources for usage details\.'$/,
     );
   });
+  it('reference()/list*() create implicit dependencies that count for cycles (ARM docs: "Define the order for deploying resources")', async () => {
+    const e = await fails({
+      resources: [
+        storage('sa1', { dependsOn: ['sa2'] }),
+        storage('sa2', { properties: { peer: "[reference(resourceId('Microsoft.Storage/storageAccounts', 'sa1')).accessTier]" } }),
+      ],
+    });
+    expect(e.phase).toBe('validation');
+    expect(e.message).toContain('Circular dependency detected on resource:');
+    const e2 = await fails({
+      resources: [
+        storage('sa1', { properties: { k: "[listKeys(resourceId('Microsoft.Storage/storageAccounts', 'sa2'), '2023-01-01').keys[0].value]" } }),
+        storage('sa2', { properties: { peer: "[reference('sa1').accessTier]" } }),
+      ],
+    });
+    expect(e2.phase).toBe('validation');
+    expect(e2.message).toContain('Circular dependency detected on resource:');
+    // a one-way reference without dependsOn is fine: the referenced resource deploys first
+    const ok = await run({ resources: [storage('sa1', { properties: { peer: "[reference('sa2').accessTier]" } }), storage('sa2')] });
+    expect(ok.resources.map((r) => r.name)).toEqual(['sa2', 'sa1']);
+  });
   it('a resource depending on itself through a copy loop name is a cycle; a diamond is not', async () => {
     const loop = { ...storage("[concat('sa', copyIndex())]"), copy: { name: 'accounts', count: 2 }, dependsOn: ['accounts'] };
     // dependsOn its own loop: ARM ignores the instance itself; the other instance depends back -> cycle
