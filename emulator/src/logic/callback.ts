@@ -7,12 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Ctx } from '../http';
 import { header } from '../http';
+import { WorkflowError } from './engine/errors';
 import { isObj } from './engine/functions';
 import { decodeBody } from './engine/http';
 import { responseMode } from './engine/runner';
 import { validateSchema } from './engine/schema';
 import { ciEq, definitionOf, findTrigger, isEnabled, isRequestTrigger, isWorkflow, type Located } from './model';
-import { sanitizeTriggerOutputs, type StoredRun, type WorkflowRuns } from './runs';
+import { debatchedBody, sanitizeTriggerOutputs, type StoredRun, type WorkflowRuns } from './runs';
 import type { CallbackSigner } from './sas';
 import type { LogicDeps, LogicSettings } from './service';
 
@@ -165,7 +166,16 @@ export class CallbackEndpoint {
     const queries: Record<string, string> = {};
     for (const [k, v] of ctx.query) if (!['sig', 'sp', 'sv', 'api-version'].includes(k.toLowerCase())) queries[k] = v;
     const outputs: Record<string, unknown> = { headers, body, ...(Object.keys(queries).length ? { queries } : {}), ...(Object.keys(relativePathParameters).length ? { relativePathParameters } : {}) };
-    const stored = this.runs.start(loc, tname, outputs, ctx.correlationId, 0);
+    let fired: { runs: StoredRun[]; split: boolean };
+    try {
+      fired = this.runs.fire(loc, tname, outputs, ctx.correlationId, 0);
+    } catch (e) {
+      if (e instanceof WorkflowError) return logicError(ctx, 400, e.code, e.message);
+      throw e;
+    }
+    // splitOn (debatching): one run per item, answered at once with 202 and the started runs
+    if (fired.split) return sendRaw(ctx, 202, { 'x-ms-workflow-name': r.name, 'x-ms-correlation-id': ctx.correlationId }, debatchedBody(loc, fired.runs));
+    const stored = fired.runs[0];
     const hdrs = this.runHeaders(stored, loc);
     const mode = responseMode(definitionOf(r));
     if (mode === 'none') return sendRaw(ctx, 202, hdrs, null);

@@ -12,6 +12,7 @@ import type { StoredResource } from '../state';
 import { WorkflowError } from './engine/errors';
 import { isObj } from './engine/functions';
 import { performHttp } from './engine/http';
+import { splitTriggerOutputs } from './engine/split';
 import { redactHeaders, responseMode, WorkflowRun, type ActionRecord, type HttpAnswer, type RunServices } from './engine/runner';
 import { clientCredentialsToken, managedIdentityToken } from './identity';
 import { ciEq, definitionOf, findTrigger, isEnabled, isRequestTrigger, locateByName, props, type Located } from './model';
@@ -38,6 +39,14 @@ export interface StoredRun {
 function newRunName(): string {
   const rev = String(9_999_999_999_999 - Date.now()).padStart(13, '0');
   return `08584${rev}${randomBytes(3).readUIntBE(0, 3).toString().padStart(8, '0')}CU${String(Math.floor(Math.random() * 100)).padStart(2, '0')}`;
+}
+
+/**
+ * Body of the 202 a debatched trigger call (splitOn) answers: the runs it started, as run references
+ * (`{ id, name, type }` like the `run` of a trigger history).
+ */
+export function debatchedBody(loc: Located, runs: StoredRun[]): Record<string, unknown> {
+  return { runs: runs.map((s) => ({ id: `${loc.r.id}/runs/${s.run.name}`, name: s.run.name, type: 'Microsoft.Logic/workflows/runs' })) };
 }
 
 /** Trigger outputs as shown in history: authorization-like headers redacted. */
@@ -112,7 +121,7 @@ export class WorkflowRuns {
           managedIdentityToken: (audience) => managedIdentityToken(this.deps, r, audience),
           clientCredentialsToken: (tenant, clientId, secret, audience) => clientCredentialsToken(this.deps, tenant, clientId, secret, audience),
         }),
-      invokeWorkflow: (workflowId, trig, body, headers) => this.invokeWorkflow(workflowId, trig, body, headers, depth + 1),
+      invokeWorkflow: (workflowId, trig, body, headers) => this.invokeWorkflow(loc, workflowId, trig, body, headers, depth + 1),
       callbackUrl: (t) => String(this.signer.callbackInfo(this.deps.selfUrl(), r, t, findTrigger(r, t)?.[1] ?? {}).value),
       maxWaitMs: this.settings.maxWaitSeconds * 1000,
     };
@@ -143,6 +152,19 @@ export class WorkflowRuns {
   }
 
   /**
+   * Fires a trigger: one run, or with the trigger's `splitOn` one run per array item (debatching,
+   * engine/split.ts; `split` true, possibly no run at all). Throws WorkflowError (InvalidTemplate,
+   * IterationLimitExceeded) when splitOn cannot be applied; no run is started then.
+   */
+  fire(loc: Located, triggerName: string, triggerOutputs: Record<string, unknown>, correlationId: string, depth: number): { runs: StoredRun[]; split: boolean } {
+    const t = findTrigger(loc.r, triggerName);
+    const tdef = t?.[1] ?? {};
+    const split = tdef.splitOn !== undefined && tdef.splitOn !== null;
+    const outputs = splitTriggerOutputs(t?.[0] ?? triggerName, tdef, triggerOutputs);
+    return { runs: outputs.map((o) => this.start(loc, t?.[0] ?? triggerName, o, correlationId, depth)), split };
+  }
+
+  /**
    * Waits for the run's Response: its answer, undefined when the run ended without one, or 'timeout'
    * after settings.syncResponseTimeoutSeconds (later Response actions then fail).
    */
@@ -161,20 +183,39 @@ export class WorkflowRuns {
   }
 
   /**
-   * The Workflow action: calls another workflow's Request trigger in process. Answers 202 at once when the
-   * callee has no synchronous Response, else its Response (504 GatewayTimeout / 502 NoResponse as the
-   * callback endpoint does); 409 WorkflowDisabled. Throws WorkflowError WorkflowNotFound,
-   * WorkflowTriggerNotFound, WorkflowCallDepthExceeded.
+   * The Workflow action's target: `host.workflow.id` as a full resource id of a Consumption workflow
+   * (`/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Logic/workflows/{name}`), a Standard
+   * workflow id (`.../providers/Microsoft.Web/sites/{app}/workflows/{name}`), or a bare workflow name
+   * (Standard: a workflow of the same logic app — for the emulator, a workflow in the caller's resource
+   * group). Undefined when no such workflow is stored.
    */
-  private async invokeWorkflow(workflowId: string, triggerName: string, body: unknown, headers: Record<string, string>, depth: number): Promise<HttpAnswer> {
+  resolveWorkflow(caller: Located, workflowId: string): Located | undefined {
+    const id = workflowId.trim();
+    const consumption = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Logic\/workflows\/([^/]+)\/?$/i.exec(id);
+    if (consumption) return locateByName(this.deps.state, consumption[1], consumption[2], consumption[3]);
+    const standard = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Web\/sites\/[^/]+\/workflows\/([^/]+)\/?$/i.exec(id);
+    if (standard) return locateByName(this.deps.state, standard[1], standard[2], standard[3]);
+    if (id && !id.includes('/')) return locateByName(this.deps.state, caller.sub.id, caller.rg.name, id);
+    return undefined;
+  }
+
+  /**
+   * The Workflow action: calls another workflow's Request trigger in process (the workflow named by
+   * resolveWorkflow, relative to the calling workflow `caller`). Answers 202 at once when the callee has
+   * no synchronous Response or debatches (splitOn), else its Response (504 GatewayTimeout / 502
+   * NoResponse as the callback endpoint does); 409 WorkflowDisabled. Throws WorkflowError
+   * WorkflowNotFound, WorkflowTriggerNotFound, WorkflowCallDepthExceeded.
+   */
+  private async invokeWorkflow(caller: Located, workflowId: string, triggerName: string, body: unknown, headers: Record<string, string>, depth: number): Promise<HttpAnswer> {
     if (depth > MAX_CALL_DEPTH) throw new WorkflowError('WorkflowCallDepthExceeded', `Workflows called each other more than ${MAX_CALL_DEPTH} levels deep (emulator limit).`);
-    const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Logic\/workflows\/([^/]+)\/?$/i.exec(workflowId);
-    const loc = m ? locateByName(this.deps.state, m[1], m[2], m[3]) : undefined;
+    const loc = this.resolveWorkflow(caller, workflowId);
     if (!loc) throw new WorkflowError('WorkflowNotFound', `The workflow '${workflowId.slice(0, 300)}' could not be found.`);
     if (!isEnabled(loc.r)) return { statusCode: 409, headers: {}, body: { error: { code: 'WorkflowDisabled', message: `The workflow '${loc.r.name}' is disabled.` } } };
     const t = findTrigger(loc.r, triggerName);
     if (!t || !isRequestTrigger(t[1])) throw new WorkflowError('WorkflowTriggerNotFound', `The workflow '${loc.r.name}' has no Request trigger '${triggerName}'.`);
-    const s = this.start(loc, t[0], { headers: { 'Content-Type': 'application/json', ...headers }, body }, randomUUID(), depth);
+    const fired = this.fire(loc, t[0], { headers: { 'Content-Type': 'application/json', ...headers }, body }, randomUUID(), depth);
+    if (fired.split) return { statusCode: 202, headers: { 'x-ms-workflow-name': loc.r.name }, body: debatchedBody(loc, fired.runs) };
+    const s = fired.runs[0];
     const mode = responseMode(definitionOf(loc.r));
     const hdrs = { 'x-ms-workflow-run-id': s.run.name, 'x-ms-workflow-name': loc.r.name };
     if (mode !== 'sync') return { statusCode: 202, headers: hdrs, body: null };

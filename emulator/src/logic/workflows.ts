@@ -8,7 +8,9 @@ import type { Ctx } from '../http';
 import { isObject, jsonBody, send } from '../http';
 import { armError, type ArmHttpError } from '../arm/errors';
 import type { ResourceGroup, StoredResource, Subscription } from '../state';
+import { WorkflowError } from './engine/errors';
 import { isObj } from './engine/functions';
+import { splitOnWithResponse } from './engine/split';
 import { logicTime } from './engine/runner';
 import { registerIdentity } from './identity';
 import { ciEq, definitionOf, findTrigger, isEnabled, isRequestTrigger, isWorkflow, locateByName, newVersion, props, triggersOf } from './model';
@@ -38,6 +40,9 @@ function validateDefinition(def: unknown): Record<string, unknown> {
   if (def.triggers !== undefined && !isObj(def.triggers)) throw armError(400, 'InvalidWorkflowDefinition', "The workflow definition property 'triggers' must be an object.");
   if (def.actions !== undefined && !isObj(def.actions)) throw armError(400, 'InvalidWorkflowDefinition', "The workflow definition property 'actions' must be an object.");
   if (isObj(def.triggers) && Object.keys(def.triggers).length > 10) throw armError(400, 'WorkflowTriggersLimitExceeded', 'A workflow can have at most 10 triggers.');
+  // Schema reference ("Split on an array"): a workflow with a splitOn trigger cannot use the Response action
+  const conflict = splitOnWithResponse(def);
+  if (conflict) throw armError(400, 'InvalidTemplate', `The workflow with 'Response' action type should not have triggers with 'splitOn' property: trigger '${conflict.trigger}' uses 'splitOn' and the workflow has the Response action '${conflict.action}'.`);
   return def;
 }
 
@@ -307,8 +312,15 @@ export class WorkflowResources {
     }
     if (rest.length === 2 && op === 'run' && m === 'POST') {
       if (!isEnabled(r)) throw armError(409, 'WorkflowDisabled', `The workflow '${r.name}' is disabled. Enable it before running its trigger.`);
-      const s = this.runs.start({ sub, rg, r }, tname, { headers: {}, body: null }, ctx.correlationId, 0);
-      return send(ctx, 202, undefined, { 'x-ms-workflow-run-id': s.run.name, 'x-ms-correlation-id': s.run.correlationId, 'x-ms-workflow-name': r.name });
+      let fired: { runs: Array<{ run: { name: string; correlationId: string } }>; split: boolean };
+      try {
+        fired = this.runs.fire({ sub, rg, r }, tname, { headers: {}, body: null }, ctx.correlationId, 0);
+      } catch (e) {
+        if (e instanceof WorkflowError) throw armError(400, e.code, e.message);
+        throw e;
+      }
+      const s = fired.runs[0];
+      return send(ctx, 202, undefined, { ...(s ? { 'x-ms-workflow-run-id': s.run.name } : {}), 'x-ms-correlation-id': ctx.correlationId, 'x-ms-workflow-name': r.name });
     }
     if (rest.length === 2 && op === 'histories' && m === 'GET') {
       const value = this.runs
