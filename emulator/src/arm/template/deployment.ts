@@ -284,7 +284,7 @@ export class TemplateRun implements ExpressionHost {
           const t = target.toLowerCase();
           const matches = target.startsWith('/')
             ? matchInstances(this.instances, target)
-            : this.instances.filter((i) => i.name.toLowerCase() === t || i.symbolicName?.toLowerCase() === t || `${i.type}/${i.name}`.toLowerCase() === t);
+            : this.instances.filter((i) => namesInstance(i, t));
           for (const owner of insts) {
             for (const m of matches) if (m !== owner) (implicit.get(owner) ?? implicit.set(owner, new Set()).get(owner)!).add(m);
           }
@@ -485,17 +485,17 @@ export class TemplateRun implements ExpressionHost {
   }
 
   /** Finds the deployed resource a reference()/list*() target designates, deploying it first if it is declared here. */
-  private async lookup(target: string): Promise<{ resource: EvaluatedResource; full: Record<string, unknown> }> {
+  private async lookup(target: string): Promise<{ resource: EvaluatedResource; full: Record<string, unknown>; template?: boolean }> {
     const isId = target.startsWith('/');
     const t = target.toLowerCase();
     const local = isId
       ? matchInstances(this.instances, target)
-      : this.instances.filter((i) => i.name.toLowerCase() === t || i.symbolicName?.toLowerCase() === t || `${i.type}/${i.name}`.toLowerCase() === t);
+      : this.instances.filter((i) => namesInstance(i, t));
     if (local.length > 0) {
       const inst = local[0];
       await this.ensureDeployed(inst);
       if (inst.state === 'skipped' || !inst.result) throw resourceNotFound(`${inst.type}/${inst.name}`, inst.resourceGroupName);
-      return { resource: inst.result, full: inst.full! };
+      return { resource: inst.result, full: inst.full!, template: true };
     }
     if (this.opts.outer) {
       try {
@@ -506,7 +506,7 @@ export class TemplateRun implements ExpressionHost {
     }
     if (isId) {
       const reg = this.shared.registry.get(target.toLowerCase());
-      if (reg) return reg;
+      if (reg) return { ...reg, template: true };
       const ex = this.shared.existing.get(target.toLowerCase());
       if (ex) return { resource: ex, full: fullView(ex) };
       const parsed = parseResourceId(target);
@@ -517,7 +517,7 @@ export class TemplateRun implements ExpressionHost {
       // 'Namespace/type/name' of a resource outside the template: a resource of this resource group
       const id = resourceGroupResourceId(this.scope.subscriptionId, this.scope.resourceGroupName, typed.type, [typed.name]).toLowerCase();
       const reg = this.shared.registry.get(id);
-      if (reg) return reg;
+      if (reg) return { ...reg, template: true };
       const ex = this.shared.existing.get(id);
       if (ex) return { resource: ex, full: fullView(ex) };
       throw resourceNotFound(`${typed.type}/${typed.name}`, this.scope.resourceGroupName);
@@ -534,7 +534,21 @@ export class TemplateRun implements ExpressionHost {
   async reference(target: string, apiVersion: string | undefined, full: boolean): Promise<unknown> {
     const r = await this.lookup(target);
     if (!full) return r.resource.properties;
-    return r.full.apiVersion === undefined && apiVersion ? { apiVersion, ...r.full } : r.full;
+    // ARM docs ("reference", Full example): the envelope also carries resourceId (type/name form),
+    // referenceApiVersion, condition, isConditionTrue, isTemplateResource, isAction, provisioningOperation
+    const version = apiVersion ?? (r.full.apiVersion as string | undefined);
+    const idx = r.resource.id.toLowerCase().lastIndexOf('/providers/');
+    return {
+      ...(version !== undefined && r.full.apiVersion === undefined ? { apiVersion: version } : {}),
+      ...r.full,
+      resourceId: idx >= 0 ? r.resource.id.slice(idx + '/providers/'.length) : r.resource.id,
+      ...(version !== undefined ? { referenceApiVersion: version } : {}),
+      condition: true,
+      isConditionTrue: true,
+      isTemplateResource: r.template === true,
+      isAction: false,
+      provisioningOperation: r.template === true ? 'Create' : 'Read',
+    };
   }
 
   /**
@@ -756,12 +770,31 @@ export function referenceNotValid(target: string): string {
   return `The template reference '${target}' is not valid: could not find template resource or resource copy with this name. Please see https://aka.ms/arm-function-reference for usage details.`;
 }
 
-/** Splits 'Namespace/type[/type2]/name[/name2]' (dependsOn/reference form: the full type, then the names). */
+/**
+ * Splits 'Namespace/type/name[/childType/childName]' into type and name. ARM docs ("reference" —
+ * resource name or identifier): after the namespace, type/name pairs from the least to the most
+ * specific ('Microsoft.Compute/virtualMachines/myVM/extensions/myExt', not '.../virtualMachines/extensions/myVM/myExt').
+ */
 export function typedName(target: string): { type: string; name: string } | undefined {
   const segs = target.split('/').filter((x) => x.length > 0);
   if (segs.length < 3 || segs.length % 2 === 0 || !segs[0].includes('.')) return undefined;
-  const n = (segs.length - 1) / 2;
-  return { type: segs.slice(0, n + 1).join('/'), name: segs.slice(n + 1).join('/') };
+  const types = [segs[0]];
+  const names: string[] = [];
+  for (let i = 1; i < segs.length; i += 2) {
+    types.push(segs[i]);
+    names.push(segs[i + 1]);
+  }
+  return { type: types.join('/'), name: names.join('/') };
+}
+
+/**
+ * True when lower-case `t` designates the instance: its name, symbolic name, 'Namespace/type/name'
+ * in ARM's interleaved form, or the full type followed by the names (the dependsOn spelling).
+ */
+function namesInstance(i: ResourceInstance, t: string): boolean {
+  if (i.name.toLowerCase() === t || i.symbolicName?.toLowerCase() === t || `${i.type}/${i.name}`.toLowerCase() === t) return true;
+  const typed = typedName(t);
+  return typed !== undefined && typed.type === i.type.toLowerCase() && typed.name === i.name.toLowerCase();
 }
 
 /** The 'Full' reference() view: resource envelope plus properties. */

@@ -183,9 +183,34 @@ describe('reference() forms', () => {
       name: 'sa1',
       type: 'Microsoft.Storage/storageAccounts',
       properties: { accessTier: 'Hot' },
+      resourceId: 'Microsoft.Storage/storageAccounts/sa1',
+      referenceApiVersion: '2023-01-01',
+      condition: true,
+      isConditionTrue: true,
+      isTemplateResource: true,
+      isAction: false,
     });
     expect(res.outputs.existingByTypeName.value).toBe('https://old1.blob.core.windows.net/');
     expect(res.outputs.existingFull.value).toBe('2022-09-01');
+  });
+
+  it("a child by 'Namespace/type/name/childType/childName' (ARM docs: type/name pairs); Full of an existing resource", async () => {
+    const res = await run(
+      {
+        resources: [
+          { type: 'Microsoft.Network/virtualNetworks', apiVersion: '2023-05-01', name: 'vnet1', location: 'westus2', properties: { addressSpace: { addressPrefixes: ['10.0.0.0/16'] } } },
+          { type: 'Microsoft.Network/virtualNetworks/subnets', apiVersion: '2023-05-01', name: 'vnet1/sub1', dependsOn: ['vnet1'], properties: { addressPrefix: '10.0.1.0/24' } },
+        ],
+        outputs: outputs({
+          child: "[reference('Microsoft.Network/virtualNetworks/vnet1/subnets/sub1').addressPrefix]",
+          existing: "[reference(resourceId('Microsoft.Storage/storageAccounts', 'old1'), '2022-09-01', 'Full')]",
+        }),
+      },
+      {},
+      [existing],
+    );
+    expect(res.outputs.child.value).toBe('10.0.1.0/24');
+    expect(res.outputs.existing.value).toMatchObject({ apiVersion: '2022-09-01', referenceApiVersion: '2022-09-01', isTemplateResource: false, provisioningOperation: 'Read', resourceId: 'Microsoft.Storage/storageAccounts/old1' });
   });
 
   it('a name that is no resource of the template: InvalidTemplate at validation (also through parameters/variables)', async () => {
