@@ -139,3 +139,84 @@ export function formValues(body: unknown, key: string): unknown[] {
   else if (typeof body === 'string') text = body;
   return new URLSearchParams(text).getAll(key);
 }
+
+const XML_CONTENT_TYPE = 'application/xml;charset=utf-8';
+
+function escapeXml(s: string, attr = false): string {
+  const t = s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return attr ? t.replace(/"/g, '&quot;') : t;
+}
+
+/** Scalar text as Json.NET writes it into XML (booleans lower-case, null empty). */
+function xmlText(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  return escapeXml(typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
+}
+
+function xmlName(fn: string, name: string): string {
+  if (!/^[A-Za-z_][\w.:-]*$/.test(name)) throw invalidTemplate(`The template language function '${fn}' cannot convert the property name '${name.slice(0, 80)}' to an XML element or attribute name.`);
+  return name;
+}
+
+/** One JSON property as XML elements (Json.NET DeserializeXmlNode: '@name' attributes, '#text' text, arrays repeat the element). */
+function toXmlElement(fn: string, name: string, v: unknown): string {
+  if (Array.isArray(v)) return v.map((x) => toXmlElement(fn, name, x)).join('');
+  const tag = xmlName(fn, name);
+  if (!isObj(v)) return v === null || v === undefined ? `<${tag} />` : `<${tag}>${xmlText(v)}</${tag}>`;
+  let attrs = '';
+  let inner = '';
+  for (const [k, x] of Object.entries(v)) {
+    if (k.startsWith('@')) attrs += ` ${xmlName(fn, k.slice(1))}="${escapeXml(isObj(x) || Array.isArray(x) ? JSON.stringify(x) : x === null || x === undefined ? '' : String(x), true)}"`;
+    else if (k === '#text') inner += xmlText(x);
+    else inner += toXmlElement(fn, k, x);
+  }
+  return inner ? `<${tag}${attrs}>${inner}</${tag}>` : `<${tag}${attrs} />`;
+}
+
+/** Rough well-formedness check: one root element, balanced tags (comments, CDATA, PIs and doctype skipped). */
+function wellFormed(xml: string): boolean {
+  const body = xml.trim().replace(/<\?[\s\S]*?\?>/g, '').replace(/<!--[\s\S]*?-->/g, '').replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '').replace(/<!DOCTYPE[^>]*>/gi, '').trim();
+  if (!body.startsWith('<')) return false;
+  const stack: string[] = [];
+  let roots = 0;
+  const re = /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^\s=>/]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/g;
+  let last = 0;
+  for (let m = re.exec(body); m; m = re.exec(body)) {
+    const between = body.slice(last, m.index);
+    if (between.includes('<') || (stack.length === 0 && between.trim())) return false;
+    last = m.index + m[0].length;
+    if (m[1]) {
+      if (stack.pop() !== m[2]) return false;
+    } else if (!m[4]) {
+      if (stack.length === 0) roots++;
+      stack.push(m[2]);
+    } else if (stack.length === 0) roots++;
+  }
+  return stack.length === 0 && roots === 1 && !body.slice(last).trim();
+}
+
+/**
+ * xml(value): an XML string (checked for well-formedness) or a JSON object with exactly one root
+ * property (converted as Json.NET does), returned as XML content
+ * `{ "$content-type": "application/xml;charset=utf-8", "$content": "<base64>" }`.
+ * InvalidTemplate when the string is not XML or the object has not exactly one root property.
+ */
+export function xmlOf(fn: string, v: unknown): BinaryContent {
+  let text: string;
+  if (typeof v === 'string') {
+    if (!wellFormed(v)) throw invalidTemplate(`The template language function '${fn}' parameter is not valid. The provided value cannot be converted to XML: '${v.slice(0, 100)}'.`);
+    text = v;
+  } else if (isBinaryContent(v) && /xml/i.test(v['$content-type'])) return v;
+  else if (isObj(v)) {
+    const keys = Object.keys(v).filter((k) => k !== '?xml');
+    if (keys.length !== 1 || keys[0].startsWith('@') || keys[0] === '#text') throw invalidTemplate(`The template language function '${fn}' parameter is not valid. The provided value cannot be converted to XML: JSON root object has ${keys.length} properties. The root object must have a single property in order to be converted to XML.`);
+    text = toXmlElement(fn, keys[0], v[keys[0]]);
+  } else throw invalidTemplate(`The template language function '${fn}' expects its parameter to be a string or an object. The provided value is of type '${typeName(v)}'.`);
+  return binaryOf(Buffer.from(text, 'utf8'), XML_CONTENT_TYPE);
+}
+
+/** Text of textual content (XML, JSON, text/*) for string(); undefined for other values. */
+export function contentText(v: unknown): string | undefined {
+  if (!isBinaryContent(v) || !/xml|json|^text\//i.test(v['$content-type'])) return undefined;
+  return Buffer.from(v.$content, 'base64').toString('utf8');
+}

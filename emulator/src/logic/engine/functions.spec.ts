@@ -126,6 +126,23 @@ describe('WDL functions (reference guide to workflow expression functions)', () 
     expect(code(() => ev("@multipartBody('Form', 0)"))).toBe('InvalidTemplate');
   });
 
+  it('xml(): XML strings and JSON objects (Json.NET rules) as XML content; string() of it is the XML text; xpath stays unsupported', () => {
+    expect(ev("@xml('<name>Sophia Owen</name>')")).toEqual({ '$content-type': 'application/xml;charset=utf-8', $content: Buffer.from('<name>Sophia Owen</name>').toString('base64') });
+    expect(ev("@string(xml(json('{\"name\":\"Sophia Owen\"}')))")).toBe('<name>Sophia Owen</name>');
+    expect(ev("@string(xml(json('{\"person\":{\"@id\":\"1\",\"name\":[\"a\",\"b\"],\"ok\":true,\"none\":null,\"t\":{\"#text\":\"x<y\"}}}')))")).toBe('<person id="1"><name>a</name><name>b</name><ok>true</ok><none /><t>x&lt;y</t></person>');
+    expect(code(() => ev("@xml(json('{\"a\":1,\"b\":2}'))"))).toBe('InvalidTemplate');
+    expect(code(() => ev("@xml('<a><b></a>')"))).toBe('InvalidTemplate');
+    expect(code(() => ev("@xml('not xml')"))).toBe('InvalidTemplate');
+    expect(code(() => ev("@xpath(xml('<a/>'), '/a')"))).toBe('UnsupportedByEmulator');
+  });
+
+  it('guid formats N, D, B, P, X; an unknown format is InvalidTemplate', () => {
+    expect(ev("@guid('B')")).toMatch(/^\{[0-9a-f-]{36}\}$/);
+    expect(ev("@guid('P')")).toMatch(/^\([0-9a-f-]{36}\)$/);
+    expect(ev("@guid('X')")).toMatch(/^\{0x[0-9a-f]{8},0x[0-9a-f]{4},0x[0-9a-f]{4},\{(0x[0-9a-f]{2},){7}0x[0-9a-f]{2}\}\}$/);
+    expect(code(() => ev("@guid('Q')"))).toBe('InvalidTemplate');
+  });
+
   it('arity is checked for the new functions', () => {
     expect(code(() => ev("@convertTimeZone('2018-01-01T00:00:00Z', 'UTC')"))).toBe('InvalidTemplate');
     expect(code(() => ev("@dateDifference('2018-01-01')"))).toBe('InvalidTemplate');

@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { formatDateTime } from '../../arm/template/datetime';
-import { binaryOf, bytesOf, formValues, isBinaryContent, multipartParts, parseDataUri } from './content';
+import { binaryOf, bytesOf, contentText, formValues, isBinaryContent, multipartParts, parseDataUri, xmlOf } from './content';
 import { formatWall, parseDateTime, parseWall, timeSpan } from './dates';
 import { invalidTemplate, unsupported, WorkflowError } from './errors';
 import { parseString, type Expr } from './expression';
@@ -278,7 +278,13 @@ export const FUNCTIONS: Record<string, Fn> = {
       case 'N': return g.replace(/-/g, '');
       case 'B': return `{${g}}`;
       case 'P': return `(${g})`;
-      default: return g;
+      case 'X': {
+        const h = g.replace(/-/g, '');
+        return `{0x${h.slice(0, 8)},0x${h.slice(8, 12)},0x${h.slice(12, 16)},{${(h.slice(16).match(/../g) ?? []).map((b) => `0x${b}`).join(',')}}}`;
+      }
+      case 'D': return g;
+      default:
+        throw argErr(n, `format '${f.slice(0, 20)}' is not valid; expected one of 'N', 'D', 'B', 'P', 'X'.`);
     }
   },
   base64: (a) => (isBinaryContent(a[0]) ? a[0].$content : Buffer.from(toWdlString(a[0]), 'utf8').toString('base64')),
@@ -303,7 +309,7 @@ export const FUNCTIONS: Record<string, Fn> = {
   uricomponenttostring: (a, _h, n) => decodeURIComponent(str(n, a[0], 0)),
   formatnumber: (a, _h, n) => formatNumber(n, num(n, a[0], 0), str(n, a[1], 1), a.length > 2 ? str(n, a[2], 2) : 'en-US'),
   // ---- conversion
-  string: (a) => toWdlString(a[0]),
+  string: (a) => contentText(a[0]) ?? toWdlString(a[0]),
   int: (a, _h, n) => {
     const v = a[0];
     if (typeof v === 'number') return Math.trunc(v);
@@ -337,9 +343,8 @@ export const FUNCTIONS: Record<string, Fn> = {
   createarray: (a) => [...a],
   isint: (a) => typeof a[0] === 'string' && /^\s*[-+]?\d+\s*$/.test(a[0]),
   isfloat: (a, _h, n) => typeof a[0] === 'string' && parseLocaleNumber(n, a[0], a.length > 1 ? str(n, a[1], 1) : 'en-US') !== undefined,
-  xml: () => {
-    throw unsupported("The function 'xml' is not supported by the local emulator.");
-  },
+  xml: (a, _h, n) => xmlOf(n, a[0]),
+  /** xpath needs an XPath 1.0 engine, which the emulator does not have (no XML dependency). */
   xpath: () => {
     throw unsupported("The function 'xpath' is not supported by the local emulator.");
   },
@@ -568,7 +573,7 @@ const ARITY: Record<string, [number, number]> = {
   adddays: [2, 3], addseconds: [2, 3], addtotime: [3, 4], formatdatetime: [1, 2], body: [1, 1], outputs: [1, 1],
   variables: [1, 1], parameters: [1, 1], triggerbody: [0, 0], triggeroutputs: [0, 0], workflow: [0, 0], concat: [1, 1000],
   if: [3, 3], and: [1, 1000], or: [1, 1000], coalesce: [1, 1000], guid: [0, 1], base64: [1, 1], items: [1, 1], item: [0, 0],
-  binary: [1, 1], datauri: [1, 1], datauritobinary: [1, 1], datauritostring: [1, 1], decodedatauri: [1, 1], uricomponenttobinary: [1, 1],
+  binary: [1, 1], xml: [1, 1], datauri: [1, 1], datauritobinary: [1, 1], datauritostring: [1, 1], decodedatauri: [1, 1], uricomponenttobinary: [1, 1],
   decimal: [1, 1], isfloat: [1, 2], isint: [1, 1], formatnumber: [2, 3], convertfromutc: [2, 3], converttoutc: [2, 3], converttimezone: [3, 4],
   datedifference: [2, 2], parsedatetime: [1, 3], formdatavalue: [2, 2], formdatamultivalues: [2, 2], multipartbody: [2, 2], triggermultipartbody: [1, 1],
 };
