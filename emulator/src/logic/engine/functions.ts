@@ -232,9 +232,13 @@ function withProp(name: string, o: unknown, k: unknown, value: unknown, mode: 'a
 }
 
 /**
- * The function table (lower-case names). Sources: Logic Apps "Reference guide to workflow expression
- * functions". Notable rules kept: indexOf/startsWith/endsWith are case-insensitive; substring fails
- * past the end; div of two integers is an integer division; skip/take clamp.
+ * The function table (lower-case names): every function of the Workflow Definition Language reference
+ * ("Reference guide to workflow expression functions in Azure Logic Apps") except `xpath` and
+ * `action()` (UnsupportedByEmulator). Notable rules kept: indexOf/startsWith/endsWith are
+ * case-insensitive; substring fails past the end; div of two integers is an integer division;
+ * skip/take clamp; binary values are content envelopes (content.ts); time zones are Windows names
+ * (timezones.ts); formatNumber/float/isFloat take a locale (numbers.ts); parseDateTime and
+ * dateDifference follow .NET (dates.ts).
  */
 export const FUNCTIONS: Record<string, Fn> = {
   // ---- string
