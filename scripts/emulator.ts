@@ -11,7 +11,8 @@ import { formatEnvLines, prepareSharedEmulator } from '../src/embedded/shared-em
  * EMULATOR_VM_START_SECONDS (how long a VM start runs; default 5), EMULATOR_VM_DEALLOCATE_SECONDS (default: the start value),
  * EMULATOR_DATA_DIR (default data/emulator), EMULATOR_LOG=1 to log requests' effects (never secrets),
  * EMULATOR_AZURITE_PORT (default 10000; 0 = any free port; `off` = no Azurite),
- * EMULATOR_SMTP_PORT (the SMTP sink on 127.0.0.1; default 2525; 0 = any free port; `off` = none).
+ * EMULATOR_SMTP_PORT (the SMTP sink on 127.0.0.1; default 2525; 0 = any free port; `off` = none),
+ * EMULATOR_THROTTLING=off (no ARM request limits: load benchmarks; default: ARM's per-principal limits).
  * State persists in EMULATOR_DATA_DIR/state.json. Stops on SIGINT/SIGTERM.
  *
  * Also what replicas of the service need to share this emulator (docs/operations.md, "Running several
@@ -47,6 +48,8 @@ async function main(): Promise<void> {
     throw new Error(`EMULATOR_SMTP_PORT must be a port number (0 = any free port) or off, got '${smtpPortSetting}'`);
   }
   const verbose = process.env.EMULATOR_LOG === '1';
+  const unlimited = { bucket: 1_000_000_000, perSecond: 1_000_000_000 };
+  const throttling = process.env.EMULATOR_THROTTLING === 'off' ? { reads: unlimited, writes: unlimited, deletes: unlimited } : undefined;
   const h = await startEmulator({
     port,
     dataDir,
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
     vmDeallocateSeconds,
     persist: true,
     smtpPort,
+    ...(throttling ? { limits: { throttling } } : {}),
     logger: verbose ? (msg, extra) => console.log(`[emulator] ${msg}${extra ? ' ' + JSON.stringify(extra) : ''}`) : undefined,
   });
   let azurite: AzuriteHandle | undefined;

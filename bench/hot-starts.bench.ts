@@ -1,0 +1,372 @@
+/**
+ * Hot starts at load (issue 14): the service and the emulator run as separate processes (`npm run emulator`
+ * and `node dist/src/main.js`, the "several replicas" setup of docs/operations.md); this process is only
+ * the load generator (undici, keep-alive). Per database (SQLite file, and PostgreSQL when
+ * TEST_POSTGRES_URL answers) it publishes BENCH_OFFERS ARM offers x BENCH_REGIONS regions x BENCH_HOT hot
+ * instances (the sample web app package), waits for the pools to fill, then drives:
+ *   - closed loop at fixed concurrency (BENCH_CONCURRENCY, default 1,20,100,200): each client sends its next
+ *     start when the previous one answered;
+ *   - open loop at fixed offered rates (BENCH_RATES, default 50,100,200 starts/s): starts are sent on a
+ *     schedule whatever the answers; latency counts from the scheduled time (no coordinated omission);
+ * for three targets measured the same way in the same run: `GET /health/live` (baseline: the framework
+ * and the network alone), a Power BI start (baseline: a session with no pool), and an ARM hot start.
+ * Before each hot phase the pools are refilled to full. It prints p50/p95/p99 (ms), throughput (1/s),
+ * service CPU per request (ms, from /proc of the service process) and the ratio of hot starts to both
+ * baselines, and checks that no instance was claimed twice (database) and every hot start was `ready`/`hot`.
+ *
+ *   npm run bench -- hot
+ *   BENCH_HOT=40 BENCH_CONCURRENCY=1,20 BENCH_RATES=50 npm run bench -- hot      # shorter
+ *   BENCH_DBS=postgres npm run bench -- hot                                       # PostgreSQL only
+ *   BENCH_WORKERS=2 npm run bench -- hot                                          # WORKERS of the service
+ */
+import { spawn, ChildProcess, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Agent, Pool, request } from 'undici';
+import { Client as PgClient } from 'pg';
+import { parseEnvLines } from '../src/embedded/shared-emulator';
+import { createEmulatorClient, requestAccessToken } from '../src/auth/emulator-tokens';
+import { zipDirectory } from '../src/common/zip-directory';
+
+jest.setTimeout(3_600_000);
+
+/** better-sqlite3 (a dependency of the service; its types are not installed): just what the check needs. */
+const Database = require('better-sqlite3') as new (file: string, opts: { readonly: boolean }) => { prepare(sql: string): { get(): unknown }; close(): void };
+
+const ROOT = path.resolve(__dirname, '..');
+const SAMPLE = path.join(ROOT, 'templates', 'arm', 'sample-webapp');
+const list = (v: string | undefined, d: number[]): number[] => (v ? v.split(',').map(Number).filter((x) => x > 0) : d);
+const OFFERS = Number(process.env.BENCH_OFFERS ?? 4);
+const REGIONS = ['westeurope', 'eastus', 'northeurope', 'westus2', 'uksouth', 'francecentral', 'japaneast', 'australiaeast'].slice(0, Number(process.env.BENCH_REGIONS ?? 4));
+const HOT = Number(process.env.BENCH_HOT ?? 80);
+const CONCURRENCY = list(process.env.BENCH_CONCURRENCY, [1, 20, 100, 200]);
+const RATES = list(process.env.BENCH_RATES, [50, 100, 200]);
+const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 3);
+const WORKERS = process.env.BENCH_WORKERS ?? '1';
+const DBS = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
+const customer = { email: 'bench@example.com', firstName: 'Bench', lastName: 'Mark' };
+
+interface Phase {
+  target: 'live' | 'power-bi' | 'hot';
+  mode: string;
+  n: number;
+  ok: number;
+  seconds: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  cpuMsPerReq: number;
+}
+
+const rows: Array<Phase & { db: string }> = [];
+const checks: string[] = [];
+
+function quantile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** CPU time (ms) used so far by process `pid` and its children still running (utime + stime from /proc). */
+function cpuMs(pids: number[]): number {
+  const tick = 1000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100);
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * tick;
+    } catch {
+      /* gone */
+    }
+  }
+  return total;
+}
+
+/** The service's pids: the primary and, with WORKERS > 1, its workers (children). */
+function servicePids(pid: number): number[] {
+  const out = [pid];
+  try {
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    if (children) out.push(...children.split(/\s+/).map(Number));
+  } catch {
+    /* no /proc children file */
+  }
+  return out;
+}
+
+function startProcess(cmd: string[], env: Record<string, string>, ready: RegExp, name: string): Promise<{ proc: ChildProcess; out: () => string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, cmd, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${name} did not start in 120 s:\n${buf.slice(-3000)}`)), 120_000);
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      if (buf.length > 200_000) buf = buf.slice(-100_000);
+      if (ready.test(buf)) {
+        clearTimeout(timer);
+        resolve({ proc, out: () => buf });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}:\n${buf.slice(-3000)}`));
+    });
+  });
+}
+
+async function stop(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null) return;
+  p.removeAllListeners('exit');
+  await new Promise<void>((r) => {
+    p.once('exit', () => r());
+    p.kill('SIGTERM');
+    setTimeout(() => p.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+describe('hot starts at load, service in its own process', () => {
+  afterAll(() => {
+    const f = (x: number, w = 8, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-').padStart(w);
+    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, service CPU ms per request`];
+    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req');
+    for (const r of rows) {
+      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)}`);
+    }
+    out.push('', 'Ratios (hot start / baseline, same db and mode): throughput and CPU per request');
+    for (const r of rows.filter((x) => x.target === 'hot')) {
+      const live = rows.find((x) => x.db === r.db && x.mode === r.mode && x.target === 'live');
+      const bi = rows.find((x) => x.db === r.db && x.mode === r.mode && x.target === 'power-bi');
+      const tp = (b?: Phase) => (b ? `${((100 * (r.ok / r.seconds)) / (b.ok / b.seconds)).toFixed(0)} %` : '-');
+      const cpu = (b?: Phase) => (b ? `${(r.cpuMsPerReq / b.cpuMsPerReq).toFixed(1)}x` : '-');
+      out.push(`${r.db.padEnd(9)} ${r.mode.padEnd(10)} throughput vs live ${tp(live).padStart(6)}, vs power-bi ${tp(bi).padStart(6)}; cpu vs live ${cpu(live).padStart(6)}, vs power-bi ${cpu(bi).padStart(6)}`);
+    }
+    out.push('', ...checks, '');
+    process.stdout.write(out.join('\n') + '\n');
+  });
+
+  for (const db of DBS) {
+    it(db, async () => {
+      if (db === 'postgres' && !process.env.TEST_POSTGRES_AVAILABLE) {
+        checks.push('postgres: skipped (no PostgreSQL at TEST_POSTGRES_URL)');
+        return;
+      }
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-hot-'));
+      let emulator: ChildProcess | undefined;
+      let service: ChildProcess | undefined;
+      let databaseUrl: string;
+      const pgAdmin = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+      const pgDb = `bench_hot_${process.pid}`;
+      if (db === 'postgres') {
+        const c = new PgClient({ connectionString: pgAdmin });
+        await c.connect();
+        await c.query(`DROP DATABASE IF EXISTS ${pgDb}`);
+        await c.query(`CREATE DATABASE ${pgDb}`);
+        await c.end();
+        const u = new URL(pgAdmin);
+        u.pathname = `/${pgDb}`;
+        databaseUrl = u.toString();
+      } else {
+        databaseUrl = `sqlite:${path.join(dir, 'service.db')}`;
+      }
+      try {
+        const emuPort = await freePort();
+        const emu = await startProcess(
+          ['scripts/run.js', 'scripts/emulator'],
+          { EMULATOR_PORT: String(emuPort), EMULATOR_DATA_DIR: path.join(dir, 'emulator'), EMULATOR_DEPLOYMENT_SECONDS: '0.05', EMULATOR_AZURITE_PORT: '0', EMULATOR_SMTP_PORT: 'off', EMULATOR_THROTTLING: 'off' },
+          /Service replicas sharing this emulator/,
+          'emulator',
+        );
+        emulator = emu.proc;
+        const replicaEnv = parseEnvLines(fs.readFileSync(path.join(dir, 'emulator', 'replica.env'), 'utf8'));
+        const emulatorUrl = `https://localhost:${emuPort}`;
+        const ca = fs.readFileSync(path.join(dir, 'emulator', 'ca.crt'), 'utf8');
+        const port = await freePort();
+        const svc = await startProcess(
+          ['dist/src/main.js'],
+          { ...replicaEnv, PORT: String(port), DATABASE_URL: databaseUrl, DATA_DIR: path.join(dir, 'data'), WORKERS, NODE_ENV: 'production' },
+          /orchestrator listening on/,
+          'service',
+        );
+        service = svc.proc;
+        const base = `http://127.0.0.1:${port}`;
+        // Callers: a publisher (new tenant), a marketplace client, an operator.
+        const audience = replicaEnv.AUTH_AUDIENCE ?? 'api://test-drive-orchestrator';
+        const tokenFor = async (roles: string[], newTenant = false) => requestAccessToken(emulatorUrl, ca, await createEmulatorClient(emulatorUrl, ca, { roles, newTenant }), audience);
+        const publisherToken = await tokenFor(['TestDrive.Publisher'], true);
+        const marketplaceToken = await tokenFor(['TestDrive.Marketplace']);
+        const operatorToken = await tokenFor(['TestDrive.Operator']);
+        const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 512 });
+        const call = async (method: string, p: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) => {
+          const r = await request(`${base}${p}`, {
+            method: method as 'GET',
+            dispatcher,
+            headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined && !(body instanceof Buffer) ? { 'content-type': 'application/json' } : {}), ...headers },
+            body: body === undefined ? undefined : body instanceof Buffer ? body : JSON.stringify(body),
+          });
+          const text = await r.body.text();
+          return { status: r.statusCode, body: text ? JSON.parse(text) : undefined };
+        };
+        const must = async (method: string, p: string, token: string, body?: unknown, headers?: Record<string, string>) => {
+          const r = await call(method, p, token, body, headers);
+          if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
+          return r.body;
+        };
+
+        // Offers: ARM (hot pools) and a Power BI offer (baseline).
+        const emuControl = new Pool(emulatorUrl, { connect: { ca } });
+        const pubRes = await emuControl.request({ method: 'POST', path: '/_emulator/publishers', headers: { 'content-type': 'application/json' }, body: '{}' });
+        const publisher = (await pubRes.body.json()) as { subscriptionId: string; tenantId: string; clientId: string; clientSecret: string };
+        await emuControl.close();
+        const zip = await zipDirectory(SAMPLE, { exclude: ['README.md', 'access-information.html'] });
+        const offerIds = Array.from({ length: OFFERS }, (_, i) => `bench-${i}`);
+        for (const id of offerIds) {
+          await must('PUT', `/api/v1/offers/${id}`, publisherToken, {
+            alias: id,
+            testDrive: { type: 'azure-resource-manager', durationHours: 1, regions: REGIONS.map((name) => ({ name, hot: HOT, cold: 0 })), accessInformation: '<p>{{siteUrl}} {{userName}} {{password}}</p>' },
+            deployment: { subscriptionId: publisher.subscriptionId, tenantId: publisher.tenantId, clientId: publisher.clientId, clientSecret: publisher.clientSecret },
+          });
+          await must('PUT', `/api/v1/offers/${id}/package`, publisherToken, zip, { 'content-type': 'application/zip' });
+          await must('POST', `/api/v1/offers/${id}/publish`, publisherToken);
+        }
+        await must('PUT', '/api/v1/offers/bench-bi', publisherToken, { alias: 'bench-bi', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=eyJrIjoiYmVuY2gifQ' } });
+        await must('POST', '/api/v1/offers/bench-bi/publish', publisherToken);
+
+        const total = OFFERS * REGIONS.length * HOT;
+        const hotReady = async () => {
+          const c = await must('GET', '/api/v1/capacity', operatorToken);
+          return (c.value as Array<{ offerId: string; hotReady?: number }>).filter((r) => r.offerId.startsWith('bench-') && r.offerId !== 'bench-bi').reduce((a, r) => a + (r.hotReady ?? 0), 0);
+        };
+        // A claimed hot instance keeps its slot until its session ends (hot + warm + cold bound the
+        // concurrent sessions of a region): refilling means ending the sessions, then waiting for the
+        // replacements to deploy.
+        const hotSessions: string[] = [];
+        const fill = async () => {
+          const t0 = Date.now();
+          const ending = hotSessions.splice(0);
+          await Promise.all(
+            Array.from({ length: 20 }, async () => {
+              for (let id = ending.pop(); id; id = ending.pop()) await must('DELETE', `/api/v1/sessions/${id}`, marketplaceToken);
+            }),
+          );
+          for (;;) {
+            const n = await hotReady();
+            if (n >= total) return (Date.now() - t0) / 1000;
+            if (Date.now() - t0 > 900_000) throw new Error(`pools did not fill in 15 min: ${n}/${total}`);
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        };
+        const firstFill = await fill();
+        checks.push(`${db}: ${total} hot instances ready after ${firstFill.toFixed(0)} s`);
+
+        let seq = 0;
+        const send = async (target: Phase['target']): Promise<boolean> => {
+          const i = ++seq;
+          if (target === 'live') return (await call('GET', '/health/live', null)).status === 200;
+          if (target === 'power-bi') return (await call('POST', '/api/v1/offers/bench-bi/sessions', marketplaceToken, { customer: { ...customer, email: `b${i}@example.com` } })).status === 201;
+          const r = await call('POST', `/api/v1/offers/${offerIds[i % offerIds.length]}/sessions`, marketplaceToken, { customer: { ...customer, email: `h${i}@example.com` } });
+          if (r.status === 201) hotSessions.push(r.body.id as string);
+          return r.status === 201 && r.body.state === 'ready' && r.body.instanceKind === 'hot' && Boolean(r.body.accessInformation);
+        };
+        const pid = service.pid!;
+        const measure = async (target: Phase['target'], mode: string, run: (lat: number[], okCount: { n: number }) => Promise<void>): Promise<void> => {
+          const lat: number[] = [];
+          const ok = { n: 0 };
+          const cpu0 = cpuMs(servicePids(pid));
+          const t0 = process.hrtime.bigint();
+          await run(lat, ok);
+          const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+          const cpu = cpuMs(servicePids(pid)) - cpu0;
+          lat.sort((a, b) => a - b);
+          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length) });
+        };
+        const closed = (target: Phase['target'], c: number, n: number) =>
+          measure(target, `C=${c}`, async (lat, ok) => {
+            let left = n;
+            await Promise.all(
+              Array.from({ length: c }, async () => {
+                while (left-- > 0) {
+                  const t = process.hrtime.bigint();
+                  if (await send(target)) ok.n++;
+                  lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+                }
+              }),
+            );
+          });
+        const open = (target: Phase['target'], rate: number, n: number) =>
+          measure(target, `${rate}/s`, async (lat, ok) => {
+            const start = process.hrtime.bigint();
+            const inflight: Promise<void>[] = [];
+            for (let i = 0; i < n; i++) {
+              const due = start + BigInt(Math.round((i * 1e9) / rate));
+              const now = process.hrtime.bigint();
+              if (due > now) await new Promise((r) => setTimeout(r, Number(due - now) / 1e6));
+              inflight.push(
+                send(target).then((good) => {
+                  if (good) ok.n++;
+                  lat.push(Number(process.hrtime.bigint() - due) / 1e6);
+                }),
+              );
+            }
+            await Promise.all(inflight);
+          });
+
+        // Warm-up (JIT, connections, caches), not measured.
+        for (const t of ['live', 'power-bi', 'hot'] as const) for (let i = 0; i < 20; i++) await send(t);
+        await fill();
+        const closedN = (c: number) => Math.max(100, c * 3);
+        for (const c of CONCURRENCY) {
+          await closed('live', c, Math.max(closedN(c), 1000));
+          await closed('power-bi', c, closedN(c));
+          await fill();
+          await closed('hot', c, Math.min(closedN(c), total));
+        }
+        for (const rate of RATES) {
+          const n = rate * PHASE_SECONDS;
+          await open('live', rate, n);
+          await open('power-bi', rate, n);
+          await fill();
+          await open('hot', rate, Math.min(n, total));
+        }
+
+        // No instance claimed twice; every assigned instance belongs to one session.
+        const dupSql = `SELECT COUNT(*) AS n FROM (SELECT "instanceId" FROM "session" WHERE "instanceId" IS NOT NULL GROUP BY "instanceId" HAVING COUNT(*) > 1) d`;
+        let dups: number;
+        if (db === 'postgres') {
+          const c = new PgClient({ connectionString: databaseUrl });
+          await c.connect();
+          dups = Number((await c.query(dupSql)).rows[0].n);
+          await c.end();
+        } else {
+          const d = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true });
+          dups = Number((d.prepare(dupSql).get() as { n: number }).n);
+          d.close();
+        }
+        checks.push(`${db}: instances claimed by more than one session: ${dups}`);
+        expect(dups).toBe(0);
+        await dispatcher.close();
+      } finally {
+        await stop(service);
+        await stop(emulator);
+        if (db === 'postgres') {
+          const c = new PgClient({ connectionString: pgAdmin });
+          await c.connect();
+          await c.query(`DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`).catch(() => undefined);
+          await c.end();
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
