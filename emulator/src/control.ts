@@ -17,6 +17,8 @@ export interface ControlDeps {
   store: StateStore;
   faults: FaultStore;
   arm: ArmService;
+  /** TLS handshakes the server completed (GET /_emulator/stats). */
+  tlsHandshakes?: () => number;
 }
 
 /** Operator's view of a subscription (GET /_emulator/subscriptions/{id}). */
@@ -144,6 +146,10 @@ export function handleControl(ctx: Ctx, deps: ControlDeps): void {
     if (what === 'state' && s.length === 1 && m === 'GET') {
       for (const sub of Object.values(deps.state.subscriptions)) deps.arm.refresh(sub);
       return send(ctx, 200, stateSummary(deps.state));
+    }
+    if (what === 'stats' && s.length === 1 && m === 'GET') {
+      // Connections opened by clients (issue 14: a client reusing keep-alive connections opens few).
+      return send(ctx, 200, { tlsHandshakes: deps.tlsHandshakes?.() ?? null });
     }
     if (what === 'settings' && s.length === 1) {
       if (m === 'GET') return send(ctx, 200, deps.state.settings);

@@ -99,6 +99,11 @@ export interface EmulatorHandle {
   setFaults(rules: FaultRule[]): ActiveFault[];
   /** Same as GET /_emulator/faults. */
   listFaults(): ActiveFault[];
+  /**
+   * TLS handshakes the emulator completed since it started (full and resumed): how many connections its
+   * clients opened (issue 14: a client that reuses keep-alive connections shows few).
+   */
+  tlsHandshakes(): number;
   /** Same as POST /_emulator/dynamics-environments (throws DynamicsControlError on bad input). */
   createDynamicsEnvironment(opts: CreateDynamicsEnvironmentOptions): DynamicsEnvironmentInfo;
   /** Same as GET /_emulator/dynamics-environments/{name} (undefined when unknown). */
@@ -286,7 +291,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     if (first === '_emulator' && signIn.handleControl(ctx)) return;
     if (first === '_emulator' && mail.handleControl(ctx)) return;
     if (first === RECEIVER_PREFIX) return receivers.handle(ctx);
-    if (first === '_emulator') return handleControl(ctx, { state, store, faults, arm });
+    if (first === '_emulator') return handleControl(ctx, { state, store, faults, arm, tlsHandshakes: () => handshakes });
     if (first === LOGIC_PREFIX) return logic.handleCallback(ctx);
     if (first === 'graph') return handleGraph(ctx, { state, store, keys, faults, log });
     if (first === 'dynamics') return handleDynamics(ctx, { state, store, keys, faults, log });
@@ -320,6 +325,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
     else socket.destroy();
   });
   server.on('tlsClientError', () => undefined);
+  let handshakes = 0;
+  server.on('secureConnection', () => handshakes++);
 
   try {
     if (opts.smtpPort !== undefined) await mail.listen(opts.smtpPort, opts.host ?? '127.0.0.1');
@@ -399,12 +406,13 @@ export async function startEmulator(opts: EmulatorOptions): Promise<EmulatorHand
       clear: () => mail.clear(),
       waitFor: (match, timeoutMs) => mail.waitFor(match, timeoutMs),
     },
+    tlsHandshakes: () => handshakes,
     close: async () => {
       if (closed) return;
       closed = true;
       arm.close();
       logic.close();
-      store.flush();
+      store.close();
       await Promise.all([
         mail.close(),
         new Promise<void>((resolve) => {

@@ -1,4 +1,6 @@
+import * as https from 'node:https';
 import { ClientSecretCredential, TokenCredential } from '@azure/identity';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { trustedCas } from '../remote/http';
 import { remoteCallPolicy } from '../remote/observe';
 import type { AdditionalPolicyConfig } from '@azure/core-client';
@@ -33,11 +35,35 @@ export interface ServiceIdentity {
   clientSecret: string;
 }
 
+/**
+ * Sockets per Azure host (ARM, Entra ID, Key Vault) shared by every SDK client of the process: bursts
+ * (e.g. the resource group tag after each hot claim) queue on warm keep-alive connections instead of
+ * opening, and TLS-handshaking, one socket per call (issue 14).
+ */
+export const AZURE_MAX_SOCKETS_PER_HOST = 16;
+
+/**
+ * A pipeline policy that sends every https request of an SDK client through `agent` (unless the request
+ * already names one). The SDK's own HTTP client keeps one agent per client instance and opens sockets
+ * without bound; this makes one keep-alive agent and TLS context per process, per remote host.
+ */
+export function sharedAgentPolicy(agent: https.Agent): PipelinePolicy {
+  return {
+    name: 'testDriveSharedAgent',
+    sendRequest(request, next) {
+      if (!request.agent && request.url.startsWith('https:')) request.agent = agent;
+      return next(request);
+    },
+  };
+}
+
 /** Injectable holder of the resolved endpoints and the service's credential. */
 export class AzureRuntime {
   /** Common SDK client options: TLS trust for the emulator's CA (appended to the system CAs). */
   readonly clientOptions: { tlsOptions?: { ca: string[] }; retryOptions?: { maxRetries: number }; additionalPolicies: AdditionalPolicyConfig[] };
   readonly serviceCredential: TokenCredential;
+  /** The one keep-alive agent of every Azure SDK client (pooled per host; trusts `ca` like the clients). */
+  readonly agent: https.Agent;
 
   constructor(
     readonly endpoints: AzureEndpoints,
@@ -49,7 +75,11 @@ export class AzureRuntime {
     // service's own HTTP client (trustedCas, src/remote/http.ts).
     const ca = trustedCas(endpoints);
     // Every attempt of every SDK call is reported (issue 11: Azure calls by service, operation, outcome).
-    const additionalPolicies: AdditionalPolicyConfig[] = [{ policy: remoteCallPolicy((url) => this.serviceOf(url)), position: 'perRetry' }];
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: AZURE_MAX_SOCKETS_PER_HOST, maxFreeSockets: AZURE_MAX_SOCKETS_PER_HOST, scheduling: 'lifo', ...(ca ? { ca } : {}) });
+    const additionalPolicies: AdditionalPolicyConfig[] = [
+      { policy: sharedAgentPolicy(this.agent), position: 'perCall' },
+      { policy: remoteCallPolicy((url) => this.serviceOf(url)), position: 'perRetry' },
+    ];
     this.clientOptions = ca ? { tlsOptions: { ca }, additionalPolicies } : { additionalPolicies };
     this.serviceCredential = this.credential(serviceIdentity.tenantId, serviceIdentity.clientId, serviceIdentity.clientSecret);
   }
