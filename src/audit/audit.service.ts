@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, MoreThanOrEqual, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Clock, iso } from '../common/clock';
+import { insertRow, TxBody } from '../persistence/database';
 import { Caller } from '../auth/caller';
 import { AuditAction, AuditEventEntity } from './audit-event.entity';
 
@@ -55,13 +56,12 @@ export class AuditService {
   ) {}
 
   /**
-   * Records one change. `actor` undefined = the service itself ("system").
-   * @param target what changed: `{type: 'offer'|'package'|'session', id, offerId?}`
-   * @param details small JSON without secrets.
+   * The audit row of one action (recorded with record(), or inside a transaction with recordTx() when the
+   * action's own writes are one: e.g. a hot start, issue 14).
    */
-  async record(actor: Caller | undefined, action: AuditAction, target: { type: string; id: string; offerId?: string | null }, details?: Record<string, unknown>): Promise<void> {
+  eventRow(actor: Caller | undefined, action: AuditAction, target: { type: string; id: string; offerId?: string | null }, details?: Record<string, unknown>): AuditEventEntity {
     const system = !actor || actor.isSystem;
-    const row: AuditEventEntity = {
+    return {
       id: uuidv7(),
       at: this.clock.now(),
       actorType: system ? 'system' : 'client',
@@ -74,6 +74,20 @@ export class AuditService {
       targetId: target.id.slice(0, 64),
       details: details ?? null,
     };
+  }
+
+  /** Inserts `row` (eventRow) as a statement of the caller's transaction: recorded exactly when the transaction commits. */
+  *recordTx(row: AuditEventEntity): TxBody<void> {
+    yield insertRow('audit_event', row as unknown as Record<string, unknown>);
+  }
+
+  /**
+   * Records one change. `actor` undefined = the service itself ("system").
+   * @param target what changed: `{type: 'offer'|'package'|'session', id, offerId?}`
+   * @param details small JSON without secrets.
+   */
+  async record(actor: Caller | undefined, action: AuditAction, target: { type: string; id: string; offerId?: string | null }, details?: Record<string, unknown>): Promise<void> {
+    const row = this.eventRow(actor, action, target, details);
     try {
       await this.repo.insert(row as QueryDeepPartialEntity<AuditEventEntity>);
     } catch (err) {

@@ -27,6 +27,8 @@ export const LEAD_MAX_BACKOFF_MS = 3_600_000;
 export const LEAD_CLAIM_MS = 60_000;
 /** Leads claimed per pass, and delivered side by side. */
 const BATCH = 50;
+/** How soon a delivery pass follows a start (deliverSoon): starts within this window share the pass. */
+export const LEAD_SOON_MS = 20;
 const PARALLEL = 8;
 
 /** The lead fields of a start request. */
@@ -51,6 +53,7 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
   readonly owner = `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   private timer: NodeJS.Timeout | undefined;
   private readonly delivery = new SingleFlight(() => this.pass());
+  private soon: NodeJS.Timeout | undefined;
   private readonly secretCache = new Map<string, string>();
 
   constructor(
@@ -74,6 +77,7 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
 
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.soon) clearTimeout(this.soon);
     await this.delivery.inFlight?.catch(() => undefined);
   }
 
@@ -156,6 +160,19 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
    */
   deliverDue(): Promise<number> {
     return this.delivery.run();
+  }
+
+  /**
+   * A delivery pass within LEAD_SOON_MS, off the caller's path: the starts of a burst share one pass
+   * instead of each starting (or joining) one (issue 14). Failures are logged; the loop retries anyway.
+   */
+  deliverSoon(): void {
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      void this.deliverDue().catch((err: Error) => this.logger.warn(`lead delivery after start failed: ${err.message}`));
+    }, LEAD_SOON_MS);
+    this.soon.unref();
   }
 
   private async pass(): Promise<number> {

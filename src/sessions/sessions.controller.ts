@@ -75,10 +75,10 @@ export class SessionsController {
   ): Promise<SessionView> {
     const key = idempotencyKey === undefined ? undefined : parseOrThrow(IdempotencyKeySchema, idempotencyKey, 'Idempotency-Key');
     const parsed = parseOrThrow(StartSessionSchema, body ?? {});
-    const { session, created } = await this.sessions.start(offerId, parsed, key, caller);
+    const { session, created, offer } = await this.sessions.start(offerId, parsed, key, caller);
     res.status(!created ? 200 : session.state === 'queued' ? 202 : 201);
     res.setHeader('Location', `/api/v1/sessions/${session.id}`);
-    return this.sessions.view(session);
+    return this.sessions.view(session, true, offer);
   }
 
   @Get('sessions/:id')

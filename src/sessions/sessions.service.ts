@@ -86,7 +86,7 @@ export class SessionsService {
    * @throws ApiError 404 OfferNotFound, 409 OfferNotPublished, 400 ValidationFailed (unknown region),
    *   409 NoCapacity, 422 IdempotencyKeyReused, 409 RequestInProgress.
    */
-  async start(offerId: string, body: StartSessionBody, idempotencyKey?: string, caller?: Caller): Promise<{ session: SessionEntity; created: boolean }> {
+  async start(offerId: string, body: StartSessionBody, idempotencyKey?: string, caller?: Caller): Promise<{ session: SessionEntity; created: boolean; offer?: OfferEntity }> {
     // The default whenFull ('refuse') is left out, so the hash of a request is what it was before the queue existed.
     const { whenFull, ...rest } = body;
     const requestHash = createHash('sha256').update(JSON.stringify(whenFull === 'queue' ? body : rest)).digest('hex');
@@ -99,12 +99,12 @@ export class SessionsService {
     }
     let offerType = 'unknown';
     try {
-      const session = await this.startOnce(offerId, body, client, idempotencyKey ?? null, requestHash, request);
+      const { session, offer, audited } = await this.startOnce(offerId, body, client, idempotencyKey ?? null, requestHash, request, caller);
       offerType = session.type;
       this.metrics.sessionStarts.inc({ offer: offerId, type: session.type, result: startResultOf(session) });
       this.logger.log({ sessionId: session.id, offerId, state: session.state, region: session.region, kind: session.instanceKind }, 'session started');
-      await this.audit.record(caller, 'session.started', { type: 'session', id: session.id, offerId }, { region: session.region, instanceKind: session.instanceKind });
-      return { session, created: true };
+      if (!audited) await this.audit.record(caller, 'session.started', { type: 'session', id: session.id, offerId }, { region: session.region, instanceKind: session.instanceKind });
+      return { session, created: true, offer };
     } catch (err) {
       const known = err instanceof ApiError && err.code !== 'OfferNotFound';
       if (known || !(err instanceof ApiError)) {
@@ -135,12 +135,11 @@ export class SessionsService {
     const deadline = Date.now() + START_REPLAY_WAIT_MS;
     for (;;) {
       const now = this.clock.now();
+      // A new key (the common case) is one INSERT; only a key seen before is read (issue 14).
+      const mine = await this.starts.begin(offerId, clientKey, key, requestHash, now);
+      if (mine) return { request: mine };
       const existing = await this.starts.find(offerId, clientKey, key);
-      if (!existing) {
-        const mine = await this.starts.begin(offerId, clientKey, key, requestHash, now);
-        if (mine) return { request: mine };
-        continue;
-      }
+      if (!existing) continue;
       if (existing.requestHash !== requestHash) {
         throw new ApiError(422, 'IdempotencyKeyReused', 'This Idempotency-Key was used with a different request body.', 'Idempotency-Key');
       }
@@ -176,7 +175,8 @@ export class SessionsService {
     idempotencyKey: string | null,
     requestHash: string,
     request: StartRequestEntity | undefined,
-  ): Promise<SessionEntity> {
+    caller: Caller | undefined,
+  ): Promise<{ session: SessionEntity; offer: OfferEntity; audited: boolean }> {
     const offer = await this.offers.getOrThrow(offerId);
     if (offer.state !== 'published') {
       throw ApiError.conflict('OfferNotPublished', `Offer '${offerId}' is not published: its test drive accepts no new sessions.`);
@@ -211,6 +211,10 @@ export class SessionsService {
     const sessions = this.sessions;
     const starts = this.starts;
     const leads = this.leads.repo;
+    const audit = this.audit;
+    // Atomic types write the session, its lead, the Idempotency-Key record and the audit event in their
+    // claim transaction; the row written is the answer (no re-read, issue 14).
+    let persisted: SessionEntity | undefined;
     // Issue 10: the lead is written in the same transaction as the session (a refused start makes none).
     const lead = this.leads.leadFor(offer, session.id, { contact: body.customer, source: body.source ?? this.config.leads.defaultSource, consentToShare: body.consentToShare ?? true }, now);
     const commit: SessionCommit = {
@@ -219,6 +223,8 @@ export class SessionsService {
         yield* sessions.insertTx(row);
         yield* leads.insertTx(lead);
         if (request) yield* starts.completeTx(request.id, row.id, row.updatedAt);
+        yield* audit.recordTx(audit.eventRow(caller, 'session.started', { type: 'session', id: row.id, offerId }, { region: row.region, instanceKind: row.instanceKind }));
+        persisted = row;
       },
     };
     const queue = this.queue;
@@ -262,11 +268,12 @@ export class SessionsService {
       }
       if (request && !queued) await this.starts.complete(request.id, session.id, now);
     }
-    // Deliver it now rather than at the next tick (the delivery loop would anyway).
-    void this.leads.deliverDue().catch((err: Error) => this.logger.warn(`lead delivery after start failed: ${err.message}`));
+    // Deliver it now rather than at the next tick (the delivery loop would anyway; a burst of starts shares one pass).
+    this.leads.deliverSoon();
+    if (persisted && type.claimsAtomically) return { session: persisted, offer, audited: true };
     const stored = await this.sessions.findById(session.id);
     if (!stored) throw new Error(`session ${session.id} was not stored by type ${offer.type}`);
-    return stored;
+    return { session: stored, offer, audited: false };
   }
 
   /** Deletes the session and lead of a start that claimed nothing. */
@@ -374,12 +381,12 @@ export class SessionsService {
    * outputs are decrypted and the access information rendered, while the session is live; listings
    * leave them out.
    */
-  async view(s: SessionEntity, withAccess = true): Promise<SessionView> {
+  async view(s: SessionEntity, withAccess = true, knownOffer?: OfferEntity): Promise<SessionView> {
     let outputs: Record<string, string> | null = null;
     let accessInformation: string | null = null;
     if (withAccess && s.outputsEnc && (s.state === 'ready' || s.state === 'provisioning')) {
       outputs = outputsAsStrings(await this.protector.decrypt<Record<string, unknown>>(s.outputsEnc));
-      const offer = await this.offers.findById(s.offerId);
+      const offer = knownOffer?.id === s.offerId ? knownOffer : await this.offers.findById(s.offerId);
       accessInformation = renderAccessInformation((offer?.testDrive as { accessInformation?: string })?.accessInformation, outputs);
     }
     return {
