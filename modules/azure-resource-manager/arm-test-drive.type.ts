@@ -19,6 +19,7 @@ import { armTestDriveSchema, ArmTestDriveConfig, validateArmConfig } from './arm
 import { packageRevisionSummarySchema } from './packages/package.dto';
 import { PackageService } from './packages/package.service';
 import { ArmInstanceDriver } from './provisioning/arm-instance.driver';
+import { SingleFlight } from '../../src/common/single-flight';
 
 export const ARM_TYPE = 'azure-resource-manager';
 
@@ -33,6 +34,10 @@ const ABANDONED_START_MS = 10_000;
 const TAG_RETRY_AFTER_MS = 5_000;
 /** How often (clock time) the orphan sweep lists every ARM offer's resource groups. */
 export const ORPHAN_SWEEP_INTERVAL_MS = 5 * 60_000;
+/** How often a pass also looks for assigned instances whose session is over (the backstop of endSession; issue 14). */
+export const ASSIGNED_SWEEP_INTERVAL_MS = 60_000;
+/** Resource group tag calls at once when the tag queue is flushed (the rest wait on the shared agent's sockets). */
+const TAG_PARALLEL = 8;
 /**
  * A tagged CloudTry_ group without any instance row is deleted only after it has been seen orphaned for
  * this long. An instance row is always written before its group is created, so this only guards
@@ -80,8 +85,11 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   private readonly logger = new Logger('ArmTestDriveType');
   /** Work started on behalf of a request (cold deploy, early delete) that the response does not wait for. */
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly tagQueue = new Map<string, OfferEntity>();
+  private readonly tagFlush = new SingleFlight(() => this.flushTags());
   /** Clock time of the next orphan sweep (0: at the first pass). */
   private nextOrphanSweepAt = 0;
+  private nextAssignedSweepAt = 0;
   /** Orphaned groups ("subscription/name", lower case) -> when a sweep first saw them orphaned. */
   private readonly orphansSeen = new Map<string, number>();
 
@@ -184,7 +192,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     for (const region of ordered) {
       const inst = await this.claimHot(offer, region.name, session, commit, now, hourMs);
       if (inst) {
-        this.background(this.tagAfterClaim(offer, inst.id));
+        this.tagAfterClaim(offer, inst.id);
         return;
       }
     }
@@ -297,10 +305,29 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     return null;
   }
 
-  /** After a hot claim (off the request's path): tags the resource group with the session; reconcile retries until done. */
-  private async tagAfterClaim(offer: OfferEntity, instanceId: string): Promise<void> {
-    const inst = await this.pool.findById(instanceId);
-    if (inst?.sessionId && !inst.sessionTaggedAt) await this.driver.tagSession(offer, inst, inst.sessionId);
+  /**
+   * After a claim, off the request's path (issue 14): the instance joins the tag queue; one flush at a
+   * time reads the queued instances in one query and tags their resource groups with TAG_PARALLEL calls
+   * at once over the shared keep-alive connections. Reconcile retries any tag that did not land
+   * (retryTags), so nothing is lost when the process stops with a queue.
+   */
+  private tagAfterClaim(offer: OfferEntity, instanceId: string): void {
+    this.tagQueue.set(instanceId, offer);
+    // A flush that was just finishing may have missed this instance: run again if the queue is not empty.
+    this.background(this.tagFlush.run().then(() => (this.tagQueue.size ? this.tagFlush.run() : undefined)));
+  }
+
+  /** Drains the tag queue (see tagAfterClaim). */
+  private async flushTags(): Promise<void> {
+    while (this.tagQueue.size) {
+      const batch = [...this.tagQueue.entries()].slice(0, 100);
+      for (const [id] of batch) this.tagQueue.delete(id);
+      const offers = new Map(batch);
+      const rows = (await this.pool.findByIds(batch.map(([id]) => id))).filter((i) => i.sessionId && !i.sessionTaggedAt);
+      for (let i = 0; i < rows.length; i += TAG_PARALLEL) {
+        await Promise.all(rows.slice(i, i + TAG_PARALLEL).map((inst) => this.driver.tagSession(offers.get(inst.id)!, inst, inst.sessionId!)));
+      }
+    }
   }
 
   /** Sends the session's instance to deletion at once (and lets the reconcile loop finish it). */
@@ -327,8 +354,14 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     for (const offer of offers) await this.converge(offer, now);
     for (const offer of offers) await this.maybeCheckHealth(offer, now).catch((err: Error) => this.logger.warn({ offerId: offer.id, err: err.message }, 'ARM health check failed'));
 
-    const live = await this.pool.listLive();
-    const work = live.filter((i) => byId.has(i.offerId));
+    // Only due work (issue 14): instances with a step of their own whose pause is over, and (every
+    // ASSIGNED_SWEEP_INTERVAL_MS) assigned instances whose session is over without its teardown having run.
+    const due = await this.pool.listDue(now);
+    if (now >= this.nextAssignedSweepAt) {
+      this.nextAssignedSweepAt = now + ASSIGNED_SWEEP_INTERVAL_MS;
+      due.push(...(await this.pool.listAssignedWithSessionOver()));
+    }
+    const work = due.filter((i) => byId.has(i.offerId));
     for (let i = 0; i < work.length; i += PARALLEL_STEPS) {
       await Promise.all(work.slice(i, i + PARALLEL_STEPS).map((inst) => this.driver.step(byId.get(inst.offerId)!, inst)));
     }
@@ -381,10 +414,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     const cfg = offer.testDrive as unknown as ArmTestDriveConfig;
     const regions = new Map((cfg.regions ?? []).map((r) => [r.name, r]));
     const published = offer.state === 'published' && !!offer.currentRevisionId && !!offer.deployment.subscriptionId;
-    const live = await this.pool.listLive(offer.id);
-
-    for (const inst of live) {
-      if (inst.sessionId) continue;
+    for (const inst of await this.pool.listUnassignedLive(offer.id)) {
       const region = regions.get(inst.region);
       const unwanted =
         !published ||
@@ -397,12 +427,16 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     }
     if (!published) return;
 
+    const targetOf = (name: string, kind: string): number => {
+      const r = regions.get(name);
+      return !r ? 0 : kind === 'hot' ? r.hot : kind === 'warm' ? (r.warm ?? 0) : r.cold;
+    };
+    const held = await this.pool.heldSlots(offer.id, targetOf);
     for (const region of regions.values()) {
       // Hot and warm pools are kept full the same way (warm instances then park their virtual machines).
       for (const kind of ['hot', 'warm'] as const) {
-        const target = kind === 'hot' ? region.hot : (region.warm ?? 0);
-        const held = live.filter((i) => i.region === region.name && i.kind === kind && i.slot !== null && i.slot < target).length;
-        let missing = target - held;
+        const target = targetOf(region.name, kind);
+        let missing = target - (held.get(`${region.name}|${kind}`) ?? 0);
         if (missing <= 0) continue;
         const health = await this.pool.regionState(offer.id, region.name);
         if (health.backoffUntil && now < health.backoffUntil) continue;

@@ -32,6 +32,7 @@ export interface InstanceFailure {
 @Index('UQ_pool_instance_slot', ['offerId', 'region', 'kind', 'slot'], { unique: true })
 @Index('UQ_pool_instance_session', ['sessionId'], { unique: true })
 @Index('IX_pool_instance_claim', ['offerId', 'region', 'kind', 'state'])
+@Index('IX_pool_instance_due', ['state', 'nextActionAt'])
 export class PoolInstanceEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;

@@ -2,12 +2,15 @@ import { transitionRow } from '../../../src/persistence/columns';
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, IsNull, Not, Repository } from 'typeorm';
+import { DataSource, In, IsNull, LessThan, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../../../src/persistence/data-source';
 import { Database, insertRow, sql, StatementResult, TxBody } from '../../../src/persistence/database';
 import { InstanceKind, InstanceState, PoolInstanceEntity } from './pool-instance.entity';
 import { PoolRegionEntity } from './pool-region.entity';
+
+/** States with a reconcile step of their own (listDue). */
+export const STEP_STATES: InstanceState[] = ['pending', 'deploying', 'parking', 'starting', 'failed', 'deleting'];
 
 /** States in which an instance still holds its slot (capacity). */
 export const LIVE_STATES: InstanceState[] = ['pending', 'deploying', 'parking', 'ready', 'starting', 'assigned', 'failed', 'deleting'];
@@ -210,9 +213,75 @@ export class PoolInstanceRepository {
     return this.repo.find({ where: { ...(offerId ? { offerId } : {}), state: In(LIVE_STATES) }, order: { createdAt: 'ASC' } });
   }
 
+  /**
+   * The instances a reconcile pass has a step for (issue 14: a pass reads its due work, not the fleet):
+   * states with work of their own (pending, deploying, parking, starting, failed, deleting) whose retry
+   * pause `nextActionAt` is over (epoch ms), oldest first, at most `limit`. Ready and assigned instances
+   * need no step; an assigned one whose session is over is found by listAssignedWithSessionOver().
+   * Index IX_pool_instance_due (state, nextActionAt).
+   */
+  listDue(now: number, limit = 2000): Promise<PoolInstanceEntity[]> {
+    return this.repo
+      .createQueryBuilder('i')
+      .where('i.state IN (:...states)', { states: STEP_STATES })
+      .andWhere('(i.nextActionAt IS NULL OR i.nextActionAt <= :now)', { now })
+      .orderBy('i.createdAt', 'ASC')
+      .take(limit)
+      .getMany();
+  }
+
+  /**
+   * Assigned instances whose session is over (ending, ended, failed) or gone: the backstop of the
+   * session's own teardown (endSession sends the instance to deletion). One set-based query.
+   */
+  listAssignedWithSessionOver(limit = 1000): Promise<PoolInstanceEntity[]> {
+    return this.repo
+      .createQueryBuilder('i')
+      .leftJoin('session', 's', 's.id = i.sessionId')
+      .where("i.state = 'assigned'")
+      .andWhere("(s.id IS NULL OR s.state IN ('ending', 'ended', 'failed'))")
+      .take(limit)
+      .getMany();
+  }
+
+  /** Live instances of an offer that belong to no session (candidates for removal when no longer wanted). */
+  listUnassignedLive(offerId: string): Promise<PoolInstanceEntity[]> {
+    return this.repo.find({ where: { offerId, sessionId: IsNull(), state: In(LIVE_STATES) }, order: { createdAt: 'ASC' } });
+  }
+
+  /**
+   * Slots held in offer's region/kind pools below `target(region, kind)`: counted by the database
+   * (GROUP BY over the slot index) unless a pool holds slots at or above its target (the target was
+   * lowered), which is then counted exactly. Issue 14: no instance rows are read for this.
+   */
+  async heldSlots(offerId: string, target: (region: string, kind: string) => number): Promise<Map<string, number>> {
+    const rows = await this.repo
+      .createQueryBuilder('i')
+      .select('i.region', 'region')
+      .addSelect('i.kind', 'kind')
+      .addSelect('COUNT(*)', 'n')
+      .addSelect('MAX(i.slot)', 'top')
+      .where('i.offerId = :offerId AND i.slot IS NOT NULL', { offerId })
+      .groupBy('i.region')
+      .addGroupBy('i.kind')
+      .getRawMany<{ region: string; kind: string; n: string | number; top: string | number }>();
+    const out = new Map<string, number>();
+    for (const r of rows) {
+      const t = target(r.region, r.kind);
+      const held = Number(r.top) < t ? Number(r.n) : await this.repo.count({ where: { offerId, region: r.region, kind: r.kind as PoolInstanceEntity['kind'], slot: LessThan(t) } });
+      out.set(`${r.region}|${r.kind}`, held);
+    }
+    return out;
+  }
+
   /** How many instances of an offer are not deleted yet. */
   countLive(offerId: string): Promise<number> {
     return this.repo.count({ where: { offerId, state: In(LIVE_STATES) } });
+  }
+
+  /** The instances with these ids (one query; unknown ids are left out). */
+  findByIds(ids: string[]): Promise<PoolInstanceEntity[]> {
+    return ids.length ? this.repo.find({ where: { id: In(ids) } }) : Promise.resolve([]);
   }
 
   findById(id: string): Promise<PoolInstanceEntity | null> {
