@@ -1,0 +1,70 @@
+import { SessionsRepository } from '../../src/sessions/sessions.repository';
+import { AuditService } from '../../src/audit/audit.service';
+import { AZURE_MAX_SOCKETS_PER_HOST } from '../../src/azure/azure-runtime';
+import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
+import { describeEachDb } from '../support/postgres';
+import { capacity, customer, publishOffer, useLocalServiceWith } from '../arm-resilience/helpers';
+
+/**
+ * Issue 14, defects found by measuring hot starts at load:
+ *  1. the request re-read the session it had just written and recorded its audit event in a transaction of its own;
+ *  2. the resource group tag after each claim opened a connection (TLS handshake) per call in a burst;
+ *  3. every reconcile pass looked up the session of every assigned instance.
+ */
+describeEachDb('hot path and due work on %s', (db) => {
+  const local = useLocalServiceWith({ deploymentSeconds: 0.05 }, { db });
+
+  it('a hot start writes session, lead, audit event and claim in one transaction and re-reads nothing; a burst reuses connections', async () => {
+    const svc = local.svc;
+    await publishOffer(svc, local.publisher, 'hot-path', [{ name: 'westeurope', hot: 24, cold: 0 }]);
+    await svc.until(async () => (await capacity(svc, 'hot-path', 'westeurope')).hotReady === 24, 60_000);
+    for (let i = 0; i < 3; i++) await svc.reconcile.reconcileOnce();
+    const sessions = svc.app.get(SessionsRepository);
+    const audit = svc.app.get(AuditService);
+    const reread = jest.spyOn(sessions, 'findById');
+    const separateAudit = jest.spyOn(audit, 'record');
+    const before = local.azure.emulator.tlsHandshakes();
+    try {
+      const starts = await Promise.all(Array.from({ length: 24 }, (_, i) => svc.http.post('/api/v1/offers/hot-path/sessions').send({ customer: { ...customer, email: `burst${i}@example.com` } })));
+      expect(starts.map((r) => `${r.status} ${r.body.state} ${r.body.instanceKind}`)).toEqual(Array(24).fill('201 ready hot'));
+      expect(reread).not.toHaveBeenCalled();
+      expect(separateAudit).not.toHaveBeenCalled();
+      // One audit event per start, written with it.
+      const events = await audit.list({ offerId: 'hot-path', action: 'session.started', limit: 100 });
+      expect(events).toHaveLength(24);
+      // The tags after the claims land (batched, off the request path) ...
+      const pool = svc.app.get(PoolInstanceRepository);
+      await svc.until(async () => (await pool.listLive('hot-path')).filter((i) => i.state === 'assigned' && i.sessionTaggedAt !== null).length === 24, 30_000);
+      // ... over a bounded number of connections: not one handshake per call.
+      expect(local.azure.emulator.tlsHandshakes() - before).toBeLessThanOrEqual(AZURE_MAX_SOCKETS_PER_HOST);
+    } finally {
+      reread.mockRestore();
+      separateAudit.mockRestore();
+    }
+  });
+
+  it('a reconcile pass with many assigned instances and nothing due reads no session per instance; an ended session still frees its instance', async () => {
+    const svc = local.svc;
+    await publishOffer(svc, local.publisher, 'due-work', [{ name: 'northeurope', hot: 12, cold: 0 }]);
+    await svc.until(async () => (await capacity(svc, 'due-work', 'northeurope')).hotReady === 12, 60_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await svc.http.post('/api/v1/offers/due-work/sessions').send({ customer: { ...customer, email: `due${i}@example.com` } }).expect(201)).body.id as string);
+    // The replacements deploy and settle; then passes have nothing to do.
+    for (let i = 0; i < 5; i++) await svc.reconcile.reconcileOnce();
+    const sessions = svc.app.get(SessionsRepository);
+    const lookups = jest.spyOn(sessions, 'findById');
+    try {
+      for (let i = 0; i < 5; i++) await svc.reconcile.reconcileOnce();
+      expect(lookups).not.toHaveBeenCalled();
+    } finally {
+      lookups.mockRestore();
+    }
+    // An ended session's instance is still deleted (endSession, then the due 'deleting' steps).
+    await svc.http.delete(`/api/v1/sessions/${ids[0]}`).expect(202);
+    const ended = await svc.until(async () => {
+      const r = await svc.http.get(`/api/v1/sessions/${ids[0]}`).expect(200);
+      return r.body.state === 'ended' ? r.body : null;
+    }, 30_000);
+    expect(ended.endReason).toBe('ended');
+  });
+});
