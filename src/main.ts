@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import { INestApplication } from '@nestjs/common';
 import { AzureRuntime } from './azure/azure-runtime';
@@ -29,6 +30,11 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     throw err;
+  }
+
+  if (config.workers > 1 && cluster.isPrimary) {
+    runPrimary(config);
+    return;
   }
 
   let runtime: AzureRuntime;
@@ -199,3 +205,32 @@ void main().catch((err) => {
   process.stderr.write(`Failed to start: ${(err as Error).stack ?? err}\n`);
   process.exit(1);
 });
+
+/**
+ * WORKERS > 1 (issue 14): this process only supervises `config.workers` API workers (Node cluster: they
+ * share PORT, connections are spread round-robin). Each worker is a full replica on the same PostgreSQL
+ * database; the reconcile loop runs in whichever holds the lease. A worker that exits unexpectedly is
+ * replaced after a second; SIGINT/SIGTERM stop every worker, then this process.
+ */
+function runPrimary(config: AppConfig): void {
+  let stopping = false;
+  const fork = () => cluster.fork();
+  for (let i = 0; i < config.workers; i++) fork();
+  process.stdout.write(`Test drive orchestrator: ${config.workers} API workers on port ${config.port} (WORKERS), supervisor pid ${process.pid}\n`);
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (!Object.keys(cluster.workers ?? {}).length) process.exit(0);
+      return;
+    }
+    process.stderr.write(`worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
+    setTimeout(fork, 1000).unref();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
+    setTimeout(() => process.exit(0), 15_000).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -173,6 +174,12 @@ const EnvSchema = z.object({
     .int('RATE_LIMIT_PER_MINUTE must be a whole number')
     .min(0, 'RATE_LIMIT_PER_MINUTE must be >= 0 (0 turns rate limiting off)')
     .default(600),
+  WORKERS: z.coerce
+    .number({ message: 'WORKERS must be a number of processes' })
+    .int('WORKERS must be a whole number')
+    .min(1, 'WORKERS must be >= 1')
+    .max(256, 'WORKERS must be <= 256')
+    .optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -192,6 +199,12 @@ export type DatabaseSettings =
 
 /** Typed, validated settings of the service. All durations carry their unit in the name. */
 export interface AppConfig {
+  /**
+   * WORKERS: API processes (Node cluster sharing PORT), each a full replica on the same database; the
+   * reconcile loop still runs once per fleet (the lease). Default: available cores with PostgreSQL and a
+   * shared Azure, else 1 (issue 14).
+   */
+  workers: number;
   port: number;
   host: string;
   database: DatabaseSettings;
@@ -307,7 +320,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       throw new ConfigError(everyTenant.map((k) => `${k}: '*' (every tenant) is refused against real Azure: list the tenant GUIDs whose ${k.includes('OPERATOR') ? 'operators' : 'marketplace clients'} you trust`));
     }
   }
+  // Issue 14: API workers (Node cluster, one port). More than one needs a database and an Azure that
+  // several processes share: PostgreSQL, and real Azure or a shared emulator.
+  const multiWorkerReady = database.kind === 'postgres' && azureMode !== 'emulator';
+  if ((e.WORKERS ?? 1) > 1 && !multiWorkerReady) {
+    throw new ConfigError([
+      `WORKERS: ${e.WORKERS} workers need PostgreSQL (DATABASE_URL=postgres://...) and a shared Azure (AZURE_EMULATOR_URL or KEY_VAULT_URL); ` +
+        'SQLite has one writer and the embedded emulator lives in one process: leave WORKERS unset (1) there',
+    ]);
+  }
   return {
+    workers: e.WORKERS ?? (multiWorkerReady ? os.availableParallelism() : 1),
     port: e.PORT,
     host: e.HOST,
     database,
