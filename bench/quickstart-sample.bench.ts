@@ -8,9 +8,11 @@
  * http; `_artifactsLocation` = that folder; GEN-* placeholders of azuredeploy.parameters.json filled),
  * and reports three counts:
  *   - deployed: the deployment Succeeded;
- *   - refused as ARM would: it failed because our inputs are incomplete the same way real ARM would
- *     refuse them (a required parameter without a value, a prerequisite resource the parameters file
- *     names with a placeholder we cannot fill, e.g. GEN-KEYVAULT-...), with ARM's error code;
+ *   - refused as ARM would: it failed because its inputs are incomplete or wrong and real ARM refuses
+ *     them the same way (a required parameter without a value; a prerequisite the parameters file names
+ *     with a placeholder we cannot fill, e.g. GEN-KEYVAULT-..., GET-PREREQ-...; a parameters file whose
+ *     values break the template's own constraints or name parameters it does not declare), with ARM's
+ *     error code and message;
  *   - wrong: any other failure — real ARM deploys these templates in the quickstart CI, so a failure is
  *     the emulator's (target: at most 2 % of the sample).
  * Templates for another scope (subscription, management group, tenant) are counted apart: test drives
@@ -61,7 +63,7 @@ const readJson = (f: string): any => JSON.parse(fs.readFileSync(f, 'utf8').repla
 
 /** Placeholder values of the quickstart CI we can generate; any other GEN-* names a prerequisite. */
 function fill(value: unknown, unfilled: string[], param: string): unknown {
-  if (typeof value !== 'string' || !value.startsWith('GEN-')) return value;
+  if (typeof value !== 'string' || !/^GE[NT]-/.test(value)) return value;
   const unique = /^GEN-UNIQUE(?:-(\d+))?$/.exec(value);
   if (unique) return ('q' + randomBytes(16).toString('hex')).slice(0, Number(unique[1] ?? 18));
   if (value === 'GEN-PASSWORD' || value.startsWith('GEN-PASSWORD')) return `Qs-${randomBytes(6).toString('hex')}-Aa1!`;
@@ -76,10 +78,20 @@ function parametersFor(c: TemplateCase, template: any, folderUrl: string): { par
   const unfilled: string[] = [];
   const parameters: Record<string, { value: unknown }> = {};
   const file = path.join(c.dir, 'azuredeploy.parameters.json');
+  let doc: any = {};
   if (fs.existsSync(file)) {
-    for (const [k, v] of Object.entries<any>(readJson(file).parameters ?? {})) {
-      if (v && 'value' in v) parameters[k] = { value: fill(v.value, unfilled, k) };
-      else if (v?.reference) unfilled.push(`${k}=Key Vault reference`);
+    try {
+      doc = readJson(file);
+    } catch (e) {
+      unfilled.push(`azuredeploy.parameters.json does not parse (${(e as Error).message.slice(0, 60)})`);
+    }
+  }
+  {
+    for (const [k, v] of Object.entries<any>(doc.parameters ?? {})) {
+      // deploymentParameters form ({ value } or { reference }); a few files hold plain values.
+      if (v && typeof v === 'object' && 'value' in v) parameters[k] = { value: fill(v.value, unfilled, k) };
+      else if (v && typeof v === 'object' && v.reference) unfilled.push(`${k}=Key Vault reference`);
+      else parameters[k] = { value: fill(v, unfilled, k) };
     }
   }
   const declared = template.parameters ?? {};
@@ -154,10 +166,19 @@ describe('quickstart sample against the emulator', () => {
           o = state === 'Succeeded' ? { bucket: 'deployed' } : { bucket: 'wrong', code: state, message: JSON.stringify(d.properties?.error ?? {}) };
         } catch (e) {
           const err = e as { code?: string; message?: string; details?: { error?: { code?: string; message?: string; details?: Array<{ code?: string; message?: string }> } } };
-          const inner = err.details?.error?.details?.[0];
+          let inner = err.details?.error?.details?.[0];
+          // A deployment that failed while running: the reason is in its error details (the deepest first leaf).
+          const failed = await dep.deployments.get(rg, 'main').catch(() => undefined);
+          let leaf = failed?.properties?.error as { code?: string; message?: string; details?: unknown[] } | undefined;
+          while (leaf?.details?.length) leaf = leaf.details[0] as typeof leaf;
+          if (leaf?.code && leaf.code !== 'DeploymentFailed') inner = { code: leaf.code, message: leaf.message };
           const code = inner?.code ?? err.code ?? 'Error';
           const message = inner?.message ?? err.message ?? '';
-          const inputsIncomplete = missing.length > 0 || unfilled.length > 0;
+          // Inputs real ARM refuses the same way: values we lack, or the sample's own parameters file naming
+          // parameters its template does not declare (stale upstream files; ARM: InvalidTemplate).
+          const staleParametersFile =
+            /in the parameters file are not valid; they are not present in the original template|The provided value for the template parameter '[^']+' .* is not valid|Template parameter JToken type is not valid/.test(message);
+          const inputsIncomplete = missing.length > 0 || unfilled.length > 0 || staleParametersFile;
           o = inputsIncomplete && (INPUT_REFUSALS.has(code) || INPUT_REFUSALS.has(err.code ?? ''))
             ? { bucket: 'refused', code, message, why: [...missing.map((m) => `no value for ${m}`), ...unfilled].join('; ') }
             : { bucket: 'wrong', code, message, why: inputsIncomplete ? [...missing, ...unfilled].join('; ') : undefined };

@@ -636,7 +636,7 @@ export class TemplateRun implements ExpressionHost {
     if (isDeployment) {
       properties = await this.runNested(inst, declaredProps);
     } else {
-      properties = synthesizeReadOnlyProperties({ id: inst.id, type: inst.type, name: inst.name, location, kind: body.kind as string | undefined }, declaredProps, this.scope.location);
+      properties = synthesizeReadOnlyProperties({ id: inst.id, type: inst.type, name: inst.name, location, kind: body.kind as string | undefined }, declaredProps, this.scope.location, this.scope.tenantId);
     }
     const resource: EvaluatedResource = {
       id: inst.id,

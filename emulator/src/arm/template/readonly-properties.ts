@@ -34,6 +34,7 @@ export function synthesizeReadOnlyProperties(
   r: Pick<EvaluatedResource, 'id' | 'type' | 'name' | 'location' | 'kind'>,
   declared: Record<string, unknown>,
   defaultLocation: string,
+  tenantId = '00000000-0000-0000-0000-000000000000',
 ): Record<string, unknown> {
   const p: Record<string, unknown> = { ...declared };
   const type = r.type.toLowerCase();
@@ -73,6 +74,8 @@ export function synthesizeReadOnlyProperties(
     case 'microsoft.web/sites':
     case 'microsoft.web/sites/slots': {
       const host = type.endsWith('/slots') ? `${r.name.replace('/', '-')}.azurewebsites.net` : `${leaf}.azurewebsites.net`;
+      // Microsoft.Web sites GET: the id custom domains verify with (asuid TXT record).
+      p.customDomainVerificationId ??= seedBytes(`asuid:${r.id.toLowerCase()}`, 32).toString('hex').toUpperCase();
       p.defaultHostName ??= host;
       p.hostNames ??= [host];
       p.enabledHostNames ??= [host, host.replace('.azurewebsites.net', '.scm.azurewebsites.net')];
@@ -142,8 +145,48 @@ export function synthesizeReadOnlyProperties(
       break;
     }
     case 'microsoft.signalrservice/signalr':
-      p.hostName ??= `${leaf.toLowerCase()}.service.signalr.net`;
+    case 'microsoft.signalrservice/webpubsub':
+      p.hostName ??= `${leaf.toLowerCase()}.${type.endsWith('webpubsub') ? 'webpubsub.azure.com' : 'service.signalr.net'}`;
       break;
+    // Microsoft.ManagedIdentity REST API: a user-assigned identity's service principal.
+    case 'microsoft.managedidentity/userassignedidentities':
+      p.principalId ??= armGuid([r.id, 'principalId']);
+      p.clientId ??= armGuid([r.id, 'clientId']);
+      p.tenantId ??= tenantId;
+      break;
+    // Microsoft.DBforPostgreSQL / DBforMySQL servers (single and flexible): the server's host name.
+    case 'microsoft.dbforpostgresql/servers':
+    case 'microsoft.dbforpostgresql/flexibleservers':
+    case 'microsoft.dbformysql/servers':
+    case 'microsoft.dbformysql/flexibleservers': {
+      const engine = type.includes('postgresql') ? 'postgres' : 'mysql';
+      p.fullyQualifiedDomainName ??= `${leaf}.${engine}.database.azure.com`;
+      p.state ??= 'Ready';
+      break;
+    }
+    // Microsoft.Cdn profiles (Front Door Standard/Premium): the profile's Front Door id.
+    case 'microsoft.cdn/profiles':
+      p.frontDoorId ??= armGuid([r.id, 'frontDoorId']);
+      break;
+    case 'microsoft.network/frontdoors':
+      p.frontdoorId ??= armGuid([r.id, 'frontdoorId']);
+      p.cname ??= `${leaf}.azurefd.net`;
+      break;
+    // Microsoft.CertificateRegistration certificateOrders: the domain verification token.
+    case 'microsoft.certificateregistration/certificateorders':
+      p.domainVerificationToken ??= armGuid([r.id, 'domainVerificationToken']).replace(/-/g, '');
+      p.DomainVerificationToken ??= p.domainVerificationToken;
+      break;
+    // Microsoft.Network virtualNetworks: every subnet gets its id (as in a GET).
+    case 'microsoft.network/virtualnetworks': {
+      const subnets = Array.isArray(p.subnets) ? p.subnets : [];
+      p.subnets = subnets.map((sn) => {
+        const s2 = obj(sn);
+        if (typeof s2.name === 'string') s2.id ??= `${r.id}/subnets/${s2.name}`;
+        return s2;
+      });
+      break;
+    }
     default:
       break;
   }
