@@ -171,8 +171,11 @@ export class TemplateRun implements ExpressionHost {
       for (const d of deps) {
         const v = await evaluateValue(d, inst.env);
         if (typeof v !== 'string') throw invalidTemplate(`The 'dependsOn' entries of resource '${inst.type}/${inst.name}' must be strings.`);
-        const matches = matchInstances(this.instances, v).filter((m) => m !== inst);
-        if (matches.length === 0) throw invalidTemplate(`The resource '${v}' is not defined in the template. Please see https://aka.ms/arm-syntax for usage details.`);
+        const all = matchInstances(this.instances, v);
+        const matches = all.filter((m) => m !== inst);
+        // A resource that names itself in dependsOn is accepted (ARM ignores the edge; e.g. the quickstart
+        // webapp-privateendpoint-vnet-injection); a name that matches nothing is refused.
+        if (all.length === 0) throw invalidTemplate(`The resource '${v}' is not defined in the template. Please see https://aka.ms/arm-syntax for usage details.`);
         inst.dependsOn.push(...matches);
       }
       if (inst.parent && !inst.dependsOn.includes(inst.parent)) inst.dependsOn.push(inst.parent);

@@ -89,7 +89,9 @@ async function makeInstance(
   let type = normalizeType(await evalString(decl.type, env, 'type'));
   let name = await evalString(decl.name, env, 'name');
   if (parent) {
-    if (!type.includes('/')) {
+    // A nested type is relative to its parent unless it starts with a namespace ("Microsoft.X/..."):
+    // `blobServices/containers` inside a storage account, `providers/links` (an extension) inside a site.
+    if (!type.split('/')[0].includes('.')) {
       type = `${parent.type}/${type}`;
       name = `${parent.name}/${name}`;
     } else if (name.split('/').length < splitType(type).types.length) {
@@ -130,8 +132,15 @@ async function makeInstance(
  */
 export function matchInstances(instances: ResourceInstance[], target: string): ResourceInstance[] {
   const t = target.trim().toLowerCase().replace(/\/+$/, '');
-  if (t.startsWith('/')) return instances.filter((i) => i.id.toLowerCase() === t);
-  return instances.filter(
+  if (t.startsWith('/')) {
+    const exact = instances.filter((i) => i.id.toLowerCase() === t);
+    if (exact.length) return exact;
+    // An extension resource (e.g. a role assignment with `scope`) named by its full id
+    // (extensionResourceId(scope, type, name)): its own provider segment is the last `/providers/`.
+    const tail = t.slice(t.lastIndexOf('/providers/'));
+    return t.indexOf('/providers/') !== t.lastIndexOf('/providers/') ? instances.filter((i) => i.id.toLowerCase().endsWith(tail)) : [];
+  }
+  const byName = instances.filter(
     (i) =>
       i.name.toLowerCase() === t ||
       i.loopName === t ||
@@ -139,4 +148,6 @@ export function matchInstances(instances: ResourceInstance[], target: string): R
       `${i.type}/${i.name}`.toLowerCase() === t ||
       i.id.toLowerCase().endsWith(`/providers/${t}`),
   );
+  // A child resource declared inside its parent is also known by its own (last) name segment.
+  return byName.length ? byName : instances.filter((i) => i.name.includes('/') && i.name.split('/').pop()!.toLowerCase() === t);
 }
