@@ -172,10 +172,23 @@ export function synthesizeReadOnlyProperties(
       p.frontdoorId ??= armGuid([r.id, 'frontdoorId']);
       p.cname ??= `${leaf}.azurefd.net`;
       break;
-    // Microsoft.CertificateRegistration certificateOrders: the domain verification token.
+    // Microsoft.CertificateRegistration certificateOrders: the domain verification token and, once
+    // issued, the signed certificate (its thumbprint is what sites bind).
     case 'microsoft.certificateregistration/certificateorders':
       p.domainVerificationToken ??= armGuid([r.id, 'domainVerificationToken']).replace(/-/g, '');
       p.DomainVerificationToken ??= p.domainVerificationToken;
+      p.SignedCertificate ??= { Thumbprint: thumbprintFor(r.id), Subject: `CN=${String(p.DistinguishedName ?? leaf).replace(/^CN=/i, '')}`, Issuer: 'CN=Go Daddy Secure Certificate Authority - G2' };
+      break;
+    // Microsoft.Web certificates (App Service managed and imported): SHA-1 thumbprint, subject, expiry.
+    case 'microsoft.web/certificates':
+      p.thumbprint ??= thumbprintFor(r.id);
+      p.subjectName ??= typeof p.canonicalName === 'string' ? p.canonicalName : leaf;
+      p.expirationDate ??= '2099-01-01T00:00:00+00:00';
+      break;
+    // Microsoft.Cdn afdEndpoints (Front Door Standard/Premium): `<name>-<hash>.z01.azurefd.net`.
+    case 'microsoft.cdn/profiles/afdendpoints':
+      p.hostName ??= `${leaf}-${seedBytes(`afd:${r.id.toLowerCase()}`, 8).toString('hex').slice(0, 12)}.z01.azurefd.net`;
+      p.enabledState ??= 'Enabled';
       break;
     // Microsoft.Network virtualNetworks: every subnet gets its id (as in a GET).
     case 'microsoft.network/virtualnetworks': {
@@ -192,6 +205,11 @@ export function synthesizeReadOnlyProperties(
   }
   p.provisioningState = 'Succeeded';
   return p;
+}
+
+/** A deterministic SHA-1-style certificate thumbprint (40 upper-case hex) for a resource id. Emulator rule. */
+function thumbprintFor(id: string): string {
+  return seedBytes(`thumbprint:${id.toLowerCase()}`, 20).toString('hex').toUpperCase();
 }
 
 /** Adds principalId/tenantId to a SystemAssigned identity, as Azure does. */
