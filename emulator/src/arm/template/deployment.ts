@@ -578,8 +578,27 @@ export class TemplateRun implements ExpressionHost {
   async listAction(functionName: string, target: string): Promise<unknown> {
     const override = this.shared.listActionOverride?.(functionName, target, (id) => this.shared.registry.get(id.toLowerCase())?.resource ?? this.shared.existing.get(id.toLowerCase()));
     if (override !== undefined) return override;
+    const implicit = await this.implicitAuthorizationRule(target);
+    if (implicit) return synthesizeListResult(functionName, implicit);
     const r = await this.lookup(target);
     return synthesizeListResult(functionName, r.resource);
+  }
+
+  /**
+   * The shared access rules Azure creates with every Notification Hubs / Service Bus / Event Hubs
+   * namespace or hub (`DefaultFullSharedAccessSignature`, `DefaultListenSharedAccessSignature`,
+   * `RootManageSharedAccessKey`): list* on them works while their parent exists, though no template
+   * declares them (e.g. the quickstart mobile-app-create).
+   */
+  private async implicitAuthorizationRule(target: string): Promise<{ id: string; type: string; name: string } | null> {
+    const m = /^(.*)\/authorizationRules\/(DefaultFullSharedAccessSignature|DefaultListenSharedAccessSignature|RootManageSharedAccessKey)$/i.exec(target.trim());
+    if (!m || !/microsoft\.(notificationhubs|servicebus|eventhub)\//i.test(m[1])) return null;
+    try {
+      const parent = await this.lookup(m[1]);
+      return { id: target, type: `${parent.resource.type}/authorizationRules`, name: `${parent.resource.name}/${m[2]}` };
+    } catch {
+      return null;
+    }
   }
 
   // ---- runtime phase ----------------------------------------------------------------------------

@@ -252,7 +252,8 @@ export function synthesizeListResult(functionName: string, r: Pick<EvaluatedReso
   if (type === 'microsoft.documentdb/databaseaccounts') {
     return { primaryMasterKey: k1, secondaryMasterKey: k2, primaryReadonlyMasterKey: key(`${r.id}:ro1`), secondaryReadonlyMasterKey: key(`${r.id}:ro2`) };
   }
-  const sb = type.startsWith('microsoft.servicebus/') || type.startsWith('microsoft.eventhub/');
+  // Service Bus, Event Hubs and Notification Hubs answer listKeys with connection strings (their namespace is sb://<ns>.servicebus.windows.net).
+  const sb = type.startsWith('microsoft.servicebus/') || type.startsWith('microsoft.eventhub/') || type.startsWith('microsoft.notificationhubs/');
   const ns = r.name.split('/')[0];
   return {
     primaryKey: k1,
