@@ -1,15 +1,9 @@
 import { ArmTemplateError, DeploymentScope, evaluateTemplateDeployment } from './index';
+import { SPEC_SCOPE } from './spec-scope';
 
 /** Functions of ARM's template function reference added after the first library (CIDR, lambdas, zones, providers...). */
 
-const scope: DeploymentScope = {
-  tenantId: 't-1',
-  subscriptionId: 'sub-1',
-  resourceGroupName: 'rg1',
-  location: 'westus2',
-  deploymentName: 'dep1',
-  armEndpoint: 'https://localhost:8443',
-};
+const scope: DeploymentScope = SPEC_SCOPE;
 
 async function ev(expr: unknown, extra: Record<string, unknown> = {}, s: DeploymentScope = scope): Promise<unknown> {
   const template = { $schema: 's', contentVersion: '1.0.0.0', resources: [], ...extra, outputs: { o: { type: 'object', value: expr } } };

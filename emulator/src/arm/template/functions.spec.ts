@@ -1,16 +1,10 @@
 import { ArmTemplateError, DeploymentScope, evaluateTemplateDeployment } from './index';
+import { SPEC_SCOPE } from './spec-scope';
 import { uniqueString, armGuid } from './hash';
 import { armFormat, armUri } from './functions';
 import { parseExpression, classifyString } from './expression';
 
-const scope: DeploymentScope = {
-  tenantId: 't-1',
-  subscriptionId: 'sub-1',
-  resourceGroupName: 'rg1',
-  location: 'westus2',
-  deploymentName: 'dep1',
-  armEndpoint: 'https://localhost:8443',
-};
+const scope: DeploymentScope = SPEC_SCOPE;
 
 /** Evaluates `expr` as the value of an output and returns the value. */
 async function ev(expr: unknown, extra: Record<string, unknown> = {}): Promise<unknown> {

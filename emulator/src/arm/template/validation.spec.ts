@@ -1,15 +1,9 @@
 import { ArmTemplateError, DeploymentScope, EvaluatedResource, evaluateTemplateDeployment } from './index';
+import { SPEC_SCOPE } from './spec-scope';
 
 /** ARM's template validation before deploying, and reference() in every documented form. */
 
-const scope: DeploymentScope = {
-  tenantId: 't-1',
-  subscriptionId: 'sub-1',
-  resourceGroupName: 'rg1',
-  location: 'westus2',
-  deploymentName: 'dep1',
-  armEndpoint: 'https://localhost:8443',
-};
+const scope: DeploymentScope = SPEC_SCOPE;
 const RG = '/subscriptions/sub-1/resourceGroups/rg1/providers';
 
 async function run(template: unknown, parameters: Record<string, unknown> = {}, existingResources: EvaluatedResource[] = []) {

@@ -1,0 +1,11 @@
+import type { DeploymentScope } from './index';
+
+/** The deployment scope the template engine's unit specs evaluate in (resource group rg1 of sub-1, westus2). */
+export const SPEC_SCOPE: DeploymentScope = {
+  tenantId: 't-1',
+  subscriptionId: 'sub-1',
+  resourceGroupName: 'rg1',
+  location: 'westus2',
+  deploymentName: 'dep1',
+  armEndpoint: 'https://localhost:8443',
+};
