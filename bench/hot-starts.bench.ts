@@ -22,7 +22,6 @@
  */
 import { spawn, ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Agent, Pool, request } from 'undici';
@@ -30,6 +29,7 @@ import { Client as PgClient } from 'pg';
 import { parseEnvLines } from '../src/embedded/shared-emulator';
 import { createEmulatorClient, requestAccessToken } from '../src/auth/emulator-tokens';
 import { zipDirectory } from '../src/common/zip-directory';
+import { freePort } from '../test/support/net';
 
 jest.setTimeout(3_600_000);
 
@@ -70,24 +70,16 @@ function quantile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 /** CPU time (ms) used so far by process `pid` and its children still running (utime + stime from /proc). */
+const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100);
+
 function cpuMs(pids: number[]): number {
-  const tick = 1000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100);
   let total = 0;
   for (const pid of pids) {
     try {
       const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * tick;
+      total += (Number(fields[11]) + Number(fields[12])) * TICK_MS;
     } catch {
       /* gone */
     }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, ObjectLiteral, Repository } from 'typeorm';
 
 /** One SQL statement of a transaction: `?` placeholders, double-quoted identifiers (same text on both databases). */
 export interface Statement {
@@ -45,6 +45,29 @@ export function toDb(v: unknown): unknown {
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v === 'object' && !(v instanceof Buffer)) return JSON.stringify(v);
   return v;
+}
+
+/**
+ * The compare-and-set every state machine here uses: one UPDATE that applies `patch` (and updatedAt = now,
+ * epoch ms) to row `id` only while its `state` is one of `from`. Atomic on SQLite and PostgreSQL, so two
+ * replicas racing on a row never both win.
+ * @returns true when this call moved the row, false when it was in another state (or gone).
+ */
+export async function transitionRow<T extends ObjectLiteral & { state: string }>(
+  repo: Repository<T>,
+  id: string,
+  from: ReadonlyArray<T['state']>,
+  patch: Partial<T>,
+  now: number,
+): Promise<boolean> {
+  const r = await repo
+    .createQueryBuilder()
+    .update()
+    .set({ ...patch, updatedAt: now })
+    .where('id = :id', { id })
+    .andWhere('state IN (:...from)', { from })
+    .execute();
+  return r.affected === 1;
 }
 
 interface BetterSqlite3Db {

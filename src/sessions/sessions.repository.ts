@@ -1,10 +1,9 @@
-import { transitionRow } from '../persistence/columns';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Between, DataSource, In, IsNull, LessThanOrEqual, MoreThanOrEqual, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../persistence/data-source';
-import { insertRow, TxBody } from '../persistence/database';
+import { insertRow, transitionRow, TxBody } from '../persistence/database';
 import { EndReason, SessionEntity, SessionState } from './session.entity';
 
 /**

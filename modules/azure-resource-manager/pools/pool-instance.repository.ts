@@ -1,11 +1,10 @@
-import { transitionRow } from '../../../src/persistence/columns';
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, LessThan, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../../../src/persistence/data-source';
-import { Database, insertRow, sql, StatementResult, TxBody } from '../../../src/persistence/database';
+import { Database, insertRow, sql, StatementResult, transitionRow, TxBody } from '../../../src/persistence/database';
 import { InstanceKind, InstanceState, PoolInstanceEntity } from './pool-instance.entity';
 import { PoolRegionEntity } from './pool-region.entity';
 
