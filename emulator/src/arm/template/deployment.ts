@@ -9,6 +9,7 @@ import { parseJsonSource, parseTemplate, sourcePosition } from './source';
 import { synthesizeIdentity, synthesizeListResult, synthesizeReadOnlyProperties } from './readonly-properties';
 import { parseResourceId, resourceGroupResourceId } from './resource-id';
 import { armUri } from './functions';
+import { fullWithOpenScriptOutputs, withOpenScriptOutputs } from './script-outputs';
 
 /** ARM's limit on nested deployment depth (ARM docs: "Deployment limits" — 50 nested levels). */
 export const MAX_NESTING_LEVEL = 50;
@@ -536,14 +537,14 @@ export class TemplateRun implements ExpressionHost {
    */
   async reference(target: string, apiVersion: string | undefined, full: boolean): Promise<unknown> {
     const r = await this.lookup(target);
-    if (!full) return r.resource.properties;
+    if (!full) return withOpenScriptOutputs(r.resource.type, r.resource.properties);
     // ARM docs ("reference", Full example): the envelope also carries resourceId (type/name form),
     // referenceApiVersion, condition, isConditionTrue, isTemplateResource, isAction, provisioningOperation
     const version = apiVersion ?? (r.full.apiVersion as string | undefined);
     const idx = r.resource.id.toLowerCase().lastIndexOf('/providers/');
     return {
       ...(version !== undefined && r.full.apiVersion === undefined ? { apiVersion: version } : {}),
-      ...r.full,
+      ...fullWithOpenScriptOutputs(r.resource.type, r.full),
       resourceId: idx >= 0 ? r.resource.id.slice(idx + '/providers/'.length) : r.resource.id,
       ...(version !== undefined ? { referenceApiVersion: version } : {}),
       condition: true,
@@ -569,7 +570,9 @@ export class TemplateRun implements ExpressionHost {
     const out: unknown[] = [];
     for (const inst of insts) {
       await this.ensureDeployed(inst);
-      if (inst.state === 'done' && inst.result) out.push(full ? inst.full : inst.result.properties);
+      if (inst.state === 'done' && inst.result) {
+        out.push(full ? fullWithOpenScriptOutputs(inst.type, inst.full!) : withOpenScriptOutputs(inst.type, inst.result.properties));
+      }
     }
     return out;
   }

@@ -3,6 +3,7 @@ import { EvalEnv, withCopy } from './context';
 import { classifyString, ExprNode, parseExpression, visitCalls } from './expression';
 import { FUNCTIONS, NodeEvaluator, fnError, getPropertyCI, isListFunction, isPlainObject, kindOf } from './functions';
 import { invalidTemplate, unknownFunction } from './errors';
+import { concreteValue, isOpenObject, UnknownScriptOutput } from './script-outputs';
 
 /** Maximum nested evaluations (functions calling variables calling functions ...) before refusing. */
 export const MAX_EVALUATION_DEPTH = 400;
@@ -23,11 +24,17 @@ export function parseCached(body: string, env: EvalEnv): ExprNode {
 }
 
 /**
- * Evaluates one AST node. Function names are matched case-insensitively; `list*` names go to
- * the host's listAction. Property access is case-insensitive; a missing property or an index
- * out of range throws InvalidTemplate like ARM ("The language expression property 'x' doesn't exist").
+ * Evaluates one AST node to a concrete value (an unknown deployment script output becomes its
+ * placeholder string, see script-outputs.ts). Function names are matched case-insensitively; `list*`
+ * names go to the host's listAction. Property access is case-insensitive; a missing property or an
+ * index out of range throws InvalidTemplate like ARM ("The language expression property 'x' doesn't
+ * exist"), except on the open `outputs` of a deployment script.
  */
-export const evaluateNode: NodeEvaluator = async (node: ExprNode, env: EvalEnv): Promise<unknown> => {
+export const evaluateNode: NodeEvaluator = (node: ExprNode, env: EvalEnv): Promise<unknown> =>
+  node.kind === 'property' || node.kind === 'index' ? evaluateMember(node, env).then(concreteValue) : evaluateMember(node, env);
+
+/** Evaluates one AST node; member and index reads may give an UnknownScriptOutput (only they see one). */
+async function evaluateMember(node: ExprNode, env: EvalEnv): Promise<unknown> {
   const counters = env.host.counters;
   if (++counters.depth > MAX_EVALUATION_DEPTH) {
     counters.depth--;
@@ -40,7 +47,8 @@ export const evaluateNode: NodeEvaluator = async (node: ExprNode, env: EvalEnv):
       case 'call':
         return await callFunction(node.name, node.args, env);
       case 'property': {
-        const target = await evaluateNode(node.target, env);
+        const target = await evaluateMember(node.target, env);
+        if (target instanceof UnknownScriptOutput) return target.member(node.name);
         if (!isPlainObject(target)) {
           throw new ArmTemplateError(
             'InvalidTemplate',
@@ -49,6 +57,7 @@ export const evaluateNode: NodeEvaluator = async (node: ExprNode, env: EvalEnv):
         }
         const r = getPropertyCI(target, node.name);
         if (!r.found) {
+          if (isOpenObject(target)) return new UnknownScriptOutput(node.name);
           throw new ArmTemplateError(
             'InvalidTemplate',
             `The language expression property '${node.name}' doesn't exist, available properties are '${Object.keys(target).join(', ')}'.`,
@@ -57,8 +66,9 @@ export const evaluateNode: NodeEvaluator = async (node: ExprNode, env: EvalEnv):
         return r.value;
       }
       case 'index': {
-        const target = await evaluateNode(node.target, env);
+        const target = await evaluateMember(node.target, env);
         const idx = await evaluateNode(node.index, env);
+        if (target instanceof UnknownScriptOutput && (typeof idx === 'string' || typeof idx === 'number')) return target.member(idx);
         if (Array.isArray(target)) {
           if (typeof idx !== 'number' || !Number.isInteger(idx)) throw new ArmTemplateError('InvalidTemplate', `The language expression array index '${String(idx)}' must be an integer.`);
           if (idx < 0 || idx >= target.length) {
@@ -70,6 +80,7 @@ export const evaluateNode: NodeEvaluator = async (node: ExprNode, env: EvalEnv):
           if (typeof idx !== 'string') throw new ArmTemplateError('InvalidTemplate', `The language expression object index must be a string but was '${kindOf(idx)}'.`);
           const r = getPropertyCI(target, idx);
           if (!r.found) {
+            if (isOpenObject(target)) return new UnknownScriptOutput(idx);
             throw new ArmTemplateError('InvalidTemplate', `The language expression property '${idx}' doesn't exist, available properties are '${Object.keys(target).join(', ')}'.`);
           }
           return r.value;
@@ -80,7 +91,7 @@ export const evaluateNode: NodeEvaluator = async (node: ExprNode, env: EvalEnv):
   } finally {
     counters.depth--;
   }
-};
+}
 
 async function callFunction(name: string, argNodes: ExprNode[], env: EvalEnv): Promise<unknown> {
   const lower = name.toLowerCase();

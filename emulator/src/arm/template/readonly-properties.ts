@@ -154,6 +154,11 @@ export function synthesizeReadOnlyProperties(
       p.clientId ??= armGuid([r.id, 'clientId']);
       p.tenantId ??= tenantId;
       break;
+    // Microsoft.Resources deploymentScripts REST API: what the script wrote. The emulator does not run
+    // scripts: empty, and open to reads through reference() (script-outputs.ts).
+    case 'microsoft.resources/deploymentscripts':
+      p.outputs ??= {};
+      break;
     // Microsoft.DBforPostgreSQL / DBforMySQL servers (single and flexible): the server's host name.
     case 'microsoft.dbforpostgresql/servers':
     case 'microsoft.dbforpostgresql/flexibleservers':
