@@ -160,3 +160,21 @@ describe('resource and scope functions', () => {
     expect(await ev('[deployer().objectId]', {}, { ...scope, deployer: { objectId: 'oid-1', userPrincipalName: 'a@b.c' } })).toBe('oid-1');
   });
 });
+
+describe('expressions real ARM refuses (quickstart sample: web-app-github-deploy, web-app-asp-app-on-asev3-create)', () => {
+  it("resourceId without a namespace/type argument: ARM's 'exactly one multi-segmented argument' error", async () => {
+    const e = cause(await evFails("[resourceId('hpn-', resourceGroup().name)]"));
+    expect(e.code).toBe('InvalidTemplate');
+    expect(e.message).toBe(
+      "Unable to evaluate template language function 'resourceId': function requires exactly one multi-segmented argument which must be resource type including resource provider namespace. Current function arguments 'hpn-,rg1'. Please see https://aka.ms/arm-template-expressions/#resourceid for usage details.",
+    );
+  });
+  it('a property an object lacks is an error inside empty() too (ARM evaluates arguments before the call)', async () => {
+    const subnets = [{ name: 's1', addressPrefix: '10.0.0.0/24', networkSecurityGroupName: 'nsg1' }];
+    const e = cause(await evFails(`[if(empty(createArray(json('${JSON.stringify(subnets[0])}'))[0].routeTableName), json('null'), 'rt')]`));
+    expect(e.code).toBe('InvalidTemplate');
+    expect(e.message).toBe("The language expression property 'routeTableName' doesn't exist, available properties are 'name, addressPrefix, networkSecurityGroupName'.");
+    // what templates that tolerate the property's absence write: if() evaluates only the branch it takes
+    expect(await ev(`[if(contains(json('${JSON.stringify(subnets[0])}'), 'routeTableName'), json('${JSON.stringify(subnets[0])}').routeTableName, 'none')]`)).toBe('none');
+  });
+});

@@ -464,7 +464,13 @@ export const FUNCTIONS: Record<string, TemplateFunction> = {
   // ---- resource ids ----------------------------------------------------------------------------
   resourceid: sync(2, INF, (a, env, n) => {
     const typeIdx = a.findIndex((x, i) => i < 3 && typeof x === 'string' && x.includes('/'));
-    if (typeIdx < 0) throw fnError(n, 'no resource type (namespace/type) argument was found.');
+    if (typeIdx < 0) {
+      // ARM's wording (e.g. resourceId('hpn-', resourceGroup().name): no argument is a namespace/type)
+      throw new ArmTemplateError(
+        'InvalidTemplate',
+        `Unable to evaluate template language function '${n}': function requires exactly one multi-segmented argument which must be resource type including resource provider namespace. Current function arguments '${a.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(',')}'. Please see https://aka.ms/arm-template-expressions/#resourceid for usage details.`,
+      );
+    }
     const pre = a.slice(0, typeIdx).map((x, i) => str(n, x, i));
     if (pre.length > 2) throw fnError(n, 'too many arguments before the resource type.');
     const sub = pre.length === 2 ? pre[0] : env.host.scope.subscriptionId;
