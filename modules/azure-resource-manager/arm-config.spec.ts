@@ -121,5 +121,33 @@ describe('validateArmConfig', () => {
     expect(targets(problems(td({ regions: [{ name: 'westeurope', hot: 0, warm: 100, cold: 0 }] }), dep()))).toEqual(['testDrive.regions[0].warm']);
     expect(targets(problems(td({ regions: [{ name: 'westeurope', hot: 0, warm: 0, cold: 0 }] }), dep()))).toEqual(['testDrive.regions[0].hot']);
   });
-});
 
+  it('takes a forecast hot policy (issue 15) and stores only the given fields', () => {
+    const ok = validateArmConfig(td({ regions: [{ name: 'westeurope', hot: { policy: 'forecast', min: 1, max: 10 }, cold: 2 }] }), dep());
+    expect((ok as unknown as { testDrive: { regions: unknown[] } }).testDrive.regions).toEqual([{ name: 'westeurope', hot: { policy: 'forecast', min: 1, max: 10 }, cold: 2 }]);
+    const capped = validateArmConfig(td({ regions: [{ name: 'westeurope', hot: { policy: 'forecast', min: 0, max: 4, maxInstanceHoursPerDay: 48 }, cold: 0 }] }), dep());
+    expect((capped as unknown as { testDrive: { regions: Array<{ hot: unknown }> } }).testDrive.regions[0].hot).toEqual({ policy: 'forecast', min: 0, max: 4, maxInstanceHoursPerDay: 48 });
+  });
+
+  it.each([
+    [{ policy: 'forecast', min: 5, max: 2 }, 'testDrive.regions[0].hot.min', /at most hot.max/],
+    [{ policy: 'forecast', min: 0, max: 100 }, 'testDrive.regions[0].hot.max', /at most 99/],
+    [{ policy: 'forecast', min: 0, max: 0 }, 'testDrive.regions[0].hot.max', /at least 1/],
+    [{ policy: 'forecast', min: -1, max: 3 }, 'testDrive.regions[0].hot.min', /at least 0/],
+    [{ policy: 'forecast', min: 1.5, max: 3 }, 'testDrive.regions[0].hot.min', /whole number/],
+    [{ policy: 'forecst', min: 1, max: 3 }, 'testDrive.regions[0].hot.policy', /"forecast"/],
+    [{ policy: 'forecast', min: 1, max: 3, maxInstanceHoursPerDay: 0 }, 'testDrive.regions[0].hot.maxInstanceHoursPerDay', /more than 0/],
+    [{ policy: 'forecast', min: 1, max: 3, maxInstanceHoursPerDay: 5000 }, 'testDrive.regions[0].hot.maxInstanceHoursPerDay', /at most 2376/],
+    [{ policy: 'forecast', min: 1, max: 3, spare: true }, 'testDrive.regions[0].hot.spare', /./],
+    [{ min: 1, max: 3 }, 'testDrive.regions[0].hot.policy', /./],
+    ['3', 'testDrive.regions[0].hot', /whole number 0-99 or \{"policy": "forecast"/],
+  ])('refuses hot %j naming %s', (hot, target, msg) => {
+    const p = problems(td({ regions: [{ name: 'westeurope', hot, cold: 1 }] }));
+    expect(targets(p)).toEqual([target]);
+    expect(p[0].message).toMatch(msg);
+  });
+
+  it('counts a forecast policy by its max for "at least one instance"', () => {
+    expect(Array.isArray(validateArmConfig(td({ regions: [{ name: 'westeurope', hot: { policy: 'forecast', min: 0, max: 1 }, cold: 0 }] }), dep()))).toBe(false);
+  });
+});

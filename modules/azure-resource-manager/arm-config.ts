@@ -3,6 +3,7 @@ import { ErrorDetail } from '../../src/common/api-error';
 import { durationHoursSchema } from '../../src/common/validation';
 import { accessInformationSchema, AZURE_DEPLOYMENT_REQUIRED, azureDeploymentOf, azureDeploymentSchema, CLIENT_SECRET_MAX_CHARS, descriptionSchema, knownRegionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, optionalTextsOf, validateTestDriveConfig } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { hotBounds, HotSetting } from './pools/hot-policy';
 
 /** Wire name of the Azure Resource Manager test drive type. */
 export const ARM_TEST_DRIVE_TYPE = 'azure-resource-manager' as const;
@@ -22,8 +23,12 @@ export { CLIENT_SECRET_MAX_CHARS };
 export interface ArmRegionConfig {
   /** ARM location name, lower case (config/regions.json). */
   name: string;
-  /** Instances kept deployed and waiting (access in under 10 seconds). 0-99. */
-  hot: number;
+  /**
+   * Instances kept deployed and waiting (access in under 10 seconds): a fixed count 0-99, or (issue 15)
+   * `{policy: 'forecast', min, max, maxInstanceHoursPerDay?}`, the service choosing the count within the
+   * bounds from the region's start history (pools/hot-policy.ts). hotBounds() gives {min, max} of either.
+   */
+  hot: HotSetting;
   /**
    * Instances deployed ahead with their virtual machines deallocated (cheap while waiting), started on
    * request in minutes (Partner Center: warm instances, 3-10 minutes). 0-99; needs a template with
@@ -60,10 +65,56 @@ const count = (what: string) =>
     .min(0, `${what} must be at least 0`)
     .max(ARM_MAX_INSTANCES_PER_KIND, `${what} must be at most ${ARM_MAX_INSTANCES_PER_KIND} (Partner Center limit per region)`);
 
+/** Ours: a cost cap needs room for at least one instance; 99 instances x 24 hours is the most a region can spend. */
+export const ARM_MAX_INSTANCE_HOURS_PER_DAY = ARM_MAX_INSTANCES_PER_KIND * 24;
+
+/** testDrive.regions[].hot as a forecast policy (issue 15; pools/hot-policy.ts). */
+const hotForecastSchema = z
+  .strictObject({
+    policy: z.literal('forecast', { message: 'hot.policy must be "forecast" (or give hot as a whole number)' }).meta({ description: 'The service chooses the hot count within [min, max] from the region\'s start history.' }),
+    min: count('hot.min').meta({ description: `Fewest hot instances, 0-${ARM_MAX_INSTANCES_PER_KIND}; never scaled below.`, example: 1 }),
+    max: count('hot.max').min(1, 'hot.max must be at least 1').meta({ description: `Most hot instances, 1-${ARM_MAX_INSTANCES_PER_KIND}, at least min.`, example: 10 }),
+    maxInstanceHoursPerDay: z
+      .number({ message: 'hot.maxInstanceHoursPerDay must be a number of instance-hours' })
+      .positive('hot.maxInstanceHoursPerDay must be more than 0')
+      .max(ARM_MAX_INSTANCE_HOURS_PER_DAY, `hot.maxInstanceHoursPerDay must be at most ${ARM_MAX_INSTANCE_HOURS_PER_DAY} (99 instances x 24 hours)`)
+      .optional()
+      .meta({ description: 'Optional cost cap: hot instance-hours over the last 24 hours beyond which the pool holds at min.', example: 120 }),
+  })
+  .refine((p) => !(Number.isInteger(p.min) && Number.isInteger(p.max)) || p.min <= p.max, { message: 'hot.min must be at most hot.max', path: ['min'] })
+  .meta({ description: 'A hot pool sized by forecast (issue 15).', example: { policy: 'forecast', min: 1, max: 10 } });
+
+const HOT_SETTING_RULE = `hot must be a whole number 0-${ARM_MAX_INSTANCES_PER_KIND} or {"policy": "forecast", "min": n, "max": n}`;
+
+/**
+ * testDrive.regions[].hot: a fixed count or a forecast policy. An object is checked as the policy and
+ * anything else as the count, so each problem names its own field ("hot.max", not "hot"); the API
+ * description is the union of both.
+ */
+const hotSettingSchema = z
+  .unknown()
+  .transform((v, ctx): HotSetting => {
+    const r = typeof v === 'object' && v !== null && !Array.isArray(v) ? hotForecastSchema.safeParse(v) : typeof v === 'number' ? count('hot').safeParse(v) : null;
+    if (r?.success) return r.data;
+    for (const issue of r?.error.issues ?? [{ code: 'custom' as const, path: [], message: HOT_SETTING_RULE }]) ctx.addIssue(issue as never);
+    return z.NEVER;
+  })
+  .meta({
+    description: `Instances kept deployed and waiting (access in under 10 seconds): a fixed count 0-${ARM_MAX_INSTANCES_PER_KIND}, or {"policy": "forecast", "min", "max", "maxInstanceHoursPerDay"} to let the service size the pool from the region's start history (issue 15).`,
+    example: 2,
+    anyOf: [jsonSchemaOf(count('hot')), jsonSchemaOf(hotForecastSchema)],
+  });
+
+/** The OpenAPI 3.0 JSON schema of `schema` (for a field documented as a union of its own). */
+function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _s, ...out } = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as Record<string, unknown>;
+  return out;
+}
+
 const regionSchema = z
   .strictObject({
     name: knownRegionSchema('region name').meta({ description: 'ARM location name (config/regions.json), compared in lower case; each region once.', example: 'westeurope' }),
-    hot: count('hot').meta({ description: `Instances kept deployed and waiting (access in under 10 seconds), 0-${ARM_MAX_INSTANCES_PER_KIND}.`, example: 2 }),
+    hot: hotSettingSchema,
     warm: count('warm')
       .default(0)
       .meta({
@@ -77,7 +128,8 @@ const regionSchema = z
   })
   .superRefine((r, ctx) => {
     const valid = (n: number) => Number.isInteger(n) && n >= 0 && n <= ARM_MAX_INSTANCES_PER_KIND;
-    if (valid(r.hot) && valid(r.cold) && valid(r.warm) && r.hot + r.warm + r.cold < 1) {
+    const hotMax = typeof r.hot === 'number' ? r.hot : r.hot.max;
+    if (valid(hotMax) && valid(r.cold) && valid(r.warm) && hotMax + r.warm + r.cold < 1) {
       ctx.addIssue({ code: 'custom', path: ['hot'], message: 'A region needs at least one instance: hot + warm + cold must be at least 1.' });
     }
   })
@@ -136,7 +188,7 @@ export function validateArmConfig(testDrive: Record<string, unknown>, deployment
       deployment: { schema: azureDeploymentSchema, input: deployment, requiredMessage: AZURE_DEPLOYMENT_REQUIRED },
     },
     ({ testDrive: t, deployment: dep }) => ({
-      testDrive: { type: ARM_TEST_DRIVE_TYPE, durationHours: t.durationHours, regions: t.regions.map((r) => ({ name: r.name, hot: r.hot, ...(r.warm ? { warm: r.warm } : {}), cold: r.cold })), ...optionalTextsOf(t) } satisfies ArmTestDriveConfig,
+      testDrive: { type: ARM_TEST_DRIVE_TYPE, durationHours: t.durationHours, regions: t.regions.map((r) => ({ name: r.name, hot: normalHot(r.hot), ...(r.warm ? { warm: r.warm } : {}), cold: r.cold })), ...optionalTextsOf(t) } satisfies ArmTestDriveConfig,
       deployment: azureDeploymentOf(dep) satisfies ArmDeployment,
     }),
   );
@@ -162,4 +214,18 @@ function duplicateRegions(regions: unknown): ErrorDetail[] {
 /** Reads an offer's stored testDrive as an ArmTestDriveConfig (stored values were validated on write). */
 export function armConfigOf(testDrive: Record<string, unknown>): ArmTestDriveConfig {
   return testDrive as unknown as ArmTestDriveConfig;
+}
+
+/** A forecast policy with only the fields given (no undefined keys stored), or the fixed count. */
+function normalHot(hot: HotSetting): HotSetting {
+  if (typeof hot === 'number') return hot;
+  return { policy: 'forecast', min: hot.min, max: hot.max, ...(hot.maxInstanceHoursPerDay !== undefined ? { maxInstanceHoursPerDay: hot.maxInstanceHoursPerDay } : {}) };
+}
+
+/**
+ * Most instances a region can hold at once: the hot maximum (a fixed count, or a forecast policy's max)
+ * + warm + cold (Partner Center: hot + cold is the region's concurrency).
+ */
+export function regionLimit(r: ArmRegionConfig): number {
+  return hotBounds(r.hot).max + (r.warm ?? 0) + r.cold;
 }

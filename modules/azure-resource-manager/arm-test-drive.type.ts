@@ -15,7 +15,9 @@ import { azureDeploymentSchema } from '../../src/test-drives/config-schemas';
 import { Database, TxBody } from '../../src/persistence/database';
 import { isUniqueViolation } from '../../src/persistence/data-source';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
-import { armTestDriveSchema, ArmTestDriveConfig, validateArmConfig } from './arm-config';
+import { armTestDriveSchema, ArmRegionConfig, ArmTestDriveConfig, regionLimit, validateArmConfig } from './arm-config';
+import { HotTarget, HotTargetInput, hotBounds, hotTargetFor, hourlyDemand, instanceHoursLast24h, planHotPool } from './pools/hot-policy';
+import { DemandRepository, StartRequest } from '../../src/sessions/demand.repository';
 import { packageRevisionSummarySchema } from './packages/package.dto';
 import { PackageService } from './packages/package.service';
 import { ArmInstanceDriver } from './provisioning/arm-instance.driver';
@@ -44,6 +46,10 @@ const TAG_PARALLEL = 8;
  * against what a single listing cannot see (a replica's commit in flight, a restore in progress).
  */
 export const ORPHAN_GRACE_MS = 10 * 60_000;
+/** A forecast hot target is recomputed after this share of a test drive hour (one minute of a real hour). */
+const FORECAST_REFRESH_HOURS = 1 / 60;
+/** Weeks of start history read for a forecast (hot-policy FORECAST_HISTORY_WEEKS plus the hour being smoothed). */
+const DEMAND_HISTORY_HOURS = 4 * 168 + 2;
 
 /** What an ARM test drive validates and adds to responses (TestDriveSchemas; the API description). */
 export const ARM_SCHEMAS: TestDriveSchemas = {
@@ -55,6 +61,21 @@ export const ARM_SCHEMAS: TestDriveSchemas = {
     warmTarget: z.number().int().meta({ description: 'ARM: warm instances to keep deployed with their virtual machines deallocated (issue 12).' }),
     warmReady: z.number().int().meta({ description: "ARM: warm instances waiting, virtual machines deallocated (Partner Center billing state W-)." }),
     warmAssigned: z.number().int().meta({ description: 'ARM: warm instances claimed, starting or in use (Partner Center billing state WA).' }),
+    hotPolicy: z.enum(['fixed', 'forecast']).meta({ description: 'ARM: how hotTarget is chosen: the fixed count of testDrive.regions[].hot, or by forecast within hotMin..hotMax (issue 15).' }),
+    hotMin: z.number().int().meta({ description: 'ARM: the fewest hot instances (the fixed count, or the forecast policy\'s min).' }),
+    hotMax: z.number().int().meta({ description: 'ARM: the most hot instances (the fixed count, or the forecast policy\'s max).' }),
+    forecast: z
+      .object({
+        expectedStarts: z.number().meta({ description: 'Start requests expected within the lead time.' }),
+        windowMinutes: z.number().meta({ description: 'Lead time: measured deployment duration (90th percentile) x 1.25 + 5 minutes, in minutes of a test drive hour.' }),
+        method: z.enum(['seasonal', 'recent', 'none']).meta({ description: 'seasonal: hour-of-week profile x recent level (>= 1 week of history); recent: recent rate; none: no history.' }),
+        level: z.number().meta({ description: 'Recent demand over the seasonal profile (1 = as usual).' }),
+        readyWanted: z.number().int().meta({ description: 'Ready instances covering the expected starts at the 97th percentile of a Poisson demand.' }),
+        keep: z.number().int().meta({ description: 'Idle ready instances are removed only while the pool holds more than this.' }),
+        reason: z.string().meta({ description: 'Why hotTarget is what it is, in words.' }),
+      })
+      .nullable()
+      .meta({ description: 'ARM: the forecast behind hotTarget (hot policy forecast; null for a fixed count).' }),
     coldLimit: z.number().int().meta({ description: 'ARM: the region\'s cold count (most instances deployed on request).' }),
     coldInUse: z.number().int().meta({ description: 'ARM: cold instances deployed or deploying.' }),
     consecutiveFailures: z.number().int().meta({ description: 'ARM: failed deployments in a row in this region (resets on a success).' }),
@@ -104,7 +125,13 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly db: Database,
     private readonly health: ArmHealthChecker,
+    private readonly demand: DemandRepository,
   ) {}
+
+  /** Forecast inputs per "offerId|region" with the clock time they were read (FORECAST_REFRESH_HOURS). */
+  private readonly forecastInputs = new Map<string, { at: number; inputs: Pick<HotTargetInput, 'demand' | 'historySince' | 'deploymentDurationsMs' | 'instanceHoursLast24h'> }>();
+  /** Start requests of an offer (DEMAND_HISTORY_HOURS), shared by its regions while fresh. */
+  private readonly demandCache = new Map<string, { at: number; requests: StartRequest[] }>();
 
   /** Period of the health check of published offers (ARM_HEALTH_INTERVAL_SECONDS), clock ms. */
   private readonly healthIntervalMs = armHealthIntervalMs();
@@ -414,36 +441,54 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     const cfg = offer.testDrive as unknown as ArmTestDriveConfig;
     const regions = new Map((cfg.regions ?? []).map((r) => [r.name, r]));
     const published = offer.state === 'published' && !!offer.currentRevisionId && !!offer.deployment.subscriptionId;
-    for (const inst of await this.pool.listUnassignedLive(offer.id)) {
+    const unassigned = await this.pool.listUnassignedLive(offer.id);
+    const removed = new Set<string>();
+    for (const inst of unassigned) {
       const region = regions.get(inst.region);
       const unwanted =
         !published ||
         inst.revisionId !== offer.currentRevisionId ||
         !region ||
         inst.kind === 'cold' ||
-        (inst.kind === 'hot' && (inst.slot ?? 0) >= region.hot) ||
+        (inst.kind === 'hot' && (inst.slot ?? 0) >= hotBounds(region.hot).max) ||
         (inst.kind === 'warm' && (inst.slot ?? 0) >= (region.warm ?? 0));
-      if (unwanted) await this.pool.transition(inst.id, ['pending', 'deploying', 'parking', 'ready', 'failed'], { state: 'deleting' }, now);
+      if (unwanted) {
+        removed.add(inst.id);
+        await this.pool.transition(inst.id, ['pending', 'deploying', 'parking', 'ready', 'failed'], { state: 'deleting' }, now);
+      }
     }
     if (!published) return;
 
-    const targetOf = (name: string, kind: string): number => {
+    // Slots are counted below the most a pool may hold (a forecast policy's max); the target is below that.
+    const slotsOf = (name: string, kind: string): number => {
       const r = regions.get(name);
-      return !r ? 0 : kind === 'hot' ? r.hot : kind === 'warm' ? (r.warm ?? 0) : r.cold;
+      return !r ? 0 : kind === 'hot' ? hotBounds(r.hot).max : kind === 'warm' ? (r.warm ?? 0) : r.cold;
     };
-    const held = await this.pool.heldSlots(offer.id, targetOf);
+    const held = await this.pool.heldSlots(offer.id, slotsOf);
     for (const region of regions.values()) {
       // Hot and warm pools are kept full the same way (warm instances then park their virtual machines).
       for (const kind of ['hot', 'warm'] as const) {
-        const target = targetOf(region.name, kind);
-        let missing = target - (held.get(`${region.name}|${kind}`) ?? 0);
+        let target = slotsOf(region.name, kind);
+        const holds = held.get(`${region.name}|${kind}`) ?? 0;
+        if (kind === 'hot') {
+          // Issue 15: the hot target (fixed, or by forecast) and the shared pool rule planHotPool (also the simulator's).
+          const idle = unassigned.filter((i) => i.kind === 'hot' && i.region === region.name && !removed.has(i.id) && (i.slot ?? 0) < target);
+          const t = await this.hotTargetOf(offer, region, holds - idle.length, now);
+          const plan = planHotPool({ target: t.target, keep: t.keep, held: holds, unassigned: idle.map((i) => ({ id: i.id, readyAt: i.state === 'ready' ? i.readyAt : null })), now, idleMs: t.windowMs });
+          for (const id of plan.remove) {
+            if (await this.pool.transition(id, ['ready'], { state: 'deleting' }, now)) this.logger.log({ offerId: offer.id, region: region.name, instanceId: id, reason: t.reason }, 'hot pool scaled down by forecast');
+          }
+          if (!plan.reserve) continue;
+          target = Math.min(target, holds + plan.reserve);
+        }
+        let missing = target - holds;
         if (missing <= 0) continue;
         const health = await this.pool.regionState(offer.id, region.name);
         if (health.backoffUntil && now < health.backoffUntil) continue;
         while (missing-- > 0) {
           const inst = await this.pool.reserve(
             { offerId: offer.id, revisionId: offer.currentRevisionId!, region: region.name, kind, subscriptionId: offer.deployment.subscriptionId! },
-            target,
+            slotsOf(region.name, kind),
             now,
           );
           if (!inst) break;
@@ -494,9 +539,18 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       const inRegion = live.filter((i) => i.region === region.name);
       const count = (pred: (i: PoolInstanceEntity) => boolean) => inRegion.filter(pred).length;
       const health = await this.pool.regionState(offer.id, region.name);
+      const bounds = hotBounds(region.hot);
+      const hot = await this.hotTargetOf(offer, region, count((i) => i.kind === 'hot' && i.sessionId !== null), this.clock.now());
       rows.push({
         region: region.name,
-        hotTarget: region.hot,
+        hotTarget: hot.target,
+        hotPolicy: typeof region.hot === 'number' ? 'fixed' : 'forecast',
+        hotMin: bounds.min,
+        hotMax: bounds.max,
+        forecast:
+          hot.method === 'fixed'
+            ? null
+            : { expectedStarts: hot.expectedStarts, windowMinutes: Math.round((hot.windowMs / (this.config.testDriveHourSeconds * 1000)) * 600) / 10, method: hot.method, level: hot.level, readyWanted: hot.readyWanted, keep: hot.keep, reason: hot.reason },
         hotReady: count((i) => i.kind === 'hot' && i.state === 'ready'),
         warmTarget: region.warm ?? 0,
         warmReady: count((i) => i.kind === 'warm' && i.state === 'ready'),
@@ -507,7 +561,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         deleting: count((i) => i.state === 'deleting'),
         coldLimit: region.cold,
         coldInUse: count((i) => i.kind === 'cold'),
-        limit: region.hot + (region.warm ?? 0) + region.cold,
+        limit: regionLimit(region),
         consecutiveFailures: health.consecutiveFailures,
         instances: byKindAndState(inRegion),
         /** No new hot instance is started in this region before this time (null: not backing off). */
@@ -516,6 +570,45 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       });
     }
     return rows;
+  }
+  /**
+   * The hot target of one region (issue 15; pools/hot-policy.ts hotTargetFor): a fixed count as it is;
+   * a forecast policy from the offer's start requests of the last four weeks (sessions of every outcome
+   * and refused starts; requests without a region count for the offer's first region), the region's
+   * measured hot deployment durations and hot instance-hours of the last 24 hours. Recomputed at most
+   * once per FORECAST_REFRESH_HOURS of clock time per offer and region (by each replica that asks).
+   * @param assigned  hot instances of the region assigned to sessions now
+   */
+  async hotTargetOf(offer: OfferEntity, region: ArmRegionConfig, assigned: number, now: number): Promise<HotTarget> {
+    const hourMs = this.config.testDriveHourSeconds * 1000;
+    const base = { hot: region.hot, demand: new Map<number, number>(), historySince: now, now, hourMs, assigned, deploymentDurationsMs: [], instanceHoursLast24h: 0 };
+    if (typeof region.hot === 'number') return hotTargetFor(base);
+    const key = `${offer.id}|${region.name}`;
+    const cached = this.forecastInputs.get(key);
+    // The inputs hold for the refresh period; the clock and the assigned count move with every call.
+    if (cached && now - cached.at < FORECAST_REFRESH_HOURS * hourMs && now >= cached.at) return hotTargetFor({ ...base, ...cached.inputs });
+    const firstRegion = (offer.testDrive as unknown as ArmTestDriveConfig).regions?.[0]?.name;
+    const requests = await this.startRequests(offer.id, now - DEMAND_HISTORY_HOURS * hourMs, now, hourMs);
+    const inputs = {
+      demand: hourlyDemand(
+        requests.filter((r) => (r.region ?? firstRegion) === region.name).map((r) => r.at),
+        hourMs,
+      ),
+      historySince: offer.publishedAt ?? offer.createdAt,
+      deploymentDurationsMs: await this.pool.recentHotDeploymentDurations(offer.id, region.name),
+      instanceHoursLast24h: instanceHoursLast24h(await this.pool.hotLifetimesSince(offer.id, region.name, now - 24 * hourMs), now, hourMs),
+    };
+    this.forecastInputs.set(key, { at: now, inputs });
+    return hotTargetFor({ ...base, ...inputs });
+  }
+
+  /** An offer's start requests since `since`, read once per FORECAST_REFRESH_HOURS for all its regions. */
+  private async startRequests(offerId: string, since: number, now: number, hourMs: number): Promise<StartRequest[]> {
+    const cached = this.demandCache.get(offerId);
+    if (cached && now - cached.at < FORECAST_REFRESH_HOURS * hourMs && now >= cached.at) return cached.requests;
+    const requests = await this.demand.startRequests(offerId, since);
+    this.demandCache.set(offerId, { at: now, requests });
+    return requests;
   }
 }
 

@@ -37,12 +37,14 @@ export class MetricsCollector {
     const offers = await this.capacity.readableOffers(Caller.system);
     const rows = await this.capacity.rows(offers);
     const [sessionCounts, leadCounts, open] = await Promise.all([this.sessions.countsByState(now - ENDED_SESSIONS_WINDOW_MS), this.leads.counts(), this.incidents.countOpen()]);
-    for (const g of [m.poolInstances, m.hotTarget, m.coldLimit, m.coldInUse, m.backoffSeconds, m.consecutiveFailures, m.sessionSlots, m.licenses, m.sessions, m.offerDegraded, m.leads, m.leadPendingAge, m.incidentsOpen]) g.reset();
+    for (const g of [m.poolInstances, m.hotTarget, m.hotForecastStarts, m.coldLimit, m.coldInUse, m.backoffSeconds, m.consecutiveFailures, m.sessionSlots, m.licenses, m.sessions, m.offerDegraded, m.leads, m.leadPendingAge, m.incidentsOpen]) g.reset();
     for (const r of rows) {
       const offer = r.offerId;
       if (r.type === 'azure-resource-manager' && r.region) {
         const region = r.region;
         m.hotTarget.set({ offer, region }, r.hotTarget);
+        const forecast = r.forecast as { expectedStarts?: number } | null | undefined;
+        if (forecast && typeof forecast.expectedStarts === 'number') m.hotForecastStarts.set({ offer, region }, forecast.expectedStarts);
         m.coldLimit.set({ offer, region }, Number(r.coldLimit ?? 0));
         m.coldInUse.set({ offer, region }, Number(r.coldInUse ?? 0));
         m.consecutiveFailures.set({ offer, region }, Number(r.consecutiveFailures ?? 0));

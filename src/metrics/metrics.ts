@@ -29,7 +29,7 @@ type PoolLabels = 'offer' | 'region';
  *   reconcile pass, expiry, lead delivery and escalation passes.
  * - testdrive_lead_deliveries_total{destination,outcome}: delivered, retry, failed.
  * - Gauges (database, at scrape): testdrive_pool_instances{offer,region,kind,state},
- *   testdrive_pool_hot_target, testdrive_pool_cold_limit, testdrive_pool_cold_in_use,
+ *   testdrive_pool_hot_target, testdrive_pool_hot_forecast_starts (issue 15), testdrive_pool_cold_limit, testdrive_pool_cold_in_use,
  *   testdrive_region_backoff_seconds, testdrive_region_consecutive_failures (per offer, region),
  *   testdrive_session_slots{offer,type,state=in_use|limit}, testdrive_licenses{offer,state=free|used},
  *   testdrive_sessions{offer,type,state}, testdrive_offer_degraded{offer}, testdrive_leads{offer,state},
@@ -58,6 +58,8 @@ export class Metrics implements OnModuleDestroy {
   // Gauges set from the database by MetricsCollector.refresh() before each scrape.
   readonly poolInstances = new Gauge({ name: 'testdrive_pool_instances', help: 'ARM pool instances by offer, region, kind (hot, cold) and state (pending, deploying, ready, assigned, failed, deleting).', labelNames: ['offer', 'region', 'kind', 'state'] as const, registers: [this.registry] });
   readonly hotTarget = new Gauge<PoolLabels>({ name: 'testdrive_pool_hot_target', help: 'Hot instances to keep ready, by offer and region.', labelNames: ['offer', 'region'], registers: [this.registry] });
+  /** Issue 15: start requests the forecast expects within the lead time (hot policy forecast only). */
+  readonly hotForecastStarts = new Gauge<PoolLabels>({ name: 'testdrive_pool_hot_forecast_starts', help: 'Start requests expected within the lead time by the hot pool forecast, by offer and region (forecast policy only).', labelNames: ['offer', 'region'], registers: [this.registry] });
   readonly coldLimit = new Gauge<PoolLabels>({ name: 'testdrive_pool_cold_limit', help: 'Cold instances allowed at once, by offer and region.', labelNames: ['offer', 'region'], registers: [this.registry] });
   readonly coldInUse = new Gauge<PoolLabels>({ name: 'testdrive_pool_cold_in_use', help: 'Cold instances deployed or deploying, by offer and region.', labelNames: ['offer', 'region'], registers: [this.registry] });
   readonly backoffSeconds = new Gauge<PoolLabels>({ name: 'testdrive_region_backoff_seconds', help: 'Seconds until a region starts new hot instances again after failures (0: not backing off).', labelNames: ['offer', 'region'], registers: [this.registry] });

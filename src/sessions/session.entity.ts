@@ -24,6 +24,7 @@ export interface Customer {
 @Entity('session')
 @Index('UQ_session_slot', ['offerId', 'slot'], { unique: true })
 @Index('IX_session_state_expires', ['state', 'expiresAt'])
+@Index('IX_session_offer_requested', ['offerId', 'requestedAt'])
 export class SessionEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;

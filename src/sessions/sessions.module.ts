@@ -7,12 +7,13 @@ import { SessionsService } from './sessions.service';
 import { StartRequestsRepository } from './start-requests.repository';
 import { QueueService } from './queue.service';
 import { Estimates } from './estimates';
+import { DemandRepository } from './demand.repository';
 
 /** Sessions of every type: marketplace API, lifecycle and expiry. */
 @Module({
   imports: [OffersModule, LeadsModule],
   controllers: [SessionsController],
-  providers: [SessionsRepository, SessionsService, StartRequestsRepository, QueueService, Estimates],
-  exports: [SessionsRepository, SessionsService, StartRequestsRepository, QueueService, Estimates],
+  providers: [SessionsRepository, SessionsService, StartRequestsRepository, QueueService, Estimates, DemandRepository],
+  exports: [SessionsRepository, SessionsService, StartRequestsRepository, QueueService, Estimates, DemandRepository],
 })
 export class SessionsModule {}

@@ -203,7 +203,10 @@ describe('OpenAPI document (/api/docs-json)', () => {
     bad.testDrive.regions[0].name = 'atlantis';
     bad.unknown = true;
     expect(schemaProblems(bad, { $ref: '#/components/schemas/PutOfferBody' }, doc)).not.toEqual([]);
-    expect(schemaProblems(bad.testDrive, arm.properties ? (arm.properties as Record<string, Schema>).testDrive : {}, doc).join('\n')).toMatch(/above the maximum 99/);
+    // hot is a count or a forecast policy (issue 15): 100 is neither.
+    expect(schemaProblems(bad.testDrive, arm.properties ? (arm.properties as Record<string, Schema>).testDrive : {}, doc).join('\n')).toMatch(/regions\[0\]\.hot: matches none of anyOf/);
+    bad.testDrive.regions[0].hot = { policy: 'forecast', min: 1, max: 100 };
+    expect(schemaProblems(bad.testDrive, arm.properties ? (arm.properties as Record<string, Schema>).testDrive : {}, doc).join('\n')).toMatch(/regions\[0\]\.hot: matches none of anyOf/);
     const r = components.PutOfferBody.safeParse(bad);
     expect(r.success).toBe(false);
     // Refinements the document cannot express (a known region) still fail the zod parse.

@@ -89,6 +89,10 @@ export interface CapacityRowView {
   consecutiveFailures: number;
   backoffUntil: string | null;
   lastFailure: { code: string; message: string; at: string } | null;
+  hotPolicy: 'fixed' | 'forecast';
+  hotMin: number;
+  hotMax: number;
+  forecast: { expectedStarts: number; windowMinutes: number; method: 'seasonal' | 'recent' | 'none'; level: number; readyWanted: number; keep: number; reason: string } | null;
 }
 
 /** The capacity row of offer/region from GET /api/v1/capacity. */
@@ -105,7 +109,7 @@ export async function publishOffer(
   svc: TestService,
   publisher: Publisher,
   offerId: string,
-  regions: Array<{ name: string; hot: number; cold: number }>,
+  regions: Array<{ name: string; hot: number | { policy: 'forecast'; min: number; max: number; maxInstanceHoursPerDay?: number }; warm?: number; cold: number }>,
   opts: { packageDir?: string; accessInformation?: string; durationHours?: number; publish?: boolean } = {},
 ): Promise<void> {
   const put = await svc.http.put(`/api/v1/offers/${offerId}`).send({

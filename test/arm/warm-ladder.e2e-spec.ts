@@ -36,7 +36,7 @@ describeEachDb('warm instances and the start ladder on %s', (db) => {
   it('hot, then warm, then cold, then a queue: each ready in its own time; the queued one starts when the hot session ends', async () => {
     const svc = local.svc;
     const dir = vmPackageDir();
-    await publishOffer(svc, local.publisher, 'ladder', [{ name: 'westeurope', hot: 1, warm: 1, cold: 1 } as never], { packageDir: dir, accessInformation: '<p>ssh {{adminUsername}}@{{hostname}}</p>' });
+    await publishOffer(svc, local.publisher, 'ladder', [{ name: 'westeurope', hot: 1, warm: 1, cold: 1 }], { packageDir: dir, accessInformation: '<p>ssh {{adminUsername}}@{{hostname}}</p>' });
     // The warm instance waits deployed with its virtual machine deallocated.
     await svc.until(async () => {
       const c = (await capacity(svc, 'ladder', 'westeurope')) as unknown as Record<string, number>;

@@ -11,7 +11,7 @@ import { RemoteHttp, trustedCas } from '../../../src/remote/http';
 import { classifyRemoteError } from '../../../src/remote/remote-error';
 import type { OfferHealth } from '../../../src/test-drives/test-drive-type';
 import { jose } from '../../../src/auth/jose';
-import type { ArmTestDriveConfig } from '../arm-config';
+import { regionLimit, type ArmTestDriveConfig } from '../arm-config';
 import { PackageService } from '../packages/package.service';
 import { fillParameters } from '../packages/parameter-filler';
 import { ArmGateway } from '../arm-gateway';
@@ -187,7 +187,7 @@ export class ArmHealthChecker {
       // 980 resource groups with every pool full.
       let groups = 0;
       for await (const g of resources.resourceGroups.list()) if (g) groups++;
-      const want = regions.reduce((n, r) => n + r.hot + (r.warm ?? 0) + r.cold, 0);
+      const want = regions.reduce((n, r) => n + regionLimit(r), 0);
       if (groups + want > RESOURCE_GROUP_LIMIT) warnings.push({ code: 'ResourceGroupQuota', target: 'testDrive.regions', message: `The subscription has ${groups} resource groups; full pools add up to ${want} more, past Azure's ${RESOURCE_GROUP_LIMIT}.` });
     } catch (err) {
       const e = classifyRemoteError(err, 'arm');
@@ -198,11 +198,11 @@ export class ArmHealthChecker {
     try {
       const compute = new ComputeManagementClient(credential, subscriptionId, { ...this.runtime.clientOptions, endpoint: this.runtime.endpoints.resourceManagerEndpoint });
       for (const [i, r] of regions.entries()) {
-        const need = vms * CORES_PER_VM * (r.hot + (r.warm ?? 0) + r.cold);
+        const need = vms * CORES_PER_VM * regionLimit(r);
         for await (const u of compute.usage.list(r.name)) {
           if (u.name?.value !== 'cores') continue;
           const free = Number(u.limit ?? 0) - Number(u.currentValue ?? 0);
-          if (need > free) warnings.push({ code: 'QuotaShortfall', target: `testDrive.regions[${i}]`, message: `Region ${r.name}: full pools need about ${need} vCPUs (${vms} VM(s) × ${CORES_PER_VM} × ${r.hot + (r.warm ?? 0) + r.cold} instances), ${free} of ${u.limit} are free: ${need - free} short.` });
+          if (need > free) warnings.push({ code: 'QuotaShortfall', target: `testDrive.regions[${i}]`, message: `Region ${r.name}: full pools need about ${need} vCPUs (${vms} VM(s) × ${CORES_PER_VM} × ${regionLimit(r)} instances), ${free} of ${u.limit} are free: ${need - free} short.` });
         }
       }
     } catch (err) {

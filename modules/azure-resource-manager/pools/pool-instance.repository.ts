@@ -273,6 +273,26 @@ export class PoolInstanceRepository {
     return out;
   }
 
+  /**
+   * Issue 15: how long the offer's latest hot deployments in `region` took, ms (reservation to ready,
+   * the lead time a hot pool must plan for), newest first, at most `limit`.
+   */
+  async recentHotDeploymentDurations(offerId: string, region: string, limit = 20): Promise<number[]> {
+    const rows = await this.repo.find({ select: { createdAt: true, readyAt: true }, where: { offerId, region, kind: 'hot', readyAt: Not(IsNull()) }, order: { readyAt: 'DESC' }, take: limit });
+    return rows.map((r) => Number(r.readyAt) - Number(r.createdAt)).filter((ms) => ms >= 0);
+  }
+
+  /** Issue 15: lifetimes (epoch ms; `to` null while alive) of the offer's hot instances in `region` alive at or after `since`. */
+  async hotLifetimesSince(offerId: string, region: string, since: number): Promise<Array<{ from: number; to: number | null }>> {
+    const rows = await this.repo
+      .createQueryBuilder('i')
+      .select(['i.createdAt', 'i.deletedAt'])
+      .where("i.offerId = :offerId AND i.region = :region AND i.kind = 'hot'", { offerId, region })
+      .andWhere('(i.deletedAt IS NULL OR i.deletedAt >= :since)', { since })
+      .getMany();
+    return rows.map((r) => ({ from: Number(r.createdAt), to: r.deletedAt === null ? null : Number(r.deletedAt) }));
+  }
+
   /** How many instances of an offer are not deleted yet. */
   countLive(offerId: string): Promise<number> {
     return this.repo.count({ where: { offerId, state: In(LIVE_STATES) } });

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AuditEventEntity } from '../../src/audit/audit-event.entity';
+import { describeEachDb } from '../support/postgres';
+import { capacity, customer, publishOffer, useLocalServiceWith } from '../arm-resilience/helpers';
+
+/** One test drive hour of this suite, seconds of the (manual) clock: a day is 24 minutes, replayed in steps. */
+const HOUR_SECONDS = 60;
+const HOUR = HOUR_SECONDS * 1000;
+const DAY = 24 * HOUR;
+/** The daily peak of the replayed history: 10 start requests an hour from 09:00 to 12:00. */
+const PEAK_HOURS = [9, 10, 11];
+
+/**
+ * Issue 15, acceptance: an offer switched to `policy: forecast` on the embedded default, driven by a
+ * replayed day at high speed (60-second test drive hours), shows its target rising before the daily
+ * peak and falling after, in GET /capacity. The week before is history: refused start requests (they
+ * count as demand like sessions do) at the same hours of each day.
+ */
+describeEachDb('hot pools sized by forecast on %s', (db) => {
+  const local = useLocalServiceWith({ deploymentSeconds: 0.05 }, { db, env: { TESTDRIVE_HOUR_SECONDS: String(HOUR_SECONDS) } });
+
+  it('the target rises before the daily peak and falls after it; demand is start requests of every outcome', async () => {
+    const svc = local.svc;
+    // Publish at a day boundary of the test drive clock (hour-of-day 0).
+    svc.clock.set(Math.ceil(svc.clock.now() / DAY) * DAY);
+    const day0 = svc.clock.now();
+    await publishOffer(svc, local.publisher, 'forecasted', [{ name: 'westeurope', hot: { policy: 'forecast', min: 0, max: 8 }, cold: 3 }]);
+    let row = await capacity(svc, 'forecasted', 'westeurope');
+    expect(row).toMatchObject({ hotPolicy: 'forecast', hotMin: 0, hotMax: 8, hotTarget: 0, limit: 11, forecast: expect.objectContaining({ method: 'none', reason: expect.stringMatching(/^no start history yet/) }) });
+
+    // A week of history: the daily peak, as refused requests.
+    const events: Partial<AuditEventEntity>[] = [];
+    for (let d = 0; d < 7; d++)
+      for (const h of PEAK_HOURS)
+        for (let i = 0; i < 10; i++)
+          events.push({ id: randomUUID(), at: day0 + d * DAY + h * HOUR + i * 5000 + 1, actorType: 'client', action: 'session.refused', offerId: 'forecasted', targetType: 'offer', targetId: 'forecasted', details: { code: 'NoCapacity', region: 'westeurope' } });
+    await svc.app.get(DataSource).getRepository(AuditEventEntity).save(events);
+
+    // The replayed day 8, in steps of a quarter of a test drive hour.
+    const day7 = day0 + 7 * DAY;
+    const targets = new Map<number, number>();
+    for (let q = 0; q < 24 * 4; q++) {
+      svc.clock.set(day7 + (q * HOUR) / 4);
+      await svc.reconcile.reconcileOnce();
+      row = await capacity(svc, 'forecasted', 'westeurope');
+      targets.set(q / 4, row.hotTarget);
+      if (q === 8.5 * 4) {
+        expect(row.forecast).toMatchObject({ method: 'seasonal' });
+        expect(row.forecast!.reason).toMatch(/starts expected in the next \d+ min \(hour-of-week profile x level/);
+      }
+      if (q === 9 * 4) {
+        // The peak: the pool is deploying or ready, and a start in it gets a hot instance once ready.
+        await svc.until(async () => {
+          await svc.reconcile.reconcileOnce();
+          return (await capacity(svc, 'forecasted', 'westeurope')).hotReady > 0;
+        }, 30_000);
+        const start = await svc.http.post('/api/v1/offers/forecasted/sessions').send({ customer, region: 'westeurope' }).expect(201);
+        expect(start.body).toMatchObject({ state: 'ready', instanceKind: 'hot' });
+      }
+    }
+    const at = (hour: number) => targets.get(hour)!;
+    expect(at(3)).toBe(0); // a quiet night: min
+    expect(at(8.75)).toBeGreaterThan(0); // rises before the peak (the lead time looks ahead)
+    expect(at(10)).toBeGreaterThanOrEqual(at(8.75));
+    expect(at(16)).toBeLessThan(at(10)); // falls after it
+    expect(at(16)).toBeLessThanOrEqual(1); // back to min, or the one session still assigned
+  });
+});
