@@ -134,7 +134,7 @@ export function simulatePool(o: SimulationOptions): SimulationResult {
     const t = hotTargetFor({
       hot: o.hot,
       demand,
-      historySince: 0,
+      historySince: o.trace.starts[0] ?? 0, // as the service: history starts at the first request
       now,
       hourMs: HOUR_MS,
       assigned,

@@ -574,7 +574,8 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   /**
    * The hot target of one region (issue 15; pools/hot-policy.ts hotTargetFor): a fixed count as it is;
    * a forecast policy from the offer's start requests of the last four weeks (sessions of every outcome
-   * and refused starts; requests without a region count for the offer's first region), the region's
+   * and refused starts; requests without a region count for the offer's first region; history starts at
+   * the first of them after publishing), the region's
    * measured hot deployment durations and hot instance-hours of the last 24 hours. Recomputed at most
    * once per FORECAST_REFRESH_HOURS of clock time per offer and region (by each replica that asks).
    * @param assigned  hot instances of the region assigned to sessions now
@@ -589,12 +590,12 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     if (cached && now - cached.at < FORECAST_REFRESH_HOURS * hourMs && now >= cached.at) return hotTargetFor({ ...base, ...cached.inputs });
     const firstRegion = (offer.testDrive as unknown as ArmTestDriveConfig).regions?.[0]?.name;
     const requests = await this.startRequests(offer.id, now - DEMAND_HISTORY_HOURS * hourMs, now, hourMs);
+    const times = requests.filter((r) => (r.region ?? firstRegion) === region.name).map((r) => r.at);
     const inputs = {
-      demand: hourlyDemand(
-        requests.filter((r) => (r.region ?? firstRegion) === region.name).map((r) => r.at),
-        hourMs,
-      ),
-      historySince: offer.publishedAt ?? offer.createdAt,
+      demand: hourlyDemand(times, hourMs),
+      // History starts with the first request after publishing: the hours before it are unknown, not quiet
+      // (a week-old zero from before customers found the offer must not silence the seasonal forecast).
+      historySince: Math.max(offer.publishedAt ?? offer.createdAt, times.length ? times[0] : now), // requests come oldest first
       deploymentDurationsMs: await this.pool.recentHotDeploymentDurations(offer.id, region.name),
       instanceHoursLast24h: instanceHoursLast24h(await this.pool.hotLifetimesSince(offer.id, region.name, now - 24 * hourMs), now, hourMs),
     };

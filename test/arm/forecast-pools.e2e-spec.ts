@@ -14,7 +14,7 @@ const PEAK_HOURS = [9, 10, 11];
 /**
  * Issue 15, acceptance: an offer switched to `policy: forecast` on the embedded default, driven by a
  * replayed day at high speed (60-second test drive hours), shows its target rising before the daily
- * peak and falling after, in GET /capacity. The week before is history: refused start requests (they
+ * peak and falling after, in GET /capacity. The 8 days before are history: refused start requests (they
  * count as demand like sessions do) at the same hours of each day.
  */
 describeEachDb('hot pools sized by forecast on %s', (db) => {
@@ -29,19 +29,19 @@ describeEachDb('hot pools sized by forecast on %s', (db) => {
     let row = await capacity(svc, 'forecasted', 'westeurope');
     expect(row).toMatchObject({ hotPolicy: 'forecast', hotMin: 0, hotMax: 8, hotTarget: 0, limit: 11, forecast: expect.objectContaining({ method: 'none', reason: expect.stringMatching(/^no start history yet/) }) });
 
-    // A week of history: the daily peak, as refused requests.
+    // Eight days of history (the seasonal forecast needs a week after the first request): the daily peak, as refused requests.
     const events: Partial<AuditEventEntity>[] = [];
-    for (let d = 0; d < 7; d++)
+    for (let d = 0; d < 8; d++)
       for (const h of PEAK_HOURS)
         for (let i = 0; i < 10; i++)
           events.push({ id: randomUUID(), at: day0 + d * DAY + h * HOUR + i * 5000 + 1, actorType: 'client', action: 'session.refused', offerId: 'forecasted', targetType: 'offer', targetId: 'forecasted', details: { code: 'NoCapacity', region: 'westeurope' } });
     await svc.app.get(DataSource).getRepository(AuditEventEntity).save(events);
 
-    // The replayed day 8, in steps of a quarter of a test drive hour.
-    const day7 = day0 + 7 * DAY;
+    // The replayed day 9, in steps of a quarter of a test drive hour.
+    const day8 = day0 + 8 * DAY;
     const targets = new Map<number, number>();
     for (let q = 0; q < 24 * 4; q++) {
-      svc.clock.set(day7 + (q * HOUR) / 4);
+      svc.clock.set(day8 + (q * HOUR) / 4);
       await svc.reconcile.reconcileOnce();
       row = await capacity(svc, 'forecasted', 'westeurope');
       targets.set(q / 4, row.hotTarget);
@@ -65,5 +65,25 @@ describeEachDb('hot pools sized by forecast on %s', (db) => {
     expect(at(10)).toBeGreaterThanOrEqual(at(8.75));
     expect(at(16)).toBeLessThan(at(10)); // falls after it
     expect(at(16)).toBeLessThanOrEqual(1); // back to min, or the one session still assigned
+  });
+
+  it('history starts at the first request after publishing: the quiet days before customers found the offer are unknown, not a week-old zero', async () => {
+    // Defect found replaying a week (npm run replay-day): with history counted from the publish, day 7's
+    // seasonal forecast read day 0 (no customer yet) as a quiet Monday and held the pool at 0 through the peak.
+    const svc = local.svc;
+    svc.clock.set(Math.ceil(svc.clock.now() / DAY) * DAY + 30 * DAY);
+    const day0 = svc.clock.now();
+    await publishOffer(svc, local.publisher, 'late-start', [{ name: 'westeurope', hot: { policy: 'forecast', min: 0, max: 8 }, cold: 3 }]);
+    const events: Partial<AuditEventEntity>[] = [];
+    for (let d = 1; d < 7; d++)
+      for (const h of PEAK_HOURS)
+        for (let i = 0; i < 10; i++)
+          events.push({ id: randomUUID(), at: day0 + d * DAY + h * HOUR + i * 5000 + 1, actorType: 'client', action: 'session.refused', offerId: 'late-start', targetType: 'offer', targetId: 'late-start', details: { code: 'NoCapacity', region: 'westeurope' } });
+    await svc.app.get(DataSource).getRepository(AuditEventEntity).save(events);
+    svc.clock.set(day0 + 7 * DAY + 8.5 * HOUR);
+    await svc.reconcile.reconcileOnce();
+    const row = await capacity(svc, 'late-start', 'westeurope');
+    expect(row.forecast).toMatchObject({ method: 'recent' });
+    expect(row.hotTarget).toBeGreaterThan(0);
   });
 });

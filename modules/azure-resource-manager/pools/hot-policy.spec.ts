@@ -61,6 +61,14 @@ describe('forecastStarts', () => {
     expect(f.expectedStarts).toBeCloseTo((2 * 37) / 13, 5);
   });
 
+  it('never goes below half the last hour: a launch at an hour it knows as quiet', () => {
+    const quiet = series(0, 2 * WEEK_HOURS, () => 0);
+    const launch = series(2 * WEEK_HOURS - 1, 2 * WEEK_HOURS, () => 8);
+    const f = forecastStarts(new Map([...quiet, ...launch]), at(0), at(2 * WEEK_HOURS), H, H);
+    expect(f.method).toBe('seasonal');
+    expect(f.expectedStarts).toBeCloseTo(4, 5);
+  });
+
   it('ignores requests before the history starts and after now', () => {
     const demand = new Map([...series(0, 2 * WEEK_HOURS, () => 4), ...series(2 * WEEK_HOURS + 1, 2 * WEEK_HOURS + 10, () => 40)]);
     const f = forecastStarts(demand, at(WEEK_HOURS), at(2 * WEEK_HOURS), H, H);
