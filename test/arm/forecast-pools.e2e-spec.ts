@@ -11,6 +11,16 @@ const DAY = 24 * HOUR;
 /** The daily peak of the replayed history: 10 start requests an hour from 09:00 to 12:00. */
 const PEAK_HOURS = [9, 10, 11];
 
+/** Ten refused start requests (audit session.refused, westeurope) in each PEAK_HOURS hour of days [fromDay, toDay) after day0. */
+async function refusedAtPeak(ds: DataSource, offerId: string, day0: number, fromDay: number, toDay: number): Promise<void> {
+  const events: Partial<AuditEventEntity>[] = [];
+  for (let d = fromDay; d < toDay; d++)
+    for (const h of PEAK_HOURS)
+      for (let i = 0; i < 10; i++)
+        events.push({ id: randomUUID(), at: day0 + d * DAY + h * HOUR + i * 5000 + 1, actorType: 'client', action: 'session.refused', offerId, targetType: 'offer', targetId: offerId, details: { code: 'NoCapacity', region: 'westeurope' } });
+  await ds.getRepository(AuditEventEntity).save(events);
+}
+
 /**
  * Issue 15, acceptance: an offer switched to `policy: forecast` on the embedded default, driven by a
  * replayed day at high speed (60-second test drive hours), shows its target rising before the daily
@@ -30,12 +40,7 @@ describeEachDb('hot pools sized by forecast on %s', (db) => {
     expect(row).toMatchObject({ hotPolicy: 'forecast', hotMin: 0, hotMax: 8, hotTarget: 0, limit: 11, forecast: expect.objectContaining({ method: 'none', reason: expect.stringMatching(/^no start history yet/) }) });
 
     // Eight days of history (the seasonal forecast needs a week after the first request): the daily peak, as refused requests.
-    const events: Partial<AuditEventEntity>[] = [];
-    for (let d = 0; d < 8; d++)
-      for (const h of PEAK_HOURS)
-        for (let i = 0; i < 10; i++)
-          events.push({ id: randomUUID(), at: day0 + d * DAY + h * HOUR + i * 5000 + 1, actorType: 'client', action: 'session.refused', offerId: 'forecasted', targetType: 'offer', targetId: 'forecasted', details: { code: 'NoCapacity', region: 'westeurope' } });
-    await svc.app.get(DataSource).getRepository(AuditEventEntity).save(events);
+    await refusedAtPeak(svc.app.get(DataSource), 'forecasted', day0, 0, 8);
 
     // The replayed day 9, in steps of a quarter of a test drive hour.
     const day8 = day0 + 8 * DAY;
@@ -74,12 +79,7 @@ describeEachDb('hot pools sized by forecast on %s', (db) => {
     svc.clock.set(Math.ceil(svc.clock.now() / DAY) * DAY + 30 * DAY);
     const day0 = svc.clock.now();
     await publishOffer(svc, local.publisher, 'late-start', [{ name: 'westeurope', hot: { policy: 'forecast', min: 0, max: 8 }, cold: 3 }]);
-    const events: Partial<AuditEventEntity>[] = [];
-    for (let d = 1; d < 7; d++)
-      for (const h of PEAK_HOURS)
-        for (let i = 0; i < 10; i++)
-          events.push({ id: randomUUID(), at: day0 + d * DAY + h * HOUR + i * 5000 + 1, actorType: 'client', action: 'session.refused', offerId: 'late-start', targetType: 'offer', targetId: 'late-start', details: { code: 'NoCapacity', region: 'westeurope' } });
-    await svc.app.get(DataSource).getRepository(AuditEventEntity).save(events);
+    await refusedAtPeak(svc.app.get(DataSource), 'late-start', day0, 1, 7);
     svc.clock.set(day0 + 7 * DAY + 8.5 * HOUR);
     await svc.reconcile.reconcileOnce();
     const row = await capacity(svc, 'late-start', 'westeurope');
