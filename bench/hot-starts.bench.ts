@@ -47,6 +47,9 @@ const RATES = list(process.env.BENCH_RATES, [50, 100, 200]);
 const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 3);
 const WORKERS = process.env.BENCH_WORKERS ?? '1';
 const DBS = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
+/** Issue 14 goal "1,250 assigned sessions, nothing due": seconds of idle measured after the phases (0: skipped). */
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
+const IDLE_SESSIONS = Number(process.env.BENCH_IDLE_SESSIONS ?? 1250);
 const customer = { email: 'bench@example.com', firstName: 'Bench', lastName: 'Mark' };
 
 interface Phase {
@@ -223,11 +226,16 @@ describe('hot starts at load, service in its own process', () => {
 
         // Offers: ARM (hot pools) and a Power BI offer (baseline).
         const emuControl = new Pool(emulatorUrl, { connect: { ca } });
-        const pubRes = await emuControl.request({ method: 'POST', path: '/_emulator/publishers', headers: { 'content-type': 'application/json' }, body: '{}' });
-        const publisher = (await pubRes.body.json()) as { subscriptionId: string; tenantId: string; clientId: string; clientSecret: string };
+        // One subscription per offer: Azure allows 980 resource groups per subscription (the emulator too),
+        // and the default 4 offers x 4 regions x 80 hot instances are 1,280.
+        const newSubscription = async () => {
+          const pubRes = await emuControl.request({ method: 'POST', path: '/_emulator/publishers', headers: { 'content-type': 'application/json' }, body: '{}' });
+          return (await pubRes.body.json()) as { subscriptionId: string; tenantId: string; clientId: string; clientSecret: string };
+        };
         const zip = await zipDirectory(SAMPLE, { exclude: ['README.md', 'access-information.html'] });
         const offerIds = Array.from({ length: OFFERS }, (_, i) => `bench-${i}`);
         for (const id of offerIds) {
+          const publisher = await newSubscription();
           await must('PUT', `/api/v1/offers/${id}`, publisherToken, {
             alias: id,
             testDrive: { type: 'azure-resource-manager', durationHours: 1, regions: REGIONS.map((name) => ({ name, hot: HOT, cold: 0 })), accessInformation: '<p>{{siteUrl}} {{userName}} {{password}}</p>' },
@@ -342,6 +350,37 @@ describe('hot starts at load, service in its own process', () => {
           await open('power-bi', rate, n);
           await fill();
           await open('hot', rate, Math.min(n, total));
+        }
+
+        // Idle: many assigned sessions, nothing due. Service CPU and (PostgreSQL) database transactions per second.
+        if (IDLE_SECONDS > 0) {
+          await fill();
+          const n = Math.min(IDLE_SESSIONS, total);
+          let left = n;
+          await Promise.all(
+            Array.from({ length: 50 }, async () => {
+              while (left-- > 0) if (!(await send('hot'))) throw new Error('idle setup: a hot start failed');
+            }),
+          );
+          await new Promise((r) => setTimeout(r, 10_000)); // tags after the claims land, reconcile settles
+          const xacts = async (): Promise<number> => {
+            if (db !== 'postgres') return NaN;
+            const c = new PgClient({ connectionString: databaseUrl });
+            await c.connect();
+            const r = await c.query('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()');
+            await c.end();
+            return Number(r.rows[0].n);
+          };
+          const x0 = await xacts();
+          const cpu0 = cpuMs(servicePids(pid));
+          const t0 = Date.now();
+          await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+          const seconds = (Date.now() - t0) / 1000;
+          const cpu = cpuMs(servicePids(pid)) - cpu0;
+          const x1 = await xacts();
+          // pg_stat_database is updated when a backend reports (about every second): the two reads of this script are not counted.
+          const perSecond = db === 'postgres' ? ` ${((x1 - x0 - 2) / seconds).toFixed(1)} database transactions/s,` : '';
+          checks.push(`${db}: idle with ${n} assigned sessions for ${seconds.toFixed(0)} s:${perSecond} service CPU ${((100 * cpu) / (seconds * 1000)).toFixed(2)} % of a core (goal: under 2 %${db === 'postgres' ? ', under 10 queries/s' : ''})`);
         }
 
         // No instance claimed twice; every assigned instance belongs to one session.
