@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorDetail } from '../../src/common/api-error';
 import { durationHoursSchema } from '../../src/common/validation';
+import { jsonSchemaOf } from '../../src/common/openapi';
 import { accessInformationSchema, AZURE_DEPLOYMENT_REQUIRED, azureDeploymentOf, azureDeploymentSchema, CLIENT_SECRET_MAX_CHARS, descriptionSchema, knownRegionSchema, MAX_ACCESS_INFORMATION_CHARS, MAX_DESCRIPTION_CHARS, optionalTextsOf, validateTestDriveConfig } from '../../src/test-drives/config-schemas';
 import type { ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { hotBounds, HotSetting } from './pools/hot-policy';
@@ -104,12 +105,6 @@ const hotSettingSchema = z
     example: 2,
     anyOf: [jsonSchemaOf(count('hot')), jsonSchemaOf(hotForecastSchema)],
   });
-
-/** The OpenAPI 3.0 JSON schema of `schema` (for a field documented as a union of its own). */
-function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _s, ...out } = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as Record<string, unknown>;
-  return out;
-}
 
 const regionSchema = z
   .strictObject({

@@ -1,5 +1,5 @@
 import { ArmTemplateError, DeploymentScope, evaluateTemplateDeployment } from './index';
-import { SPEC_SCOPE } from './spec-scope';
+import { armErrorOf, SPEC_SCOPE } from './spec-scope';
 
 /** Functions of ARM's template function reference added after the first library (CIDR, lambdas, zones, providers...). */
 
@@ -11,15 +11,8 @@ async function ev(expr: unknown, extra: Record<string, unknown> = {}, s: Deploym
   return res.outputs.o.value;
 }
 
-async function evFails(expr: unknown): Promise<ArmTemplateError> {
-  let caught: unknown;
-  try {
-    await ev(expr);
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(ArmTemplateError);
-  return caught as ArmTemplateError;
+function evFails(expr: unknown): Promise<ArmTemplateError> {
+  return armErrorOf(() => ev(expr));
 }
 
 /** The cause of a DeploymentFailed error (outputs are evaluated at runtime). */

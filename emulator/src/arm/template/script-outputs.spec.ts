@@ -1,5 +1,5 @@
-import { ArmTemplateError, DeploymentScope, evaluateTemplateDeployment } from './index';
-import { SPEC_SCOPE } from './spec-scope';
+import { DeploymentScope, evaluateTemplateDeployment } from './index';
+import { armErrorOf, SPEC_SCOPE } from './spec-scope';
 
 /**
  * Deployment scripts' outputs (script-outputs.ts): the emulator does not run scripts, so what a
@@ -24,14 +24,7 @@ async function run(template: Record<string, unknown>) {
 }
 
 async function fails(template: Record<string, unknown>): Promise<{ code: string; message: string }> {
-  let caught: unknown;
-  try {
-    await run(template);
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(ArmTemplateError);
-  const e = caught as ArmTemplateError;
+  const e = await armErrorOf(() => run(template));
   return e.code === 'DeploymentFailed' ? e.details[0] : e;
 }
 

@@ -1,4 +1,4 @@
-import type { DeploymentScope } from './index';
+import { ArmTemplateError, type DeploymentScope } from './index';
 
 /** The deployment scope the template engine's unit specs evaluate in (resource group rg1 of sub-1, westus2). */
 export const SPEC_SCOPE: DeploymentScope = {
@@ -9,3 +9,15 @@ export const SPEC_SCOPE: DeploymentScope = {
   deploymentName: 'dep1',
   armEndpoint: 'https://localhost:8443',
 };
+
+/** Runs `fn`, expects it to throw an ArmTemplateError, and returns that error (for the specs). */
+export async function armErrorOf(fn: () => Promise<unknown>): Promise<ArmTemplateError> {
+  let caught: unknown;
+  try {
+    await fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(ArmTemplateError);
+  return caught as ArmTemplateError;
+}
