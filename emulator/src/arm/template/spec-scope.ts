@@ -18,6 +18,6 @@ export async function armErrorOf(fn: () => Promise<unknown>): Promise<ArmTemplat
   } catch (e) {
     caught = e;
   }
-  expect(caught).toBeInstanceOf(ArmTemplateError);
-  return caught as ArmTemplateError;
+  if (!(caught instanceof ArmTemplateError)) throw new Error(`expected an ArmTemplateError, got ${caught instanceof Error ? caught.message : String(caught)}`);
+  return caught;
 }
