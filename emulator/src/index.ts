@@ -26,7 +26,7 @@ import { listUsers, type CreateUserOptions, type UpdateUserOptions, type UserInf
 import { MailService, type MailFilter, type MailMessage } from './smtp';
 import { ReceiverService, RECEIVER_PREFIX, type ReceiverInfo, type ReceiverSettings, type ReceiverSnapshot, type ReceivedRequest } from './receivers';
 import { HttpInputError, parseRequest, type Ctx } from './http';
-import { evaluateTemplateDeployment, ArmTemplateError, type TemplateDeploymentRequest, type TemplateDeploymentResult } from './arm/template';
+import { evaluateTemplateDeployment, ArmTemplateError, parseJsonSource, type TemplateDeploymentRequest, type TemplateDeploymentResult } from './arm/template';
 import { fallbackEvaluate, isStubError } from './arm/fallbackEvaluator';
 
 export type { PublisherInfo, ClientInfo, CreateClientOptions, CreatePublisherOptions, FaultRule, ActiveFault };
@@ -198,7 +198,7 @@ export const FETCH_TIMEOUT_MS = 10_000;
 
 /**
  * Downloads a linked template or parameters file with global fetch (http or https; 10 s timeout;
- * a UTF-8 BOM is tolerated). Failures throw ArmTemplateError InvalidContentLink like ARM.
+ * a UTF-8 BOM and comments are tolerated, as in inline templates). Failures throw ArmTemplateError InvalidContentLink like ARM.
  * Note: fetch trusts NODE_EXTRA_CA_CERTS, not per-client tlsOptions.
  */
 export async function fetchTemplate(uri: string): Promise<unknown> {
@@ -215,7 +215,7 @@ export async function fetchTemplate(uri: string): Promise<unknown> {
   }
   const text = (await res.text()).replace(/^\uFEFF/, '');
   try {
-    return JSON.parse(text) as unknown;
+    return parseJsonSource(text, 'deployment');
   } catch (e) {
     throw new ArmTemplateError('InvalidContentLink', `Unable to parse deployment content from '${uri}': ${(e as Error).message}`);
   }

@@ -1,3 +1,4 @@
+import stripJsonComments from 'strip-json-comments';
 import { checkParameterValue, constraintsOf } from './parameter-constraints';
 import { ErrorDetail } from '../../../src/common/api-error';
 import { RecognisedParameter } from './package-revision.entity';
@@ -20,6 +21,16 @@ export const METADATA_TYPES: Readonly<Record<MetadataType, string>> = {
 /** Result of analysing main-template.json. */
 export type TemplateAnalysis = { ok: true; template: Record<string, unknown>; parameters: RecognisedParameter[] } | { ok: false; problems: ErrorDetail[] };
 
+/**
+ * The JSON text of a template file: UTF-8, a BOM removed, `//` and block comments blanked to spaces
+ * (ARM's template syntax allows comments, and real quickstarts carry them; positions are kept).
+ */
+export function templateJsonText(bytes: Buffer): string {
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return text.includes('/') ? stripJsonComments(text, { whitespace: true }) : text;
+}
+
 const paramTarget = (name: string) => `${MAIN_TEMPLATE}:parameters.${name}`;
 
 /**
@@ -39,8 +50,7 @@ export function analyseMainTemplate(bytes: Buffer): TemplateAnalysis {
   if (bytes.length > TEMPLATE_MAX_BYTES) {
     return fail({ code: 'TemplateTooLarge', target, message: `${MAIN_TEMPLATE} is ${bytes.length} bytes; ARM templates may be at most ${TEMPLATE_MAX_BYTES} bytes.` });
   }
-  let text = bytes.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const text = templateJsonText(bytes);
   const depth = jsonDepth(text);
   if (depth > TEMPLATE_MAX_DEPTH) {
     return fail({ code: 'TemplateTooDeep', target, message: `${MAIN_TEMPLATE} nests JSON more than ${TEMPLATE_MAX_DEPTH} levels deep.` });

@@ -1,4 +1,5 @@
 import type { PackageFile } from './package-zip';
+import { templateJsonText } from './template-parameters';
 
 const VM_TYPE = 'microsoft.compute/virtualmachines';
 
@@ -22,7 +23,7 @@ export function countVirtualMachines(files: readonly PackageFile[]): number {
   for (const f of files) {
     if (!f.path.toLowerCase().endsWith('.json')) continue;
     try {
-      walk(JSON.parse(f.data.toString('utf8').replace(/^\uFEFF/, '')), 0);
+      walk(JSON.parse(templateJsonText(f.data)), 0);
     } catch {
       /* not JSON: not a template */
     }
@@ -58,7 +59,7 @@ export function declaredResourceTypes(files: readonly PackageFile[]): string[] {
   for (const f of files) {
     if (!f.path.toLowerCase().endsWith('.json')) continue;
     try {
-      walk(JSON.parse(f.data.toString('utf8').replace(/^\uFEFF/, '')), null, 0);
+      walk(JSON.parse(templateJsonText(f.data)), null, 0);
     } catch {
       /* not JSON */
     }

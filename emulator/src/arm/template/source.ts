@@ -1,20 +1,36 @@
+import stripJsonComments from 'strip-json-comments';
 import { invalidTemplate } from './errors';
 
 /**
  * Turns a template or parameters document into a JSON value: accepts an already-parsed object,
  * a string or a Buffer/Uint8Array (UTF-8, optional BOM, CRLF fine). Throws ArmTemplateError
- * InvalidTemplate when the text is not JSON. ARM accepts BOM-prefixed files (many quickstarts have one).
+ * InvalidTemplate when the text is not JSON. ARM accepts BOM-prefixed files (many quickstarts have one)
+ * and `//` and block comments (template syntax reference, "Comments"; quickstarts carry them).
  */
 export function parseJsonSource(source: unknown, what = 'template'): unknown {
+  return parseJsonText(source, what).value;
+}
+
+/** parseJsonSource, with the text parsed (BOM removed, comments blanked to spaces so positions hold). */
+function parseJsonText(source: unknown, what: string): { value: unknown; text?: string } {
   let text: string | undefined;
   if (typeof source === 'string') text = source;
   else if (source instanceof Uint8Array) text = Buffer.from(source).toString('utf8');
   else if (source instanceof ArrayBuffer) text = Buffer.from(source).toString('utf8');
-  if (text === undefined) return source;
+  if (text === undefined) return { value: source };
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text), text };
   } catch (e) {
+    // The common case (no comments) parses above without the extra pass.
+    const blanked = stripJsonComments(text, { whitespace: true });
+    if (blanked !== text) {
+      try {
+        return { value: JSON.parse(blanked), text: blanked };
+      } catch {
+        /* report the error of the text as sent */
+      }
+    }
     const msg = e instanceof Error ? e.message : String(e);
     throw invalidTemplate(`Unable to parse the ${what} content: ${msg}`);
   }
@@ -115,14 +131,10 @@ export function asObject(value: unknown): Record<string, unknown> | undefined {
  * `resources` array — or the languageVersion 2.0 object form). Throws InvalidTemplate otherwise.
  */
 export function parseTemplate(source: unknown): Record<string, unknown> {
-  const parsed = parseJsonSource(source, 'template');
-  const obj = asObject(parsed);
+  const { value, text } = parseJsonText(source, 'template');
+  const obj = asObject(value);
   if (!obj) throw invalidTemplate('The template must be a JSON object.');
-  if (obj !== source) {
-    let text = typeof source === 'string' ? source : Buffer.from(source as Uint8Array).toString('utf8');
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    TEMPLATE_TEXT.set(obj, text);
-  }
+  if (obj !== source && text !== undefined) TEMPLATE_TEXT.set(obj, text);
   const resources = obj.resources;
   if (resources === undefined) throw invalidTemplate("Required property 'resources' not found in JSON. Path '', line 1, position 1.");
   if (!Array.isArray(resources) && !asObject(resources)) {
