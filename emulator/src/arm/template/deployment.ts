@@ -6,7 +6,7 @@ import { invalidContentLink, invalidTemplate, resourceNotFound, toArmError } fro
 import { deepEquals, FUNCTIONS, isListFunction, isPlainObject, kindOf, toArmString } from './functions';
 import { matchInstances, expandResources, ResourceInstance } from './resources';
 import { parseJsonSource, parseTemplate, sourcePosition } from './source';
-import { synthesizeIdentity, synthesizeListResult, synthesizeReadOnlyProperties } from './readonly-properties';
+import { privateEndpointNic, synthesizeIdentity, synthesizeListResult, synthesizeReadOnlyProperties } from './readonly-properties';
 import { parseResourceId, resourceGroupResourceId } from './resource-id';
 import { armUri } from './functions';
 import { fullWithOpenScriptOutputs, withOpenScriptOutputs } from './script-outputs';
@@ -288,7 +288,7 @@ export class TemplateRun implements ExpressionHost {
           const t = target.toLowerCase();
           const matches = target.startsWith('/')
             ? matchInstances(this.instances, target)
-            : this.instances.filter((i) => namesInstance(i, t));
+            : instancesNamed(this.instances, t);
           for (const owner of insts) {
             for (const m of matches) if (m !== owner) (implicit.get(owner) ?? implicit.set(owner, new Set()).get(owner)!).add(m);
           }
@@ -494,7 +494,7 @@ export class TemplateRun implements ExpressionHost {
     const t = target.toLowerCase();
     const local = isId
       ? matchInstances(this.instances, target)
-      : this.instances.filter((i) => namesInstance(i, t));
+      : instancesNamed(this.instances, t);
     if (local.length > 0) {
       const inst = local[0];
       await this.ensureDeployed(inst);
@@ -578,13 +578,13 @@ export class TemplateRun implements ExpressionHost {
   }
 
   /** ARM docs: list*(resourceNameOrId, apiVersion, functionValues?). */
-  async listAction(functionName: string, target: string): Promise<unknown> {
+  async listAction(functionName: string, target: string, apiVersion?: string): Promise<unknown> {
     const override = this.shared.listActionOverride?.(functionName, target, (id) => this.shared.registry.get(id.toLowerCase())?.resource ?? this.shared.existing.get(id.toLowerCase()));
     if (override !== undefined) return override;
     const implicit = await this.implicitAuthorizationRule(target);
-    if (implicit) return synthesizeListResult(functionName, implicit);
+    if (implicit) return synthesizeListResult(functionName, implicit, apiVersion);
     const r = await this.lookup(target);
-    return synthesizeListResult(functionName, r.resource);
+    return synthesizeListResult(functionName, r.resource, apiVersion);
   }
 
   /**
@@ -684,6 +684,12 @@ export class TemplateRun implements ExpressionHost {
     inst.full = fullView(resource);
     this.shared.registry.set(inst.id.toLowerCase(), { resource, full: inst.full });
     if (!isDeployment) this.shared.deployed.push(resource);
+    if (inst.type.toLowerCase() === 'microsoft.network/privateendpoints') {
+      // Azure creates the endpoint's network interface with it (readable through reference(), deleted with the group).
+      const nic = privateEndpointNic(resource);
+      this.shared.registry.set(nic.id.toLowerCase(), { resource: nic, full: fullView(nic) });
+      this.shared.deployed.push(nic);
+    }
   }
 
   /** Runs a Microsoft.Resources/deployments resource (inline template or templateLink). ARM docs: "Linked and nested templates". */
@@ -820,6 +826,17 @@ function namesInstance(i: ResourceInstance, t: string): boolean {
   if (i.name.toLowerCase() === t || i.symbolicName?.toLowerCase() === t || `${i.type}/${i.name}`.toLowerCase() === t) return true;
   const typed = typedName(t);
   return typed !== undefined && typed.type === i.type.toLowerCase() && typed.name === i.name.toLowerCase();
+}
+
+/**
+ * The instances `t` (lower case, not a resource id) names: by name, symbolic name or `type/name`; failing
+ * those, a child resource declared inside its parent's `resources` by its own (last) name segment, as ARM
+ * resolves reference('endpoint-x') of a CDN endpoint nested in its profile (quickstart 201-cdn-with-web-app).
+ */
+function instancesNamed(instances: ResourceInstance[], t: string): ResourceInstance[] {
+  const exact = instances.filter((i) => namesInstance(i, t));
+  if (exact.length || t.includes('/')) return exact;
+  return instances.filter((i) => i.parent !== undefined && i.name.toLowerCase().split('/').pop() === t);
 }
 
 /** The 'Full' reference() view: resource envelope plus properties. */

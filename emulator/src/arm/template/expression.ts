@@ -25,7 +25,8 @@ function syntaxError(expr: string, pos: number, what: string): Error {
 
 /**
  * Splits the body of an expression (without the outer brackets) into tokens: single-quoted
- * strings ('' escapes a quote), integers/decimals (optionally negative), identifiers and punctuation.
+ * strings ('' escapes a quote), integers/decimals (optionally negative), identifiers and punctuation;
+ * white space between tokens is skipped.
  * Throws ArmTemplateError InvalidTemplate on an unterminated string or unexpected character.
  */
 export function tokenize(src: string): Token[] {
@@ -34,7 +35,9 @@ export function tokenize(src: string): Token[] {
   const n = src.length;
   while (i < n) {
     const c = src[i];
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+    // Any Unicode white space, as .NET's char.IsWhiteSpace (a no-break space between arguments is
+    // accepted: quickstart 101-event-grid-subscription-and-storage has one).
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\n' || (c > '\x7f' && /\s/u.test(c))) {
       i++;
       continue;
     }

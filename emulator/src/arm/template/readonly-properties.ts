@@ -144,6 +144,11 @@ export function synthesizeReadOnlyProperties(
       p.AppId ??= armGuid([r.id, 'appId']);
       break;
     }
+    // Microsoft.OperationalInsights REST API: a Log Analytics workspace's id for agents (customerId).
+    case 'microsoft.operationalinsights/workspaces':
+      p.customerId ??= armGuid([r.id, 'customerId']);
+      p.retentionInDays ??= 30;
+      break;
     case 'microsoft.signalrservice/signalr':
     case 'microsoft.signalrservice/webpubsub':
       p.hostName ??= `${leaf.toLowerCase()}.${type.endsWith('webpubsub') ? 'webpubsub.azure.com' : 'service.signalr.net'}`;
@@ -169,6 +174,16 @@ export function synthesizeReadOnlyProperties(
       p.state ??= 'Ready';
       break;
     }
+    // Microsoft.Cdn classic endpoints: `<name>.azureedge.net`.
+    case 'microsoft.cdn/profiles/endpoints':
+      p.hostName ??= `${leaf.toLowerCase()}.azureedge.net`;
+      p.resourceState ??= 'Running';
+      break;
+    // Microsoft.Network privateEndpoints: the network interface Azure creates for the endpoint
+    // (privateEndpointNic() is that interface as a resource).
+    case 'microsoft.network/privateendpoints':
+      p.networkInterfaces ??= [{ id: privateEndpointNicId(r.id) }];
+      break;
     // Microsoft.Cdn profiles (Front Door Standard/Premium): the profile's Front Door id.
     case 'microsoft.cdn/profiles':
       p.frontDoorId ??= armGuid([r.id, 'frontDoorId']);
@@ -213,6 +228,51 @@ export function synthesizeReadOnlyProperties(
 }
 
 /** A deterministic SHA-1-style certificate thumbprint (40 upper-case hex) for a resource id. Emulator rule. */
+/** Id of the network interface Azure creates with a private endpoint: `<endpoint>.nic.<guid>`, same resource group. */
+export function privateEndpointNicId(endpointId: string): string {
+  const at = endpointId.toLowerCase().lastIndexOf('/providers/microsoft.network/privateendpoints/');
+  const name = endpointId.split('/').pop() ?? 'endpoint';
+  return `${endpointId.slice(0, at)}/providers/Microsoft.Network/networkInterfaces/${name}.nic.${armGuid([endpointId.toLowerCase(), 'nic'])}`;
+}
+
+/**
+ * The network interface Azure creates for a private endpoint (Microsoft.Network REST API,
+ * privateEndpoints: "networkInterfaces"): one IP configuration per group id of its private link
+ * connections, with a private address and the service's FQDNs (privateLinkConnectionProperties).
+ */
+export function privateEndpointNic(endpoint: EvaluatedResource): EvaluatedResource {
+  const id = privateEndpointNicId(endpoint.id);
+  const connections = [...(Array.isArray(endpoint.properties.privateLinkServiceConnections) ? endpoint.properties.privateLinkServiceConnections : []), ...(Array.isArray(endpoint.properties.manualPrivateLinkServiceConnections) ? endpoint.properties.manualPrivateLinkServiceConnections : [])];
+  const groups = connections.flatMap((c) => {
+    const props = obj(obj(c).properties);
+    const target = String(props.privateLinkServiceId ?? '').split('/').pop() ?? '';
+    return (Array.isArray(props.groupIds) ? props.groupIds : ['default']).map((g) => ({ group: String(g), target }));
+  });
+  const subnet = obj(endpoint.properties.subnet);
+  const ipConfigurations = (groups.length ? groups : [{ group: 'default', target: '' }]).map((g, i) => ({
+    name: `privateEndpointIpConfig.${armGuid([id, String(i)])}`,
+    id: `${id}/ipConfigurations/privateEndpointIpConfig.${armGuid([id, String(i)])}`,
+    properties: {
+      provisioningState: 'Succeeded',
+      privateIPAddress: privateIpFor(id, i),
+      privateIPAllocationMethod: 'Dynamic',
+      ...(subnet.id ? { subnet: { id: subnet.id } } : {}),
+      primary: i === 0,
+      privateIPAddressVersion: 'IPv4',
+      privateLinkConnectionProperties: { groupId: g.group, requiredMemberName: g.group, fqdns: g.target ? [`${g.target}.${g.group}.core.windows.net`] : [] },
+    },
+  }));
+  return {
+    id,
+    type: 'Microsoft.Network/networkInterfaces',
+    name: id.split('/').pop()!,
+    ...(endpoint.location ? { location: endpoint.location } : {}),
+    properties: { provisioningState: 'Succeeded', ipConfigurations, privateEndpoint: { id: endpoint.id }, nicType: 'Standard' },
+    resourceGroupName: endpoint.resourceGroupName,
+    subscriptionId: endpoint.subscriptionId,
+  };
+}
+
 function thumbprintFor(id: string): string {
   return seedBytes(`thumbprint:${id.toLowerCase()}`, 20).toString('hex').toUpperCase();
 }
@@ -234,11 +294,13 @@ function key(seed: string): string {
 
 /**
  * Result of a list*() action on a resource (ARM docs: "list* functions"). Storage accounts:
- * listKeys -> {keys:[{keyName,value,permissions:'FULL'}]}, listAccountSas/listServiceSas -> a SAS
- * token. Other types get a generic {primaryKey, secondaryKey, ...connection strings} shape.
+ * listKeys -> {keys:[{keyName,value,permissions:'FULL'}]} (API versions before 2016-01-01:
+ * {key1, key2}, Microsoft.Storage 2015-06-15 and 2015-05-01-preview StorageAccountKeys),
+ * listAccountSas/listServiceSas -> a SAS token. Log Analytics workspaces: {primarySharedKey,
+ * secondarySharedKey}. Other types get a generic {primaryKey, secondaryKey, ...connection strings} shape.
  * Values are deterministic per resource id.
  */
-export function synthesizeListResult(functionName: string, r: Pick<EvaluatedResource, 'id' | 'type' | 'name'>): unknown {
+export function synthesizeListResult(functionName: string, r: Pick<EvaluatedResource, 'id' | 'type' | 'name'>, apiVersion?: string): unknown {
   const fn = functionName.toLowerCase();
   const type = r.type.toLowerCase();
   const leaf = r.name.split('/').pop() ?? r.name;
@@ -247,6 +309,7 @@ export function synthesizeListResult(functionName: string, r: Pick<EvaluatedReso
   if (type === 'microsoft.storage/storageaccounts') {
     if (fn === 'listaccountsas') return { accountSasToken: `sv=2022-11-02&ss=b&srt=sco&sp=rl&se=2099-01-01T00:00:00Z&sig=${encodeURIComponent(k1.slice(0, 43))}` };
     if (fn === 'listservicesas') return { serviceSasToken: `sv=2022-11-02&sr=c&sp=r&se=2099-01-01T00:00:00Z&sig=${encodeURIComponent(k1.slice(0, 43))}` };
+    if (apiVersion && apiVersion < '2016-01-01') return { key1: k1, key2: k2 };
     return {
       keys: [
         { creationTime: '2024-01-01T00:00:00.0000000Z', keyName: 'key1', value: k1, permissions: 'FULL' },
@@ -254,6 +317,7 @@ export function synthesizeListResult(functionName: string, r: Pick<EvaluatedReso
       ],
     };
   }
+  if (type === 'microsoft.operationalinsights/workspaces') return { primarySharedKey: k1, secondarySharedKey: k2 };
   if (type === 'microsoft.documentdb/databaseaccounts') {
     return { primaryMasterKey: k1, secondaryMasterKey: k2, primaryReadonlyMasterKey: key(`${r.id}:ro1`), secondaryReadonlyMasterKey: key(`${r.id}:ro2`) };
   }
