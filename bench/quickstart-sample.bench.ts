@@ -29,6 +29,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { start, armClients } from '../test/emulator/helpers';
+import stripJsonComments from 'strip-json-comments';
 
 jest.setTimeout(1_800_000);
 
@@ -59,7 +60,8 @@ function findTemplates(root: string): TemplateCase[] {
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-const readJson = (f: string): any => JSON.parse(fs.readFileSync(f, 'utf8').replace(/^\uFEFF/, ''));
+/** A JSON file as ARM reads it: a BOM and `//` or block comments allowed. */
+const readJson = (f: string): any => JSON.parse(stripJsonComments(fs.readFileSync(f, 'utf8').replace(/^\uFEFF/, '')));
 
 /** Placeholder values of the quickstart CI we can generate; any other GEN-* names a prerequisite. */
 function fill(value: unknown, unfilled: string[], param: string): unknown {
@@ -178,6 +180,16 @@ describe('quickstart sample against the emulator', () => {
           // parameters its template does not declare (stale upstream files; ARM: InvalidTemplate).
           const staleParametersFile =
             /in the parameters file are not valid; they are not present in the original template|The provided value for the template parameter '[^']+' .* is not valid|Template parameter JToken type is not valid/.test(message);
+          // The template's own defect, checked here independently of the emulator: it reads a variable or
+          // parameter it never declares (ARM: InvalidTemplate "The template variable 'x' is not found").
+          const undeclared = /The template (variable|parameter) '([^']+)' is not found/.exec(message);
+          const declaredHere = (kind: string, name: string) =>
+            Object.keys((kind === 'variable' ? template.variables : template.parameters) ?? {}).some((k) => k.toLowerCase() === name.toLowerCase());
+          if (code === 'InvalidTemplate' && undeclared && !declaredHere(undeclared[1], undeclared[2])) {
+            results.push({ c, o: { bucket: 'refused', code, message, why: `the template reads ${undeclared[1]} '${undeclared[2]}' it does not declare` } });
+            await rm.resourceGroups.beginDeleteAndWait(rg, { updateIntervalInMs: 50 }).catch(() => undefined);
+            continue;
+          }
           const inputsIncomplete = missing.length > 0 || unfilled.length > 0 || staleParametersFile;
           o = inputsIncomplete && (INPUT_REFUSALS.has(code) || INPUT_REFUSALS.has(err.code ?? ''))
             ? { bucket: 'refused', code, message, why: [...missing.map((m) => `no value for ${m}`), ...unfilled].join('; ') }
