@@ -164,9 +164,9 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
    * One pass: drive every provisioning / ending Dynamics 365 session one run, re-check published
    * offers whose health is older than DYNAMICS_HEALTH_INTERVAL_SECONDS, and sweep leftovers.
    */
-  async reconcile(now: number): Promise<void> {
+  async reconcile(now: number): Promise<number | undefined> {
     const offers = (await this.offers.list()).filter((o) => o.type === DYNAMICS_TEST_DRIVE_TYPE);
-    if (!offers.length) return;
+    if (!offers.length) return undefined;
     const byId = new Map(offers.map((o) => [o.id, o]));
     const work = (await this.sessions.listByStates(['provisioning', 'ending'])).filter((s) => s.type === DYNAMICS_TEST_DRIVE_TYPE && byId.has(s.offerId) && !this.runner.isRunning(s.id));
     for (let i = 0; i < work.length; i += PARALLEL_SESSIONS) {
@@ -176,6 +176,14 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
       await this.recheck(offer, now);
       await this.sweep(offer, now);
     }
+    // Issue 14: due again now while sessions are driven here, else at the next health check or sweep.
+    if (work.length) return now;
+    let next = Number.POSITIVE_INFINITY;
+    for (const offer of offers) {
+      if (offer.state === 'published') next = Math.min(next, (offer.health?.checkedAt ? Date.parse(offer.health.checkedAt) : now) + this.settings.healthIntervalSeconds * 1000);
+      if (offer.clientSecretVersion) next = Math.min(next, this.nextSweepAt.get(offer.id) ?? now);
+    }
+    return Number.isFinite(next) ? next : undefined;
   }
 
   /**

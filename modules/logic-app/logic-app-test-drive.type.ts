@@ -157,10 +157,9 @@ export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApp
   }
 
   /** One pass: drive every provisioning / ending Logic app session one run (not those already running here). */
-  async reconcile(_now: number): Promise<void> {
-    void _now;
+  async reconcile(now: number): Promise<number | undefined> {
     const offers = (await this.offers.list()).filter((o) => o.type === LOGIC_APP_TEST_DRIVE_TYPE);
-    if (!offers.length) return;
+    if (!offers.length) return undefined;
     const byId = new Map(offers.map((o) => [o.id, o]));
     const work = (await this.sessions.listByStates(['provisioning', 'ending'])).filter((s) => s.type === LOGIC_APP_TEST_DRIVE_TYPE && !this.runner.isRunning(s.id));
     for (const s of work) {
@@ -170,6 +169,8 @@ export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApp
     for (let i = 0; i < driven.length; i += PARALLEL_SESSIONS) {
       await Promise.all(driven.slice(i, i + PARALLEL_SESSIONS).map((s) => this.drive(byId.get(s.offerId)!, s.id)));
     }
+    // Issue 14: due again now while sessions are driven here; otherwise only a change brings work.
+    return driven.length ? now : undefined;
   }
 
   /**

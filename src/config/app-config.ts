@@ -103,6 +103,12 @@ const EnvSchema = z.object({
     .int('RECONCILE_INTERVAL_MS must be a whole number of milliseconds')
     .min(0, 'RECONCILE_INTERVAL_MS must be >= 0 (0 disables the background loop; tests drive it)')
     .default(defaults.reconcileIntervalMs),
+  RECONCILE_BACKSTOP_MS: z.coerce
+    .number({ message: 'RECONCILE_BACKSTOP_MS must be a number of milliseconds' })
+    .int('RECONCILE_BACKSTOP_MS must be a whole number of milliseconds')
+    .min(1, 'RECONCILE_BACKSTOP_MS must be >= 1')
+    .max(3_600_000, 'RECONCILE_BACKSTOP_MS must be <= 3600000 (one hour)')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Real Azure: set these. When KEY_VAULT_URL is unset the embedded emulator is used. */
   AZURE_AUTHORITY_HOST: httpsUrl('AZURE_AUTHORITY_HOST').default(defaults.azure.authorityHost),
@@ -222,6 +228,11 @@ export interface AppConfig {
   testDriveHourSeconds: number;
   /** Period of the background reconcile loop in ms; 0 = off (tests call reconcile themselves). */
   reconcileIntervalMs: number;
+  /**
+   * The longest a reconcile task (and the lead delivery loop) waits with nothing changed and nothing due
+   * (ms, wall clock; RECONCILE_BACKSTOP_MS, default backstopMsFor(reconcileIntervalMs)).
+   */
+  reconcileBackstopMs: number;
   logLevel: Env['LOG_LEVEL'];
   /** 'emulator' = start the bundled emulator and Azurite (embedded default); 'azure' = real endpoints. */
   azureMode: 'emulator' | 'azure' | 'shared-emulator';
@@ -286,6 +297,15 @@ export interface AppConfig {
 export const DEFAULT_AUTH_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 
 /**
+ * Default RECONCILE_BACKSTOP_MS: the longest a scheduled task waits when nothing changed and nothing is
+ * due (ms, wall clock): 10 ticks, at most 30 s (10 s with the default 1 s tick), at least one tick.
+ * Catches writes the change check does not see (issue 14).
+ */
+export function backstopMsFor(reconcileIntervalMs: number): number {
+  return Math.max(reconcileIntervalMs, Math.min(30_000, 10 * reconcileIntervalMs));
+}
+
+/**
  * Validates an environment (default: process.env) into an AppConfig.
  * @throws ConfigError naming every bad variable and its rule.
  */
@@ -343,6 +363,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     azuriteTablePort: e.AZURITE_TABLE_PORT,
     testDriveHourSeconds: e.TESTDRIVE_HOUR_SECONDS,
     reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
+    reconcileBackstopMs: e.RECONCILE_BACKSTOP_MS ?? backstopMsFor(e.RECONCILE_INTERVAL_MS),
     logLevel: e.LOG_LEVEL,
     azureMode,
     azure: {

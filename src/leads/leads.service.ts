@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import { freshOutbox } from '../persistence/outbox';
 import { SingleFlight } from '../common/single-flight';
@@ -54,6 +55,8 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
   private timer: NodeJS.Timeout | undefined;
   private readonly delivery = new SingleFlight(() => this.pass());
   private soon: NodeJS.Timeout | undefined;
+  /** When the interval loop runs its next pass by itself (performance.now()). */
+  private nextPassAt = 0;
   private readonly secretCache = new Map<string, string>();
 
   constructor(
@@ -70,7 +73,12 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
   onApplicationBootstrap(): void {
     const ms = this.config.reconcileIntervalMs;
     if (ms > 0) {
-      this.timer = setInterval(() => void this.deliverDue().catch((err: Error) => this.logger.warn(`lead delivery pass failed: ${err.message}`)), ms);
+      // Issue 14: a tick runs a pass only when one is due (a full batch left more, or the backstop came);
+      // a start in this replica asks for one at once (deliverSoon), retries wait at most the backstop.
+      this.timer = setInterval(() => {
+        if (performance.now() < this.nextPassAt) return;
+        void this.deliverDue().catch((err: Error) => this.logger.warn(`lead delivery pass failed: ${err.message}`));
+      }, ms);
       this.timer.unref?.();
     }
   }
@@ -177,9 +185,11 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
 
   private async pass(): Promise<number> {
     const now = this.clock.now();
+    this.nextPassAt = performance.now() + this.config.reconcileBackstopMs;
     const offers = await this.offersWithDestination();
     if (!offers.size) return 0;
     const claimed = await this.repo.claimDue([...offers.keys()], this.owner, now, LEAD_CLAIM_MS, BATCH);
+    if (claimed.length >= BATCH) this.nextPassAt = 0; // more are waiting: the next tick goes on
     let delivered = 0;
     for (let i = 0; i < claimed.length; i += PARALLEL) {
       const results = await Promise.all(claimed.slice(i, i + PARALLEL).map((lead) => this.deliverOne(offers.get(lead.offerId)!, lead, now)));

@@ -12,6 +12,7 @@ import { MetricsCollector } from '../metrics/metrics.collector';
 import { EscalationService } from '../escalation/escalation.service';
 import { QueueService } from '../sessions/queue.service';
 import { CallbacksService } from '../callbacks/callbacks.service';
+import { ChangeWatch } from './change-watch';
 
 /** How often (service clock, ms) the leader evaluates escalation conditions: every 15 s. */
 export const ESCALATION_INTERVAL_MS = 15_000;
@@ -46,8 +47,16 @@ interface Run {
  *   whose previous reconcile is still running is skipped this tick; past its budget (typeBudgetMs)
  *   that is logged once per run. Nothing waits for a slow type: not expiry, not the other types.
  *
- * The tick itself awaits only the leadership check, so it never waits on Azure. tests call
- * reconcileOnce() directly with an injected clock: one full pass that awaits everything.
+ * Issue 14, a pass costs its due work, not the fleet: each task above (expiry, each type, the queue, the
+ * leader's bookkeeping) runs on a tick only when sessions or offers changed since its last run
+ * (ChangeWatch: one indexed statement per tick, any replica's writes), when its own due time came
+ * (the next session expiry, a type's answer from reconcile(): an instance to poll, a periodic check),
+ * or after RECONCILE_BACKSTOP_MS at the latest. With nothing changed and nothing due a tick costs the
+ * leadership check and that one statement.
+ *
+ * The tick itself awaits only the leadership check and the change check, so it never waits on Azure.
+ * Tests call reconcileOnce() directly with an injected clock: one full pass of every task that awaits
+ * everything.
  */
 @Injectable()
 export class ReconcileService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -68,6 +77,20 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   private leadershipFailures = 0;
   /** Budget of a type's scheduled reconcile, ms (typeBudgetMs of RECONCILE_INTERVAL_MS). */
   readonly budgetMs: number;
+  /**
+   * RECONCILE_BACKSTOP_MS: the longest a task waits with nothing changed and nothing due (wall clock: a
+   * test's stopped clock does not stop it).
+   */
+  readonly backstopMs: number;
+  /** Bumped on every tick that saw sessions or offers change (ChangeWatch). */
+  private changeSeq = 0;
+  /**
+   * Per task: the changeSeq its last run began at, when it is due again by its own account (service
+   * clock), and its backstop (performance.now()).
+   */
+  private readonly gates = new Map<string, { seq: number; dueAt: number; backstopAt: number }>();
+  /** Whether this replica led on the previous tick (a new leader starts with every task due). */
+  private leading = false;
 
   constructor(
     private readonly sessions: SessionsService,
@@ -81,8 +104,28 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     private readonly escalation: EscalationService,
     private readonly queue: QueueService,
     private readonly callbacks: CallbacksService,
+    private readonly changes: ChangeWatch,
   ) {
     this.budgetMs = typeBudgetMs(config.reconcileIntervalMs);
+    this.backstopMs = config.reconcileBackstopMs;
+  }
+
+  /** Whether `task` should run on this tick: something changed since its last run, or it is due. */
+  private isDue(task: string, now: number): boolean {
+    const g = this.gates.get(task);
+    return !g || g.seq !== this.changeSeq || now >= g.dueAt || performance.now() >= g.backstopAt;
+  }
+
+  /**
+   * Records a run of `task` that began at change `seq`: due again at `next` (epoch ms, service clock) or
+   * after the backstop, whichever is first. A failed run (`failed`) is due again on the next tick.
+   */
+  private ran(task: string, seq: number, next?: number | void, failed = false): void {
+    if (failed) {
+      this.gates.delete(task);
+      return;
+    }
+    this.gates.set(task, { seq, dueAt: typeof next === 'number' ? next : Number.POSITIVE_INFINITY, backstopAt: performance.now() + this.backstopMs });
   }
 
   onApplicationBootstrap(): void {
@@ -137,15 +180,30 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     }
     if (this.leadershipFailures > 0) this.logger.log(`leadership check works again after ${this.leadershipFailures} failed ticks`);
     this.leadershipFailures = 0;
-    if (!leader || this.stopped) return;
+    if (!leader || this.stopped) {
+      this.leading = false;
+      return;
+    }
+    if (!this.leading) {
+      // A new leader knows nothing of what is due: every task runs on its first tick.
+      this.leading = true;
+      this.gates.clear();
+      this.changes.reset();
+    }
+    try {
+      if (await this.changes.changed()) this.changeSeq++;
+    } catch (err) {
+      this.changeSeq++; // unknown: treat as changed
+      this.logger.debug(`change check failed: ${(err as Error).message}`);
+    }
     const now = this.clock.now();
-    this.startExpiry(now);
-    if (!this.leaderRun) this.leaderRun = this.runLeaderTasks(now).finally(() => (this.leaderRun = null));
-    if (!this.queueRun) this.queueRun = this.serveQueue(now).finally(() => (this.queueRun = null));
+    if (this.isDue('expiry', now)) this.startExpiry(now);
+    if (!this.leaderRun && (this.isDue('leader', now) || now >= this.nextEscalationAt)) this.leaderRun = this.runLeaderTasks(now).finally(() => (this.leaderRun = null));
+    if (!this.queueRun && this.isDue('queue', now)) this.queueRun = this.serveQueue(now).finally(() => (this.queueRun = null));
     for (const type of this.registry.all()) {
       const running = this.typeRuns.get(type.type);
       if (!running) {
-        void this.runType(type, now);
+        if (this.isDue(`type:${type.type}`, now)) void this.runType(type, now);
         continue;
       }
       const elapsed = performance.now() - running.startedAt;
@@ -193,8 +251,13 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
    * ESCALATION_INTERVAL_MS, and send due alert notifications. Errors are logged and counted.
    */
   private async runLeaderTasks(now: number): Promise<void> {
+    const seq = this.changeSeq;
+    let failed = false;
     const guard = (task: string, body: () => Promise<unknown>) =>
-      this.metrics.timePass(task, body).catch((err: Error) => this.logger.warn(`${task} pass failed: ${err.message}`));
+      this.metrics.timePass(task, body).catch((err: Error) => {
+        failed = true;
+        this.logger.warn(`${task} pass failed: ${err.message}`);
+      });
     await guard('metrics', () => this.collector.observeSessions(now));
     if (now >= this.nextEscalationAt) {
       this.nextEscalationAt = now + ESCALATION_INTERVAL_MS;
@@ -205,11 +268,18 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
       await this.callbacks.collect(now);
       await this.callbacks.deliverDue();
     });
+    this.ran('leader', seq, this.nextEscalationAt, failed);
   }
 
   /** Serves the start queue (issue 12): never overlapping itself; errors logged and counted. */
   private async serveQueue(now: number): Promise<void> {
-    await this.metrics.timePass('queue', () => this.queue.serve(now)).catch((err: Error) => this.logger.warn(`queue pass failed: ${err.message}`));
+    const seq = this.changeSeq;
+    let failed = false;
+    await this.metrics.timePass('queue', () => this.queue.serve(now)).catch((err: Error) => {
+      failed = true;
+      this.logger.warn(`queue pass failed: ${err.message}`);
+    });
+    this.ran('queue', seq, undefined, failed);
   }
 
   private startExpiry(now: number): void {
@@ -224,9 +294,14 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private async expire(now: number): Promise<void> {
+    const seq = this.changeSeq;
     try {
       await this.metrics.timePass('expiry', () => this.sessions.expireDue(now));
+      // Due again at the next expiry of a ready session (one indexed MIN); a session that becomes ready
+      // later is a change, which runs expiry on the next tick anyway.
+      this.ran('expiry', seq, (await this.sessions.nextExpiryAt()) ?? undefined);
     } catch (err) {
+      this.ran('expiry', seq, undefined, true);
       this.logger.error(`expiry pass failed: ${(err as Error).stack}`);
     }
   }
@@ -234,10 +309,16 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   /** Runs `type.reconcile(now)`, registered as that type's run in flight; never rejects. */
   private runType(type: TestDriveType, now: number): Promise<void> {
     const startedAt = performance.now();
+    const seq = this.changeSeq;
     const promise = (async () => {
       try {
-        await this.metrics.timePass(type.type, () => type.reconcile(now));
+        let next: number | undefined | void;
+        await this.metrics.timePass(type.type, async () => {
+          next = await type.reconcile(now);
+        });
+        this.ran(`type:${type.type}`, seq, next);
       } catch (err) {
+        this.ran(`type:${type.type}`, seq, undefined, true);
         this.logger.error(`reconcile of ${type.type} failed: ${(err as Error).stack}`);
       }
     })().finally(() => {

@@ -5,7 +5,9 @@ import { MetricsHttpModule } from '../metrics/metrics-http.module';
 import { CallbacksModule } from '../callbacks/callbacks.module';
 import { LeaseService } from './lease.service';
 import { ReconcileService } from './reconcile.service';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { ChangeMarkInterceptor, ChangeWatch } from './change-watch';
 
 /** The reconcile loop and the lease that keeps it to one replica. */
-@Module({ imports: [SessionsModule, EscalationModule, MetricsHttpModule, CallbacksModule], providers: [LeaseService, ReconcileService], exports: [ReconcileService, LeaseService] })
+@Module({ imports: [SessionsModule, EscalationModule, MetricsHttpModule, CallbacksModule], providers: [LeaseService, ReconcileService, ChangeWatch, { provide: APP_INTERCEPTOR, useClass: ChangeMarkInterceptor }], exports: [ReconcileService, LeaseService] })
 export class SchedulingModule {}

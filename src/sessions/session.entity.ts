@@ -25,6 +25,7 @@ export interface Customer {
 @Index('UQ_session_slot', ['offerId', 'slot'], { unique: true })
 @Index('IX_session_state_expires', ['state', 'expiresAt'])
 @Index('IX_session_offer_requested', ['offerId', 'requestedAt'])
+@Index('IX_session_updated', ['updatedAt'])
 export class SessionEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;

@@ -135,6 +135,12 @@ export class SessionsRepository {
     return this.repo.find({ where: { state: 'ready', expiresAt: LessThanOrEqual(now) }, order: { expiresAt: 'ASC' }, take: limit });
   }
 
+  /** The earliest `expiresAt` of a ready session (epoch ms), or null when none is ready. Index IX_session_state_expires. */
+  async nextExpiryAt(): Promise<number | null> {
+    const r = await this.repo.createQueryBuilder('s').select('MIN(s.expiresAt)', 'at').where("s.state = 'ready'").getRawOne<{ at: string | number | null }>();
+    return r?.at === null || r?.at === undefined ? null : Number(r.at);
+  }
+
   listByOffer(offerId: string, states?: SessionState[]): Promise<SessionEntity[]> {
     return this.repo.find({ where: { offerId, ...(states ? { state: In(states) } : {}) }, order: { requestedAt: 'DESC' }, take: 500 });
   }

@@ -367,6 +367,11 @@ export class SessionsService {
     return n;
   }
 
+  /** The earliest expiry of a ready session (epoch ms, service clock), or null: when expireDue() is next due. */
+  nextExpiryAt(): Promise<number | null> {
+    return this.sessions.nextExpiryAt();
+  }
+
   private async teardown(s: SessionEntity): Promise<void> {
     try {
       await this.registry.get(s.type).endSession(s);

@@ -153,8 +153,14 @@ export interface TestDriveType {
    * One pass of the type's level-triggered reconcile loop: read desired and actual state and converge
    * (deploy hot instances, follow deployments, delete what is no longer needed, finish ending
    * sessions). Idempotent and safe to run after a crash. `now` is epoch ms from the injected clock.
+   *
+   * Returns when the next pass is due although nothing changes (epoch ms, service clock): `now` while
+   * work is in flight (a session being provisioned, an instance to step), a later time for a periodic
+   * check or a retry pause. `undefined`: nothing is due; the scheduled loop runs the type again when
+   * sessions or offers change, and at the latest after its backstop (ReconcileService, issue 14: a pass
+   * costs its due work, not the fleet). reconcileOnce() (tests) ignores it and always runs every type.
    */
-  reconcile(now: number): Promise<void>;
+  reconcile(now: number): Promise<number | undefined | void>;
 
   /** Capacity rows of one offer for GET /capacity. */
   capacity(offer: OfferEntity): Promise<CapacityRow[]>;

@@ -62,7 +62,8 @@ describeWithPostgres('reconcile leadership across replicas (PostgreSQL advisory 
   });
 
   it('the other replica never starts a pass while the leader\'s pass is slow; killing the leader\'s lock connection hands over within about one tick', async () => {
-    const env = { RECONCILE_INTERVAL_MS: String(INTERVAL_MS) };
+    // Every task due on every tick (RECONCILE_BACKSTOP_MS = one tick): this test is about leadership, not due work.
+    const env = { RECONCILE_INTERVAL_MS: String(INTERVAL_MS), RECONCILE_BACKSTOP_MS: String(INTERVAL_MS) };
     const start = Date.now();
     a = await startService(azure, { databaseUrl: db.url, env, clock: new ManualClock(start) });
     await waitFor('replica A to lead', () => a!.app.get(LeaseService).isLeader);

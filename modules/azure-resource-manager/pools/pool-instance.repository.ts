@@ -230,6 +230,19 @@ export class PoolInstanceRepository {
   }
 
   /**
+   * When the next listDue() has work (epoch ms): the earliest `nextActionAt` of an instance in a state
+   * with a step of its own (0 when one has no pause), or null when there is none. One indexed MIN.
+   */
+  async nextStepAt(): Promise<number | null> {
+    const r = await this.repo
+      .createQueryBuilder('i')
+      .select('MIN(COALESCE(i.nextActionAt, 0))', 'at')
+      .where('i.state IN (:...states)', { states: STEP_STATES })
+      .getRawOne<{ at: string | number | null }>();
+    return r?.at === null || r?.at === undefined ? null : Number(r.at);
+  }
+
+  /**
    * Assigned instances whose session is over (ending, ended, failed) or gone: the backstop of the
    * session's own teardown (endSession sends the instance to deletion). One set-based query.
    */
@@ -317,6 +330,15 @@ export class PoolInstanceRepository {
   }
 
   /** Pool health of offer/region (created on first use). */
+  /**
+   * Health rows of every region of an offer (one query; issue 14: GET /capacity and escalation read an
+   * offer's regions together). A region without a row is healthy (no failures, no backoff).
+   */
+  async regionStates(offerId: string): Promise<Map<string, PoolRegionEntity>> {
+    const rows = await this.regions.findBy({ offerId });
+    return new Map(rows.map((r) => [r.region, r]));
+  }
+
   async regionState(offerId: string, region: string): Promise<PoolRegionEntity> {
     const found = await this.regions.findOneBy({ offerId, region });
     if (found) return found;
