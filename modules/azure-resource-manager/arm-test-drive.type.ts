@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ApiError, ErrorDetail } from '../../src/common/api-error';
 import { Clock } from '../../src/common/clock';
@@ -34,6 +35,16 @@ const PARALLEL_STEPS = 16;
 const ABANDONED_START_MS = 10_000;
 /** A resource group not yet tagged with its session this long after the claim is tagged by reconcile. */
 const TAG_RETRY_AFTER_MS = 5_000;
+/**
+ * Following an instance a customer waits for (cold or warm start, issue 14): the shortest and longest
+ * pause between two polls (ms, wall clock), and how long this process follows it before leaving it to
+ * the reconcile loop. A poll every 2 s at most keeps far inside ARM's read budget per subscription.
+ */
+const FOLLOW_MIN_PAUSE_MS = 25;
+const FOLLOW_MAX_PAUSE_MS = 2_000;
+const FOLLOW_MAX_MS = 30 * 60_000;
+/** Instance states a waiting customer's instance passes through before its session is ready. */
+const FOLLOWED_STATES: ReadonlySet<string> = new Set(['pending', 'deploying', 'starting']);
 /** How often (clock time) the orphan sweep lists every ARM offer's resource groups. */
 export const ORPHAN_SWEEP_INTERVAL_MS = 5 * 60_000;
 /** How often a pass also looks for assigned instances whose session is over (the backstop of endSession; issue 14). */
@@ -113,6 +124,10 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   private nextAssignedSweepAt = 0;
   /** Orphaned groups ("subscription/name", lower case) -> when a sweep first saw them orphaned. */
   private readonly orphansSeen = new Map<string, number>();
+  /** Last wall-clock time from claim to ready of a followed instance, per "offerId|region|kind" (ms). */
+  private readonly followedMs = new Map<string, number>();
+  /** Set at shutdown: followers stop (the reconcile loop of the next leader carries on). */
+  private closing = false;
 
   constructor(
     private readonly registry: TestDriveTypeRegistry,
@@ -162,6 +177,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     await Promise.allSettled([...this.inflight]);
     await this.health.close();
   }
@@ -229,7 +245,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       const inst = await this.claimWarm(offer, region.name, session, commit, now);
       if (inst) {
         const claimed = await this.pool.findById(inst.id);
-        if (claimed) this.background(this.driver.step(offer, claimed).then(() => this.tagAfterClaim(offer, inst.id)));
+        if (claimed) this.background(this.follow(offer, claimed).then(() => this.tagAfterClaim(offer, inst.id)));
         return;
       }
     }
@@ -240,7 +256,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         if (region.cold <= 0) continue;
         const inst = await this.reserveCold(offer, region.name, region.cold, revisionId, subscriptionId, session, commit, now);
         if (inst) {
-          this.background(this.driver.step(offer, inst));
+          this.background(this.follow(offer, inst));
           return;
         }
       }
@@ -250,6 +266,37 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       'NoCapacity',
       `No test drive instance is available for offer '${offer.id}'${request.region ? ` (requested region ${request.region})` : ''}: every hot instance is taken and the cold limit is reached. Try again later.`,
     );
+  }
+
+  /**
+   * Steps an instance a customer waits for (a cold deployment, a warm instance starting) in this process
+   * until its session is ready, instead of waiting for reconcile ticks (issue 14: ready within tens of ms
+   * of the deployment's end). Pauses halve the time left to the last such instance's claim-to-ready time
+   * of the offer, region and kind, and grow by half once past it (FOLLOW_MIN_PAUSE_MS..FOLLOW_MAX_PAUSE_MS).
+   * Stops at a retry pause of the driver (a failed call), after FOLLOW_MAX_MS, or at shutdown; the
+   * reconcile loop carries on from the instance's state (steps are conditional transitions, so a pass
+   * racing a follower never applies one twice).
+   */
+  private async follow(offer: OfferEntity, first: PoolInstanceEntity): Promise<void> {
+    const key = `${offer.id}|${first.region}|${first.kind}`;
+    const t0 = performance.now();
+    let pause = FOLLOW_MIN_PAUSE_MS;
+    let inst: PoolInstanceEntity | null = first;
+    while (inst && FOLLOWED_STATES.has(inst.state) && !this.closing) {
+      if (inst.nextActionAt && inst.nextActionAt > this.clock.now()) return; // a retry pause: the loop's job
+      await this.driver.step(offer, inst);
+      inst = await this.pool.findById(inst.id);
+      if (!inst || !FOLLOWED_STATES.has(inst.state)) break;
+      const elapsed = performance.now() - t0;
+      if (elapsed > FOLLOW_MAX_MS) return;
+      const expected = this.followedMs.get(key);
+      pause =
+        expected !== undefined && elapsed < expected
+          ? Math.max(FOLLOW_MIN_PAUSE_MS, Math.min(FOLLOW_MAX_PAUSE_MS, (expected - elapsed) / 2))
+          : Math.min(FOLLOW_MAX_PAUSE_MS, Math.max(FOLLOW_MIN_PAUSE_MS, pause * 1.5));
+      await new Promise((r) => setTimeout(r, pause));
+    }
+    if (inst?.state === 'assigned') this.followedMs.set(key, performance.now() - t0);
   }
 
   /**
@@ -374,11 +421,16 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
    * One pass over every ARM offer: remove unwanted unassigned instances, top up hot instances per
    * region (within backoff), drive every live instance one step, and settle sessions whose instance is
    * gone or that were abandoned mid-start.
+   *
+   * Returns when the next pass is due with nothing changed (issue 14): the earliest step of an instance
+   * (IX_pool_instance_due), a region's backoff end, a forecast pool's refresh, a health check, a tag
+   * retry, the sweeps; `now` while ARM sessions are between two states.
    */
-  async reconcile(now: number): Promise<void> {
+  async reconcile(now: number): Promise<number> {
     const offers = (await this.offers.list()).filter((o) => o.type === ARM_TYPE);
     const byId = new Map(offers.map((o) => [o.id, o]));
-    for (const offer of offers) await this.converge(offer, now);
+    const dues: number[] = [this.nextAssignedSweepAt, this.nextOrphanSweepAt];
+    for (const offer of offers) dues.push(await this.converge(offer, now));
     for (const offer of offers) await this.maybeCheckHealth(offer, now).catch((err: Error) => this.logger.warn({ offerId: offer.id, err: err.message }, 'ARM health check failed'));
 
     // Only due work (issue 14): instances with a step of their own whose pause is over, and (every
@@ -392,9 +444,16 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     for (let i = 0; i < work.length; i += PARALLEL_STEPS) {
       await Promise.all(work.slice(i, i + PARALLEL_STEPS).map((inst) => this.driver.step(byId.get(inst.offerId)!, inst)));
     }
-    await this.settleSessions(now);
-    await this.retryTags(byId, now);
+    if (await this.settleSessions(now)) dues.push(now);
+    dues.push(await this.retryTags(byId, now));
     await this.sweepOrphans(offers, now);
+    dues.push(this.nextAssignedSweepAt, this.nextOrphanSweepAt);
+    for (const offer of offers) {
+      if (offer.state === 'published') dues.push((offer.health?.checkedAt ? Date.parse(offer.health.checkedAt) : now) + this.healthIntervalMs);
+    }
+    const nextStep = await this.pool.nextStepAt();
+    if (nextStep !== null) dues.push(nextStep);
+    return Math.min(...dues.filter((d) => Number.isFinite(d)));
   }
 
   /**
@@ -436,8 +495,12 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     for (const k of [...this.orphansSeen.keys()]) if (!orphaned.has(k)) this.orphansSeen.delete(k);
   }
 
-  /** Desired state of one offer's pools vs. actual: deletes what is unwanted, reserves missing hot instances. */
-  private async converge(offer: OfferEntity, now: number): Promise<void> {
+  /**
+   * Desired state of one offer's pools vs. actual: deletes what is unwanted, reserves missing hot instances.
+   * Returns when it is due again by itself (epoch ms): a region's backoff end, a forecast's refresh; else Infinity.
+   */
+  private async converge(offer: OfferEntity, now: number): Promise<number> {
+    let dueAt = Number.POSITIVE_INFINITY;
     const cfg = offer.testDrive as unknown as ArmTestDriveConfig;
     const regions = new Map((cfg.regions ?? []).map((r) => [r.name, r]));
     const published = offer.state === 'published' && !!offer.currentRevisionId && !!offer.deployment.subscriptionId;
@@ -457,7 +520,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         await this.pool.transition(inst.id, ['pending', 'deploying', 'parking', 'ready', 'failed'], { state: 'deleting' }, now);
       }
     }
-    if (!published) return;
+    if (!published) return dueAt;
 
     // Slots are counted below the most a pool may hold (a forecast policy's max); the target is below that.
     const slotsOf = (name: string, kind: string): number => {
@@ -474,6 +537,8 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
           // Issue 15: the hot target (fixed, or by forecast) and the shared pool rule planHotPool (also the simulator's).
           const idle = unassigned.filter((i) => i.kind === 'hot' && i.region === region.name && !removed.has(i.id) && (i.slot ?? 0) < target);
           const t = await this.hotTargetOf(offer, region, holds - idle.length, now);
+          // A forecast target moves with the clock: look again when its inputs are refreshed.
+          if (typeof region.hot !== 'number') dueAt = Math.min(dueAt, now + FORECAST_REFRESH_HOURS * this.config.testDriveHourSeconds * 1000);
           const plan = planHotPool({ target: t.target, keep: t.keep, held: holds, unassigned: idle.map((i) => ({ id: i.id, readyAt: i.state === 'ready' ? i.readyAt : null })), now, idleMs: t.windowMs });
           for (const id of plan.remove) {
             if (await this.pool.transition(id, ['ready'], { state: 'deleting' }, now)) this.logger.log({ offerId: offer.id, region: region.name, instanceId: id, reason: t.reason }, 'hot pool scaled down by forecast');
@@ -484,7 +549,10 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         let missing = target - holds;
         if (missing <= 0) continue;
         const health = await this.pool.regionState(offer.id, region.name);
-        if (health.backoffUntil && now < health.backoffUntil) continue;
+        if (health.backoffUntil && now < health.backoffUntil) {
+          dueAt = Math.min(dueAt, health.backoffUntil);
+          continue;
+        }
         while (missing-- > 0) {
           const inst = await this.pool.reserve(
             { offerId: offer.id, revisionId: offer.currentRevisionId!, region: region.name, kind, subscriptionId: offer.deployment.subscriptionId! },
@@ -495,6 +563,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         }
       }
     }
+    return dueAt;
   }
 
   /**
@@ -502,11 +571,14 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
    * (else the instance is sent to deletion); `provisioning` whose instance is already assigned with
    * outputs → ready (repair of a crash between the two writes, issue 8); `provisioning` without any
    * instance (a start interrupted before its claim transaction, by an older version) → failed.
+   * Returns whether any ARM session was between two states (the next pass is then due at once).
    */
-  private async settleSessions(now: number): Promise<void> {
+  private async settleSessions(now: number): Promise<boolean> {
     const hourMs = this.config.testDriveHourSeconds * 1000;
+    let inFlight = false;
     for (const s of await this.sessions.listByStates(['ending', 'provisioning'])) {
       if (s.type !== ARM_TYPE) continue;
+      inFlight = true;
       const inst = await this.pool.findBySession(s.id);
       if (s.state === 'ending') {
         if (!inst || inst.state === 'deleted') await this.sessions.markEnded(s.id, now);
@@ -519,26 +591,38 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         await this.sessions.markFailed(s.id, { code: 'StartAbandoned', message: 'The start of this test drive was interrupted; please start a new one.' }, now);
       }
     }
+    return inFlight;
   }
 
-  /** Tags resource groups of assigned instances with their session where the tag after the claim did not land. */
-  private async retryTags(byId: Map<string, OfferEntity>, now: number): Promise<void> {
+  /**
+   * Tags resource groups of assigned instances with their session where the tag after the claim did not
+   * land. Returns when the next retry is due (epoch ms; Infinity when every group is tagged).
+   */
+  private async retryTags(byId: Map<string, OfferEntity>, now: number): Promise<number> {
+    let next = Number.POSITIVE_INFINITY;
     for (const inst of await this.pool.listUntagged()) {
       const offer = byId.get(inst.offerId);
+      if (!offer || !inst.sessionId) continue;
       // The tag written right after the claim gets a few seconds before this retry steps in.
-      if (offer && inst.sessionId && now - (inst.assignedAt ?? 0) > TAG_RETRY_AFTER_MS) await this.driver.tagSession(offer, inst, inst.sessionId);
+      const retryAt = (inst.assignedAt ?? 0) + TAG_RETRY_AFTER_MS;
+      if (now > retryAt) {
+        await this.driver.tagSession(offer, inst, inst.sessionId);
+        next = Math.min(next, now + TAG_RETRY_AFTER_MS); // a failed retry is retried
+      } else next = Math.min(next, retryAt + 1);
     }
+    return next;
   }
 
   /** GET /capacity rows: per region, hot target vs. ready, deploying, assigned, failed, and the limit. */
   async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
     const cfg = offer.testDrive as unknown as ArmTestDriveConfig;
     const live = await this.pool.listLive(offer.id);
+    const states = await this.pool.regionStates(offer.id);
     const rows: CapacityRow[] = [];
     for (const region of cfg.regions ?? []) {
       const inRegion = live.filter((i) => i.region === region.name);
       const count = (pred: (i: PoolInstanceEntity) => boolean) => inRegion.filter(pred).length;
-      const health = await this.pool.regionState(offer.id, region.name);
+      const health = states.get(region.name) ?? { offerId: offer.id, region: region.name, consecutiveFailures: 0, backoffUntil: null, lastFailure: null };
       const bounds = hotBounds(region.hot);
       const hot = await this.hotTargetOf(offer, region, count((i) => i.kind === 'hot' && i.sessionId !== null), this.clock.now());
       rows.push({
