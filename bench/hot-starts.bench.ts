@@ -389,7 +389,7 @@ describe('hot starts at load, service in its own process', () => {
         }
 
         // Cold starts: a new resource group and deployment per start. Orchestrator overhead = ready - requested
-        // (the service's own timestamps) - the emulator's deployment time; the session is polled every 5 ms.
+        // (the service's own timestamps, so the client's polling every 25 ms does not count) - the emulator's deployment time.
         if (COLD > 0) {
           const publisher = await newSubscription();
           await must('PUT', '/api/v1/offers/bench-cold', publisherToken, {
@@ -400,13 +400,14 @@ describe('hot starts at load, service in its own process', () => {
           await must('PUT', '/api/v1/offers/bench-cold/package', publisherToken, zip, { 'content-type': 'application/zip' });
           await must('POST', '/api/v1/offers/bench-cold/publish', publisherToken);
           const overheads: number[] = [];
-          let left = COLD;
+          let started = 0;
           await Promise.all(
             Array.from({ length: COLD_CONCURRENCY }, async () => {
-              while (left-- > 0) {
-                let r = await call('POST', '/api/v1/offers/bench-cold/sessions', marketplaceToken, { customer: { ...customer, email: `c${left}@example.com` } });
+              while (started < COLD) {
+                started++;
+                let r = await call('POST', '/api/v1/offers/bench-cold/sessions', marketplaceToken, { customer: { ...customer, email: `c${started}@example.com` } });
                 if (r.status === 409) {
-                  left++; // the cold limit: a slot frees when an ended session's resource group is gone
+                  started--; // the cold limit: a slot frees when an ended session's resource group is gone
                   await new Promise((res) => setTimeout(res, 50));
                   continue;
                 }
@@ -415,7 +416,7 @@ describe('hot starts at load, service in its own process', () => {
                 const t0 = Date.now();
                 while (r.body.state !== 'ready') {
                   if (r.body.state === 'failed' || Date.now() - t0 > 60_000) throw new Error(`cold start ${id}: ${JSON.stringify(r.body).slice(0, 300)}`);
-                  await new Promise((res) => setTimeout(res, 5));
+                  await new Promise((res) => setTimeout(res, 25));
                   r = await call('GET', `/api/v1/sessions/${id}`, marketplaceToken);
                 }
                 overheads.push(Date.parse(r.body.readyAt as string) - Date.parse(r.body.requestedAt as string) - DEPLOYMENT_SECONDS * 1000);
