@@ -115,4 +115,29 @@ describe('TokenVerifier keys (jose remote JWKS through the service HTTP client)'
       await v.onApplicationShutdown();
     }
   });
+
+  it('a verified token is not verified again while it is valid, and is refused once it expires (issue 14)', async () => {
+    const v = new TokenVerifier(
+      { auth: { audience: AUD, tenantId: 'organizations', clockSkewSeconds: 0 } } as AppConfig,
+      { endpoints: { emulated: true, authorityHost: base, extraCaPem: ca }, serviceIdentity: { tenantId: TID } } as unknown as AzureRuntime,
+    );
+    try {
+      const token = await new jose.SignJWT({ tid: TID, azp: 'client', roles: [] })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer(`${base}/${TID}/v2.0`)
+        .setAudience(AUD)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + 2)
+        .sign(keys.k1);
+      const first = await v.authenticate(`Bearer ${token}`);
+      const again = await v.authenticate(`Bearer ${token}`);
+      expect(again).toBe(first); // the same Caller: not verified (nor built) again
+      // Another token (even of the same client) is verified in full.
+      await expect(v.authenticate(`Bearer ${token.slice(0, -2)}AA`)).rejects.toMatchObject({ code: 'InvalidToken' });
+      await new Promise((r) => setTimeout(r, 2100));
+      await expect(v.authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: 'TokenExpired' });
+    } finally {
+      await v.onApplicationShutdown();
+    }
+  });
 });

@@ -30,6 +30,8 @@ export const JWKS_REFRESH_COOLDOWN_MS = 1000;
 
 /** Fetching the keys: one attempt at most this long (ms). */
 export const JWKS_FETCH_TIMEOUT_MS = 5000;
+/** Verified access tokens kept (TokenVerifier.remember): a few thousand callers' current tokens. */
+export const VERIFIED_TOKENS_MAX = 2000;
 
 /** What discovery told us about the authority, and jose's remote key set built from its jwks_uri. */
 interface AuthorityKeys {
@@ -60,6 +62,8 @@ const NO_KEY_CODES = new Set(['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MULTIPLE_MAT
 @Injectable()
 export class TokenVerifier implements OnApplicationShutdown {
   private readonly logger = new Logger(TokenVerifier.name);
+  /** Verified tokens -> their Caller and `exp` (seconds), until they expire (remember()). */
+  private readonly verified = new Map<string, { exp: number; caller: Caller }>();
   /** Discovery of the authority (kept once it succeeded; a failure is forgotten so the next request tries again). */
   private discovery: Promise<AuthorityKeys> | undefined;
   /** HTTP client of the authority (discovery and keys). */
@@ -102,6 +106,8 @@ export class TokenVerifier implements OnApplicationShutdown {
     const m = /^Bearer[ ]+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)[ ]*$/i.exec(authorization.slice(0, MAX_TOKEN_LENGTH + 20));
     if (!m || m[1].length > MAX_TOKEN_LENGTH) throw new AuthenticationError('InvalidToken', 'The Authorization header must be "Bearer <JWT>" (a compact JWS of at most 16 KB).');
     const token = m[1];
+    const known = this.verified.get(token);
+    if (known && known.exp > Date.now() / 1000 - this.config.auth.clockSkewSeconds) return known.caller;
     let kid: string | undefined;
     try {
       const header = jose.decodeProtectedHeader(token);
@@ -138,7 +144,25 @@ export class TokenVerifier implements OnApplicationShutdown {
     const oid = typeof payload.oid === 'string' ? payload.oid : undefined;
     const { honoured, refused } = applyTrust(this.trust, tid, clientId, roles);
     if (refused.length) this.logger.debug({ tenantId: tid, clientId, refused }, 'app roles from an untrusted tenant or client ignored');
-    return new Caller(tid, clientId, oid, honoured, false, refused);
+    const caller = new Caller(tid, clientId, oid, honoured, false, refused);
+    this.remember(token, payload.exp!, caller);
+    return caller;
+  }
+
+  /**
+   * Keeps a verified token's Caller until the token expires (issue 14: a marketplace sends one access
+   * token for up to an hour; verifying its RS256 signature and claims again on every request is most of
+   * what authentication costs). The same token bytes only: any other token is verified in full. A key
+   * the authority stops publishing does not shorten a cached token's life (as with jose's own key-set
+   * cache, JWKS_MAX_AGE_MS). At most VERIFIED_TOKENS_MAX entries, the oldest dropped first.
+   */
+  private remember(token: string, exp: number, caller: Caller): void {
+    if (this.verified.size >= VERIFIED_TOKENS_MAX) {
+      const now = Date.now() / 1000 - this.config.auth.clockSkewSeconds;
+      for (const [k, v] of this.verified) if (v.exp <= now) this.verified.delete(k);
+      if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.delete(this.verified.keys().next().value!);
+    }
+    this.verified.set(token, { exp, caller });
   }
 
   private explain(e: unknown): AuthenticationError {
