@@ -367,7 +367,16 @@ describe('hot starts at load, service in its own process', () => {
               while (left-- > 0) if (!(await send('hot'))) throw new Error('idle setup: a hot start failed');
             }),
           );
-          await new Promise((r) => setTimeout(r, 10_000)); // tags after the claims land, reconcile settles
+          // "Nothing due": the teardowns of the earlier phases' sessions (resource groups deleting) and the
+          // tags after the claims finish first; then 10 s more for the reconcile loop to settle.
+          const settleStart = Date.now();
+          for (;;) {
+            const c = await must('GET', '/api/v1/capacity', operatorToken);
+            const busy = (c.value as Array<{ offerId: string; deploying?: number; deleting?: number }>).reduce((a, r) => a + (r.deploying ?? 0) + (r.deleting ?? 0), 0);
+            if (busy === 0 || Date.now() - settleStart > 300_000) break;
+            await new Promise((r) => setTimeout(r, 1_000));
+          }
+          await new Promise((r) => setTimeout(r, 10_000));
           const xacts = async (): Promise<number> => {
             if (db !== 'postgres') return NaN;
             const c = new PgClient({ connectionString: databaseUrl });
