@@ -8,6 +8,9 @@ import { Database, insertRow, sql, StatementResult, transitionRow, TxBody } from
 import { InstanceKind, InstanceState, PoolInstanceEntity } from './pool-instance.entity';
 import { PoolRegionEntity } from './pool-region.entity';
 
+/** What listUnassignedLive() reads of an instance. */
+export type UnassignedInstance = Pick<PoolInstanceEntity, 'id' | 'region' | 'kind' | 'slot' | 'state' | 'revisionId' | 'readyAt' | 'createdAt'>;
+
 /** States with a reconcile step of their own (listDue). */
 export const STEP_STATES: InstanceState[] = ['pending', 'deploying', 'parking', 'starting', 'failed', 'deleting'];
 
@@ -256,9 +259,17 @@ export class PoolInstanceRepository {
       .getMany();
   }
 
-  /** Live instances of an offer that belong to no session (candidates for removal when no longer wanted). */
-  listUnassignedLive(offerId: string): Promise<PoolInstanceEntity[]> {
-    return this.repo.find({ where: { offerId, sessionId: IsNull(), state: In(LIVE_STATES) }, order: { createdAt: 'ASC' } });
+  /**
+   * Live instances of an offer that belong to no session (candidates for removal when no longer wanted),
+   * oldest first: only the columns the pool decisions read (issue 14: not the encrypted outputs and
+   * failures of every ready instance on every pass).
+   */
+  listUnassignedLive(offerId: string): Promise<UnassignedInstance[]> {
+    return this.repo.find({
+      select: { id: true, region: true, kind: true, slot: true, state: true, revisionId: true, readyAt: true, createdAt: true },
+      where: { offerId, sessionId: IsNull(), state: In(LIVE_STATES) },
+      order: { createdAt: 'ASC' },
+    });
   }
 
   /**
