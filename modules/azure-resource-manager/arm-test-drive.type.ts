@@ -429,7 +429,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   async reconcile(now: number): Promise<number> {
     const offers = (await this.offers.list()).filter((o) => o.type === ARM_TYPE);
     const byId = new Map(offers.map((o) => [o.id, o]));
-    const dues: number[] = [this.nextAssignedSweepAt, this.nextOrphanSweepAt];
+    const dues: number[] = [];
     for (const offer of offers) dues.push(await this.converge(offer, now));
     for (const offer of offers) await this.maybeCheckHealth(offer, now).catch((err: Error) => this.logger.warn({ offerId: offer.id, err: err.message }, 'ARM health check failed'));
 

@@ -5,20 +5,13 @@
  */
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { sleep, waitFor } from '../support/wait';
 import { describeOn, DATABASES } from '../support/postgres';
 
 const INTERVAL_MS = 100;
 const EMBED = 'https://app.powerbi.com/reportEmbed?reportId=5b2a7c2e-6f1e-4b6a-9d43-2f0c8a1e9b11';
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 for (const db of DATABASES) {
   describeOn(db)(`reconcile runs due work only (${db})`, () => {
@@ -46,7 +39,7 @@ for (const db of DATABASES) {
         });
       }
       await svc.http.put('/api/v1/offers/bi').send({ alias: 'Dashboard', testDrive: { type: 'power-bi', embedUrl: EMBED } }).expect(201);
-      await waitFor('the change to run the types', () => calls['power-bi'] > 0 && calls['logic-app'] > 0);
+      await waitFor('the change to run the types', () => calls['power-bi'] > 0 && calls['logic-app'] > 0, 3_000);
       await sleep(3 * INTERVAL_MS); // the passes of that change settle
 
       // Nothing changes, nothing is due: 10 ticks run no type reconcile.
@@ -56,7 +49,7 @@ for (const db of DATABASES) {
 
       // A change (publish) runs every type on the next tick, once.
       await svc.http.post('/api/v1/offers/bi/publish').expect(200);
-      await waitFor('the publish to run the types', () => calls['power-bi'] > before['power-bi'] && calls['logic-app'] > before['logic-app']);
+      await waitFor('the publish to run the types', () => calls['power-bi'] > before['power-bi'] && calls['logic-app'] > before['logic-app'], 3_000);
       await sleep(5 * INTERVAL_MS);
       const afterPublish = { ...calls };
       expect(afterPublish['power-bi'] - before['power-bi']).toBeLessThanOrEqual(2);
@@ -67,7 +60,7 @@ for (const db of DATABASES) {
       const s = (await svc.http.post('/api/v1/offers/bi/sessions').send({ customer }).expect(201)).body as { id: string; expiresAt: string };
       await sleep(5 * INTERVAL_MS);
       svc.clock.set(Date.parse(s.expiresAt) + 1);
-      await waitFor('the expired session to end', async () => (await svc!.http.get(`/api/v1/sessions/${s.id}`).expect(200)).body.state === 'ended');
+      await waitFor('the expired session to end', async () => (await svc!.http.get(`/api/v1/sessions/${s.id}`).expect(200)).body.state === 'ended', 3_000);
     });
   });
 }

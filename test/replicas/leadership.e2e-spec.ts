@@ -16,18 +16,11 @@ import { ADVISORY_LOCK_KEYS } from '../../src/persistence/migration-lock';
 import { LeaseService } from '../../src/scheduling/lease.service';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { sleep, waitFor } from '../support/wait';
 import { createTempDatabase, describeWithPostgres, POSTGRES_ADMIN_URL } from '../support/postgres';
 
 const INTERVAL_MS = 250;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** Counts (and times) the reconcile calls of `type` in `svc`; while `hold` is set, each call waits for it. */
 function watchType(svc: TestService, type: string, hold?: { promise: Promise<void> }) {
