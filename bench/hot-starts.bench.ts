@@ -19,6 +19,8 @@
  *   BENCH_DBS=postgres npm run bench -- hot                                       # PostgreSQL only
  *   BENCH_WORKERS=2 npm run bench -- hot                                          # WORKERS of the service
  *   BENCH_PROFILE_DIR=/tmp/prof npm run bench -- hot                              # V8 CPU profile of the service
+ *   BENCH_PROFILE_DIR=/tmp/prof BENCH_PROFILE_PHASE='hot C=20' npm run bench -- hot  # ... of one phase only
+ *   BENCH_WARMUP=300                                                              # warm-up requests per target
  */
 import { spawn, ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -51,6 +53,8 @@ const DBS = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
 const IDLE_SESSIONS = Number(process.env.BENCH_IDLE_SESSIONS ?? 1250);
 /** Issue 14 goal "cold start: orchestrator overhead under 200 ms p95": cold starts measured (0: skipped), BENCH_COLD_CONCURRENCY at once. */
+const PROFILE_PHASE = process.env.BENCH_PROFILE_PHASE;
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
 const COLD = Number(process.env.BENCH_COLD ?? 60);
 const COLD_CONCURRENCY = Number(process.env.BENCH_COLD_CONCURRENCY ?? 5);
 /** The emulator's deployment time (s): a cold start's ready - requested minus this is the orchestrator's overhead. */
@@ -196,11 +200,13 @@ describe('hot starts at load, service in its own process', () => {
         const emulatorUrl = `https://localhost:${emuPort}`;
         const ca = fs.readFileSync(path.join(dir, 'emulator', 'ca.crt'), 'utf8');
         const port = await freePort();
-        const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_DIR)}`, `--cpu-prof-name=service-${db}.cpuprofile`] : [];
+        const profileDir = process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined;
+        // BENCH_PROFILE_PHASE (e.g. "hot C=20"): a profile of that phase only; otherwise of the whole process.
+        const profile = !profileDir ? [] : PROFILE_PHASE ? ['-r', path.resolve(__dirname, 'support/phase-profile.cjs')] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=service-${db}.cpuprofile`];
         const svc = await startProcess(
           [...profile, 'dist/src/main.js'],
           // The per-client rate limit (600/min) is for the open internet, not for a load generator.
-          { ...replicaEnv, PORT: String(port), DATABASE_URL: databaseUrl, DATA_DIR: path.join(dir, 'data'), WORKERS, NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '0' },
+          { ...replicaEnv, ...(profileDir && PROFILE_PHASE ? { BENCH_PROFILE_FILE: path.join(profileDir, `phase-${db}-${PROFILE_PHASE.replace(/[^\w=]+/g, '_')}.cpuprofile`) } : {}), PORT: String(port), DATABASE_URL: databaseUrl, DATA_DIR: path.join(dir, 'data'), WORKERS, NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '0' },
           /orchestrator listening on/,
           'service',
         );
@@ -298,10 +304,13 @@ describe('hot starts at load, service in its own process', () => {
           const ok = { n: 0 };
           const cpu0 = cpuMs(servicePids(pid));
           const tls0 = await handshakes();
+          const profiled = profileDir && PROFILE_PHASE === `${target} ${mode}`;
+          if (profiled) process.kill(pid, 'SIGUSR2');
           const t0 = process.hrtime.bigint();
           await run(lat, ok);
           const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
           const cpu = cpuMs(servicePids(pid)) - cpu0;
+          if (profiled) process.kill(pid, 'SIGUSR2');
           // Background work of the phase (resource group tags) finishes within a second.
           await new Promise((r) => setTimeout(r, 1000));
           const tls = (await handshakes()) - tls0;
@@ -340,7 +349,12 @@ describe('hot starts at load, service in its own process', () => {
           });
 
         // Warm-up (JIT, connections, caches), not measured.
-        for (const t of ['live', 'power-bi', 'hot'] as const) for (let i = 0; i < 20; i++) await send(t);
+        // Runs that began measuring after 20 sequential requests varied by 1.5-2x with the JIT: warm every
+        // path with BENCH_WARMUP requests from 10 clients (fewer hot ones than the pools hold).
+        for (const t of ['live', 'power-bi', 'hot'] as const) {
+          let left = t === 'hot' ? Math.min(WARMUP, Math.floor(total / 2)) : WARMUP;
+          await Promise.all(Array.from({ length: 10 }, async () => { while (left-- > 0) await send(t); }));
+        }
         await fill();
         const closedN = (c: number) => Math.max(100, c * 3);
         for (const c of CONCURRENCY) {
