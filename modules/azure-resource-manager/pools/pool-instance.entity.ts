@@ -30,7 +30,9 @@ export interface InstanceFailure {
  */
 @Entity('pool_instance')
 @Index('UQ_pool_instance_slot', ['offerId', 'region', 'kind', 'slot'], { unique: true })
-@Index('UQ_pool_instance_session', ['sessionId'], { unique: true })
+@Index('UQ_pool_instance_session', ['sessionId'], { unique: true, where: '"sessionId" IS NOT NULL' })
+// The hot and warm claims' candidates, oldest first (migration 1795000001100).
+@Index('IX_pool_instance_ready', ['offerId', 'region', 'kind', 'readyAt'], { where: `"state" = 'ready' AND "sessionId" IS NULL` })
 @Index('IX_pool_instance_claim', ['offerId', 'region', 'kind', 'state'])
 @Index('IX_pool_instance_due', ['state', 'nextActionAt'])
 export class PoolInstanceEntity {

@@ -31,6 +31,24 @@ export interface NewInstance {
 }
 
 /**
+ * The claim of the oldest ready, unassigned `kind` instance of an offer/region, as one statement:
+ * parameters (sessionId, now, now, offerId, region); yields the claimed row's `id` (and `outputsEnc` for a
+ * hot instance, which becomes `assigned`; a warm one becomes `starting`), or no row when none is ready.
+ * The UPDATE re-checks `state = 'ready'` on the row it changes; the candidate comes from
+ * `IX_pool_instance_ready` (ordered by `readyAt`, only ready unassigned instances: one index step, not a
+ * scan and a sort); on PostgreSQL it is picked FOR UPDATE SKIP LOCKED, so concurrent claims take different rows.
+ */
+export function claimStatement(kind: 'hot' | 'warm', postgres: boolean): string {
+  const set = kind === 'hot' ? `"state" = 'assigned'` : `"state" = 'starting', "nextActionAt" = NULL`;
+  return `UPDATE "pool_instance" SET ${set}, "sessionId" = ?, "assignedAt" = ?, "updatedAt" = ?
+        WHERE "id" = (SELECT "id" FROM "pool_instance"
+                       WHERE "offerId" = ? AND "region" = ? AND "kind" = '${kind}' AND "state" = 'ready' AND "sessionId" IS NULL
+                       ORDER BY "readyAt" ASC LIMIT 1${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
+          AND "state" = 'ready' AND "sessionId" IS NULL
+        RETURNING "id"${kind === 'hot' ? ', "outputsEnc"' : ''}`;
+}
+
+/**
  * Persistence of pool instances. Two operations carry the pool's concurrency guarantees, each a
  * single SQL statement, atomic on SQLite and PostgreSQL, across processes:
  *  - claimReadyHotInstanceTx(): hands one ready hot instance to one session (conditional UPDATE …
@@ -57,19 +75,11 @@ export class PoolInstanceRepository {
    * THE place where a hot instance is claimed, as a statement of a transaction (Database.atomic, see
    * ArmTestDriveType.claimHot, which writes the session `ready` in the same transaction): assigns the oldest ready hot
    * instance of `offerId` in `region` to `sessionId` and yields it (id, outputsEnc), or null when none
-   * is ready. One UPDATE … RETURNING that re-checks `state = 'ready'` on the row it changes; on
-   * PostgreSQL the candidate is picked FOR UPDATE SKIP LOCKED, so concurrent claims take different rows.
+   * is ready. One UPDATE … RETURNING, claimStatement('hot') above: it re-checks `state = 'ready'` on the row
+   * it changes; on PostgreSQL the candidate is picked FOR UPDATE SKIP LOCKED, so concurrent claims take different rows.
    */
   *claimReadyHotInstanceTx(offerId: string, region: string, sessionId: string, now: number): TxBody<{ id: string; outputsEnc: string | null } | null> {
-    const r = (yield sql(
-      `UPDATE "pool_instance" SET "state" = 'assigned', "sessionId" = ?, "assignedAt" = ?, "updatedAt" = ?
-        WHERE "id" = (SELECT "id" FROM "pool_instance"
-                       WHERE "offerId" = ? AND "region" = ? AND "kind" = 'hot' AND "state" = 'ready' AND "sessionId" IS NULL
-                       ORDER BY "readyAt" ASC LIMIT 1${this.postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
-          AND "state" = 'ready' AND "sessionId" IS NULL
-        RETURNING "id", "outputsEnc"`,
-      [sessionId, now, now, offerId, region],
-    )) as StatementResult<{ id: string; outputsEnc: string | null }>;
+    const r = (yield sql(claimStatement('hot', this.postgres), [sessionId, now, now, offerId, region])) as StatementResult<{ id: string; outputsEnc: string | null }>;
     return r.rows[0] ?? null;
   }
 
@@ -90,15 +100,7 @@ export class PoolInstanceRepository {
    * by the driver. Same guarded UPDATE … RETURNING as the hot claim.
    */
   *claimReadyWarmInstanceTx(offerId: string, region: string, sessionId: string, now: number): TxBody<{ id: string } | null> {
-    const r = (yield sql(
-      `UPDATE "pool_instance" SET "state" = 'starting', "sessionId" = ?, "assignedAt" = ?, "nextActionAt" = NULL, "updatedAt" = ?
-        WHERE "id" = (SELECT "id" FROM "pool_instance"
-                       WHERE "offerId" = ? AND "region" = ? AND "kind" = 'warm' AND "state" = 'ready' AND "sessionId" IS NULL
-                       ORDER BY "readyAt" ASC LIMIT 1${this.postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
-          AND "state" = 'ready' AND "sessionId" IS NULL
-        RETURNING "id"`,
-      [sessionId, now, now, offerId, region],
-    )) as StatementResult<{ id: string }>;
+    const r = (yield sql(claimStatement('warm', this.postgres), [sessionId, now, now, offerId, region])) as StatementResult<{ id: string }>;
     return r.rows[0] ?? null;
   }
 
