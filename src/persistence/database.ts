@@ -73,6 +73,14 @@ export async function transitionRow<T extends ObjectLiteral & { state: string }>
 interface BetterSqlite3Db {
   prepare(sql: string): { reader: boolean; all(...p: unknown[]): unknown[]; run(...p: unknown[]): { changes: number } };
   transaction<F extends (...a: never[]) => unknown>(fn: F): F & { immediate: F };
+  readonly inTransaction: boolean;
+}
+
+/** A transaction body waiting for the next SQLite group commit. */
+interface Pending {
+  body: () => TxBody<unknown>;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
 }
 
 /**
@@ -82,6 +90,12 @@ interface BetterSqlite3Db {
  * - SQLite (better-sqlite3, one connection shared by the whole process): the body runs synchronously
  *   inside `BEGIN IMMEDIATE … COMMIT`, so nothing else in the process can interleave a statement into it
  *   and another process waits on the write lock (busy_timeout) instead of failing halfway.
+ *   Group commit (issue 14): the bodies submitted during one turn of the event loop run together at its
+ *   end (setImmediate) in one `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT. A body that throws
+ *   rolls back to its savepoint only: the others are unaffected, as if each had its own transaction.
+ *   Every promise settles after the COMMIT (a caller never answers with data that is not durable), and
+ *   a failed COMMIT rejects them all. One fsync (synchronous=FULL, WAL) then serves every start of the
+ *   turn, instead of one each: the fsync blocks the event loop, about 0.6-1 ms here.
  */
 @Injectable()
 export class Database {
@@ -114,23 +128,72 @@ export class Database {
         return step.value;
       });
     }
-    const db = (this.ds.driver as unknown as { databaseConnection: BetterSqlite3Db }).databaseConnection;
-    const run = db.transaction(() => {
-      const gen = body();
-      let step = gen.next();
-      while (!step.done) {
-        let result: StatementResult;
-        try {
-          result = this.runSqlite(db, step.value);
-        } catch (err) {
-          step = gen.throw(err);
-          continue;
-        }
-        step = gen.next(result);
+    return new Promise<T>((resolve, reject) => {
+      if (!this.pending) {
+        this.pending = [];
+        setImmediate(() => this.groupCommit());
       }
-      return step.value;
+      this.pending.push({ body, resolve: resolve, reject });
     });
-    return run.immediate();
+  }
+
+  private pending: Pending[] | null = null;
+
+  /** SQLite group commits so far: transactions committed and the bodies they carried (tests, metrics). */
+  readonly groupCommits = { transactions: 0, bodies: 0 };
+
+  /** Runs every pending SQLite body in one transaction (see the class comment), then settles their promises. */
+  private groupCommit(): void {
+    const db = (this.ds.driver as unknown as { databaseConnection: BetterSqlite3Db }).databaseConnection;
+    if (db.inTransaction) {
+      // A TypeORM transaction (e.g. repository.save) is open on the shared connection across an await:
+      // joining it would make these bodies' fate its fate. Wait until it ends.
+      setImmediate(() => this.groupCommit());
+      return;
+    }
+    const batch = this.pending ?? [];
+    this.pending = null;
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const each = db.transaction((p: Pending) => this.runBodySqlite(db, p.body));
+    try {
+      db.transaction(() => {
+        outcomes.length = 0;
+        for (const p of batch) {
+          try {
+            outcomes.push({ ok: true, value: each(p) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      }).immediate();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    this.groupCommits.transactions++;
+    this.groupCommits.bodies += batch.length;
+    batch.forEach((p, i) => {
+      const o = outcomes[i];
+      if (o.ok) p.resolve(o.value);
+      else p.reject(o.error);
+    });
+  }
+
+  /** Drives one body's statements on the (already open) SQLite transaction. */
+  private runBodySqlite(db: BetterSqlite3Db, body: () => TxBody<unknown>): unknown {
+    const gen = body();
+    let step = gen.next();
+    while (!step.done) {
+      let result: StatementResult;
+      try {
+        result = this.runSqlite(db, step.value);
+      } catch (err) {
+        step = gen.throw(err);
+        continue;
+      }
+      step = gen.next(result);
+    }
+    return step.value;
   }
 
   private runSqlite(db: BetterSqlite3Db, s: Statement): StatementResult {

@@ -1,0 +1,84 @@
+import { DataSource } from 'typeorm';
+import { openDataSource } from './data-source';
+import { Database, sql } from './database';
+import { POSTGRES_ADMIN_URL, describeEachDb } from '../../test/support/postgres';
+
+const targets: Record<'sqlite' | 'postgres', Parameters<typeof openDataSource>[0]> = {
+  sqlite: { kind: 'sqlite', file: ':memory:' },
+  postgres: { kind: 'postgres', url: POSTGRES_ADMIN_URL },
+};
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describeEachDb('Database.atomic on %s', (name) => {
+  let ds: DataSource;
+  let db: Database;
+  const table = `atomic_${Date.now()}`;
+  beforeAll(async () => {
+    ds = await openDataSource(targets[name]);
+    db = new Database(ds);
+    await ds.query(`CREATE TABLE "${table}" ("id" varchar(20) PRIMARY KEY, "n" integer NOT NULL)`);
+  });
+  afterAll(async () => {
+    await ds.query(`DROP TABLE "${table}"`);
+    await ds.destroy();
+  });
+
+  it('bodies started together each commit or roll back on their own', async () => {
+    const results = await Promise.allSettled([
+      db.atomic(function* () {
+        yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, ['a', 1]);
+        return 'a';
+      }),
+      db.atomic(function* () {
+        yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, ['b', 1]);
+        yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, ['a', 2]); // unique violation: b goes too
+        return 'b';
+      }),
+      db.atomic(function* () {
+        const r = yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?) RETURNING "n"`, ['c', 3]);
+        return r.rows[0];
+      }),
+    ]);
+    expect(results[0]).toEqual({ status: 'fulfilled', value: 'a' });
+    expect(results[1].status).toBe('rejected');
+    expect(results[2]).toEqual({ status: 'fulfilled', value: { n: 3 } });
+    const rows = await ds.query(`SELECT "id", "n" FROM "${table}" ORDER BY "id"`);
+    expect(rows.map((r: { id: string; n: number }) => [r.id, Number(r.n)])).toEqual([['a', 1], ['c', 3]]);
+  });
+
+  if (name === 'sqlite') {
+    it('commits the bodies of one event loop turn in one transaction (one fsync for a burst of starts)', async () => {
+      const before = { ...db.groupCommits };
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          db.atomic(function* () {
+            yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, [`g${i}`, i]);
+          }),
+        ),
+      );
+      expect(db.groupCommits.transactions - before.transactions).toBe(1);
+      expect(db.groupCommits.bodies - before.bodies).toBe(20);
+    });
+
+    it('never joins a TypeORM transaction left open on the shared connection: it waits for its end', async () => {
+      const runner = ds.createQueryRunner();
+      await runner.startTransaction();
+      await runner.query(`INSERT INTO "${table}" ("id", "n") VALUES ('outer', 0)`);
+      let settled = false;
+      const mine = db
+        .atomic(function* () {
+          yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, ['mine', 1]);
+        })
+        .then(() => (settled = true));
+      for (let i = 0; i < 5; i++) await turn();
+      expect(settled).toBe(false);
+      // Before: the body became a savepoint of this transaction, "committed", then vanished with its rollback.
+      await runner.rollbackTransaction();
+      await runner.release();
+      await mine;
+      const rows = await ds.query(`SELECT "id" FROM "${table}" WHERE "id" IN ('outer', 'mine')`);
+      expect(rows).toEqual([{ id: 'mine' }]);
+    });
+  }
+});
