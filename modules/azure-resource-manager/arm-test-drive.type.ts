@@ -398,9 +398,14 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       for (const [id] of batch) this.tagQueue.delete(id);
       const offers = new Map(batch);
       const rows = (await this.pool.findByIds(batch.map(([id]) => id))).filter((i) => i.sessionId && !i.sessionTaggedAt);
+      const tagged: string[] = [];
       for (let i = 0; i < rows.length; i += TAG_PARALLEL) {
-        await Promise.all(rows.slice(i, i + TAG_PARALLEL).map((inst) => this.driver.tagSession(offers.get(inst.id)!, inst, inst.sessionId!)));
+        const chunk = rows.slice(i, i + TAG_PARALLEL);
+        const ok = await Promise.all(chunk.map((inst) => this.driver.tagSession(offers.get(inst.id)!, inst, inst.sessionId!)));
+        chunk.forEach((inst, k) => ok[k] && tagged.push(inst.id));
       }
+      // One write for the batch (on SQLite one fsync, not one per tag).
+      await this.pool.markTagged(tagged, this.clock.now());
     }
   }
 
@@ -600,16 +605,18 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
    */
   private async retryTags(byId: Map<string, OfferEntity>, now: number): Promise<number> {
     let next = Number.POSITIVE_INFINITY;
+    const tagged: string[] = [];
     for (const inst of await this.pool.listUntagged()) {
       const offer = byId.get(inst.offerId);
       if (!offer || !inst.sessionId) continue;
       // The tag written right after the claim gets a few seconds before this retry steps in.
       const retryAt = (inst.assignedAt ?? 0) + TAG_RETRY_AFTER_MS;
       if (now > retryAt) {
-        await this.driver.tagSession(offer, inst, inst.sessionId);
-        next = Math.min(next, now + TAG_RETRY_AFTER_MS); // a failed retry is retried
+        if (await this.driver.tagSession(offer, inst, inst.sessionId)) tagged.push(inst.id);
+        else next = Math.min(next, now + TAG_RETRY_AFTER_MS); // a failed retry is retried
       } else next = Math.min(next, retryAt + 1);
     }
+    await this.pool.markTagged(tagged, this.clock.now());
     return next;
   }
 

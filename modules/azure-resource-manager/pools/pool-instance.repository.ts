@@ -162,10 +162,11 @@ export class PoolInstanceRepository {
     return this.repo.find({ where: { state: 'assigned', sessionTaggedAt: IsNull(), sessionId: Not(IsNull()) }, take: limit });
   }
 
-  /** Records that the instance's resource group carries its session tag. */
-  async markTagged(id: string, now: number): Promise<void> {
-    await this.repo.update({ id }, { sessionTaggedAt: now });
+  /** Records that the resource groups of `ids` carry their session tag (one UPDATE for the batch). */
+  async markTagged(ids: string[], now: number): Promise<void> {
+    if (ids.length) await this.repo.update({ id: In(ids) }, { sessionTaggedAt: now });
   }
+
 
   /**
    * Creates an instance in the lowest free slot below `limit` (state pending), or returns null when all

@@ -258,16 +258,19 @@ export class ArmInstanceDriver {
   }
 
   /**
-   * Tags the resource group with its session once assigned (billing and audit) and records it
-   * (pool_instance.sessionTaggedAt). A failure is logged; the reconcile loop retries until it lands.
+   * Tags the resource group with its session once assigned (billing and audit). The caller records the
+   * tags that landed (PoolInstanceRepository.markTagged, one statement for a batch). A failure is logged;
+   * the reconcile loop retries until it lands.
+   * @returns true when ARM accepted the tags.
    */
-  async tagSession(offer: OfferEntity, inst: PoolInstanceEntity, sessionId: string): Promise<void> {
+  async tagSession(offer: OfferEntity, inst: PoolInstanceEntity, sessionId: string): Promise<boolean> {
     try {
       const client = await this.client(offer, inst);
       await client.updateTags(inst.resourceGroupName, this.tags(offer, inst, sessionId));
-      await this.pool.markTagged(inst.id, this.clock.now());
+      return true;
     } catch (err) {
       this.logger.warn({ instanceId: inst.id, err: (err as Error).message }, 'could not tag resource group with session');
+      return false;
     }
   }
 }
