@@ -1,0 +1,11 @@
+import { pinoParams } from './logging';
+import { AppConfig } from '../config/app-config';
+
+describe('pinoParams', () => {
+  it('logs to stdout asynchronously: a slow log reader never blocks the event loop', () => {
+    const params = pinoParams({ logLevel: 'info' } as AppConfig);
+    const [, destination] = params.pinoHttp as [unknown, { fd: number; sync: boolean }];
+    expect(destination.fd).toBe(1);
+    expect(destination.sync).toBe(false);
+  });
+});
