@@ -47,6 +47,22 @@ describeEachDb('Database.atomic on %s', (name) => {
     expect(rows.map((r: { id: string; n: number }) => [r.id, Number(r.n)])).toEqual([['a', 1], ['c', 3]]);
   });
 
+  it('gives its connection back after a failed body (more failures than the pool has connections)', async () => {
+    for (let i = 0; i < 25; i++) {
+      await expect(
+        db.atomic(function* () {
+          yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, [`f${i}`, i]);
+          throw new Error('body failed');
+        }),
+      ).rejects.toThrow('body failed');
+    }
+    const n = await db.atomic(function* () {
+      const r = yield sql(`SELECT COUNT(*) AS "n" FROM "${table}" WHERE "id" LIKE ?`, ['f%']);
+      return Number(r.rows[0].n);
+    });
+    expect(n).toBe(0);
+  });
+
   if (name === 'sqlite') {
     it('commits the bodies of one event loop turn in one transaction (one fsync for a burst of starts)', async () => {
       const before = { ...db.groupCommits };
