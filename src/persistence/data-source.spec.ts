@@ -1,6 +1,7 @@
 import { openDataSource, isUniqueViolation } from './data-source';
 import { PoolInstanceEntity } from '../../modules/azure-resource-manager/pools/pool-instance.entity';
 import { claimStatement } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { POSTGRES_ADMIN_URL, describeEachDb } from '../../test/support/postgres';
 
 const targets: Record<'sqlite' | 'postgres', Parameters<typeof openDataSource>[0]> = {
@@ -8,22 +9,28 @@ const targets: Record<'sqlite' | 'postgres', Parameters<typeof openDataSource>[0
   postgres: { kind: 'postgres', url: POSTGRES_ADMIN_URL },
 };
 
+/** A pool_instance row with every column set; `fields` override. */
+function instanceRow(fields: QueryDeepPartialEntity<PoolInstanceEntity> & { offerId: string }): QueryDeepPartialEntity<PoolInstanceEntity> {
+  return {
+    id: crypto.randomUUID(), revisionId: 'r', region: 'westeurope', kind: 'hot', slot: 0, state: 'pending',
+    subscriptionId: 's', resourceGroupName: 'rg', deploymentName: 'd', sessionId: null, outputsEnc: null, failure: null,
+    attempts: 0, nextActionAt: null, createdAt: Date.now(), readyAt: null, assignedAt: null, deletedAt: null, updatedAt: Date.now(),
+    ...fields,
+  };
+}
+
 describeEachDb('migrations on %s', (name) => {
   const db = targets[name];
   it('create the schema, and the slot index refuses a second holder of one slot', async () => {
     const ds = await openDataSource(db);
     try {
       const repo = ds.getRepository(PoolInstanceEntity);
-      const base = {
-        offerId: `o-${Date.now()}`, revisionId: 'r', region: 'westeurope', kind: 'hot' as const, slot: 0, state: 'pending' as const,
-        subscriptionId: 's', resourceGroupName: 'rg', deploymentName: 'd', sessionId: null, outputsEnc: null, failure: null,
-        attempts: 0, nextActionAt: null, createdAt: Date.now(), readyAt: null, assignedAt: null, deletedAt: null, updatedAt: Date.now(),
-      };
-      await repo.insert({ ...base, id: crypto.randomUUID() });
-      const err = await repo.insert({ ...base, id: crypto.randomUUID() }).catch((e: unknown) => e);
+      const base = { offerId: `o-${Date.now()}` };
+      await repo.insert(instanceRow(base));
+      const err = await repo.insert(instanceRow(base)).catch((e: unknown) => e);
       expect(isUniqueViolation(err)).toBe(true);
-      await repo.insert({ ...base, id: crypto.randomUUID(), slot: null });
-      await repo.insert({ ...base, id: crypto.randomUUID(), slot: null });
+      await repo.insert(instanceRow({ ...base, slot: null }));
+      await repo.insert(instanceRow({ ...base, slot: null }));
       const rows = await repo.find({ where: { offerId: base.offerId } });
       expect(rows).toHaveLength(3);
       expect(typeof rows[0].createdAt).toBe('number');
@@ -41,11 +48,7 @@ describeEachDb('pool instance indexes on %s', (name) => {
     try {
       const repo = ds.getRepository(PoolInstanceEntity);
       const offerId = `u-${Date.now()}`;
-      const row = (slot: number, sessionId: string | null) => ({
-        id: crypto.randomUUID(), offerId, revisionId: 'r', region: 'westeurope', kind: 'hot' as const, slot, state: 'ready' as const,
-        subscriptionId: 's', resourceGroupName: 'rg', deploymentName: 'd', sessionId, outputsEnc: null, failure: null,
-        attempts: 0, nextActionAt: null, createdAt: Date.now(), readyAt: Date.now(), assignedAt: null, deletedAt: null, updatedAt: Date.now(),
-      });
+      const row = (slot: number, sessionId: string | null) => instanceRow({ offerId, slot, sessionId, state: 'ready', readyAt: Date.now() });
       await repo.insert([row(0, null), row(1, null), row(2, 'session-a')]);
       expect(isUniqueViolation(await repo.insert(row(3, 'session-a')).catch((e: unknown) => e))).toBe(true);
       await repo.delete({ offerId });

@@ -145,7 +145,7 @@ export class Database {
         this.pending = [];
         setImmediate(() => this.groupCommit());
       }
-      this.pending.push({ body, resolve: resolve, reject });
+      this.pending.push({ body, resolve, reject });
     });
   }
 
@@ -169,7 +169,6 @@ export class Database {
     const each = db.transaction((p: Pending) => this.runBodySqlite(db, p.body));
     try {
       db.transaction(() => {
-        outcomes.length = 0;
         for (const p of batch) {
           try {
             outcomes.push({ ok: true, value: each(p) });
