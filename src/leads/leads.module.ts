@@ -1,9 +1,7 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { OfferEntity } from '../offers/offer.entity';
 import { AuditModule } from '../audit/audit.module';
 import { AzureModule } from '../azure/azure.module';
-import { OffersRepository } from '../offers/offers.repository';
+import { OffersPersistenceModule } from '../offers/offers-persistence.module';
 import { LeadSender } from './lead-sender';
 import { LeadsController } from './leads.controller';
 import { LeadsRepository } from './leads.repository';
@@ -11,9 +9,9 @@ import { LeadsService } from './leads.service';
 
 /** Lead management (issue 10): capture (with the session), the delivery outbox, the publisher API. */
 @Module({
-  imports: [AuditModule, AzureModule, TypeOrmModule.forFeature([OfferEntity])],
+  imports: [AuditModule, AzureModule, OffersPersistenceModule],
   controllers: [LeadsController],
-  providers: [LeadsRepository, LeadsService, LeadSender, OffersRepository],
+  providers: [LeadsRepository, LeadsService, LeadSender],
   exports: [LeadsRepository, LeadsService],
 })
 export class LeadsModule {}

@@ -227,7 +227,7 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
 
   /** Offers with a destination and a secret, by id (a lead waits, pending, while its offer has none). */
   private async offersWithDestination(): Promise<Map<string, OfferEntity>> {
-    const rows = await this.offers.list();
+    const rows = await this.offers.listWithLeads();
     return new Map(rows.filter((o) => o.leads?.destination && o.leads.secretName && o.leads.secretVersion).map((o) => [o.id, o]));
   }
 

@@ -3,7 +3,7 @@ import { LeadsModule } from '../leads/leads.module';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OfferEntity } from './offer.entity';
 import { SessionEntity } from '../sessions/session.entity';
-import { OffersRepository } from './offers.repository';
+import { OffersPersistenceModule } from './offers-persistence.module';
 import { OffersService } from './offers.service';
 import { OffersController } from './offers.controller';
 import { OfferCredentials } from './offer-credentials';
@@ -14,9 +14,9 @@ import { OfferCredentials } from './offer-credentials';
  * AzureModule (SecretStore) and CoreModule.
  */
 @Module({
-  imports: [LeadsModule, TypeOrmModule.forFeature([OfferEntity, SessionEntity])],
+  imports: [LeadsModule, OffersPersistenceModule, TypeOrmModule.forFeature([OfferEntity, SessionEntity])],
   controllers: [OffersController],
-  providers: [OffersRepository, OffersService, OfferCredentials],
-  exports: [OffersRepository, OffersService, OfferCredentials],
+  providers: [OffersService, OfferCredentials],
+  exports: [OffersPersistenceModule, OffersService, OfferCredentials],
 })
 export class OffersModule {}

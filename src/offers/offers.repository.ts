@@ -3,12 +3,73 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { ApiError } from '../common/api-error';
+import { sql, TxBody } from '../persistence/database';
 import { OfferEntity, OfferHealth, OfferState } from './offer.entity';
 
-/** Persistence of offers (TypeORM). */
+/** Offers kept by OffersRepository.forStart per process; past this many the cache starts over. */
+export const OFFER_CACHE_MAX = 10_000;
+
+/**
+ * Thrown inside a start's transaction (OffersRepository.versionCheckTx) when the offer the start was
+ * decided on is no longer the stored one (changed by any request, in any process, or deleted): the
+ * transaction rolls back, and the start is decided again on a fresh read.
+ */
+export class OfferChangedError extends Error {
+  constructor(readonly offerId: string) {
+    super(`offer ${offerId} changed while a session was being started`);
+  }
+}
+
+/** Persistence of offers (TypeORM), and the per-process cache of offers read by session starts. */
 @Injectable()
 export class OffersRepository {
+  /** Offers as forStart read them, by id: deep-frozen entities, maybe older than their rows. */
+  private readonly startCache = new Map<string, OfferEntity>();
+
   constructor(@InjectRepository(OfferEntity) private readonly repo: Repository<OfferEntity>) {}
+
+  /**
+   * The offer a session start is decided on (issue 14: no read of the offer per start). From this
+   * process's cache unless `fresh` or not cached; a read refreshes the cache. The entity is deep-frozen
+   * (shared by concurrent starts: mutating it throws) and may be older than the row, since another process
+   * may have changed it: the start's transaction checks it with versionCheckTx, and a start that gets
+   * OfferChangedError asks again with `fresh`. Writes through this repository drop the entry at once.
+   * @throws ApiError 404 `OfferNotFound`.
+   */
+  async forStart(id: string, fresh = false): Promise<OfferEntity> {
+    const hit = fresh ? undefined : this.startCache.get(id);
+    if (hit) return hit;
+    const offer = await this.getOrThrow(id);
+    if (this.startCache.size >= OFFER_CACHE_MAX) this.startCache.clear();
+    this.startCache.set(id, deepFreeze(offer));
+    return offer;
+  }
+
+  /**
+   * Whether the row of `offer` still has `offer.version` (one light read). A start refused on a cached
+   * offer asks this before answering: a refusal is decided again when the offer changed.
+   * False when it is gone; the cache entry is then dropped.
+   */
+  async isCurrent(offer: Pick<OfferEntity, 'id' | 'version'>): Promise<boolean> {
+    const rows = await this.repo.query<Array<{ version: number | string }>>(`SELECT "version" FROM "offer" WHERE "id" = ${this.param(1)}`, [offer.id]);
+    const current = rows.length === 1 && Number(rows[0].version) === offer.version;
+    if (!current && this.startCache.get(offer.id) === offer) this.startCache.delete(offer.id);
+    return current;
+  }
+
+  /**
+   * One statement of a start's transaction: the offer's row still has `offer.version` (the start was
+   * decided on the stored offer). A row changed since is an update that committed first: the start is
+   * decided again. A change that commits later comes after the start, as if the start had come first.
+   * @throws OfferChangedError when the row has another version or is gone (the cache entry is dropped).
+   */
+  *versionCheckTx(offer: Pick<OfferEntity, 'id' | 'version'>): TxBody<void> {
+    const r = yield sql('SELECT "version" FROM "offer" WHERE "id" = ?', [offer.id]);
+    if (r.rows.length !== 1 || Number(r.rows[0].version) !== offer.version) {
+      this.startCache.delete(offer.id);
+      throw new OfferChangedError(offer.id);
+    }
+  }
 
   /** The offer, or null. */
   findById(id: string): Promise<OfferEntity | null> {
@@ -20,6 +81,30 @@ export class OffersRepository {
     const offer = await this.findById(id);
     if (!offer) throw ApiError.notFound('Offer', id);
     return offer;
+  }
+
+  /**
+   * Every offer with a lead configuration (a destination may still be missing), by id, current: one
+   * light read of ids and versions, and the whole row only for offers whose version this process has
+   * not cached (forStart's cache; issue 14: the lead pass after each start read every offer in full).
+   * The entities are deep-frozen.
+   */
+  async listWithLeads(): Promise<OfferEntity[]> {
+    const rows = await this.repo.query<Array<{ id: string; version: number | string }>>('SELECT "id", "version" FROM "offer" WHERE "leads" IS NOT NULL ORDER BY "id"');
+    const out: OfferEntity[] = [];
+    for (const { id, version } of rows) {
+      const hit = this.startCache.get(id);
+      if (hit && hit.version === Number(version)) {
+        out.push(hit);
+        continue;
+      }
+      const fresh = await this.forStart(id, true).catch((err: unknown) => {
+        if (err instanceof ApiError && err.code === 'OfferNotFound') return null; // deleted since the first read
+        throw err;
+      });
+      if (fresh) out.push(fresh);
+    }
+    return out;
   }
 
   /** Every offer, by id. */
@@ -85,12 +170,12 @@ export class OffersRepository {
    * @returns false when the offer does not exist (deleted meanwhile).
    */
   async setCurrentRevision(id: string, revisionId: string, now: number): Promise<boolean> {
-    const r = await this.repo
+    const r = await this.forgetAfter(id, this.repo
       .createQueryBuilder()
       .update(OfferEntity)
       .set({ currentRevisionId: revisionId, updatedAt: now, version: () => `${this.versionColumn()} + 1` })
       .where({ id })
-      .execute();
+      .execute());
     return (r.affected ?? 0) > 0;
   }
 
@@ -100,21 +185,44 @@ export class OffersRepository {
    * @returns false when no row matched: the offer changed or is already gone.
    */
   async delete(id: string, expectedVersion: number): Promise<boolean> {
-    const r = await this.repo.createQueryBuilder().delete().from(OfferEntity).where({ id, version: expectedVersion }).execute();
+    const r = await this.forgetAfter(id, this.repo.createQueryBuilder().delete().from(OfferEntity).where({ id, version: expectedVersion }).execute());
     return (r.affected ?? 0) > 0;
   }
 
   private async conditionalUpdate(id: string, expectedVersion: number, fields: Partial<OfferEntity>): Promise<boolean> {
-    const r = await this.repo
+    const r = await this.forgetAfter(id, this.repo
       .createQueryBuilder()
       .update(OfferEntity)
       .set({ ...(fields as QueryDeepPartialEntity<OfferEntity>), version: () => `${this.versionColumn()} + 1` })
       .where({ id, version: expectedVersion })
-      .execute();
+      .execute());
     return (r.affected ?? 0) > 0;
+  }
+
+  /** `write`'s result, once the start cache has dropped offer `id` (after the write, whatever its outcome). */
+  private async forgetAfter<T>(id: string, write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } finally {
+      this.startCache.delete(id);
+    }
+  }
+
+  /** Placeholder `n` (1-based) in this database's dialect. */
+  private param(n: number): string {
+    return this.repo.manager.connection.driver.options.type === 'postgres' ? `$${n}` : '?';
   }
 
   private versionColumn(): string {
     return this.repo.manager.connection.driver.escape('version');
   }
+}
+
+/** `v` and everything reachable from it frozen (plain data: objects and arrays); returns `v`. */
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
 }

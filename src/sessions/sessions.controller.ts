@@ -65,7 +65,7 @@ export class SessionsController {
   )
   @ApiJsonBodyErrors()
   @ApiErrorResponse(422, 'IdempotencyKeyReused: the key was used with a different body.')
-  @ApiUnavailableResponse("LicensesUnavailable: the publisher's Dynamics 365 licenses could not be checked; DependencyUnavailable: an Azure service did not answer")
+  @ApiUnavailableResponse("LicensesUnavailable: the publisher's Dynamics 365 licenses could not be checked; DependencyUnavailable: an Azure service did not answer; OfferChanging: the offer changed under each of 3 attempts to start (Retry-After)")
   async start(
     @Param('offerId') offerId: string,
     @Body() body: unknown,

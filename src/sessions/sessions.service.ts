@@ -6,7 +6,7 @@ import { ApiError } from '../common/api-error';
 import { Clock, iso } from '../common/clock';
 import { AppConfig, APP_CONFIG } from '../config/app-config';
 import { DataProtector } from '../azure/data-protector';
-import { OffersRepository } from '../offers/offers.repository';
+import { OfferChangedError, OffersRepository } from '../offers/offers.repository';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { outputsAsStrings, renderAccessInformation } from './access-information';
 import { SessionEntity } from './session.entity';
@@ -31,6 +31,9 @@ export const EXPIRY_TEARDOWN_BUDGET_MS = 5_000;
 export const START_REQUEST_RETENTION_MS = 24 * 3_600_000;
 /** A start still under way this long after its last sign of life (service clock) was abandoned by a dead process. */
 export const START_ABANDONED_MS = 60_000;
+
+/** Attempts at a start whose offer changed under it (OfferChangedError) before 503 OfferChanging. */
+export const START_DECISIONS = 3;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -99,7 +102,7 @@ export class SessionsService {
     }
     let offerType = 'unknown';
     try {
-      const { session, offer, audited } = await this.startOnce(offerId, body, client, idempotencyKey ?? null, requestHash, request, caller);
+      const { session, offer, audited } = await this.startDecided(offerId, body, client, idempotencyKey ?? null, requestHash, request, caller);
       offerType = session.type;
       this.metrics.sessionStarts.inc({ offer: offerId, type: session.type, result: startResultOf(session) });
       this.logger.log({ sessionId: session.id, offerId, state: session.state, region: session.region, kind: session.instanceKind }, 'session started');
@@ -167,8 +170,15 @@ export class SessionsService {
     }
   }
 
-  /** One start: offer checks, the type's claim, the session row (atomically with the claim where the type can). */
-  private async startOnce(
+  /**
+   * startOnce on the offer as this process last read it (OffersRepository.forStart), and again on a fresh
+   * read when that was not the stored offer: when the start's transaction finds it changed
+   * (OfferChangedError), or when the start was refused (any ApiError: not published, no such region, no
+   * capacity, ...) and the stored offer now has another version; at most START_DECISIONS attempts.
+   * @throws ApiError 503 OfferChanging (Retry-After 1) when the offer changed under every attempt; the
+   *   refusal of an attempt decided on the stored offer.
+   */
+  private async startDecided(
     offerId: string,
     body: StartSessionBody,
     client: { tenantId: string; clientId: string } | null,
@@ -177,7 +187,36 @@ export class SessionsService {
     request: StartRequestEntity | undefined,
     caller: Caller | undefined,
   ): Promise<{ session: SessionEntity; offer: OfferEntity; audited: boolean }> {
-    const offer = await this.offers.getOrThrow(offerId);
+    for (let attempt = 1; ; attempt++) {
+      const offer = await this.offers.forStart(offerId, attempt > 1);
+      try {
+        return await this.startOnce(offer, body, client, idempotencyKey, requestHash, request, caller);
+      } catch (err) {
+        const stale = err instanceof OfferChangedError || (err instanceof ApiError && !(await this.offers.isCurrent(offer)));
+        if (!stale) throw err;
+        if (attempt >= START_DECISIONS) {
+          throw new ApiError(503, 'OfferChanging', `Offer '${offerId}' changed during every attempt to start a session; retry in a moment.`, undefined, undefined, { 'Retry-After': '1' });
+        }
+      }
+    }
+  }
+
+  /**
+   * One start on `offer`: offer checks, the type's claim, the session row (atomically with the claim
+   * where the type can). The transaction that writes the session checks that the offer is still that
+   * version (OffersRepository.versionCheckTx).
+   * @throws OfferChangedError when it is not (nothing was written); the ApiErrors of start().
+   */
+  private async startOnce(
+    offer: OfferEntity,
+    body: StartSessionBody,
+    client: { tenantId: string; clientId: string } | null,
+    idempotencyKey: string | null,
+    requestHash: string,
+    request: StartRequestEntity | undefined,
+    caller: Caller | undefined,
+  ): Promise<{ session: SessionEntity; offer: OfferEntity; audited: boolean }> {
+    const offerId = offer.id;
     if (offer.state !== 'published') {
       throw ApiError.conflict('OfferNotPublished', `Offer '${offerId}' is not published: its test drive accepts no new sessions.`);
     }
@@ -209,6 +248,7 @@ export class SessionsService {
       updatedAt: now,
     };
     const sessions = this.sessions;
+    const offers = this.offers;
     const starts = this.starts;
     const leads = this.leads.repo;
     const audit = this.audit;
@@ -220,6 +260,7 @@ export class SessionsService {
     const commit: SessionCommit = {
       *persist(patch) {
         const row = { ...session, ...patch };
+        yield* offers.versionCheckTx(offer);
         yield* sessions.insertTx(row);
         yield* leads.insertTx(lead);
         if (request) yield* starts.completeTx(request.id, row.id, row.updatedAt);
@@ -242,6 +283,7 @@ export class SessionsService {
       }
     } else {
       await this.db.atomic(function* () {
+        yield* offers.versionCheckTx(offer);
         yield* sessions.insertTx(session);
         yield* leads.insertTx(lead);
       });
