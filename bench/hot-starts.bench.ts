@@ -201,6 +201,7 @@ describe('hot starts at load, service in its own process', () => {
         const ca = fs.readFileSync(path.join(dir, 'emulator', 'ca.crt'), 'utf8');
         const port = await freePort();
         const profileDir = process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined;
+        if (profileDir) fs.mkdirSync(profileDir, { recursive: true }); // the phase hook writes into it and does not create it
         // BENCH_PROFILE_PHASE (e.g. "hot C=20"): a profile of that phase only; otherwise of the whole process.
         const profile = !profileDir ? [] : PROFILE_PHASE ? ['-r', path.resolve(__dirname, 'support/phase-profile.cjs')] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=service-${db}.cpuprofile`];
         const svc = await startProcess(

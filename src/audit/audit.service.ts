@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, MoreThanOrEqual, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Clock, iso } from '../common/clock';
-import { insertRow, TxBody } from '../persistence/database';
+import { insertRow, Statement, TxBody } from '../persistence/database';
 import { Caller } from '../auth/caller';
 import { AuditAction, AuditEventEntity } from './audit-event.entity';
 
@@ -78,7 +78,12 @@ export class AuditService {
 
   /** Inserts `row` (eventRow) as a statement of the caller's transaction: recorded exactly when the transaction commits. */
   *recordTx(row: AuditEventEntity): TxBody<void> {
-    yield insertRow('audit_event', row as unknown as Record<string, unknown>);
+    yield this.recordStatement(row);
+  }
+
+  /** recordTx's INSERT, to send with others (`together`). */
+  recordStatement(row: AuditEventEntity): Statement {
+    return insertRow('audit_event', row as unknown as Record<string, unknown>);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, LessThan, Repository } from 'typeorm';
-import { Database, insertRow, sql, TxBody } from '../persistence/database';
+import { Database, insertRow, sql, Statement, TxBody } from '../persistence/database';
 import { LeadEntity, LeadError, LeadState } from './lead.entity';
 
 /**
@@ -23,7 +23,12 @@ export class LeadsRepository {
 
   /** INSERT of a new lead inside a transaction (the session's: SessionCommit / Database.atomic). */
   *insertTx(row: LeadEntity): TxBody<void> {
-    yield insertRow('lead', row as unknown as Record<string, unknown>);
+    yield this.insertStatement(row);
+  }
+
+  /** The INSERT of a new lead, to send with others (`together`). */
+  insertStatement(row: LeadEntity): Statement {
+    return insertRow('lead', row as unknown as Record<string, unknown>);
   }
 
   async insert(row: LeadEntity): Promise<void> {

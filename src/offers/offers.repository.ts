@@ -3,14 +3,14 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { ApiError } from '../common/api-error';
-import { sql, TxBody } from '../persistence/database';
+import { sql, Statement, StatementResult } from '../persistence/database';
 import { OfferEntity, OfferHealth, OfferState } from './offer.entity';
 
 /** Offers kept by OffersRepository.forStart per process; past this many the cache starts over. */
 export const OFFER_CACHE_MAX = 10_000;
 
 /**
- * Thrown inside a start's transaction (OffersRepository.versionCheckTx) when the offer the start was
+ * Thrown inside a start's transaction (OffersRepository.versionStatement) when the offer the start was
  * decided on is no longer the stored one (changed by any request, in any process, or deleted): the
  * transaction rolls back, and the start is decided again on a fresh read.
  */
@@ -32,7 +32,7 @@ export class OffersRepository {
    * The offer a session start is decided on (issue 14: no read of the offer per start). From this
    * process's cache unless `fresh` or not cached; a read refreshes the cache. The entity is deep-frozen
    * (shared by concurrent starts: mutating it throws) and may be older than the row, since another process
-   * may have changed it: the start's transaction checks it with versionCheckTx, and a start that gets
+   * may have changed it: the start's transaction checks it (versionStatement, checkVersion), and a start that gets
    * OfferChangedError asks again with `fresh`. Writes through this repository drop the entry at once.
    * @throws ApiError 404 `OfferNotFound`.
    */
@@ -58,13 +58,17 @@ export class OffersRepository {
   }
 
   /**
-   * One statement of a start's transaction: the offer's row still has `offer.version` (the start was
-   * decided on the stored offer). A row changed since is an update that committed first: the start is
-   * decided again. A change that commits later comes after the start, as if the start had come first.
-   * @throws OfferChangedError when the row has another version or is gone (the cache entry is dropped).
+   * The read of a start's transaction that checks the offer (checkVersion takes its result): the offer's
+   * row still has the version the start was decided on. A row changed since is an update that committed
+   * first: the start is decided again. A change that commits later comes after the start, as if the
+   * start had come first. Sent with the start's inserts (`together`, as the last statement).
    */
-  *versionCheckTx(offer: Pick<OfferEntity, 'id' | 'version'>): TxBody<void> {
-    const r = yield sql('SELECT "version" FROM "offer" WHERE "id" = ?', [offer.id]);
+  versionStatement(id: string): Statement {
+    return sql('SELECT "version" FROM "offer" WHERE "id" = ?', [id]);
+  }
+
+  /** @throws OfferChangedError unless `r` (of versionStatement) shows the row at `offer.version`; the cache entry is then dropped. */
+  checkVersion(r: StatementResult, offer: Pick<OfferEntity, 'id' | 'version'>): void {
     if (r.rows.length !== 1 || Number(r.rows[0].version) !== offer.version) {
       this.startCache.delete(offer.id);
       throw new OfferChangedError(offer.id);

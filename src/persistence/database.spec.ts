@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { openDataSource } from './data-source';
-import { Database, sql } from './database';
+import { Database, sql, together } from './database';
 import { POSTGRES_ADMIN_URL, describeEachDb } from '../../test/support/postgres';
 
 const targets: Record<'sqlite' | 'postgres', Parameters<typeof openDataSource>[0]> = {
@@ -61,6 +61,50 @@ describeEachDb('Database.atomic on %s', (name) => {
       return Number(r.rows[0].n);
     });
     expect(n).toBe(0);
+  });
+
+  it('together: several statements as one (PostgreSQL: one round trip), the last one\'s rows, all or nothing with the transaction', async () => {
+    const child = `${table}_child`;
+    await ds.query(`CREATE TABLE "${child}" ("id" varchar(20) PRIMARY KEY, "parent" varchar(20) NOT NULL REFERENCES "${table}" ("id"))`);
+    const sent: string[] = [];
+    if (name === 'postgres') {
+      // Count what goes over the wire: every query of every pooled client.
+      // Count what Database sends (its own promise-style checkouts; TypeORM's callback-style ones pass through).
+      const pool = (ds.driver as unknown as { master: { connect(...a: unknown[]): Promise<{ query(...a: unknown[]): unknown }> } }).master;
+      const connect = pool.connect.bind(pool);
+      jest.spyOn(pool, 'connect').mockImplementation((...a: unknown[]) => {
+        if (a.length) return connect(...a);
+        return connect().then((c) => {
+          const query = c.query.bind(c);
+          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(String(q[0])), query(...q)) });
+        });
+      });
+    }
+    try {
+      const r = await db.atomic(function* () {
+        return yield together(
+          sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, ['p1', 7]),
+          sql(`INSERT INTO "${child}" ("id", "parent") VALUES (?, ?)`, ['c1', 'p1']), // references the row inserted beside it
+          sql(`UPDATE "${table}" SET "n" = "n" + 1 WHERE "id" = ?`, ['a']),
+          sql(`SELECT "n" FROM "${table}" WHERE "id" = ?`, ['c']),
+        );
+      });
+      expect(r.rows.map((x) => Number(x.n))).toEqual([3]);
+      if (name === 'postgres') expect(sent.filter((q) => !/^(BEGIN|COMMIT|ROLLBACK)$/.test(q))).toHaveLength(1);
+      const rows = await ds.query(`SELECT "id", "n" FROM "${table}" WHERE "id" IN ('a', 'p1') ORDER BY "id"`);
+      expect(rows.map((x: { id: string; n: number }) => [x.id, Number(x.n)])).toEqual([['a', 2], ['p1', 7]]);
+
+      // A part that fails (a duplicate key) takes the others and the rest of the body with it.
+      await expect(
+        db.atomic(function* () {
+          yield together(sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, ['p2', 1]), sql(`INSERT INTO "${child}" ("id", "parent") VALUES (?, ?)`, ['c1', 'p2']));
+        }),
+      ).rejects.toThrow();
+      expect(await ds.query(`SELECT "id" FROM "${table}" WHERE "id" = 'p2'`)).toEqual([]);
+    } finally {
+      jest.restoreAllMocks();
+      await ds.query(`DROP TABLE "${child}"`);
+    }
   });
 
   if (name === 'sqlite') {

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Between, DataSource, In, IsNull, LessThanOrEqual, MoreThanOrEqual, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../persistence/data-source';
-import { insertRow, transitionRow, TxBody } from '../persistence/database';
+import { insertRow, Statement, transitionRow, TxBody } from '../persistence/database';
 import { EndReason, SessionEntity, SessionState } from './session.entity';
 
 /**
@@ -34,7 +34,12 @@ export class SessionsRepository {
 
   /** INSERT of a new session inside a transaction (Database.atomic). */
   *insertTx(row: SessionEntity): TxBody<void> {
-    yield insertRow('session', row as unknown as Record<string, unknown>);
+    yield this.insertStatement(row);
+  }
+
+  /** The INSERT of a new session, to send with others (`together`). */
+  insertStatement(row: SessionEntity): Statement {
+    return insertRow('session', row as unknown as Record<string, unknown>);
   }
 
   /** The session a client started with `idempotencyKey` on `offerId` (takeover of a start whose owner died). */

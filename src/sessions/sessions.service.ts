@@ -14,7 +14,7 @@ import type { OfferEntity } from '../offers/offer.entity';
 import { SessionsRepository } from './sessions.repository';
 import { StartRequestsRepository } from './start-requests.repository';
 import { LeadsService } from '../leads/leads.service';
-import { Database, sql } from '../persistence/database';
+import { Database, sql, together } from '../persistence/database';
 import { StartRefusal, StartRequestEntity } from './start-request.entity';
 import { SessionCommit } from '../test-drives/test-drive-type';
 import { SessionView, StartSessionBody } from './session.dto';
@@ -204,7 +204,7 @@ export class SessionsService {
   /**
    * One start on `offer`: offer checks, the type's claim, the session row (atomically with the claim
    * where the type can). The transaction that writes the session checks that the offer is still that
-   * version (OffersRepository.versionCheckTx).
+   * version (OffersRepository.versionStatement).
    * @throws OfferChangedError when it is not (nothing was written); the ApiErrors of start().
    */
   private async startOnce(
@@ -260,11 +260,15 @@ export class SessionsService {
     const commit: SessionCommit = {
       *persist(patch) {
         const row = { ...session, ...patch };
-        yield* offers.versionCheckTx(offer);
-        yield* sessions.insertTx(row);
-        yield* leads.insertTx(lead);
-        if (request) yield* starts.completeTx(request.id, row.id, row.updatedAt);
-        yield* audit.recordTx(audit.eventRow(caller, 'session.started', { type: 'session', id: row.id, offerId }, { region: row.region, instanceKind: row.instanceKind }));
+        // One statement on PostgreSQL (one round trip), the offer's version read last.
+        const r = yield together(
+          sessions.insertStatement(row),
+          leads.insertStatement(lead),
+          ...(request ? [starts.completeStatement(request.id, row.id, row.updatedAt)] : []),
+          audit.recordStatement(audit.eventRow(caller, 'session.started', { type: 'session', id: row.id, offerId }, { region: row.region, instanceKind: row.instanceKind })),
+          offers.versionStatement(offer.id),
+        );
+        offers.checkVersion(r, offer);
         persisted = row;
       },
     };
@@ -283,9 +287,7 @@ export class SessionsService {
       }
     } else {
       await this.db.atomic(function* () {
-        yield* offers.versionCheckTx(offer);
-        yield* sessions.insertTx(session);
-        yield* leads.insertTx(lead);
+        offers.checkVersion(yield together(sessions.insertStatement(session), leads.insertStatement(lead), offers.versionStatement(offer.id)), offer);
       });
       try {
         await type.startSession(offer, session, { region: body.region }, commit);

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import { isUniqueViolation } from '../persistence/data-source';
-import { sql, TxBody } from '../persistence/database';
+import { sql, Statement, TxBody } from '../persistence/database';
 import { StartRefusal, StartRequestEntity } from './start-request.entity';
 
 /**
@@ -53,7 +53,12 @@ export class StartRequestsRepository {
 
   /** started -> completed with the session, inside a claim transaction (SessionCommit). */
   *completeTx(id: string, sessionId: string, now: number): TxBody<void> {
-    yield sql(`UPDATE "start_request" SET "state" = 'completed', "sessionId" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'started'`, [sessionId, now, id]);
+    yield this.completeStatement(id, sessionId, now);
+  }
+
+  /** completeTx's UPDATE, to send with others (`together`). */
+  completeStatement(id: string, sessionId: string, now: number): Statement {
+    return sql(`UPDATE "start_request" SET "state" = 'completed', "sessionId" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'started'`, [sessionId, now, id]);
   }
 
   /** started -> completed with the session (types that do not claim atomically). */

@@ -127,7 +127,7 @@ describeEachDb('idempotent starts and atomic claims on %s', (db) => {
 
   it('the hot claim and the session row are one transaction: a failure writing the session leaves the instance ready', async () => {
     await svc.until(async () => (await hotReady('repair-web')) === 2);
-    const spy = jest.spyOn(sessions, 'insertTx').mockImplementation(function* () {
+    const spy = jest.spyOn(sessions, 'insertStatement').mockImplementation(() => {
       throw new Error('crash while writing the session');
     });
     try {
