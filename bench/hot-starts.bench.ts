@@ -21,6 +21,7 @@
  *   BENCH_PROFILE_DIR=/tmp/prof npm run bench -- hot                              # V8 CPU profile of the service
  *   BENCH_PROFILE_DIR=/tmp/prof BENCH_PROFILE_PHASE='hot C=20' npm run bench -- hot  # ... of one phase only
  *   BENCH_WARMUP=300                                                              # warm-up requests per target
+ *   BENCH_CLOSED_N=600                                                            # starts per closed-loop phase (default 100)
  */
 import { spawn, ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -56,6 +57,8 @@ const IDLE_SESSIONS = Number(process.env.BENCH_IDLE_SESSIONS ?? 1250);
 const PROFILE_PHASE = process.env.BENCH_PROFILE_PHASE;
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
 const COLD = Number(process.env.BENCH_COLD ?? 60);
+/** Requests per closed-loop start phase (at least 3 per client); the hot ones at most the pools' size. */
+const CLOSED_N = Number(process.env.BENCH_CLOSED_N ?? 100);
 const COLD_CONCURRENCY = Number(process.env.BENCH_COLD_CONCURRENCY ?? 5);
 /** The emulator's deployment time (s): a cold start's ready - requested minus this is the orchestrator's overhead. */
 const DEPLOYMENT_SECONDS = 0.05;
@@ -357,7 +360,7 @@ describe('hot starts at load, service in its own process', () => {
           await Promise.all(Array.from({ length: 10 }, async () => { while (left-- > 0) await send(t); }));
         }
         await fill();
-        const closedN = (c: number) => Math.max(100, c * 3);
+        const closedN = (c: number) => Math.max(CLOSED_N, c * 3);
         for (const c of CONCURRENCY) {
           await closed('live', c, Math.max(closedN(c), 1000));
           await closed('power-bi', c, closedN(c));
