@@ -2,6 +2,7 @@ import { TableClient } from '@azure/data-tables';
 import { Role } from '../../src/auth/roles';
 import { LeadsRepository } from '../../src/leads/leads.repository';
 import { LeadsService } from '../../src/leads/leads.service';
+import { OffersRepository } from '../../src/offers/offers.repository';
 import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
 import { offerBody, publisherWithEnvironment } from '../dynamics/helpers';
@@ -72,6 +73,24 @@ describeEachDb('leads on %s', (db) => {
     const ops = await svc.as('operator');
     const opView = (await ops.get('/api/v1/offers/leads-https/leads').expect(200)).body.value as Array<{ contact: unknown }>;
     expect(opView.every((l) => l.contact === null)).toBe(true);
+  });
+
+  it('a delivery pass reads an offer\'s row only when its version is not the one this process holds (issue 14)', async () => {
+    const rx = azure.emulator.receivers.create();
+    await offerWith('leads-cache', { type: 'https-endpoint', url: rx.url });
+    await market.post('/api/v1/offers/leads-cache/sessions').send({ customer }).expect(201);
+    await leads.deliverDue();
+    const offers = svc.app.get(OffersRepository);
+    const reads = [jest.spyOn(offers, 'getOrThrow'), jest.spyOn(offers, 'list')];
+    try {
+      await market.post('/api/v1/offers/leads-cache/sessions').send({ customer }).expect(201);
+      await leads.deliverDue();
+      // Before: every pass read every offer in full (list()).
+      for (const r of reads) expect(r).not.toHaveBeenCalled();
+      expect(delivered(rx.id)).toHaveLength(2);
+    } finally {
+      for (const r of reads) r.mockRestore();
+    }
   });
 
   it('no personal data without consent or for an .edu address', async () => {
