@@ -51,10 +51,8 @@ export class OffersRepository {
    * False when it is gone; the cache entry is then dropped.
    */
   async isCurrent(offer: Pick<OfferEntity, 'id' | 'version'>): Promise<boolean> {
-    const rows = await this.repo.query<Array<{ version: number | string }>>(`SELECT "version" FROM "offer" WHERE "id" = ${this.param(1)}`, [offer.id]);
-    const current = rows.length === 1 && Number(rows[0].version) === offer.version;
-    if (!current && this.startCache.get(offer.id) === offer) this.startCache.delete(offer.id);
-    return current;
+    const row = await this.repo.findOne({ select: { id: true, version: true }, where: { id: offer.id } });
+    return this.stillAt(row ? [row] : [], offer);
   }
 
   /**
@@ -69,10 +67,14 @@ export class OffersRepository {
 
   /** @throws OfferChangedError unless `r` (of versionStatement) shows the row at `offer.version`; the cache entry is then dropped. */
   checkVersion(r: StatementResult, offer: Pick<OfferEntity, 'id' | 'version'>): void {
-    if (r.rows.length !== 1 || Number(r.rows[0].version) !== offer.version) {
-      this.startCache.delete(offer.id);
-      throw new OfferChangedError(offer.id);
-    }
+    if (!this.stillAt(r.rows, offer)) throw new OfferChangedError(offer.id);
+  }
+
+  /** Whether `rows` (the offer's row read again, or none) are at `offer.version`; if not, the cache entry goes. */
+  private stillAt(rows: ReadonlyArray<{ version?: unknown }>, offer: Pick<OfferEntity, 'id' | 'version'>): boolean {
+    const current = rows.length === 1 && Number(rows[0].version) === offer.version;
+    if (!current) this.startCache.delete(offer.id);
+    return current;
   }
 
   /** The offer, or null. */
@@ -210,11 +212,6 @@ export class OffersRepository {
     } finally {
       this.startCache.delete(id);
     }
-  }
-
-  /** Placeholder `n` (1-based) in this database's dialect. */
-  private param(n: number): string {
-    return this.repo.manager.connection.driver.options.type === 'postgres' ? `$${n}` : '?';
   }
 
   private versionColumn(): string {

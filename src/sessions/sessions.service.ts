@@ -37,6 +37,18 @@ export const START_DECISIONS = 3;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** What one start request brings to each attempt at it (SessionsService.startDecided, startOnce). */
+interface StartInput {
+  body: StartSessionBody;
+  /** The marketplace client, or null for the service itself. */
+  client: { tenantId: string; clientId: string } | null;
+  idempotencyKey: string | null;
+  requestHash: string;
+  /** This request's Idempotency-Key record, when it sent a key. */
+  request: StartRequestEntity | undefined;
+  caller: Caller | undefined;
+}
+
 /** An ApiError as it was answered, to replay to a retry with the same Idempotency-Key. */
 function refusalOf(err: ApiError): StartRefusal {
   return {
@@ -102,7 +114,7 @@ export class SessionsService {
     }
     let offerType = 'unknown';
     try {
-      const { session, offer, audited } = await this.startDecided(offerId, body, client, idempotencyKey ?? null, requestHash, request, caller);
+      const { session, offer, audited } = await this.startDecided(offerId, { body, client, idempotencyKey: idempotencyKey ?? null, requestHash, request, caller });
       offerType = session.type;
       this.metrics.sessionStarts.inc({ offer: offerId, type: session.type, result: startResultOf(session) });
       this.logger.log({ sessionId: session.id, offerId, state: session.state, region: session.region, kind: session.instanceKind }, 'session started');
@@ -178,19 +190,11 @@ export class SessionsService {
    * @throws ApiError 503 OfferChanging (Retry-After 1) when the offer changed under every attempt; the
    *   refusal of an attempt decided on the stored offer.
    */
-  private async startDecided(
-    offerId: string,
-    body: StartSessionBody,
-    client: { tenantId: string; clientId: string } | null,
-    idempotencyKey: string | null,
-    requestHash: string,
-    request: StartRequestEntity | undefined,
-    caller: Caller | undefined,
-  ): Promise<{ session: SessionEntity; offer: OfferEntity; audited: boolean }> {
+  private async startDecided(offerId: string, input: StartInput): Promise<{ session: SessionEntity; offer: OfferEntity; audited: boolean }> {
     for (let attempt = 1; ; attempt++) {
       const offer = await this.offers.forStart(offerId, attempt > 1);
       try {
-        return await this.startOnce(offer, body, client, idempotencyKey, requestHash, request, caller);
+        return await this.startOnce(offer, input);
       } catch (err) {
         const stale = err instanceof OfferChangedError || (err instanceof ApiError && !(await this.offers.isCurrent(offer)));
         if (!stale) throw err;
@@ -207,15 +211,8 @@ export class SessionsService {
    * version (OffersRepository.versionStatement).
    * @throws OfferChangedError when it is not (nothing was written); the ApiErrors of start().
    */
-  private async startOnce(
-    offer: OfferEntity,
-    body: StartSessionBody,
-    client: { tenantId: string; clientId: string } | null,
-    idempotencyKey: string | null,
-    requestHash: string,
-    request: StartRequestEntity | undefined,
-    caller: Caller | undefined,
-  ): Promise<{ session: SessionEntity; offer: OfferEntity; audited: boolean }> {
+  private async startOnce(offer: OfferEntity, input: StartInput): Promise<{ session: SessionEntity; offer: OfferEntity; audited: boolean }> {
+    const { body, client, idempotencyKey, requestHash, request, caller } = input;
     const offerId = offer.id;
     if (offer.state !== 'published') {
       throw ApiError.conflict('OfferNotPublished', `Offer '${offerId}' is not published: its test drive accepts no new sessions.`);

@@ -1,13 +1,11 @@
-import * as path from 'node:path';
-import { zipDirectory } from '../../src/common/zip-directory';
 import { Role } from '../../src/auth/roles';
 import { OffersRepository } from '../../src/offers/offers.repository';
 import { START_DECISIONS } from '../../src/sessions/sessions.service';
 import { Database, sql } from '../../src/persistence/database';
 import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
+import { capacity, publishOffer } from '../arm-resilience/helpers';
 
-const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
 const EMBED = 'https://app.powerbi.com/reportEmbed?reportId=5b2a7c2e-6f1e-4b6a-9d43-2f0c8a1e9b11';
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' };
 
@@ -34,7 +32,7 @@ describeEachDb('starts on a cached offer, checked by version, on %s', (db) => {
     });
   }
 
-  const assignedOf = async (offerId: string) => (await svc.http.get(`/api/v1/capacity?offerId=${offerId}`)).body.value[0] as { hotReady: number; assigned: number };
+  const assignedOf = (offerId: string) => capacity(svc, offerId, 'westeurope');
 
   beforeAll(async () => {
     azure = await startLocalAzure(0.2);
@@ -44,17 +42,7 @@ describeEachDb('starts on a cached offer, checked by version, on %s', (db) => {
     offers = svc.app.get(OffersRepository);
     await alice.put('/api/v1/offers/bi').send({ alias: 'bi', testDrive: { type: 'power-bi', embedUrl: EMBED, accessInformation: '<p>v1 {{embedUrl}}</p>' } }).expect(201);
     await alice.post('/api/v1/offers/bi/publish').expect(200);
-    const p = await azure.emulator.createPublisher({});
-    await alice
-      .put('/api/v1/offers/web')
-      .send({
-        alias: 'web',
-        testDrive: { type: 'azure-resource-manager', durationHours: 1, regions: [{ name: 'westeurope', hot: 3, cold: 0 }], accessInformation: '<p>v1 {{siteUrl}}</p>' },
-        deployment: { subscriptionId: p.subscriptionId, tenantId: p.tenantId, clientId: p.clientId, clientSecret: p.clientSecret },
-      })
-      .expect(201);
-    await alice.put('/api/v1/offers/web/package').set('content-type', 'application/zip').send(await zipDirectory(SAMPLE, { exclude: ['README.md', 'access-information.html'] })).expect(201);
-    await alice.post('/api/v1/offers/web/publish').expect(200);
+    await publishOffer(svc, await azure.emulator.createPublisher({}), 'web', [{ name: 'westeurope', hot: 3, cold: 0 }], { accessInformation: '<p>v1 {{siteUrl}}</p>' });
     await svc.until(async () => (await assignedOf('web')).hotReady === 3);
   }, 120_000);
 
