@@ -302,26 +302,23 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   /**
    * THE hot start: in ONE transaction, claims the oldest ready hot instance of `region`
    * (PoolInstanceRepository.claimReadyHotInstanceTx) and writes the session `ready` with its outputs
-   * (SessionCommit.persist). Null when no hot instance is ready. A claim that lost every candidate to
-   * concurrent claims (PostgreSQL SKIP LOCKED) tries again while ready instances remain.
+   * (SessionCommit.persist). On PostgreSQL the claim and the session are ONE autocommitted statement
+   * (SessionCommit.claimAndPersist, PoolInstanceRepository.claimHotStatement). Null when no hot instance is
+   * ready. A claim that lost every candidate to concurrent claims (PostgreSQL SKIP LOCKED) tries again
+   * while ready instances remain.
    */
   private async claimHot(offer: OfferEntity, region: string, session: SessionEntity, commit: SessionCommit, now: number, hourMs: number): Promise<{ id: string } | null> {
     const pool = this.pool;
+    const ready = { state: 'ready', region, instanceKind: 'hot', readyAt: now, expiresAt: now + session.durationHours * hourMs } as const;
     for (let attempt = 0; attempt < 20; attempt++) {
-      const inst = await this.db.atomic(function* (): TxBody<{ id: string } | null> {
-        const claimed = yield* pool.claimReadyHotInstanceTx(offer.id, region, session.id, now);
-        if (!claimed) return null;
-        yield* commit.persist({
-          state: 'ready',
-          region,
-          instanceKind: 'hot',
-          instanceId: claimed.id,
-          outputsEnc: claimed.outputsEnc,
-          readyAt: now,
-          expiresAt: now + session.durationHours * hourMs,
-        });
-        return claimed;
-      });
+      const inst = commit.claimAndPersist
+        ? ((await commit.claimAndPersist((guard) => pool.claimHotStatement(offer.id, region, session.id, now, guard), ready, { instanceId: 'id', outputsEnc: 'outputsEnc' })) as { id: string } | null)
+        : await this.db.atomic(function* (): TxBody<{ id: string } | null> {
+            const claimed = yield* pool.claimReadyHotInstanceTx(offer.id, region, session.id, now);
+            if (!claimed) return null;
+            yield* commit.persist({ ...ready, instanceId: claimed.id, outputsEnc: claimed.outputsEnc });
+            return claimed;
+          });
       if (inst) return inst;
       if (!(await this.pool.anyReadyHot(offer.id, region))) return null;
     }

@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, MoreThanOrEqual, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Clock, iso } from '../common/clock';
-import { insertRow, Statement, TxBody } from '../persistence/database';
+import { insertRow, insertRowFrom, Statement, TxBody } from '../persistence/database';
 import { Caller } from '../auth/caller';
 import { AuditAction, AuditEventEntity } from './audit-event.entity';
 
@@ -81,8 +81,9 @@ export class AuditService {
     yield this.recordStatement(row);
   }
 
-  /** recordTx's INSERT, to send with others (`together`). */
-  recordStatement(row: AuditEventEntity): Statement {
+  /** recordTx's INSERT, to send with others (`together`); `afterClaim`: PostgreSQL's form for afterClaim() (only when a row was claimed). */
+  recordStatement(row: AuditEventEntity, afterClaim = false): Statement {
+    if (afterClaim) return insertRowFrom('audit_event', row as unknown as Record<string, unknown>);
     return insertRow('audit_event', row as unknown as Record<string, unknown>);
   }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, LessThan, Repository } from 'typeorm';
-import { Database, insertRow, sql, Statement, TxBody } from '../persistence/database';
+import { Database, insertRow, insertRowFrom, sql, Statement, TxBody } from '../persistence/database';
 import { LeadEntity, LeadError, LeadState } from './lead.entity';
 
 /**
@@ -26,8 +26,9 @@ export class LeadsRepository {
     yield this.insertStatement(row);
   }
 
-  /** The INSERT of a new lead, to send with others (`together`). */
-  insertStatement(row: LeadEntity): Statement {
+  /** The INSERT of a new lead, to send with others (`together`); `afterClaim`: PostgreSQL's form for afterClaim() (only when a row was claimed). */
+  insertStatement(row: LeadEntity, afterClaim = false): Statement {
+    if (afterClaim) return insertRowFrom('lead', row as unknown as Record<string, unknown>);
     return insertRow('lead', row as unknown as Record<string, unknown>);
   }
 

@@ -65,6 +65,14 @@ export class OffersRepository {
     return sql('SELECT "version" FROM "offer" WHERE "id" = ?', [id]);
   }
 
+  /**
+   * The same check as a condition (afterClaim: the claim happens only while the offer's row still has the
+   * version the start was decided on).
+   */
+  versionGuard(offer: Pick<OfferEntity, 'id' | 'version'>): Statement {
+    return sql('EXISTS (SELECT 1 FROM "offer" WHERE "id" = ? AND "version" = ?)', [offer.id, offer.version]);
+  }
+
   /** @throws OfferChangedError unless `r` (of versionStatement) shows the row at `offer.version`; the cache entry is then dropped. */
   checkVersion(r: StatementResult, offer: Pick<OfferEntity, 'id' | 'version'>): void {
     if (!this.stillAt(r.rows, offer)) throw new OfferChangedError(offer.id);

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { openDataSource } from './data-source';
-import { Database, sql, StatementResult, together, TxBody } from './database';
+import { afterClaim, Database, insertRowFrom, sql, StatementResult, together, TxBody } from './database';
 import { POSTGRES_ADMIN_URL, describeEachDb } from '../../test/support/postgres';
 
 const targets: Record<'sqlite' | 'postgres', Parameters<typeof openDataSource>[0]> = {
@@ -108,6 +108,49 @@ describeEachDb('Database.atomic on %s', (name) => {
       await ds.query(`DROP TABLE "${child}"`);
     }
   });
+
+  if (name === 'postgres') {
+    it('afterClaim + once: a claim and its writes in ONE autocommitted statement (no BEGIN/COMMIT), written only when a row was claimed, all or nothing', async () => {
+      const pool = `${table}_pool`;
+      const child = `${table}_claim`;
+      await ds.query(`CREATE TABLE "${pool}" ("id" varchar(20) PRIMARY KEY, "owner" varchar(20), "secret" text)`);
+      await ds.query(`CREATE TABLE "${child}" ("id" varchar(20) PRIMARY KEY, "item" varchar(20) NOT NULL REFERENCES "${pool}" ("id"), "n" bigint, "meta" text, "secret" text)`);
+      await ds.query(`INSERT INTO "${pool}" ("id", "secret") VALUES ('i1', 's1'), ('i2', 's2')`);
+      const sent: string[] = [];
+      const master = (ds.driver as unknown as { master: { connect(...a: unknown[]): Promise<{ query(...a: unknown[]): unknown }> } }).master;
+      const connect = master.connect.bind(master);
+      jest.spyOn(master, 'connect').mockImplementation((...a: unknown[]) => {
+        if (a.length) return connect(...a);
+        return connect().then((c) => {
+          const query = c.query.bind(c);
+          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(String(q[0])), query(...q)) });
+        });
+      });
+      const claim = (owner: string, guard: boolean) =>
+        sql(`UPDATE "${pool}" SET "owner" = ? WHERE "id" = (SELECT "id" FROM "${pool}" WHERE "owner" IS NULL ORDER BY "id" LIMIT 1 FOR UPDATE SKIP LOCKED) AND ${guard ? 'TRUE' : 'FALSE'} RETURNING "id", "secret"`, [owner]);
+      const start = (id: string, guard = true) =>
+        db.once(afterClaim(claim(id, guard), [insertRowFrom(child, { id, item: null, n: 1_764_000_000_000, meta: { a: [1] }, secret: null }, { item: 'id', secret: 'secret' })], sql(`SELECT COUNT(*) FROM "${child}"`)));
+      try {
+        const first = await start('x1');
+        expect(sent).toHaveLength(1); // no BEGIN, no COMMIT
+        expect(first.rows).toEqual([{ id: 'i1', secret: 's1', probe: '0' }]); // the probe reads the snapshot before the statement's writes
+        expect(await ds.query(`SELECT * FROM "${child}"`)).toEqual([{ id: 'x1', item: 'i1', n: '1764000000000', meta: '{"a":[1]}', secret: 's1' }]);
+        // The guard is false: nothing claimed, nothing written.
+        expect((await start('x2', false)).rows).toEqual([{ id: null, secret: null, probe: '1' }]);
+        // A write that fails (x1 again: duplicate key) undoes the claim.
+        await expect(start('x1')).rejects.toHaveProperty('message', expect.stringMatching(/duplicate key/));
+        expect(await ds.query(`SELECT "id" FROM "${pool}" WHERE "owner" IS NULL ORDER BY "id"`)).toEqual([{ id: 'i2' }]);
+        await start('x3');
+        // Nothing left to claim: nothing written.
+        expect((await start('x4')).rows).toEqual([{ id: null, secret: null, probe: '2' }]);
+        expect((await ds.query(`SELECT "id", "item" FROM "${child}" ORDER BY "id"`)).map((r: { id: string; item: string }) => `${r.id}:${r.item}`)).toEqual(['x1:i1', 'x3:i2']);
+      } finally {
+        jest.restoreAllMocks();
+        await ds.query(`DROP TABLE "${child}"`);
+        await ds.query(`DROP TABLE "${pool}"`);
+      }
+    });
+  }
 
   if (name === 'sqlite') {
     it('commits the bodies of one event loop turn in one transaction (one fsync for a burst of starts)', async () => {

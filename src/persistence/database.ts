@@ -46,6 +46,43 @@ export function together(...parts: Statement[]): Statement {
   return { sql: `WITH ${ctes.join(', ')} ${last.sql}`, params: parts.flatMap((p) => p.params), parts };
 }
 
+/** The name of the claim's CTE in afterClaim(): the writes that follow from the claim select from it. */
+export const CLAIMED = 'claimed';
+
+/**
+ * PostgreSQL only (issue 14): a claim and what follows from it as ONE statement, so a start is one
+ * autocommitted round trip: no BEGIN/COMMIT, and no row lock held while the client and the database talk.
+ * `claim` (an UPDATE … RETURNING of at most one row) becomes the CTE "claimed" (CLAIMED); each of `writes`
+ * a further CTE, which must act only when "claimed" has a row (insertRowFrom; or an UPDATE with
+ * `AND EXISTS (SELECT 1 FROM "claimed")`); `probe` is a SELECT of one value. The statement answers one row:
+ * the claimed row's columns (all NULL when nothing was claimed) and `probe` as column "probe", read on the
+ * same snapshot as the claim's conditions. The statement is atomic: a failing write undoes the claim.
+ * Run it with Database.once.
+ */
+export function afterClaim(claim: Statement, writes: Statement[], probe: Statement): Statement {
+  const ctes = [`"${CLAIMED}" AS (${claim.sql})`, ...writes.map((w, i) => `"w${i + 1}" AS (${w.sql})`)];
+  return sql(
+    `WITH ${ctes.join(', ')} SELECT "${CLAIMED}".*, (${probe.sql}) AS "probe" FROM (SELECT 1) AS "one" LEFT JOIN "${CLAIMED}" ON true`,
+    [...claim.params, ...writes.flatMap((w) => w.params), ...probe.params],
+  );
+}
+
+/**
+ * PostgreSQL only, inside afterClaim(): INSERT of `row` into `table` only when a row was claimed, with the
+ * columns of `fromClaim` (column of `table` → column the claim returns) taken from the claimed row. The
+ * other values go as one JSON parameter that PostgreSQL types by the table's columns
+ * (jsonb_populate_record), so no parameter needs a cast; values as toDb() gives them.
+ */
+export function insertRowFrom(table: string, row: Record<string, unknown>, fromClaim: Record<string, string> = {}): Statement {
+  const cols = Object.keys(row);
+  const values = Object.fromEntries(cols.filter((c) => !fromClaim[c]).map((c) => [c, toDb(row[c])]));
+  const select = cols.map((c) => (fromClaim[c] ? `"${CLAIMED}"."${fromClaim[c]}"` : `"r"."${c}"`));
+  return sql(
+    `INSERT INTO "${table}" (${cols.map((c) => `"${c}"`).join(', ')}) SELECT ${select.join(', ')} FROM "${CLAIMED}", jsonb_populate_record(NULL::"${table}", ?::jsonb) AS "r"`,
+    [JSON.stringify(values)],
+  );
+}
+
 /**
  * INSERT of one row into `table` from a plain object: every key a column; objects and arrays are stored
  * as JSON text (TypeORM's simple-json), booleans as 0/1, undefined as NULL.
@@ -166,6 +203,25 @@ export class Database {
       }
       this.pending.push({ body, resolve, reject });
     });
+  }
+
+  /**
+   * Runs one statement on its own: on PostgreSQL autocommitted (atomic as a whole, its CTEs included) on a
+   * pooled connection, one round trip; on SQLite in the next group commit.
+   * @throws what the statement threw (nothing of it was written).
+   */
+  async once(s: Statement): Promise<StatementResult> {
+    if (!this.postgres) {
+      return this.atomic(function* (): TxBody<StatementResult> {
+        return yield s;
+      });
+    }
+    const client = await (this.ds.driver as unknown as { master: PgPool }).master.connect();
+    try {
+      return await runPostgres(client, s);
+    } finally {
+      client.release();
+    }
   }
 
   private pending: Pending[] | null = null;

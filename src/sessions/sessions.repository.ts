@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Between, DataSource, In, IsNull, LessThanOrEqual, MoreThanOrEqual, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../persistence/data-source';
-import { insertRow, Statement, transitionRow, TxBody } from '../persistence/database';
+import { insertRow, insertRowFrom, Statement, transitionRow, TxBody } from '../persistence/database';
 import { EndReason, SessionEntity, SessionState } from './session.entity';
 
 /**
@@ -37,8 +37,12 @@ export class SessionsRepository {
     yield this.insertStatement(row);
   }
 
-  /** The INSERT of a new session, to send with others (`together`). */
-  insertStatement(row: SessionEntity): Statement {
+  /**
+   * The INSERT of a new session, to send with others (`together`). With `fromClaim`, PostgreSQL's form for
+   * afterClaim(): written only when a row was claimed, these columns (session column → claimed column) from it.
+   */
+  insertStatement(row: SessionEntity, fromClaim?: Record<string, string>): Statement {
+    if (fromClaim) return insertRowFrom('session', row as unknown as Record<string, unknown>, fromClaim);
     return insertRow('session', row as unknown as Record<string, unknown>);
   }
 

@@ -14,7 +14,7 @@ import type { OfferEntity } from '../offers/offer.entity';
 import { SessionsRepository } from './sessions.repository';
 import { StartRequestsRepository } from './start-requests.repository';
 import { LeadsService } from '../leads/leads.service';
-import { Database, sql, together } from '../persistence/database';
+import { afterClaim, Database, sql, together } from '../persistence/database';
 import { StartRefusal, StartRequestEntity } from './start-request.entity';
 import { SessionCommit } from '../test-drives/test-drive-type';
 import { SessionView, StartSessionBody } from './session.dto';
@@ -269,6 +269,32 @@ export class SessionsService {
         persisted = row;
       },
     };
+    if (this.db.postgres) {
+      const db = this.db;
+      commit.claimAndPersist = async (claim, patch, fromClaim) => {
+        const cols = fromClaim as Record<string, string>;
+        const row: SessionEntity = { ...session, ...patch };
+        const event = audit.eventRow(caller, 'session.started', { type: 'session', id: row.id, offerId }, { region: row.region, instanceKind: row.instanceKind });
+        const r = await db.once(
+          afterClaim(
+            claim(offers.versionGuard(offer)),
+            [
+              sessions.insertStatement(row, cols),
+              leads.insertStatement(lead, true),
+              ...(request ? [starts.completeStatement(request.id, row.id, row.updatedAt, true)] : []),
+              audit.recordStatement(event, true),
+            ],
+            offers.versionStatement(offer.id),
+          ),
+        );
+        const claimed = r.rows[0];
+        offers.checkVersion({ rows: [{ version: claimed.probe }], affected: 1 }, offer);
+        if (claimed.id === null || claimed.id === undefined) return null;
+        for (const [col, from] of Object.entries(cols)) (row as unknown as Record<string, unknown>)[col] = claimed[from];
+        persisted = row;
+        return claimed;
+      };
+    }
     const queue = this.queue;
     const enqueueWanted = body.whenFull === 'queue';
     let queued = false;

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import { isUniqueViolation } from '../persistence/data-source';
-import { sql, Statement, TxBody } from '../persistence/database';
+import { CLAIMED, sql, Statement, TxBody } from '../persistence/database';
 import { StartRefusal, StartRequestEntity } from './start-request.entity';
 
 /**
@@ -56,9 +56,10 @@ export class StartRequestsRepository {
     yield this.completeStatement(id, sessionId, now);
   }
 
-  /** completeTx's UPDATE, to send with others (`together`). */
-  completeStatement(id: string, sessionId: string, now: number): Statement {
-    return sql(`UPDATE "start_request" SET "state" = 'completed', "sessionId" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'started'`, [sessionId, now, id]);
+  /** completeTx's UPDATE, to send with others (`together`); `afterClaim`: PostgreSQL's form for afterClaim() (only when a row was claimed). */
+  completeStatement(id: string, sessionId: string, now: number, afterClaim = false): Statement {
+    const claimed = afterClaim ? ` AND EXISTS (SELECT 1 FROM "${CLAIMED}")` : '';
+    return sql(`UPDATE "start_request" SET "state" = 'completed', "sessionId" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'started'${claimed}`, [sessionId, now, id]);
   }
 
   /** started -> completed with the session (types that do not claim atomically). */

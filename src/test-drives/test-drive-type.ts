@@ -4,7 +4,7 @@ import { OfferDeployment, OfferEntity, OfferHealth } from '../offers/offer.entit
 export type { OfferHealth } from '../offers/offer.entity';
 import { SessionEntity } from '../sessions/session.entity';
 import type { OutboundUrl } from '../security/outbound-url';
-import type { TxBody } from '../persistence/database';
+import type { Statement, TxBody } from '../persistence/database';
 
 /** What a type's validator returns for the `testDrive` and `deployment` sections of PUT /offers/{id}. */
 export interface ValidatedTestDriveConfig {
@@ -37,6 +37,22 @@ export interface CapacityRow {
  */
 export interface SessionCommit {
   persist(patch: Partial<SessionEntity>): TxBody<void>;
+  /**
+   * PostgreSQL only; undefined on SQLite, where a transaction costs no round trips (use persist). Issue 14:
+   * the type's claim and the start's writes (session, lead, Idempotency-Key record, audit event) as ONE
+   * autocommitted statement (afterClaim): no BEGIN/COMMIT round trips, no row lock held between round trips.
+   * `claim(guard)` gives the type's claim: one UPDATE … RETURNING of at most one row, with `guard` (a boolean
+   * SQL expression with its parameters: the offer is still the version the start was decided on) ANDed
+   * into its WHERE. The session is written with `patch`, and with the columns of `fromClaim` (session column
+   * → column the claim returns) taken from the claimed row, only when a row was claimed.
+   * @returns the claimed row; null when nothing was claimed (nothing was written).
+   * @throws OfferChangedError when the offer changed (nothing was written).
+   */
+  claimAndPersist?(
+    claim: (guard: Statement) => Statement,
+    patch: Partial<SessionEntity>,
+    fromClaim: Partial<Record<keyof SessionEntity, string>>,
+  ): Promise<Record<string, unknown> | null>;
 }
 
 /** A customer's request to start a test drive (POST /offers/{id}/sessions body, validated). */

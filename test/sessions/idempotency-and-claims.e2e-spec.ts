@@ -5,6 +5,8 @@ import { zipDirectory } from '../../src/common/zip-directory';
 import { Role } from '../../src/auth/roles';
 import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
+import { LeadsRepository } from '../../src/leads/leads.repository';
+import { sql } from '../../src/persistence/database';
 import { StartRequestEntity } from '../../src/sessions/start-request.entity';
 import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
@@ -141,6 +143,52 @@ describeEachDb('idempotent starts and atomic claims on %s', (db) => {
     expect(live.filter((i) => i.kind === 'hot' && i.state === 'ready')).toHaveLength(2);
     expect((await sessions.listByOffer('repair-web', ['provisioning'])).length).toBe(0);
   });
+
+  it('the hot claim and the start\'s writes are all or nothing in the database: a write the database refuses leaves the instance ready', async () => {
+    await svc.until(async () => (await hotReady('repair-web')) === 2);
+    // The lead's INSERT fails in the database itself (no such table), after the claim was sent with it.
+    const spy = jest.spyOn(svc.app.get(LeadsRepository), 'insertStatement').mockImplementation(() => sql('INSERT INTO "no_such_table" ("id") VALUES (?)', ['x']));
+    try {
+      const r = await market.post('/api/v1/offers/repair-web/sessions').send({ customer });
+      expect(r.status).toBe(500);
+      expect(spy).toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+    const live = await pool.listLive('repair-web');
+    expect(live.filter((i) => i.state === 'assigned')).toEqual([]);
+    expect(live.filter((i) => i.kind === 'hot' && i.state === 'ready')).toHaveLength(2);
+    expect((await sessions.listByOffer('repair-web', ['provisioning', 'ready'])).length).toBe(0);
+  });
+
+  if (db === 'postgres') {
+    it('on PostgreSQL a hot start claims and writes in ONE autocommitted statement: no BEGIN, no COMMIT (issue 14)', async () => {
+      await svc.until(async () => (await hotReady('repair-web')) === 2);
+      // Every checkout Database makes (promise-style; TypeORM's callback-style ones pass through), with what it sent.
+      const checkouts: string[][] = [];
+      const master = (svc.app.get(DataSource).driver as unknown as { master: { connect(...a: unknown[]): Promise<{ query(...a: unknown[]): unknown }> } }).master;
+      const connect = master.connect.bind(master);
+      const spy = jest.spyOn(master, 'connect').mockImplementation((...a: unknown[]) => {
+        if (a.length) return connect(...a);
+        const sent: string[] = [];
+        checkouts.push(sent);
+        return connect().then((c) => {
+          const query = c.query.bind(c);
+          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(String(q[0])), query(...q)) });
+        });
+      });
+      let s: { body: { id: string; state: string; instanceKind: string } };
+      try {
+        s = await market.post('/api/v1/offers/repair-web/sessions').send({ customer }).expect(201);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(s.body).toMatchObject({ state: 'ready', instanceKind: 'hot' });
+      const claim = checkouts.find((sent) => sent.some((q) => q.includes('"pool_instance"') && q.includes('"session"')));
+      expect(claim).toHaveLength(1);
+      await svc.http.delete(`/api/v1/sessions/${s.body.id}`).expect(202);
+    });
+  }
 
   it('repair rule: a session left provisioning while its instance is assigned becomes ready on the next pass', async () => {
     await svc.until(async () => (await hotReady('repair-web')) === 2);

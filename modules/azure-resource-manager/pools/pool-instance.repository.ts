@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, LessThan, Not, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../../../src/persistence/data-source';
-import { Database, insertRow, sql, StatementResult, transitionRow, TxBody } from '../../../src/persistence/database';
+import { Database, insertRow, sql, Statement, StatementResult, transitionRow, TxBody } from '../../../src/persistence/database';
 import { InstanceKind, InstanceState, PoolInstanceEntity } from './pool-instance.entity';
 import { PoolRegionEntity } from './pool-region.entity';
 
@@ -38,13 +38,13 @@ export interface NewInstance {
  * `IX_pool_instance_ready` (ordered by `readyAt`, only ready unassigned instances: one index step, not a
  * scan and a sort); on PostgreSQL it is picked FOR UPDATE SKIP LOCKED, so concurrent claims take different rows.
  */
-export function claimStatement(kind: 'hot' | 'warm', postgres: boolean): string {
+export function claimStatement(kind: 'hot' | 'warm', postgres: boolean, guard?: string): string {
   const set = kind === 'hot' ? `"state" = 'assigned'` : `"state" = 'starting', "nextActionAt" = NULL`;
   return `UPDATE "pool_instance" SET ${set}, "sessionId" = ?, "assignedAt" = ?, "updatedAt" = ?
         WHERE "id" = (SELECT "id" FROM "pool_instance"
                        WHERE "offerId" = ? AND "region" = ? AND "kind" = '${kind}' AND "state" = 'ready' AND "sessionId" IS NULL
                        ORDER BY "readyAt" ASC LIMIT 1${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
-          AND "state" = 'ready' AND "sessionId" IS NULL
+          AND "state" = 'ready' AND "sessionId" IS NULL${guard ? ` AND (${guard})` : ''}
         RETURNING "id"${kind === 'hot' ? ', "outputsEnc"' : ''}`;
 }
 
@@ -79,8 +79,17 @@ export class PoolInstanceRepository {
    * it changes; on PostgreSQL the candidate is picked FOR UPDATE SKIP LOCKED, so concurrent claims take different rows.
    */
   *claimReadyHotInstanceTx(offerId: string, region: string, sessionId: string, now: number): TxBody<{ id: string; outputsEnc: string | null } | null> {
-    const r = (yield sql(claimStatement('hot', this.postgres), [sessionId, now, now, offerId, region])) as StatementResult<{ id: string; outputsEnc: string | null }>;
+    const r = (yield this.claimHotStatement(offerId, region, sessionId, now)) as StatementResult<{ id: string; outputsEnc: string | null }>;
     return r.rows[0] ?? null;
+  }
+
+  /**
+   * The hot claim of claimReadyHotInstanceTx as a statement (RETURNING "id", "outputsEnc"), with `guard` (a
+   * boolean SQL expression and its parameters) ANDed into its WHERE: the form SessionCommit.claimAndPersist
+   * sends on PostgreSQL, claim and session in one statement.
+   */
+  claimHotStatement(offerId: string, region: string, sessionId: string, now: number, guard?: Statement): Statement {
+    return sql(claimStatement('hot', this.postgres, guard?.sql), [sessionId, now, now, offerId, region, ...(guard?.params ?? [])]);
   }
 
   /** True when offer/region has a ready, unassigned hot instance (a claim that found none may retry). */
