@@ -76,7 +76,7 @@ describeEachDb('Database.atomic on %s', (name) => {
         if (a.length) return connect(...a);
         return connect().then((c) => {
           const query = c.query.bind(c);
-          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(String(q[0])), query(...q)) });
+          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(typeof q[0] === 'string' ? q[0] : `prepared ${(q[0] as { name: string }).name}: ${(q[0] as { text: string }).text}`), query(...q)) });
         });
       });
     }
@@ -110,7 +110,7 @@ describeEachDb('Database.atomic on %s', (name) => {
   });
 
   if (name === 'postgres') {
-    it('afterClaim + once: a claim and its writes in ONE autocommitted statement (no BEGIN/COMMIT), written only when a row was claimed, all or nothing', async () => {
+    it('afterClaim + once: a claim and its writes in ONE autocommitted prepared statement (no BEGIN/COMMIT), written only when a row was claimed, all or nothing', async () => {
       const pool = `${table}_pool`;
       const child = `${table}_claim`;
       await ds.query(`CREATE TABLE "${pool}" ("id" varchar(20) PRIMARY KEY, "owner" varchar(20), "secret" text)`);
@@ -123,7 +123,7 @@ describeEachDb('Database.atomic on %s', (name) => {
         if (a.length) return connect(...a);
         return connect().then((c) => {
           const query = c.query.bind(c);
-          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(String(q[0])), query(...q)) });
+          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(typeof q[0] === 'string' ? q[0] : `prepared ${(q[0] as { name: string }).name}: ${(q[0] as { text: string }).text}`), query(...q)) });
         });
       });
       const claim = (owner: string, guard: boolean) =>
@@ -133,6 +133,7 @@ describeEachDb('Database.atomic on %s', (name) => {
       try {
         const first = await start('x1');
         expect(sent).toHaveLength(1); // no BEGIN, no COMMIT
+        expect(sent[0]).toMatch(/^prepared td_[0-9a-f]{32}: WITH "claimed"/); // parsed and planned once per connection
         expect(first.rows).toEqual([{ id: 'i1', secret: 's1', probe: '0' }]); // the probe reads the snapshot before the statement's writes
         expect(await ds.query(`SELECT * FROM "${child}"`)).toEqual([{ id: 'x1', item: 'i1', n: '1764000000000', meta: '{"a":[1]}', secret: 's1' }]);
         // The guard is false: nothing claimed, nothing written.

