@@ -6,7 +6,7 @@ import { AppConfig, APP_CONFIG } from '../../src/config/app-config';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
 import { PoolInstanceEntity } from './pools/pool-instance.entity';
-import { DELETABLE_STATES, PoolInstanceRepository } from './pools/pool-instance.repository';
+import { ClaimedHot, DELETABLE_STATES, PoolInstanceRepository } from './pools/pool-instance.repository';
 import { ArmHealthChecker, armHealthIntervalMs } from './health/arm-health';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
@@ -21,7 +21,7 @@ import { HotTarget, HotTargetInput, hotBounds, hotTargetFor, hourlyDemand, insta
 import { DemandRepository, StartRequest } from '../../src/sessions/demand.repository';
 import { packageRevisionSummarySchema } from './packages/package.dto';
 import { PackageService } from './packages/package.service';
-import { ArmInstanceDriver } from './provisioning/arm-instance.driver';
+import { ArmInstanceDriver, TagTarget } from './provisioning/arm-instance.driver';
 import { SingleFlight } from '../../src/common/single-flight';
 
 export const ARM_TYPE = 'azure-resource-manager';
@@ -51,6 +51,10 @@ export const ORPHAN_SWEEP_INTERVAL_MS = 5 * 60_000;
 export const ASSIGNED_SWEEP_INTERVAL_MS = 60_000;
 /** Resource group tag calls at once when the tag queue is flushed (the rest wait on the shared agent's sockets). */
 const TAG_PARALLEL = 8;
+/** An instance to tag, with the session it was claimed for. */
+type SessionTagTarget = TagTarget & { sessionId: string };
+/** How long the tag after a claim waits for other claims to share its flush (ms): one write marks them all tagged. */
+export const TAG_SOON_MS = 50;
 /**
  * A tagged CloudTry_ group without any instance row is deleted only after it has been seen orphaned for
  * this long. An instance row is always written before its group is created, so this only guards
@@ -117,7 +121,9 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   private readonly logger = new Logger('ArmTestDriveType');
   /** Work started on behalf of a request (cold deploy, early delete) that the response does not wait for. */
   private readonly inflight = new Set<Promise<unknown>>();
-  private readonly tagQueue = new Map<string, OfferEntity>();
+  /** Instances to tag with their session, by id: the offer, and what tagging needs when the claim returned it. */
+  private readonly tagQueue = new Map<string, { offer: OfferEntity; target?: SessionTagTarget }>();
+  private tagSoon = false;
   private readonly tagFlush = new SingleFlight(() => this.flushTags());
   /** Clock time of the next orphan sweep (0: at the first pass). */
   private nextOrphanSweepAt = 0;
@@ -235,7 +241,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     for (const region of ordered) {
       const inst = await this.claimHot(offer, region.name, session, commit, now, hourMs);
       if (inst) {
-        this.tagAfterClaim(offer, inst.id);
+        this.tagAfterClaim(offer, inst.id, { ...inst, sessionId: session.id });
         return;
       }
     }
@@ -307,13 +313,13 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
    * ready. A claim that lost every candidate to concurrent claims (PostgreSQL SKIP LOCKED) tries again
    * while ready instances remain.
    */
-  private async claimHot(offer: OfferEntity, region: string, session: SessionEntity, commit: SessionCommit, now: number, hourMs: number): Promise<{ id: string } | null> {
+  private async claimHot(offer: OfferEntity, region: string, session: SessionEntity, commit: SessionCommit, now: number, hourMs: number): Promise<ClaimedHot | null> {
     const pool = this.pool;
     const ready = { state: 'ready', region, instanceKind: 'hot', readyAt: now, expiresAt: now + session.durationHours * hourMs } as const;
     for (let attempt = 0; attempt < 20; attempt++) {
       const inst = commit.claimAndPersist
-        ? ((await commit.claimAndPersist((guard) => pool.claimHotStatement(offer.id, region, session.id, now, guard), ready, { instanceId: 'id', outputsEnc: 'outputsEnc' })) as { id: string } | null)
-        : await this.db.atomic(function* (): TxBody<{ id: string } | null> {
+        ? ((await commit.claimAndPersist((guard) => pool.claimHotStatement(offer.id, region, session.id, now, guard), ready, { instanceId: 'id', outputsEnc: 'outputsEnc' })) as ClaimedHot | null)
+        : await this.db.atomic(function* (): TxBody<ClaimedHot | null> {
             const claimed = yield* pool.claimReadyHotInstanceTx(offer.id, region, session.id, now);
             if (!claimed) return null;
             yield* commit.persist({ ...ready, instanceId: claimed.id, outputsEnc: claimed.outputsEnc });
@@ -377,15 +383,24 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   }
 
   /**
-   * After a claim, off the request's path (issue 14): the instance joins the tag queue; one flush at a
-   * time reads the queued instances in one query and tags their resource groups with TAG_PARALLEL calls
-   * at once over the shared keep-alive connections. Reconcile retries any tag that did not land
-   * (retryTags), so nothing is lost when the process stops with a queue.
+   * After a claim, off the request's path (issue 14): the instance joins the tag queue; TAG_SOON_MS later
+   * one flush at a time tags the queued resource groups with TAG_PARALLEL calls at once over the shared
+   * keep-alive connections, and marks them tagged in one write. `target`: what tagging needs, as the hot
+   * claim returned it (ClaimedHot); instances without it are read in one query. Reconcile retries any tag
+   * that did not land (retryTags), so nothing is lost when the process stops with a queue.
    */
-  private tagAfterClaim(offer: OfferEntity, instanceId: string): void {
-    this.tagQueue.set(instanceId, offer);
-    // A flush that was just finishing may have missed this instance: run again if the queue is not empty.
-    this.background(this.tagFlush.run().then(() => (this.tagQueue.size ? this.tagFlush.run() : undefined)));
+  private tagAfterClaim(offer: OfferEntity, instanceId: string, target?: SessionTagTarget): void {
+    this.tagQueue.set(instanceId, { offer, target });
+    if (this.tagSoon) return;
+    this.tagSoon = true;
+    this.background(
+      new Promise((r) => setTimeout(r, TAG_SOON_MS)).then(async () => {
+        this.tagSoon = false;
+        await this.tagFlush.run();
+        // A flush that was just finishing may have missed an instance: run again if the queue is not empty.
+        if (this.tagQueue.size) await this.tagFlush.run();
+      }),
+    );
   }
 
   /** Drains the tag queue (see tagAfterClaim). */
@@ -393,12 +408,17 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     while (this.tagQueue.size) {
       const batch = [...this.tagQueue.entries()].slice(0, 100);
       for (const [id] of batch) this.tagQueue.delete(id);
-      const offers = new Map(batch);
-      const rows = (await this.pool.findByIds(batch.map(([id]) => id))).filter((i) => i.sessionId && !i.sessionTaggedAt);
+      const offers = new Map(batch.map(([id, q]) => [id, q.offer]));
+      const unknown = batch.filter(([, q]) => !q.target).map(([id]) => id);
+      // A claimed instance is assigned to its session for good (never reused): what the claim returned still holds.
+      const rows: SessionTagTarget[] = [
+        ...batch.flatMap(([, q]) => (q.target ? [q.target] : [])),
+        ...(unknown.length ? (await this.pool.findByIds(unknown)).filter((i) => i.sessionId && !i.sessionTaggedAt).map((i) => ({ ...i, sessionId: i.sessionId! })) : []),
+      ];
       const tagged: string[] = [];
       for (let i = 0; i < rows.length; i += TAG_PARALLEL) {
         const chunk = rows.slice(i, i + TAG_PARALLEL);
-        const ok = await Promise.all(chunk.map((inst) => this.driver.tagSession(offers.get(inst.id)!, inst, inst.sessionId!)));
+        const ok = await Promise.all(chunk.map((inst) => this.driver.tagSession(offers.get(inst.id)!, inst, inst.sessionId)));
         chunk.forEach((inst, k) => ok[k] && tagged.push(inst.id));
       }
       // One write for the batch (on SQLite one fsync, not one per tag).

@@ -336,7 +336,9 @@ export class SessionsService {
       if (request && !queued) await this.starts.complete(request.id, session.id, now);
     }
     // Deliver it now rather than at the next tick (the delivery loop would anyway; a burst of starts shares one pass).
-    this.leads.deliverSoon();
+    // An offer without a lead destination has nothing to deliver: its leads wait for one (the start's
+    // transaction checked that the offer is still this version).
+    if (offer.leads) this.leads.deliverSoon();
     if (persisted && type.claimsAtomically) return { session: persisted, offer, audited: true };
     const stored = await this.sessions.findById(session.id);
     if (!stored) throw new Error(`session ${session.id} was not stored by type ${offer.type}`);

@@ -2,6 +2,7 @@ import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { AuditService } from '../../src/audit/audit.service';
 import { AZURE_MAX_SOCKETS_PER_HOST } from '../../src/azure/azure-runtime';
 import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
+import { LeadsService } from '../../src/leads/leads.service';
 import { describeEachDb } from '../support/postgres';
 import { capacity, customer, publishOffer, useLocalServiceWith } from '../arm-resilience/helpers';
 
@@ -9,7 +10,8 @@ import { capacity, customer, publishOffer, useLocalServiceWith } from '../arm-re
  * Issue 14, defects found by measuring hot starts at load:
  *  1. the request re-read the session it had just written and recorded its audit event in a transaction of its own;
  *  2. the resource group tag after each claim opened a connection (TLS handshake) per call in a burst;
- *  3. every reconcile pass looked up the session of every assigned instance.
+ *  3. every reconcile pass looked up the session of every assigned instance;
+ *  4. the tag after a claim read the instance again, and a start on an offer without a lead destination ran a delivery pass.
  */
 describeEachDb('hot path and due work on %s', (db) => {
   const local = useLocalServiceWith({ deploymentSeconds: 0.05 }, { db });
@@ -23,6 +25,9 @@ describeEachDb('hot path and due work on %s', (db) => {
     const audit = svc.app.get(AuditService);
     const reread = jest.spyOn(sessions, 'findById');
     const separateAudit = jest.spyOn(audit, 'record');
+    const pool = svc.app.get(PoolInstanceRepository);
+    const readAgain = jest.spyOn(pool, 'findByIds');
+    const leadPass = jest.spyOn(svc.app.get(LeadsService), 'deliverSoon');
     const before = local.azure.emulator.tlsHandshakes();
     try {
       const starts = await Promise.all(Array.from({ length: 24 }, (_, i) => svc.http.post('/api/v1/offers/hot-path/sessions').send({ customer: { ...customer, email: `burst${i}@example.com` } })));
@@ -33,13 +38,15 @@ describeEachDb('hot path and due work on %s', (db) => {
       const events = await audit.list({ offerId: 'hot-path', action: 'session.started', limit: 100 });
       expect(events).toHaveLength(24);
       // The tags after the claims land (batched, off the request path) ...
-      const pool = svc.app.get(PoolInstanceRepository);
       await svc.until(async () => (await pool.listLive('hot-path')).filter((i) => i.state === 'assigned' && i.sessionTaggedAt !== null).length === 24, 30_000);
+      // ... with what the claims returned: no instance is read again to tag it.
+      expect(readAgain).not.toHaveBeenCalled();
+      // The offer has no lead destination: its leads wait for one, no delivery pass runs for them.
+      expect(leadPass).not.toHaveBeenCalled();
       // ... over a bounded number of connections: not one handshake per call.
       expect(local.azure.emulator.tlsHandshakes() - before).toBeLessThanOrEqual(AZURE_MAX_SOCKETS_PER_HOST);
     } finally {
-      reread.mockRestore();
-      separateAudit.mockRestore();
+      jest.restoreAllMocks();
     }
   });
 

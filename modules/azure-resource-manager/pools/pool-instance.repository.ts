@@ -45,7 +45,20 @@ export function claimStatement(kind: 'hot' | 'warm', postgres: boolean, guard?: 
                        WHERE "offerId" = ? AND "region" = ? AND "kind" = '${kind}' AND "state" = 'ready' AND "sessionId" IS NULL
                        ORDER BY "readyAt" ASC LIMIT 1${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
           AND "state" = 'ready' AND "sessionId" IS NULL${guard ? ` AND (${guard})` : ''}
-        RETURNING "id"${kind === 'hot' ? ', "outputsEnc"' : ''}`;
+        RETURNING "id"${kind === 'hot' ? ', "outputsEnc", "subscriptionId", "resourceGroupName", "revisionId"' : ''}`;
+}
+
+/**
+ * What a hot claim returns (claimStatement('hot')): the instance's id, its encrypted outputs (the session's
+ * access information) and what tagging its resource group with the session needs (TagTarget), so nothing
+ * is read again after the claim.
+ */
+export interface ClaimedHot {
+  id: string;
+  outputsEnc: string | null;
+  subscriptionId: string;
+  resourceGroupName: string;
+  revisionId: string;
 }
 
 /**
@@ -78,13 +91,13 @@ export class PoolInstanceRepository {
    * is ready. One UPDATE … RETURNING, claimStatement('hot') above: it re-checks `state = 'ready'` on the row
    * it changes; on PostgreSQL the candidate is picked FOR UPDATE SKIP LOCKED, so concurrent claims take different rows.
    */
-  *claimReadyHotInstanceTx(offerId: string, region: string, sessionId: string, now: number): TxBody<{ id: string; outputsEnc: string | null } | null> {
-    const r = (yield this.claimHotStatement(offerId, region, sessionId, now)) as StatementResult<{ id: string; outputsEnc: string | null }>;
+  *claimReadyHotInstanceTx(offerId: string, region: string, sessionId: string, now: number): TxBody<ClaimedHot | null> {
+    const r = (yield this.claimHotStatement(offerId, region, sessionId, now)) as unknown as StatementResult<ClaimedHot>;
     return r.rows[0] ?? null;
   }
 
   /**
-   * The hot claim of claimReadyHotInstanceTx as a statement (RETURNING "id", "outputsEnc"), with `guard` (a
+   * The hot claim of claimReadyHotInstanceTx as a statement (RETURNING the columns of ClaimedHot), with `guard` (a
    * boolean SQL expression and its parameters) ANDed into its WHERE: the form SessionCommit.claimAndPersist
    * sends on PostgreSQL, claim and session in one statement.
    */

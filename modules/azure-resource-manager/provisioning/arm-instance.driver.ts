@@ -13,6 +13,10 @@ import { fillParameters } from '../packages/parameter-filler';
 import { classifyRemoteError, RemoteError } from '../../../src/remote/remote-error';
 import { deploymentBackoffMs } from './backoff';
 
+
+/** What tagging an instance's resource group with its session needs (a hot claim returns it: ClaimedHot). */
+export type TagTarget = Pick<PoolInstanceEntity, 'id' | 'subscriptionId' | 'resourceGroupName' | 'revisionId'>;
+
 /** Tag names on every test drive resource group (test drive rules: publisher, offer, revision, session). */
 export const TAGS = {
   publisher: 'testdrive-publisher',
@@ -53,7 +57,7 @@ export class ArmInstanceDriver {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  private async client(offer: OfferEntity, inst: PoolInstanceEntity): Promise<ArmSubscriptionClient> {
+  private async client(offer: OfferEntity, inst: Pick<PoolInstanceEntity, 'subscriptionId'>): Promise<ArmSubscriptionClient> {
     return this.arm.forSubscription(await this.credentials.credentialFor(offer), inst.subscriptionId);
   }
 
@@ -247,7 +251,7 @@ export class ArmInstanceDriver {
   }
 
   /** Tags of an instance's resource group. */
-  tags(offer: OfferEntity, inst: PoolInstanceEntity, sessionId?: string): Record<string, string> {
+  tags(offer: OfferEntity, inst: Pick<PoolInstanceEntity, 'id' | 'revisionId'> & { sessionId?: string | null }, sessionId?: string): Record<string, string> {
     return {
       [TAGS.publisher]: offer.deployment.tenantId,
       [TAGS.offer]: offer.id,
@@ -263,7 +267,7 @@ export class ArmInstanceDriver {
    * the reconcile loop retries until it lands.
    * @returns true when ARM accepted the tags.
    */
-  async tagSession(offer: OfferEntity, inst: PoolInstanceEntity, sessionId: string): Promise<boolean> {
+  async tagSession(offer: OfferEntity, inst: TagTarget, sessionId: string): Promise<boolean> {
     try {
       const client = await this.client(offer, inst);
       await client.updateTags(inst.resourceGroupName, this.tags(offer, inst, sessionId));
