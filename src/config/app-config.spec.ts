@@ -19,3 +19,16 @@ describe('WORKERS (issue 14)', () => {
     expect(() => loadConfig({ ...pg, WORKERS: '0' })).toThrow(/WORKERS must be >= 1/);
   });
 });
+
+describe('DATABASE_PREPARED_STATEMENTS (issue 14)', () => {
+  const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+  it('defaults to true on PostgreSQL; false turns the prepared hot-start statement off', () => {
+    expect(loadConfig({ DATABASE_URL }).database).toEqual({ kind: 'postgres', url: DATABASE_URL, preparedStatements: true });
+    expect(loadConfig({ DATABASE_URL, DATABASE_PREPARED_STATEMENTS: 'false' }).database).toMatchObject({ preparedStatements: false });
+  });
+
+  it('refuses anything but true or false, naming the setting and when to use false', () => {
+    expect(() => loadConfig({ DATABASE_URL, DATABASE_PREPARED_STATEMENTS: 'no' })).toThrow(/DATABASE_PREPARED_STATEMENTS must be true or false \(false behind a PgBouncer/);
+  });
+});

@@ -186,6 +186,9 @@ const EnvSchema = z.object({
     .min(1, 'WORKERS must be >= 1')
     .max(256, 'WORKERS must be <= 256')
     .optional(),
+  DATABASE_PREPARED_STATEMENTS: z
+    .enum(['true', 'false'], { message: 'DATABASE_PREPARED_STATEMENTS must be true or false (false behind a PgBouncer in transaction mode without max_prepared_statements)' })
+    .default('true'),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -201,7 +204,16 @@ export class ConfigError extends Error {
 /** Database choice parsed from DATABASE_URL. */
 export type DatabaseSettings =
   | { kind: 'sqlite'; file: string }
-  | { kind: 'postgres'; url: string };
+  | {
+      kind: 'postgres';
+      url: string;
+      /**
+       * DATABASE_PREPARED_STATEMENTS (default true): the hot start's statement goes as a named prepared
+       * statement (Database.once). False for a pooler that cannot keep them per client connection (PgBouncer in
+       * transaction mode without max_prepared_statements).
+       */
+      preparedStatements?: boolean;
+    };
 
 /** Typed, validated settings of the service. All durations carry their unit in the name. */
 export interface AppConfig {
@@ -321,7 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const file = e.DATABASE_URL.slice('sqlite:'.length);
     database = { kind: 'sqlite', file: file === ':memory:' ? ':memory:' : path.resolve(PROJECT_ROOT, file) };
   } else {
-    database = { kind: 'postgres', url: e.DATABASE_URL };
+    database = { kind: 'postgres', url: e.DATABASE_URL, preparedStatements: e.DATABASE_PREPARED_STATEMENTS === 'true' };
   }
   if (e.KEY_VAULT_URL && e.AZURE_EMULATOR_URL) {
     throw new ConfigError(['AZURE_EMULATOR_URL: cannot be combined with KEY_VAULT_URL (real Azure); set one of them']);

@@ -141,7 +141,12 @@ describeEachDb('Database.atomic on %s', (name) => {
         // A write that fails (x1 again: duplicate key) undoes the claim.
         await expect(start('x1')).rejects.toHaveProperty('message', expect.stringMatching(/duplicate key/));
         expect(await ds.query(`SELECT "id" FROM "${pool}" WHERE "owner" IS NULL ORDER BY "id"`)).toEqual([{ id: 'i2' }]);
-        await start('x3');
+        // DATABASE_PREPARED_STATEMENTS=false (a pooler that cannot keep prepared statements): the same statement, unnamed.
+        sent.length = 0;
+        const unprepared = new Database(ds, { database: { kind: 'postgres', url: POSTGRES_ADMIN_URL, preparedStatements: false } });
+        await unprepared.once(afterClaim(claim('x3', true), [insertRowFrom(child, { id: 'x3', item: null, n: 1, meta: null, secret: null }, { item: 'id', secret: 'secret' })], sql('SELECT 1')));
+        expect(sent).toHaveLength(1);
+        expect(sent[0]).toMatch(/^WITH "claimed"/);
         // Nothing left to claim: nothing written.
         expect((await start('x4')).rows).toEqual([{ id: null, secret: null, probe: '2' }]);
         expect((await ds.query(`SELECT "id", "item" FROM "${child}" ORDER BY "id"`)).map((r: { id: string; item: string }) => `${r.id}:${r.item}`)).toEqual(['x1:i1', 'x3:i2']);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, ObjectLiteral, Repository } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 
 /** One SQL statement of a transaction: `?` placeholders, double-quoted identifiers (same text on both databases). */
 export interface Statement {
@@ -159,8 +160,12 @@ export class Database {
   readonly postgres: boolean;
   private readonly statements = new Map<string, ReturnType<BetterSqlite3Db['prepare']>>();
 
-  constructor(@InjectDataSource() private readonly ds: DataSource) {
+  /** Whether once() prepares its statement (DATABASE_PREPARED_STATEMENTS; PostgreSQL). */
+  readonly preparedStatements: boolean;
+
+  constructor(@InjectDataSource() private readonly ds: DataSource, @Optional() @Inject(APP_CONFIG) config?: Pick<AppConfig, 'database'>) {
     this.postgres = ds.options.type === 'postgres';
+    this.preparedStatements = !(config?.database.kind === 'postgres' && config.database.preparedStatements === false);
   }
 
   /**
@@ -209,7 +214,8 @@ export class Database {
   /**
    * Runs one statement on its own: on PostgreSQL autocommitted (atomic as a whole, its CTEs included) on a
    * pooled connection, one round trip, as a named prepared statement (each connection parses and plans it
-   * once: measured here, that halves PostgreSQL's CPU for the hot start's statement, 0.62 to 0.30 ms);
+   * once: `npm run bench -- start-statement` measured half of PostgreSQL's CPU; DATABASE_PREPARED_STATEMENTS=false
+   * sends it unnamed, for a pooler that cannot keep prepared statements);
    * on SQLite in the next group commit. Meant for the few statements of the hot path: each distinct text
    * stays prepared on every connection that ran it.
    * @throws what the statement threw (nothing of it was written).
@@ -222,7 +228,7 @@ export class Database {
     }
     const client = await (this.ds.driver as unknown as { master: PgPool }).master.connect();
     try {
-      return await runPostgres(client, s, true);
+      return await runPostgres(client, s, this.preparedStatements);
     } finally {
       client.release();
     }
