@@ -50,6 +50,8 @@ itOn('postgres')(
     const tmp = await createTempDatabase();
     const ds = await openDataSource({ kind: 'postgres', url: tmp.url });
     const db = new Database(ds);
+    // The same statement unnamed, as DATABASE_PREPARED_STATEMENTS=false sends it.
+    const unnamed = new Database(ds, { database: { kind: 'postgres', url: tmp.url, preparedStatements: false } });
     const pool = new PoolInstanceRepository(ds, db);
     const offerId = 'bench';
     const region = 'westeurope';
@@ -106,7 +108,7 @@ itOn('postgres')(
           [insertRowFrom('session', session, { instanceId: 'id', outputsEnc: 'outputsEnc' }), insertRowFrom('lead', lead), insertRowFrom('audit_event', audit)],
           sql('SELECT "version" FROM "offer" WHERE "id" = ?', [offerId]),
         );
-        const r = way === 'prepared' ? await db.once(s) : await unnamed(ds, s);
+        const r = await (way === 'prepared' ? db : unnamed).once(s);
         if (!r.rows[0]?.id) throw new Error('nothing claimed');
       };
       for (const c of CONCURRENCY) {
@@ -156,16 +158,3 @@ itOn('postgres')(
   },
   900_000,
 );
-
-/** Sends `s` as an unnamed statement on a pooled client (parsed and planned every time), as Database.atomic does. */
-async function unnamed(ds: DataSource, s: { sql: string; params: unknown[] }): Promise<StatementResult> {
-  let n = 0;
-  const text = s.sql.replace(/\?/g, () => `$${++n}`);
-  const client = await (ds.driver as unknown as { master: { connect(): Promise<{ query(t: string, v: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>; release(): void }> } }).master.connect();
-  try {
-    const r = await client.query(text, s.params);
-    return { rows: r.rows, affected: r.rowCount ?? 0 };
-  } finally {
-    client.release();
-  }
-}

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { openDataSource } from './data-source';
 import { afterClaim, Database, insertRowFrom, sql, StatementResult, together, TxBody } from './database';
-import { POSTGRES_ADMIN_URL, describeEachDb } from '../../test/support/postgres';
+import { POSTGRES_ADMIN_URL, describeEachDb, recordPostgresQueries } from '../../test/support/postgres';
 
 const targets: Record<'sqlite' | 'postgres', Parameters<typeof openDataSource>[0]> = {
   sqlite: { kind: 'sqlite', file: ':memory:' },
@@ -66,20 +66,8 @@ describeEachDb('Database.atomic on %s', (name) => {
   it('together: several statements as one (PostgreSQL: one round trip), the last one\'s rows, all or nothing with the transaction', async () => {
     const child = `${table}_child`;
     await ds.query(`CREATE TABLE "${child}" ("id" varchar(20) PRIMARY KEY, "parent" varchar(20) NOT NULL REFERENCES "${table}" ("id"))`);
-    const sent: string[] = [];
-    if (name === 'postgres') {
-      // Count what goes over the wire: every query of every pooled client.
-      // Count what Database sends (its own promise-style checkouts; TypeORM's callback-style ones pass through).
-      const pool = (ds.driver as unknown as { master: { connect(...a: unknown[]): Promise<{ query(...a: unknown[]): unknown }> } }).master;
-      const connect = pool.connect.bind(pool);
-      jest.spyOn(pool, 'connect').mockImplementation((...a: unknown[]) => {
-        if (a.length) return connect(...a);
-        return connect().then((c) => {
-          const query = c.query.bind(c);
-          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(typeof q[0] === 'string' ? q[0] : `prepared ${(q[0] as { name: string }).name}: ${(q[0] as { text: string }).text}`), query(...q)) });
-        });
-      });
-    }
+    // Count what Database sends over the wire (TypeORM's own checkouts pass through).
+    const wire = name === 'postgres' ? recordPostgresQueries(ds) : undefined;
     try {
       const r = await db.atomic(function* (): TxBody<StatementResult> {
         return yield together(
@@ -90,7 +78,7 @@ describeEachDb('Database.atomic on %s', (name) => {
         );
       });
       expect(r.rows.map((x) => Number(x.n))).toEqual([3]);
-      if (name === 'postgres') expect(sent.filter((q) => !/^(BEGIN|COMMIT|ROLLBACK)$/.test(q))).toHaveLength(1);
+      if (wire) expect(wire.sent().filter((q) => !/^(BEGIN|COMMIT|ROLLBACK)$/.test(q))).toHaveLength(1);
       const rows = await ds.query(`SELECT "id", "n" FROM "${table}" WHERE "id" IN ('a', 'p1') ORDER BY "id"`);
       expect(rows.map((x: { id: string; n: number }) => [x.id, Number(x.n)])).toEqual([['a', 2], ['p1', 7]]);
 
@@ -116,24 +104,15 @@ describeEachDb('Database.atomic on %s', (name) => {
       await ds.query(`CREATE TABLE "${pool}" ("id" varchar(20) PRIMARY KEY, "owner" varchar(20), "secret" text)`);
       await ds.query(`CREATE TABLE "${child}" ("id" varchar(20) PRIMARY KEY, "item" varchar(20) NOT NULL REFERENCES "${pool}" ("id"), "n" bigint, "meta" text, "secret" text)`);
       await ds.query(`INSERT INTO "${pool}" ("id", "secret") VALUES ('i1', 's1'), ('i2', 's2')`);
-      const sent: string[] = [];
-      const master = (ds.driver as unknown as { master: { connect(...a: unknown[]): Promise<{ query(...a: unknown[]): unknown }> } }).master;
-      const connect = master.connect.bind(master);
-      jest.spyOn(master, 'connect').mockImplementation((...a: unknown[]) => {
-        if (a.length) return connect(...a);
-        return connect().then((c) => {
-          const query = c.query.bind(c);
-          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(typeof q[0] === 'string' ? q[0] : `prepared ${(q[0] as { name: string }).name}: ${(q[0] as { text: string }).text}`), query(...q)) });
-        });
-      });
+      const wire = recordPostgresQueries(ds);
       const claim = (owner: string, guard: boolean) =>
         sql(`UPDATE "${pool}" SET "owner" = ? WHERE "id" = (SELECT "id" FROM "${pool}" WHERE "owner" IS NULL ORDER BY "id" LIMIT 1 FOR UPDATE SKIP LOCKED) AND ${guard ? 'TRUE' : 'FALSE'} RETURNING "id", "secret"`, [owner]);
       const start = (id: string, guard = true) =>
         db.once(afterClaim(claim(id, guard), [insertRowFrom(child, { id, item: null, n: 1_764_000_000_000, meta: { a: [1] }, secret: null }, { item: 'id', secret: 'secret' })], sql(`SELECT COUNT(*) FROM "${child}"`)));
       try {
         const first = await start('x1');
-        expect(sent).toHaveLength(1); // no BEGIN, no COMMIT
-        expect(sent[0]).toMatch(/^prepared td_[0-9a-f]{32}: WITH "claimed"/); // parsed and planned once per connection
+        expect(wire.sent()).toHaveLength(1); // no BEGIN, no COMMIT
+        expect(wire.sent()[0]).toMatch(/^prepared td_[0-9a-f]{32}: WITH "claimed"/); // parsed and planned once per connection
         expect(first.rows).toEqual([{ id: 'i1', secret: 's1', probe: '0' }]); // the probe reads the snapshot before the statement's writes
         expect(await ds.query(`SELECT * FROM "${child}"`)).toEqual([{ id: 'x1', item: 'i1', n: '1764000000000', meta: '{"a":[1]}', secret: 's1' }]);
         // The guard is false: nothing claimed, nothing written.
@@ -142,11 +121,11 @@ describeEachDb('Database.atomic on %s', (name) => {
         await expect(start('x1')).rejects.toHaveProperty('message', expect.stringMatching(/duplicate key/));
         expect(await ds.query(`SELECT "id" FROM "${pool}" WHERE "owner" IS NULL ORDER BY "id"`)).toEqual([{ id: 'i2' }]);
         // DATABASE_PREPARED_STATEMENTS=false (a pooler that cannot keep prepared statements): the same statement, unnamed.
-        sent.length = 0;
+        wire.checkouts.length = 0;
         const unprepared = new Database(ds, { database: { kind: 'postgres', url: POSTGRES_ADMIN_URL, preparedStatements: false } });
         await unprepared.once(afterClaim(claim('x3', true), [insertRowFrom(child, { id: 'x3', item: null, n: 1, meta: null, secret: null }, { item: 'id', secret: 'secret' })], sql('SELECT 1')));
-        expect(sent).toHaveLength(1);
-        expect(sent[0]).toMatch(/^WITH "claimed"/);
+        expect(wire.sent()).toHaveLength(1);
+        expect(wire.sent()[0]).toMatch(/^WITH "claimed"/);
         // Nothing left to claim: nothing written.
         expect((await start('x4')).rows).toEqual([{ id: null, secret: null, probe: '2' }]);
         expect((await ds.query(`SELECT "id", "item" FROM "${child}" ORDER BY "id"`)).map((r: { id: string; item: string }) => `${r.id}:${r.item}`)).toEqual(['x1:i1', 'x3:i2']);

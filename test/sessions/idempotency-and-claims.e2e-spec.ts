@@ -9,7 +9,7 @@ import { LeadsRepository } from '../../src/leads/leads.repository';
 import { sql } from '../../src/persistence/database';
 import { StartRequestEntity } from '../../src/sessions/start-request.entity';
 import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
-import { describeEachDb } from '../support/postgres';
+import { describeEachDb, recordPostgresQueries } from '../support/postgres';
 
 const SAMPLE = path.join(__dirname, '..', '..', 'templates', 'arm', 'sample-webapp');
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' };
@@ -164,27 +164,15 @@ describeEachDb('idempotent starts and atomic claims on %s', (db) => {
   if (db === 'postgres') {
     it('on PostgreSQL a hot start claims and writes in ONE autocommitted statement: no BEGIN, no COMMIT (issue 14)', async () => {
       await svc.until(async () => (await hotReady('repair-web')) === 2);
-      // Every checkout Database makes (promise-style; TypeORM's callback-style ones pass through), with what it sent.
-      const checkouts: string[][] = [];
-      const master = (svc.app.get(DataSource).driver as unknown as { master: { connect(...a: unknown[]): Promise<{ query(...a: unknown[]): unknown }> } }).master;
-      const connect = master.connect.bind(master);
-      const spy = jest.spyOn(master, 'connect').mockImplementation((...a: unknown[]) => {
-        if (a.length) return connect(...a);
-        const sent: string[] = [];
-        checkouts.push(sent);
-        return connect().then((c) => {
-          const query = c.query.bind(c);
-          return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(typeof q[0] === 'string' ? q[0] : `prepared ${(q[0] as { name: string }).name}: ${(q[0] as { text: string }).text}`), query(...q)) });
-        });
-      });
+      const wire = recordPostgresQueries(svc.app.get(DataSource));
       let s: { body: { id: string; state: string; instanceKind: string } };
       try {
         s = await market.post('/api/v1/offers/repair-web/sessions').send({ customer }).expect(201);
       } finally {
-        spy.mockRestore();
+        wire.restore();
       }
       expect(s.body).toMatchObject({ state: 'ready', instanceKind: 'hot' });
-      const claim = checkouts.find((sent) => sent.some((q) => q.includes('"pool_instance"') && q.includes('"session"')));
+      const claim = wire.checkouts.find((sent) => sent.some((q) => q.includes('"pool_instance"') && q.includes('"session"')));
       expect(claim).toHaveLength(1);
       await svc.http.delete(`/api/v1/sessions/${s.body.id}`).expect(202);
     });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
 import type { Db } from './harness';
 
 /** Default of TEST_POSTGRES_URL. */
@@ -104,4 +105,27 @@ export async function createTempDatabase(): Promise<{ url: string; drop(): Promi
       await c.end();
     },
   };
+}
+
+/**
+ * Records what Database sends to PostgreSQL through `ds`'s pool: one list of query texts per checkout
+ * (Database checks clients out promise-style; TypeORM's callback-style checkouts pass through unrecorded).
+ * A prepared statement is recorded as `prepared <name>: <text>`. `sent()` is every checkout's queries in
+ * order; `restore()` (or jest.restoreAllMocks) stops recording.
+ */
+export function recordPostgresQueries(ds: DataSource): { checkouts: string[][]; sent(): string[]; restore(): void } {
+  const master = (ds.driver as unknown as { master: { connect(...a: unknown[]): Promise<{ query(...a: unknown[]): unknown }> } }).master;
+  const connect = master.connect.bind(master);
+  const checkouts: string[][] = [];
+  const spy = jest.spyOn(master, 'connect').mockImplementation((...a: unknown[]) => {
+    if (a.length) return connect(...a);
+    const sent: string[] = [];
+    checkouts.push(sent);
+    return connect().then((c) => {
+      const query = c.query.bind(c);
+      const text = (q: unknown) => (typeof q === 'string' ? q : `prepared ${(q as { name: string }).name}: ${(q as { text: string }).text}`);
+      return Object.assign(Object.create(c) as typeof c, { query: (...q: unknown[]) => (sent.push(text(q[0])), query(...q)) });
+    });
+  });
+  return { checkouts, sent: () => checkouts.flat(), restore: () => spy.mockRestore() };
 }
