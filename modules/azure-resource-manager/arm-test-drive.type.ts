@@ -238,12 +238,10 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     const now = this.clock.now();
     const hourMs = this.config.testDriveHourSeconds * 1000;
 
-    for (const region of ordered) {
-      const inst = await this.claimHot(offer, region.name, session, commit, now, hourMs);
-      if (inst) {
-        this.tagAfterClaim(offer, inst.id, { ...inst, sessionId: session.id });
-        return;
-      }
+    const inst = await this.claimHot(offer, ordered.map((r) => r.name), session, commit, now, hourMs);
+    if (inst) {
+      this.tagAfterClaim(offer, inst.id, { ...inst, sessionId: session.id });
+      return;
     }
     // Issue 12: then a warm instance (deployed, virtual machines deallocated): started now, ready in minutes.
     for (const region of ordered) {
@@ -306,27 +304,36 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   }
 
   /**
-   * THE hot start: in ONE transaction, claims the oldest ready hot instance of `region`
-   * (PoolInstanceRepository.claimReadyHotInstanceTx) and writes the session `ready` with its outputs
-   * (SessionCommit.persist). On PostgreSQL the claim and the session are ONE autocommitted statement
-   * (SessionCommit.claimAndPersist, PoolInstanceRepository.claimHotStatement). Null when no hot instance is
-   * ready. A claim that lost every candidate to concurrent claims (PostgreSQL SKIP LOCKED) tries again
-   * while ready instances remain.
+   * THE hot start: in ONE transaction, claims the oldest ready hot instance of the first of `regions` (in
+   * that order) that has one (PoolInstanceRepository.claimReadyHotInstanceTx) and writes the session `ready`
+   * with its outputs (SessionCommit.persist). On PostgreSQL the claim and the session are ONE autocommitted
+   * statement per region tried (SessionCommit.claimAndPersist, PoolInstanceRepository.claimHotStatement).
+   * Null when no hot instance is ready in any of them: on SQLite (one writer) an empty claim is final; on
+   * PostgreSQL a claim passes over rows concurrent claims hold (SKIP LOCKED), so it tries again while ready
+   * instances remain (PoolInstanceRepository.anyReady).
    */
-  private async claimHot(offer: OfferEntity, region: string, session: SessionEntity, commit: SessionCommit, now: number, hourMs: number): Promise<ClaimedHot | null> {
+  private async claimHot(offer: OfferEntity, regions: string[], session: SessionEntity, commit: SessionCommit, now: number, hourMs: number): Promise<ClaimedHot | null> {
     const pool = this.pool;
-    const ready = { state: 'ready', region, instanceKind: 'hot', readyAt: now, expiresAt: now + session.durationHours * hourMs } as const;
+    const ready = (region: string) => ({ state: 'ready', region, instanceKind: 'hot', readyAt: now, expiresAt: now + session.durationHours * hourMs }) as const;
     for (let attempt = 0; attempt < 20; attempt++) {
-      const inst = commit.claimAndPersist
-        ? ((await commit.claimAndPersist((guard) => pool.claimHotStatement(offer.id, region, session.id, now, guard), ready, { instanceId: 'id', outputsEnc: 'outputsEnc' })) as ClaimedHot | null)
-        : await this.db.atomic(function* (): TxBody<ClaimedHot | null> {
-            const claimed = yield* pool.claimReadyHotInstanceTx(offer.id, region, session.id, now);
-            if (!claimed) return null;
-            yield* commit.persist({ ...ready, instanceId: claimed.id, outputsEnc: claimed.outputsEnc });
-            return claimed;
-          });
-      if (inst) return inst;
-      if (!(await this.pool.anyReadyHot(offer.id, region))) return null;
+      if (commit.claimAndPersist) {
+        for (const region of regions) {
+          const claimed = await commit.claimAndPersist((guard) => pool.claimHotStatement(offer.id, region, session.id, now, guard), ready(region), { instanceId: 'id', outputsEnc: 'outputsEnc' });
+          if (claimed) return claimed as unknown as ClaimedHot;
+        }
+      } else {
+        const claimed = await this.db.atomic(function* (): TxBody<ClaimedHot | null> {
+          for (const region of regions) {
+            const inst = yield* pool.claimReadyHotInstanceTx(offer.id, region, session.id, now);
+            if (!inst) continue;
+            yield* commit.persist({ ...ready(region), instanceId: inst.id, outputsEnc: inst.outputsEnc });
+            return inst;
+          }
+          return null;
+        });
+        if (claimed) return claimed;
+      }
+      if (!this.db.postgres || !(await pool.anyReady(offer.id, regions, 'hot'))) return null;
     }
     return null;
   }
@@ -346,7 +353,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         return claimed;
       });
       if (inst) return inst;
-      if (!(await this.pool.anyReady(offer.id, region, 'warm'))) return null;
+      if (!this.db.postgres || !(await pool.anyReady(offer.id, [region], 'warm'))) return null;
     }
     return null;
   }

@@ -105,14 +105,22 @@ export class PoolInstanceRepository {
     return sql(claimStatement('hot', this.postgres, guard?.sql), [sessionId, now, now, offerId, region, ...(guard?.params ?? [])]);
   }
 
-  /** True when offer/region has a ready, unassigned hot instance (a claim that found none may retry). */
-  anyReadyHot(offerId: string, region: string): Promise<boolean> {
-    return this.anyReady(offerId, region, 'hot');
-  }
-
-  /** True when offer/region has a ready, unassigned instance of `kind`. */
-  anyReady(offerId: string, region: string, kind: 'hot' | 'warm'): Promise<boolean> {
-    return this.repo.exists({ where: { offerId, region, kind, state: 'ready', sessionId: IsNull() } });
+  /**
+   * True when one of `regions` of the offer has a ready, unassigned instance of `kind`: after a PostgreSQL
+   * claim found nothing (FOR UPDATE SKIP LOCKED passes over rows other claims hold), whether to try again.
+   * One statement on the ready index, prepared (Database.once), not a TypeORM query (issue 14: building one
+   * cost 5 % of the service's CPU at 20 concurrent hot starts). On SQLite, one writer at a time, an empty claim
+   * is final: callers need not ask.
+   */
+  async anyReady(offerId: string, regions: string[], kind: 'hot' | 'warm'): Promise<boolean> {
+    if (!regions.length) return false;
+    const r = await this.db.once(
+      sql(
+        `SELECT 1 AS "one" FROM "pool_instance" WHERE "offerId" = ? AND "region" IN (${regions.map(() => '?').join(', ')}) AND "kind" = ? AND "state" = 'ready' AND "sessionId" IS NULL LIMIT 1`,
+        [offerId, ...regions, kind],
+      ),
+    );
+    return r.rows.length > 0;
   }
 
   /**
