@@ -76,6 +76,8 @@ interface Phase {
   cpuMsPerReq: number;
   /** TLS handshakes the emulator saw during the phase (connections the service opened to "Azure"). */
   tls: number;
+  /** The service's longest event loop delay during the phase, ms (prom-client's nodejs_eventloop_lag_max_seconds, reset by each scrape). */
+  loopMaxMs: number;
 }
 
 const rows: Array<Phase & { db: string }> = [];
@@ -149,10 +151,10 @@ async function stop(p: ChildProcess | undefined): Promise<void> {
 describe('hot starts at load, service in its own process', () => {
   afterAll(() => {
     const f = (x: number, w = 8, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-').padStart(w);
-    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, service CPU ms per request; tls = TLS handshakes to the emulator during the phase`];
-    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  tls');
+    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, service CPU ms per request; tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms`];
+    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  tls   loop');
     for (const r of rows) {
-      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${String(r.tls).padStart(4)}`);
+      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${String(r.tls).padStart(4)} ${f(r.loopMaxMs, 6, 0)}`);
     }
     out.push('', 'Ratios (hot start / baseline, same db and mode): throughput and CPU per request');
     for (const r of rows.filter((x) => x.target === 'hot')) {
@@ -303,9 +305,17 @@ describe('hot starts at load, service in its own process', () => {
           const r = await emuControl.request({ method: 'GET', path: '/_emulator/stats' });
           return Number(((await r.body.json()) as { tlsHandshakes: number }).tlsHandshakes);
         };
+        // The longest event loop stall since the last scrape (prom-client resets its loop delay histogram on each
+        // collect): read once before a phase (the reset) and once after it. With WORKERS > 1 it is one worker's.
+        const loopMaxMs = async () => {
+          const r = await request(`${base}/metrics`, { dispatcher, headers: { authorization: `Bearer ${operatorToken}` } });
+          const m = /^nodejs_eventloop_lag_max_seconds\S* (\S+)$/m.exec(await r.body.text());
+          return m ? Number(m[1]) * 1000 : NaN;
+        };
         const measure = async (target: Phase['target'], mode: string, run: (lat: number[], okCount: { n: number }) => Promise<void>): Promise<void> => {
           const lat: number[] = [];
           const ok = { n: 0 };
+          await loopMaxMs();
           const cpu0 = cpuMs(servicePids(pid));
           const tls0 = await handshakes();
           const profiled = profileDir && PROFILE_PHASE === `${target} ${mode}`;
@@ -314,12 +324,13 @@ describe('hot starts at load, service in its own process', () => {
           await run(lat, ok);
           const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
           const cpu = cpuMs(servicePids(pid)) - cpu0;
+          const loopMax = await loopMaxMs();
           if (profiled) process.kill(pid, 'SIGUSR2');
           // Background work of the phase (resource group tags) finishes within a second.
           await new Promise((r) => setTimeout(r, 1000));
           const tls = (await handshakes()) - tls0;
           lat.sort((a, b) => a - b);
-          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length), tls });
+          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length), tls, loopMaxMs: loopMax });
         };
         const closed = (target: Phase['target'], c: number, n: number) =>
           measure(target, `C=${c}`, async (lat, ok) => {
