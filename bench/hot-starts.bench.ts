@@ -423,10 +423,13 @@ describe('hot starts at load, service in its own process', () => {
           };
           const x0 = await xacts();
           const cpu0 = cpuMs(servicePids(pid));
+          const profiledIdle = profileDir && PROFILE_PHASE === 'idle';
+          if (profiledIdle) process.kill(pid, 'SIGUSR2');
           const t0 = Date.now();
           await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
           const seconds = (Date.now() - t0) / 1000;
           const cpu = cpuMs(servicePids(pid)) - cpu0;
+          if (profiledIdle) process.kill(pid, 'SIGUSR2');
           const x1 = await xacts();
           // pg_stat_database is updated when a backend reports (about every second): the two reads of this script are not counted.
           const perSecond = db === 'postgres' ? ` ${((x1 - x0 - 2) / seconds).toFixed(1)} database transactions/s,` : '';
