@@ -100,4 +100,17 @@ describeEachDb('hot path and due work on %s', (db) => {
       asked.mockRestore();
     }
   });
+
+  it('concurrent cold starts of one region each reserve a slot in one transaction, none retried', async () => {
+    const svc = local.svc;
+    await publishOffer(svc, local.publisher, 'cold-burst', [{ name: 'westeurope', hot: 0, cold: 10 }]);
+    const reservations = jest.spyOn(svc.app.get(PoolInstanceRepository), 'reserveTx');
+    try {
+      const starts = await Promise.all(Array.from({ length: 5 }, (_, i) => svc.http.post('/api/v1/offers/cold-burst/sessions').send({ customer: { ...customer, email: `cold${i}@example.com` } })));
+      expect(starts.map((r) => `${r.status} ${r.body.instanceKind}`)).toEqual(Array(5).fill('201 cold'));
+      expect(reservations).toHaveBeenCalledTimes(5);
+    } finally {
+      reservations.mockRestore();
+    }
+  });
 });
