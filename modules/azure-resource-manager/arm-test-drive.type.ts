@@ -238,7 +238,9 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     const now = this.clock.now();
     const hourMs = this.config.testDriveHourSeconds * 1000;
 
-    const inst = await this.claimHot(offer, ordered.map((r) => r.name), session, commit, now, hourMs);
+    // Regions that keep no hot instance (hot 0, or a forecast policy with max 0) are not asked: a cold-only offer's start goes straight to its reservation.
+    const hotRegions = ordered.filter((r) => hotBounds(r.hot).max > 0).map((r) => r.name);
+    const inst = hotRegions.length ? await this.claimHot(offer, hotRegions, session, commit, now, hourMs) : null;
     if (inst) {
       this.tagAfterClaim(offer, inst.id, { ...inst, sessionId: session.id });
       return;

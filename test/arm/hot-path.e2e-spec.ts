@@ -101,16 +101,22 @@ describeEachDb('hot path and due work on %s', (db) => {
     }
   });
 
-  it('concurrent cold starts of one region each reserve a slot in one transaction, none retried', async () => {
+  it('concurrent cold starts of one region each reserve a slot in one transaction, none retried, none tries a hot claim first', async () => {
     const svc = local.svc;
     await publishOffer(svc, local.publisher, 'cold-burst', [{ name: 'westeurope', hot: 0, cold: 10 }]);
-    const reservations = jest.spyOn(svc.app.get(PoolInstanceRepository), 'reserveTx');
+    const pool = svc.app.get(PoolInstanceRepository);
+    const reservations = jest.spyOn(pool, 'reserveTx');
+    const hotClaims = jest.spyOn(pool, 'claimHotStatement');
+    const asked = jest.spyOn(pool, 'anyReady');
     try {
       const starts = await Promise.all(Array.from({ length: 5 }, (_, i) => svc.http.post('/api/v1/offers/cold-burst/sessions').send({ customer: { ...customer, email: `cold${i}@example.com` } })));
       expect(starts.map((r) => `${r.status} ${r.body.instanceKind}`)).toEqual(Array(5).fill('201 cold'));
       expect(reservations).toHaveBeenCalledTimes(5);
+      // The offer keeps no hot instance: its starts do not try to claim one.
+      expect(hotClaims).not.toHaveBeenCalled();
+      expect(asked).not.toHaveBeenCalled();
     } finally {
-      reservations.mockRestore();
+      jest.restoreAllMocks();
     }
   });
 });
