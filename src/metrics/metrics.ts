@@ -9,6 +9,13 @@ export type StartResult = 'hot' | 'warm' | 'cold' | 'ready' | 'provisioning' | '
 type PoolLabels = 'offer' | 'region';
 
 /**
+ * Sampling period of the event loop delay metrics (nodejs_eventloop_lag_*), ms. prom-client's default, 10 ms,
+ * wakes the process 100 times a second: idle with nothing due that was most of the service's CPU (issue 14:
+ * the main thread used 1.7 % of a core, 0.5 % at 100 ms). A stall still shows as the delay of the next sample.
+ */
+export const EVENT_LOOP_RESOLUTION_MS = 100;
+
+/**
  * The service's Prometheus metrics (prom-client, issue 11), one registry per application: default
  * process metrics (`process_*`, `nodejs_*`), counters and histograms this process observes, and gauges
  * computed from the database at scrape time (MetricsCollector.refresh), so a scrape of any replica gives
@@ -35,13 +42,6 @@ type PoolLabels = 'offer' | 'region';
  *   testdrive_sessions{offer,type,state}, testdrive_offer_degraded{offer}, testdrive_leads{offer,state},
  *   testdrive_lead_pending_age_seconds{offer}, testdrive_incidents_open{offer,kind}.
  */
-/**
- * Sampling period of the event loop delay metrics (nodejs_eventloop_lag_*), ms. prom-client's default, 10 ms,
- * wakes the process 100 times a second: idle with nothing due that was most of the service's CPU (issue 14:
- * the main thread used 1.7 % of a core, 0.5 % at 100 ms). A stall still shows as the delay of the next sample.
- */
-export const EVENT_LOOP_RESOLUTION_MS = 100;
-
 @Injectable()
 export class Metrics implements OnModuleDestroy {
   readonly registry = new Registry();
