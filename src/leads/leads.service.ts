@@ -163,8 +163,9 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   /**
-   * One delivery pass: claims due leads of offers that have a destination and delivers them. Concurrent
-   * calls in one process share the pass. Returns how many were delivered.
+   * One delivery pass: claims due leads of offers that have a destination and delivers them. The pass
+   * starts at or after this call (a lead written before it is seen); calls made while a pass runs share
+   * one follow-up pass (SingleFlight). Returns how many that pass delivered.
    */
   deliverDue(): Promise<number> {
     return this.delivery.run();

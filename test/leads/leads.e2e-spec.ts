@@ -1,5 +1,6 @@
 import { TableClient } from '@azure/data-tables';
 import { Role } from '../../src/auth/roles';
+import { LeadSender } from '../../src/leads/lead-sender';
 import { LeadsRepository } from '../../src/leads/leads.repository';
 import { LeadsService } from '../../src/leads/leads.service';
 import { OffersRepository } from '../../src/offers/offers.repository';
@@ -90,6 +91,37 @@ describeEachDb('leads on %s', (db) => {
       expect(delivered(rx.id)).toHaveLength(2);
     } finally {
       for (const r of reads) r.mockRestore();
+    }
+  });
+
+  it('a lead written while a delivery pass is in flight is attempted by the next deliverDue, not left for the backstop (defect: the call shared the pass that began before it)', async () => {
+    const rx = azure.emulator.receivers.create();
+    await offerWith('leads-inflight', { type: 'https-endpoint', url: rx.url });
+    const sender = svc.app.get(LeadSender);
+    const real = sender.send.bind(sender);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let entered: () => void = () => undefined;
+    const inSend = new Promise<void>((r) => (entered = r));
+    const spy = jest.spyOn(sender, 'send').mockImplementation(async (...args) => {
+      entered();
+      await held;
+      return real(...args);
+    });
+    try {
+      await market.post('/api/v1/offers/leads-inflight/sessions').send({ customer: { ...customer, email: 'first@example.com' } }).expect(201);
+      const firstPass = leads.deliverDue();
+      await inSend; // a pass holds the first lead
+      const second = await market.post('/api/v1/offers/leads-inflight/sessions').send({ customer: { ...customer, email: 'second@example.com' } }).expect(201);
+      const asked = leads.deliverDue();
+      release();
+      await firstPass;
+      await asked;
+      const lead = (await repo.list('leads-inflight', { limit: 10 })).find((l) => l.sessionId === second.body.id)!;
+      expect(lead).toMatchObject({ state: 'delivered', attempts: 1 });
+    } finally {
+      release();
+      spy.mockRestore();
     }
   });
 
