@@ -22,6 +22,7 @@
  *   BENCH_PROFILE_DIR=/tmp/prof BENCH_PROFILE_PHASE='hot C=20' npm run bench -- hot  # ... of one phase only
  *   BENCH_WARMUP=300                                                              # warm-up requests per target
  *   BENCH_CLOSED_N=600                                                            # starts per closed-loop phase (default 100)
+ *   BENCH_PG_SET="session_preload_libraries = 'auto_explain';auto_explain.log_min_duration = 0"  # ALTER DATABASE ... SET each (PostgreSQL's log)
  */
 import { spawn, ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -75,6 +76,10 @@ interface Phase {
   p95: number;
   p99: number;
   cpuMsPerReq: number;
+  /** CPU ms per request of PostgreSQL's server processes (NaN on SQLite, which runs in the service). */
+  dbCpuMsPerReq: number;
+  /** CPU ms per request of this load generator. */
+  genCpuMsPerReq: number;
   /** TLS handshakes the emulator saw during the phase (connections the service opened to "Azure"). */
   tls: number;
   /** The service's longest event loop delay during the phase, ms (prom-client's nodejs_eventloop_lag_max_seconds, reset by each scrape, less the sampling period). */
@@ -103,6 +108,20 @@ function cpuMs(pids: number[]): number {
     }
   }
   return total;
+}
+
+/** PostgreSQL's server processes on this machine (every `postgres` process: backends, WAL writer, ...). */
+function postgresPids(): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
 }
 
 /** The service's pids: the primary and, with WORKERS > 1, its workers (children). */
@@ -152,10 +171,10 @@ async function stop(p: ChildProcess | undefined): Promise<void> {
 describe('hot starts at load, service in its own process', () => {
   afterAll(() => {
     const f = (x: number, w = 8, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-').padStart(w);
-    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, service CPU ms per request; tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms`];
-    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  tls   loop');
+    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, CPU ms per request of the service, of PostgreSQL (db) and of this load generator (gen); tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms`];
+    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  db/req gen/req  tls   loop');
     for (const r of rows) {
-      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${String(r.tls).padStart(4)} ${f(r.loopMaxMs, 6, 0)}`);
+      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${f(r.dbCpuMsPerReq, 7, 2)} ${f(r.genCpuMsPerReq, 7, 2)} ${String(r.tls).padStart(4)} ${f(r.loopMaxMs, 6, 0)}`);
     }
     out.push('', 'Ratios (hot start / baseline, same db and mode): throughput and CPU per request');
     for (const r of rows.filter((x) => x.target === 'hot')) {
@@ -186,6 +205,7 @@ describe('hot starts at load, service in its own process', () => {
         await c.connect();
         await c.query(`DROP DATABASE IF EXISTS ${pgDb}`);
         await c.query(`CREATE DATABASE ${pgDb}`);
+        for (const set of (process.env.BENCH_PG_SET ?? '').split(';').filter(Boolean)) await c.query(`ALTER DATABASE ${pgDb} SET ${set}`);
         await c.end();
         const u = new URL(pgAdmin);
         u.pathname = `/${pgDb}`;
@@ -319,6 +339,9 @@ describe('hot starts at load, service in its own process', () => {
           const ok = { n: 0 };
           await loopMaxMs();
           const cpu0 = cpuMs(servicePids(pid));
+          const pgPids = db === 'postgres' ? postgresPids() : [];
+          const db0 = cpuMs(pgPids);
+          const gen0 = process.cpuUsage();
           const tls0 = await handshakes();
           const profiled = profileDir && PROFILE_PHASE === `${target} ${mode}`;
           if (profiled) process.kill(pid, 'SIGUSR2');
@@ -326,13 +349,15 @@ describe('hot starts at load, service in its own process', () => {
           await run(lat, ok);
           const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
           const cpu = cpuMs(servicePids(pid)) - cpu0;
+          const dbCpu = cpuMs(pgPids) - db0;
+          const gen = process.cpuUsage(gen0);
           const loopMax = await loopMaxMs();
           if (profiled) process.kill(pid, 'SIGUSR2');
           // Background work of the phase (resource group tags) finishes within a second.
           await new Promise((r) => setTimeout(r, 1000));
           const tls = (await handshakes()) - tls0;
           lat.sort((a, b) => a - b);
-          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length), tls, loopMaxMs: loopMax });
+          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length), dbCpuMsPerReq: db === 'postgres' ? dbCpu / Math.max(1, lat.length) : NaN, genCpuMsPerReq: (gen.user + gen.system) / 1000 / Math.max(1, lat.length), tls, loopMaxMs: loopMax });
         };
         const closed = (target: Phase['target'], c: number, n: number) =>
           measure(target, `C=${c}`, async (lat, ok) => {

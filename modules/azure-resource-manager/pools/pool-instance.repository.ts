@@ -34,17 +34,22 @@ export interface NewInstance {
  * The claim of the oldest ready, unassigned `kind` instance of an offer/region, as one statement:
  * parameters (sessionId, now, now, offerId, region); yields the claimed row's `id` (and `outputsEnc` for a
  * hot instance, which becomes `assigned`; a warm one becomes `starting`), or no row when none is ready.
- * The UPDATE re-checks `state = 'ready'` on the row it changes; the candidate comes from
- * `IX_pool_instance_ready` (ordered by `readyAt`, only ready unassigned instances: one index step, not a
- * scan and a sort); on PostgreSQL it is picked FOR UPDATE SKIP LOCKED, so concurrent claims take different rows.
+ * The candidate comes from `IX_pool_instance_ready` (ordered by `readyAt`, only ready unassigned instances:
+ * one index step, not a scan and a sort).
+ *  - SQLite (one writer): the UPDATE re-checks `state = 'ready'` and no session on the row it changes.
+ *  - PostgreSQL: the candidate is picked FOR UPDATE SKIP LOCKED, so concurrent claims take different rows;
+ *    the lock re-evaluates the conditions on the row's latest version (READ COMMITTED) and is held to
+ *    COMMIT, so the row is still ready when the UPDATE changes it. The UPDATE finds it by `id` alone: a
+ *    re-check there matches the ready index's predicate, and with statistics from while the pools deployed
+ *    the planner took that index for the row and scanned all of it, filtering by id (issue 14: 860 buffers
+ *    and 0.7 ms of PostgreSQL per start at 1,280 ready instances).
  */
 export function claimStatement(kind: 'hot' | 'warm', postgres: boolean, guard?: string): string {
   const set = kind === 'hot' ? `"state" = 'assigned'` : `"state" = 'starting', "nextActionAt" = NULL`;
   return `UPDATE "pool_instance" SET ${set}, "sessionId" = ?, "assignedAt" = ?, "updatedAt" = ?
         WHERE "id" = (SELECT "id" FROM "pool_instance"
                        WHERE "offerId" = ? AND "region" = ? AND "kind" = '${kind}' AND "state" = 'ready' AND "sessionId" IS NULL
-                       ORDER BY "readyAt" ASC LIMIT 1${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
-          AND "state" = 'ready' AND "sessionId" IS NULL${guard ? ` AND (${guard})` : ''}
+                       ORDER BY "readyAt" ASC LIMIT 1${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})${postgres ? '' : ` AND "state" = 'ready' AND "sessionId" IS NULL`}${guard ? ` AND (${guard})` : ''}
         RETURNING "id"${kind === 'hot' ? ', "outputsEnc", "subscriptionId", "resourceGroupName", "revisionId"' : ''}`;
 }
 
