@@ -405,9 +405,8 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     this.background(
       new Promise((r) => setTimeout(r, TAG_SOON_MS)).then(async () => {
         this.tagSoon = false;
+        // A flush that starts at or after this point (SingleFlight): it drains what is queued now.
         await this.tagFlush.run();
-        // A flush that was just finishing may have missed an instance: run again if the queue is not empty.
-        if (this.tagQueue.size) await this.tagFlush.run();
       }),
     );
   }

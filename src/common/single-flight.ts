@@ -2,9 +2,9 @@
  * One run at a time of an async job within this process, and no call answered by a run that began
  * before it. `run()` starts `job` when none is in flight; a call made while a run is in flight gets a
  * follow-up run that starts when that one settles, shared by every call made in the meantime (so a
- * burst costs at most two runs). Used by the delivery loops (leads, callbacks, alert notifications): a
- * timer tick and an explicit call never deliver side by side, and work written just before a call (a
- * lead inserted by a start) is always seen by the run that answers it.
+ * burst costs at most two runs). Used by the delivery loops (leads, callbacks, alert notifications) and
+ * the resource group tag flush: a timer tick and an explicit call never deliver side by side, and work
+ * written just before a call (a lead inserted by a start) is always seen by the run that answers it.
  */
 export class SingleFlight<T> {
   private current: Promise<T> | null = null;

@@ -1,4 +1,5 @@
 import { openDataSource, isUniqueViolation } from './data-source';
+import { postgresText } from './database';
 import { PoolInstanceEntity } from '../../modules/azure-resource-manager/pools/pool-instance.entity';
 import { claimStatement } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
@@ -89,7 +90,7 @@ describeOn('postgres')('the hot claim on PostgreSQL', () => {
       await qr.connect();
       try {
         await qr.startTransaction();
-        const [{ 'QUERY PLAN': [explained] }] = await qr.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${pgParams(claimStatement('hot', true))}`, ['s-plan', 1, 1, `${tag}-3`, 'westeurope']);
+        const [{ 'QUERY PLAN': [explained] }] = await qr.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${postgresText(claimStatement('hot', true))}`, ['s-plan', 1, 1, `${tag}-3`, 'westeurope']);
         expect(explained.Plan['Node Type']).toBe('ModifyTable');
         expect(explained.Plan['Actual Rows']).toBe(1); // it claimed one
         // The row the UPDATE changes (its outer input, not the candidate's InitPlan) is found by primary key.
@@ -108,9 +109,3 @@ describeOn('postgres')('the hot claim on PostgreSQL', () => {
     }
   });
 });
-
-/** `?` placeholders (the statement builders' form) as PostgreSQL's $1, $2, ... */
-function pgParams(text: string): string {
-  let i = 0;
-  return text.replace(/\?/g, () => `$${++i}`);
-}

@@ -327,9 +327,14 @@ interface PgPool {
 /** Names of the prepared statements once() sends, by text (bounded: the texts are the few of the hot path). */
 const preparedNames = new Map<string, string>();
 
-async function runPostgres(client: PgClient, s: Statement, prepare = false): Promise<StatementResult> {
+/** A statement's text with its `?` placeholders as PostgreSQL's `$1`, `$2`, ... in order. */
+export function postgresText(sql: string): string {
   let n = 0;
-  const text = s.sql.replace(/\?/g, () => `$${++n}`);
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+async function runPostgres(client: PgClient, s: Statement, prepare = false): Promise<StatementResult> {
+  const text = postgresText(s.sql);
   let name: string | undefined;
   if (prepare) {
     name = preparedNames.get(text);
