@@ -1,7 +1,8 @@
 /**
  * Hot starts at load (issue 14): the service and the emulator run as separate processes (`npm run emulator`
- * and `node dist/src/main.js`, the "several replicas" setup of docs/operations.md); this process is only
- * the load generator (undici, keep-alive). Per database (SQLite file, and PostgreSQL when
+ * and `node dist/src/main.js`, the "several replicas" setup of docs/operations.md), and so does the load
+ * generator (bench/support/load-generator.cjs: undici, keep-alive; not this Jest process, whose garbage
+ * collections paused it); this process sets up, orchestrates the phases and reads /proc. Per database (SQLite file, and PostgreSQL when
  * TEST_POSTGRES_URL answers) it publishes BENCH_OFFERS ARM offers x BENCH_REGIONS regions x BENCH_HOT hot
  * instances (the sample web app package), waits for the pools to fill, then drives:
  *   - closed loop at fixed concurrency (BENCH_CONCURRENCY, default 1,20,100,200): each client sends its next
@@ -23,10 +24,14 @@
  *   BENCH_WARMUP=300                                                              # warm-up requests per target
  *   BENCH_CLOSED_N=600                                                            # starts per closed-loop phase (default 100)
  *   BENCH_PG_SET="session_preload_libraries = 'auto_explain';auto_explain.log_min_duration = 0"  # ALTER DATABASE ... SET each (PostgreSQL's log)
+ *   BENCH_NODE_ARGS="--trace-gc" BENCH_SERVICE_LOG=/tmp/service.log                 # Node options of the service; its output to a file
+ *   BENCH_TRACE=/tmp/trace.txt                                                    # every open-loop request: scheduled time, latency
  */
-import { spawn, ChildProcess, spawnSync } from 'node:child_process';
+import { fork, spawn, ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import * as path from 'node:path';
 import { Agent, Pool, request } from 'undici';
 import { Client as PgClient } from 'pg';
@@ -51,6 +56,8 @@ const CONCURRENCY = list(process.env.BENCH_CONCURRENCY, [1, 20, 100, 200]);
 const RATES = list(process.env.BENCH_RATES, [50, 100, 200]);
 const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 3);
 const WORKERS = process.env.BENCH_WORKERS ?? '1';
+/** Node options of the service process, e.g. BENCH_NODE_ARGS="--trace-gc --max-semi-space-size=64" (space-separated). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const DBS = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
 /** Issue 14 goal "1,250 assigned sessions, nothing due": seconds of idle measured after the phases (0: skipped). */
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
@@ -78,11 +85,38 @@ interface Phase {
   cpuMsPerReq: number;
   /** CPU ms per request of PostgreSQL's server processes (NaN on SQLite, which runs in the service). */
   dbCpuMsPerReq: number;
-  /** CPU ms per request of this load generator. */
+  /** CPU ms per request of the load generator (bench/support/load-generator.cjs, a process of its own). */
   genCpuMsPerReq: number;
+  /** The load generator's longest event loop delay during the phase, ms: a request it sent or read late by this much counts as slow. */
+  genLoopMaxMs: number;
+  /** Share of the machine's CPU time the hypervisor stole during the phase, % (machineTicks). */
+  stealPct: number;
   /** TLS handshakes the emulator saw during the phase (connections the service opened to "Azure"). */
   tls: number;
   /** The service's longest event loop delay during the phase, ms (prom-client's nodejs_eventloop_lag_max_seconds, reset by each scrape, less the sampling period). */
+  loopMaxMs: number;
+}
+
+/**
+ * A full garbage collection of this process (Jest, whose heap holds the TypeScript compiler) before a phase.
+ * Left alone, this process, idle while the generator ran, still took 70-100 ms of CPU in a 60 ms window in
+ * the middle of a phase (a collection of its own, most likely V8's memory reducer, which runs one once a
+ * process goes quiet): a core of the two the service, PostgreSQL and the generator share.
+ */
+const quietHeap: () => void = (() => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as (opts?: unknown) => void;
+  return () => gc();
+})();
+
+/** A run's answer from bench/support/load-generator.cjs. */
+interface GeneratorAnswer {
+  id: number;
+  error?: string;
+  lat: number[];
+  ok: number;
+  sessions: string[];
+  seconds: number;
   loopMaxMs: number;
 }
 
@@ -98,16 +132,46 @@ const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString(
 
 function cpuMs(pids: number[]): number {
   let total = 0;
+  for (const v of cpuByPid(pids).values()) total += v;
+  return total;
+}
+
+/** CPU time (ms) used so far by each of `pids` still running (utime + stime from /proc). */
+function cpuByPid(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
   for (const pid of pids) {
     try {
       const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * TICK_MS);
     } catch {
       /* gone */
     }
   }
+  return out;
+}
+
+/**
+ * CPU (ms) a set of processes used between two cpuByPid() readings: each process's growth, the whole CPU of
+ * a process that began in between, nothing for one that ended in between (its last CPU is not in /proc any
+ * more; subtracting its start reading made PostgreSQL's CPU of a phase negative when an autovacuum worker or
+ * a connection ended in it).
+ */
+function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) total += Math.max(0, ms - (before.get(pid) ?? 0));
   return total;
+}
+
+/**
+ * The machine's CPU time so far from /proc/stat, in ticks: `total` (every state) and `steal`, the time the
+ * hypervisor ran something else while a virtual CPU of this machine had work (steal / total of a phase is
+ * the share of the cores' time the phase did not get; a stolen stretch stalls whatever ran on that core).
+ */
+function machineTicks(): { total: number; steal: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice: guest time is counted in user already.
+  return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
 }
 
 /** PostgreSQL's server processes on this machine (every `postgres` process: backends, WAL writer, ...). */
@@ -141,7 +205,9 @@ function startProcess(cmd: string[], env: Record<string, string>, ready: RegExp,
     const proc = spawn(process.execPath, cmd, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${name} did not start in 120 s:\n${buf.slice(-3000)}`)), 120_000);
+    const log = process.env.BENCH_SERVICE_LOG && name === 'service' ? process.env.BENCH_SERVICE_LOG : undefined;
     const onData = (d: Buffer) => {
+      if (log) fs.appendFileSync(log, d);
       buf += d.toString();
       if (buf.length > 200_000) buf = buf.slice(-100_000);
       if (ready.test(buf)) {
@@ -171,10 +237,10 @@ async function stop(p: ChildProcess | undefined): Promise<void> {
 describe('hot starts at load, service in its own process', () => {
   afterAll(() => {
     const f = (x: number, w = 8, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-').padStart(w);
-    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, CPU ms per request of the service, of PostgreSQL (db) and of this load generator (gen); tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms`];
-    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  db/req gen/req  tls   loop');
+    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, CPU ms per request of the service, of PostgreSQL (db) and of this load generator (gen); tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms; gloop = the load generator's; steal = % of the machine's CPU time the hypervisor took`];
+    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  db/req gen/req  tls   loop  gloop steal');
     for (const r of rows) {
-      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${f(r.dbCpuMsPerReq, 7, 2)} ${f(r.genCpuMsPerReq, 7, 2)} ${String(r.tls).padStart(4)} ${f(r.loopMaxMs, 6, 0)}`);
+      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${f(r.dbCpuMsPerReq, 7, 2)} ${f(r.genCpuMsPerReq, 7, 2)} ${String(r.tls).padStart(4)} ${f(r.loopMaxMs, 6, 0)} ${f(r.genLoopMaxMs, 6, 0)} ${f(r.stealPct, 5, 1)}`);
     }
     out.push('', 'Ratios (hot start / baseline, same db and mode): throughput and CPU per request');
     for (const r of rows.filter((x) => x.target === 'hot')) {
@@ -197,6 +263,7 @@ describe('hot starts at load, service in its own process', () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-hot-'));
       let emulator: ChildProcess | undefined;
       let service: ChildProcess | undefined;
+      let generator: ChildProcess | undefined;
       let databaseUrl: string;
       const pgAdmin = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
       const pgDb = `bench_hot_${process.pid}`;
@@ -231,7 +298,7 @@ describe('hot starts at load, service in its own process', () => {
         // BENCH_PROFILE_PHASE (e.g. "hot C=20"): a profile of that phase only; otherwise of the whole process.
         const profile = !profileDir ? [] : PROFILE_PHASE ? ['-r', path.resolve(__dirname, 'support/phase-profile.cjs')] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=service-${db}.cpuprofile`];
         const svc = await startProcess(
-          [...profile, 'dist/src/main.js'],
+          [...NODE_ARGS, ...profile, 'dist/src/main.js'],
           // The per-client rate limit (600/min) is for the open internet, not for a load generator.
           { ...replicaEnv, ...(profileDir && PROFILE_PHASE ? { BENCH_PROFILE_FILE: path.join(profileDir, `phase-${db}-${PROFILE_PHASE.replace(/[^\w=]+/g, '_')}.cpuprofile`) } : {}), PORT: String(port), DATABASE_URL: databaseUrl, DATA_DIR: path.join(dir, 'data'), WORKERS, NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '0' },
           /orchestrator listening on/,
@@ -246,6 +313,21 @@ describe('hot starts at load, service in its own process', () => {
         const marketplaceToken = await tokenFor(['TestDrive.Marketplace']);
         const operatorToken = await tokenFor(['TestDrive.Operator']);
         const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 512 });
+        // The measured load comes from a process of its own (see bench/support/load-generator.cjs: not Jest's heap).
+        generator = fork(path.join(__dirname, 'support', 'load-generator.cjs'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const genAnswers = new Map<number, (a: GeneratorAnswer) => void>();
+        generator.on('message', (a: GeneratorAnswer) => genAnswers.get(a.id)?.(a));
+        let genRun = 0;
+        const generate = (m: { target: Phase['target']; mode: 'closed' | 'open'; c?: number; rate?: number; n: number }) =>
+          new Promise<GeneratorAnswer>((resolve, reject) => {
+            const id = ++genRun;
+            genAnswers.set(id, (a) => {
+              genAnswers.delete(id);
+              if (a.error) reject(new Error(`load generator: ${a.error}`));
+              else resolve(a);
+            });
+            generator!.send({ op: 'run', id, ...m });
+          });
         const call = async (method: string, p: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) => {
           const r = await request(`${base}${p}`, {
             method: method as 'GET',
@@ -285,6 +367,7 @@ describe('hot starts at load, service in its own process', () => {
         await must('PUT', '/api/v1/offers/bench-bi', publisherToken, { alias: 'bench-bi', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=eyJrIjoiYmVuY2gifQ' } });
         await must('POST', '/api/v1/offers/bench-bi/publish', publisherToken);
 
+        generator.send({ op: 'config', base, marketplaceToken, offerIds, customer });
         const total = OFFERS * REGIONS.length * HOT;
         const hotReady = async () => {
           const c = await must('GET', '/api/v1/capacity', operatorToken);
@@ -334,68 +417,43 @@ describe('hot starts at load, service in its own process', () => {
           // Node records the interval between samples: the sampling period (EVENT_LOOP_RESOLUTION_MS) plus the delay.
           return m ? Math.max(0, Number(m[1]) * 1000 - EVENT_LOOP_RESOLUTION_MS) : NaN;
         };
-        const measure = async (target: Phase['target'], mode: string, run: (lat: number[], okCount: { n: number }) => Promise<void>): Promise<void> => {
-          const lat: number[] = [];
-          const ok = { n: 0 };
+        const measure = async (target: Phase['target'], mode: string, m: Parameters<typeof generate>[0]): Promise<void> => {
+          quietHeap();
           await loopMaxMs();
           const cpu0 = cpuMs(servicePids(pid));
-          const pgPids = db === 'postgres' ? postgresPids() : [];
-          const db0 = cpuMs(pgPids);
-          const gen0 = process.cpuUsage();
+          const db0 = db === 'postgres' ? cpuByPid(postgresPids()) : new Map<number, number>();
+          const gen0 = cpuMs([generator!.pid!]);
           const tls0 = await handshakes();
+          const m0 = machineTicks();
           const profiled = profileDir && PROFILE_PHASE === `${target} ${mode}`;
           if (profiled) process.kill(pid, 'SIGUSR2');
-          const t0 = process.hrtime.bigint();
-          await run(lat, ok);
-          const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+          const a = await generate(m);
+          const { lat, seconds } = a;
+          const ok = { n: a.ok };
+          if (target === 'hot') hotSessions.push(...a.sessions);
           const cpu = cpuMs(servicePids(pid)) - cpu0;
-          const dbCpu = cpuMs(pgPids) - db0;
-          const gen = process.cpuUsage(gen0);
+          const dbCpu = db === 'postgres' ? cpuBetween(db0, cpuByPid(postgresPids())) : NaN;
+          const gen = cpuMs([generator!.pid!]) - gen0;
+          const m1 = machineTicks();
+          const stealPct = (100 * (m1.steal - m0.steal)) / Math.max(1, m1.total - m0.total);
           const loopMax = await loopMaxMs();
           if (profiled) process.kill(pid, 'SIGUSR2');
           // Background work of the phase (resource group tags) finishes within a second.
           await new Promise((r) => setTimeout(r, 1000));
           const tls = (await handshakes()) - tls0;
           lat.sort((a, b) => a - b);
-          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length), dbCpuMsPerReq: db === 'postgres' ? dbCpu / Math.max(1, lat.length) : NaN, genCpuMsPerReq: (gen.user + gen.system) / 1000 / Math.max(1, lat.length), tls, loopMaxMs: loopMax });
+          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length), dbCpuMsPerReq: db === 'postgres' ? dbCpu / Math.max(1, lat.length) : NaN, genCpuMsPerReq: gen / Math.max(1, lat.length), genLoopMaxMs: a.loopMaxMs, stealPct, tls, loopMaxMs: loopMax });
         };
-        const closed = (target: Phase['target'], c: number, n: number) =>
-          measure(target, `C=${c}`, async (lat, ok) => {
-            let left = n;
-            await Promise.all(
-              Array.from({ length: c }, async () => {
-                while (left-- > 0) {
-                  const t = process.hrtime.bigint();
-                  if (await send(target)) ok.n++;
-                  lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-                }
-              }),
-            );
-          });
-        const open = (target: Phase['target'], rate: number, n: number) =>
-          measure(target, `${rate}/s`, async (lat, ok) => {
-            const start = process.hrtime.bigint();
-            const inflight: Promise<void>[] = [];
-            for (let i = 0; i < n; i++) {
-              const due = start + BigInt(Math.round((i * 1e9) / rate));
-              const now = process.hrtime.bigint();
-              if (due > now) await new Promise((r) => setTimeout(r, Number(due - now) / 1e6));
-              inflight.push(
-                send(target).then((good) => {
-                  if (good) ok.n++;
-                  lat.push(Number(process.hrtime.bigint() - due) / 1e6);
-                }),
-              );
-            }
-            await Promise.all(inflight);
-          });
+        const closed = (target: Phase['target'], c: number, n: number) => measure(target, `C=${c}`, { target, mode: 'closed', c, n });
+        const open = (target: Phase['target'], rate: number, n: number) => measure(target, `${rate}/s`, { target, mode: 'open', rate, n });
 
         // Warm-up (JIT, connections, caches), not measured.
         // Runs that began measuring after 20 sequential requests varied by 1.5-2x with the JIT: warm every
         // path with BENCH_WARMUP requests from 10 clients (fewer hot ones than the pools hold).
+        // The generator warms up with the service (its own JIT and connections).
         for (const t of ['live', 'power-bi', 'hot'] as const) {
-          let left = t === 'hot' ? Math.min(WARMUP, Math.floor(total / 2)) : WARMUP;
-          await Promise.all(Array.from({ length: 10 }, async () => { while (left-- > 0) await send(t); }));
+          const n = t === 'hot' ? Math.min(WARMUP, Math.floor(total / 2)) : WARMUP;
+          if (n > 0) hotSessions.push(...(await generate({ target: t, mode: 'closed', c: 10, n })).sessions);
         }
         await fill();
         const closedN = (c: number) => Math.max(CLOSED_N, c * 3);
@@ -524,6 +582,7 @@ describe('hot starts at load, service in its own process', () => {
         await dispatcher.close();
         await emuControl.close();
       } finally {
+        await stop(generator);
         await stop(service);
         await stop(emulator);
         if (db === 'postgres') {
