@@ -62,6 +62,13 @@ const ROUTES = compileRoutes(ARM_ROUTES);
 export class ArmService implements ArmEngine {
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  /**
+   * Per subscription: the earliest epoch ms at which one of its deployments, resource group deletions or VM
+   * operations is due (Infinity: none). refresh() scans the subscription only from then on; work scheduled
+   * for it lowers the time (schedule with `sub`). Absent (a subscription not scanned yet, or replaced): scan.
+   * In memory only: after a restart resume() scans everything.
+   */
+  private readonly nextDueMs = new WeakMap<Subscription, number>();
 
   constructor(readonly deps: ArmDeps) {}
 
@@ -76,8 +83,12 @@ export class ArmService implements ArmEngine {
     this.timers.clear();
   }
 
-  /** Runs `fn` at epoch ms `atMs` (unref'd timer; errors are logged; nothing runs after close()). */
-  schedule(atMs: number, fn: () => void): void {
+  /**
+   * Runs `fn` at epoch ms `atMs` (unref'd timer; errors are logged; nothing runs after close()). With
+   * `sub`, the work is that subscription's: its requests advance it from `atMs` on even if the timer is late.
+   */
+  schedule(atMs: number, fn: () => void, sub?: Subscription): void {
+    if (sub) this.dueAt(sub, atMs);
     if (this.closed) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
@@ -101,12 +112,12 @@ export class ArmService implements ArmEngine {
       for (const rg of Object.values(sub.resourceGroups)) {
         if (rg.deletion) {
           const d = rg.deletion;
-          this.schedule(d.completesAtMs, () => this.advanceRg(sub, rg));
+          this.schedule(d.completesAtMs, () => this.advanceRg(sub, rg), sub);
         }
         for (const d of Object.values(rg.deployments)) {
           if (d.provisioningState === 'Accepted' || d.provisioningState === 'Running') {
-            this.schedule(d.runningAtMs, () => this.advanceDeployment(sub, rg, d));
-            this.schedule(d.completesAtMs, () => this.advanceDeployment(sub, rg, d));
+            this.schedule(d.runningAtMs, () => this.advanceDeployment(sub, rg, d), sub);
+            this.schedule(d.completesAtMs, () => this.advanceDeployment(sub, rg, d), sub);
           }
         }
       }
@@ -139,13 +150,37 @@ export class ArmService implements ArmEngine {
     this.deps.store.changed();
   }
 
-  /** Brings a subscription's deployments, deletions and VM operations up to date (used before reads and snapshots). */
+  /** Lowers the time at which `sub` has work due to `atMs` (see nextDueMs). */
+  dueAt(sub: Subscription, atMs: number): void {
+    const due = this.nextDueMs.get(sub);
+    if (due !== undefined && atMs < due) this.nextDueMs.set(sub, atMs);
+  }
+
+  /**
+   * Brings a subscription's deployments, deletions and VM operations up to date (used before every ARM
+   * request on it, and before snapshots). Scans the subscription only when something in it is due (issue
+   * 14: a scan of every resource group and deployment per request cost the emulator 0.4 ms per call with
+   * 320 resource groups), then notes when the next thing is.
+   */
   refresh(sub: Subscription): void {
+    const now = Date.now();
+    const due = this.nextDueMs.get(sub);
+    if (due !== undefined && now < due) return;
+    let next = Infinity;
     for (const rg of Object.values(sub.resourceGroups)) {
-      this.advanceRg(sub, rg);
-      for (const d of Object.values(rg.deployments)) this.advanceDeployment(sub, rg, d);
+      this.advanceRg(sub, rg, now);
+      if (rg.deletion && sub.resourceGroups[key(rg.name)] === rg) next = Math.min(next, rg.deletion.completesAtMs);
+      for (const d of Object.values(rg.deployments)) {
+        this.advanceDeployment(sub, rg, d, now);
+        if (d.provisioningState === 'Accepted') next = Math.min(next, d.runningAtMs);
+        else if (d.provisioningState === 'Running') next = Math.min(next, d.completesAtMs);
+      }
     }
-    advanceComputeOperations(this.deps, sub);
+    advanceComputeOperations(this.deps, sub, now);
+    for (const op of Object.values(this.state.computeOperations ?? {})) {
+      if (op.status === 'InProgress' && op.subscriptionId.toLowerCase() === sub.id.toLowerCase()) next = Math.min(next, op.completesAtMs);
+    }
+    this.nextDueMs.set(sub, next);
   }
 
   // ---------------------------------------------------------------- HTTP entry

@@ -261,6 +261,8 @@ function beginOperation(r: ArmRequest, kind: ComputeOperation['kind']): void {
     vm.stateTime = nowIso(now);
     delete vm.error;
   }
+  // A new operation may preempt the VM's running one, which the subscription's next request cancels.
+  arm.dueAt(sub, now);
   scheduleOperation(arm, sub, op);
   deps.log('vm operation accepted', { subscriptionId: sub.id, resourceGroup: rg.name, vm: res.name, operation: kind });
   deps.store.changed();
@@ -307,7 +309,7 @@ function pruneOperations(ops: Record<string, ComputeOperation>): void {
 }
 
 function scheduleOperation(arm: ArmEngine, sub: Subscription, op: ComputeOperation): void {
-  arm.schedule(op.completesAtMs, () => advanceComputeOperations(arm.deps, sub));
+  arm.schedule(op.completesAtMs, () => advanceComputeOperations(arm.deps, sub), sub);
 }
 
 /** The VM an operation acts on, if it still exists. */

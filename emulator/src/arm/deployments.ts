@@ -319,8 +319,8 @@ export async function putDeployment(r: ArmRequest): Promise<void> {
   };
   rg.deployments[key(name)] = d;
   pruneHistory(rg, deps.limits.deploymentsPerResourceGroup);
-  arm.schedule(d.runningAtMs, () => arm.advanceDeployment(sub, rg, d));
-  arm.schedule(d.completesAtMs, () => arm.advanceDeployment(sub, rg, d));
+  arm.schedule(d.runningAtMs, () => arm.advanceDeployment(sub, rg, d), sub);
+  arm.schedule(d.completesAtMs, () => arm.advanceDeployment(sub, rg, d), sub);
   deps.log('deployment accepted', { subscriptionId: sub.id, resourceGroup: rg.name, deployment: name });
   deps.store.changed();
   const asyncOp = `${ctx.baseUrl}/subscriptions/${sub.id}/resourcegroups/${rg.name}/providers/Microsoft.Resources/deployments/${d.name}/operationStatuses/${d.operationId}?api-version=${encodeURIComponent(r.apiVersion)}`;

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isObject, send } from '../http';
-import { key, type ResourceGroup } from '../state';
+import { key, type AsyncOperation, type ResourceGroup } from '../state';
 import { armBody, ciEq, deploymentMs, getRg, normalizeLocation, nowIso, retryAfter, rgBeingDeleted, rgBody } from './common';
 import { armError } from './errors';
 import type { ArmRequest } from './routing';
@@ -165,10 +165,30 @@ export function deleteResourceGroup(r: ArmRequest): void {
       }
     }
     state.operations[opId] = { id: opId, kind: 'resourceGroupDelete', subscriptionId: sub.id, resourceGroupName: rg.name, status: 'InProgress', createdAt: nowIso() };
-    arm.schedule(completesAtMs, () => arm.advanceRg(sub, rg));
+    pruneFinishedOperations(state.operations);
+    arm.schedule(completesAtMs, () => arm.advanceRg(sub, rg), sub);
     arm.deps.log('resource group deleting', { subscriptionId: sub.id, resourceGroup: rg.name });
     arm.deps.store.changed();
   }
   const location = `${ctx.baseUrl}/subscriptions/${sub.id}/operationresults/${opId}?api-version=${encodeURIComponent(apiVersion)}`;
   send(ctx, 202, undefined, { Location: location, 'Retry-After': retryAfter(rg.deletion?.completesAtMs ?? Date.now()) });
+}
+
+/** Finished resource group deletions whose status can still be polled (the oldest beyond this are forgotten: 404 OperationNotFound). */
+export const MAX_FINISHED_DELETIONS = 1000;
+
+/**
+ * Forgets the oldest finished deletions beyond MAX_FINISHED_DELETIONS (as compute.ts does with VM
+ * operations): their records grew the saved state by ~500 bytes per deleted resource group, forever.
+ * Records are kept in creation order (string keys), so the first finished ones are the oldest.
+ */
+export function pruneFinishedOperations(ops: Record<string, AsyncOperation>): void {
+  let finished = 0;
+  for (const op of Object.values(ops)) if (op.status !== 'InProgress') finished++;
+  for (const [id, op] of Object.entries(ops)) {
+    if (finished <= MAX_FINISHED_DELETIONS) return;
+    if (op.status === 'InProgress') continue;
+    delete ops[id];
+    finished--;
+  }
 }

@@ -10,8 +10,10 @@ export type ArmMethod = 'GET' | 'HEAD' | 'PUT' | 'PATCH' | 'POST' | 'DELETE';
 /** What route handlers may use of the ARM engine (implemented by ArmService). */
 export interface ArmEngine {
   readonly deps: ArmDeps;
-  /** Runs `fn` at epoch ms `atMs` (unref'd timer; dropped after close()). */
-  schedule(atMs: number, fn: () => void): void;
+  /** Runs `fn` at epoch ms `atMs` (unref'd timer; dropped after close()); with `sub`, work of that subscription due then (ArmService.refresh). */
+  schedule(atMs: number, fn: () => void, sub?: Subscription): void;
+  /** Notes that `sub` has work due at epoch ms `atMs` (its next request advances it). */
+  dueAt(sub: Subscription, atMs: number): void;
   /** Moves a deployment along its timeline (Accepted -> Running -> terminal). */
   advanceDeployment(sub: Subscription, rg: ResourceGroup, d: Deployment): void;
   /** Finishes a resource-group deletion whose time has come. */
