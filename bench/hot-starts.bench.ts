@@ -21,6 +21,8 @@
  *   BENCH_WORKERS=2 npm run bench -- hot                                          # WORKERS of the service
  *   BENCH_PROFILE_DIR=/tmp/prof npm run bench -- hot                              # V8 CPU profile of the service
  *   BENCH_PROFILE_DIR=/tmp/prof BENCH_PROFILE_PHASE='hot C=20' npm run bench -- hot  # ... of one phase only
+ *   BENCH_PROFILE_KIND=heap                                                       # ... V8's sampling heap profile instead (what was promoted)
+ *   BENCH_PROFILE_PROCESS=emulator                                                # ... of the emulator instead of the service
  *   BENCH_WARMUP=300                                                              # warm-up requests per target
  *   BENCH_CLOSED_N=600                                                            # starts per closed-loop phase (default 100)
  *   BENCH_PG_SET="session_preload_libraries = 'auto_explain';auto_explain.log_min_duration = 0"  # ALTER DATABASE ... SET each (PostgreSQL's log)
@@ -87,6 +89,8 @@ interface Phase {
   dbCpuMsPerReq: number;
   /** CPU ms per request of the load generator (bench/support/load-generator.cjs, a process of its own). */
   genCpuMsPerReq: number;
+  /** CPU ms per request of the emulator (the stand-in for Azure: the resource group tag after each hot claim), on the same cores. */
+  emuCpuMsPerReq: number;
   /** The load generator's longest event loop delay during the phase, ms: a request it sent or read late by this much counts as slow. */
   genLoopMaxMs: number;
   /** Share of the machine's CPU time the hypervisor stole during the phase, % (machineTicks). */
@@ -237,10 +241,10 @@ async function stop(p: ChildProcess | undefined): Promise<void> {
 describe('hot starts at load, service in its own process', () => {
   afterAll(() => {
     const f = (x: number, w = 8, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-').padStart(w);
-    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, CPU ms per request of the service, of PostgreSQL (db) and of this load generator (gen); tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms; gloop = the load generator's; steal = % of the machine's CPU time the hypervisor took`];
-    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  db/req gen/req  tls   loop  gloop steal');
+    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, CPU ms per request of the service, of PostgreSQL (db), of this load generator (gen) and of the emulator (emu); tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms; gloop = the load generator's; steal = % of the machine's CPU time the hypervisor took`];
+    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  db/req gen/req emu/req  tls   loop  gloop steal');
     for (const r of rows) {
-      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${f(r.dbCpuMsPerReq, 7, 2)} ${f(r.genCpuMsPerReq, 7, 2)} ${String(r.tls).padStart(4)} ${f(r.loopMaxMs, 6, 0)} ${f(r.genLoopMaxMs, 6, 0)} ${f(r.stealPct, 5, 1)}`);
+      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${f(r.dbCpuMsPerReq, 7, 2)} ${f(r.genCpuMsPerReq, 7, 2)} ${f(r.emuCpuMsPerReq, 7, 2)} ${String(r.tls).padStart(4)} ${f(r.loopMaxMs, 6, 0)} ${f(r.genLoopMaxMs, 6, 0)} ${f(r.stealPct, 5, 1)}`);
     }
     out.push('', 'Ratios (hot start / baseline, same db and mode): throughput and CPU per request');
     for (const r of rows.filter((x) => x.target === 'hot')) {
@@ -281,10 +285,18 @@ describe('hot starts at load, service in its own process', () => {
         databaseUrl = `sqlite:${path.join(dir, 'service.db')}`;
       }
       try {
+        const profileDir = process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined;
+        if (profileDir) fs.mkdirSync(profileDir, { recursive: true }); // the phase hook writes into it and does not create it
+        // BENCH_PROFILE_PROCESS=emulator: the phase profile is the emulator's (the stand-in for Azure shares the cores).
+        const profileEmulator = process.env.BENCH_PROFILE_PROCESS === 'emulator';
+        const phaseProfile = (who: string): Record<string, string> =>
+          profileDir && PROFILE_PHASE
+            ? { BENCH_PROFILE_FILE: path.join(profileDir, `phase-${who}${db}-${PROFILE_PHASE.replace(/[^\w=]+/g, '_')}.${process.env.BENCH_PROFILE_KIND === 'heap' ? 'heapprofile' : 'cpuprofile'}`) }
+            : {};
         const emuPort = await freePort();
         const emu = await startProcess(
-          ['scripts/run.js', 'scripts/emulator'],
-          { EMULATOR_PORT: String(emuPort), EMULATOR_DATA_DIR: path.join(dir, 'emulator'), EMULATOR_DEPLOYMENT_SECONDS: String(DEPLOYMENT_SECONDS), EMULATOR_AZURITE_PORT: '0', EMULATOR_SMTP_PORT: 'off', EMULATOR_THROTTLING: 'off' },
+          [...(profileEmulator && profileDir && PROFILE_PHASE ? ['-r', path.resolve(__dirname, 'support/phase-profile.cjs')] : []), 'scripts/run.js', 'scripts/emulator'],
+          { ...(profileEmulator ? phaseProfile('emulator-') : {}), EMULATOR_PORT: String(emuPort), EMULATOR_DATA_DIR: path.join(dir, 'emulator'), EMULATOR_DEPLOYMENT_SECONDS: String(DEPLOYMENT_SECONDS), EMULATOR_AZURITE_PORT: '0', EMULATOR_SMTP_PORT: 'off', EMULATOR_THROTTLING: 'off' },
           /Service replicas sharing this emulator/,
           'emulator',
         );
@@ -293,14 +305,12 @@ describe('hot starts at load, service in its own process', () => {
         const emulatorUrl = `https://localhost:${emuPort}`;
         const ca = fs.readFileSync(path.join(dir, 'emulator', 'ca.crt'), 'utf8');
         const port = await freePort();
-        const profileDir = process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined;
-        if (profileDir) fs.mkdirSync(profileDir, { recursive: true }); // the phase hook writes into it and does not create it
         // BENCH_PROFILE_PHASE (e.g. "hot C=20"): a profile of that phase only; otherwise of the whole process.
-        const profile = !profileDir ? [] : PROFILE_PHASE ? ['-r', path.resolve(__dirname, 'support/phase-profile.cjs')] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=service-${db}.cpuprofile`];
+        const profile = !profileDir || profileEmulator ? [] : PROFILE_PHASE ? ['-r', path.resolve(__dirname, 'support/phase-profile.cjs')] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=service-${db}.cpuprofile`];
         const svc = await startProcess(
           [...NODE_ARGS, ...profile, 'dist/src/main.js'],
           // The per-client rate limit (600/min) is for the open internet, not for a load generator.
-          { ...replicaEnv, ...(profileDir && PROFILE_PHASE ? { BENCH_PROFILE_FILE: path.join(profileDir, `phase-${db}-${PROFILE_PHASE.replace(/[^\w=]+/g, '_')}.cpuprofile`) } : {}), PORT: String(port), DATABASE_URL: databaseUrl, DATA_DIR: path.join(dir, 'data'), WORKERS, NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '0' },
+          { ...replicaEnv, ...(profileEmulator ? {} : phaseProfile('')), PORT: String(port), DATABASE_URL: databaseUrl, DATA_DIR: path.join(dir, 'data'), WORKERS, NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '0' },
           /orchestrator listening on/,
           'service',
         );
@@ -369,13 +379,17 @@ describe('hot starts at load, service in its own process', () => {
 
         generator.send({ op: 'config', base, marketplaceToken, offerIds, customer });
         const total = OFFERS * REGIONS.length * HOT;
-        const hotReady = async () => {
+        /** Hot instances ready, and instances deploying or deleting (`busy`), over the bench's ARM offers. */
+        const capacity = async () => {
           const c = await must('GET', '/api/v1/capacity', operatorToken);
-          return (c.value as Array<{ offerId: string; hotReady?: number }>).filter((r) => r.offerId.startsWith('bench-') && r.offerId !== 'bench-bi').reduce((a, r) => a + (r.hotReady ?? 0), 0);
+          const mine = (c.value as Array<{ offerId: string; hotReady?: number; deploying?: number; deleting?: number }>).filter((r) => r.offerId.startsWith('bench-') && r.offerId !== 'bench-bi');
+          return { ready: mine.reduce((a, r) => a + (r.hotReady ?? 0), 0), busy: mine.reduce((a, r) => a + (r.deploying ?? 0) + (r.deleting ?? 0), 0) };
         };
         // A claimed hot instance keeps its slot until its session ends (hot + warm + cold bound the
         // concurrent sessions of a region): refilling means ending the sessions, then waiting for the
-        // replacements to deploy.
+        // replacements to deploy, and for the ended instances' resource groups to be deleted: a teardown
+        // still running (the service polling the deletions, the emulator deleting) would be counted as the
+        // next phase's CPU and slow its requests.
         const hotSessions: string[] = [];
         const fill = async () => {
           const t0 = Date.now();
@@ -386,9 +400,9 @@ describe('hot starts at load, service in its own process', () => {
             }),
           );
           for (;;) {
-            const n = await hotReady();
-            if (n >= total) return (Date.now() - t0) / 1000;
-            if (Date.now() - t0 > 900_000) throw new Error(`pools did not fill in 15 min: ${n}/${total}`);
+            const { ready, busy } = await capacity();
+            if (ready >= total && busy === 0) return (Date.now() - t0) / 1000;
+            if (Date.now() - t0 > 900_000) throw new Error(`pools did not fill in 15 min: ${ready}/${total} ready, ${busy} deploying or deleting`);
             await new Promise((r) => setTimeout(r, 500));
           }
         };
@@ -405,6 +419,8 @@ describe('hot starts at load, service in its own process', () => {
           return r.status === 201 && r.body.state === 'ready' && r.body.instanceKind === 'hot' && Boolean(r.body.accessInformation);
         };
         const pid = service.pid!;
+        // The process BENCH_PROFILE_PHASE profiles (SIGUSR2 starts and stops it).
+        const profiledPid = profileEmulator ? emulator.pid! : pid;
         const handshakes = async () => {
           const r = await emuControl.request({ method: 'GET', path: '/_emulator/stats' });
           return Number(((await r.body.json()) as { tlsHandshakes: number }).tlsHandshakes);
@@ -423,10 +439,11 @@ describe('hot starts at load, service in its own process', () => {
           const cpu0 = cpuMs(servicePids(pid));
           const db0 = db === 'postgres' ? cpuByPid(postgresPids()) : new Map<number, number>();
           const gen0 = cpuMs([generator!.pid!]);
+          const emu0 = cpuMs(servicePids(emulator!.pid!));
           const tls0 = await handshakes();
           const m0 = machineTicks();
           const profiled = profileDir && PROFILE_PHASE === `${target} ${mode}`;
-          if (profiled) process.kill(pid, 'SIGUSR2');
+          if (profiled) process.kill(profiledPid, 'SIGUSR2');
           const a = await generate(m);
           const { lat, seconds } = a;
           const ok = { n: a.ok };
@@ -434,15 +451,16 @@ describe('hot starts at load, service in its own process', () => {
           const cpu = cpuMs(servicePids(pid)) - cpu0;
           const dbCpu = db === 'postgres' ? cpuBetween(db0, cpuByPid(postgresPids())) : NaN;
           const gen = cpuMs([generator!.pid!]) - gen0;
+          const emu = cpuMs(servicePids(emulator!.pid!)) - emu0;
           const m1 = machineTicks();
           const stealPct = (100 * (m1.steal - m0.steal)) / Math.max(1, m1.total - m0.total);
           const loopMax = await loopMaxMs();
-          if (profiled) process.kill(pid, 'SIGUSR2');
+          if (profiled) process.kill(profiledPid, 'SIGUSR2');
           // Background work of the phase (resource group tags) finishes within a second.
           await new Promise((r) => setTimeout(r, 1000));
           const tls = (await handshakes()) - tls0;
           lat.sort((a, b) => a - b);
-          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length), dbCpuMsPerReq: db === 'postgres' ? dbCpu / Math.max(1, lat.length) : NaN, genCpuMsPerReq: gen / Math.max(1, lat.length), genLoopMaxMs: a.loopMaxMs, stealPct, tls, loopMaxMs: loopMax });
+          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length), dbCpuMsPerReq: db === 'postgres' ? dbCpu / Math.max(1, lat.length) : NaN, genCpuMsPerReq: gen / Math.max(1, lat.length), emuCpuMsPerReq: emu / Math.max(1, lat.length), genLoopMaxMs: a.loopMaxMs, stealPct, tls, loopMaxMs: loopMax });
         };
         const closed = (target: Phase['target'], c: number, n: number) => measure(target, `C=${c}`, { target, mode: 'closed', c, n });
         const open = (target: Phase['target'], rate: number, n: number) => measure(target, `${rate}/s`, { target, mode: 'open', rate, n });
@@ -509,12 +527,12 @@ describe('hot starts at load, service in its own process', () => {
           const x0 = await xacts();
           const cpu0 = cpuMs(servicePids(pid));
           const profiledIdle = profileDir && PROFILE_PHASE === 'idle';
-          if (profiledIdle) process.kill(pid, 'SIGUSR2');
+          if (profiledIdle) process.kill(profiledPid, 'SIGUSR2');
           const t0 = Date.now();
           await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
           const seconds = (Date.now() - t0) / 1000;
           const cpu = cpuMs(servicePids(pid)) - cpu0;
-          if (profiledIdle) process.kill(pid, 'SIGUSR2');
+          if (profiledIdle) process.kill(profiledPid, 'SIGUSR2');
           const x1 = await xacts();
           // pg_stat_database is updated when a backend reports (about every second): the two reads of this script are not counted.
           const perSecond = db === 'postgres' ? ` ${((x1 - x0 - 2) / seconds).toFixed(1)} database transactions/s,` : '';
