@@ -85,6 +85,8 @@ interface Phase {
   p95: number;
   p99: number;
   cpuMsPerReq: number;
+  /** Share of the service's CPU (cpuMsPerReq) spent in the kernel, %: system calls, socket writes and reads above all. */
+  sysPct: number;
   /** CPU ms per request of PostgreSQL's server processes (NaN on SQLite, which runs in the service). */
   dbCpuMsPerReq: number;
   /** CPU ms per request of the load generator (bench/support/load-generator.cjs, a process of its own). */
@@ -137,6 +139,45 @@ const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString(
 function cpuMs(pids: number[]): number {
   let total = 0;
   for (const v of cpuByPid(pids).values()) total += v;
+  return total;
+}
+
+/**
+ * CPU time (ms) used so far by each thread of process `pid`, summed by thread name (/proc/<pid>/task/<tid>/stat:
+ * the main thread is named after the process, V8's helper threads `V8 DefaultWorke`, libuv's pool `libuv-worker`).
+ */
+function cpuByThreadName(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : `${f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'))}#${tid}`;
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * TICK_MS);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Kernel CPU time (ms, stime from /proc) used so far by `pids` still running: socket reads and writes, mostly. */
+function sysMs(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      total += Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[12]) * TICK_MS;
+    } catch {
+      /* gone */
+    }
+  }
   return total;
 }
 
@@ -241,10 +282,10 @@ async function stop(p: ChildProcess | undefined): Promise<void> {
 describe('hot starts at load, service in its own process', () => {
   afterAll(() => {
     const f = (x: number, w = 8, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-').padStart(w);
-    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, CPU ms per request of the service, of PostgreSQL (db), of this load generator (gen) and of the emulator (emu); tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms; gloop = the load generator's; steal = % of the machine's CPU time the hypervisor took`];
-    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  db/req gen/req emu/req  tls   loop  gloop steal');
+    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, CPU ms per request of the service (sys% of it in the kernel), of PostgreSQL (db), of this load generator (gen) and of the emulator (emu); tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms; gloop = the load generator's; steal = % of the machine's CPU time the hypervisor took`];
+    out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  sys%  db/req gen/req emu/req  tls   loop  gloop steal');
     for (const r of rows) {
-      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${f(r.dbCpuMsPerReq, 7, 2)} ${f(r.genCpuMsPerReq, 7, 2)} ${f(r.emuCpuMsPerReq, 7, 2)} ${String(r.tls).padStart(4)} ${f(r.loopMaxMs, 6, 0)} ${f(r.genLoopMaxMs, 6, 0)} ${f(r.stealPct, 5, 1)}`);
+      out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${f(r.sysPct, 5, 0)} ${f(r.dbCpuMsPerReq, 7, 2)} ${f(r.genCpuMsPerReq, 7, 2)} ${f(r.emuCpuMsPerReq, 7, 2)} ${String(r.tls).padStart(4)} ${f(r.loopMaxMs, 6, 0)} ${f(r.genLoopMaxMs, 6, 0)} ${f(r.stealPct, 5, 1)}`);
     }
     out.push('', 'Ratios (hot start / baseline, same db and mode): throughput and CPU per request');
     for (const r of rows.filter((x) => x.target === 'hot')) {
@@ -437,6 +478,7 @@ describe('hot starts at load, service in its own process', () => {
           quietHeap();
           await loopMaxMs();
           const cpu0 = cpuMs(servicePids(pid));
+          const sys0 = sysMs(servicePids(pid));
           const db0 = db === 'postgres' ? cpuByPid(postgresPids()) : new Map<number, number>();
           const gen0 = cpuMs([generator!.pid!]);
           const emu0 = cpuMs(servicePids(emulator!.pid!));
@@ -449,6 +491,7 @@ describe('hot starts at load, service in its own process', () => {
           const ok = { n: a.ok };
           if (target === 'hot') hotSessions.push(...a.sessions);
           const cpu = cpuMs(servicePids(pid)) - cpu0;
+          const sys = sysMs(servicePids(pid)) - sys0;
           const dbCpu = db === 'postgres' ? cpuBetween(db0, cpuByPid(postgresPids())) : NaN;
           const gen = cpuMs([generator!.pid!]) - gen0;
           const emu = cpuMs(servicePids(emulator!.pid!)) - emu0;
@@ -460,7 +503,7 @@ describe('hot starts at load, service in its own process', () => {
           await new Promise((r) => setTimeout(r, 1000));
           const tls = (await handshakes()) - tls0;
           lat.sort((a, b) => a - b);
-          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length), dbCpuMsPerReq: db === 'postgres' ? dbCpu / Math.max(1, lat.length) : NaN, genCpuMsPerReq: gen / Math.max(1, lat.length), emuCpuMsPerReq: emu / Math.max(1, lat.length), genLoopMaxMs: a.loopMaxMs, stealPct, tls, loopMaxMs: loopMax });
+          rows.push({ db, target, mode, n: lat.length, ok: ok.n, seconds, p50: quantile(lat, 50), p95: quantile(lat, 95), p99: quantile(lat, 99), cpuMsPerReq: cpu / Math.max(1, lat.length), sysPct: (100 * sys) / Math.max(1, cpu), dbCpuMsPerReq: db === 'postgres' ? dbCpu / Math.max(1, lat.length) : NaN, genCpuMsPerReq: gen / Math.max(1, lat.length), emuCpuMsPerReq: emu / Math.max(1, lat.length), genLoopMaxMs: a.loopMaxMs, stealPct, tls, loopMaxMs: loopMax });
         };
         const closed = (target: Phase['target'], c: number, n: number) => measure(target, `C=${c}`, { target, mode: 'closed', c, n });
         const open = (target: Phase['target'], rate: number, n: number) => measure(target, `${rate}/s`, { target, mode: 'open', rate, n });
@@ -525,6 +568,7 @@ describe('hot starts at load, service in its own process', () => {
             return Number(r.rows[0].n);
           };
           const x0 = await xacts();
+          const threads0 = cpuByThreadName(pid);
           const cpu0 = cpuMs(servicePids(pid));
           const profiledIdle = profileDir && PROFILE_PHASE === 'idle';
           if (profiledIdle) process.kill(profiledPid, 'SIGUSR2');
@@ -532,11 +576,18 @@ describe('hot starts at load, service in its own process', () => {
           await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
           const seconds = (Date.now() - t0) / 1000;
           const cpu = cpuMs(servicePids(pid)) - cpu0;
+          const threads1 = cpuByThreadName(pid);
+          const byThread = [...threads1]
+            .map(([name, ms]) => [name, ms - (threads0.get(name) ?? 0)] as const)
+            .filter(([, ms]) => ms > 0)
+            .sort((a, b) => b[1] - a[1])
+            .map(([name, ms]) => `${name.trim()} ${((100 * ms) / (IDLE_SECONDS * 1000)).toFixed(2)} %`)
+            .join(', ');
           if (profiledIdle) process.kill(profiledPid, 'SIGUSR2');
           const x1 = await xacts();
           // pg_stat_database is updated when a backend reports (about every second): the two reads of this script are not counted.
           const perSecond = db === 'postgres' ? ` ${((x1 - x0 - 2) / seconds).toFixed(1)} database transactions/s,` : '';
-          checks.push(`${db}: idle with ${n} assigned sessions for ${seconds.toFixed(0)} s:${perSecond} service CPU ${((100 * cpu) / (seconds * 1000)).toFixed(2)} % of a core (goal: under 2 %${db === 'postgres' ? ', under 10 queries/s' : ''})`);
+          checks.push(`${db}: idle with ${n} assigned sessions for ${seconds.toFixed(0)} s:${perSecond} service CPU ${((100 * cpu) / (seconds * 1000)).toFixed(2)} % of a core (goal: under 2 %${db === 'postgres' ? ', under 10 queries/s' : ''}); by thread: ${byThread || '-'}`);
         }
 
         // Cold starts: a new resource group and deployment per start. Orchestrator overhead = ready - requested
