@@ -8,4 +8,10 @@ describe('pinoParams', () => {
     expect(destination.fd).toBe(1);
     expect(destination.sync).toBe(false);
   });
+
+  it("names the service on every line, in the base bindings (no child logger per request for it)", () => {
+    const [options] = pinoParams({ logLevel: 'info' } as AppConfig).pinoHttp as [{ base?: Record<string, unknown>; customProps?: unknown }];
+    expect(options.base).toMatchObject({ service: 'test-drive-orchestrator', pid: process.pid });
+    expect(options.customProps).toBeUndefined();
+  });
 });
