@@ -142,9 +142,15 @@ function cpuMs(pids: number[]): number {
   return total;
 }
 
+/** utime and stime (ms) of a /proc stat line (the fields after the command name, which may hold spaces). */
+function statTimes(stat: string): { user: number; sys: number } {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) * TICK_MS, sys: Number(fields[12]) * TICK_MS };
+}
+
 /**
- * CPU time (ms) used so far by each thread of process `pid`, summed by thread name (/proc/<pid>/task/<tid>/stat:
- * the main thread is named after the process, V8's helper threads `V8 DefaultWorke`, libuv's pool `libuv-worker`).
+ * CPU time (ms) used so far by each thread of process `pid` (/proc/<pid>/task/<tid>/stat), by `main` for the
+ * main thread and `<name>#<tid>` for the others (on Node 20 V8's helpers and libuv's pool are all named `node`).
  */
 function cpuByThreadName(pid: number): Map<string, number> {
   const out = new Map<string, number>();
@@ -158,8 +164,8 @@ function cpuByThreadName(pid: number): Map<string, number> {
     try {
       const f = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = tid === String(pid) ? 'main' : `${f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'))}#${tid}`;
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * TICK_MS);
+      const t = statTimes(f);
+      out.set(name, t.user + t.sys);
     } catch {
       /* gone */
     }
@@ -172,8 +178,7 @@ function sysMs(pids: number[]): number {
   let total = 0;
   for (const pid of pids) {
     try {
-      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      total += Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[12]) * TICK_MS;
+      total += statTimes(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')).sys;
     } catch {
       /* gone */
     }
@@ -186,9 +191,8 @@ function cpuByPid(pids: number[]): Map<number, number> {
   const out = new Map<number, number>();
   for (const pid of pids) {
     try {
-      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, (Number(fields[11]) + Number(fields[12])) * TICK_MS);
+      const t = statTimes(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      out.set(pid, t.user + t.sys);
     } catch {
       /* gone */
     }

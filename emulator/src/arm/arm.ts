@@ -151,7 +151,7 @@ export class ArmService implements ArmEngine {
   }
 
   /** Lowers the time at which `sub` has work due to `atMs` (see nextDueMs). */
-  dueAt(sub: Subscription, atMs: number): void {
+  private dueAt(sub: Subscription, atMs: number): void {
     const due = this.nextDueMs.get(sub);
     if (due !== undefined && atMs < due) this.nextDueMs.set(sub, atMs);
   }

@@ -261,8 +261,6 @@ function beginOperation(r: ArmRequest, kind: ComputeOperation['kind']): void {
     vm.stateTime = nowIso(now);
     delete vm.error;
   }
-  // A new operation may preempt the VM's running one, which the subscription's next request cancels.
-  arm.dueAt(sub, now);
   scheduleOperation(arm, sub, op);
   deps.log('vm operation accepted', { subscriptionId: sub.id, resourceGroup: rg.name, vm: res.name, operation: kind });
   deps.store.changed();

@@ -12,8 +12,6 @@ export interface ArmEngine {
   readonly deps: ArmDeps;
   /** Runs `fn` at epoch ms `atMs` (unref'd timer; dropped after close()); with `sub`, work of that subscription due then (ArmService.refresh). */
   schedule(atMs: number, fn: () => void, sub?: Subscription): void;
-  /** Notes that `sub` has work due at epoch ms `atMs` (its next request advances it). */
-  dueAt(sub: Subscription, atMs: number): void;
   /** Moves a deployment along its timeline (Accepted -> Running -> terminal). */
   advanceDeployment(sub: Subscription, rg: ResourceGroup, d: Deployment): void;
   /** Finishes a resource-group deletion whose time has come. */
