@@ -16,6 +16,8 @@ import { rawZip, RawEntry } from '../support/raw-zip';
  */
 const RUNS = { putOffer: 600, rawBodies: 150, sessions: 350, packages: 250, headers: 250, paths: 450 };
 export const FUZZ_CASES = Object.values(RUNS).reduce((a, b) => a + b, 0);
+// FUZZ_SEED=<seed printed by a failure> replays a run (every property starts from that seed).
+if (process.env.FUZZ_SEED) fc.configureGlobal({ seed: Number(process.env.FUZZ_SEED) });
 
 describe(`fuzzing the HTTP API (${FUZZ_CASES} cases)`, () => {
   let azure: LocalAzure;
@@ -104,7 +106,9 @@ describe(`fuzzing the HTTP API (${FUZZ_CASES} cases)`, () => {
       }
       const last = p[p.length - 1] as string | number;
       if (del) delete o[last];
-      else Object.defineProperty(o, last, { value: v, enumerable: true, writable: true, configurable: true });
+      // A copy: fc.constantFrom hands out the same [] and {} on every run, and a later mutation that walks
+      // into one would write into that shared object (a run once built a cycle, and JSON.stringify threw).
+      else Object.defineProperty(o, last, { value: structuredClone(v), enumerable: true, writable: true, configurable: true });
     }
     return body;
   });
