@@ -6,7 +6,7 @@ import { AppConfig, APP_CONFIG } from '../../src/config/app-config';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
 import { PoolInstanceEntity } from './pools/pool-instance.entity';
-import { ClaimedHot, DELETABLE_STATES, PoolInstanceRepository } from './pools/pool-instance.repository';
+import { ClaimedHot, DELETABLE_STATES, LiveCount, PoolInstanceRepository } from './pools/pool-instance.repository';
 import { ArmHealthChecker, armHealthIntervalMs } from './health/arm-health';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
@@ -648,15 +648,15 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   /** GET /capacity rows: per region, hot target vs. ready, deploying, assigned, failed, and the limit. */
   async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
     const cfg = offer.testDrive as unknown as ArmTestDriveConfig;
-    const live = await this.pool.listLive(offer.id);
+    const live = await this.pool.liveCounts(offer.id);
     const states = await this.pool.regionStates(offer.id);
     const rows: CapacityRow[] = [];
     for (const region of cfg.regions ?? []) {
       const inRegion = live.filter((i) => i.region === region.name);
-      const count = (pred: (i: PoolInstanceEntity) => boolean) => inRegion.filter(pred).length;
+      const count = (pred: (i: LiveCount) => boolean) => inRegion.reduce((sum, i) => sum + (pred(i) ? i.n : 0), 0);
       const health = states.get(region.name) ?? { offerId: offer.id, region: region.name, consecutiveFailures: 0, backoffUntil: null, lastFailure: null };
       const bounds = hotBounds(region.hot);
-      const hot = await this.hotTargetOf(offer, region, count((i) => i.kind === 'hot' && i.sessionId !== null), this.clock.now());
+      const hot = await this.hotTargetOf(offer, region, count((i) => i.kind === 'hot' && i.held), this.clock.now());
       rows.push({
         region: region.name,
         hotTarget: hot.target,
@@ -672,7 +672,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
         warmReady: count((i) => i.kind === 'warm' && i.state === 'ready'),
         warmAssigned: count((i) => i.kind === 'warm' && (i.state === 'starting' || i.state === 'assigned')),
         deploying: count((i) => i.state === 'pending' || i.state === 'deploying' || i.state === 'parking' || i.state === 'starting'),
-        assigned: count((i) => i.state === 'assigned' || (i.kind === 'cold' && !!i.sessionId && i.state !== 'deleting')),
+        assigned: count((i) => i.state === 'assigned' || (i.kind === 'cold' && i.held && i.state !== 'deleting')),
         failed: count((i) => i.state === 'failed'),
         deleting: count((i) => i.state === 'deleting'),
         coldLimit: region.cold,
@@ -732,9 +732,9 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
 const KIND_ORDER = { hot: 0, warm: 1, cold: 2 } as const;
 
 /** Live instances counted by kind and state, in a stable order (hot first, then by state). */
-function byKindAndState(instances: readonly PoolInstanceEntity[]): Array<{ kind: 'hot' | 'warm' | 'cold'; state: string; count: number }> {
+function byKindAndState(groups: readonly LiveCount[]): Array<{ kind: 'hot' | 'warm' | 'cold'; state: string; count: number }> {
   const counts = new Map<string, number>();
-  for (const i of instances) counts.set(`${i.kind}|${i.state}`, (counts.get(`${i.kind}|${i.state}`) ?? 0) + 1);
+  for (const i of groups) counts.set(`${i.kind}|${i.state}`, (counts.get(`${i.kind}|${i.state}`) ?? 0) + i.n);
   return [...counts.entries()]
     .map(([k, count]) => {
       const [kind, state] = k.split('|') as ['hot' | 'warm' | 'cold', string];

@@ -58,6 +58,16 @@ export function claimStatement(kind: 'hot' | 'warm', postgres: boolean, guard?: 
  * access information) and what tagging its resource group with the session needs (TagTarget), so nothing
  * is read again after the claim.
  */
+/** One group of liveCounts(): live instances of a region, kind and state, held by a session (`held`) or not. */
+export interface LiveCount {
+  region: string;
+  kind: 'hot' | 'warm' | 'cold';
+  state: InstanceState;
+  held: boolean;
+  /** Instances in the group. */
+  n: number;
+}
+
 export interface ClaimedHot {
   id: string;
   outputsEnc: string | null;
@@ -252,6 +262,30 @@ export class PoolInstanceRepository {
   /** Marks an instance deleted and frees its slot (one statement). */
   async markDeleted(id: string, now: number): Promise<boolean> {
     return this.transition(id, ['deleting'], { state: 'deleted', slot: null, deletedAt: now }, now);
+  }
+
+  /**
+   * Live (not deleted) instances of an offer counted by region, kind, state and whether a session holds them:
+   * one GROUP BY (issue 14: the capacity view, which the leader's escalation pass reads every 15 s, loaded and
+   * hydrated every live instance of every offer: with 1,280 hot instances, about 5 MB of garbage per pass).
+   */
+  async liveCounts(offerId: string): Promise<LiveCount[]> {
+    const held = 'CASE WHEN "i"."sessionId" IS NULL THEN 0 ELSE 1 END';
+    const rows = await this.repo
+      .createQueryBuilder('i')
+      .select('"i"."region"', 'region')
+      .addSelect('"i"."kind"', 'kind')
+      .addSelect('"i"."state"', 'state')
+      .addSelect(held, 'held')
+      .addSelect('COUNT(*)', 'n')
+      .where('"i"."offerId" = :offerId', { offerId })
+      .andWhere('"i"."state" IN (:...states)', { states: LIVE_STATES })
+      .groupBy('"i"."region"')
+      .addGroupBy('"i"."kind"')
+      .addGroupBy('"i"."state"')
+      .addGroupBy(held)
+      .getRawMany<{ region: string; kind: LiveCount['kind']; state: InstanceState; held: number | string; n: number | string }>();
+    return rows.map((r) => ({ region: r.region, kind: r.kind, state: r.state, held: Number(r.held) === 1, n: Number(r.n) }));
   }
 
   /** Live (not deleted) instances of an offer, or of every offer. */
