@@ -8,6 +8,7 @@
 //   allocated, keeping the samples of objects a major (mark-compact) collection freed but not of those a
 //   minor one (scavenge) freed: what is left is what was promoted to the old space during the phase (or is
 //   still alive at its end), the allocations that make major collections (.heapprofile, Chrome DevTools).
+//   BENCH_PROFILE_HEAP_ALL=1 keeps the scavenged ones too: everything the phase allocated.
 const inspector = require('node:inspector');
 const fs = require('node:fs');
 const session = new inspector.Session();
@@ -22,7 +23,8 @@ process.on('SIGUSR2', () => {
         session.post('HeapProfiler.startSampling', {
           samplingInterval: Number(process.env.BENCH_PROFILE_HEAP_INTERVAL || 16384),
           includeObjectsCollectedByMajorGC: true,
-          includeObjectsCollectedByMinorGC: false,
+          // BENCH_PROFILE_HEAP_ALL=1: the scavenged objects too, i.e. everything allocated in the phase.
+          includeObjectsCollectedByMinorGC: process.env.BENCH_PROFILE_HEAP_ALL === '1',
         }),
       );
     } else {
