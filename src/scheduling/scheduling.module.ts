@@ -1,13 +1,16 @@
-import { Module } from '@nestjs/common';
+import { MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { SessionsModule } from '../sessions/sessions.module';
 import { EscalationModule } from '../escalation/escalation.module';
 import { MetricsHttpModule } from '../metrics/metrics-http.module';
 import { CallbacksModule } from '../callbacks/callbacks.module';
 import { LeaseService } from './lease.service';
 import { ReconcileService } from './reconcile.service';
-import { APP_INTERCEPTOR } from '@nestjs/core';
-import { ChangeMarkInterceptor, ChangeWatch } from './change-watch';
+import { ChangeMarkMiddleware, ChangeWatch } from './change-watch';
 
 /** The reconcile loop and the lease that keeps it to one replica. */
-@Module({ imports: [SessionsModule, EscalationModule, MetricsHttpModule, CallbacksModule], providers: [LeaseService, ReconcileService, ChangeWatch, { provide: APP_INTERCEPTOR, useClass: ChangeMarkInterceptor }], exports: [ReconcileService, LeaseService] })
-export class SchedulingModule {}
+@Module({ imports: [SessionsModule, EscalationModule, MetricsHttpModule, CallbacksModule], providers: [LeaseService, ReconcileService, ChangeWatch], exports: [ReconcileService, LeaseService] })
+export class SchedulingModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(ChangeMarkMiddleware).forRoutes({ path: '*', method: RequestMethod.ALL });
+  }
+}

@@ -3,6 +3,8 @@ import { AuditService } from '../../src/audit/audit.service';
 import { AZURE_MAX_SOCKETS_PER_HOST } from '../../src/azure/azure-runtime';
 import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
 import { LeadsService } from '../../src/leads/leads.service';
+import { AsyncResource } from 'node:async_hooks';
+import { ChangeWatch } from '../../src/scheduling/change-watch';
 import { describeEachDb } from '../support/postgres';
 import { capacity, customer, publishOffer, useLocalServiceWith } from '../arm-resilience/helpers';
 
@@ -15,7 +17,9 @@ import { capacity, customer, publishOffer, useLocalServiceWith } from '../arm-re
  *  5. once the offer's first region ran out of hot instances, every start there asked the pool again whether any was
  *     ready (a query built by TypeORM, 5 % of the service's CPU at 20 concurrent starts) before trying the next region;
  *  6. the capacity view, which the leader's escalation pass reads every 15 s, loaded every live instance of the offer
- *     (with 1,250 assigned sessions idle, bursts of about 5 MB of garbage and the collections they cost).
+ *     (with 1,250 assigned sessions idle, bursts of about 5 MB of garbage and the collections they cost);
+ *  7. every request went through a global Nest interceptor (the change mark for the reconcile loop): two
+ *     AsyncResource.bind (on Node 20 each defines two deprecation wrappers) and an rxjs chain per request.
  */
 describeEachDb('hot path and due work on %s', (db) => {
   const local = useLocalServiceWith({ deploymentSeconds: 0.05 }, { db });
@@ -117,6 +121,29 @@ describeEachDb('hot path and due work on %s', (db) => {
       // The offer keeps no hot instance: its starts do not try to claim one.
       expect(hotClaims).not.toHaveBeenCalled();
       expect(asked).not.toHaveBeenCalled();
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+
+  it('a request runs through no interceptor (no AsyncResource.bind); a request that may write still marks a change for the reconcile loop', async () => {
+    const svc = local.svc;
+    await publishOffer(svc, local.publisher, 'marked', [{ name: 'westeurope', hot: 1, cold: 0 }]);
+    await svc.until(async () => (await capacity(svc, 'marked', 'westeurope')).hotReady === 1, 60_000);
+    const bind = jest.spyOn(AsyncResource, 'bind');
+    const mark = jest.spyOn(svc.app.get(ChangeWatch), 'mark');
+    try {
+      await svc.http.get('/health/live').expect(200);
+      await svc.http.get('/api/v1/offers/marked').expect(200);
+      expect(mark).not.toHaveBeenCalled();
+      const s = await svc.http.post('/api/v1/offers/marked/sessions').send({ customer }).expect(201);
+      expect(mark).toHaveBeenCalledTimes(1);
+      // A refused write may have written nothing, but it is marked too (the reconcile loop decides what changed).
+      await svc.http.post('/api/v1/offers/marked/sessions').send({ customer: { email: 'not an e-mail' } }).expect(400);
+      expect(mark).toHaveBeenCalledTimes(2);
+      await svc.http.delete(`/api/v1/sessions/${s.body.id}`).expect(202);
+      expect(mark).toHaveBeenCalledTimes(3);
+      expect(bind).not.toHaveBeenCalled();
     } finally {
       jest.restoreAllMocks();
     }
