@@ -53,11 +53,6 @@ export function claimStatement(kind: 'hot' | 'warm', postgres: boolean, guard?: 
         RETURNING "id"${kind === 'hot' ? ', "outputsEnc", "subscriptionId", "resourceGroupName", "revisionId"' : ''}`;
 }
 
-/**
- * What a hot claim returns (claimStatement('hot')): the instance's id, its encrypted outputs (the session's
- * access information) and what tagging its resource group with the session needs (TagTarget), so nothing
- * is read again after the claim.
- */
 /** One group of liveCounts(): live instances of a region, kind and state, held by a session (`held`) or not. */
 export interface LiveCount {
   region: string;
@@ -68,6 +63,11 @@ export interface LiveCount {
   n: number;
 }
 
+/**
+ * What a hot claim returns (claimStatement('hot')): the instance's id, its encrypted outputs (the session's
+ * access information) and what tagging its resource group with the session needs (TagTarget), so nothing
+ * is read again after the claim.
+ */
 export interface ClaimedHot {
   id: string;
   outputsEnc: string | null;
@@ -267,7 +267,7 @@ export class PoolInstanceRepository {
   /**
    * Live (not deleted) instances of an offer counted by region, kind, state and whether a session holds them:
    * one GROUP BY (issue 14: the capacity view, which the leader's escalation pass reads every 15 s, loaded and
-   * hydrated every live instance of every offer: with 1,280 hot instances, about 5 MB of garbage per pass).
+   * hydrated every live instance of every offer: with 1,280 instances, bursts of 8-10 scavenges every 15 s while idle).
    */
   async liveCounts(offerId: string): Promise<LiveCount[]> {
     const held = 'CASE WHEN "i"."sessionId" IS NULL THEN 0 ELSE 1 END';
