@@ -27,6 +27,7 @@
  *   BENCH_CLOSED_N=600                                                            # starts per closed-loop phase (default 100)
  *   BENCH_PG_SET="session_preload_libraries = 'auto_explain';auto_explain.log_min_duration = 0"  # ALTER DATABASE ... SET each (PostgreSQL's log)
  *   BENCH_NODE_ARGS="--trace-gc" BENCH_SERVICE_LOG=/tmp/service.log                 # Node options of the service; its output to a file
+ *   BENCH_PIN_SERVICE=0                                                           # the service on CPU 0, the rest (PostgreSQL too) on the others
  *   BENCH_TRACE=/tmp/trace.txt                                                    # every open-loop request: scheduled time, latency
  */
 import { fork, spawn, ChildProcess, spawnSync } from 'node:child_process';
@@ -61,6 +62,41 @@ const WORKERS = process.env.BENCH_WORKERS ?? '1';
 /** Node options of the service process, e.g. BENCH_NODE_ARGS="--trace-gc --max-semi-space-size=64" (space-separated). */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const DBS = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
+/**
+ * BENCH_PIN_SERVICE=0 (a CPU list, as taskset takes it): the service runs on those CPUs and everything else of
+ * the bench (the emulator, the load generator, this process and, for the run, PostgreSQL's server processes)
+ * on the others. It models production, where the database, Azure and the marketplace are other machines and
+ * the service's core is its own; unset, all share every core (the default, and every result before the tenth).
+ */
+const PIN_SERVICE = process.env.BENCH_PIN_SERVICE;
+const PIN_OTHERS = PIN_SERVICE === undefined ? undefined : otherCpus(PIN_SERVICE);
+
+/** pin(), for a process that may have exited since it was listed (a PostgreSQL backend). */
+function pinIfThere(pid: number, cpus: string): void {
+  try {
+    pin(pid, cpus);
+  } catch (e) {
+    if (fs.existsSync(`/proc/${pid}`)) throw e;
+  }
+}
+
+/** The machine's CPUs not in `list` (taskset's format: "0", "0,1", "0-3"), as a taskset list. */
+function otherCpus(list: string): string {
+  const mine = new Set<number>();
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a; c <= (b ?? a); c++) mine.add(c);
+  }
+  const rest = os.cpus().map((_, i) => i).filter((c) => !mine.has(c));
+  if (!rest.length || !mine.size) throw new Error(`BENCH_PIN_SERVICE=${list} leaves no CPU for the service or for the rest (${os.cpus().length} CPUs)`);
+  return rest.join(',');
+}
+
+/** Pins every thread of `pid` to `cpus` (taskset -a -p -c); processes it forks later inherit the mask. */
+function pin(pid: number, cpus: string): void {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)]);
+  if (r.status !== 0) throw new Error(`taskset -p -c ${cpus} ${pid}: ${r.stderr.toString().trim()}`);
+}
 /** Issue 14 goal "1,250 assigned sessions, nothing due": seconds of idle measured after the phases (0: skipped). */
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
 const IDLE_SESSIONS = Number(process.env.BENCH_IDLE_SESSIONS ?? 1250);
@@ -259,7 +295,11 @@ function servicePids(pid: number): number[] {
 
 function startProcess(cmd: string[], env: Record<string, string>, ready: RegExp, name: string): Promise<{ proc: ChildProcess; out: () => string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, cmd, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // taskset execs the command: the pid is the node process's.
+    const cpus = PIN_SERVICE === undefined ? undefined : name === 'service' ? PIN_SERVICE : PIN_OTHERS;
+    const proc = cpus
+      ? spawn('taskset', ['-c', cpus, process.execPath, ...cmd], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, cmd, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${name} did not start in 120 s:\n${buf.slice(-3000)}`)), 120_000);
     const log = process.env.BENCH_SERVICE_LOG && name === 'service' ? process.env.BENCH_SERVICE_LOG : undefined;
@@ -292,9 +332,18 @@ async function stop(p: ChildProcess | undefined): Promise<void> {
 }
 
 describe('hot starts at load, service in its own process', () => {
+  const allCpus = os.cpus().map((_, i) => i).join(',');
+  beforeAll(() => {
+    if (!PIN_OTHERS) return;
+    pin(process.pid, PIN_OTHERS);
+    // PostgreSQL forks a backend per connection from the postmaster: pinning it pins the run's connections.
+    if (DBS.includes('postgres')) for (const pid of postgresPids()) pinIfThere(pid, PIN_OTHERS);
+  });
   afterAll(() => {
+    if (PIN_OTHERS) for (const pid of [process.pid, ...(DBS.includes('postgres') ? postgresPids() : [])]) pinIfThere(pid, allCpus);
     const f = (x: number, w = 8, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-').padStart(w);
-    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores; ms, requests/s, CPU ms per request of the service (sys% of it in the kernel), of PostgreSQL (db), of this load generator (gen) and of the emulator (emu); tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms; gloop = the load generator's; steal = % of the machine's CPU time the hypervisor took`];
+    const pinned = PIN_SERVICE === undefined ? '' : ` (the service pinned to CPU ${PIN_SERVICE}, everything else to ${PIN_OTHERS})`;
+    const out = ['', `Hot starts at load: ${OFFERS} offers x ${REGIONS.length} regions x ${HOT} hot, WORKERS=${WORKERS}, ${os.cpus().length} cores${pinned}; ms, requests/s, CPU ms per request of the service (sys% of it in the kernel), of PostgreSQL (db), of this load generator (gen) and of the emulator (emu); tls = TLS handshakes to the emulator during the phase; loop = the service's longest event loop delay in it, ms; gloop = the load generator's; steal = % of the machine's CPU time the hypervisor took`];
     out.push('db        target    mode          n    ok     p50     p95     p99   req/s  cpu/req  sys%  db/req gen/req emu/req  tls   loop  gloop steal');
     for (const r of rows) {
       out.push(`${r.db.padEnd(9)} ${r.target.padEnd(9)} ${r.mode.padEnd(10)} ${String(r.n).padStart(5)} ${String(r.ok).padStart(5)} ${f(r.p50, 7)} ${f(r.p95, 7)} ${f(r.p99, 7)} ${f(r.ok / r.seconds, 7, 0)} ${f(r.cpuMsPerReq, 8, 2)} ${f(r.sysPct, 5, 0)} ${f(r.dbCpuMsPerReq, 7, 2)} ${f(r.genCpuMsPerReq, 7, 2)} ${f(r.emuCpuMsPerReq, 7, 2)} ${String(r.tls).padStart(4)} ${f(r.loopMaxMs, 6, 0)} ${f(r.genLoopMaxMs, 6, 0)} ${f(r.stealPct, 5, 1)}`);
@@ -378,6 +427,7 @@ describe('hot starts at load, service in its own process', () => {
         const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 512 });
         // The measured load comes from a process of its own (see bench/support/load-generator.cjs: not Jest's heap).
         generator = fork(path.join(__dirname, 'support', 'load-generator.cjs'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        if (PIN_OTHERS) pin(generator.pid!, PIN_OTHERS);
         const genAnswers = new Map<number, (a: GeneratorAnswer) => void>();
         generator.on('message', (a: GeneratorAnswer) => genAnswers.get(a.id)?.(a));
         let genRun = 0;
