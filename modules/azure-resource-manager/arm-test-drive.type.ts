@@ -576,21 +576,20 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
           if (!plan.reserve) continue;
           target = Math.min(target, holds + plan.reserve);
         }
-        let missing = target - holds;
+        const missing = target - holds;
         if (missing <= 0) continue;
         const health = await this.pool.regionState(offer.id, region.name);
         if (health.backoffUntil && now < health.backoffUntil) {
           dueAt = Math.min(dueAt, health.backoffUntil);
           continue;
         }
-        while (missing-- > 0) {
-          const inst = await this.pool.reserve(
-            { offerId: offer.id, revisionId: offer.currentRevisionId!, region: region.name, kind, subscriptionId: offer.deployment.subscriptionId! },
-            slotsOf(region.name, kind),
-            now,
-          );
-          if (!inst) break;
-        }
+        // One transaction per pool (issue 14), not a round trip per instance.
+        await this.pool.reserveMany(
+          { offerId: offer.id, revisionId: offer.currentRevisionId!, region: region.name, kind, subscriptionId: offer.deployment.subscriptionId! },
+          missing,
+          slotsOf(region.name, kind),
+          now,
+        );
       }
     }
     return dueAt;

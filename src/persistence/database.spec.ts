@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { openDataSource } from './data-source';
-import { afterClaim, Database, insertRowFrom, sql, StatementResult, together, TxBody } from './database';
+import { afterClaim, Database, insertRowFrom, insertRows, sql, StatementResult, together, TxBody } from './database';
 import { POSTGRES_ADMIN_URL, describeEachDb, recordPostgresQueries } from '../../test/support/postgres';
 
 const targets: Record<'sqlite' | 'postgres', Parameters<typeof openDataSource>[0]> = {
@@ -45,6 +45,20 @@ describeEachDb('Database.atomic on %s', (name) => {
     expect(results[2]).toEqual({ status: 'fulfilled', value: { n: 3 } });
     const rows = await ds.query(`SELECT "id", "n" FROM "${table}" ORDER BY "id"`);
     expect(rows.map((r: { id: string; n: number }) => [r.id, Number(r.n)])).toEqual([['a', 1], ['c', 3]]);
+  });
+
+  it('insertRows: several rows in one INSERT, all or none (a unique violation in one row writes none)', async () => {
+    const affected = await db.atomic(function* () {
+      const r = yield insertRows(table, [{ id: 'm1', n: 1 }, { id: 'm2', n: 2 }, { id: 'm3', n: 3 }]);
+      return r.affected;
+    });
+    expect(affected).toBe(3);
+    await expect(db.atomic(function* () {
+      yield insertRows(table, [{ id: 'm4', n: 4 }, { id: 'm1', n: 5 }]);
+    })).rejects.toThrow();
+    const rows = await ds.query(`SELECT "id", "n" FROM "${table}" WHERE "id" LIKE 'm%' ORDER BY "id"`);
+    expect(rows.map((r: { id: string; n: number }) => [r.id, Number(r.n)])).toEqual([['m1', 1], ['m2', 2], ['m3', 3]]);
+    expect(() => insertRows(table, [])).toThrow('no rows');
   });
 
   it('gives its connection back after a failed body (more failures than the pool has connections)', async () => {

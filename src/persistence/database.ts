@@ -97,6 +97,22 @@ export function insertRow(table: string, row: Record<string, unknown>): Statemen
   );
 }
 
+/**
+ * One INSERT of several rows into `table` (multi-row VALUES): every row has the keys of the first, each key a
+ * column, values as insertRow takes them. Callers keep a statement under 1,000 rows (SQLite's and
+ * PostgreSQL's parameter limits: 32,766 and 65,535).
+ * @throws Error when `rows` is empty.
+ */
+export function insertRows(table: string, rows: ReadonlyArray<Record<string, unknown>>): Statement {
+  if (!rows.length) throw new Error('insertRows: no rows');
+  const cols = Object.keys(rows[0]);
+  const tuple = `(${cols.map(() => '?').join(', ')})`;
+  return sql(
+    `INSERT INTO "${table}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES ${rows.map(() => tuple).join(', ')}`,
+    rows.flatMap((r) => cols.map((c) => toDb(r[c]))),
+  );
+}
+
 /** A value as both drivers take it: JSON text for objects, 0/1 for booleans, NULL for undefined. */
 export function toDb(v: unknown): unknown {
   if (v === undefined || v === null) return null;

@@ -19,7 +19,10 @@ import { capacity, customer, publishOffer, useLocalServiceWith } from '../arm-re
  *  6. the capacity view, which the leader's escalation pass reads every 15 s, loaded every live instance of the offer
  *     (with 1,250 assigned sessions idle, bursts of about 5 MB of garbage and the collections they cost);
  *  7. every request went through a global Nest interceptor (the change mark for the reconcile loop): two
- *     AsyncResource.bind (on Node 20 each defines two deprecation wrappers) and an rxjs chain per request.
+ *     AsyncResource.bind (on Node 20 each defines two deprecation wrappers) and an rxjs chain per request;
+ *  8. the reconcile tick refilled a pool one instance at a time: per missing instance a SELECT of every slot of
+ *     the pool and an INSERT (at 100 hot starts/s on PostgreSQL, about 200 statements in a burst at each tick,
+ *     which the hot starts of that moment queued behind).
  */
 describeEachDb('hot path and due work on %s', (db) => {
   const local = useLocalServiceWith({ deploymentSeconds: 0.05 }, { db });
@@ -81,6 +84,35 @@ describeEachDb('hot path and due work on %s', (db) => {
       return r.body.state === 'ended' ? r.body : null;
     }, 30_000);
     expect(ended.endReason).toBe('ended');
+  });
+
+  it('a reconcile pass refills a pool in one transaction: the slots read once, the missing instances inserted in one statement', async () => {
+    const svc = local.svc;
+    await publishOffer(svc, local.publisher, 'refill', [{ name: 'westeurope', hot: 12, cold: 0 }]);
+    await svc.until(async () => (await capacity(svc, 'refill', 'westeurope')).hotReady === 12, 60_000);
+    for (let i = 0; i < 3; i++) await svc.reconcile.reconcileOnce();
+    const pool = svc.app.get(PoolInstanceRepository);
+    // Three instances leave the pool at once (as after their sessions ended): their slots are free.
+    const gone = (await pool.listLive('refill')).slice(0, 3);
+    for (const inst of gone) {
+      expect(await pool.transition(inst.id, ['ready'], { state: 'deleting' }, svc.clock.now())).toBe(true);
+      expect(await pool.markDeleted(inst.id, svc.clock.now())).toBe(true);
+    }
+    const inserts = jest.spyOn(pool.repo, 'insert');
+    const slotReads = jest.spyOn(pool.repo, 'find');
+    const reserved = jest.spyOn(pool, 'reserveMany');
+    try {
+      await svc.reconcile.reconcileOnce();
+      expect(inserts).not.toHaveBeenCalled();
+      expect(slotReads.mock.calls.filter(([opts]) => JSON.stringify(opts?.select ?? {}) === '{"slot":true}')).toHaveLength(0);
+      expect(reserved).toHaveBeenCalledTimes(1);
+      expect(reserved.mock.calls[0][1]).toBe(3);
+      const created = await reserved.mock.results[0].value;
+      expect(created.map((i: { slot: number | null }) => i.slot).sort()).toEqual(gone.map((i) => i.slot).sort());
+    } finally {
+      jest.restoreAllMocks();
+    }
+    await svc.until(async () => (await capacity(svc, 'refill', 'westeurope')).hotReady === 12, 60_000);
   });
 
   it('a start whose first region has no hot instance left claims in the next region without asking the pool again', async () => {

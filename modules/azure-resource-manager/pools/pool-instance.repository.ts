@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, LessThan, Not, Repository } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../../../src/persistence/data-source';
-import { Database, insertRow, sql, Statement, StatementResult, transitionRow, TxBody } from '../../../src/persistence/database';
+import { Database, insertRow, insertRows, sql, Statement, StatementResult, transitionRow, TxBody } from '../../../src/persistence/database';
 import { InstanceKind, InstanceState, PoolInstanceEntity } from './pool-instance.entity';
 import { PoolRegionEntity } from './pool-region.entity';
 
@@ -20,7 +19,7 @@ export const LIVE_STATES: InstanceState[] = ['pending', 'deploying', 'parking', 
 /** Every state an instance can be sent to deletion from. */
 export const DELETABLE_STATES: InstanceState[] = ['pending', 'deploying', 'parking', 'ready', 'starting', 'assigned', 'failed'];
 
-/** Fields of a new instance; id, slot and bookkeeping are filled by reserve(). */
+/** Fields of a new instance; id, slot and bookkeeping are filled by reserveMany() / reserveTx(). */
 export interface NewInstance {
   offerId: string;
   revisionId: string;
@@ -81,7 +80,7 @@ export interface ClaimedHot {
  * single SQL statement, atomic on SQLite and PostgreSQL, across processes:
  *  - claimReadyHotInstanceTx(): hands one ready hot instance to one session (conditional UPDATE …
  *    RETURNING, run by ArmTestDriveType.claimHot in the same transaction as the session row);
- *  - reserve(): creates an instance only while a free slot exists (unique index on
+ *  - reserveMany() / reserveTx(): create instances only while a free slot exists (unique index on
  *    offer/region/kind/slot), so a region never exceeds its hot or cold limit.
  */
 @Injectable()
@@ -150,10 +149,11 @@ export class PoolInstanceRepository {
   }
 
   /**
-   * reserve() as statements of a transaction: yields the new pending instance in the lowest free slot
-   * below `limit`, or null when all are taken. On PostgreSQL the reservations of one offer, region and kind
-   * take turns (pg_advisory_xact_lock); a reservation by reserve() of the same slot can still make the
-   * INSERT fail with a unique violation: the caller rolls back and retries the whole transaction.
+   * One reservation as statements of a transaction (a cold start): yields the new pending instance in the
+   * lowest free slot below `limit`, or null when all are taken. On PostgreSQL the reservations of one offer,
+   * region and kind take turns (pg_advisory_xact_lock, also taken by reserveMany); a replica of an older
+   * version reserving without the lock can still make the INSERT fail with a unique violation: the caller
+   * rolls back and retries the whole transaction.
    */
   *reserveTx(n: NewInstance, limit: number, now: number): TxBody<PoolInstanceEntity | null> {
     // PostgreSQL: reservations of one offer, region and kind take turns (a transaction-scoped advisory lock,
@@ -220,32 +220,38 @@ export class PoolInstanceRepository {
 
 
   /**
-   * Creates an instance in the lowest free slot below `limit` (state pending), or returns null when all
-   * `limit` slots of offer/region/kind are taken. The unique slot index makes concurrent reservations
-   * safe: a loser of the race retries with the next free slot.
+   * Creates up to `count` instances (state pending) in the lowest free slots below `limit` of offer/region/kind,
+   * in one transaction: on PostgreSQL the slot lock reserveTx takes (so cold starts and this take turns), one
+   * SELECT of the slots taken and one multi-row INSERT. Issue 14: a refill of N instances was N round trips of
+   * (SELECT of every slot + INSERT) on the reconcile tick, which the hot starts of that moment queued behind.
+   * @returns the instances created, lowest slot first: fewer than `count` when the free slots ran out, none
+   *   when all `limit` are taken.
+   * @throws a database error. A unique violation on the slot index (a replica of an older version reserving
+   *   the same slot without the lock) is retried, at most twice.
    */
-  async reserve(n: NewInstance, limit: number, now: number): Promise<PoolInstanceEntity | null> {
-    for (let attempt = 0; attempt < limit + 5; attempt++) {
-      const used = new Set(
-        (
-          await this.repo.find({
-            select: { slot: true },
-            where: { offerId: n.offerId, region: n.region, kind: n.kind, slot: Not(IsNull()) },
-          })
-        ).map((r) => r.slot),
-      );
-      let slot = -1;
-      for (let s = 0; s < limit; s++) if (!used.has(s)) { slot = s; break; }
-      if (slot < 0) return null;
-      const row = newInstanceRow(n, slot, now);
+  async reserveMany(n: NewInstance, count: number, limit: number, now: number): Promise<PoolInstanceEntity[]> {
+    if (count <= 0) return [];
+    const postgres = this.postgres;
+    for (let attempt = 0; ; attempt++) {
       try {
-        await this.repo.insert(row as QueryDeepPartialEntity<PoolInstanceEntity>);
-        return row;
+        return await this.db.atomic(function* (): TxBody<PoolInstanceEntity[]> {
+          if (postgres) yield sql(`SELECT pg_advisory_xact_lock(hashtext(?)) AS "locked"`, [`pool-slots|${n.offerId}|${n.region}|${n.kind}`]);
+          const used = (yield sql(
+            `SELECT "slot" FROM "pool_instance" WHERE "offerId" = ? AND "region" = ? AND "kind" = ? AND "slot" IS NOT NULL`,
+            [n.offerId, n.region, n.kind],
+          )) as StatementResult<{ slot: number }>;
+          const taken = new Set(used.rows.map((r) => Number(r.slot)));
+          const rows: PoolInstanceEntity[] = [];
+          for (let slot = 0; slot < limit && rows.length < count; slot++) if (!taken.has(slot)) rows.push(newInstanceRow(n, slot, now));
+          for (let i = 0; i < rows.length; i += RESERVE_ROWS_PER_INSERT) {
+            yield insertRows('pool_instance', rows.slice(i, i + RESERVE_ROWS_PER_INSERT) as unknown as Array<Record<string, unknown>>);
+          }
+          return rows;
+        });
       } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
+        if (attempt >= 2 || !isUniqueViolation(err)) throw err;
       }
     }
-    return null;
   }
 
   /**
@@ -488,6 +494,9 @@ export class PoolInstanceRepository {
 }
 
 /** A new pending instance row of `n` in `slot`. */
+/** Rows of one INSERT in reserveMany (22 columns: 4,400 parameters, within both databases' limits). */
+const RESERVE_ROWS_PER_INSERT = 200;
+
 function newInstanceRow(n: NewInstance, slot: number, now: number): PoolInstanceEntity {
   const id = randomUUID();
   return {
