@@ -4,11 +4,12 @@ import { ApiError, ErrorDetail } from '../../src/common/api-error';
 import { Clock } from '../../src/common/clock';
 import { AppConfig, APP_CONFIG } from '../../src/config/app-config';
 import { OfferEntity } from '../../src/offers/offer.entity';
-import { OffersRepository } from '../../src/offers/offers.repository';
+import { OfferChangedError, OffersRepository } from '../../src/offers/offers.repository';
+import { Database, sql, TxBody } from '../../src/persistence/database';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { z } from 'zod';
-import { CapacityRow, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
+import { CapacityRow, SessionCommit, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
 import { POWER_BI_TEST_DRIVE_TYPE, powerBiConfigOf, powerBiTestDriveSchema, validatePowerBiConfig } from './power-bi-config';
 
@@ -29,12 +30,18 @@ export const POWER_BI_SCHEMAS: TestDriveSchemas = {
 export class PowerBiTestDriveType implements TestDriveType, OnModuleInit {
   readonly type = POWER_BI_TEST_DRIVE_TYPE;
   readonly schemas = POWER_BI_SCHEMAS;
+  /**
+   * The session is written `ready` at once, with its lead and audit event (SessionCommit): issue 14, one
+   * autocommitted statement on PostgreSQL instead of an insert, an update, an audit insert and a re-read.
+   */
+  readonly claimsAtomically = true;
 
   constructor(
     private readonly registry: TestDriveTypeRegistry,
     private readonly offers: OffersRepository,
     private readonly sessions: SessionsRepository,
     private readonly protector: DataProtector,
+    private readonly db: Database,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -54,16 +61,34 @@ export class PowerBiTestDriveType implements TestDriveType, OnModuleInit {
   }
 
   /**
-   * Ready at once: outputs `{embedUrl}` (encrypted at rest like every output), no slot, no region.
+   * Ready at once: outputs `{embedUrl}` (encrypted at rest like every output), no slot, no region. Nothing is
+   * claimed: on PostgreSQL the "claim" of SessionCommit.claimAndPersist is the offer's version guard alone
+   * (the session is written only for the offer version the start was decided on, in one statement); on
+   * SQLite the session is written in one transaction (SessionCommit.persist).
    * @throws ApiError 400 RegionNotOffered when a region is requested (a Power BI link has none).
+   * @throws OfferChangedError when the offer changed since the start was decided (nothing was written).
    */
-  async startSession(offer: OfferEntity, session: SessionEntity, request: StartSessionRequest): Promise<void> {
+  async startSession(offer: OfferEntity, session: SessionEntity, request: StartSessionRequest, commit: SessionCommit): Promise<void> {
     if (request.region) {
       throw ApiError.validation([{ code: 'RegionNotOffered', target: 'region', message: 'A Power BI test drive has no region: leave region out.' }]);
     }
     const cfg = powerBiConfigOf(offer.testDrive);
-    const outputsEnc = await this.protector.encrypt({ embedUrl: cfg.embedUrl });
-    await this.sessions.markReady(session, outputsEnc, this.clock.now(), this.config.testDriveHourSeconds * 1000, { region: null });
+    const now = this.clock.now();
+    const ready: Partial<SessionEntity> = {
+      state: 'ready',
+      region: null,
+      outputsEnc: await this.protector.encrypt({ embedUrl: cfg.embedUrl }),
+      readyAt: now,
+      expiresAt: now + session.durationHours * this.config.testDriveHourSeconds * 1000,
+    };
+    if (commit.claimAndPersist) {
+      const claimed = await commit.claimAndPersist((guard) => sql(`SELECT 1 AS "id" WHERE ${guard.sql}`, guard.params), ready, {});
+      if (!claimed) throw new OfferChangedError(offer.id);
+      return;
+    }
+    await this.db.atomic(function* (): TxBody<void> {
+      yield* commit.persist(ready);
+    });
   }
 
   /** Nothing to tear down: the session is ended at once. */
