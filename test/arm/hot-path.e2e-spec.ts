@@ -27,11 +27,17 @@ import { capacity, customer, publishOffer, useLocalServiceWith } from '../arm-re
 describeEachDb('hot path and due work on %s', (db) => {
   const local = useLocalServiceWith({ deploymentSeconds: 0.05 }, { db });
 
+  /** Publishes `offerId` with `hot` hot instances in `region`, waits until all are ready, then lets passes settle. */
+  async function settledHotPool(offerId: string, region: string, hot: number): Promise<void> {
+    const svc = local.svc;
+    await publishOffer(svc, local.publisher, offerId, [{ name: region, hot, cold: 0 }]);
+    await svc.until(async () => (await capacity(svc, offerId, region)).hotReady === hot, 60_000);
+    for (let i = 0; i < 3; i++) await svc.reconcile.reconcileOnce();
+  }
+
   it('a hot start writes session, lead, audit event and claim in one transaction and re-reads nothing; a burst reuses connections', async () => {
     const svc = local.svc;
-    await publishOffer(svc, local.publisher, 'hot-path', [{ name: 'westeurope', hot: 24, cold: 0 }]);
-    await svc.until(async () => (await capacity(svc, 'hot-path', 'westeurope')).hotReady === 24, 60_000);
-    for (let i = 0; i < 3; i++) await svc.reconcile.reconcileOnce();
+    await settledHotPool('hot-path', 'westeurope', 24);
     const sessions = svc.app.get(SessionsRepository);
     const audit = svc.app.get(AuditService);
     const reread = jest.spyOn(sessions, 'findById');
@@ -88,9 +94,7 @@ describeEachDb('hot path and due work on %s', (db) => {
 
   it('a reconcile pass refills a pool in one transaction: the slots read once, the missing instances inserted in one statement', async () => {
     const svc = local.svc;
-    await publishOffer(svc, local.publisher, 'refill', [{ name: 'westeurope', hot: 12, cold: 0 }]);
-    await svc.until(async () => (await capacity(svc, 'refill', 'westeurope')).hotReady === 12, 60_000);
-    for (let i = 0; i < 3; i++) await svc.reconcile.reconcileOnce();
+    await settledHotPool('refill', 'westeurope', 12);
     const pool = svc.app.get(PoolInstanceRepository);
     // Three instances leave the pool at once (as after their sessions ended): their slots are free.
     const gone = (await pool.listLive('refill')).slice(0, 3);

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, LessThan, Not, Repository } from 'typeorm';
 import { isUniqueViolation } from '../../../src/persistence/data-source';
-import { Database, insertRow, insertRows, sql, Statement, StatementResult, transitionRow, TxBody } from '../../../src/persistence/database';
+import { Database, insertRows, sql, Statement, StatementResult, transitionRow, TxBody } from '../../../src/persistence/database';
 import { InstanceKind, InstanceState, PoolInstanceEntity } from './pool-instance.entity';
 import { PoolRegionEntity } from './pool-region.entity';
 
@@ -156,6 +156,16 @@ export class PoolInstanceRepository {
    * rolls back and retries the whole transaction.
    */
   *reserveTx(n: NewInstance, limit: number, now: number): TxBody<PoolInstanceEntity | null> {
+    const [row] = yield* this.reserveSlotsTx(n, 1, limit, now);
+    return row ?? null;
+  }
+
+  /**
+   * Statements of a transaction that create up to `count` pending instances in the lowest free slots below
+   * `limit` of offer/region/kind (reserveTx, reserveMany): the slot lock on PostgreSQL, one SELECT of the
+   * slots taken, one INSERT per RESERVE_ROWS_PER_INSERT rows. Yields the rows created, lowest slot first.
+   */
+  private *reserveSlotsTx(n: NewInstance, count: number, limit: number, now: number): TxBody<PoolInstanceEntity[]> {
     // PostgreSQL: reservations of one offer, region and kind take turns (a transaction-scoped advisory lock,
     // released at COMMIT or ROLLBACK), so concurrent cold starts do not all pick the same lowest free slot,
     // fail on the unique index and retry (issue 14: the slowest of 5 concurrent cold starts lost up to 4
@@ -166,12 +176,12 @@ export class PoolInstanceRepository {
       [n.offerId, n.region, n.kind],
     )) as StatementResult<{ slot: number }>;
     const taken = new Set(used.rows.map((r) => Number(r.slot)));
-    let slot = -1;
-    for (let i = 0; i < limit; i++) if (!taken.has(i)) { slot = i; break; }
-    if (slot < 0) return null;
-    const row = newInstanceRow(n, slot, now);
-    yield insertRow('pool_instance', row as unknown as Record<string, unknown>);
-    return row;
+    const rows: PoolInstanceEntity[] = [];
+    for (let slot = 0; slot < limit && rows.length < count; slot++) if (!taken.has(slot)) rows.push(newInstanceRow(n, slot, now));
+    for (let i = 0; i < rows.length; i += RESERVE_ROWS_PER_INSERT) {
+      yield insertRows('pool_instance', rows.slice(i, i + RESERVE_ROWS_PER_INSERT) as unknown as Array<Record<string, unknown>>);
+    }
+    return rows;
   }
 
   /**
@@ -231,23 +241,9 @@ export class PoolInstanceRepository {
    */
   async reserveMany(n: NewInstance, count: number, limit: number, now: number): Promise<PoolInstanceEntity[]> {
     if (count <= 0) return [];
-    const postgres = this.postgres;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.db.atomic(function* (): TxBody<PoolInstanceEntity[]> {
-          if (postgres) yield sql(`SELECT pg_advisory_xact_lock(hashtext(?)) AS "locked"`, [`pool-slots|${n.offerId}|${n.region}|${n.kind}`]);
-          const used = (yield sql(
-            `SELECT "slot" FROM "pool_instance" WHERE "offerId" = ? AND "region" = ? AND "kind" = ? AND "slot" IS NOT NULL`,
-            [n.offerId, n.region, n.kind],
-          )) as StatementResult<{ slot: number }>;
-          const taken = new Set(used.rows.map((r) => Number(r.slot)));
-          const rows: PoolInstanceEntity[] = [];
-          for (let slot = 0; slot < limit && rows.length < count; slot++) if (!taken.has(slot)) rows.push(newInstanceRow(n, slot, now));
-          for (let i = 0; i < rows.length; i += RESERVE_ROWS_PER_INSERT) {
-            yield insertRows('pool_instance', rows.slice(i, i + RESERVE_ROWS_PER_INSERT) as unknown as Array<Record<string, unknown>>);
-          }
-          return rows;
-        });
+        return await this.db.atomic(() => this.reserveSlotsTx(n, count, limit, now));
       } catch (err) {
         if (attempt >= 2 || !isUniqueViolation(err)) throw err;
       }
@@ -493,10 +489,10 @@ export class PoolInstanceRepository {
   }
 }
 
-/** A new pending instance row of `n` in `slot`. */
-/** Rows of one INSERT in reserveMany (22 columns: 4,400 parameters, within both databases' limits). */
+/** Rows of one INSERT in reserveSlotsTx (22 columns: 4,400 parameters, within both databases' limits). */
 const RESERVE_ROWS_PER_INSERT = 200;
 
+/** A new pending instance row of `n` in `slot`. */
 function newInstanceRow(n: NewInstance, slot: number, now: number): PoolInstanceEntity {
   const id = randomUUID();
   return {
