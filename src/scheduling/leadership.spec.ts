@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { DataSource } from 'typeorm';
 import { openDataSource } from '../persistence/data-source';
-import { createTempDatabase, describeWithPostgres } from '../../test/support/postgres';
+import { Client } from 'pg';
+import { createTempDatabase, describeWithPostgres, POSTGRES_ADMIN_URL } from '../../test/support/postgres';
 import { AdvisoryLockLeadership, isDeadLocalOwner, RowLeaseLeadership } from './leadership';
 import { SchedulerLeaseEntity } from './scheduler-lease.entity';
 
@@ -87,6 +88,47 @@ describeWithPostgres('AdvisoryLockLeadership (PostgreSQL)', () => {
       expect(await b.ensure()).toBe(true);
       expect(await a.ensure()).toBe(false);
     } finally {
+      await a.release();
+      await b.release();
+      await db.drop();
+    }
+  });
+
+  it('a leader whose connection is killed stands down for standDownMs: another replica takes over, the old one does not win the lock back', async () => {
+    const db = await createTempDatabase();
+    let now = 0;
+    const opts = { timeoutMs: 5_000, idleSessionTimeoutMs: 30_000, standDownMs: 500, now: () => now };
+    const a = new AdvisoryLockLeadership(db.url, quiet, opts);
+    const b = new AdvisoryLockLeadership(db.url, quiet, opts);
+    const admin = new Client({ connectionString: POSTGRES_ADMIN_URL });
+    await admin.connect();
+    const holders = async () =>
+      (
+        await admin.query<{ pid: number }>(
+          `SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND a.datname = $1 AND a.application_name = 'testdrive-leader'`,
+          [new URL(db.url).pathname.slice(1)],
+        )
+      ).rows.map((r) => r.pid);
+    try {
+      expect(await a.ensure()).toBe(true);
+      const [pid] = await holders();
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      // The server has ended A's session (the lock is free) and A has noticed.
+      for (let i = 0; i < 500 && ((await holders()).length > 0 || a.held); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(a.held).toBe(false);
+      // A ticks first: it does not reconnect and take the free lock back...
+      now += 250;
+      expect(await a.ensure()).toBe(false);
+      expect(await holders()).toEqual([]);
+      // ...so B, ticking next, leads; once A's stand-down is over it finds the lock taken.
+      expect(await b.ensure()).toBe(true);
+      now += 500;
+      expect(await a.ensure()).toBe(false);
+      await b.release();
+      expect(await a.ensure()).toBe(true);
+    } finally {
+      await admin.end();
       await a.release();
       await b.release();
       await db.drop();

@@ -72,22 +72,36 @@ export function isDeadLocalOwner(owner: string): boolean {
  * A leader that vanishes without closing its socket (host down, network partition) is cut off by
  * the server after `idleSessionTimeoutMs` without a check (`idle_session_timeout`, PostgreSQL 14+;
  * ignored by older servers, where TCP keepalive settles it).
+ *
+ * A replica that loses leadership (its connection failed or was ended) stands down for `standDownMs`
+ * before it tries the lock again. The lock is free the moment the server ends the old session, and
+ * without the stand-down the old leader, reconnecting on its next tick, races every other replica for
+ * it: the replica whose connection just failed would often win it back, and a flaky link would make
+ * leadership flap. With it, a healthy replica takes over on its next tick; a lone replica leads again
+ * after the stand-down.
  */
 export class AdvisoryLockLeadership implements Leadership {
   readonly kind = 'advisory-lock' as const;
   readonly owner = newOwner();
   private client: Client | null = null;
   private leading = false;
+  /** Monotonic ms before which this replica does not try the lock (set when leadership is lost). */
+  private standDownUntil = Number.NEGATIVE_INFINITY;
+  private readonly now: () => number;
 
   /**
    * @param url PostgreSQL URL (DATABASE_URL).
-   * @param opts timeoutMs: connect and check timeout (ms); idleSessionTimeoutMs: see the class doc (ms).
+   * @param opts timeoutMs: connect and check timeout (ms); idleSessionTimeoutMs: see the class doc (ms);
+   *   standDownMs: how long a replica that lost leadership waits before trying again (ms, default 0);
+   *   now: monotonic time in ms (default `performance.now`; tests move it).
    */
   constructor(
     private readonly url: string,
     private readonly log: LeadershipLog,
-    private readonly opts: { timeoutMs: number; idleSessionTimeoutMs: number },
-  ) {}
+    private readonly opts: { timeoutMs: number; idleSessionTimeoutMs: number; standDownMs?: number; now?: () => number },
+  ) {
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   get held(): boolean {
     return this.leading && this.client !== null;
@@ -99,6 +113,7 @@ export class AdvisoryLockLeadership implements Leadership {
         await this.client.query('SELECT 1');
         return true;
       }
+      if (this.now() < this.standDownUntil) return false;
       const client = this.client ?? (await this.connect());
       const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [ADVISORY_LOCK_KEYS.reconcileLeader]);
       if (r.rows[0]?.ok === true && this.client === client) {
@@ -146,7 +161,11 @@ export class AdvisoryLockLeadership implements Leadership {
   private drop(why: string): void {
     const c = this.client;
     this.client = null;
-    if (this.leading) this.log.warn(`no longer leader of the reconcile loop (${this.owner}): ${why}`);
+    if (this.leading) {
+      const standDownMs = this.opts.standDownMs ?? 0;
+      this.standDownUntil = this.now() + standDownMs;
+      this.log.warn(`no longer leader of the reconcile loop (${this.owner}): ${why}; not trying again for ${Math.round(standDownMs)} ms`);
+    }
     this.leading = false;
     if (c) void c.end().catch(() => undefined);
   }

@@ -25,6 +25,7 @@ export class LeaseService {
       this.leadership = new AdvisoryLockLeadership(config.database.url, this.logger, {
         timeoutMs: Math.max(5_000, intervalMs),
         idleSessionTimeoutMs: Math.max(30_000, 10 * intervalMs),
+        standDownMs: standDownMs(intervalMs),
       });
     } else {
       this.leadership = new RowLeaseLeadership(ds, RECONCILE_LEASE, leaseTtlMs(intervalMs), this.logger);
@@ -64,4 +65,12 @@ export class LeaseService {
 /** TTL of the SQLite lease (ms): 3 ticks, at least 10 s; renewed every tick. */
 export function leaseTtlMs(reconcileIntervalMs: number): number {
   return Math.max(10_000, 3 * reconcileIntervalMs);
+}
+
+/**
+ * How long a PostgreSQL replica that lost its leader connection waits before trying the lock again
+ * (ms): two ticks, so every other replica has had a tick to take over first (AdvisoryLockLeadership).
+ */
+export function standDownMs(reconcileIntervalMs: number): number {
+  return 2 * reconcileIntervalMs;
 }
