@@ -1,4 +1,5 @@
-import { pinoParams } from './logging';
+import fs from 'node:fs';
+import { LOG_BUFFER_BYTES, LOG_FLUSH_MS, pinoParams } from './logging';
 import { AppConfig } from '../config/app-config';
 
 describe('pinoParams', () => {
@@ -7,6 +8,33 @@ describe('pinoParams', () => {
     const [, destination] = params.pinoHttp as [unknown, { fd: number; sync: boolean }];
     expect(destination.fd).toBe(1);
     expect(destination.sync).toBe(false);
+  });
+
+  it(`writes lines in batches: once ${LOG_BUFFER_BYTES} bytes are buffered, or ${LOG_FLUSH_MS} ms later (one write per line cost a thread-pool hand-off per start, issue 14)`, async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    const settled = () => new Promise((resolve) => setImmediate(resolve));
+    const writes: string[] = [];
+    const write = jest.spyOn(fs, 'write').mockImplementation((_fd: number, data: string, ...rest: unknown[]) => {
+      const cb = rest[rest.length - 1] as (err: null, n: number) => void;
+      writes.push(data);
+      process.nextTick(cb, null, Buffer.byteLength(data));
+    });
+    const [, destination] = pinoParams({ logLevel: 'info' } as AppConfig).pinoHttp as [unknown, NodeJS.WritableStream & { destroy(): void }];
+    try {
+      destination.write('{"msg":"one"}\n');
+      destination.write('{"msg":"two"}\n');
+      expect(writes).toEqual([]);
+      jest.advanceTimersByTime(LOG_FLUSH_MS);
+      expect(writes).toEqual(['{"msg":"one"}\n{"msg":"two"}\n']);
+      await settled();
+      const big = `{"msg":"${'x'.repeat(LOG_BUFFER_BYTES)}"}\n`;
+      destination.write(big);
+      expect(writes).toEqual(['{"msg":"one"}\n{"msg":"two"}\n', big]);
+    } finally {
+      destination.destroy();
+      write.mockRestore();
+      jest.useRealTimers();
+    }
   });
 
   it("names the service on every line, in the base bindings (no child logger per request for it)", () => {

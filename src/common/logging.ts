@@ -4,6 +4,11 @@ import { hostname } from 'node:os';
 import pino from 'pino';
 
 /** Nest framework loggers whose info lines (module and route registration, start) are logged at debug. */
+/** Log lines are written to stdout once this many bytes are buffered (bytes)... */
+export const LOG_BUFFER_BYTES = 4096;
+/** ...or this long after the last write, whichever comes first (ms). */
+export const LOG_FLUSH_MS = 1000;
+
 const FRAMEWORK_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
 import { AppConfig } from '../config/app-config';
 
@@ -42,9 +47,13 @@ export function redactUrl(url: string | undefined): string | undefined {
 /**
  * nestjs-pino options: JSON logs at the configured level, redacted, request URLs without query strings.
  * Without `stream`, lines go to stdout asynchronously (sonic-boom, sync: false): a write never blocks the
- * event loop when the log collector reads slowly, and lines logged while a write is under way leave in
- * one write (issue 14: synchronous writes to a pipe cost about 0.5 ms per start under load). pino flushes
- * what is buffered when the process exits.
+ * event loop when the log collector reads slowly (issue 14: synchronous writes to a pipe cost about
+ * 0.5 ms per start under load). Lines are buffered and leave in one write once LOG_BUFFER_BYTES are
+ * buffered or LOG_FLUSH_MS after the last write: each asynchronous write is a hand-off to libuv's
+ * thread pool, and at 100 hot starts/s one write per line cost about a fifth of the service's CPU
+ * (bench/README.md, twelfth results). A line is therefore at most LOG_FLUSH_MS late; pino flushes what
+ * is buffered when the process exits (SIGTERM, process.exit, an uncaught error), and a SIGKILL loses
+ * at most that last second.
  */
 export function pinoParams(config: AppConfig, stream?: NodeJS.WritableStream): Params {
   const options = {
@@ -69,5 +78,5 @@ export function pinoParams(config: AppConfig, stream?: NodeJS.WritableStream): P
       },
   } satisfies NonNullable<Params['pinoHttp']>;
   // Middleware on every route under the global prefix, in path-to-regexp v8 syntax (Nest 11: no legacy-route warning).
-  return { pinoHttp: [options, stream ?? pino.destination({ dest: 1, sync: false })], forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }] };
+  return { pinoHttp: [options, stream ?? pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS })], forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }] };
 }
