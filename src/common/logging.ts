@@ -4,13 +4,13 @@ import { hostname } from 'node:os';
 import pino from 'pino';
 
 /** Nest framework loggers whose info lines (module and route registration, start) are logged at debug. */
+const FRAMEWORK_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
+import { AppConfig } from '../config/app-config';
+
 /** Log lines are written to stdout once this many bytes are buffered (bytes)... */
 export const LOG_BUFFER_BYTES = 4096;
 /** ...or this long after the last write, whichever comes first (ms). */
 export const LOG_FLUSH_MS = 1000;
-
-const FRAMEWORK_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
-import { AppConfig } from '../config/app-config';
 
 /**
  * Paths pino removes from every log line: credentials, passwords, tokens and SAS signatures, by

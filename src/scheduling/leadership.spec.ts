@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { openDataSource } from '../persistence/data-source';
-import { Client } from 'pg';
 import { createTempDatabase, describeWithPostgres, POSTGRES_ADMIN_URL } from '../../test/support/postgres';
+import { waitFor } from '../../test/support/wait';
 import { AdvisoryLockLeadership, isDeadLocalOwner, RowLeaseLeadership } from './leadership';
 import { SchedulerLeaseEntity } from './scheduler-lease.entity';
 
@@ -115,8 +116,7 @@ describeWithPostgres('AdvisoryLockLeadership (PostgreSQL)', () => {
       const [pid] = await holders();
       await admin.query('SELECT pg_terminate_backend($1)', [pid]);
       // The server has ended A's session (the lock is free) and A has noticed.
-      for (let i = 0; i < 500 && ((await holders()).length > 0 || a.held); i++) await new Promise((r) => setTimeout(r, 10));
-      expect(a.held).toBe(false);
+      await waitFor('the lock to be free and A to notice', async () => (await holders()).length === 0 && !a.held, 5_000);
       // A ticks first: it does not reconnect and take the free lock back...
       now += 250;
       expect(await a.ensure()).toBe(false);
