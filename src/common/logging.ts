@@ -45,6 +45,14 @@ export function redactUrl(url: string | undefined): string | undefined {
 }
 
 /**
+ * The service's log destination on file descriptor `fd` (1: stdout): asynchronous, in batches of
+ * LOG_BUFFER_BYTES or every LOG_FLUSH_MS (see pinoParams). Tests pass a file's descriptor.
+ */
+export function logDestination(fd = 1): ReturnType<typeof pino.destination> {
+  return pino.destination({ dest: fd, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS });
+}
+
+/**
  * nestjs-pino options: JSON logs at the configured level, redacted, request URLs without query strings.
  * Without `stream`, lines go to stdout asynchronously (sonic-boom, sync: false): a write never blocks the
  * event loop when the log collector reads slowly (issue 14: synchronous writes to a pipe cost about
@@ -78,5 +86,5 @@ export function pinoParams(config: AppConfig, stream?: NodeJS.WritableStream): P
       },
   } satisfies NonNullable<Params['pinoHttp']>;
   // Middleware on every route under the global prefix, in path-to-regexp v8 syntax (Nest 11: no legacy-route warning).
-  return { pinoHttp: [options, stream ?? pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS })], forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }] };
+  return { pinoHttp: [options, stream ?? logDestination(1)], forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }] };
 }
