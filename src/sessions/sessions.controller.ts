@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Res } fr
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrorResponse, ApiJsonBodyErrors, ApiUnavailableResponse, ApiZodBody, ApiZodParam, ApiZodResponse, jsonSchemaOf, RETRY_AFTER_HEADER } from '../common/openapi';
+import { logOnCompletion } from '../common/logging';
 import { parseOrThrow } from '../common/validation';
 import { IdempotencyKeySchema, sessionIdParamSchema, sessionListSchema, SessionView, sessionViewSchema, StartSessionSchema } from './session.dto';
 import { offerIdParamSchema } from '../offers/offer.dto';
@@ -78,6 +79,7 @@ export class SessionsController {
     const { session, created, offer } = await this.sessions.start(offerId, parsed, key, caller);
     res.status(!created ? 200 : session.state === 'queued' ? 202 : 201);
     res.setHeader('Location', `/api/v1/sessions/${session.id}`);
+    if (created) logOnCompletion(res, 'session started', { sessionId: session.id, offerId, state: session.state, region: session.region, kind: session.instanceKind });
     return this.sessions.view(session, true, offer);
   }
 

@@ -97,7 +97,8 @@ export class SessionsService {
    * offer), a retried request gets the answer of the first one: the same session once it exists, the
    * same refusal if it was refused; while the first is still under way the retry waits up to
    * START_REPLAY_WAIT_MS for it, then answers 409 RequestInProgress with Retry-After (never a session
-   * id that could still vanish). A different body with the same key is refused (422).
+   * id that could still vanish). A different body with the same key is refused (422). The caller logs
+   * a created session (SessionsController: on the request's completion line, logOnCompletion).
    * @throws ApiError 404 OfferNotFound, 409 OfferNotPublished, 400 ValidationFailed (unknown region),
    *   409 NoCapacity, 422 IdempotencyKeyReused, 409 RequestInProgress.
    */
@@ -117,7 +118,6 @@ export class SessionsService {
       const { session, offer, audited } = await this.startDecided(offerId, { body, client, idempotencyKey: idempotencyKey ?? null, requestHash, request, caller });
       offerType = session.type;
       this.metrics.sessionStarts.inc({ offer: offerId, type: session.type, result: startResultOf(session) });
-      this.logger.log({ sessionId: session.id, offerId, state: session.state, region: session.region, kind: session.instanceKind }, 'session started');
       if (!audited) await this.audit.record(caller, 'session.started', { type: 'session', id: session.id, offerId }, { region: session.region, instanceKind: session.instanceKind });
       return { session, created: true, offer };
     } catch (err) {
