@@ -1,11 +1,15 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiError } from './api-error';
+import { redactUrl } from './logging';
 
 /**
  * Turns every error into the API's error body `{ error: { code, message, target?, details? } }`.
  * Body-parser failures (malformed JSON, too large) become 400/413 naming the rule; anything unexpected
  * is a 500 whose message reveals nothing internal (the cause is logged).
+ * A request that matched no route (e.g. `/api/offers`, without the version) never reached pino-http,
+ * which is mounted on the routes: its answer is logged here, as pino-http's line would have been
+ * (`req`, `res`, "request completed"), so a misconfigured client shows in the logs.
  */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
@@ -14,6 +18,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) return;
+    const req = host.switchToHttp().getRequest<Request & { log?: unknown }>();
+    if (req && !req.log) {
+      res.once('finish', () => this.logger.log({ req: { method: req.method, url: redactUrl(req.originalUrl ?? req.url) }, res: { statusCode: res.statusCode } }, 'request completed'));
+    }
     if (exception instanceof ApiError) {
       if (exception.headers) for (const [k, v] of Object.entries(exception.headers)) res.setHeader(k, v);
       res.status(exception.getStatus()).json(exception.getResponse());

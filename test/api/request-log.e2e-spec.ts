@@ -9,8 +9,9 @@ const EMBED = 'https://app.powerbi.com/reportEmbed?reportId=5b2a7c2e-6f1e-4b6a-9
  * Issue 14: a start wrote two info lines, the service's "session started" and pino-http's "request completed";
  * each line costs a serialisation and its redaction on the hot path. Now one line per request: the completion
  * line of a start that created a session says "session started" and carries the session's fields.
+ * And every request has its line: one that matched no route never reached pino-http (found by trying it).
  */
-describe('the log line of a start', () => {
+describe('one log line per request', () => {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new PassThrough();
   let buffered = '';
@@ -54,5 +55,14 @@ describe('the log line of a start', () => {
       ['request completed', 404],
     ]);
     expect(starts[1]).not.toHaveProperty('sessionId');
+  });
+
+  it('logs a request that matched no route, which pino-http (mounted on the routes) never saw, without its query string', async () => {
+    const before = lines.length;
+    await local.svc.http.get('/api/offers?sig=not-for-the-logs').expect(404); // no /v1: a misconfigured client
+    await new Promise((r) => setImmediate(r));
+    const line = lines.slice(before).find((l) => (l.req as { url?: string } | undefined)?.url?.startsWith('/api/offers'));
+    expect(line).toMatchObject({ level: 30, msg: 'request completed', req: { method: 'GET', url: '/api/offers?[redacted]' }, res: { statusCode: 404 } });
+    expect(JSON.stringify(lines.slice(before))).not.toContain('not-for-the-logs');
   });
 });
