@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from './app-config';
+import * as path from 'node:path';
+import { ConfigError, loadConfig, PROJECT_ROOT } from './app-config';
 
 describe('WORKERS (issue 14)', () => {
   const pg = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', AZURE_EMULATOR_URL: 'https://localhost:8443' };
@@ -30,5 +31,23 @@ describe('DATABASE_PREPARED_STATEMENTS (issue 14)', () => {
 
   it('refuses anything but true or false, naming the setting and when to use false', () => {
     expect(() => loadConfig({ DATABASE_URL, DATABASE_PREPARED_STATEMENTS: 'no' })).toThrow(/DATABASE_PREPARED_STATEMENTS must be true or false \(false behind a PgBouncer/);
+  });
+});
+
+describe('DATABASE_URL and DATA_DIR', () => {
+  // Found by trying it: `DATA_DIR=/tmp/x npm start` kept its emulator state (Key Vault keys) in /tmp/x but its
+  // database in ./data, shared with every other DATA_DIR; a start there then answered 500 (a data protection
+  // key version of another emulator's state).
+  it('keeps the default SQLite file in DATA_DIR, beside the embedded emulator state', () => {
+    expect(loadConfig({ DATA_DIR: '/tmp/td-elsewhere' }).database).toEqual({ kind: 'sqlite', file: '/tmp/td-elsewhere/testdrive.sqlite' });
+  });
+
+  it('without DATA_DIR: data/testdrive.sqlite under the project (config/defaults.json); an explicit DATABASE_URL wins', () => {
+    expect(loadConfig({}).database).toEqual({ kind: 'sqlite', file: path.join(PROJECT_ROOT, 'data', 'testdrive.sqlite') });
+    expect(loadConfig({ DATA_DIR: '/tmp/td-elsewhere', DATABASE_URL: 'sqlite:/tmp/other.sqlite' }).database).toEqual({ kind: 'sqlite', file: '/tmp/other.sqlite' });
+  });
+
+  it('refuses a DATABASE_URL of another kind, naming the rule', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL must be sqlite:<file path>/);
   });
 });

@@ -69,11 +69,12 @@ function parseTrustList(v: string | undefined): string[] | 'any' | undefined {
 const EnvSchema = z.object({
   PORT: port('PORT').default(defaults.port),
   HOST: z.string().default('127.0.0.1'),
+  // Unset: the SQLite file in DATA_DIR (config/defaults.json: data/testdrive.sqlite), beside the embedded emulator's state.
   DATABASE_URL: z
     .string()
-    .default(defaults.databaseUrl)
+    .optional()
     .refine(
-      (u) => /^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(u),
+      (u) => u === undefined || /^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(u),
       'DATABASE_URL must be sqlite:<file path> (or sqlite::memory:) or postgres://user@host:port/db',
     ),
   DATA_DIR: z.string().default('data'),
@@ -329,11 +330,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = parsed.data;
   const dataDir = path.resolve(PROJECT_ROOT, e.DATA_DIR);
   let database: DatabaseSettings;
-  if (e.DATABASE_URL.startsWith('sqlite:')) {
-    const file = e.DATABASE_URL.slice('sqlite:'.length);
+  // DATA_DIR holds the embedded emulator's state (its Key Vault keys included): a database elsewhere would
+  // outlive it, and its encrypted outputs and secret versions would point at keys that no longer exist.
+  const databaseUrl = e.DATABASE_URL ?? (env.DATA_DIR === undefined ? defaults.databaseUrl : `sqlite:${path.join(dataDir, 'testdrive.sqlite')}`);
+  if (databaseUrl.startsWith('sqlite:')) {
+    const file = databaseUrl.slice('sqlite:'.length);
     database = { kind: 'sqlite', file: file === ':memory:' ? ':memory:' : path.resolve(PROJECT_ROOT, file) };
   } else {
-    database = { kind: 'postgres', url: e.DATABASE_URL, preparedStatements: e.DATABASE_PREPARED_STATEMENTS === 'true' };
+    database = { kind: 'postgres', url: databaseUrl, preparedStatements: e.DATABASE_PREPARED_STATEMENTS === 'true' };
   }
   if (e.KEY_VAULT_URL && e.AZURE_EMULATOR_URL) {
     throw new ConfigError(['AZURE_EMULATOR_URL: cannot be combined with KEY_VAULT_URL (real Azure); set one of them']);
