@@ -16,9 +16,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('ApiExceptionFilter');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
+    const http = host.switchToHttp();
+    const res = http.getResponse<Response>();
     if (res.headersSent) return;
-    const req = host.switchToHttp().getRequest<Request & { log?: unknown }>();
+    const req = http.getRequest<Request & { log?: unknown }>();
     if (req && !req.log) {
       res.once('finish', () => this.logger.log({ req: { method: req.method, url: redactUrl(req.originalUrl ?? req.url) }, res: { statusCode: res.statusCode } }, 'request completed'));
     }

@@ -2,10 +2,10 @@ import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import { hostname } from 'node:os';
 import pino from 'pino';
+import { AppConfig } from '../config/app-config';
 
 /** Nest framework loggers whose info lines (module and route registration, start) are logged at debug. */
 const FRAMEWORK_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
-import { AppConfig } from '../config/app-config';
 
 /** Log lines are written to stdout once this many bytes are buffered (bytes)... */
 export const LOG_BUFFER_BYTES = 4096;
@@ -56,7 +56,7 @@ interface CompletionLine {
 /**
  * Makes the request's completion line (pino-http's, written once the response has been sent) say `message`
  * and carry `fields`, instead of a line of the handler's own beside it: one line per request where there were
- * two (issue 14: a line costs a serialisation and its redaction, 5-8 % of a hot start's CPU). The fields come
+ * two (issue 14: a line costs a serialisation and its redaction, 2-4 % of a hot start's CPU, bench/README.md). The fields come
  * before pino-http's own (`req`, `res`, `responseTime`), which win a clash. At a level above info neither
  * is written, as before. Call it once the request has succeeded; an error answer keeps pino-http's message.
  */
@@ -97,6 +97,7 @@ export function pinoParams(config: AppConfig, stream?: NodeJS.WritableStream): P
         const line = completionLineOf(res);
         return line ? { ...line.fields, ...val } : val;
       },
+      // Otherwise pino-http's own default message (not exported by it).
       customSuccessMessage: (req, res) => completionLineOf(res)?.message ?? (!req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted'),
       serializers: {
         req: (req: { method?: string; url?: string; id?: unknown }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),

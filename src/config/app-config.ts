@@ -18,7 +18,6 @@ function findProjectRoot(start: string): string {
 
 const defaults = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'config', 'defaults.json'), 'utf8')) as {
   port: number;
-  databaseUrl: string;
   emulatorPort: number;
   emulatorDeploymentSeconds: number;
   testDriveHourSeconds: number;
@@ -69,7 +68,7 @@ function parseTrustList(v: string | undefined): string[] | 'any' | undefined {
 const EnvSchema = z.object({
   PORT: port('PORT').default(defaults.port),
   HOST: z.string().default('127.0.0.1'),
-  // Unset: the SQLite file in DATA_DIR (config/defaults.json: data/testdrive.sqlite), beside the embedded emulator's state.
+  // Unset: DATA_DIR/testdrive.sqlite, beside the embedded emulator's state (loadConfig).
   DATABASE_URL: z
     .string()
     .optional()
@@ -332,7 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   let database: DatabaseSettings;
   // DATA_DIR holds the embedded emulator's state (its Key Vault keys included): a database elsewhere would
   // outlive it, and its encrypted outputs and secret versions would point at keys that no longer exist.
-  const databaseUrl = e.DATABASE_URL ?? (env.DATA_DIR === undefined ? defaults.databaseUrl : `sqlite:${path.join(dataDir, 'testdrive.sqlite')}`);
+  const databaseUrl = e.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'testdrive.sqlite')}`;
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
     database = { kind: 'sqlite', file: file === ':memory:' ? ':memory:' : path.resolve(PROJECT_ROOT, file) };
