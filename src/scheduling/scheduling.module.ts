@@ -11,6 +11,7 @@ import { ChangeMarkMiddleware, ChangeWatch } from './change-watch';
 @Module({ imports: [SessionsModule, EscalationModule, MetricsHttpModule, CallbacksModule], providers: [LeaseService, ReconcileService, ChangeWatch], exports: [ReconcileService, LeaseService] })
 export class SchedulingModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(ChangeMarkMiddleware).forRoutes({ path: '*', method: RequestMethod.ALL });
+    // path-to-regexp v8 syntax (Nest 11): '*' made a LegacyRouteConverter warning on every start.
+    consumer.apply(ChangeMarkMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 }
