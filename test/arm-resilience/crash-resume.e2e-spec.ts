@@ -100,6 +100,7 @@ describeEachDb('crash and resume on %s', (db) => {
         );
       },
       30_000,
+      { tickMs: 1_000 }, // A's deployments are an hour old on B's clock: read every 15 s of clock time (deploymentPollPauseMs)
     ).catch(async (err) => {
       throw new Error(`${(err as Error).message}: ${await diagnose()}`);
     });

@@ -51,7 +51,8 @@ describe('throttling and transient ARM errors', () => {
     expect(row).toMatchObject({ deploying: 1, failed: 0 });
 
     local.svc.clock.advance(waiting.nextActionAt! - local.svc.clock.now());
-    await local.svc.until(async () => (await capacity(local.svc, 'unavailable', 'eastus')).hotReady === 1);
+    // The deployment now counts its age from before the jump: it is read every few seconds of clock time.
+    await local.svc.until(async () => (await capacity(local.svc, 'unavailable', 'eastus')).hotReady === 1, undefined, { tickMs: 1_000 });
     expect(faultsApplied(local.azure)['resourceGroups.createOrUpdate']).toBe(6);
     const [ready] = await live('unavailable');
     expect(ready).toMatchObject({ state: 'ready', attempts: 2, failure: null });

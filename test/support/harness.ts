@@ -11,6 +11,7 @@ import { ManualClock } from '../../src/common/clock';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { AzuriteHandle, startAzurite } from '../../src/embedded/azurite';
 import { ReconcileService } from '../../src/scheduling/reconcile.service';
+import { PoolInstanceRepository } from '../../modules/azure-resource-manager/pools/pool-instance.repository';
 import { createTempDatabase } from './postgres';
 import { ALL_ROLES, ROLE_BY_NAME } from '../../src/auth/roles';
 import { createEmulatorClient, EmulatorClient, requestAccessToken } from '../../src/auth/emulator-tokens';
@@ -108,8 +109,13 @@ export interface TestService {
   config: AppConfig;
   reconcile: ReconcileService;
   databaseUrl: string;
-  /** Runs reconcile passes (real time passes for the emulator) until `done()` is truthy. */
-  until<T>(done: () => Promise<T | undefined | null | false>, timeoutMs?: number): Promise<T>;
+  /**
+   * Runs reconcile passes (real time passes for the emulator) until `done()` is truthy. The clock stands
+   * still unless `tickMs` is given: then each pass that did not reach `done()` moves the clock on by
+   * `tickMs` (for work paused in clock time, e.g. a pool deployment older than the clock's last jump,
+   * read every few seconds: deploymentPollPauseMs).
+   */
+  until<T>(done: () => Promise<T | undefined | null | false>, timeoutMs?: number, opts?: { tickMs?: number }): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -162,13 +168,19 @@ export async function startService(
     config,
     reconcile,
     databaseUrl,
-    until: async (done, timeoutMs = 20_000) => {
+    until: async (done, timeoutMs = 20_000, untilOpts = {}) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         await reconcile.reconcileOnce();
         const v = await done();
         if (v) return v;
-        if (Date.now() > deadline) throw new Error('condition not reached in time');
+        if (Date.now() > deadline) {
+          // The usual cause: ARM work paused in clock time while the clock stands still.
+          const next = await app.get(PoolInstanceRepository, { strict: false }).nextStepAt().catch(() => null);
+          const hint = next !== null && next > clock.now() ? ` (the next ARM instance step is due in ${next - clock.now()} ms of clock time, which stands still: pass { tickMs } or advance the clock)` : '';
+          throw new Error(`condition not reached in time${hint}`);
+        }
+        if (untilOpts.tickMs) clock.advance(untilOpts.tickMs);
         await new Promise((r) => setTimeout(r, 50));
       }
     },

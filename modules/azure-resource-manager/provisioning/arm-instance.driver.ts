@@ -11,7 +11,7 @@ import { SessionsRepository } from '../../../src/sessions/sessions.repository';
 import { PackageService } from '../packages/package.service';
 import { fillParameters } from '../packages/parameter-filler';
 import { classifyRemoteError, RemoteError } from '../../../src/remote/remote-error';
-import { deploymentBackoffMs } from './backoff';
+import { deploymentBackoffMs, deploymentPollPauseMs } from './backoff';
 
 
 /** What tagging an instance's resource group with its session needs (a hot claim returns it: ClaimedHot). */
@@ -149,6 +149,12 @@ export class ArmInstanceDriver {
       const failure = { code: d.error?.code ?? `Deployment${d.provisioningState}`, message: deploymentErrorMessage(d.error, d.provisioningState), details: d.error?.details };
       await this.pool.transition(inst.id, ['deploying'], { state: 'failed', failure }, now);
       this.logger.warn({ instanceId: inst.id, offerId: inst.offerId, region: inst.region, code: failure.code }, 'deployment failed');
+      return;
+    }
+    // Still running. Nobody waits for a pool refill: read it again after a pause that grows with its age.
+    if (!inst.sessionId) {
+      const pause = deploymentPollPauseMs(now - Number(inst.createdAt));
+      if (pause > 0) await this.pool.transition(inst.id, ['deploying'], { nextActionAt: now + pause }, now);
     }
   }
 

@@ -1,0 +1,70 @@
+/**
+ * Reads of running deployments stay within ARM's read limit (bucket 250, 25 reads/s per subscription
+ * and principal): a pool refill that nobody waits for is read after a pause growing with its age (a
+ * quarter of it, at most 15 s of clock time), not on every reconcile pass; an instance a customer waits
+ * for (cold) is still read every pass. Found on `npm start`: 73 deployment GETs for 4 deployments of 20 s.
+ */
+import { DEPLOYMENT_POLL_MAX_MS } from '../../modules/azure-resource-manager/provisioning/backoff';
+import { capacity, customer, instances, publishOffer, sleep, useLocalServiceWith } from './helpers';
+
+/** `testdrive_remote_requests_total` of the deployment GETs (the service's own count of its ARM calls). */
+async function deploymentReads(local: ReturnType<typeof useLocalServiceWith>): Promise<number> {
+  const text = (await (await local.svc.as('operator')).get('/metrics').expect(200)).text;
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('testdrive_remote_requests_total{') && line.includes('service="arm"') && line.includes('operation="GET resourcegroups/deployments"')) n += Number(line.split(' ').pop());
+  }
+  return n;
+}
+
+describe('polling of running deployments', () => {
+  const local = useLocalServiceWith({ deploymentSeconds: 0.1 });
+  const DEPLOYMENT_SECONDS = 10; // real time: 60 passes take well under that, even on a busy CI machine
+
+  it('a hot refill is read about 15 times in 60 s of clock time (not 60), and is ready within 15 s of clock time after ARM finished it', async () => {
+    const svc = local.svc;
+    local.azure.emulator.settings.deploymentSeconds = DEPLOYMENT_SECONDS; // the pool's deployments run DEPLOYMENT_SECONDS (real time)
+    await publishOffer(svc, local.publisher, 'polled', [{ name: 'westeurope', hot: 1, cold: 0 }]);
+    await svc.until(async () => (await instances(svc, 'polled')).some((i) => i.state === 'deploying'));
+    const submitted = Date.now();
+
+    const before = await deploymentReads(local);
+    for (let s = 0; s < 60; s++) {
+      svc.clock.advance(1_000);
+      await svc.reconcile.reconcileOnce();
+    }
+    expect(Date.now() - submitted).toBeLessThan(DEPLOYMENT_SECONDS * 1000); // still running in the emulator throughout
+    const reads = (await deploymentReads(local)) - before;
+    expect(reads).toBeGreaterThanOrEqual(5);
+    expect(reads).toBeLessThanOrEqual(20); // read on every 1 s pass: 60
+    const [waiting] = (await instances(svc, 'polled')).filter((i) => i.state === 'deploying');
+    expect(waiting.nextActionAt).toBeGreaterThan(svc.clock.now());
+    expect(waiting.nextActionAt! - svc.clock.now()).toBeLessThanOrEqual(DEPLOYMENT_POLL_MAX_MS);
+
+    // ARM finishes the deployment; the pool notices within one pause.
+    await sleep(DEPLOYMENT_SECONDS * 1000 - (Date.now() - submitted) + 200);
+    let waited = 0;
+    while ((await capacity(svc, 'polled', 'westeurope')).hotReady === 0) {
+      expect(waited).toBeLessThanOrEqual(DEPLOYMENT_POLL_MAX_MS);
+      svc.clock.advance(1_000);
+      waited += 1_000;
+      await svc.reconcile.reconcileOnce();
+    }
+    local.azure.emulator.settings.deploymentSeconds = 0.1;
+  });
+
+  it('a cold instance (a customer waits) is read on every pass, whatever its age', async () => {
+    const svc = local.svc;
+    local.azure.emulator.settings.deploymentSeconds = 3600;
+    await publishOffer(svc, local.publisher, 'waited-for', [{ name: 'northeurope', hot: 0, cold: 1 }]);
+    await svc.http.post('/api/v1/offers/waited-for/sessions').send({ region: 'northeurope', customer }).expect(201);
+    await svc.until(async () => (await instances(svc, 'waited-for')).some((i) => i.kind === 'cold' && i.state === 'deploying'));
+    for (let s = 0; s < 30; s++) {
+      svc.clock.advance(1_000);
+      await svc.reconcile.reconcileOnce();
+      const [cold] = (await instances(svc, 'waited-for')).filter((i) => i.kind === 'cold');
+      expect(cold).toMatchObject({ state: 'deploying', nextActionAt: null });
+    }
+    local.azure.emulator.settings.deploymentSeconds = 0.1;
+  });
+});
