@@ -53,6 +53,28 @@ describe('polling of running deployments', () => {
     local.azure.emulator.settings.deploymentSeconds = 0.1;
   });
 
+  it('the age counts from the submit: a deployment submitted a minute after its instance was made (throttled writes) is read every pass at first', async () => {
+    const svc = local.svc;
+    local.azure.emulator.settings.deploymentSeconds = 3600;
+    await publishOffer(svc, local.publisher, 'late-submit', [{ name: 'westus', hot: 1, cold: 0 }]);
+    // The first submit fails (1 call + 3 SDK retries): the instance waits, pending, for a minute of clock time.
+    local.azure.emulator.setFaults([{ operation: 'resourceGroups.createOrUpdate', status: 503, retryAfterSeconds: 0, count: 4 }]);
+    const [pending] = await svc.until(async () => {
+      const rows = (await instances(svc, 'late-submit')).filter((i) => i.state === 'pending' && i.attempts === 1);
+      return rows.length ? rows : null;
+    });
+    svc.clock.advance(60_000);
+    await svc.until(async () => (await instances(svc, 'late-submit')).some((i) => i.id === pending.id && i.state === 'deploying'));
+    const before = await deploymentReads(local);
+    for (let s = 0; s < 4; s++) {
+      svc.clock.advance(1_000);
+      await svc.reconcile.reconcileOnce();
+    }
+    expect((await deploymentReads(local)) - before).toBe(4); // from the instance's creation: 60 s old, one read in 15 s
+    local.azure.emulator.setFaults([]);
+    local.azure.emulator.settings.deploymentSeconds = 0.1;
+  });
+
   it('a cold instance (a customer waits) is read on every pass, whatever its age', async () => {
     const svc = local.svc;
     local.azure.emulator.settings.deploymentSeconds = 3600;

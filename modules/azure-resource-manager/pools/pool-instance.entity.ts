@@ -87,6 +87,10 @@ export class PoolInstanceEntity {
   @Column(timestampColumn(false))
   createdAt!: number;
 
+  /** When the deployment was last submitted to ARM (null before): the age that paces its reads (deploymentPollPauseMs). */
+  @Column(timestampColumn())
+  submittedAt!: number | null;
+
   @Column(timestampColumn())
   readyAt!: number | null;
 

@@ -489,7 +489,7 @@ export class PoolInstanceRepository {
   }
 }
 
-/** Rows of one INSERT in reserveSlotsTx (22 columns: 4,400 parameters, within both databases' limits). */
+/** Rows of one INSERT in reserveSlotsTx (23 columns: 4,600 parameters, within both databases' limits). */
 const RESERVE_ROWS_PER_INSERT = 200;
 
 /** A new pending instance row of `n` in `slot`. */
@@ -512,6 +512,7 @@ function newInstanceRow(n: NewInstance, slot: number, now: number): PoolInstance
     attempts: 0,
     nextActionAt: null,
     createdAt: now,
+    submittedAt: null,
     readyAt: null,
     assignedAt: n.sessionId ? now : null,
     deletedAt: null,

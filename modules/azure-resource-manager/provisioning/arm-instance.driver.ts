@@ -108,7 +108,7 @@ export class ArmInstanceDriver {
       await client.ensureResourceGroup(inst.resourceGroupName, inst.region, this.tags(offer, inst));
       const parameters = fillParameters(revision.parameters, { baseUri: revision.baseUri, sessionId: inst.id });
       await client.submitDeployment(inst.resourceGroupName, inst.deploymentName, `${revision.baseUri}main-template.json`, parameters);
-      await this.pool.transition(inst.id, ['pending'], { state: 'deploying', attempts: inst.attempts + 1, nextActionAt: null }, now);
+      await this.pool.transition(inst.id, ['pending'], { state: 'deploying', attempts: inst.attempts + 1, nextActionAt: null, submittedAt: now }, now);
     } catch (err) {
       const e = classifyError(err, offer);
       const attempts = inst.attempts + 1;
@@ -153,7 +153,7 @@ export class ArmInstanceDriver {
     }
     // Still running. Nobody waits for a pool refill: read it again after a pause that grows with its age.
     if (!inst.sessionId) {
-      const pause = deploymentPollPauseMs(now - Number(inst.createdAt));
+      const pause = deploymentPollPauseMs(now - Number(inst.submittedAt ?? inst.createdAt));
       if (pause > 0) await this.pool.transition(inst.id, ['deploying'], { nextActionAt: now + pause }, now);
     }
   }

@@ -12,8 +12,8 @@ export const DEPLOYMENT_POLL_MAX_MS = 15_000;
 
 /**
  * Pause before the next read of a running deployment of an instance no customer waits for (a hot or
- * warm pool refill), in ms of clock time: a quarter of the deployment's age (`ageMs`, since the
- * instance was created), capped at DEPLOYMENT_POLL_MAX_MS. A young deployment is read every pass, one
+ * warm pool refill), in ms of clock time: a quarter of the deployment's age (`ageMs`, since it was
+ * submitted: pool_instance.submittedAt), capped at DEPLOYMENT_POLL_MAX_MS. A young deployment is read every pass, one
  * of minutes every 15 s: a 5-minute deployment costs about 30 reads instead of 300, and up to 375
  * instances deploying at once stay within ARM's read limit (bucket 250, 25 reads/s per subscription and
  * principal; Azure docs "Understand how Azure Resource Manager throttles requests", as in
