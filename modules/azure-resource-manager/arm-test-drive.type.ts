@@ -21,7 +21,7 @@ import { HotTarget, HotTargetInput, hotBounds, hotTargetFor, hourlyDemand, insta
 import { DemandRepository, StartRequest } from '../../src/sessions/demand.repository';
 import { packageRevisionSummarySchema } from './packages/package.dto';
 import { PackageService } from './packages/package.service';
-import { ArmInstanceDriver, TagTarget } from './provisioning/arm-instance.driver';
+import { ArmInstanceDriver, STEP_RETRY_MS, TagTarget } from './provisioning/arm-instance.driver';
 import { SingleFlight } from '../../src/common/single-flight';
 
 export const ARM_TYPE = 'azure-resource-manager';
@@ -470,9 +470,13 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       this.nextAssignedSweepAt = now + ASSIGNED_SWEEP_INTERVAL_MS;
       due.push(...(await this.pool.listAssignedWithSessionOver()));
     }
+    // A queued request waits for the next instance of its offer to be ready: that offer's running
+    // deployments are read on every pass, their pauses (deploymentPollPauseMs) set aside.
+    const waitedFor = new Set([...(await this.sessions.queuedByOffer()).keys()].filter((id) => byId.has(id)));
+    if (waitedFor.size) due.push(...(await this.pool.listPausedDeployments([...waitedFor], now, STEP_RETRY_MS)).map((i) => ({ ...i, nextActionAt: null })));
     const work = due.filter((i) => byId.has(i.offerId));
     for (let i = 0; i < work.length; i += PARALLEL_STEPS) {
-      await Promise.all(work.slice(i, i + PARALLEL_STEPS).map((inst) => this.driver.step(byId.get(inst.offerId)!, inst)));
+      await Promise.all(work.slice(i, i + PARALLEL_STEPS).map((inst) => this.driver.step(byId.get(inst.offerId)!, inst, { someoneWaits: waitedFor.has(inst.offerId) })));
     }
     if (await this.settleSessions(now)) dues.push(now);
     dues.push(await this.retryTags(byId, now));

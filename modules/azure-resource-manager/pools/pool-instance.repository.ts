@@ -313,6 +313,24 @@ export class PoolInstanceRepository {
   }
 
   /**
+   * Deploying instances of `offerIds` without a session whose next read is paused past `now` by the read
+   * pacing (deploymentPollPauseMs, shorter than `stepRetryMs`), not by a failed step (STEP_RETRY_MS or
+   * ARM's Retry-After, at least `stepRetryMs`): what a reconcile pass reads at once when a request of the
+   * offer is queued.
+   */
+  listPausedDeployments(offerIds: string[], now: number, stepRetryMs: number): Promise<PoolInstanceEntity[]> {
+    if (!offerIds.length) return Promise.resolve([]);
+    return this.repo
+      .createQueryBuilder('i')
+      .where('i.state = :state', { state: 'deploying' })
+      .andWhere('i.nextActionAt > :now', { now })
+      .andWhere('i.nextActionAt - i.updatedAt < :stepRetryMs', { stepRetryMs })
+      .andWhere('i.sessionId IS NULL')
+      .andWhere('i.offerId IN (:...offerIds)', { offerIds })
+      .getMany();
+  }
+
+  /**
    * When the next listDue() has work (epoch ms): the earliest `nextActionAt` of an instance in a state
    * with a step of its own (0 when one has no pause), or null when there is none. One indexed MIN.
    */

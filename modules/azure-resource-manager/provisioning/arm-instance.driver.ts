@@ -67,7 +67,7 @@ export class ArmInstanceDriver {
    * the Retry-After ARM asked for, if longer) before its next call, so a persistent error does not turn
    * every reconcile pass into ARM calls.
    */
-  async step(offer: OfferEntity, inst: PoolInstanceEntity): Promise<void> {
+  async step(offer: OfferEntity, inst: PoolInstanceEntity, opts: { someoneWaits?: boolean } = {}): Promise<void> {
     const now = this.clock.now();
     if (inst.nextActionAt && now < inst.nextActionAt) return;
     try {
@@ -75,7 +75,7 @@ export class ArmInstanceDriver {
         case 'pending':
           return await this.submit(offer, inst, now);
         case 'deploying':
-          return await this.observeDeployment(offer, inst, now);
+          return await this.observeDeployment(offer, inst, now, opts.someoneWaits ?? false);
         case 'parking':
           return await this.park(offer, inst, now);
         case 'starting':
@@ -122,8 +122,12 @@ export class ArmInstanceDriver {
     }
   }
 
-  /** deploying: read the deployment; on success store encrypted outputs, hand over to the session if any. */
-  private async observeDeployment(offer: OfferEntity, inst: PoolInstanceEntity, now: number): Promise<void> {
+  /**
+   * deploying: read the deployment; on success store encrypted outputs, hand over to the session if any.
+   * While it runs, an instance nobody waits for (no session of its own, `someoneWaits` false: no request
+   * of the offer queued) is read again after deploymentPollPauseMs of clock time.
+   */
+  private async observeDeployment(offer: OfferEntity, inst: PoolInstanceEntity, now: number, someoneWaits: boolean): Promise<void> {
     const client = await this.client(offer, inst);
     const d = await client.getDeployment(inst.resourceGroupName, inst.deploymentName);
     if (!d) {
@@ -152,7 +156,7 @@ export class ArmInstanceDriver {
       return;
     }
     // Still running. Nobody waits for a pool refill: read it again after a pause that grows with its age.
-    if (!inst.sessionId) {
+    if (!inst.sessionId && !someoneWaits) {
       const pause = deploymentPollPauseMs(now - Number(inst.submittedAt ?? inst.createdAt));
       if (pause > 0) await this.pool.transition(inst.id, ['deploying'], { nextActionAt: now + pause }, now);
     }
