@@ -28,6 +28,14 @@ export const ARM_TYPE = 'azure-resource-manager';
 
 /** Instances driven at once in one reconcile pass. */
 const PARALLEL_STEPS = 16;
+
+/**
+ * Reads of pool refills' running deployments (no customer waiting) per subscription in one reconcile pass
+ * (one pass a tick, 1 s by default): within ARM's 25 reads/s per subscription and principal (Azure docs
+ * "Understand how Azure Resource Manager throttles requests"), with room left for the reads a customer
+ * waits for. The rest stay due and are read on the next passes, oldest instance first.
+ */
+export const POOL_READS_PER_PASS = 20;
 /**
  * A session still `provisioning` without an instance this long after its request was abandoned. Since
  * the claim and the session row are one transaction, such a session only comes from an older version.
@@ -132,6 +140,9 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   private readonly orphansSeen = new Map<string, number>();
   /** Last wall-clock time from claim to ready of a followed instance, per "offerId|region|kind" (ms). */
   private readonly followedMs = new Map<string, number>();
+  /** Reconcile passes of this process, and the pass that last read each due pool deployment (deferPoolReads). */
+  private poolReadPass = 0;
+  private lastPoolRead = new Map<string, number>();
   /** Set at shutdown: followers stop (the reconcile loop of the next leader carries on). */
   private closing = false;
 
@@ -474,7 +485,8 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     // deployments are read on every pass, their pauses (deploymentPollPauseMs) set aside.
     const waitedFor = new Set([...(await this.sessions.queuedByOffer()).keys()].filter((id) => byId.has(id)));
     if (waitedFor.size) due.push(...(await this.pool.listPausedDeployments([...waitedFor], now, STEP_RETRY_MS)).map((i) => ({ ...i, nextActionAt: null })));
-    const work = due.filter((i) => byId.has(i.offerId));
+    const deferred = this.deferPoolReads(due.filter((i) => i.state === 'deploying' && !i.sessionId && !waitedFor.has(i.offerId)));
+    const work = due.filter((i) => byId.has(i.offerId) && !deferred.has(i.id));
     for (let i = 0; i < work.length; i += PARALLEL_STEPS) {
       await Promise.all(work.slice(i, i + PARALLEL_STEPS).map((inst) => this.driver.step(byId.get(inst.offerId)!, inst, { someoneWaits: waitedFor.has(inst.offerId) })));
     }
@@ -488,6 +500,27 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     const nextStep = await this.pool.nextStepAt();
     if (nextStep !== null) dues.push(nextStep);
     return Math.min(...dues.filter((d) => Number.isFinite(d)));
+  }
+
+  /**
+   * Which of `paced` (due reads of pool refills' running deployments) wait for a later pass: beyond
+   * POOL_READS_PER_PASS per subscription, the ones read most recently by this process (lastPoolRead, a
+   * pass number) wait, so every instance is read in turn even while the clock stands still.
+   */
+  private deferPoolReads(paced: PoolInstanceEntity[]): Set<string> {
+    const pass = ++this.poolReadPass;
+    const last = (id: string) => this.lastPoolRead.get(id) ?? 0;
+    const reads = new Map<string, number>();
+    const deferred = new Set<string>();
+    const next = new Map<string, number>();
+    for (const i of [...paced].sort((a, b) => last(a.id) - last(b.id))) {
+      const n = reads.get(i.subscriptionId) ?? 0;
+      reads.set(i.subscriptionId, n + 1);
+      if (n >= POOL_READS_PER_PASS) deferred.add(i.id);
+      next.set(i.id, n >= POOL_READS_PER_PASS ? last(i.id) : pass);
+    }
+    this.lastPoolRead = next; // only instances still waiting for a read are remembered
+    return deferred;
   }
 
   /**

@@ -7,6 +7,7 @@
  */
 import { DEPLOYMENT_POLL_MAX_MS } from '../../modules/azure-resource-manager/provisioning/backoff';
 import { STEP_RETRY_MS } from '../../modules/azure-resource-manager/provisioning/arm-instance.driver';
+import { POOL_READS_PER_PASS } from '../../modules/azure-resource-manager/arm-test-drive.type';
 import { describeEachDb } from '../support/postgres';
 import { capacity, customer, instances, publishOffer, sleep, useLocalServiceWith } from './helpers';
 
@@ -125,5 +126,38 @@ describeEachDb('polling of running deployments on %s', (db) => {
       expect(cold).toMatchObject({ state: 'deploying', nextActionAt: null });
     }
     local.azure.emulator.settings.deploymentSeconds = 0.1;
+  });
+});
+
+describeEachDb('reads of running pool deployments per pass on %s', (db) => {
+  const local = useLocalServiceWith({ deploymentSeconds: 3600 }, { db });
+
+  it('one pass reads at most POOL_READS_PER_PASS running pool deployments of a subscription; the next passes read the others first', async () => {
+    const svc = local.svc;
+    await publishOffer(svc, local.publisher, 'many', [{ name: 'eastus2', hot: 30, cold: 0 }]);
+    await svc.until(async () => (await instances(svc, 'many')).filter((i) => i.state === 'deploying').length === 30);
+    svc.clock.advance(60_000); // a minute old: each read sets a pause, so every instance is read once before any twice
+    const readAt = new Map<string, number>();
+    for (let pass = 1; pass <= 2; pass++) {
+      const before = await deploymentReads(local);
+      await svc.reconcile.reconcileOnce();
+      const reads = (await deploymentReads(local)) - before;
+      const read = (await instances(svc, 'many')).filter((i) => i.updatedAt === svc.clock.now());
+      for (const i of read) readAt.set(i.id, pass);
+      expect([reads, read.length]).toEqual(pass === 1 ? [POOL_READS_PER_PASS, POOL_READS_PER_PASS] : [10, 10]);
+      svc.clock.advance(1_000);
+    }
+    expect(readAt.size).toBe(30);
+  });
+
+  it('with the clock standing still (no pauses), the passes take the instances in turn', async () => {
+    const svc = local.svc;
+    await publishOffer(svc, local.publisher, 'many-still', [{ name: 'westus2', hot: 30, cold: 0 }]);
+    await svc.until(async () => (await instances(svc, 'many-still')).filter((i) => i.state === 'deploying').length === 30);
+    local.azure.emulator.settings.deploymentSeconds = 0;
+    // The 30 deployments above still run an hour; these 30 finish at once, and all are read within two passes.
+    await publishOffer(svc, local.publisher, 'many-done', [{ name: 'westus3', hot: 30, cold: 0 }]);
+    await svc.until(async () => (await capacity(svc, 'many-done', 'westus3')).hotReady === 30, 30_000);
+    local.azure.emulator.settings.deploymentSeconds = 3600;
   });
 });
