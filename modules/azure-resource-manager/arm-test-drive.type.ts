@@ -33,9 +33,10 @@ const PARALLEL_STEPS = 16;
  * Reads of pool refills' running deployments (no customer waiting) per subscription in one reconcile pass
  * (one pass a tick, 1 s by default): within ARM's 25 reads/s per subscription and principal (Azure docs
  * "Understand how Azure Resource Manager throttles requests"), with room left for the reads a customer
- * waits for. The rest stay due and are read on the next passes, oldest instance first.
+ * waits for. The rest stay due and are read on the next passes, the least recently read first.
  */
 export const POOL_READS_PER_PASS = 20;
+
 /**
  * A session still `provisioning` without an instance this long after its request was abandoned. Since
  * the claim and the session row are one transaction, such a session only comes from an older version.
