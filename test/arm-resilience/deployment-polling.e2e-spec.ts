@@ -9,6 +9,7 @@ import { DEPLOYMENT_POLL_MAX_MS } from '../../modules/azure-resource-manager/pro
 import { STEP_RETRY_MS } from '../../modules/azure-resource-manager/provisioning/arm-instance.driver';
 import { POOL_READS_PER_PASS } from '../../modules/azure-resource-manager/arm-test-drive.type';
 import { describeEachDb } from '../support/postgres';
+import type { TestService } from '../support/harness';
 import { capacity, customer, instances, publishOffer, sleep, useLocalServiceWith } from './helpers';
 
 /** `testdrive_remote_requests_total` of the deployment GETs (the service's own count of its ARM calls). */
@@ -19,6 +20,14 @@ async function deploymentReads(local: ReturnType<typeof useLocalServiceWith>): P
     if (line.startsWith('testdrive_remote_requests_total{') && line.includes('service="arm"') && line.includes('operation="GET resourcegroups/deployments"')) n += Number(line.split(' ').pop());
   }
   return n;
+}
+
+/** `n` reconcile passes, the clock moved on `tickMs` before each (as the 1 s tick would). */
+async function passes(svc: TestService, n: number, tickMs = 1_000): Promise<void> {
+  for (let k = 0; k < n; k++) {
+    svc.clock.advance(tickMs);
+    await svc.reconcile.reconcileOnce();
+  }
 }
 
 describeEachDb('polling of running deployments on %s', (db) => {
@@ -33,10 +42,7 @@ describeEachDb('polling of running deployments on %s', (db) => {
     const submitted = Date.now();
 
     const before = await deploymentReads(local);
-    for (let s = 0; s < 60; s++) {
-      svc.clock.advance(1_000);
-      await svc.reconcile.reconcileOnce();
-    }
+    await passes(svc, 60);
     expect(Date.now() - submitted).toBeLessThan(DEPLOYMENT_SECONDS * 1000); // still running in the emulator throughout
     const reads = (await deploymentReads(local)) - before;
     expect(reads).toBeGreaterThanOrEqual(5);
@@ -50,9 +56,8 @@ describeEachDb('polling of running deployments on %s', (db) => {
     let waited = 0;
     while ((await capacity(svc, 'polled', 'westeurope')).hotReady === 0) {
       expect(waited).toBeLessThanOrEqual(DEPLOYMENT_POLL_MAX_MS);
-      svc.clock.advance(1_000);
+      await passes(svc, 1);
       waited += 1_000;
-      await svc.reconcile.reconcileOnce();
     }
     local.azure.emulator.settings.deploymentSeconds = 0.1;
   });
@@ -70,10 +75,7 @@ describeEachDb('polling of running deployments on %s', (db) => {
     svc.clock.advance(60_000);
     await svc.until(async () => (await instances(svc, 'late-submit')).some((i) => i.id === pending.id && i.state === 'deploying'));
     const before = await deploymentReads(local);
-    for (let s = 0; s < 4; s++) {
-      svc.clock.advance(1_000);
-      await svc.reconcile.reconcileOnce();
-    }
+    await passes(svc, 4);
     expect((await deploymentReads(local)) - before).toBe(4); // from the instance's creation: 60 s old, one read in 10 s
     local.azure.emulator.setFaults([]);
     local.azure.emulator.settings.deploymentSeconds = 0.1;
@@ -91,22 +93,15 @@ describeEachDb('polling of running deployments on %s', (db) => {
 
     await svc.http.post('/api/v1/offers/queued-for/sessions').send({ region: 'centralus', customer, whenFull: 'queue' }).expect(202);
     const before = await deploymentReads(local);
-    for (let s = 0; s < 4; s++) {
-      svc.clock.advance(1_000);
-      await svc.reconcile.reconcileOnce();
-    }
+    await passes(svc, 4);
     expect((await deploymentReads(local)) - before).toBe(4);
 
     // A failed read still waits out its own pause (STEP_RETRY_MS), queue or not: the instance is not stepped again.
     local.azure.emulator.setFaults([{ operation: 'deployments.get', status: 403, errorCode: 'AuthorizationFailed', failureRate: 1 }]);
-    svc.clock.advance(1_000);
-    await svc.reconcile.reconcileOnce();
+    await passes(svc, 1);
     const [failedRead] = await instances(svc, 'queued-for');
     expect(failedRead.nextActionAt! - svc.clock.now()).toBe(STEP_RETRY_MS);
-    for (let s = 0; s < 10; s++) {
-      svc.clock.advance(1_000);
-      await svc.reconcile.reconcileOnce();
-    }
+    await passes(svc, 10);
     const [after] = await instances(svc, 'queued-for');
     expect(after).toMatchObject({ state: 'deploying', updatedAt: failedRead.updatedAt, nextActionAt: failedRead.nextActionAt });
     local.azure.emulator.setFaults([]);
@@ -120,8 +115,7 @@ describeEachDb('polling of running deployments on %s', (db) => {
     await svc.http.post('/api/v1/offers/waited-for/sessions').send({ region: 'northeurope', customer }).expect(201);
     await svc.until(async () => (await instances(svc, 'waited-for')).some((i) => i.kind === 'cold' && i.state === 'deploying'));
     for (let s = 0; s < 30; s++) {
-      svc.clock.advance(1_000);
-      await svc.reconcile.reconcileOnce();
+      await passes(svc, 1);
       const [cold] = (await instances(svc, 'waited-for')).filter((i) => i.kind === 'cold');
       expect(cold).toMatchObject({ state: 'deploying', nextActionAt: null });
     }
