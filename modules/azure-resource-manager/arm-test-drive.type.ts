@@ -23,6 +23,7 @@ import { packageRevisionSummarySchema } from './packages/package.dto';
 import { PackageService } from './packages/package.service';
 import { ArmInstanceDriver, STEP_RETRY_MS, TagTarget } from './provisioning/arm-instance.driver';
 import { SingleFlight } from '../../src/common/single-flight';
+import { DataProtector } from '../../src/azure/data-protector';
 
 export const ARM_TYPE = 'azure-resource-manager';
 
@@ -58,6 +59,8 @@ const FOLLOWED_STATES: ReadonlySet<string> = new Set(['pending', 'deploying', 's
 export const ORPHAN_SWEEP_INTERVAL_MS = 5 * 60_000;
 /** How often a pass also looks for assigned instances whose session is over (the backstop of endSession; issue 14). */
 export const ASSIGNED_SWEEP_INTERVAL_MS = 60_000;
+/** How often a pass also checks that the data key of every ready instance's outputs still exists (sweepUnreadable). */
+export const UNREADABLE_SWEEP_INTERVAL_MS = 60_000;
 /** Resource group tag calls at once when the tag queue is flushed (the rest wait on the shared agent's sockets). */
 const TAG_PARALLEL = 8;
 /** An instance to tag, with the session it was claimed for. */
@@ -137,6 +140,8 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   /** Clock time of the next orphan sweep (0: at the first pass). */
   private nextOrphanSweepAt = 0;
   private nextAssignedSweepAt = 0;
+  /** Clock time of the next unreadable-outputs sweep (0: at the first pass, e.g. after a restart). */
+  private nextUnreadableSweepAt = 0;
   /** Orphaned groups ("subscription/name", lower case) -> when a sweep first saw them orphaned. */
   private readonly orphansSeen = new Map<string, number>();
   /** Last wall-clock time from claim to ready of a followed instance, per "offerId|region|kind" (ms). */
@@ -159,6 +164,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     private readonly db: Database,
     private readonly health: ArmHealthChecker,
     private readonly demand: DemandRepository,
+    private readonly protector: DataProtector,
   ) {}
 
   /** Forecast inputs per "offerId|region" with the clock time they were read (FORECAST_REFRESH_HOURS). */
@@ -494,13 +500,38 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     if (await this.settleSessions(now)) dues.push(now);
     dues.push(await this.retryTags(byId, now));
     await this.sweepOrphans(offers, now);
-    dues.push(this.nextAssignedSweepAt, this.nextOrphanSweepAt);
+    await this.sweepUnreadable(now).catch((err: Error) => this.logger.warn({ err: err.message }, 'unreadable outputs sweep failed; next pass retries'));
+    dues.push(this.nextAssignedSweepAt, this.nextOrphanSweepAt, this.nextUnreadableSweepAt);
     for (const offer of offers) {
       if (offer.state === 'published') dues.push((offer.health?.checkedAt ? Date.parse(offer.health.checkedAt) : now) + this.healthIntervalMs);
     }
     const nextStep = await this.pool.nextStepAt();
     if (nextStep !== null) dues.push(nextStep);
     return Math.min(...dues.filter((d) => Number.isFinite(d)));
+  }
+
+  /**
+   * Every UNREADABLE_SWEEP_INTERVAL_MS (and on the first pass after a start): ready instances whose
+   * outputs were encrypted with a data key version that no longer exists in Key Vault (deleted and
+   * purged) can never give a customer their access information, so they are deleted (`deleting`, with
+   * the failure kept) and converge() deploys their replacements. One query of the outputs' prefixes, one
+   * Key Vault read per unknown key version (found versions are cached by DataProtector).
+   */
+  private async sweepUnreadable(now: number): Promise<void> {
+    if (now < this.nextUnreadableSweepAt) return;
+    this.nextUnreadableSweepAt = now + UNREADABLE_SWEEP_INTERVAL_MS;
+    const byVersion = new Map<string, string[]>();
+    for (const r of await this.pool.listReadyOutputKeys()) {
+      const version = DataProtector.keyVersionOf(r.prefix) ?? '';
+      byVersion.set(version, [...(byVersion.get(version) ?? []), r.id]);
+    }
+    for (const [version, ids] of byVersion) {
+      if (version && (await this.protector.hasKeyVersion(version))) continue;
+      const failure = { code: 'OutputsUnreadable', message: `The deployment outputs cannot be decrypted: data protection key version '${version || '(none)'}' no longer exists in Key Vault.` };
+      let deleted = 0;
+      for (const id of ids) if (await this.pool.transition(id, ['ready'], { state: 'deleting', failure }, now)) deleted++;
+      this.logger.error({ keyVersion: version || null, instances: deleted }, 'ready instances whose outputs cannot be decrypted are deleted and replaced');
+    }
   }
 
   /**

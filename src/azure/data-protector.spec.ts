@@ -69,4 +69,26 @@ describe('DataProtector', () => {
     await expect(p.decrypt('garbage')).rejects.toBeInstanceOf(DataProtectionError);
     await expect(p.decrypt(t.replace(/^v1:[^:]+/, 'v1:unknownversion'))).rejects.toThrow(/no longer exists/);
   });
+  it('names the key version of a token, and tells whether that version still exists (a purged one: false; recovered: true again)', async () => {
+    const s = new FakeSecrets();
+    const t = await make(s).encrypt({ password: 'x' });
+    const version = DataProtector.keyVersionOf(t);
+    expect(version).toBe('v1' + '0'.repeat(10));
+    expect(DataProtector.keyVersionOf(t.slice(0, 72))).toBe(version); // the prefix the pool sweep reads
+    expect(DataProtector.keyVersionOf('plain text')).toBeNull();
+    const fresh = make(s); // a new process: nothing cached
+    const kept = s.versions.get(DATA_PROTECTION_KEY_SECRET)!;
+    s.versions.delete(DATA_PROTECTION_KEY_SECRET);
+    expect(await fresh.hasKeyVersion(version!)).toBe(false);
+    await expect(fresh.decrypt(t)).rejects.toBeInstanceOf(DataProtectionError);
+    s.versions.set(DATA_PROTECTION_KEY_SECRET, kept);
+    expect(await fresh.hasKeyVersion(version!)).toBe(true);
+    expect(await fresh.decrypt(t)).toEqual({ password: 'x' });
+  });
+
+  it('hasKeyVersion passes on a Key Vault that cannot answer (not a "no")', async () => {
+    const s = new FakeSecrets();
+    s.get = () => Promise.reject(Object.assign(new Error('throttled'), { statusCode: 429 }));
+    await expect(make(s).hasKeyVersion('abc')).rejects.toThrow('throttled');
+  });
 });

@@ -71,6 +71,31 @@ export class DataProtector {
     }
   }
 
+  /**
+   * The data key version a token made by encrypt() names (`v1:<keyVersion>:...`), or null when the
+   * value is not a protected value. Reads only the value's prefix: no Key Vault call.
+   */
+  static keyVersionOf(token: string): string | null {
+    const m = /^v1:([0-9a-zA-Z-]{1,64}):/.exec(token);
+    return m ? m[1] : null;
+  }
+
+  /**
+   * Whether data key `version` still exists in Key Vault, i.e. values encrypted with it can be
+   * decrypted. A version found once is cached (as for decrypt); a missing one is asked for again on the
+   * next call (a soft-deleted secret can be recovered).
+   * @throws the Key Vault error when Key Vault cannot answer (auth, throttling, 5xx): not an answer.
+   */
+  async hasKeyVersion(version: string): Promise<boolean> {
+    try {
+      await this.keyVersion(version);
+      return true;
+    } catch (err) {
+      if (err instanceof DataProtectionError) return false;
+      throw err;
+    }
+  }
+
   /** The key new values are encrypted with: the latest version, created on first use. */
   private currentKey(): Promise<SecretRef & { key: Buffer }> {
     this.current ??= (async () => {

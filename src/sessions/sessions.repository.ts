@@ -126,9 +126,28 @@ export class SessionsRepository {
     return this.transition(id, ['provisioning', 'ready'], { state: 'ending', endReason: reason }, now);
   }
 
-  /** ending -> ended (teardown complete); frees the session's slot. */
-  markEnded(id: string, now: number): Promise<boolean> {
-    return this.transition(id, ['ending'], { state: 'ended', endedAt: now, slot: null }, now);
+  /**
+   * ending -> ended (teardown complete); frees the session's slot. A session ending because it failed
+   * (endReason `failed`, beginFailing) becomes `failed` instead, its failure kept.
+   */
+  async markEnded(id: string, now: number): Promise<boolean> {
+    const r = await this.repo
+      .createQueryBuilder()
+      .update()
+      .set({ state: () => `CASE WHEN "endReason" = 'failed' THEN 'failed' ELSE 'ended' END`, endedAt: now, slot: null, updatedAt: now })
+      .where('id = :id', { id })
+      .andWhere("state = 'ending'")
+      .execute();
+    return r.affected === 1;
+  }
+
+  /**
+   * provisioning|ready -> ending because the session failed after it started (endReason `failed`,
+   * `failure` kept for the customer): its type tears down what it holds as for any ending session, and
+   * markEnded leaves it `failed`. The slot is kept until then (a licence is freed by the teardown).
+   */
+  beginFailing(id: string, failure: { code: string; message: string }, now: number): Promise<boolean> {
+    return this.transition(id, ['provisioning', 'ready'], { state: 'ending', endReason: 'failed', failure }, now);
   }
 
   /**

@@ -5,7 +5,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { Clock, iso } from '../common/clock';
 import { AppConfig, APP_CONFIG } from '../config/app-config';
-import { DataProtector } from '../azure/data-protector';
+import { DataProtectionError, DataProtector } from '../azure/data-protector';
 import { OfferChangedError, OffersRepository } from '../offers/offers.repository';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { outputsAsStrings, renderAccessInformation } from './access-information';
@@ -441,6 +441,23 @@ export class SessionsService {
     return this.sessions.nextExpiryAt();
   }
 
+  /**
+   * A live session whose outputs cannot be decrypted (DataProtectionError: e.g. its data protection
+   * key version was deleted from Key Vault): the customer can never be given its access information, so
+   * the session fails (`AccessInformationLost`, the customer is told to start a new one) and its type
+   * tears down what it holds (an ARM instance is deleted, never reused). Returns the session as stored
+   * afterwards.
+   */
+  private async failUnreadable(s: SessionEntity, err: DataProtectionError): Promise<SessionEntity> {
+    const now = this.clock.now();
+    this.logger.error({ sessionId: s.id, offerId: s.offerId, err: err.message }, 'a live session\'s access information cannot be decrypted; the session fails');
+    if (await this.sessions.beginFailing(s.id, ACCESS_INFORMATION_LOST, now)) {
+      const failing = await this.sessions.findById(s.id);
+      if (failing) await this.teardown(failing);
+    }
+    return (await this.sessions.findById(s.id)) ?? { ...s, state: 'ending', endReason: 'failed', failure: ACCESS_INFORMATION_LOST };
+  }
+
   private async teardown(s: SessionEntity): Promise<void> {
     try {
       await this.registry.get(s.type).endSession(s);
@@ -453,13 +470,21 @@ export class SessionsService {
   /**
    * The API view of a session. With `withAccess` (the customer's own session, to the marketplace) the
    * outputs are decrypted and the access information rendered, while the session is live; listings
-   * leave them out.
+   * leave them out. Outputs that can no longer be decrypted fail the session (failUnreadable): the
+   * view is then of the failed session, never an error.
    */
   async view(s: SessionEntity, withAccess = true, knownOffer?: OfferEntity): Promise<SessionView> {
     let outputs: Record<string, string> | null = null;
     let accessInformation: string | null = null;
     if (withAccess && s.outputsEnc && (s.state === 'ready' || s.state === 'provisioning')) {
-      outputs = outputsAsStrings(await this.protector.decrypt<Record<string, unknown>>(s.outputsEnc));
+      let plain: Record<string, unknown>;
+      try {
+        plain = await this.protector.decrypt<Record<string, unknown>>(s.outputsEnc);
+      } catch (err) {
+        if (!(err instanceof DataProtectionError)) throw err;
+        return this.view(await this.failUnreadable(s, err), false, knownOffer);
+      }
+      outputs = outputsAsStrings(plain);
       const offer = knownOffer?.id === s.offerId ? knownOffer : await this.offers.findById(s.offerId);
       accessInformation = renderAccessInformation((offer?.testDrive as { accessInformation?: string })?.accessInformation, outputs);
     }
@@ -485,6 +510,12 @@ export class SessionsService {
     };
   }
 }
+
+/** The failure of a session whose access information can no longer be decrypted (SessionsService.failUnreadable). */
+export const ACCESS_INFORMATION_LOST = {
+  code: 'AccessInformationLost',
+  message: "This test drive's access information can no longer be read (the key it was encrypted with is gone), so it was stopped and its resources deleted; please start a new one.",
+} as const;
 
 /** The `result` label of a start answered with a session: its instance kind (ARM), else its state. */
 function startResultOf(s: SessionEntity): StartResult {

@@ -358,6 +358,21 @@ export class PoolInstanceRepository {
   }
 
   /**
+   * Ready instances of no session that hold encrypted outputs, each with the first 72 characters of
+   * its `outputsEnc` (`v1:<keyVersion>:...`: enough for the data key version, DataProtector.keyVersionOf)
+   * rather than the whole value: what the unreadable-outputs sweep reads.
+   */
+  async listReadyOutputKeys(): Promise<Array<{ id: string; prefix: string }>> {
+    const rows = await this.repo
+      .createQueryBuilder('i')
+      .select('i.id', 'id')
+      .addSelect('SUBSTR(i.outputsEnc, 1, 72)', 'prefix')
+      .where("i.state = 'ready' AND i.sessionId IS NULL AND i.outputsEnc IS NOT NULL")
+      .getRawMany<{ id: string; prefix: string }>();
+    return rows;
+  }
+
+  /**
    * Live instances of an offer that belong to no session (candidates for removal when no longer wanted),
    * oldest first: only the columns the pool decisions read (issue 14: not the encrypted outputs and
    * failures of every ready instance on every pass).

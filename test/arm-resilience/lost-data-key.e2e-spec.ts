@@ -1,0 +1,79 @@
+/**
+ * The data protection key (Key Vault secret `data-protection-key`) is deleted and purged while hot
+ * instances wait, and the service restarts (no key left in its memory): the outputs of those instances,
+ * the generated passwords among them, can no longer be decrypted.
+ *
+ * Found by trying the product (stop 23): a start then answered 500 after its claim, the instance was
+ * assigned for good and the next start did the same to the next one. Now the start answers 201 with
+ * the session `failed` (AccessInformationLost), its resource group is deleted, and the pool's other
+ * unreadable instances are deleted and replaced, so the next customer gets a working instance.
+ */
+import { SecretClient } from '@azure/keyvault-secrets';
+import { ManualClock } from '../../src/common/clock';
+import { DATA_PROTECTION_KEY_SECRET } from '../../src/azure/data-protector';
+import type { LocalAzure, TestService } from '../support/harness';
+import { startService } from '../support/harness';
+import { describeEachDb } from '../support/postgres';
+import { capacity, customer, emulatedGroups, instances, publishOffer, Publisher, startLocalAzureWith } from './helpers';
+
+describeEachDb('a lost data protection key on %s', (db) => {
+  let azure: LocalAzure;
+  let publisher: Publisher;
+  let a: TestService | undefined;
+  let b: TestService | undefined;
+
+  beforeAll(async () => {
+    azure = await startLocalAzureWith({ deploymentSeconds: 0.2 });
+    publisher = await azure.emulator.createPublisher({});
+  });
+  afterAll(async () => {
+    await a?.app.close(); // a failed test left it open (its database is b's: not dropped)
+    await b?.close();
+    await azure?.stop();
+  });
+
+  it('a start answers 201 with the session failed (never 500); its instance and the pool\'s other unreadable ones are deleted and replaced', async () => {
+    a = await startService(azure, { db });
+    await publishOffer(a, publisher, 'lostkey', [{ name: 'westeurope', hot: 2, cold: 0 }]);
+    await a.until(async () => (await capacity(a!, 'lostkey', 'westeurope')).hotReady === 2);
+    const before = (await instances(a, 'lostkey')).filter((i) => i.state === 'ready');
+    expect(before).toHaveLength(2);
+    const databaseUrl = a.databaseUrl;
+    await a.app.close();
+    a = undefined;
+
+    // The key is gone for good (deleted, then purged), and the next process has none in memory.
+    const kv = new SecretClient(azure.runtime.endpoints.keyVaultUrl, azure.runtime.serviceCredential, { ...azure.runtime.clientOptions, disableChallengeResourceVerification: true });
+    await (await kv.beginDeleteSecret(DATA_PROTECTION_KEY_SECRET)).pollUntilDone();
+    await kv.purgeDeletedSecret(DATA_PROTECTION_KEY_SECRET);
+    b = await startService(azure, { databaseUrl, clock: new ManualClock(Date.now()) });
+
+    const start = await b.http.post('/api/v1/offers/lostkey/sessions').send({ customer });
+    expect(start.status).toBe(201);
+    // Failed, its resources being deleted: `ending` because it failed, then `failed`.
+    expect(start.body).toMatchObject({ state: 'ending', endReason: 'failed', instanceKind: 'hot', accessInformation: null, outputs: null, failure: { code: 'AccessInformationLost' } });
+    expect(start.body.failure.message).toMatch(/start a new one/);
+    const read = await b.http.get(`/api/v1/sessions/${start.body.id}`).expect(200);
+    expect(read.body).toMatchObject({ endReason: 'failed', accessInformation: null, failure: { code: 'AccessInformationLost' } });
+
+    // Both old instances go (the claimed one and the unreadable one still waiting), two new ones come.
+    await b.until(
+      async () => {
+        const all = await instances(b!, 'lostkey');
+        const old = all.filter((i) => before.some((x) => x.id === i.id));
+        return old.every((i) => i.state === 'deleted') && all.filter((i) => i.state === 'ready' && !i.sessionId).length === 2;
+      },
+      30_000,
+      { tickMs: 1_000 },
+    );
+    const failed = await b.http.get(`/api/v1/sessions/${start.body.id}`).expect(200);
+    expect(failed.body).toMatchObject({ state: 'failed', endReason: 'failed', failure: { code: 'AccessInformationLost' } });
+    const groups = emulatedGroups(azure, publisher.subscriptionId).map((g) => g.name);
+    for (const old of before) expect(groups).not.toContain(old.resourceGroupName);
+
+    // The next customer is served from a new instance, its access information readable.
+    const next = await b.http.post('/api/v1/offers/lostkey/sessions').send({ customer: { ...customer, email: 'next@example.com' } }).expect(201);
+    expect(next.body).toMatchObject({ state: 'ready', instanceKind: 'hot' });
+    expect(next.body.accessInformation).toMatch(/admin\d{5}/);
+  });
+});
