@@ -28,6 +28,7 @@ describeEachDb('crash and resume on %s', (db) => {
   afterAll(async () => {
     azure?.emulator.setFaults([]);
     await b?.close();
+    await a?.close();
     await azure?.stop();
   });
 
@@ -61,7 +62,7 @@ describeEachDb('crash and resume on %s', (db) => {
 
     // Stop A in the middle of a pass (no waiting for the deployments).
     const inFlight = a.reconcile.reconcileOnce().catch(() => undefined);
-    await a.app.close();
+    await a.stop(); // its database goes on with B (dropped in afterAll)
     await inFlight;
     azure.emulator.setFaults([]);
     azure.emulator.settings.deploymentSeconds = 0.2; // what A left running keeps its own timing

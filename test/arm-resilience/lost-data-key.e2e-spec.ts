@@ -27,8 +27,8 @@ describeEachDb('a lost data protection key on %s', (db) => {
     publisher = await azure.emulator.createPublisher({});
   });
   afterAll(async () => {
-    await a?.app.close(); // a failed test left it open (its database is b's: not dropped)
     await b?.close();
+    await a?.close(); // drops the database B shared
     await azure?.stop();
   });
 
@@ -39,8 +39,7 @@ describeEachDb('a lost data protection key on %s', (db) => {
     const before = (await instances(a, 'lostkey')).filter((i) => i.state === 'ready');
     expect(before).toHaveLength(2);
     const databaseUrl = a.databaseUrl;
-    await a.app.close();
-    a = undefined;
+    await a.stop();
 
     // The key is gone for good (deleted, then purged), and the next process has none in memory.
     const kv = new SecretClient(azure.runtime.endpoints.keyVaultUrl, azure.runtime.serviceCredential, { ...azure.runtime.clientOptions, disableChallengeResourceVerification: true });

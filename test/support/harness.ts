@@ -116,6 +116,9 @@ export interface TestService {
    * read every few seconds: deploymentPollPauseMs).
    */
   until<T>(done: () => Promise<T | undefined | null | false>, timeoutMs?: number, opts?: { tickMs?: number }): Promise<T>;
+  /** Stops the service and keeps its database (another service may go on with it; close() drops it later). */
+  stop(): Promise<void>;
+  /** Stops the service (if still running) and drops the database it created. */
   close(): Promise<void>;
 }
 
@@ -152,6 +155,8 @@ export async function startService(
   await app.init();
   const reconcile = app.get(ReconcileService);
   const server = app.getHttpServer();
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= app.close());
   const wrap = (c: { client: EmulatorClient; token: string; roles: string[] }): AuthedHttp => Object.assign(authedRequest(server, c.token), c);
   const all = wrap(await clientFor(azure.emulator, config, { roles: ALL_ROLES }));
   const byName = new Map<string, Promise<AuthedHttp>>();
@@ -184,8 +189,9 @@ export async function startService(
         await new Promise((r) => setTimeout(r, 50));
       }
     },
+    stop,
     close: async () => {
-      await app.close();
+      await stop();
       await drop?.();
     },
   };
