@@ -5,6 +5,7 @@ import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { AzureRuntime } from '../../src/azure/azure-runtime';
 import { callRemote, classifyRemoteError, RemoteError } from '../../src/remote/remote-error';
+import { ArmWriteBudget } from './provisioning/write-budget';
 
 /** State of one ARM deployment as the pools need it. */
 export interface DeploymentStatus {
@@ -40,9 +41,11 @@ export class ArmSubscriptionClient {
   private readonly deployments: DeploymentsClient;
   private readonly compute: ComputeManagementClient;
 
-  constructor(runtime: AzureRuntime, credential: TokenCredential, readonly subscriptionId: string) {
+  /** `writes`: the budget its writes are counted in (pool refills wait for it: ArmWriteBudget). */
+  constructor(runtime: AzureRuntime, credential: TokenCredential, readonly subscriptionId: string, writes?: ArmWriteBudget) {
     const options = {
       ...runtime.clientOptions,
+      additionalPolicies: [...runtime.clientOptions.additionalPolicies, ...(writes ? [{ policy: writes.policy(subscriptionId), position: 'perRetry' as const }] : [])],
       endpoint: runtime.endpoints.resourceManagerEndpoint,
       credentialScopes: [runtime.armScope],
     };
@@ -166,14 +169,17 @@ export class ArmSubscriptionClient {
 export class ArmGateway {
   private readonly cache = new WeakMap<TokenCredential, Map<string, ArmSubscriptionClient>>();
 
-  constructor(private readonly runtime: AzureRuntime) {}
+  constructor(
+    private readonly runtime: AzureRuntime,
+    private readonly writes: ArmWriteBudget,
+  ) {}
 
   /** Client for `subscriptionId` acting as `credential` (the publisher's service principal). */
   forSubscription(credential: TokenCredential, subscriptionId: string): ArmSubscriptionClient {
     let bySub = this.cache.get(credential);
     if (!bySub) this.cache.set(credential, (bySub = new Map<string, ArmSubscriptionClient>()));
     let client = bySub.get(subscriptionId);
-    if (!client) bySub.set(subscriptionId, (client = new ArmSubscriptionClient(this.runtime, credential, subscriptionId)));
+    if (!client) bySub.set(subscriptionId, (client = new ArmSubscriptionClient(this.runtime, credential, subscriptionId, this.writes)));
     return client;
   }
 }

@@ -24,6 +24,7 @@ import { PackageService } from './packages/package.service';
 import { ArmInstanceDriver, STEP_RETRY_MS, TagTarget } from './provisioning/arm-instance.driver';
 import { SingleFlight } from '../../src/common/single-flight';
 import { DataProtector } from '../../src/azure/data-protector';
+import { ArmWriteBudget } from './provisioning/write-budget';
 
 export const ARM_TYPE = 'azure-resource-manager';
 
@@ -165,6 +166,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     private readonly health: ArmHealthChecker,
     private readonly demand: DemandRepository,
     private readonly protector: DataProtector,
+    private readonly writes: ArmWriteBudget,
   ) {}
 
   /** Forecast inputs per "offerId|region" with the clock time they were read (FORECAST_REFRESH_HOURS). */
@@ -493,6 +495,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     const waitedFor = new Set([...(await this.sessions.queuedByOffer()).keys()].filter((id) => byId.has(id)));
     if (waitedFor.size) due.push(...(await this.pool.listPausedDeployments([...waitedFor], now, STEP_RETRY_MS)).map((i) => ({ ...i, nextActionAt: null })));
     const deferred = this.deferPoolReads(due.filter((i) => i.state === 'deploying' && !i.sessionId && !waitedFor.has(i.offerId)));
+    for (const id of this.deferPoolSubmits(due.filter((i) => i.state === 'pending' && !i.sessionId))) deferred.add(id);
     const work = due.filter((i) => byId.has(i.offerId) && !deferred.has(i.id));
     for (let i = 0; i < work.length; i += PARALLEL_STEPS) {
       await Promise.all(work.slice(i, i + PARALLEL_STEPS).map((inst) => this.driver.step(byId.get(inst.offerId)!, inst, { someoneWaits: waitedFor.has(inst.offerId) })));
@@ -532,6 +535,25 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
       for (const id of ids) if (await this.pool.transition(id, ['ready'], { state: 'deleting', failure }, now)) deleted++;
       this.logger.error({ keyVersion: version || null, instances: deleted }, 'ready instances whose outputs cannot be decrypted are deleted and replaced');
     }
+  }
+
+  /**
+   * Which of `pending` (due submits of pool refills: no session) wait for a later pass: beyond what
+   * ARM's write bucket of their subscription has room for now (ArmWriteBudget.submitsAllowed: 2 writes
+   * each, WRITE_RESERVE kept for cold submits, warm starts and session tags), the youngest wait. A
+   * publish of hundreds of hot instances is submitted at the pace ARM accepts instead of meeting 429s.
+   */
+  private deferPoolSubmits(pending: PoolInstanceEntity[]): string[] {
+    const bySubscription = new Map<string, PoolInstanceEntity[]>();
+    for (const i of pending) bySubscription.set(i.subscriptionId, [...(bySubscription.get(i.subscriptionId) ?? []), i]);
+    const deferred: string[] = [];
+    for (const [subscriptionId, list] of bySubscription) {
+      const allowed = this.writes.submitsAllowed(subscriptionId);
+      if (list.length <= allowed) continue;
+      list.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+      deferred.push(...list.slice(allowed).map((i) => i.id));
+    }
+    return deferred;
   }
 
   /**

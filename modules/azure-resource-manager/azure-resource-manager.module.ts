@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ArmGateway } from './arm-gateway';
+import { ArmWriteBudget } from './provisioning/write-budget';
 import { OffersModule } from '../../src/offers/offers.module';
 import { PoolsModule } from './pools/pools.module';
 import { SessionsModule } from '../../src/sessions/sessions.module';
@@ -22,7 +23,7 @@ import { ArmHealthChecker } from './health/arm-health';
 @Module({
   imports: [OffersModule, PoolsModule, SessionsModule, TypeOrmModule.forFeature([PackageRevisionEntity])],
   controllers: [PackagesController],
-  providers: [ArmGateway, PackageService, PackageStorage, ArmInstanceDriver, ArmHealthChecker, ArmTestDriveType],
+  providers: [ArmGateway, ArmWriteBudget, PackageService, PackageStorage, ArmInstanceDriver, ArmHealthChecker, ArmTestDriveType],
   exports: [PackageService, PackageStorage],
 })
 export class AzureResourceManagerModule {}

@@ -4,6 +4,7 @@
  * GET /capacity and is not retried in a hot loop.
  */
 import { useLocalService } from '../support/harness';
+import { Metrics } from '../../src/metrics/metrics';
 import { STEP_RETRY_MS } from '../../modules/azure-resource-manager/provisioning/arm-instance.driver';
 import { capacity, CLOUDTRY, emulatedGroups, faultsApplied, instances, publishOffer, startLocalAzureWith, useLocalServiceWith } from './helpers';
 
@@ -128,6 +129,30 @@ describe('ARM throttling by its own token bucket', () => {
     expect(c.failed).toBe(0);
     const groups = emulatedGroups(local.azure, local.publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name));
     expect(groups).toHaveLength(6);
+    for (const g of groups) expect(g.deployments).toHaveLength(1);
+  });
+});
+
+describe('pool submits at the pace ARM accepts writes', () => {
+  // ARM's documented write bucket (200, 10 per second): 120 instances are 240 writes.
+  const local = useLocalServiceWith({ deploymentSeconds: 0.1 });
+  const throttledWrites = async () =>
+    (await local.svc.app.get(Metrics).remoteRequests.get()).values
+      .filter((v) => v.labels.service === 'arm' && v.labels.outcome === 'throttled' && /^(PUT|PATCH|POST) /.test(String(v.labels.operation)))
+      .reduce((n, v) => n + v.value, 0);
+
+  it('a publish of 2 x 60 hot instances fills without a write answered 429 (ArmWriteBudget), each instance deployed once', async () => {
+    await publishOffer(local.svc, local.publisher, 'big', [
+      { name: 'westeurope', hot: 60, cold: 0 },
+      { name: 'northeurope', hot: 60, cold: 0 },
+    ]);
+    await local.svc.until(async () => {
+      const [a, b] = await Promise.all([capacity(local.svc, 'big', 'westeurope'), capacity(local.svc, 'big', 'northeurope')]);
+      return a.hotReady === 60 && b.hotReady === 60;
+    }, 90_000, { tickMs: 1_000 });
+    expect(await throttledWrites()).toBe(0);
+    const groups = emulatedGroups(local.azure, local.publisher.subscriptionId).filter((g) => CLOUDTRY.test(g.name));
+    expect(groups).toHaveLength(120);
     for (const g of groups) expect(g.deployments).toHaveLength(1);
   });
 });
