@@ -58,4 +58,13 @@ describe('ArmWriteBudget', () => {
     await slow;
     expect(budget.available(SUB)).toBe(50);
   });
+
+  it('takes a larger bucket from ARM\'s word (the emulator with throttling off answers 999999)', async () => {
+    const { budget, advance } = budgetAt();
+    await budget.policy(SUB).sendRequest(req('PUT'), answer(201, 999_999));
+    expect(budget.submitsAllowed(SUB)).toBe(Math.floor((999_999 - WRITE_RESERVE) / 2));
+    budget.spend(SUB, 999_999);
+    advance(1_000_000_000);
+    expect(budget.available(SUB)).toBe(999_999);
+  });
 });

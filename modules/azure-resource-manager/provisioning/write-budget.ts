@@ -23,6 +23,8 @@ interface Bucket {
   tokens: number;
   /** When `tokens` was right, ms of `now()`. */
   at: number;
+  /** The bucket's size: ARM_WRITE_BUCKET, or more once ARM said more writes were left. */
+  size: number;
 }
 
 /**
@@ -31,8 +33,8 @@ interface Bucket {
  * reconcile pass sits in the SDK's Retry-After waits).
  *
  * The estimate starts full (ARM_WRITE_BUCKET), refills at ARM_WRITES_PER_SECOND in real time (ARM's
- * bucket refills in real time, not the service clock's), goes down by one per write sent, and is set
- * to what ARM last said (REMAINING_WRITES_HEADER on each write's answer; an answer of 429 means 0), so
+ * bucket refills in real time, not the service clock's) up to the bucket's size, goes down by one per
+ * write sent, and is set to what ARM last said (REMAINING_WRITES_HEADER on each write's answer; an answer of 429 means 0), so
  * writes of other processes and other tools on the subscription are accounted for as soon as ARM
  * answers one of ours. Keyed by subscription (ARM also keys by principal: one principal per offer's
  * subscription is the usual case; with several, the estimate is the most recently answered one's).
@@ -51,7 +53,7 @@ export class ArmWriteBudget {
     const b = this.buckets.get(subscriptionId.toLowerCase());
     if (!b) return ARM_WRITE_BUCKET;
     const t = this.now();
-    return Math.min(ARM_WRITE_BUCKET, b.tokens + ((t - b.at) / 1000) * ARM_WRITES_PER_SECOND);
+    return Math.min(b.size, b.tokens + ((t - b.at) / 1000) * ARM_WRITES_PER_SECOND);
   }
 
   /** A write is being sent. */
@@ -59,9 +61,12 @@ export class ArmWriteBudget {
     this.set(subscriptionId, this.available(subscriptionId) - n);
   }
 
-  /** ARM said `remaining` writes are left (its header; 0 on a 429). */
+  /**
+   * ARM said `remaining` writes are left (its header; 0 on a 429). ARM's word wins over the documented
+   * bucket: more than ARM_WRITE_BUCKET left means a larger bucket (e.g. the emulator with its throttling off).
+   */
   observe(subscriptionId: string, remaining: number): void {
-    if (Number.isFinite(remaining) && remaining >= 0) this.set(subscriptionId, Math.min(ARM_WRITE_BUCKET, remaining));
+    if (Number.isFinite(remaining) && remaining >= 0) this.set(subscriptionId, remaining);
   }
 
   /**
@@ -102,6 +107,8 @@ export class ArmWriteBudget {
   }
 
   private set(subscriptionId: string, tokens: number): void {
-    this.buckets.set(subscriptionId.toLowerCase(), { tokens, at: this.now() });
+    const key = subscriptionId.toLowerCase();
+    const size = Math.max(this.buckets.get(key)?.size ?? ARM_WRITE_BUCKET, tokens);
+    this.buckets.set(key, { tokens, at: this.now(), size });
   }
 }
