@@ -32,7 +32,8 @@ export const ARM_TYPE = 'azure-resource-manager';
 const PARALLEL_STEPS = 16;
 
 /**
- * Reads of pool refills' running deployments (no customer waiting) per subscription in one reconcile pass
+ * Reads of pool refills' running deployments (no customer waiting) and of resource groups being deleted
+ * (the first read of each is followed by its DELETE) per subscription in one reconcile pass
  * (one pass a tick, 1 s by default): within ARM's 25 reads/s per subscription and principal (Azure docs
  * "Understand how Azure Resource Manager throttles requests"), with room left for the reads a customer
  * waits for. The rest stay due and are read on the next passes, the least recently read first.
@@ -494,7 +495,9 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     // deployments are read on every pass, their pauses (deploymentPollPauseMs) set aside.
     const waitedFor = new Set([...(await this.sessions.queuedByOffer()).keys()].filter((id) => byId.has(id)));
     if (waitedFor.size) due.push(...(await this.pool.listPausedDeployments([...waitedFor], now, STEP_RETRY_MS)).map((i) => ({ ...i, nextActionAt: null })));
-    const deferred = this.deferPoolReads(due.filter((i) => i.state === 'deploying' && !i.sessionId && !waitedFor.has(i.offerId)));
+    // Reads paced by the per-pass budget: pool refills' running deployments nobody waits for, and every
+    // resource group being deleted (nobody waits for a deletion; a big unpublish is hundreds of them).
+    const deferred = this.deferPoolReads(due.filter((i) => (i.state === 'deploying' && !i.sessionId && !waitedFor.has(i.offerId)) || i.state === 'deleting'));
     for (const id of this.deferPoolSubmits(due.filter((i) => i.state === 'pending' && !i.sessionId))) deferred.add(id);
     const work = due.filter((i) => byId.has(i.offerId) && !deferred.has(i.id));
     for (let i = 0; i < work.length; i += PARALLEL_STEPS) {
@@ -557,7 +560,7 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   }
 
   /**
-   * Which of `paced` (due reads of pool refills' running deployments) wait for a later pass: beyond
+   * Which of `paced` (due reads of pool refills' running deployments and of groups being deleted) wait for a later pass: beyond
    * POOL_READS_PER_PASS per subscription, the ones read most recently by this process (lastPoolRead, a
    * pass number) wait, so every instance is read in turn even while the clock stands still.
    */
