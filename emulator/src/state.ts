@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { rename, unlink, writeFile } from 'node:fs/promises';
+import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EvaluatedResource } from './arm/template/types';
 import type { GraphStateExtension } from './graph/model';
@@ -416,9 +416,11 @@ export class StateStore {
     const tmp = `${this.file}.${process.pid}.async.tmp`;
     try {
       await writeFile(tmp, JSON.stringify(this.state));
-      // flush() (synchronous) may have written a newer state meanwhile: keep that one.
+      // flush() (synchronous) may have written a newer state meanwhile: keep that one. The rename is
+      // synchronous (a metadata change, not the write): an asynchronous one checked here could land after a
+      // flush() at shutdown and put this older state back (seen in CI under load).
       if (this.closed) await unlink(tmp).catch(() => undefined);
-      else await rename(tmp, this.file);
+      else renameSync(tmp, this.file);
     } catch {
       /* the data dir went away (tests removing it): the next change tries again */
     } finally {
