@@ -12,15 +12,18 @@ import { describeEachDb } from '../support/postgres';
 import type { TestService } from '../support/harness';
 import { capacity, customer, instances, publishOffer, sleep, useLocalServiceWith } from './helpers';
 
-/** `testdrive_remote_requests_total` of the deployment GETs (the service's own count of its ARM calls). */
-async function deploymentReads(local: ReturnType<typeof useLocalServiceWith>): Promise<number> {
+/** `testdrive_remote_requests_total` of ARM calls by operation (e.g. `GET resourcegroups`, `DELETE resourcegroups`): the service's own count. */
+async function armCalls(local: ReturnType<typeof useLocalServiceWith>, operation: string): Promise<number> {
   const text = (await (await local.svc.as('operator')).get('/metrics').expect(200)).text;
   let n = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith('testdrive_remote_requests_total{') && line.includes('service="arm"') && line.includes('operation="GET resourcegroups/deployments"')) n += Number(line.split(' ').pop());
+    if (line.startsWith('testdrive_remote_requests_total{') && line.includes('service="arm"') && line.includes(`operation="${operation}"`)) n += Number(line.split(' ').pop());
   }
   return n;
 }
+
+/** The deployment GETs. */
+const deploymentReads = (local: ReturnType<typeof useLocalServiceWith>) => armCalls(local, 'GET resourcegroups/deployments');
 
 /** `n` reconcile passes, the clock moved on `tickMs` before each (as the 1 s tick would). */
 async function passes(svc: TestService, n: number, tickMs = 1_000): Promise<void> {
@@ -156,16 +159,6 @@ describeEachDb('reads of running pool deployments per pass on %s', (db) => {
   });
 });
 
-/** `testdrive_remote_requests_total` of ARM calls by operation (e.g. `GET resourcegroups`, `DELETE resourcegroups`). */
-async function armCalls(local: ReturnType<typeof useLocalServiceWith>, operation: string): Promise<number> {
-  const text = (await (await local.svc.as('operator')).get('/metrics').expect(200)).text;
-  let n = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('testdrive_remote_requests_total{') && line.includes('service="arm"') && line.includes(`operation="${operation}"`)) n += Number(line.split(' ').pop());
-  }
-  return n;
-}
-
 describeEachDb('reads of resource groups being deleted per pass on %s', (db) => {
   // Deletions take half a deployment: half an hour here, so every deleting instance is read again and again.
   const local = useLocalServiceWith({ deploymentSeconds: 3600 }, { db });
@@ -180,9 +173,9 @@ describeEachDb('reads of resource groups being deleted per pass on %s', (db) => 
     await svc.http.post('/api/v1/offers/going/unpublish').expect(200);
     const perPass: number[] = [];
     for (let pass = 0; pass < 4; pass++) {
-      const before = (await armCalls(local, 'GET resourcegroups')) + (await armCalls(local, 'GET resourcegroups/deployments'));
+      const before = (await armCalls(local, 'GET resourcegroups')) + (await deploymentReads(local));
       await passes(svc, 1);
-      perPass.push((await armCalls(local, 'GET resourcegroups')) + (await armCalls(local, 'GET resourcegroups/deployments')) - before);
+      perPass.push((await armCalls(local, 'GET resourcegroups')) + (await deploymentReads(local)) - before);
     }
     expect(Math.max(...perPass)).toBeLessThanOrEqual(POOL_READS_PER_PASS);
     expect((await armCalls(local, 'DELETE resourcegroups')) - deletesBefore).toBe(30);
