@@ -42,10 +42,10 @@ export class ArmSubscriptionClient {
   private readonly compute: ComputeManagementClient;
 
   /** `writes`: the budget its writes are counted in (pool refills wait for it: ArmWriteBudget). */
-  constructor(runtime: AzureRuntime, credential: TokenCredential, readonly subscriptionId: string, writes?: ArmWriteBudget) {
+  constructor(runtime: AzureRuntime, credential: TokenCredential, readonly subscriptionId: string, writes: ArmWriteBudget) {
     const options = {
       ...runtime.clientOptions,
-      additionalPolicies: [...runtime.clientOptions.additionalPolicies, ...(writes ? [{ policy: writes.policy(subscriptionId), position: 'perRetry' as const }] : [])],
+      additionalPolicies: [...runtime.clientOptions.additionalPolicies, { policy: writes.policy(subscriptionId), position: 'perRetry' as const }],
       endpoint: runtime.endpoints.resourceManagerEndpoint,
       credentialScopes: [runtime.armScope],
     };

@@ -529,7 +529,9 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     const byVersion = new Map<string, string[]>();
     for (const r of await this.pool.listReadyOutputKeys()) {
       const version = DataProtector.keyVersionOf(r.prefix) ?? '';
-      byVersion.set(version, [...(byVersion.get(version) ?? []), r.id]);
+      const ids = byVersion.get(version);
+      if (ids) ids.push(r.id);
+      else byVersion.set(version, [r.id]);
     }
     for (const [version, ids] of byVersion) {
       if (version && (await this.protector.hasKeyVersion(version))) continue;
@@ -548,7 +550,11 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
    */
   private deferPoolSubmits(pending: PoolInstanceEntity[]): string[] {
     const bySubscription = new Map<string, PoolInstanceEntity[]>();
-    for (const i of pending) bySubscription.set(i.subscriptionId, [...(bySubscription.get(i.subscriptionId) ?? []), i]);
+    for (const i of pending) {
+      const list = bySubscription.get(i.subscriptionId);
+      if (list) list.push(i);
+      else bySubscription.set(i.subscriptionId, [i]);
+    }
     const deferred: string[] = [];
     for (const [subscriptionId, list] of bySubscription) {
       const allowed = this.writes.submitsAllowed(subscriptionId);

@@ -8,6 +8,10 @@ const FORMAT = 'v1';
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** A data key version in a token (Key Vault version ids are 32 hex characters on Azure). */
+const KEY_VERSION = '[0-9a-zA-Z-]{1,64}';
+const KEY_VERSION_ONLY = new RegExp(`^${KEY_VERSION}$`);
+const TOKEN_PREFIX = new RegExp(`^${FORMAT}:(${KEY_VERSION}):`);
 
 /** A protected value could not be decrypted (malformed, tampered with, or its key version is gone). */
 export class DataProtectionError extends Error {
@@ -52,7 +56,7 @@ export class DataProtector {
    */
   async decrypt<T = unknown>(token: string): Promise<T> {
     const parts = typeof token === 'string' ? token.split(':') : [];
-    if (parts.length !== 5 || parts[0] !== FORMAT || !/^[0-9a-zA-Z-]{1,64}$/.test(parts[1])) {
+    if (parts.length !== 5 || parts[0] !== FORMAT || !KEY_VERSION_ONLY.test(parts[1])) {
       throw new DataProtectionError(`Not a protected value (expected '${FORMAT}:<keyVersion>:<iv>:<tag>:<data>').`);
     }
     const [, version, ivS, tagS, ctS] = parts;
@@ -76,7 +80,7 @@ export class DataProtector {
    * value is not a protected value. Reads only the value's prefix: no Key Vault call.
    */
   static keyVersionOf(token: string): string | null {
-    const m = /^v1:([0-9a-zA-Z-]{1,64}):/.exec(token);
+    const m = TOKEN_PREFIX.exec(token);
     return m ? m[1] : null;
   }
 

@@ -451,11 +451,9 @@ export class SessionsService {
   private async failUnreadable(s: SessionEntity, err: DataProtectionError): Promise<SessionEntity> {
     const now = this.clock.now();
     this.logger.error({ sessionId: s.id, offerId: s.offerId, err: err.message }, 'a live session\'s access information cannot be decrypted; the session fails');
-    if (await this.sessions.beginFailing(s.id, ACCESS_INFORMATION_LOST, now)) {
-      const failing = await this.sessions.findById(s.id);
-      if (failing) await this.teardown(failing);
-    }
-    return (await this.sessions.findById(s.id)) ?? { ...s, state: 'ending', endReason: 'failed', failure: ACCESS_INFORMATION_LOST };
+    const failing: SessionEntity = { ...s, state: 'ending', endReason: 'failed', failure: ACCESS_INFORMATION_LOST, updatedAt: now };
+    if (await this.sessions.beginFailing(s.id, ACCESS_INFORMATION_LOST, now)) await this.teardown(failing);
+    return (await this.sessions.findById(s.id)) ?? failing;
   }
 
   private async teardown(s: SessionEntity): Promise<void> {

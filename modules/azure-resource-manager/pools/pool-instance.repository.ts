@@ -362,14 +362,13 @@ export class PoolInstanceRepository {
    * its `outputsEnc` (`v1:<keyVersion>:...`: enough for the data key version, DataProtector.keyVersionOf)
    * rather than the whole value: what the unreadable-outputs sweep reads.
    */
-  async listReadyOutputKeys(): Promise<Array<{ id: string; prefix: string }>> {
-    const rows = await this.repo
+  listReadyOutputKeys(): Promise<Array<{ id: string; prefix: string }>> {
+    return this.repo
       .createQueryBuilder('i')
       .select('i.id', 'id')
       .addSelect('SUBSTR(i.outputsEnc, 1, 72)', 'prefix')
       .where("i.state = 'ready' AND i.sessionId IS NULL AND i.outputsEnc IS NOT NULL")
       .getRawMany<{ id: string; prefix: string }>();
-    return rows;
   }
 
   /**
