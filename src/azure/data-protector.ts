@@ -21,6 +21,16 @@ export class DataProtectionError extends Error {
   }
 }
 
+/**
+ * The failure of a session whose access information (or a secret it needs to give it, such as a Dynamics 365
+ * user's password) can no longer be decrypted: a DataProtectionError, e.g. the key version was purged.
+ * Set by SessionsService.failUnreadable and by a type's provisioning; the customer is told to start again.
+ */
+export const ACCESS_INFORMATION_LOST = {
+  code: 'AccessInformationLost',
+  message: "This test drive's access information can no longer be read (the key it was encrypted with is gone), so it was stopped and its resources deleted; please start a new one.",
+} as const;
+
 /** The subset of SecretStore DataProtector needs (so tests can pass a fake). */
 export type DataKeyStore = Pick<SecretStore, 'set' | 'get' | 'getLatest'>;
 

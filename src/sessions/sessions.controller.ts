@@ -76,11 +76,11 @@ export class SessionsController {
   ): Promise<SessionView> {
     const key = idempotencyKey === undefined ? undefined : parseOrThrow(IdempotencyKeySchema, idempotencyKey, 'Idempotency-Key');
     const parsed = parseOrThrow(StartSessionSchema, body ?? {});
-    const { session, created, offer } = await this.sessions.start(offerId, parsed, key, caller);
+    const { session, created, view } = await this.sessions.start(offerId, parsed, key, caller);
     res.status(!created ? 200 : session.state === 'queued' ? 202 : 201);
     res.setHeader('Location', `/api/v1/sessions/${session.id}`);
-    if (created) logOnCompletion(res, 'session started', { sessionId: session.id, offerId, state: session.state, region: session.region, kind: session.instanceKind });
-    return this.sessions.view(session, true, offer);
+    if (created) logOnCompletion(res, 'session started', { sessionId: session.id, offerId, state: view.state, region: session.region, kind: session.instanceKind });
+    return view;
   }
 
   @Get('sessions/:id')

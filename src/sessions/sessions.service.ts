@@ -5,7 +5,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { Clock, iso } from '../common/clock';
 import { AppConfig, APP_CONFIG } from '../config/app-config';
-import { DataProtectionError, DataProtector } from '../azure/data-protector';
+import { ACCESS_INFORMATION_LOST, DataProtectionError, DataProtector } from '../azure/data-protector';
 import { OfferChangedError, OffersRepository } from '../offers/offers.repository';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { outputsAsStrings, renderAccessInformation } from './access-information';
@@ -99,10 +99,13 @@ export class SessionsService {
    * START_REPLAY_WAIT_MS for it, then answers 409 RequestInProgress with Retry-After (never a session
    * id that could still vanish). A different body with the same key is refused (422). The caller logs
    * a created session (SessionsController: on the request's completion line, logOnCompletion).
+   * Returns the session as written and its view for the customer (`view`, with access information):
+   * a session whose access information cannot be decrypted is failed by the view (failUnreadable) and
+   * counted as a `failed` start in testdrive_session_starts_total, not as the instance kind it got.
    * @throws ApiError 404 OfferNotFound, 409 OfferNotPublished, 400 ValidationFailed (unknown region),
    *   409 NoCapacity, 422 IdempotencyKeyReused, 409 RequestInProgress.
    */
-  async start(offerId: string, body: StartSessionBody, idempotencyKey?: string, caller?: Caller): Promise<{ session: SessionEntity; created: boolean; offer?: OfferEntity }> {
+  async start(offerId: string, body: StartSessionBody, idempotencyKey?: string, caller?: Caller): Promise<{ session: SessionEntity; created: boolean; view: SessionView }> {
     // The default whenFull ('refuse') is left out, so the hash of a request is what it was before the queue existed.
     const { whenFull, ...rest } = body;
     const requestHash = createHash('sha256').update(JSON.stringify(whenFull === 'queue' ? body : rest)).digest('hex');
@@ -110,16 +113,16 @@ export class SessionsService {
     let request: StartRequestEntity | undefined;
     if (idempotencyKey) {
       const r = await this.ownStartRequest(offerId, client, idempotencyKey, requestHash);
-      if (r.session) return { session: r.session, created: false };
+      if (r.session) return { session: r.session, created: false, view: await this.view(r.session, true) };
       request = r.request;
     }
     let offerType = 'unknown';
+    let started: { session: SessionEntity; offer: OfferEntity };
     try {
       const { session, offer, audited } = await this.startDecided(offerId, { body, client, idempotencyKey: idempotencyKey ?? null, requestHash, request, caller });
       offerType = session.type;
-      this.metrics.sessionStarts.inc({ offer: offerId, type: session.type, result: startResultOf(session) });
       if (!audited) await this.audit.record(caller, 'session.started', { type: 'session', id: session.id, offerId }, { region: session.region, instanceKind: session.instanceKind });
-      return { session, created: true, offer };
+      started = { session, offer };
     } catch (err) {
       const known = err instanceof ApiError && err.code !== 'OfferNotFound';
       if (known || !(err instanceof ApiError)) {
@@ -134,6 +137,11 @@ export class SessionsService {
       }
       throw err;
     }
+    // The session exists (and the Idempotency-Key record says so) whatever its view finds.
+    const { session, offer } = started;
+    const view = await this.view(session, true, offer);
+    this.metrics.sessionStarts.inc({ offer: offerId, type: session.type, result: view.failure?.code === ACCESS_INFORMATION_LOST.code ? 'failed' : startResultOf(session) });
+    return { session, created: true, view };
   }
 
   /**
@@ -508,12 +516,6 @@ export class SessionsService {
     };
   }
 }
-
-/** The failure of a session whose access information can no longer be decrypted (SessionsService.failUnreadable). */
-export const ACCESS_INFORMATION_LOST = {
-  code: 'AccessInformationLost',
-  message: "This test drive's access information can no longer be read (the key it was encrypted with is gone), so it was stopped and its resources deleted; please start a new one.",
-} as const;
 
 /** The `result` label of a start answered with a session: its instance kind (ARM), else its state. */
 function startResultOf(s: SessionEntity): StartResult {

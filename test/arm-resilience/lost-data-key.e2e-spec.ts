@@ -16,6 +16,17 @@ import { startService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
 import { capacity, customer, emulatedGroups, instances, publishOffer, Publisher, startLocalAzureWith } from './helpers';
 
+/** testdrive_session_starts_total of `offer` on /metrics, by result (only the results counted). */
+async function starts(svc: TestService, offer: string): Promise<Record<string, number>> {
+  const text = (await (await svc.as('operator')).get('/metrics').expect(200)).text;
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^testdrive_session_starts_total\{([^}]*)\} (\S+)$/gm)) {
+    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (labels.offer === offer) out[labels.result] = Number(m[2]);
+  }
+  return out;
+}
+
 describeEachDb('a lost data protection key on %s', (db) => {
   let azure: LocalAzure;
   let publisher: Publisher;
@@ -52,6 +63,8 @@ describeEachDb('a lost data protection key on %s', (db) => {
     // Failed, its resources being deleted: `ending` because it failed, then `failed`.
     expect(start.body).toMatchObject({ state: 'ending', endReason: 'failed', instanceKind: 'hot', accessInformation: null, outputs: null, failure: { code: 'AccessInformationLost' } });
     expect(start.body.failure.message).toMatch(/start a new one/);
+    // Counted as a failed start, not as a hot one (it was written before the view found the outputs unreadable).
+    expect(await starts(b, 'lostkey')).toEqual({ failed: 1 });
     const read = await b.http.get(`/api/v1/sessions/${start.body.id}`).expect(200);
     expect(read.body).toMatchObject({ endReason: 'failed', accessInformation: null, failure: { code: 'AccessInformationLost' } });
 
@@ -74,5 +87,6 @@ describeEachDb('a lost data protection key on %s', (db) => {
     const next = await b.http.post('/api/v1/offers/lostkey/sessions').send({ customer: { ...customer, email: 'next@example.com' } }).expect(201);
     expect(next.body).toMatchObject({ state: 'ready', instanceKind: 'hot' });
     expect(next.body.accessInformation).toMatch(/admin\d{5}/);
+    expect(await starts(b, 'lostkey')).toEqual({ failed: 1, hot: 1 });
   });
 });
