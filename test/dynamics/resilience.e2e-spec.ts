@@ -1,5 +1,7 @@
 jest.setTimeout(180_000);
 import { randomUUID } from 'node:crypto';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { DATA_PROTECTION_KEY_SECRET } from '../../src/azure/data-protector';
 import { authedRequest, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { emulatorCall } from '../support/emulator-client';
 import { customer, drive, envView, markedUsers, offerBody, publisherGraph, publisherWithEnvironment, sessionState } from './helpers';
@@ -58,6 +60,43 @@ describe('Dynamics 365 test drives: crash, sync timeout, license races, leftover
       expect(envView(azure, env.name).users).toEqual([]);
     } finally {
       await b.close();
+    }
+  });
+
+  it("a user's password that can no longer be decrypted (data protection key purged, service restarted) fails the session at once, with a clean teardown", async () => {
+    const { publisher, env } = await publisherWithEnvironment(azure, { product: 'customer-engagement', licenses: 1, roles: ['Salesperson'], syncSeconds: 3600 });
+    const a = await startService(azure);
+    let b: TestService | undefined;
+    try {
+      await a.http.put('/api/v1/offers/lostkey').send(offerBody(publisher, env, { maxConcurrent: 1 })).expect(201);
+      await a.http.post('/api/v1/offers/lostkey/publish').expect(200);
+      const starter = a.http.token;
+      const s = (await a.http.post('/api/v1/offers/lostkey/sessions').send({ customer }).expect(201)).body;
+      await drive(a, async () => envView(azure, env.name).users.some((u) => u.licensed));
+      await a.stop(); // keeps the database for B
+
+      // The key the password was encrypted with is deleted and purged; B starts with a new one.
+      const kv = new SecretClient(azure.runtime.endpoints.keyVaultUrl, azure.runtime.serviceCredential, { ...azure.runtime.clientOptions, disableChallengeResourceVerification: true });
+      await (await kv.beginDeleteSecret(DATA_PROTECTION_KEY_SECRET)).pollUntilDone();
+      await kv.purgeDeletedSecret(DATA_PROTECTION_KEY_SECRET);
+      await patchEnv(env.name, { syncSeconds: 0 });
+      b = await startService(azure, { databaseUrl: a.databaseUrl, clock: a.clock });
+      const svc = b;
+
+      // Failed within a few passes (not after the backoff of transient errors), the user removed.
+      const failed = await drive(
+        svc,
+        async () => {
+          const v = (await authedRequest(svc.app.getHttpServer(), starter).get(`/api/v1/sessions/${s.id}`).expect(200)).body;
+          return v.state === 'failed' ? v : null;
+        },
+        20_000,
+      );
+      expect(failed).toMatchObject({ endReason: 'failed', failure: { code: 'AccessInformationLost' }, outputs: null, accessInformation: null });
+      expect(envView(azure, env.name)).toMatchObject({ licenses: { inUse: 0 }, users: [] });
+    } finally {
+      await b?.close();
+      await a.close();
     }
   });
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ACCESS_INFORMATION_LOST, DataProtectionError } from '../../../src/azure/data-protector';
 import { OfferEntity } from '../../../src/offers/offer.entity';
 import { SessionEntity, SessionState } from '../../../src/sessions/session.entity';
 import { SessionStepDriver, StepOutcome } from '../../../src/test-drives/session-runner';
@@ -136,6 +137,12 @@ export class DynamicsSessionDriver extends SessionStepDriver {
         }
       }
     } catch (err) {
+      if (err instanceof DataProtectionError) {
+        // The user's password cannot be decrypted (its key version was purged): no retry brings it back,
+        // and the customer could never be given it. The session fails now and its user is removed.
+        this.logger.error({ sessionId: s.id, offerId: offer.id, step, err: err.message }, "the test drive user's password cannot be decrypted; the session fails");
+        return this.fail(s, p, now, ACCESS_INFORMATION_LOST);
+      }
       const e = classifyRemoteError(err, 'graph');
       const attempts = p.attempts + 1;
       const lastError = { step, code: e.code, message: e.message.slice(0, 500) };
