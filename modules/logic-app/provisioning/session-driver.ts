@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DataProtectionError } from '../../../src/azure/data-protector';
 import { OfferEntity } from '../../../src/offers/offer.entity';
 import { outputsAsStrings } from '../../../src/sessions/access-information';
 import { SessionEntity, SessionState } from '../../../src/sessions/session.entity';
@@ -224,7 +225,7 @@ export class LogicAppSessionDriver extends SessionStepDriver {
             verdict = { kind: 'failed', error: wf.error };
           } else {
             const url = await this.gateway.callbackUrl(offer, cfg.resourceGroupName, wfName, wf.requestTrigger!.name);
-            const outputs = s.outputsEnc ? outputsAsStrings(await this.protector.decrypt<Record<string, unknown>>(s.outputsEnc)) : {};
+            const outputs = await this.readableOutputs(s);
             const attempts = d.attempts + 1;
             if (!(await set({ ...d, step: 'post', attempts, startedAt: now, postedAt: now, nextAt: undefined, runId: undefined }))) return 'continue';
             this.logger.log({ sessionId: s.id, offerId: s.offerId, workflow: wfName, attempt: attempts, reason: s.endReason }, 'calling the deprovisioning Logic App');
@@ -253,6 +254,23 @@ export class LogicAppSessionDriver extends SessionStepDriver {
       case 'failed':
         this.locations.delete(`deprovision|${s.id}`);
         return this.deprovisionAttemptFailed(s, cur, now, wfName, verdict.error, verdict.kind === 'retry' ? verdict.retryAfterMs : undefined);
+    }
+  }
+
+  /**
+   * The session's outputs for its deprovisioning Logic App. Outputs that can no longer be decrypted
+   * (DataProtectionError: their key version was purged) give `{}`: the Logic App is still called with the
+   * session id, since no retry brings the outputs back and not calling it would leave its resources behind.
+   * @throws what the decryption threw otherwise (Key Vault unreachable: the attempt is retried).
+   */
+  private async readableOutputs(s: SessionEntity): Promise<Record<string, string>> {
+    if (!s.outputsEnc) return {};
+    try {
+      return outputsAsStrings(await this.protector.decrypt<Record<string, unknown>>(s.outputsEnc));
+    } catch (err) {
+      if (!(err instanceof DataProtectionError)) throw err;
+      this.logger.error({ sessionId: s.id, offerId: s.offerId, err: err.message }, 'the session\'s outputs cannot be decrypted; the deprovisioning Logic App is called without them');
+      return {};
     }
   }
 
