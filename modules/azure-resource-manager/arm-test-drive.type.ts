@@ -517,17 +517,18 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   }
 
   /**
-   * Every UNREADABLE_SWEEP_INTERVAL_MS (and on the first pass after a start): ready instances whose
+   * Every UNREADABLE_SWEEP_INTERVAL_MS (and on the first pass after a start): ready hot instances whose
    * outputs were encrypted with a data key version that no longer exists in Key Vault (deleted and
    * purged) can never give a customer their access information, so they are deleted (`deleting`, with
    * the failure kept) and converge() deploys their replacements. One query of the outputs' prefixes, one
-   * Key Vault read per unknown key version (found versions are cached by DataProtector).
+   * Key Vault read per unknown key version (found versions are cached by DataProtector). Warm instances
+   * are kept: their start reads the outputs again from the deployment and encrypts them anew.
    */
   private async sweepUnreadable(now: number): Promise<void> {
     if (now < this.nextUnreadableSweepAt) return;
     this.nextUnreadableSweepAt = now + UNREADABLE_SWEEP_INTERVAL_MS;
     const byVersion = new Map<string, string[]>();
-    for (const r of await this.pool.listReadyOutputKeys()) {
+    for (const r of await this.pool.listReadyHotOutputKeys()) {
       const version = DataProtector.keyVersionOf(r.prefix) ?? '';
       const ids = byVersion.get(version);
       if (ids) ids.push(r.id);

@@ -14,6 +14,7 @@ import { DATA_PROTECTION_KEY_SECRET } from '../../src/azure/data-protector';
 import type { LocalAzure, TestService } from '../support/harness';
 import { startService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
+import { vmPackageDir } from '../support/fixtures-dir';
 import { capacity, customer, emulatedGroups, instances, publishOffer, Publisher, startLocalAzureWith } from './helpers';
 
 /** testdrive_session_starts_total of `offer` on /metrics, by result (only the results counted). */
@@ -32,14 +33,18 @@ describeEachDb('a lost data protection key on %s', (db) => {
   let publisher: Publisher;
   let a: TestService | undefined;
   let b: TestService | undefined;
+  let c: TestService | undefined;
+  let d: TestService | undefined;
 
   beforeAll(async () => {
-    azure = await startLocalAzureWith({ deploymentSeconds: 0.2 });
+    azure = await startLocalAzureWith({ deploymentSeconds: 0.2, vmStartSeconds: 0.5, vmDeallocateSeconds: 0.2 });
     publisher = await azure.emulator.createPublisher({});
   });
   afterAll(async () => {
     await b?.close();
     await a?.close(); // drops the database B shared
+    await d?.close();
+    await c?.close();
     await azure?.stop();
   });
 
@@ -88,5 +93,50 @@ describeEachDb('a lost data protection key on %s', (db) => {
     expect(next.body).toMatchObject({ state: 'ready', instanceKind: 'hot' });
     expect(next.body.accessInformation).toMatch(/admin\d{5}/);
     expect(await starts(b, 'lostkey')).toEqual({ failed: 1, hot: 1 });
+  });
+
+  it('a waiting warm instance is kept (its start reads the outputs again from the deployment): only hot ones are replaced', async () => {
+    c = await startService(azure, { db });
+    await publishOffer(c, publisher, 'lostwarm', [{ name: 'westeurope', hot: 1, warm: 1, cold: 0 }], { packageDir: vmPackageDir(), accessInformation: '<p>ssh {{adminUsername}}@{{hostname}}</p>' });
+    await c.until(async () => {
+      const cap = (await capacity(c!, 'lostwarm', 'westeurope')) as unknown as Record<string, number>;
+      return cap.hotReady === 1 && cap.warmReady === 1;
+    }, 30_000);
+    const before = await instances(c, 'lostwarm');
+    const oldHot = before.find((i) => i.kind === 'hot' && i.state === 'ready')!;
+    const warm = before.find((i) => i.kind === 'warm' && i.state === 'ready')!;
+    const databaseUrl = c.databaseUrl;
+    await c.stop();
+
+    const kv = new SecretClient(azure.runtime.endpoints.keyVaultUrl, azure.runtime.serviceCredential, { ...azure.runtime.clientOptions, disableChallengeResourceVerification: true });
+    await (await kv.beginDeleteSecret(DATA_PROTECTION_KEY_SECRET)).pollUntilDone();
+    await kv.purgeDeletedSecret(DATA_PROTECTION_KEY_SECRET);
+    d = await startService(azure, { databaseUrl, clock: new ManualClock(Date.now()) });
+
+    // The unreadable hot instance is replaced; the warm one is still the same, ready.
+    await d.until(
+      async () => {
+        const all = await instances(d!, 'lostwarm');
+        return all.find((i) => i.id === oldHot.id)?.state === 'deleted' && all.some((i) => i.kind === 'hot' && i.state === 'ready' && !i.sessionId);
+      },
+      30_000,
+      { tickMs: 1_000 },
+    );
+    expect((await instances(d, 'lostwarm')).find((i) => i.id === warm.id)).toMatchObject({ state: 'ready', sessionId: null });
+
+    // Hot first, then the warm instance: its virtual machine started, its access information readable.
+    const market = await d.as('marketplace');
+    await market.post('/api/v1/offers/lostwarm/sessions').send({ customer, region: 'westeurope' }).expect(201);
+    const w = await market.post('/api/v1/offers/lostwarm/sessions').send({ customer: { ...customer, email: 'warm@example.com' }, region: 'westeurope' }).expect(201);
+    expect(w.body).toMatchObject({ state: 'provisioning', instanceKind: 'warm' });
+    const ready = await d.until(
+      async () => {
+        const v = (await market.get(`/api/v1/sessions/${w.body.id}`).expect(200)).body;
+        return v.state === 'ready' ? v : null;
+      },
+      30_000,
+      { tickMs: 1_000 },
+    );
+    expect(ready.accessInformation).toMatch(/ssh \S+@\S+/);
   });
 });

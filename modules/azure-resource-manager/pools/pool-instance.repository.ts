@@ -358,16 +358,17 @@ export class PoolInstanceRepository {
   }
 
   /**
-   * Ready instances of no session that hold encrypted outputs, each with the first 72 characters of
+   * Ready hot instances of no session that hold encrypted outputs, each with the first 72 characters of
    * its `outputsEnc` (`v1:<keyVersion>:...`: enough for the data key version, DataProtector.keyVersionOf)
-   * rather than the whole value: what the unreadable-outputs sweep reads.
+   * rather than the whole value: what the unreadable-outputs sweep reads. Warm instances are left out:
+   * their start reads the outputs again from the deployment (ArmInstanceDriver.startWarm).
    */
-  listReadyOutputKeys(): Promise<Array<{ id: string; prefix: string }>> {
+  listReadyHotOutputKeys(): Promise<Array<{ id: string; prefix: string }>> {
     return this.repo
       .createQueryBuilder('i')
       .select('i.id', 'id')
       .addSelect('SUBSTR(i.outputsEnc, 1, 72)', 'prefix')
-      .where("i.state = 'ready' AND i.sessionId IS NULL AND i.outputsEnc IS NOT NULL")
+      .where("i.state = 'ready' AND i.kind = 'hot' AND i.sessionId IS NULL AND i.outputsEnc IS NOT NULL")
       .getRawMany<{ id: string; prefix: string }>();
   }
 
