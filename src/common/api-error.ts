@@ -43,7 +43,8 @@ export const errorBodySchema = z
 
 /**
  * An error the API returns on purpose. Body (same shape as Azure's):
- * `{ "error": { "code", "message", "target"?, "details"?: ErrorDetail[] } }`.
+ * `{ "error": { "code", "message", "target"?, "details"?: ErrorDetail[] } }`; `message` is that message
+ * too (code that rewords a refusal, e.g. NoCapacity's estimated wait, builds on it).
  */
 export class ApiError extends HttpException {
   constructor(
@@ -55,6 +56,8 @@ export class ApiError extends HttpException {
     public readonly headers?: Record<string, string>,
   ) {
     super({ error: { code, message, ...(target ? { target } : {}), ...(details?.length ? { details } : {}) } }, status);
+    // HttpException makes `message` its class name in words ("Api Error") when the response is an object.
+    this.message = message;
   }
 
   /** 400 for a request whose fields break rules; `details` lists each field and rule. */

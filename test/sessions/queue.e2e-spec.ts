@@ -31,6 +31,8 @@ describeEachDb('start queue on %s', (db) => {
     // Refused: 409 with Retry-After, the estimate of the wait (the hot session's hour + a deployment).
     const refused = await start().expect(409);
     expect(refused.body.error.code).toBe('NoCapacity');
+    // The type's reason, then the estimate (the reason was lost: "Api Error Estimated wait: ...").
+    expect(refused.body.error.message).toMatch(/^No test drive instance is available for offer 'queued-arm' \(requested region westeurope\): .+ Estimated wait: about 60 minute\(s\); or send "whenFull": "queue" to wait in line\.$/);
     const retryAfter = Number(refused.headers['retry-after']);
     expect(retryAfter).toBeGreaterThanOrEqual(3590);
     expect(retryAfter).toBeLessThanOrEqual(3600);
