@@ -1,3 +1,4 @@
+import { isValid as isValidCountry } from 'i18n-iso-countries';
 import { z } from 'zod';
 import { apiComponent } from '../common/openapi';
 import { leadRequestSchema } from '../leads/lead-format';
@@ -39,10 +40,13 @@ export const StartSessionSchema = apiComponent(
           title: z.string().max(100, 'at most 100 characters').optional().meta({ description: 'Job title, at most 100 characters.', example: 'CTO' }),
           country: z
             .string()
-            .regex(/^[A-Za-z]{2}$/, 'must be a two-letter ISO 3166 country code, e.g. "US"')
+            .regex(/^[A-Za-z]{2}$/, { message: 'must be a two-letter ISO 3166 country code, e.g. "US"', abort: true })
+            // An assigned code, not any two letters: it becomes the Dynamics 365 user's usageLocation (Graph
+            // refuses others) and the country of the publisher's lead.
+            .refine((c) => isValidCountry(c), 'must be an assigned ISO 3166-1 alpha-2 country code, e.g. "US"')
             .transform((c) => c.toUpperCase())
             .optional()
-            .meta({ description: 'Two-letter ISO 3166 country code (stored upper case).', example: 'GB' }),
+            .meta({ description: 'ISO 3166-1 alpha-2 country code, an assigned one (stored upper case).', example: 'GB' }),
         })
         .meta({ description: 'The customer: the lead the publisher receives.' }),
       region: z
