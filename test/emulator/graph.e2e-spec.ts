@@ -58,6 +58,9 @@ describe('emulator: Microsoft Graph through @microsoft/microsoft-graph-client', 
     // missing passwordProfile
     await expect(g.api('/users').post({ accountEnabled: true, displayName: 'x', mailNickname: 'td-bob', userPrincipalName: `td-bob@${pub.tenantName}` }))
       .rejects.toMatchObject({ statusCode: 400, code: 'Request_BadRequest', message: expect.stringContaining("'passwordProfile'") });
+    // a usageLocation that is two letters but no country
+    await expect(g.api('/users').post({ accountEnabled: true, displayName: 'x', mailNickname: 'td-bob', userPrincipalName: `td-bob@${pub.tenantName}`, usageLocation: 'XX', passwordProfile: { password: strong } }))
+      .rejects.toMatchObject({ statusCode: 400, code: 'Request_BadRequest', message: "Invalid value specified for property 'usageLocation' of resource 'User'." });
     // foreign domain
     await expect(g.api('/users').post({ accountEnabled: true, displayName: 'x', mailNickname: 'td-bob', userPrincipalName: 'td-bob@fabrikam.com', passwordProfile: { password: strong } }))
       .rejects.toMatchObject({ statusCode: 400, message: expect.stringContaining('domain portion of the userPrincipalName') });

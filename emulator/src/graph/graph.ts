@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isValid as isValidCountry } from 'i18n-iso-countries';
 import type { Ctx } from '../http';
 import { header, isObject, jsonBody, send, sleep } from '../http';
 import type { EmulatorState, StateStore } from '../state';
@@ -441,7 +442,8 @@ function applyProps(user: GraphUser, body: Record<string, unknown>, state: Emula
         user.userPrincipalName = validateUpn(state, tenantId, dir, v, user.id);
         break;
       case 'usageLocation':
-        if (v !== null && (typeof v !== 'string' || !/^[A-Za-z]{2}$/.test(v))) throw bad("Invalid value specified for property 'usageLocation' of resource 'User'.");
+        // Graph takes an assigned ISO 3166-1 alpha-2 code only ('XX' is refused like 'USA').
+        if (v !== null && (typeof v !== 'string' || !/^[A-Za-z]{2}$/.test(v) || !isValidCountry(v))) throw bad("Invalid value specified for property 'usageLocation' of resource 'User'.");
         user.usageLocation = v === null ? null : v.toUpperCase();
         break;
       case 'passwordProfile': {
