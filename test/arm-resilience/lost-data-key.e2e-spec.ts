@@ -8,9 +8,8 @@
  * the session `failed` (AccessInformationLost), its resource group is deleted, and the pool's other
  * unreadable instances are deleted and replaced, so the next customer gets a working instance.
  */
-import { SecretClient } from '@azure/keyvault-secrets';
 import { ManualClock } from '../../src/common/clock';
-import { DATA_PROTECTION_KEY_SECRET } from '../../src/azure/data-protector';
+import { purgeDataProtectionKey } from '../support/data-protection';
 import type { LocalAzure, TestService } from '../support/harness';
 import { startService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
@@ -58,9 +57,7 @@ describeEachDb('a lost data protection key on %s', (db) => {
     await a.stop();
 
     // The key is gone for good (deleted, then purged), and the next process has none in memory.
-    const kv = new SecretClient(azure.runtime.endpoints.keyVaultUrl, azure.runtime.serviceCredential, { ...azure.runtime.clientOptions, disableChallengeResourceVerification: true });
-    await (await kv.beginDeleteSecret(DATA_PROTECTION_KEY_SECRET)).pollUntilDone();
-    await kv.purgeDeletedSecret(DATA_PROTECTION_KEY_SECRET);
+    await purgeDataProtectionKey(azure);
     b = await startService(azure, { databaseUrl, clock: new ManualClock(Date.now()) });
 
     const start = await b.http.post('/api/v1/offers/lostkey/sessions').send({ customer });
@@ -108,9 +105,7 @@ describeEachDb('a lost data protection key on %s', (db) => {
     const databaseUrl = c.databaseUrl;
     await c.stop();
 
-    const kv = new SecretClient(azure.runtime.endpoints.keyVaultUrl, azure.runtime.serviceCredential, { ...azure.runtime.clientOptions, disableChallengeResourceVerification: true });
-    await (await kv.beginDeleteSecret(DATA_PROTECTION_KEY_SECRET)).pollUntilDone();
-    await kv.purgeDeletedSecret(DATA_PROTECTION_KEY_SECRET);
+    await purgeDataProtectionKey(azure);
     d = await startService(azure, { databaseUrl, clock: new ManualClock(Date.now()) });
 
     // The unreadable hot instance is replaced; the warm one is still the same, ready.

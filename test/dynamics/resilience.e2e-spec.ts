@@ -1,7 +1,6 @@
 jest.setTimeout(180_000);
 import { randomUUID } from 'node:crypto';
-import { SecretClient } from '@azure/keyvault-secrets';
-import { DATA_PROTECTION_KEY_SECRET } from '../../src/azure/data-protector';
+import { purgeDataProtectionKey } from '../support/data-protection';
 import { authedRequest, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { emulatorCall } from '../support/emulator-client';
 import { customer, drive, envView, markedUsers, offerBody, publisherGraph, publisherWithEnvironment, sessionState } from './helpers';
@@ -76,9 +75,7 @@ describe('Dynamics 365 test drives: crash, sync timeout, license races, leftover
       await a.stop(); // keeps the database for B
 
       // The key the password was encrypted with is deleted and purged; B starts with a new one.
-      const kv = new SecretClient(azure.runtime.endpoints.keyVaultUrl, azure.runtime.serviceCredential, { ...azure.runtime.clientOptions, disableChallengeResourceVerification: true });
-      await (await kv.beginDeleteSecret(DATA_PROTECTION_KEY_SECRET)).pollUntilDone();
-      await kv.purgeDeletedSecret(DATA_PROTECTION_KEY_SECRET);
+      await purgeDataProtectionKey(azure);
       await patchEnv(env.name, { syncSeconds: 0 });
       b = await startService(azure, { databaseUrl: a.databaseUrl, clock: a.clock });
       const svc = b;

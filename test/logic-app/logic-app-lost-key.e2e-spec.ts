@@ -1,6 +1,5 @@
 jest.setTimeout(180_000);
-import { SecretClient } from '@azure/keyvault-secrets';
-import { DATA_PROTECTION_KEY_SECRET } from '../../src/azure/data-protector';
+import { purgeDataProtectionKey } from '../support/data-protection';
 import { definition } from '../emulator/logic-helpers';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { clients, customer, offerBody, Publisher, runs, sessionWhen } from './helpers';
@@ -44,9 +43,7 @@ describe('Logic app test drive with a lost data protection key', () => {
     await sessionWhen(a, s.id, (x) => x.state === 'ready', { tick: 1000 });
     await a.stop(); // keeps the database for B
 
-    const kv = new SecretClient(azure.runtime.endpoints.keyVaultUrl, azure.runtime.serviceCredential, { ...azure.runtime.clientOptions, disableChallengeResourceVerification: true });
-    await (await kv.beginDeleteSecret(DATA_PROTECTION_KEY_SECRET)).pollUntilDone();
-    await kv.purgeDeletedSecret(DATA_PROTECTION_KEY_SECRET);
+    await purgeDataProtectionKey(azure);
     b = await startService(azure, { databaseUrl: a.databaseUrl, clock: a.clock });
 
     await b.http.delete(`/api/v1/sessions/${s.id}`).expect(202);
