@@ -54,7 +54,7 @@ function refusalOf(err: ApiError): StartRefusal {
   return {
     status: err.getStatus(),
     code: err.code,
-    message: (err.getResponse() as { error?: { message?: string } }).error?.message ?? err.message,
+    message: err.message,
     ...(err.target ? { target: err.target } : {}),
     ...(err.details?.length ? { details: err.details } : {}),
     ...(err.headers ? { headers: err.headers } : {}),
