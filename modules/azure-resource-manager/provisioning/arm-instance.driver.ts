@@ -178,13 +178,16 @@ export class ArmInstanceDriver {
   /**
    * starting (a claimed warm instance, issue 12): starts every virtual machine that is not running; when
    * all run, reads the deployment's outputs again (a dynamic public IP may have changed) and makes the
-   * instance assigned and its session ready in one transaction.
+   * instance assigned and its session ready in one transaction. The outputs are always the deployment's,
+   * encrypted with the current data key (a template without outputs gives `{}`: ARM may leave
+   * `properties.outputs` out); the stored copy is used only when the deployment itself is gone, so a
+   * stored copy the data key can no longer read (issue 14's lost key) does not fail a warm start.
    */
   private async startWarm(offer: OfferEntity, inst: PoolInstanceEntity, now: number): Promise<void> {
     if (!(await this.powerVirtualMachines(offer, inst, 'running'))) return;
     const client = await this.client(offer, inst);
     const d = await client.getDeployment(inst.resourceGroupName, inst.deploymentName);
-    const outputsEnc = d?.outputs ? await this.protector.encrypt(d.outputs) : inst.outputsEnc;
+    const outputsEnc = d ? await this.protector.encrypt(d.outputs ?? {}) : inst.outputsEnc;
     if (await this.pool.markAssignedAndSessionReady(inst, outputsEnc ?? (await this.protector.encrypt({})), now, this.config.testDriveHourSeconds * 1000, 'starting')) {
       this.logger.log({ instanceId: inst.id, offerId: inst.offerId, region: inst.region, sessionId: inst.sessionId }, 'warm instance started');
     }
