@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiError } from '../common/api-error';
 import { ApiErrorResponse, ApiZodQuery, ApiZodResponse } from '../common/openapi';
 import { parseOrThrow } from '../common/validation';
+import { nextBeforeOf } from '../common/page-cursor';
 import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
 import { checkOfferAccess, ownsOffer } from '../auth/offer-access';
@@ -32,10 +33,9 @@ export class LeadsController {
   async list(@Param('offerId') offerId: string, @Query() query: unknown, @CurrentCaller() caller: Caller): Promise<{ value: LeadView[]; nextBefore: string | null }> {
     const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read');
     const q = parseOrThrow(LeadQuerySchema, query ?? {});
-    const rows = await this.leads.list(offerId, { state: q.state, limit: q.limit, before: q.before ? Date.parse(q.before) : undefined });
+    const rows = await this.leads.list(offerId, { state: q.state, limit: q.limit, before: q.before });
     const withContact = caller.isSystem || ownsOffer(caller, offer);
-    const last = rows.length === q.limit ? rows[rows.length - 1] : undefined;
-    return { value: rows.map((l) => leadView(l, withContact)), nextBefore: last ? new Date(last.createdAt).toISOString() : null };
+    return { value: rows.map((l) => leadView(l, withContact)), nextBefore: nextBeforeOf(rows, q.limit, (l) => l.createdAt, (l) => l.id) };
   }
 
   @Post(':leadId/redeliver')

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { apiComponent } from '../common/openapi';
+import { beforeQuerySchema } from '../common/page-cursor';
 import type { LeadEntity } from './lead.entity';
 import { leadSource } from './lead-format';
 
@@ -26,13 +27,13 @@ export const LeadViewSchema = apiComponent(
 );
 export type LeadView = z.infer<typeof LeadViewSchema>;
 
-export const LeadListSchema = apiComponent('LeadList', z.object({ value: z.array(LeadViewSchema), nextBefore: z.string().nullable().meta({ description: 'Pass as `before` for the next (older) page; null at the end.' }) }));
+export const LeadListSchema = apiComponent('LeadList', z.object({ value: z.array(LeadViewSchema), nextBefore: z.string().nullable().meta({ description: 'Pass as `before` for the next (older) page (`<date-time>~<lead id>`); null at the end.' }) }));
 
 /** Query of GET /offers/{offerId}/leads. */
 export const LeadQuerySchema = z.strictObject({
   state: z.enum(['pending', 'delivered', 'failed']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  before: z.iso.datetime({ message: 'before must be an ISO date-time (nextBefore of the previous page)' }).optional(),
+  before: beforeQuerySchema.optional(),
 });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

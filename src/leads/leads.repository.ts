@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, LessThan, Repository } from 'typeorm';
+import { DataSource, In, Repository } from 'typeorm';
 import { Database, insertRow, insertRowFrom, sql, Statement, TxBody } from '../persistence/database';
 import { LeadEntity, LeadError, LeadState } from './lead.entity';
+import { cursorCondition, PageCursor } from '../common/page-cursor';
 
 /**
  * The lead outbox. Delivery claims are one conditional UPDATE … RETURNING (PostgreSQL: candidates picked
@@ -92,13 +93,16 @@ export class LeadsRepository {
     return this.repo.findOneBy({ id });
   }
 
-  /** An offer's leads, newest first; `before` (epoch ms) pages back. */
-  list(offerId: string, opts: { state?: LeadState; limit: number; before?: number }): Promise<LeadEntity[]> {
-    return this.repo.find({
-      where: { offerId, ...(opts.state ? { state: opts.state } : {}), ...(opts.before !== undefined ? { createdAt: LessThan(opts.before) } : {}) },
-      order: { createdAt: 'DESC', id: 'DESC' },
-      take: opts.limit,
-    });
+  /**
+   * An offer's leads, newest first (createdAt DESC, id DESC), at most `limit`; `before` pages back
+   * (PageCursor: a page ending inside a millisecond shared by several leads continues with the rest of it).
+   */
+  list(offerId: string, opts: { state?: LeadState; limit: number; before?: PageCursor }): Promise<LeadEntity[]> {
+    const q = this.repo.createQueryBuilder('l').where('l.offerId = :offerId', { offerId });
+    if (opts.state) q.andWhere('l.state = :state', { state: opts.state });
+    const after = cursorCondition(opts.before, 'l.createdAt', 'l.id');
+    if (after) q.andWhere(after.sql, after.params);
+    return q.orderBy('l.createdAt', 'DESC').addOrderBy('l.id', 'DESC').take(opts.limit).getMany();
   }
 
   /** Pending and failed leads per offer (GET /capacity). */

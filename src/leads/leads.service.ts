@@ -18,6 +18,7 @@ import { destinationSecret, LeadsConfigInput, leadSecretNameFor, secretTargetOf,
 import { LeadEntity, LeadState } from './lead.entity';
 import { LeadSender } from './lead-sender';
 import { LeadsRepository } from './leads.repository';
+import { PageCursor } from '../common/page-cursor';
 
 /** Leads are retried at least this long (ms of service clock) before they are marked failed (issue 10: 72 hours). */
 export const LEAD_RETRY_HORIZON_MS = 72 * 3_600_000;
@@ -252,7 +253,7 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   /** An offer's leads, newest first. */
-  list(offerId: string, opts: { state?: LeadState; limit: number; before?: number }): Promise<LeadEntity[]> {
+  list(offerId: string, opts: { state?: LeadState; limit: number; before?: PageCursor }): Promise<LeadEntity[]> {
     return this.repo.list(offerId, opts);
   }
 }

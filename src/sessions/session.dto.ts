@@ -2,6 +2,11 @@ import { isValid as isValidCountry } from 'i18n-iso-countries';
 import { z } from 'zod';
 import { apiComponent } from '../common/openapi';
 import { leadRequestSchema } from '../leads/lead-format';
+import { beforeQuerySchema } from '../common/page-cursor';
+import type { SessionState } from './session.entity';
+
+/** Session states, as `state` of a session and the `state` filter of a list. */
+export const SESSION_STATES = ['queued', 'provisioning', 'ready', 'ending', 'ended', 'failed'] as const satisfies readonly SessionState[];
 
 /**
  * POST /offers/{offerId}/sessions body. The customer fields are the lead the publisher receives
@@ -110,7 +115,7 @@ export const sessionViewSchema = apiComponent(
       offerId: z.string().meta({ example: 'contoso-web' }),
       type: z.string().meta({ description: 'Test drive type of the offer.', example: 'azure-resource-manager' }),
       state: z
-        .enum(['queued', 'provisioning', 'ready', 'ending', 'ended', 'failed'])
+        .enum(SESSION_STATES)
         .meta({ description: 'queued: waiting for capacity (queuePosition, estimatedReadyAt); provisioning: poll until ready (access information then present); ending, ended: over; failed: see failure.' }),
       queuePosition: z.number().int().nullable().meta({ description: 'queued: 1-based position among the requests of this offer (and region) ahead of it; null otherwise.', example: null }),
       estimatedReadyAt: z
@@ -150,10 +155,26 @@ export const sessionViewSchema = apiComponent(
 /** A session as the API returns it. Times are ISO 8601 UTC. */
 export type SessionView = z.infer<typeof sessionViewSchema>;
 
-/** GET /offers/{offerId}/sessions: newest first, at most 500, without access information. */
+/** GET /offers/{offerId}/sessions: one page, newest first, without access information. */
 export const sessionListSchema = apiComponent(
   'SessionList',
   z
-    .object({ value: z.array(sessionViewSchema) })
-    .meta({ description: "An offer's sessions, newest first (at most 500), without access information.", example: { value: [{ ...sessionExample, accessInformation: null, outputs: null }] } }),
+    .object({
+      value: z.array(sessionViewSchema),
+      nextBefore: z.string().nullable().meta({ description: 'Pass as `before` for the next (older) page (`<requestedAt>~<session id>`); null at the end.' }),
+    })
+    .meta({ description: "A page of an offer's sessions, newest first (requestedAt), without access information.", example: { value: [{ ...sessionExample, accessInformation: null, outputs: null }], nextBefore: null } }),
 );
+
+/** Query of GET /offers/{offerId}/sessions (unknown parameters are refused). */
+export const SessionListQuerySchema = z.strictObject({
+  state: z.enum(SESSION_STATES).optional().meta({ description: 'Only sessions in this state.' }),
+  limit: z.coerce
+    .number({ message: 'limit must be a number' })
+    .int('limit must be a whole number')
+    .min(1, 'limit must be at least 1')
+    .max(500, 'limit must be at most 500')
+    .default(100)
+    .meta({ description: 'Sessions per page, 1-500 (default 100).' }),
+  before: beforeQuerySchema.optional(),
+});

@@ -1,10 +1,11 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ApiErrorResponse, ApiJsonBodyErrors, ApiUnavailableResponse, ApiZodBody, ApiZodParam, ApiZodResponse, jsonSchemaOf, RETRY_AFTER_HEADER } from '../common/openapi';
+import { ApiErrorResponse, ApiJsonBodyErrors, ApiUnavailableResponse, ApiZodBody, ApiZodParam, ApiZodQuery, ApiZodResponse, jsonSchemaOf, RETRY_AFTER_HEADER } from '../common/openapi';
 import { logOnCompletion } from '../common/logging';
 import { parseOrThrow } from '../common/validation';
-import { IdempotencyKeySchema, sessionIdParamSchema, sessionListSchema, SessionView, sessionViewSchema, StartSessionSchema } from './session.dto';
+import { nextBeforeOf } from '../common/page-cursor';
+import { IdempotencyKeySchema, sessionIdParamSchema, SessionListQuerySchema, sessionListSchema, SessionView, sessionViewSchema, StartSessionSchema } from './session.dto';
 import { offerIdParamSchema } from '../offers/offer.dto';
 import { SessionsService } from './sessions.service';
 import { SessionsRepository } from './sessions.repository';
@@ -113,13 +114,16 @@ export class SessionsController {
 
   @Get('offers/:offerId/sessions')
   @Roles(Role.Publisher, Role.Operator)
-  @ApiOperation({ summary: "List an offer's sessions (newest first, at most 500; without access information)" })
+  @ApiOperation({ summary: "List an offer's sessions, a page at a time (newest first; without access information)" })
   @ApiZodParam('offerId', offerIdParamSchema)
-  @ApiZodResponse(200, sessionListSchema, "The offer's sessions.")
+  @ApiZodQuery(SessionListQuerySchema)
+  @ApiZodResponse(200, sessionListSchema, "A page of the offer's sessions, with `nextBefore` for the next one.")
+  @ApiErrorResponse(400, 'ValidationFailed: a query parameter breaks its rule, or is not one of state, limit, before.')
   @ApiErrorResponse(404, OFFER_NOT_FOUND)
-  async list(@Param('offerId') offerId: string, @CurrentCaller() caller: Caller): Promise<{ value: SessionView[] }> {
+  async list(@Param('offerId') offerId: string, @Query() query: unknown, @CurrentCaller() caller: Caller): Promise<{ value: SessionView[]; nextBefore: string | null }> {
     checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'sessions');
-    const rows = await this.repo.listByOffer(offerId);
-    return { value: await Promise.all(rows.map((s) => this.sessions.view(s, false))) };
+    const q = parseOrThrow(SessionListQuerySchema, query ?? {});
+    const rows = await this.repo.page(offerId, { state: q.state, limit: q.limit, before: q.before });
+    return { value: await Promise.all(rows.map((s) => this.sessions.view(s, false))), nextBefore: nextBeforeOf(rows, q.limit, (s) => s.requestedAt, (s) => s.id) };
   }
 }

@@ -5,6 +5,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { isUniqueViolation } from '../persistence/data-source';
 import { insertRow, insertRowFrom, Statement, transitionRow, TxBody } from '../persistence/database';
 import { EndReason, SessionEntity, SessionState } from './session.entity';
+import { cursorCondition, PageCursor } from '../common/page-cursor';
 
 /**
  * Persistence of sessions. State changes are conditional updates (`WHERE state IN (...)`), so an
@@ -169,6 +170,20 @@ export class SessionsRepository {
     return r?.at === null || r?.at === undefined ? null : Number(r.at);
   }
 
+  /**
+   * One page of an offer's sessions (GET /offers/{offerId}/sessions): newest first (requestedAt DESC, id
+   * DESC), at most `limit`, optionally in one `state`; `before` pages back (PageCursor: a page ending
+   * inside a millisecond shared by several sessions continues with the rest of it).
+   */
+  page(offerId: string, opts: { state?: SessionState; limit: number; before?: PageCursor }): Promise<SessionEntity[]> {
+    const q = this.repo.createQueryBuilder('s').where('s.offerId = :offerId', { offerId });
+    if (opts.state) q.andWhere('s.state = :state', { state: opts.state });
+    const after = cursorCondition(opts.before, 's.requestedAt', 's.id');
+    if (after) q.andWhere(after.sql, after.params);
+    return q.orderBy('s.requestedAt', 'DESC').addOrderBy('s.id', 'DESC').take(opts.limit).getMany();
+  }
+
+  /** An offer's newest 500 sessions, optionally only in `states` (the type modules' and dashboard's views). */
   listByOffer(offerId: string, states?: SessionState[]): Promise<SessionEntity[]> {
     return this.repo.find({ where: { offerId, ...(states ? { state: In(states) } : {}) }, order: { requestedAt: 'DESC' }, take: 500 });
   }

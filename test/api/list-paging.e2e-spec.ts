@@ -1,0 +1,106 @@
+import { Role } from '../../src/auth/roles';
+import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
+import { describeEachDb } from '../support/postgres';
+
+const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' };
+
+/**
+ * A publisher pages through an offer's sessions and leads with `limit` and `nextBefore`. Starts in one
+ * burst share a millisecond (one group commit; here the test's clock, which stands still): a page that
+ * ends inside such a run must go on with the rest of it, not skip it (defect: the leads cursor was the
+ * last row's createdAt alone, so `createdAt < before` lost every other lead of that millisecond; the
+ * sessions list had no pages at all: the newest 500, and any query parameter was ignored).
+ */
+describeEachDb('paging sessions and leads on %s', (db) => {
+  let azure: LocalAzure;
+  let svc: TestService;
+  let pub: AuthedHttp;
+  let market: AuthedHttp;
+  const started: string[] = [];
+
+  beforeAll(async () => {
+    azure = await startLocalAzure(0.2);
+    svc = await startService(azure, { db });
+    pub = await svc.as({ roles: [Role.Publisher] });
+    market = await svc.as('marketplace');
+    await pub.put('/api/v1/offers/paged').send({ alias: 'Paged', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=abc', durationHours: 1 } }).expect(201);
+    await pub.post('/api/v1/offers/paged/publish').expect(200);
+    for (let i = 0; i < 7; i++) started.push((await market.post('/api/v1/offers/paged/sessions').send({ customer: { ...customer, email: `c${i}@example.com` } }).expect(201)).body.id);
+    await market.delete(`/api/v1/sessions/${started[0]}`).expect(202);
+    await market.delete(`/api/v1/sessions/${started[1]}`).expect(202);
+  });
+
+  afterAll(async () => {
+    await svc?.close();
+    await azure?.stop();
+  });
+
+  /** Every page of `path` with `limit`, following nextBefore; the ids in order. */
+  async function allPages(path: string, limit: number): Promise<{ ids: string[]; pages: number }> {
+    const ids: string[] = [];
+    let before: string | null = null;
+    let pages = 0;
+    do {
+      const q: URLSearchParams = new URLSearchParams({ limit: String(limit), ...(before ? { before } : {}) });
+      const r: { body: { value: Array<{ id: string }>; nextBefore: string | null } } = await pub.get(`${path}${path.includes('?') ? '&' : '?'}${q}`).expect(200);
+      pages++;
+      ids.push(...r.body.value.map((x) => x.id));
+      before = r.body.nextBefore;
+      expect(pages).toBeLessThan(20);
+    } while (before);
+    return { ids, pages };
+  }
+
+  it('sessions: every one exactly once across pages of 2, newest first, also when they share a millisecond', async () => {
+    const requestedAt = new Set((await pub.get('/api/v1/offers/paged/sessions').expect(200)).body.value.map((s: { requestedAt: string }) => s.requestedAt));
+    expect(requestedAt.size).toBe(1); // the test's clock stands still: one millisecond for all seven
+    const { ids, pages } = await allPages('/api/v1/offers/paged/sessions', 2);
+    expect(ids).toHaveLength(7);
+    expect(new Set(ids)).toEqual(new Set(started));
+    expect(pages).toBe(4);
+    // One page of everything has the same order.
+    const one = await pub.get('/api/v1/offers/paged/sessions?limit=500').expect(200);
+    expect(one.body.value.map((s: { id: string }) => s.id)).toEqual(ids);
+    expect(one.body.nextBefore).toBeNull();
+  });
+
+  it('sessions: filtered by state, paged the same way', async () => {
+    const ended = await allPages('/api/v1/offers/paged/sessions?state=ended', 1);
+    expect(new Set(ended.ids)).toEqual(new Set(started.slice(0, 2)));
+    const ready = await allPages('/api/v1/offers/paged/sessions?state=ready', 3);
+    expect(new Set(ready.ids)).toEqual(new Set(started.slice(2)));
+  });
+
+  it('leads: every one exactly once across pages of 2 (the cursor carries the lead id, not only its time)', async () => {
+    const { ids } = await allPages('/api/v1/offers/paged/leads', 2);
+    expect(ids).toHaveLength(7);
+    expect(new Set(ids).size).toBe(7);
+  });
+
+  it('a bare date-time still pages back: only rows older than it', async () => {
+    const now = (await pub.get('/api/v1/offers/paged/sessions?limit=1').expect(200)).body.value[0].requestedAt as string;
+    expect((await pub.get(`/api/v1/offers/paged/sessions?before=${encodeURIComponent(now)}`).expect(200)).body).toEqual({ value: [], nextBefore: null });
+    const later = new Date(Date.parse(now) + 1).toISOString();
+    expect((await pub.get(`/api/v1/offers/paged/sessions?before=${encodeURIComponent(later)}`).expect(200)).body.value).toHaveLength(7);
+    expect((await pub.get(`/api/v1/offers/paged/leads?before=${encodeURIComponent(later)}`).expect(200)).body.value).toHaveLength(7);
+  });
+
+  it.each([
+    ['limit=abc', 'limit', /limit must be a number/],
+    ['limit=0', 'limit', /at least 1/],
+    ['limit=501', 'limit', /at most 500/],
+    ['state=bogus', 'state', /expected one of/],
+    ['before=yesterday', 'before', /nextBefore of the previous page, or an ISO 8601 date-time/],
+    ['before=2026-12-01T10:00:00.000Z~no%20spaces', 'before', /nextBefore/],
+    ['sort=asc', 'sort', /Unknown field 'sort'/],
+  ])('sessions: %s is refused with 400 naming %s', async (query, target, message) => {
+    const r = await pub.get(`/api/v1/offers/paged/sessions?${query}`).expect(400);
+    expect(r.body.error).toMatchObject({ code: 'ValidationFailed', target });
+    expect(r.body.error.message).toMatch(message);
+  });
+
+  it('leads: a before that is neither a cursor nor a date-time is refused naming it', async () => {
+    const r = await pub.get('/api/v1/offers/paged/leads?before=yesterday').expect(400);
+    expect(r.body.error).toMatchObject({ code: 'ValidationFailed', target: 'before' });
+  });
+});
