@@ -5,6 +5,7 @@ import { Roles } from '../auth/decorators';
 import { Role } from '../auth/roles';
 import { ApiErrorResponse, ApiZodQuery, ApiZodResponse } from '../common/openapi';
 import { parseOrThrow } from '../common/validation';
+import { beforeQuerySchema, nextBeforeOf } from '../common/page-cursor';
 import { AUDIT_ACTIONS, auditListSchema } from './audit.dto';
 import { AUDIT_MAX_LIMIT, AuditEventView, AuditService } from './audit.service';
 
@@ -22,6 +23,7 @@ const AuditQuerySchema = z.strictObject({
     .max(AUDIT_MAX_LIMIT, `limit must be at most ${AUDIT_MAX_LIMIT}`)
     .default(100)
     .meta({ description: `At most this many events, 1-${AUDIT_MAX_LIMIT}, default 100.`, example: 100 }),
+  before: beforeQuerySchema.optional(),
 });
 
 /** Operators: the audit trail of changes (who created, updated, published, started, ended what). */
@@ -34,10 +36,11 @@ export class AuditController {
   @Roles(Role.Operator)
   @ApiOperation({ summary: 'Audit trail, newest first (operators)' })
   @ApiZodQuery(AuditQuerySchema)
-  @ApiZodResponse(200, auditListSchema, 'Audit events, newest first.')
-  @ApiErrorResponse(400, 'ValidationFailed: offerId or limit breaks its rule, or an unknown query parameter.')
-  async list(@Query() query: unknown): Promise<{ value: AuditEventView[] }> {
+  @ApiZodResponse(200, auditListSchema, 'A page of audit events, newest first, with `nextBefore` for the next one.')
+  @ApiErrorResponse(400, 'ValidationFailed: offerId, action, limit or before breaks its rule, or an unknown query parameter.')
+  async list(@Query() query: unknown): Promise<{ value: AuditEventView[]; nextBefore: string | null }> {
     const q = parseOrThrow(AuditQuerySchema, query ?? {});
-    return { value: await this.audit.list({ offerId: q.offerId, action: q.action, limit: q.limit }) };
+    const value = await this.audit.list({ offerId: q.offerId, action: q.action, before: q.before, limit: q.limit });
+    return { value, nextBefore: nextBeforeOf(value, q.limit, (e) => Date.parse(e.at), (e) => e.id) };
   }
 }

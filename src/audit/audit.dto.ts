@@ -59,4 +59,12 @@ export const auditEventViewSchema = apiComponent(
 export type AuditEventView = z.infer<typeof auditEventViewSchema>;
 
 /** Body of GET /api/v1/audit: newest first. */
-export const auditListSchema = apiComponent('AuditList', z.object({ value: z.array(auditEventViewSchema) }).meta({ description: 'Audit events, newest first.' }));
+export const auditListSchema = apiComponent(
+  'AuditList',
+  z
+    .object({
+      value: z.array(auditEventViewSchema),
+      nextBefore: z.string().nullable().meta({ description: 'Pass as `before` for the next (older) page (`<at>~<event id>`); null at the end.' }),
+    })
+    .meta({ description: 'A page of audit events, newest first.' }),
+);

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, MoreThanOrEqual, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Clock, iso } from '../common/clock';
+import { cursorCondition, PageCursor } from '../common/page-cursor';
 import { insertRow, insertRowFrom, Statement, TxBody } from '../persistence/database';
 import { Caller } from '../auth/caller';
 import { AuditAction, AuditEventEntity } from './audit-event.entity';
@@ -98,18 +99,20 @@ export class AuditService {
     }
   }
 
-  /** Newest first; `offerId`, `offerIds` (any of), `action` and `since` (epoch ms) filter; `limit` 1..AUDIT_MAX_LIMIT. */
-  async list(opts: { offerId?: string; offerIds?: string[]; action?: AuditAction; since?: number; limit: number }): Promise<AuditEventView[]> {
+  /**
+   * Newest first (at DESC, id DESC); `offerId`, `offerIds` (any of), `action` and `since` (epoch ms)
+   * filter; `limit` 1..AUDIT_MAX_LIMIT (the dashboard reads more); `before` pages back (PageCursor).
+   */
+  async list(opts: { offerId?: string; offerIds?: string[]; action?: AuditAction; since?: number; before?: PageCursor; limit: number }): Promise<AuditEventView[]> {
     if (opts.offerIds && !opts.offerIds.length) return [];
-    const rows = await this.repo.find({
-      where: {
-        ...(opts.offerId ? { offerId: opts.offerId } : opts.offerIds ? { offerId: In(opts.offerIds) } : {}),
-        ...(opts.action ? { action: opts.action } : {}),
-        ...(opts.since !== undefined ? { at: MoreThanOrEqual(opts.since) } : {}),
-      },
-      order: { at: 'DESC', id: 'DESC' },
-      take: opts.limit,
-    });
+    const q = this.repo.createQueryBuilder('a');
+    if (opts.offerId) q.andWhere('a.offerId = :offerId', { offerId: opts.offerId });
+    else if (opts.offerIds) q.andWhere('a.offerId IN (:...offerIds)', { offerIds: opts.offerIds });
+    if (opts.action) q.andWhere('a.action = :action', { action: opts.action });
+    if (opts.since !== undefined) q.andWhere('a.at >= :since', { since: opts.since });
+    const after = cursorCondition(opts.before, 'a.at', 'a.id');
+    if (after) q.andWhere(after.sql, after.params);
+    const rows = await q.orderBy('a.at', 'DESC').addOrderBy('a.id', 'DESC').take(opts.limit).getMany();
     return rows.map((r) => ({
       id: r.id,
       at: iso(r.at)!,

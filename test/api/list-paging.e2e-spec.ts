@@ -9,7 +9,8 @@ const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovela
  * burst share a millisecond (one group commit; here the test's clock, which stands still): a page that
  * ends inside such a run must go on with the rest of it, not skip it (defect: the leads cursor was the
  * last row's createdAt alone, so `createdAt < before` lost every other lead of that millisecond; the
- * sessions list had no pages at all: the newest 500, and any query parameter was ignored).
+ * sessions list had no pages at all: the newest 500, and any query parameter was ignored; the audit
+ * trail showed the newest 500 events and nothing older).
  */
 describeEachDb('paging sessions and leads on %s', (db) => {
   let azure: LocalAzure;
@@ -75,6 +76,24 @@ describeEachDb('paging sessions and leads on %s', (db) => {
     const { ids } = await allPages('/api/v1/offers/paged/leads', 2);
     expect(ids).toHaveLength(7);
     expect(new Set(ids).size).toBe(7);
+  });
+
+  it('audit (operators): every event of the offer exactly once across pages of 2, the same as one page of all', async () => {
+    const ops = await svc.as({ roles: [Role.Operator] });
+    const all = await ops.get('/api/v1/audit?offerId=paged&limit=500').expect(200);
+    expect(all.body.nextBefore).toBeNull();
+    const started = all.body.value.filter((e: { action: string }) => e.action === 'session.started');
+    expect(started).toHaveLength(7);
+    expect(new Set(started.map((e: { at: string }) => e.at)).size).toBeLessThanOrEqual(2); // one or two milliseconds for seven starts
+    const ids: string[] = [];
+    let before: string | null = null;
+    do {
+      const r: { body: { value: Array<{ id: string }>; nextBefore: string | null } } = await ops.get(`/api/v1/audit?offerId=paged&limit=2${before ? `&before=${encodeURIComponent(before)}` : ''}`).expect(200);
+      ids.push(...r.body.value.map((e) => e.id));
+      before = r.body.nextBefore;
+    } while (before && ids.length < 100);
+    expect(ids).toEqual(all.body.value.map((e: { id: string }) => e.id));
+    expect((await ops.get('/api/v1/audit?before=yesterday').expect(400)).body.error).toMatchObject({ code: 'ValidationFailed', target: 'before' });
   });
 
   it('a bare date-time still pages back: only rows older than it', async () => {
