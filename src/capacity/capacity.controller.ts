@@ -1,7 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiError } from '../common/api-error';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponse, ApiZodResponse } from '../common/openapi';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { ApiErrorResponse, ApiZodQuery, ApiZodResponse } from '../common/openapi';
+import { parseOrThrow } from '../common/validation';
 import { CapacityRowView } from './capacity.dto';
 import { OffersRepository } from '../offers/offers.repository';
 import { CapacityService } from './capacity.service';
@@ -9,6 +10,11 @@ import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
 import { checkOfferAccess } from '../auth/offer-access';
 import { Role } from '../auth/roles';
+
+/** Query of GET /capacity (unknown parameters are refused, as on every list). */
+const CapacityQuerySchema = z.strictObject({
+  offerId: z.string({ message: 'Give one offer ID.' }).optional().meta({ description: 'One offer only (its ID).', example: 'sample-webapp' }),
+});
 
 /** Operators' view: per offer and region, targets vs. what is ready, deploying, assigned and failed. */
 @ApiTags('capacity')
@@ -25,12 +31,12 @@ export class CapacityController {
     summary: 'Capacity of every offer (or one), per region: hotTarget, hotReady, deploying, assigned, failed, limit',
     description: 'A publisher sees its own offers only (another publisher\'s offerId is 404); an operator sees all.',
   })
-  @ApiQuery({ name: 'offerId', required: false, description: 'One offer only (its ID).', schema: { type: 'string' } })
+  @ApiZodQuery(CapacityQuerySchema)
   @ApiZodResponse(200, 'CapacityList', 'Capacity rows, per offer (ARM: per region).')
-  @ApiErrorResponse(400, 'ValidationFailed: offerId given more than once.')
+  @ApiErrorResponse(400, 'ValidationFailed: offerId given more than once, or a query parameter other than offerId.')
   @ApiErrorResponse(404, "OfferNotFound: offerId names no offer the caller may read (another publisher's offer does not exist to a publisher).")
-  async capacity(@CurrentCaller() caller: Caller, @Query('offerId') offerId?: unknown): Promise<{ value: CapacityRowView[] }> {
-    if (offerId !== undefined && typeof offerId !== 'string') throw new ApiError(400, 'ValidationFailed', 'offerId: give one offer ID.', 'offerId', [{ code: 'InvalidField', target: 'offerId', message: 'Give one offer ID.' }]);
+  async capacity(@CurrentCaller() caller: Caller, @Query() query: unknown): Promise<{ value: CapacityRowView[] }> {
+    const { offerId } = parseOrThrow(CapacityQuerySchema, query ?? {});
     const offers = offerId ? [checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read')] : await this.capacityService.readableOffers(caller);
     const value = await this.capacityService.rows(offers);
     return { value };

@@ -1,6 +1,8 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { z } from 'zod';
+import { parseOrThrow } from '../common/validation';
 import { ApiErrorResponse, ApiJsonBodyErrors, ApiUnavailableResponse, ApiZodBody, ApiZodParam, ApiZodResponse } from '../common/openapi';
 import { offerIdParamSchema, OfferView } from './offer.dto';
 import { OffersService } from './offers.service';
@@ -94,7 +96,9 @@ export class OffersController {
   @Roles(Role.Publisher, Role.Operator)
   @ApiOperation({ summary: 'List offers', description: 'A publisher sees its own offers; an operator sees all (never a secret).' })
   @ApiZodResponse(200, 'OfferList', 'The offers the caller may read.')
-  async list(@CurrentCaller() caller: Caller): Promise<{ value: OfferView[] }> {
+  @ApiErrorResponse(400, 'ValidationFailed: the list takes no query parameters.')
+  async list(@CurrentCaller() caller: Caller, @Query() query: unknown): Promise<{ value: OfferView[] }> {
+    parseOrThrow(z.strictObject({}), query ?? {});
     return { value: await this.service.list(caller) };
   }
 
