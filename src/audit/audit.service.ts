@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Clock, iso } from '../common/clock';
-import { cursorCondition, PageCursor } from '../common/page-cursor';
+import { newestFirstPage, PageCursor } from '../common/page-cursor';
 import { insertRow, insertRowFrom, Statement, TxBody } from '../persistence/database';
 import { Caller } from '../auth/caller';
 import { AuditAction, AuditEventEntity } from './audit-event.entity';
@@ -110,9 +110,7 @@ export class AuditService {
     else if (opts.offerIds) q.andWhere('a.offerId IN (:...offerIds)', { offerIds: opts.offerIds });
     if (opts.action) q.andWhere('a.action = :action', { action: opts.action });
     if (opts.since !== undefined) q.andWhere('a.at >= :since', { since: opts.since });
-    const after = cursorCondition(opts.before, 'a.at', 'a.id');
-    if (after) q.andWhere(after.sql, after.params);
-    const rows = await q.orderBy('a.at', 'DESC').addOrderBy('a.id', 'DESC').take(opts.limit).getMany();
+    const rows = await newestFirstPage(q, 'a.at', 'a.id', opts.before, opts.limit);
     return rows.map((r) => ({
       id: r.id,
       at: iso(r.at)!,

@@ -1,3 +1,4 @@
+import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { z } from 'zod';
 
 /**
@@ -60,4 +61,15 @@ export function cursorCondition(cursor: PageCursor | undefined, timeColumn: stri
   if (!cursor) return null;
   if (cursor.id === undefined) return { sql: `${timeColumn} < :cursorAt`, params: { cursorAt: cursor.at } };
   return { sql: `(${timeColumn} < :cursorAt OR (${timeColumn} = :cursorAt AND ${idColumn} < :cursorId))`, params: { cursorAt: cursor.at, cursorId: cursor.id } };
+}
+
+/**
+ * Runs `q` (its filters already set) as one page of a newest-first list: rows after `before` in
+ * (`timeColumn` DESC, `idColumn` DESC) order, at most `limit` (TypeORM's take). Columns as the builder
+ * names them (e.g. `l.createdAt`, `l.id`).
+ */
+export function newestFirstPage<T extends ObjectLiteral>(q: SelectQueryBuilder<T>, timeColumn: string, idColumn: string, before: PageCursor | undefined, limit: number): Promise<T[]> {
+  const after = cursorCondition(before, timeColumn, idColumn);
+  if (after) q.andWhere(after.sql, after.params);
+  return q.orderBy(timeColumn, 'DESC').addOrderBy(idColumn, 'DESC').take(limit).getMany();
 }

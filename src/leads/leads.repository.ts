@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { Database, insertRow, insertRowFrom, sql, Statement, TxBody } from '../persistence/database';
 import { LeadEntity, LeadError, LeadState } from './lead.entity';
-import { cursorCondition, PageCursor } from '../common/page-cursor';
+import { newestFirstPage, PageCursor } from '../common/page-cursor';
 
 /**
  * The lead outbox. Delivery claims are one conditional UPDATE … RETURNING (PostgreSQL: candidates picked
@@ -100,9 +100,7 @@ export class LeadsRepository {
   list(offerId: string, opts: { state?: LeadState; limit: number; before?: PageCursor }): Promise<LeadEntity[]> {
     const q = this.repo.createQueryBuilder('l').where('l.offerId = :offerId', { offerId });
     if (opts.state) q.andWhere('l.state = :state', { state: opts.state });
-    const after = cursorCondition(opts.before, 'l.createdAt', 'l.id');
-    if (after) q.andWhere(after.sql, after.params);
-    return q.orderBy('l.createdAt', 'DESC').addOrderBy('l.id', 'DESC').take(opts.limit).getMany();
+    return newestFirstPage(q, 'l.createdAt', 'l.id', opts.before, opts.limit);
   }
 
   /** Pending and failed leads per offer (GET /capacity). */

@@ -5,7 +5,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { isUniqueViolation } from '../persistence/data-source';
 import { insertRow, insertRowFrom, Statement, transitionRow, TxBody } from '../persistence/database';
 import { EndReason, SessionEntity, SessionState } from './session.entity';
-import { cursorCondition, PageCursor } from '../common/page-cursor';
+import { newestFirstPage, PageCursor } from '../common/page-cursor';
 
 /**
  * Persistence of sessions. State changes are conditional updates (`WHERE state IN (...)`), so an
@@ -178,9 +178,7 @@ export class SessionsRepository {
   page(offerId: string, opts: { state?: SessionState; limit: number; before?: PageCursor }): Promise<SessionEntity[]> {
     const q = this.repo.createQueryBuilder('s').where('s.offerId = :offerId', { offerId });
     if (opts.state) q.andWhere('s.state = :state', { state: opts.state });
-    const after = cursorCondition(opts.before, 's.requestedAt', 's.id');
-    if (after) q.andWhere(after.sql, after.params);
-    return q.orderBy('s.requestedAt', 'DESC').addOrderBy('s.id', 'DESC').take(opts.limit).getMany();
+    return newestFirstPage(q, 's.requestedAt', 's.id', opts.before, opts.limit);
   }
 
   /** An offer's newest 500 sessions, optionally only in `states` (the type modules' and dashboard's views). */
