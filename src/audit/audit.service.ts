@@ -100,6 +100,21 @@ export class AuditService {
   }
 
   /**
+   * Events of `offerId` with `action` per hour from `first` (epoch ms, an hour's start) on, counted in
+   * the database (the dashboard chart's refusals): `slot` 0 is the hour starting at `first`.
+   */
+  async countPerHour(offerId: string, action: AuditAction, first: number): Promise<Array<{ slot: number; n: number }>> {
+    const rows = await this.repo
+      .createQueryBuilder('a')
+      .select('CAST((a.at - :first) / 3600000 AS INTEGER)', 'hourSlot')
+      .addSelect('COUNT(*)', 'n')
+      .where('a.offerId = :offerId AND a.action = :action AND a.at >= :first', { offerId, action, first })
+      .groupBy('"hourSlot"')
+      .getRawMany<{ hourSlot: string | number; n: string | number }>();
+    return rows.map((r) => ({ slot: Number(r.hourSlot), n: Number(r.n) }));
+  }
+
+  /**
    * Newest first (at DESC, id DESC); `offerId`, `offerIds` (any of), `action` and `since` (epoch ms)
    * filter; `limit` 1..AUDIT_MAX_LIMIT (the dashboard reads more); `before` pages back (PageCursor).
    */

@@ -104,13 +104,14 @@ export class DashboardService {
     const offer = (await this.visibleOffers(s)).find((o) => o.id === offerId);
     if (!offer) return null;
     const now = this.clock.now();
-    const since = now - 24 * 3_600_000;
-    const [view, rows, recent, incidents, refused] = await Promise.all([
+    const first = firstChartHour(now);
+    const [view, rows, starts, failed, incidents, refused] = await Promise.all([
       this.offers.view(offer),
       this.capacity.rows([offer]),
-      this.sessions.requestedSince(offer.id, since),
+      this.sessions.startsPerHour(offer.id, first),
+      this.sessions.failedSince(offer.id, now - 24 * 3_600_000),
       this.incidents.list({ offerIds: [offer.id], limit: 20 }),
-      this.audit.list({ offerId: offer.id, action: 'session.refused', since, limit: 1000 }),
+      this.audit.countPerHour(offer.id, 'session.refused', first),
     ]);
     const live = (await this.sessions.listByOffer(offer.id, ['provisioning', 'ready', 'ending'])).map((x) => ({
       id: x.id,
@@ -122,13 +123,13 @@ export class DashboardService {
       secondsLeft: x.expiresAt !== null ? Math.max(0, Math.round((x.expiresAt - now) / 1000)) : null,
     }));
     const failures = [
-      ...recent.filter((x) => x.state === 'failed' && x.failure).map((x) => ({ at: new Date(x.endedAt ?? x.updatedAt).toISOString(), where: x.region ?? '', code: x.failure!.code, message: x.failure!.message })),
+      ...failed.filter((x) => x.failure).map((x) => ({ at: new Date(x.endedAt ?? x.updatedAt).toISOString(), where: x.region ?? '', code: x.failure!.code, message: x.failure!.message })),
       ...rows
         .map((r) => ({ r, f: r.lastFailure as { code: string; message: string; at: string } | null | undefined }))
         .filter((x) => !!x.f)
         .map(({ r, f }) => ({ at: f!.at, where: r.region ?? '', code: f!.code, message: f!.message })),
     ].sort((a, b) => b.at.localeCompare(a.at));
-    return { offer: view, rows, live, failures: failures.slice(0, 20), incidents: incidents.map(incidentView), chart: hourly(now, recent, refused) };
+    return { offer: view, rows, live, failures: failures.slice(0, 20), incidents: incidents.map(incidentView), chart: hourly(now, starts, refused) };
   }
 
   /** The audit log for operators, newest first, filtered by offer and action. Null for others. */
@@ -138,29 +139,34 @@ export class DashboardService {
   }
 }
 
-/** Hourly starts (hot / cold / other), refusals and mean time to ready over the 24 hours before `now`. */
-export function hourly(now: number, sessions: Array<{ requestedAt: number; readyAt: number | null; instanceKind: string | null }>, refused: Array<{ at: string }>): HourStats[] {
+/** Start (epoch ms) of the first of the chart's 24 hours: the current hour and the 23 before it. */
+export function firstChartHour(now: number): number {
   const hourMs = 3_600_000;
-  const first = Math.floor(now / hourMs) * hourMs - 23 * hourMs;
+  return Math.floor(now / hourMs) * hourMs - 23 * hourMs;
+}
+
+/**
+ * The offer page's chart: 24 HourStats from firstChartHour(now), from the database's per-hour counts
+ * (SessionsRepository.startsPerHour, AuditService.countPerHour of session.refused; slots outside 0-23 are
+ * ignored).
+ */
+export function hourly(now: number, starts: Array<{ slot: number; kind: string | null; n: number; ready: number; readyMs: number }>, refused: Array<{ slot: number; n: number }>): HourStats[] {
+  const hourMs = 3_600_000;
+  const first = firstChartHour(now);
   const out: HourStats[] = Array.from({ length: 24 }, (_, i) => ({ hour: new Date(first + i * hourMs).toISOString(), hot: 0, cold: 0, other: 0, refused: 0, meanSecondsToReady: null }));
   const sums = new Array<number>(24).fill(0);
   const counts = new Array<number>(24).fill(0);
-  const slot = (t: number) => Math.floor((t - first) / hourMs);
-  for (const x of sessions) {
-    const i = slot(x.requestedAt);
-    if (i < 0 || i > 23) continue;
-    if (x.instanceKind === 'hot') out[i].hot++;
-    else if (x.instanceKind === 'cold') out[i].cold++;
-    else out[i].other++;
-    if (x.readyAt !== null) {
-      sums[i] += (x.readyAt - x.requestedAt) / 1000;
-      counts[i]++;
-    }
+  const inChart = (i: number) => Number.isInteger(i) && i >= 0 && i <= 23;
+  for (const x of starts) {
+    if (!inChart(x.slot)) continue;
+    const h = out[x.slot];
+    if (x.kind === 'hot') h.hot += x.n;
+    else if (x.kind === 'cold') h.cold += x.n;
+    else h.other += x.n;
+    sums[x.slot] += x.readyMs / 1000;
+    counts[x.slot] += x.ready;
   }
-  for (const r of refused) {
-    const i = slot(Date.parse(r.at));
-    if (i >= 0 && i <= 23) out[i].refused++;
-  }
+  for (const r of refused) if (inChart(r.slot)) out[r.slot].refused += r.n;
   for (let i = 0; i < 24; i++) if (counts[i]) out[i].meanSecondsToReady = Math.round((sums[i] / counts[i]) * 10) / 10;
   return out;
 }

@@ -231,9 +231,30 @@ export class SessionsRepository {
     return new Map(rows.map((r) => [r.offerId, Number(r.n)]));
   }
 
-  /** An offer's sessions requested at or after `since` (epoch ms), oldest first, at most `limit` (dashboard chart). */
-  requestedSince(offerId: string, since: number, limit = 5000): Promise<SessionEntity[]> {
-    return this.repo.find({ where: { offerId, requestedAt: MoreThanOrEqual(since) }, order: { requestedAt: 'ASC' }, take: limit });
+  /**
+   * An offer's starts per hour from `first` (epoch ms, an hour's start) on, counted in the database (the
+   * dashboard chart, however busy the offer): per hour `slot` (0 = the hour starting at `first`) and
+   * instance kind (null for types without one), the sessions requested, how many became ready and the
+   * sum of their times to ready (ms).
+   */
+  async startsPerHour(offerId: string, first: number): Promise<Array<{ slot: number; kind: string | null; n: number; ready: number; readyMs: number }>> {
+    const rows = await this.repo
+      .createQueryBuilder('s')
+      .select('CAST((s.requestedAt - :first) / 3600000 AS INTEGER)', 'hourSlot')
+      .addSelect('s.instanceKind', 'kind')
+      .addSelect('COUNT(*)', 'n')
+      .addSelect('COUNT(s.readyAt)', 'ready')
+      .addSelect('COALESCE(SUM(s.readyAt - s.requestedAt), 0)', 'readyMs')
+      .where('s.offerId = :offerId AND s.requestedAt >= :first', { offerId, first })
+      .groupBy('"hourSlot"')
+      .addGroupBy('s.instanceKind')
+      .getRawMany<{ hourSlot: string | number; kind: string | null; n: string | number; ready: string | number; readyMs: string | number }>();
+    return rows.map((r) => ({ slot: Number(r.hourSlot), kind: r.kind, n: Number(r.n), ready: Number(r.ready), readyMs: Number(r.readyMs) }));
+  }
+
+  /** An offer's sessions that failed, requested at or after `since` (epoch ms), newest first, at most `limit` (dashboard). */
+  failedSince(offerId: string, since: number, limit = 20): Promise<SessionEntity[]> {
+    return this.repo.find({ where: { offerId, state: 'failed', requestedAt: MoreThanOrEqual(since) }, order: { requestedAt: 'DESC' }, take: limit });
   }
 
   /** Sessions that became ready in (after, upTo] (epoch ms), oldest first, at most `limit` (metrics observer). */
