@@ -108,7 +108,7 @@ export class PowerBiTestDriveType implements TestDriveType, OnModuleInit {
    * have no capacity limit (`limit` 0 with `unlimited` true means "no limit", not "no capacity").
    */
   async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
-    const ready = await this.sessions.listByOffer(offer.id, ['ready']);
-    return [{ region: null, hotTarget: 0, hotReady: 0, deploying: 0, assigned: ready.length, failed: 0, limit: 0, unlimited: true }];
+    const assigned = await this.sessions.countInStates(offer.id, ['ready']);
+    return [{ region: null, hotTarget: 0, hotReady: 0, deploying: 0, assigned, failed: 0, limit: 0, unlimited: true }];
   }
 }

@@ -181,6 +181,11 @@ export class SessionsRepository {
     return newestFirstPage(q, 's.requestedAt', 's.id', opts.before, opts.limit);
   }
 
+  /** How many of an offer's sessions are in one of `states` (counted in the database, however many). */
+  countInStates(offerId: string, states: SessionState[]): Promise<number> {
+    return this.repo.count({ where: { offerId, state: In(states) } });
+  }
+
   /** An offer's newest 500 sessions, optionally only in `states` (the type modules' and dashboard's views). */
   listByOffer(offerId: string, states?: SessionState[]): Promise<SessionEntity[]> {
     return this.repo.find({ where: { offerId, ...(states ? { state: In(states) } : {}) }, order: { requestedAt: 'DESC' }, take: 500 });

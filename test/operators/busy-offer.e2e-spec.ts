@@ -13,12 +13,13 @@ const HOUR = 3_600_000;
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' };
 
 /**
- * The offer page's 24-hour chart of a busy offer counts every start and refusal (defect: it read at most
- * 5,000 sessions oldest first and 1,000 refusals newest first, so past those the newest hours showed no
- * starts at all and the oldest no refusals). Rows are written straight into the database: thousands of
- * starts through the API would only make the test slow.
+ * What operators see of a busy offer counts every row: the offer page's 24-hour chart every start and
+ * refusal (defect: it read at most 5,000 sessions oldest first and 1,000 refusals newest first, so past
+ * those the newest hours showed no starts at all and the oldest no refusals), GET /capacity every ready
+ * Power BI session (defect: it counted the newest 500). Rows are written straight into the database:
+ * thousands of starts through the API would only make the test slow.
  */
-describeEachDb('dashboard chart of a busy offer on %s', (db) => {
+describeEachDb('a busy offer on %s', (db) => {
   let azure: LocalAzure;
   let svc: TestService;
   const clock = new ManualClock(Date.UTC(2026, 11, 4, 12, 30));
@@ -67,5 +68,17 @@ describeEachDb('dashboard chart of a busy offer on %s', (db) => {
     expect(page.chart[13]).toMatchObject({ refused: 1_100, other: 0 });
     const total = page.chart.reduce((a, h) => ({ started: a.started + h.hot + h.cold + h.other, refused: a.refused + h.refused }), { started: 0, refused: 0 });
     expect(total).toEqual({ started: 5_103, refused: 1_100 });
+  });
+
+  it('GET /capacity counts 603 ready Power BI sessions, not the newest 500', async () => {
+    const sessions = svc.app.get(SessionsRepository).repo;
+    const model = (await sessions.findOneByOrFail({ offerId: 'busy', state: 'ready' })) as unknown as Record<string, unknown>;
+    const at = clock.now() - 60_000;
+    for (let chunk = 0; chunk < 600; chunk += 300) {
+      await sessions.insert(Array.from({ length: 300 }, () => ({ ...model, id: randomUUID(), requestedAt: at, readyAt: at, updatedAt: at })));
+    }
+    const ops = await svc.as({ roles: [Role.Operator] });
+    const row = (await ops.get('/api/v1/capacity?offerId=busy').expect(200)).body.value[0];
+    expect(row).toMatchObject({ offerId: 'busy', assigned: 603, unlimited: true });
   });
 });
