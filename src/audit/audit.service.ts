@@ -115,16 +115,15 @@ export class AuditService {
   }
 
   /**
-   * Newest first (at DESC, id DESC); `offerId`, `offerIds` (any of), `action` and `since` (epoch ms)
-   * filter; `limit` 1..AUDIT_MAX_LIMIT (the dashboard reads more); `before` pages back (PageCursor).
+   * Newest first (at DESC, id DESC); `offerId`, `offerIds` (any of) and `action` filter; `limit`
+   * 1..AUDIT_MAX_LIMIT; `before` pages back (PageCursor).
    */
-  async list(opts: { offerId?: string; offerIds?: string[]; action?: AuditAction; since?: number; before?: PageCursor; limit: number }): Promise<AuditEventView[]> {
+  async list(opts: { offerId?: string; offerIds?: string[]; action?: AuditAction; before?: PageCursor; limit: number }): Promise<AuditEventView[]> {
     if (opts.offerIds && !opts.offerIds.length) return [];
     const q = this.repo.createQueryBuilder('a');
     if (opts.offerId) q.andWhere('a.offerId = :offerId', { offerId: opts.offerId });
     else if (opts.offerIds) q.andWhere('a.offerId IN (:...offerIds)', { offerIds: opts.offerIds });
     if (opts.action) q.andWhere('a.action = :action', { action: opts.action });
-    if (opts.since !== undefined) q.andWhere('a.at >= :since', { since: opts.since });
     const rows = await newestFirstPage(q, 'a.at', 'a.id', opts.before, opts.limit);
     return rows.map((r) => ({
       id: r.id,
