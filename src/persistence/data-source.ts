@@ -34,7 +34,7 @@ export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, SessionEntity, Sch
 export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200, StartRequests1795000000300, Leads1795000000400, Escalation1795000000500, QueueAndCallbacks1795000000600, WarmInstances1795000000700, DueWork1795000000800, DemandHistory1795000000900, ChangeWatch1795000001000, ClaimIndex1795000001100, DeploymentSubmitted1795000001200];
 
 /**
- * TypeORM options for SQLite (better-sqlite3, WAL, busy timeout) or PostgreSQL, with migrations run at
+ * TypeORM options for SQLite (better-sqlite3, WAL with synchronous=FULL, busy timeout) or PostgreSQL, with migrations run at
  * start. Same entities and migrations on both.
  */
 export function dataSourceOptions(db: DatabaseSettings): DataSourceOptions {
@@ -49,6 +49,10 @@ export function dataSourceOptions(db: DatabaseSettings): DataSourceOptions {
       synchronize: false,
       enableWAL: db.file !== ':memory:',
       prepareDatabase: (conn: { pragma: (s: string) => unknown }) => {
+        // Before TypeORM switches to WAL: every COMMIT fsyncs, so what the service answered survives a power
+        // loss. Left unset, better-sqlite3's build (SQLITE_DEFAULT_WAL_SYNCHRONOUS=1) commits WAL without an
+        // fsync (NORMAL), and a claimed instance could come back ready after a crash of the machine.
+        conn.pragma('synchronous = FULL');
         conn.pragma('busy_timeout = 10000');
         conn.pragma('foreign_keys = ON');
       },

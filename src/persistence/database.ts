@@ -168,8 +168,9 @@ interface Pending {
  *   end (setImmediate) in one `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT. A body that throws
  *   rolls back to its savepoint only: the others are unaffected, as if each had its own transaction.
  *   Every promise settles after the COMMIT (a caller never answers with data that is not durable), and
- *   a failed COMMIT rejects them all. One fsync (synchronous=FULL, WAL) then serves every start of the
- *   turn, instead of one each: the fsync blocks the event loop, about 0.6-1 ms here.
+ *   a failed COMMIT rejects them all. One fsync (synchronous=FULL, WAL: set in dataSourceOptions) then serves
+ *   every start of the turn, instead of one each: the fsync blocks the event loop (0.15-0.25 ms a COMMIT on
+ *   the 2026-12-05 machine, against 0.04 ms without it; 0.6-1 ms on earlier ones).
  */
 @Injectable()
 export class Database {
