@@ -10,6 +10,7 @@ import { IncidentsRepository } from '../escalation/incidents.repository';
 import { incidentView, IncidentView } from '../escalation/incidents.controller';
 import { OfferEntity } from '../offers/offer.entity';
 import { OffersService } from '../offers/offers.service';
+import type { SessionState } from '../sessions/session.entity';
 import { SessionsRepository } from '../sessions/sessions.repository';
 import type { DashboardSession } from './session-cookie';
 
@@ -96,7 +97,8 @@ export class DashboardService {
   }
 
   /**
-   * The offer page: its view (no secrets), capacity rows, live sessions with time left, recent failures
+   * The offer page: its view (no secrets), capacity rows, the newest LIVE_TABLE_ROWS live sessions with time
+   * left and how many are live in all (`liveTotal`: the page says what it leaves out), recent failures
    * (failed sessions of the last 24 hours, regions' last failed deployment), its incidents, and hourly
    * starts / refusals / time-to-ready of the last 24 hours. Null when the user may not see it.
    */
@@ -113,7 +115,8 @@ export class DashboardService {
       this.incidents.list({ offerIds: [offer.id], limit: 20 }),
       this.audit.countPerHour(offer.id, 'session.refused', first),
     ]);
-    const live = (await this.sessions.listByOffer(offer.id, ['provisioning', 'ready', 'ending'])).map((x) => ({
+    const [liveTotal, newestLive] = await Promise.all([this.sessions.countInStates(offer.id, LIVE_STATES), this.sessions.listByOffer(offer.id, LIVE_STATES, LIVE_TABLE_ROWS)]);
+    const live = newestLive.map((x) => ({
       id: x.id,
       state: x.state,
       region: x.region,
@@ -129,7 +132,7 @@ export class DashboardService {
         .filter((x) => !!x.f)
         .map(({ r, f }) => ({ at: f!.at, where: r.region ?? '', code: f!.code, message: f!.message })),
     ].sort((a, b) => b.at.localeCompare(a.at));
-    return { offer: view, rows, live, failures: failures.slice(0, 20), incidents: incidents.map(incidentView), chart: hourly(now, starts, refused) };
+    return { offer: view, rows, live, liveTotal, failures: failures.slice(0, 20), incidents: incidents.map(incidentView), chart: hourly(now, starts, refused) };
   }
 
   /** The audit log for operators, newest first, filtered by offer and action. Null for others. */
@@ -138,6 +141,11 @@ export class DashboardService {
     return this.audit.list({ offerId: filter.offerId || undefined, action: filter.action, limit: 200 });
   }
 }
+
+/** Sessions a customer holds or waits for: the offer page's live sessions. */
+const LIVE_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
+/** Rows of the offer page's live sessions table (the newest; the page gives the total and the API that lists them all). */
+export const LIVE_TABLE_ROWS = 100;
 
 /** Start (epoch ms) of the first of the chart's 24 hours: the current hour and the 23 before it. */
 export function firstChartHour(now: number): number {

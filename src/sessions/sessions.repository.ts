@@ -186,9 +186,9 @@ export class SessionsRepository {
     return this.repo.count({ where: { offerId, state: In(states) } });
   }
 
-  /** An offer's newest 500 sessions, optionally only in `states` (the type modules' and dashboard's views). */
-  listByOffer(offerId: string, states?: SessionState[]): Promise<SessionEntity[]> {
-    return this.repo.find({ where: { offerId, ...(states ? { state: In(states) } : {}) }, order: { requestedAt: 'DESC' }, take: 500 });
+  /** An offer's newest `limit` sessions (default 500), optionally only in `states` (the type modules' and dashboard's views). */
+  listByOffer(offerId: string, states?: SessionState[], limit = 500): Promise<SessionEntity[]> {
+    return this.repo.find({ where: { offerId, ...(states ? { state: In(states) } : {}) }, order: { requestedAt: 'DESC' }, take: limit });
   }
 
   /** Id and progress of every session of an offer in `states` (no limit; for types that keep counters in progress). */

@@ -3,13 +3,15 @@ import { DataSource } from 'typeorm';
 import { Role } from '../../src/auth/roles';
 import { ManualClock } from '../../src/common/clock';
 import { AuditEventEntity } from '../../src/audit/audit-event.entity';
-import { DashboardService } from '../../src/dashboard/dashboard.service';
+import { DashboardService, LIVE_TABLE_ROWS } from '../../src/dashboard/dashboard.service';
+import { SessionCookies } from '../../src/dashboard/session-cookie';
 import type { DashboardSession } from '../../src/dashboard/session-cookie';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
 
 const HOUR = 3_600_000;
+const SESSION_SECRET = 'busy-offer-dashboard-session-secret-0123456789';
 const customer = { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' };
 
 /**
@@ -26,7 +28,7 @@ describeEachDb('a busy offer on %s', (db) => {
 
   beforeAll(async () => {
     azure = await startLocalAzure(0.2);
-    svc = await startService(azure, { db, clock });
+    svc = await startService(azure, { db, clock, env: { DASHBOARD_SESSION_SECRET: SESSION_SECRET } });
   });
 
   afterAll(async () => {
@@ -80,5 +82,18 @@ describeEachDb('a busy offer on %s', (db) => {
     const ops = await svc.as({ roles: [Role.Operator] });
     const row = (await ops.get('/api/v1/capacity?offerId=busy').expect(200)).body.value[0];
     expect(row).toMatchObject({ offerId: 'busy', assigned: 603, unlimited: true });
+  });
+
+  it('the offer page says how many sessions are live (603) and that its table shows the newest 100 (defect: 500 of them, and no word of the rest)', async () => {
+    const { cookie } = await new SessionCookies(SESSION_SECRET, false).issue(
+      { oid: randomUUID(), tid: randomUUID(), name: 'Olga Operator', username: 'olga@example.com', roles: [Role.Operator] },
+      [Role.Operator],
+      Math.floor(clock.now() / 1000),
+    );
+    const html = (await svc.anonymous.get('/ui/offers/busy').set('cookie', cookie.split(';')[0]).expect(200)).text;
+    expect(html).toContain('Live sessions (603)');
+    expect((html.match(/<tr><td><code>/g) ?? []).length).toBe(LIVE_TABLE_ROWS);
+    expect(html).toContain(`The newest ${LIVE_TABLE_ROWS} of 603.`);
+    expect(html).toContain('GET /api/v1/offers/busy/sessions?state=ready');
   });
 });
