@@ -19,6 +19,8 @@ import { LogicAppSessionDriver } from './provisioning/session-driver';
 const PARALLEL_SESSIONS = 8;
 /** Session states that hold a slot. */
 const LIVE_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
+/** Finished (ended or failed) sessions GET /capacity looks at for deprovisioning that gave up (deprovisionFailures). */
+const RECENT_ENDED = 500;
 
 /** What a Logic app test drive validates and adds to responses (TestDriveSchemas; the API description). */
 export const LOGIC_APP_SCHEMAS: TestDriveSchemas = {
@@ -26,7 +28,7 @@ export const LOGIC_APP_SCHEMAS: TestDriveSchemas = {
   deployment: azureDeploymentSchema,
   capacityRow: {
     ...SLOT_CAPACITY_FIELDS,
-    deprovisionFailures: z.number().int().meta({ description: 'Logic app: recent sessions whose deprovisioning Logic App gave up.' }),
+    deprovisionFailures: z.number().int().meta({ description: 'Logic app: sessions among the newest 500 finished (ended or failed) ones whose deprovisioning Logic App gave up (what it made may be left behind).' }),
   },
 };
 
@@ -175,27 +177,33 @@ export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApp
 
   /**
    * One row per offer: `{region, limit: maxConcurrent, inUse, deploying (provisioning), assigned
-   * (ready), ending, failed (sessions whose last provisioning failed, among the latest 500),
-   * deprovisionFailures (sessions ended although deprovisioning failed every attempt)}`.
+   * (ready), ending, failed (sessions requested in the last 24 hours that failed), deprovisionFailures
+   * (among the newest RECENT_ENDED finished sessions, ended or failed, those finished although
+   * deprovisioning failed every attempt)}`. The live counts come from the database, however many sessions the offer has (defect:
+   * they were taken from its newest 500 sessions, so a long queue hid the sessions holding its slots).
    */
   async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
     const cfg = logicAppConfigOf(offer.testDrive);
-    const recent = await this.sessions.listByOffer(offer.id);
-    const live = recent.filter((s) => LIVE_STATES.includes(s.state));
+    const now = this.clock.now();
+    const [{ byState, holdingSlot }, failed, ended] = await Promise.all([
+      this.sessions.countByState(offer.id, LIVE_STATES),
+      this.sessions.countInStates(offer.id, ['failed'], now - 24 * 3_600_000),
+      this.sessions.listByOffer(offer.id, ['ended', 'failed'], RECENT_ENDED),
+    ]);
     const progress = (s: SessionEntity) => s.progress as LogicAppProgress | null;
     return [
       {
         region: cfg.region,
         hotTarget: 0,
         hotReady: 0,
-        deploying: live.filter((s) => s.state === 'provisioning').length,
-        assigned: live.filter((s) => s.state === 'ready').length,
-        failed: recent.filter((s) => s.state === 'failed').length,
-        ending: live.filter((s) => s.state === 'ending').length,
+        deploying: byState.provisioning,
+        assigned: byState.ready,
+        failed,
+        ending: byState.ending,
         limit: cfg.maxConcurrent,
-        inUse: live.filter((s) => s.slot !== null).length,
+        inUse: holdingSlot,
         maxConcurrent: cfg.maxConcurrent,
-        deprovisionFailures: recent.filter((s) => progress(s)?.deprovision?.gaveUp).length,
+        deprovisionFailures: ended.filter((s) => progress(s)?.deprovision?.gaveUp).length,
       },
     ];
   }

@@ -14,7 +14,7 @@ export const capacityRowViewSchema = z.looseObject({
   hotReady: z.number().int().meta({ description: 'Hot instances ready now.', example: 2 }),
   deploying: z.number().int().meta({ description: 'Instances / sessions being provisioned.', example: 0 }),
   assigned: z.number().int().meta({ description: 'Instances / sessions in use by customers.', example: 1 }),
-  failed: z.number().int().meta({ description: 'Failed instances (ARM) or recent failed sessions (Logic app).', example: 0 }),
+  failed: z.number().int().meta({ description: 'Failed instances (ARM) or sessions requested in the last 24 hours that failed (Logic app).', example: 0 }),
   limit: z.number().int().meta({ description: 'Most sessions this offer / region can hold at once.', example: 7 }),
   queued: z.number().int().meta({ description: "The offer's start requests waiting in its queue (whenFull=queue; same on each row of the offer).", example: 0 }),
   leadsPending: z.number().int().meta({ description: "The offer's leads not yet delivered (same on each row of the offer).", example: 0 }),

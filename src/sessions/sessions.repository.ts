@@ -181,9 +181,31 @@ export class SessionsRepository {
     return newestFirstPage(q, 's.requestedAt', 's.id', opts.before, opts.limit);
   }
 
-  /** How many of an offer's sessions are in one of `states` (counted in the database, however many). */
-  countInStates(offerId: string, states: SessionState[]): Promise<number> {
-    return this.repo.count({ where: { offerId, state: In(states) } });
+  /** How many of an offer's sessions are in one of `states` (counted in the database, however many), requested at or after `requestedSince` (epoch ms) when given. */
+  countInStates(offerId: string, states: SessionState[], requestedSince?: number): Promise<number> {
+    return this.repo.count({ where: { offerId, state: In(states), ...(requestedSince !== undefined ? { requestedAt: MoreThanOrEqual(requestedSince) } : {}) } });
+  }
+
+  /**
+   * An offer's sessions in each of `states` and how many of them hold a slot, counted in the database
+   * however many there are (one GROUP BY; states without sessions are 0).
+   */
+  async countByState(offerId: string, states: SessionState[]): Promise<{ byState: Record<SessionState, number>; holdingSlot: number }> {
+    const rows = await this.repo
+      .createQueryBuilder('s')
+      .select('s.state', 'sessionState')
+      .addSelect('COUNT(*)', 'n')
+      .addSelect('SUM(CASE WHEN s.slot IS NULL THEN 0 ELSE 1 END)', 'holding')
+      .where('s.offerId = :offerId AND s.state IN (:...states)', { offerId, states })
+      .groupBy('s.state')
+      .getRawMany<{ sessionState: SessionState; n: string | number; holding: string | number | null }>();
+    const byState = Object.fromEntries(states.map((st) => [st, 0])) as Record<SessionState, number>;
+    let holdingSlot = 0;
+    for (const r of rows) {
+      byState[r.sessionState] = Number(r.n);
+      holdingSlot += Number(r.holding ?? 0);
+    }
+    return { byState, holdingSlot };
   }
 
   /** An offer's newest `limit` sessions (default 500), optionally only in `states` (the type modules' and dashboard's views). */

@@ -1,4 +1,6 @@
 jest.setTimeout(180_000);
+import { randomUUID } from 'node:crypto';
+import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import type { DynamicsEnvironmentInfo } from '../../emulator/src';
 import { LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
@@ -72,6 +74,20 @@ describeEachDb('Logic app test drive from the template, whole life, on %s', (db)
     // Capacity: both slots in use.
     const cap = (await svc.http.get('/api/v1/capacity?offerId=contoso-logic').expect(200)).body.value[0];
     expect(cap).toMatchObject({ type: 'logic-app', region: 'westeurope', limit: 2, inUse: 2, assigned: 2, deprovisionFailures: 0 });
+
+    // 600 requests queued after them (QUEUE_MAX_LENGTH may be up to 10,000), written straight into the database:
+    // the counts still see both slots in use (defect: they came from the newest 500 sessions, here all queued: inUse 0).
+    const sessions = svc.app.get(SessionsRepository).repo;
+    const model = (await sessions.findOneByOrFail({ id: r1.id })) as unknown as Record<string, unknown>;
+    const queuedIds: string[] = [];
+    for (let chunk = 0; chunk < 600; chunk += 200) {
+      const rows = Array.from({ length: 200 }, (_, i) => ({ ...model, id: randomUUID(), state: 'queued', slot: null, instanceId: null, outputsEnc: null, progress: null, queueSeq: chunk + i + 1, requestedAt: svc.clock.now() + 1, readyAt: null, expiresAt: null }));
+      queuedIds.push(...rows.map((r) => r.id));
+      await sessions.insert(rows as never);
+    }
+    const busy = (await svc.http.get('/api/v1/capacity?offerId=contoso-logic').expect(200)).body.value[0];
+    expect(busy).toMatchObject({ inUse: 2, assigned: 2, deploying: 0, ending: 0, queued: 600 });
+    await sessions.delete(queuedIds);
 
     // The hour passes: both expire, the deprovisioning Logic App runs, the users are gone, slots freed.
     svc.clock.advance(HOUR + 1000);
