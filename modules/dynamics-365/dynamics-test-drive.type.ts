@@ -244,7 +244,7 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
    */
   async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
     const cfg = dynamicsConfigOf(offer.testDrive);
-    const live = await this.sessions.listByOffer(offer.id, LIVE_STATES);
+    const { byState, holdingSlot } = await this.sessions.countByState(offer.id, LIVE_STATES);
     const snapshot = offer.clientSecretVersion ? await this.licenses.snapshot(offer).catch(() => null) : null;
     const limit = snapshot ? Math.min(cfg.maxConcurrent, snapshot.availableToOffer) : 0;
     return [
@@ -252,12 +252,12 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
         region: null,
         hotTarget: 0,
         hotReady: 0,
-        deploying: live.filter((s) => s.state === 'provisioning').length,
-        assigned: live.filter((s) => s.state === 'ready').length,
+        deploying: byState.provisioning,
+        assigned: byState.ready,
         failed: 0,
-        ending: live.filter((s) => s.state === 'ending').length,
+        ending: byState.ending,
         limit,
-        inUse: live.filter((s) => s.slot !== null).length,
+        inUse: holdingSlot,
         maxConcurrent: cfg.maxConcurrent,
         licenses: snapshot ? licenseView(snapshot) : null,
         health: offer.health ?? null,
