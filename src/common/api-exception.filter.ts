@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiError } from './api-error';
+import { invalidJsonMessage } from './body-policy';
 import { redactUrl } from './logging';
 
 /**
@@ -30,7 +31,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     const e = exception as { type?: string; status?: number; statusCode?: number; expose?: boolean; message?: string; limit?: number };
     if (e && typeof e === 'object' && (e.type === 'entity.parse.failed' || e.type === 'entity.verify.failed')) {
-      res.status(400).json({ error: { code: 'InvalidJson', message: 'The request body is not valid JSON.' } });
+      res.status(400).json({ error: { code: 'InvalidJson', message: invalidJsonMessage(e) } });
       return;
     }
     if (e && typeof e === 'object' && e.type === 'entity.too.large') {

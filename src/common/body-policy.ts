@@ -58,12 +58,39 @@ export function bodyPolicy(opts: BodyPolicyOptions): RequestHandler {
       if (!err) return next();
       const e = err as { type?: string; message?: string };
       if (e.type === 'entity.too.large') return refuse(res, 413, 'PayloadTooLarge', `The request body is larger than the limit of ${limit} bytes for this operation.`, 'Content-Length');
-      if (e.type === 'entity.parse.failed' || e.type === 'entity.verify.failed') return refuse(res, 400, 'InvalidJson', 'The request body is not valid JSON.');
+      if (e.type === 'entity.parse.failed' || e.type === 'entity.verify.failed') return refuse(res, 400, 'InvalidJson', invalidJsonMessage(err));
       if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return refuse(res, 415, 'UnsupportedEncoding', 'Send the body in UTF-8 without a content encoding.', 'Content-Type');
       if (e.type === 'request.aborted' || e.type === 'request.size.invalid') return refuse(res, 400, 'BadRequest', 'The request body ended before its declared length.');
       return next(err);
     });
   };
+}
+
+/**
+ * What is wrong with a JSON body express.json refused (its error: `body` the text, `message` the parser's),
+ * without echoing the body: JSON that is not an object or array ("null", "42"; express.json's strict mode),
+ * or the line and column where parsing stopped when the parser gave a position (Node's "at position N").
+ */
+export function invalidJsonMessage(err: unknown): string {
+  const e = err as { body?: unknown; message?: unknown };
+  const body = typeof e.body === 'string' ? e.body : undefined;
+  if (body !== undefined) {
+    try {
+      const v: unknown = JSON.parse(body);
+      const what = v === null ? 'null' : typeof v === 'string' ? 'a string' : typeof v === 'number' ? 'a number' : typeof v === 'boolean' ? 'a boolean' : 'a value';
+      return `The request body must be a JSON object, not ${what}.`;
+    } catch {
+      // not JSON at all: say where it stops below
+    }
+  }
+  const at = /at position (\d+)/.exec(typeof e.message === 'string' ? e.message : '');
+  if (body !== undefined && at) {
+    const before = body.slice(0, Number(at[1])).split('\n');
+    return `The request body is not valid JSON: parsing stopped at line ${before.length}, column ${before[before.length - 1].length + 1}.`;
+  }
+  if (/end of JSON input/.test(typeof e.message === 'string' ? e.message : '')) return 'The request body is not valid JSON: it ends before the JSON is complete.';
+  if (body !== undefined && body.trim() !== '' && !/^\s*[{[]/.test(body)) return 'The request body is not valid JSON: it must start with { (a JSON object).';
+  return 'The request body is not valid JSON.';
 }
 
 function refuse(res: Response, status: number, code: string, message: string, target?: string): void {

@@ -183,9 +183,9 @@ describe('Offers and packages (publisher API) against the emulator and Azurite',
 
     it('answers malformed JSON with a 400 error body', async () => {
       const res = await http.put('/api/v1/offers/x').set('content-type', 'application/json').send('{"alias": ').expect(400);
-      // Nest maps body-parser's SyntaxError to BadRequestException before ApiExceptionFilter sees it,
-      // so the code is BadRequest rather than the filter's InvalidJson (reported to the lead).
-      expect(['InvalidJson', 'BadRequest']).toContain(res.body.error.code);
+      expect(res.body.error).toEqual({ code: 'InvalidJson', message: expect.stringMatching(/^The request body is not valid JSON: /) });
+      const notObject = await http.put('/api/v1/offers/x').set('content-type', 'application/json').send('null').expect(400);
+      expect(notObject.body.error).toEqual({ code: 'InvalidJson', message: 'The request body must be a JSON object, not null.' });
     });
   });
 
