@@ -3,7 +3,7 @@ import { ApiError, ErrorDetail } from '../../src/common/api-error';
 import { Clock } from '../../src/common/clock';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
-import { SessionEntity } from '../../src/sessions/session.entity';
+import { LIVE_SESSION_STATES, SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { z } from 'zod';
 import { CapacityRow, SLOT_CAPACITY_FIELDS, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
@@ -16,7 +16,7 @@ import { DYNAMICS_TEST_DRIVE_TYPE, dynamicsConfigOf, dynamicsDeploymentSchema, d
 import type { OutboundUrl } from '../../src/security/outbound-url';
 import { DynamicsHealthChecker, DynamicsOfferHealth, licenseView } from './dynamics-health';
 import { DYNAMICS_SETTINGS, DynamicsSettings } from './dynamics-settings';
-import { LicenseLedger, LIVE_STATES } from './licenses';
+import { LicenseLedger } from './licenses';
 import { DynamicsSessionDriver } from './provisioning/session-driver';
 
 /** Sessions driven at once in one reconcile pass. */
@@ -217,7 +217,7 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
       let skuId: string | undefined;
       for (const u of users) {
         const s = u.department ? await this.sessions.findById(u.department) : null;
-        if (s && s.offerId === offer.id && LIVE_STATES.includes(s.state)) continue;
+        if (s && s.offerId === offer.id && LIVE_SESSION_STATES.includes(s.state)) continue;
         try {
           const product = await this.clients.product(offer);
           const envUser = await product.findUser(u.userPrincipalName, u.id).catch(() => null);
@@ -244,7 +244,7 @@ export class DynamicsTestDriveType implements TestDriveType, OnModuleInit, Befor
    */
   async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
     const cfg = dynamicsConfigOf(offer.testDrive);
-    const { byState, holdingSlot } = await this.sessions.countByState(offer.id, LIVE_STATES);
+    const { byState, holdingSlot } = await this.sessions.countByState(offer.id, LIVE_SESSION_STATES);
     const snapshot = offer.clientSecretVersion ? await this.licenses.snapshot(offer).catch(() => null) : null;
     const limit = snapshot ? Math.min(cfg.maxConcurrent, snapshot.availableToOffer) : 0;
     return [

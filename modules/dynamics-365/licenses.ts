@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OfferEntity } from '../../src/offers/offer.entity';
-import { SessionEntity, SessionState } from '../../src/sessions/session.entity';
+import { LIVE_SESSION_STATES, SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { DynamicsClients, offerClientKey } from './clients/dynamics-clients';
 import { RemoteError } from '../../src/remote/remote-error';
@@ -8,9 +8,6 @@ import { TenantSku } from './clients/graph-directory';
 import { dynamicsConfigOf } from './dynamics-config';
 import { DYNAMICS_SETTINGS, DynamicsSettings } from './dynamics-settings';
 import { DynamicsProgress } from './provisioning/progress';
-
-/** Session states in which a Dynamics 365 session may hold a slot and a license. */
-export const LIVE_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
 
 /** The offer's license SKU in the tenant, and how many of its units the offer may use. */
 export interface LicenseSnapshot {
@@ -58,7 +55,7 @@ export class LicenseLedger {
 
   /** Licenses held right now by the offer's live sessions (progress.licenseAssigned and not being removed). */
   async heldByOffer(offerId: string): Promise<number> {
-    const rows = await this.sessions.listProgress(offerId, LIVE_STATES);
+    const rows = await this.sessions.listProgress(offerId, LIVE_SESSION_STATES);
     return rows.filter((r) => {
       const p = r.progress as DynamicsProgress | null;
       return !!p?.licenseAssigned && !p.licenseRemoving;

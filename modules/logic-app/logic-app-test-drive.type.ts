@@ -3,7 +3,7 @@ import { ApiError, ErrorDetail } from '../../src/common/api-error';
 import { Clock } from '../../src/common/clock';
 import { OfferEntity } from '../../src/offers/offer.entity';
 import { OffersRepository } from '../../src/offers/offers.repository';
-import { SessionEntity, SessionState } from '../../src/sessions/session.entity';
+import { LIVE_SESSION_STATES, SessionEntity } from '../../src/sessions/session.entity';
 import { SessionsRepository } from '../../src/sessions/sessions.repository';
 import { z } from 'zod';
 import { CapacityRow, SLOT_CAPACITY_FIELDS, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
@@ -17,8 +17,6 @@ import { LogicAppSessionDriver } from './provisioning/session-driver';
 
 /** Sessions driven at once in one reconcile pass. */
 const PARALLEL_SESSIONS = 8;
-/** Session states that hold a slot. */
-const LIVE_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
 /** Finished (ended or failed) sessions GET /capacity looks at for deprovisioning that gave up (deprovisionFailures). */
 const RECENT_ENDED = 500;
 
@@ -179,14 +177,15 @@ export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApp
    * One row per offer: `{region, limit: maxConcurrent, inUse, deploying (provisioning), assigned
    * (ready), ending, failed (sessions requested in the last 24 hours that failed), deprovisionFailures
    * (among the newest RECENT_ENDED finished sessions, ended or failed, those finished although
-   * deprovisioning failed every attempt)}`. The live counts come from the database, however many sessions the offer has (defect:
-   * they were taken from its newest 500 sessions, so a long queue hid the sessions holding its slots).
+   * deprovisioning failed every attempt)}`. The live counts come from the database, however many
+   * sessions the offer has (defect: they were taken from its newest 500 sessions, so a long queue hid the
+   * sessions holding its slots).
    */
   async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
     const cfg = logicAppConfigOf(offer.testDrive);
     const now = this.clock.now();
     const [{ byState, holdingSlot }, failed, ended] = await Promise.all([
-      this.sessions.countByState(offer.id, LIVE_STATES),
+      this.sessions.countByState(offer.id, LIVE_SESSION_STATES),
       this.sessions.countInStates(offer.id, ['failed'], now - 24 * 3_600_000),
       this.sessions.listByOffer(offer.id, ['ended', 'failed'], RECENT_ENDED),
     ]);

@@ -10,7 +10,7 @@ import { IncidentsRepository } from '../escalation/incidents.repository';
 import { incidentView, IncidentView } from '../escalation/incidents.controller';
 import { OfferEntity } from '../offers/offer.entity';
 import { OffersService } from '../offers/offers.service';
-import type { SessionState } from '../sessions/session.entity';
+import { LIVE_SESSION_STATES } from '../sessions/session.entity';
 import { SessionsRepository } from '../sessions/sessions.repository';
 import type { DashboardSession } from './session-cookie';
 
@@ -115,7 +115,7 @@ export class DashboardService {
       this.incidents.list({ offerIds: [offer.id], limit: 20 }),
       this.audit.countPerHour(offer.id, 'session.refused', first),
     ]);
-    const [liveTotal, newestLive] = await Promise.all([this.sessions.countInStates(offer.id, LIVE_STATES), this.sessions.listByOffer(offer.id, LIVE_STATES, LIVE_TABLE_ROWS)]);
+    const [liveTotal, newestLive] = await Promise.all([this.sessions.countInStates(offer.id, LIVE_SESSION_STATES), this.sessions.listByOffer(offer.id, LIVE_SESSION_STATES, LIVE_TABLE_ROWS)]);
     const live = newestLive.map((x) => ({
       id: x.id,
       state: x.state,
@@ -142,8 +142,6 @@ export class DashboardService {
   }
 }
 
-/** Sessions a customer holds or waits for: the offer page's live sessions. */
-const LIVE_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
 /** Rows of the offer page's live sessions table (the newest; the page gives the total and the API that lists them all). */
 export const LIVE_TABLE_ROWS = 100;
 

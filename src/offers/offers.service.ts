@@ -6,7 +6,7 @@ import { Clock, iso } from '../common/clock';
 import { zodIssuesToDetails } from '../common/validation';
 import { isUniqueViolation } from '../persistence/data-source';
 import { SecretStore } from '../azure/secret-store';
-import { SessionEntity, SessionState } from '../sessions/session.entity';
+import { LIVE_SESSION_STATES, SessionEntity } from '../sessions/session.entity';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { TestDriveType, ValidatedTestDriveConfig } from '../test-drives/test-drive-type';
 import { OfferEntity, OfferHealth } from './offer.entity';
@@ -24,7 +24,6 @@ import { AzureRuntime } from '../azure/azure-runtime';
 import { checkOutboundUrls, outboundPolicyFor, PUBLISHER_RECEIVER_ENDPOINTS, STRICT_OUTBOUND_POLICY } from '../security/outbound-url';
 
 /** Session states that still hold (or are about to release) a customer's test drive. */
-const LIVE_SESSION_STATES: SessionState[] = ['provisioning', 'ready', 'ending'];
 
 /**
  * The publisher API's logic: create/update offers (common rules + the type's validator), keep the

@@ -3,6 +3,9 @@ import { timestampColumn } from '../persistence/columns';
 
 /** queued: waiting for capacity (issue 12, whenFull=queue), served first in, first out per offer and region. */
 export type SessionState = 'queued' | 'provisioning' | 'ready' | 'ending' | 'ended' | 'failed';
+
+/** Session states a customer holds or waits on (a slot is held in them): provisioning, ready, ending. */
+export const LIVE_SESSION_STATES: readonly SessionState[] = ['provisioning', 'ready', 'ending'];
 export type EndReason = 'expired' | 'ended' | 'failed' | 'unpublished';
 
 /** Contact details the customer agreed to share with the publisher (the lead). */

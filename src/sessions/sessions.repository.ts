@@ -182,7 +182,7 @@ export class SessionsRepository {
   }
 
   /** How many of an offer's sessions are in one of `states` (counted in the database, however many), requested at or after `requestedSince` (epoch ms) when given. */
-  countInStates(offerId: string, states: SessionState[], requestedSince?: number): Promise<number> {
+  countInStates(offerId: string, states: readonly SessionState[], requestedSince?: number): Promise<number> {
     return this.repo.count({ where: { offerId, state: In(states), ...(requestedSince !== undefined ? { requestedAt: MoreThanOrEqual(requestedSince) } : {}) } });
   }
 
@@ -190,7 +190,7 @@ export class SessionsRepository {
    * An offer's sessions in each of `states` and how many of them hold a slot, counted in the database
    * however many there are (one GROUP BY; states without sessions are 0).
    */
-  async countByState(offerId: string, states: SessionState[]): Promise<{ byState: Record<SessionState, number>; holdingSlot: number }> {
+  async countByState(offerId: string, states: readonly SessionState[]): Promise<{ byState: Record<SessionState, number>; holdingSlot: number }> {
     const rows = await this.repo
       .createQueryBuilder('s')
       .select('s.state', 'sessionState')
@@ -209,12 +209,12 @@ export class SessionsRepository {
   }
 
   /** An offer's newest `limit` sessions (default 500), optionally only in `states` (the type modules' and dashboard's views). */
-  listByOffer(offerId: string, states?: SessionState[], limit = 500): Promise<SessionEntity[]> {
+  listByOffer(offerId: string, states?: readonly SessionState[], limit = 500): Promise<SessionEntity[]> {
     return this.repo.find({ where: { offerId, ...(states ? { state: In(states) } : {}) }, order: { requestedAt: 'DESC' }, take: limit });
   }
 
   /** Id and progress of every session of an offer in `states` (no limit; for types that keep counters in progress). */
-  listProgress(offerId: string, states: SessionState[]): Promise<Array<Pick<SessionEntity, 'id' | 'progress'>>> {
+  listProgress(offerId: string, states: readonly SessionState[]): Promise<Array<Pick<SessionEntity, 'id' | 'progress'>>> {
     return this.repo.find({ where: { offerId, state: In(states) }, select: { id: true, progress: true } });
   }
 
