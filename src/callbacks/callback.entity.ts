@@ -32,6 +32,17 @@ export class CallbackSubscriptionEntity {
   @Column({ type: 'varchar', length: 64 })
   secretVersion!: string;
 
+  /**
+   * The Key Vault version of the secret before the last rotation, still signing (beside the current one)
+   * until previousSecretExpiresAt; null when no overlap was asked for.
+   */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  previousSecretVersion!: string | null;
+
+  /** When the previous secret stops signing (clock ms); null without one. */
+  @Column(timestampColumn(true))
+  previousSecretExpiresAt!: number | null;
+
   @Column(timestampColumn(false))
   createdAt!: number;
 

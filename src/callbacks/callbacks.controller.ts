@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Put, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Post, Put, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { z } from 'zod';
@@ -9,7 +9,7 @@ import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
 import { Role } from '../auth/roles';
 import { CALLBACK_EVENTS } from './callback.entity';
-import { CallbackRegistration, CallbacksService } from './callbacks.service';
+import { CallbackRegistration, CallbacksService, DEFAULT_PREVIOUS_SECRET_HOURS, MAX_PREVIOUS_SECRET_HOURS } from './callbacks.service';
 
 /** PUT /notifications body. */
 export const CallbackRegistrationBodySchema = apiComponent(
@@ -35,8 +35,34 @@ export const CallbackRegistrationSchema = apiComponent(
     events: z.array(z.enum(CALLBACK_EVENTS)),
     createdAt: z.string(),
     updatedAt: z.string(),
-    secret: z.string().optional().meta({ description: 'HMAC-SHA256 key of X-TestDrive-Signature: in the answer of the PUT that registered it only (each PUT issues a new one).' }),
+    previousSecretExpiresAt: z
+      .string()
+      .nullable()
+      .meta({ description: 'Until when the secret before the last rotation still signs deliveries (a second v1 in X-TestDrive-Signature); null when it no longer does.' }),
+    secret: z
+      .string()
+      .optional()
+      .meta({ description: 'HMAC-SHA256 key of X-TestDrive-Signature: only in the answer of the PUT that created the registration and of a rotation. A PUT that replaces URL or events keeps the secret.' }),
   }),
+);
+
+/** POST /notifications/rotate-secret body (optional). */
+export const RotateSecretBodySchema = apiComponent(
+  'NotificationSecretRotationBody',
+  z
+    .strictObject({
+      previousSecretHours: z
+        .number({ message: `previousSecretHours must be a number of whole hours (0-${MAX_PREVIOUS_SECRET_HOURS})` })
+        .int(`previousSecretHours must be a whole number of hours (0-${MAX_PREVIOUS_SECRET_HOURS})`)
+        .min(0, `previousSecretHours must be 0-${MAX_PREVIOUS_SECRET_HOURS} hours`)
+        .max(MAX_PREVIOUS_SECRET_HOURS, `previousSecretHours must be 0-${MAX_PREVIOUS_SECRET_HOURS} hours`)
+        .optional()
+        .meta({
+          description: `How long the current secret goes on signing beside the new one, in whole hours (default ${DEFAULT_PREVIOUS_SECRET_HOURS}; 0: it stops at once).`,
+          example: DEFAULT_PREVIOUS_SECRET_HOURS,
+        }),
+    })
+    .meta({ description: 'How the rotation treats the secret it replaces.' }),
 );
 
 /**
@@ -50,10 +76,10 @@ export class CallbacksController {
   constructor(private readonly callbacks: CallbacksService) {}
 
   @Put()
-  @ApiOperation({ summary: 'Register (or replace) the callback of the calling marketplace client; returns a new signing secret once' })
+  @ApiOperation({ summary: 'Register the callback of the calling marketplace client (its signing secret is shown once), or replace its URL and events (the secret is kept)' })
   @ApiZodBody(CallbackRegistrationBodySchema)
   @ApiZodResponse(201, CallbackRegistrationSchema, 'Registered; `secret` is shown only here.')
-  @ApiZodResponse(200, CallbackRegistrationSchema, 'Replaced; a new `secret` (the old one is no longer used).')
+  @ApiZodResponse(200, CallbackRegistrationSchema, 'Replaced URL and events; the signing secret is unchanged (no `secret`; POST /notifications/rotate-secret changes it).')
   @ApiErrorResponse(400, 'ValidationFailed: url or events break their rules; OutboundUrlRefused: the URL is not a public https host.')
   @ApiJsonBodyErrors()
   async register(@Body() body: unknown, @CurrentCaller() caller: Caller, @Res({ passthrough: true }) res: Response): Promise<CallbackRegistration> {
@@ -63,6 +89,22 @@ export class CallbacksController {
     const { registration, created } = await this.callbacks.register(caller, b.url, b.events);
     res.status(created ? 201 : 200);
     return registration;
+  }
+
+  @Post('rotate-secret')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Issue a new signing secret; the current one goes on signing beside it for previousSecretHours' })
+  @ApiZodBody(RotateSecretBodySchema)
+  @ApiZodResponse(200, CallbackRegistrationSchema, 'Rotated; the new `secret` is shown only here.')
+  @ApiErrorResponse(400, 'ValidationFailed: previousSecretHours is not a whole number of hours from 0 to 72.')
+  @ApiErrorResponse(404, 'NotificationsNotFound: no callback is registered.')
+  @ApiErrorResponse(409, 'ConcurrentChange: other changes of the registration kept winning; try again.')
+  @ApiJsonBodyErrors()
+  async rotateSecret(@Body() body: unknown, @CurrentCaller() caller: Caller): Promise<CallbackRegistration> {
+    const b = parseOrThrow(RotateSecretBodySchema, body ?? {});
+    const r = await this.callbacks.rotateSecret(caller, b.previousSecretHours ?? DEFAULT_PREVIOUS_SECRET_HOURS);
+    if (!r) throw new ApiError(404, 'NotificationsNotFound', 'No callback is registered for this client.');
+    return r;
   }
 
   @Get()

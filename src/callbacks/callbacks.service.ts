@@ -5,7 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { Clock, iso } from '../common/clock';
 import { SingleFlight } from '../common/single-flight';
-import { ErrorDetail } from '../common/api-error';
+import { ApiError, ErrorDetail } from '../common/api-error';
 import { AzureRuntime } from '../azure/azure-runtime';
 import { SecretStore } from '../azure/secret-store';
 import { Database, sql, TxBody } from '../persistence/database';
@@ -25,13 +25,22 @@ const SCAN_OVERLAP_MS = 60_000;
 const CURSOR = 'callbacks.sessions';
 const CLAIM_MS = 60_000;
 const BATCH = 50;
+/** Longest overlap a rotation may ask for (hours): the previous secret signs beside the new one at most this long. */
+export const MAX_PREVIOUS_SECRET_HOURS = 72;
+/** The overlap when a rotation does not say (hours). */
+export const DEFAULT_PREVIOUS_SECRET_HOURS = 24;
+const HOUR_MS = 3_600_000;
+/** Tries of a registration change that met concurrent ones before it answers 409 ConcurrentChange. */
+const CHANGE_TRIES = 5;
 
-/** A registration as the API shows it (the secret only in the answer that created it). */
+/** A registration as the API shows it (the secret only in the answer that created it, or rotated it). */
 export interface CallbackRegistration {
   url: string;
   events: CallbackEventType[];
   createdAt: string;
   updatedAt: string;
+  /** Until when the secret before the last rotation still signs (ISO time), or null. */
+  previousSecretExpiresAt: string | null;
   secret?: string;
 }
 
@@ -39,7 +48,9 @@ export interface CallbackRegistration {
  * Marketplace callbacks (issue 12): a marketplace client registers one HTTPS URL and the session events
  * it wants (`session.ready`, `session.ended`, `session.failed`, `session.queued.position`); the service
  * POSTs each event as JSON signed like escalation webhooks (X-TestDrive-Signature `t=…,v1=HMAC-SHA256`
- * over `<t>.<body>`; the secret is returned once, by the PUT that registers it, and kept in Key Vault),
+ * over `<t>.<body>`; the secret is returned once, by the PUT that registers it, and kept in Key Vault; a PUT
+ * that replaces the URL or the events keeps it; rotateSecret issues a new one, the old one signing too for
+ * an overlap),
  * with the event id in `Idempotency-Key` and the body, at least once, retried with backoff for 24 hours.
  *
  * Events come from the database, not from the code paths that change sessions (they are many, in every
@@ -82,22 +93,69 @@ export class CallbacksService implements OnApplicationShutdown {
     return checkOutboundUrls([{ target: 'url', url, kind: PUBLISHER_RECEIVER_ENDPOINTS }], outboundPolicyFor(this.runtime.endpoints));
   }
 
-  /** Registers (or replaces) the callback of a marketplace client; a new signing secret each time, returned here only. */
+  /**
+   * Registers the callback of a marketplace client, or replaces its URL and events. A registration gets a
+   * new signing secret (32 random bytes, base64url), written to Key Vault and returned here only; a
+   * replacement keeps the secret it has (rotateSecret changes it), so the receiver goes on verifying.
+   * Two first registrations at once: one creates (and gets the secret), the other replaces.
+   * @throws ApiError 409 ConcurrentChange when other changes of the registration kept winning (CHANGE_TRIES).
+   */
   async register(client: { tenantId: string; clientId: string }, url: string, events: CallbackEventType[]): Promise<{ registration: CallbackRegistration; created: boolean }> {
-    const now = this.clock.now();
-    const secret = randomBytes(32).toString('base64url');
-    const name = `callback-${createHash('sha256').update(`${client.tenantId}|${client.clientId}`).digest('hex').slice(0, 32)}`;
-    const ref = await this.secrets.set(name, secret, { purpose: 'marketplace-callback' });
-    const existing = await this.subscriptions.findOneBy({ clientTenantId: client.tenantId, clientId: client.clientId });
-    const row: CallbackSubscriptionEntity = { id: existing?.id ?? randomUUID(), clientTenantId: client.tenantId, clientId: client.clientId, url, events: [...new Set(events)], secretName: ref.name, secretVersion: ref.version, createdAt: existing?.createdAt ?? now, updatedAt: now };
-    await this.subscriptions.save(row);
-    return { registration: { ...view(row), secret }, created: !existing };
+    const key = { clientTenantId: client.tenantId, clientId: client.clientId };
+    const wanted = { url, events: [...new Set(events)] };
+    for (let tries = 0; tries < CHANGE_TRIES; tries++) {
+      const now = this.clock.now();
+      const existing = await this.subscriptions.findOneBy(key);
+      if (existing) {
+        const r = await this.subscriptions.update({ id: existing.id }, { ...wanted, updatedAt: now });
+        if (!r.affected) continue; // removed meanwhile: register anew
+        return { registration: view({ ...existing, ...wanted, updatedAt: now }, now), created: false };
+      }
+      const secret = newSecret();
+      const ref = await this.secrets.set(callbackSecretName(client), secret, { purpose: 'marketplace-callback' });
+      const row: CallbackSubscriptionEntity = { id: randomUUID(), ...key, ...wanted, secretName: ref.name, secretVersion: ref.version, previousSecretVersion: null, previousSecretExpiresAt: null, createdAt: now, updatedAt: now };
+      try {
+        await this.subscriptions.insert(row);
+      } catch (err) {
+        if (isUniqueViolation(err)) continue; // a concurrent registration made it: this one replaces URL and events
+        throw err;
+      }
+      return { registration: { ...view(row, now), secret }, created: true };
+    }
+    throw concurrentChange();
+  }
+
+  /**
+   * Issues a new signing secret for the client's callback (Key Vault, returned here only). The secret it
+   * replaces goes on signing beside it for `previousSecretHours` (whole hours, 0 to
+   * MAX_PREVIOUS_SECRET_HOURS; 0: it stops at once), so the receiver can switch without refusing a
+   * delivery; a secret older than that stops now. Concurrent rotations apply one after the other.
+   * @returns the registration with `secret`, or null when the client has none.
+   * @throws ApiError 409 ConcurrentChange when other rotations kept winning (CHANGE_TRIES).
+   */
+  async rotateSecret(client: { tenantId: string; clientId: string }, previousSecretHours: number): Promise<CallbackRegistration | null> {
+    for (let tries = 0; tries < CHANGE_TRIES; tries++) {
+      const existing = await this.subscriptions.findOneBy({ clientTenantId: client.tenantId, clientId: client.clientId });
+      if (!existing) return null;
+      const secret = newSecret();
+      const ref = await this.secrets.set(existing.secretName, secret, { purpose: 'marketplace-callback' });
+      const now = this.clock.now();
+      const previous =
+        previousSecretHours > 0
+          ? { previousSecretVersion: existing.secretVersion, previousSecretExpiresAt: now + previousSecretHours * HOUR_MS }
+          : { previousSecretVersion: null, previousSecretExpiresAt: null };
+      const change = { secretName: ref.name, secretVersion: ref.version, ...previous, updatedAt: now };
+      // Compare and set on the version it replaces: a concurrent rotation in between makes this one start over.
+      const r = await this.subscriptions.update({ id: existing.id, secretVersion: existing.secretVersion }, change);
+      if (r.affected) return { ...view({ ...existing, ...change }, now), secret };
+    }
+    throw concurrentChange();
   }
 
   /** The client's registration, or null. */
   async find(client: { tenantId: string; clientId: string }): Promise<CallbackRegistration | null> {
     const row = await this.subscriptions.findOneBy({ clientTenantId: client.tenantId, clientId: client.clientId });
-    return row ? view(row) : null;
+    return row ? view(row, this.clock.now()) : null;
   }
 
   /** Removes the client's registration (its pending events are dropped as they come due). False when none. */
@@ -223,10 +281,17 @@ export class CallbacksService implements OnApplicationShutdown {
 
   private async send(sub: CallbackSubscriptionEntity, e: CallbackEventEntity): Promise<{ code: string; message: string; permanent?: boolean } | null> {
     assertOutboundUrlSyntax(sub.url, PUBLISHER_RECEIVER_ENDPOINTS, outboundPolicyFor(this.runtime.endpoints));
-    const key = `${sub.secretName}/${sub.secretVersion}`;
-    let secret = this.secretCache.get(key);
-    if (secret === undefined) this.secretCache.set(key, (secret = await this.secrets.get(sub.secretName, sub.secretVersion)));
-    return postSigned(this.http, sub.url, secret, e.payload, Math.floor(this.clock.now() / 1000), e.id, 'callback', { 'X-TestDrive-Event': e.event });
+    const now = this.clock.now();
+    // The current secret, and the one before it during a rotation's overlap (one signature each).
+    const versions = [sub.secretVersion, ...(sub.previousSecretVersion && (sub.previousSecretExpiresAt ?? 0) > now ? [sub.previousSecretVersion] : [])];
+    const secrets: string[] = [];
+    for (const version of versions) {
+      const key = `${sub.secretName}/${version}`;
+      let secret = this.secretCache.get(key);
+      if (secret === undefined) this.secretCache.set(key, (secret = await this.secrets.get(sub.secretName, version)));
+      secrets.push(secret);
+    }
+    return postSigned(this.http, sub.url, secrets, e.payload, Math.floor(now / 1000), e.id, 'callback', { 'X-TestDrive-Event': e.event });
   }
 
   private async readCursor(): Promise<number | null> {
@@ -243,6 +308,27 @@ export class CallbacksService implements OnApplicationShutdown {
   }
 }
 
-function view(row: CallbackSubscriptionEntity): CallbackRegistration {
-  return { url: row.url, events: row.events, createdAt: new Date(row.createdAt).toISOString(), updatedAt: new Date(row.updatedAt).toISOString() };
+function view(row: CallbackSubscriptionEntity, now: number): CallbackRegistration {
+  const overlap = row.previousSecretVersion && row.previousSecretExpiresAt && row.previousSecretExpiresAt > now ? row.previousSecretExpiresAt : null;
+  return {
+    url: row.url,
+    events: row.events,
+    createdAt: new Date(row.createdAt).toISOString(),
+    updatedAt: new Date(row.updatedAt).toISOString(),
+    previousSecretExpiresAt: overlap === null ? null : new Date(overlap).toISOString(),
+  };
+}
+
+function concurrentChange(): ApiError {
+  return new ApiError(409, 'ConcurrentChange', 'The callback registration kept changing under concurrent requests; try again.', undefined, undefined, { 'Retry-After': '1' });
+}
+
+/** A new signing secret: 32 random bytes, base64url. */
+function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Key Vault name of a marketplace client's callback secret (one per client; versions per rotation). */
+function callbackSecretName(client: { tenantId: string; clientId: string }): string {
+  return `callback-${createHash('sha256').update(`${client.tenantId}|${client.clientId}`).digest('hex').slice(0, 32)}`;
 }

@@ -51,11 +51,13 @@ export const WEBHOOK_SIGNATURE_HEADER = 'X-TestDrive-Signature';
 /**
  * The signature header value of a webhook body: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
  * (the timestamp is signed with the body, so a receiver refuses replays older than its tolerance, e.g.
- * 5 minutes). Verify by recomputing over the raw body bytes and comparing in constant time.
+ * 5 minutes). Verify by recomputing over the raw body bytes and comparing in constant time. With several
+ * secrets (a rotation's overlap: the new one first) there is one `v1=` per secret, as in Stripe's scheme;
+ * a receiver accepts the body when any `v1` matches a secret it holds.
  */
-export function signWebhook(secret: string, body: string, unixSeconds: number): string {
-  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
-  return `t=${unixSeconds},v1=${mac}`;
+export function signWebhook(secrets: string | readonly string[], body: string, unixSeconds: number): string {
+  const macs = (typeof secrets === 'string' ? [secrets] : secrets).map((secret) => `v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`);
+  return [`t=${unixSeconds}`, ...macs].join(',');
 }
 
 /**
@@ -103,7 +105,7 @@ export async function prepareEscalationConfig(
 export type SignedPostError = { code: string; message: string; permanent?: boolean } | null;
 
 /**
- * POSTs `body` (JSON text) to `url` signed with `secret` (WEBHOOK_SIGNATURE_HEADER over `<t>.<body>`,
+ * POSTs `body` (JSON text) to `url` signed with `secret` (or each of several: WEBHOOK_SIGNATURE_HEADER over `<t>.<body>`,
  * signWebhook) and `Idempotency-Key: <id>`: escalation webhooks and marketplace callbacks. 2xx is taken;
  * 400, 401, 403, 404 and 410 will not heal by retrying. `what` names the receiver in the error message.
  * @throws RemoteError when no answer came (RemoteHttp.send).
@@ -111,7 +113,7 @@ export type SignedPostError = { code: string; message: string; permanent?: boole
 export async function postSigned(
   http: { send(method: string, url: string, options: { headers: Record<string, string>; body: string }): Promise<{ status: number }> },
   url: string,
-  secret: string,
+  secret: string | readonly string[],
   body: string,
   unixSeconds: number,
   id: string,

@@ -28,6 +28,7 @@ export const ROUTE_POLICY: Record<string, Array<'marketplace' | 'publisher' | 'o
   'PUT /api/v1/notifications': ['marketplace'],
   'GET /api/v1/notifications': ['marketplace'],
   'DELETE /api/v1/notifications': ['marketplace'],
+  'POST /api/v1/notifications/rotate-secret': ['marketplace'],
 };
 
 /** Routes that need no token. */
