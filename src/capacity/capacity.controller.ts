@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ApiErrorResponse, ApiZodQuery, ApiZodResponse } from '../common/openapi';
-import { parseOrThrow } from '../common/validation';
+import { parseQueryOrThrow } from '../common/validation';
 import { CapacityRowView } from './capacity.dto';
 import { OffersRepository } from '../offers/offers.repository';
 import { CapacityService } from './capacity.service';
@@ -36,7 +36,7 @@ export class CapacityController {
   @ApiErrorResponse(400, 'ValidationFailed: offerId given more than once, or a query parameter other than offerId.')
   @ApiErrorResponse(404, "OfferNotFound: offerId names no offer the caller may read (another publisher's offer does not exist to a publisher).")
   async capacity(@CurrentCaller() caller: Caller, @Query() query: unknown): Promise<{ value: CapacityRowView[] }> {
-    const { offerId } = parseOrThrow(CapacityQuerySchema, query ?? {});
+    const { offerId } = parseQueryOrThrow(CapacityQuerySchema, query);
     const offers = offerId ? [checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read')] : await this.capacityService.readableOffers(caller);
     const value = await this.capacityService.rows(offers);
     return { value };

@@ -82,6 +82,40 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, pre
   return r.data;
 }
 
+/**
+ * Parses a request's query (Express's simple query parser: a repeated parameter is an array of strings)
+ * with a zod schema of single-valued parameters. A parameter given more than once is refused as such
+ * ("limit must be given once, as one value"), not as a wrong type of the one value it was meant to be.
+ * @throws ApiError 400 ValidationFailed naming each parameter and rule.
+ */
+export function parseQueryOrThrow<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const repeated = Object.keys(q).filter((k) => typeof q[k] !== 'string');
+  if (repeated.length) {
+    throw ApiError.validation(
+      repeated.slice(0, MAX_REPORTED_ISSUES).map((k) => {
+        const name = echoableName(k);
+        return { code: 'InvalidField', target: name, message: `${name ?? 'A query parameter'} must be given once, as one value.` };
+      }),
+    );
+  }
+  return parseOrThrow(schema, q);
+}
+
+/**
+ * The `limit` query parameter of a list: a whole number from 1 to `max`, `def` when absent; each rule
+ * named in its message ("limit must be at most 500").
+ */
+export function pageLimitSchema(max: number, def: number, what: string) {
+  return z.coerce
+    .number({ message: 'limit must be a number' })
+    .int('limit must be a whole number')
+    .min(1, 'limit must be at least 1')
+    .max(max, `limit must be at most ${max}`)
+    .default(def)
+    .meta({ description: `${what} per page, 1-${max} (default ${def}).`, example: def });
+}
+
 /** Like parseOrThrow but returns problems instead of throwing. */
 export function parseOrDetails<T extends z.ZodType>(schema: T, input: unknown, prefix?: string): { value?: z.infer<T>; problems: ErrorDetail[] } {
   const r = schema.safeParse(input);

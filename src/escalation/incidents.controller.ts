@@ -2,14 +2,16 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { apiComponent, ApiErrorResponse, ApiZodQuery, ApiZodResponse } from '../common/openapi';
-import { parseOrThrow } from '../common/validation';
+import { pageLimitSchema, parseQueryOrThrow } from '../common/validation';
+import { OFFER_ID_PATTERN } from '../offers/offer.dto';
+import { beforeQuerySchema, nextBeforeOf } from '../common/page-cursor';
 import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
 import { Role } from '../auth/roles';
 import { checkOfferAccess } from '../auth/offer-access';
 import { OffersRepository } from '../offers/offers.repository';
 import { CapacityService } from '../capacity/capacity.service';
-import { INCIDENT_KINDS, IncidentEntity } from './incident.entity';
+import { INCIDENT_KINDS, IncidentEntity, IncidentKind } from './incident.entity';
 import { IncidentsRepository } from './incidents.repository';
 
 /** One incident as GET /incidents returns it. */
@@ -28,13 +30,28 @@ export const IncidentViewSchema = apiComponent(
   }),
 );
 export type IncidentView = z.infer<typeof IncidentViewSchema>;
-export const IncidentListSchema = apiComponent('IncidentList', z.object({ value: z.array(IncidentViewSchema) }));
+export const IncidentListSchema = apiComponent(
+  'IncidentList',
+  z.object({
+    value: z.array(IncidentViewSchema),
+    nextBefore: z.string().nullable().meta({ description: 'Pass as `before` for the next (older) page (`<openedAt>~<incident id>`); null at the end.' }),
+  }),
+);
 
 /** Query of GET /incidents. */
 export const IncidentQuerySchema = z.strictObject({
-  offerId: z.string().max(50).optional().meta({ description: 'One offer only.' }),
-  state: z.enum(['open', 'resolved']).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  offerId: z
+    .string()
+    .regex(OFFER_ID_PATTERN, 'offerId must be an offer ID (1-50 of a-z, 0-9, "-", "_")')
+    .optional()
+    .meta({ description: 'One offer only.', example: 'contoso-crm' }),
+  state: z.enum(['open', 'resolved'], { message: 'state must be open or resolved' }).optional().meta({ description: 'Only incidents in this state.' }),
+  kind: z
+    .enum(INCIDENT_KINDS as [IncidentKind, ...IncidentKind[]], { message: `kind must be one of ${INCIDENT_KINDS.join(', ')}` })
+    .optional()
+    .meta({ description: 'Only incidents of this kind.', example: 'pool_backoff' }),
+  limit: pageLimitSchema(500, 100, 'Incidents'),
+  before: beforeQuerySchema.optional(),
 });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -52,19 +69,19 @@ export class IncidentsController {
 
   @Get()
   @ApiOperation({ summary: 'Incidents (newest first): pools backing off, degraded offers, failed deprovisioning, expiring secrets, failing leads', description: "A publisher sees its own offers' incidents only." })
-  @ApiZodResponse(200, IncidentListSchema, 'Incidents, newest first.')
+  @ApiZodResponse(200, IncidentListSchema, 'A page of incidents, newest first (openedAt), with `nextBefore` for the next one.')
   @ApiErrorResponse(404, 'OfferNotFound: offerId names no offer the caller may read.')
   @ApiErrorResponse(400, 'ValidationFailed: a query parameter breaks its rule.')
   @ApiZodQuery(IncidentQuerySchema)
   @Roles(Role.Publisher, Role.Operator)
-  async list(@Query() query: unknown, @CurrentCaller() caller: Caller): Promise<{ value: IncidentView[] }> {
-    const q = parseOrThrow(IncidentQuerySchema, query ?? {});
+  async list(@Query() query: unknown, @CurrentCaller() caller: Caller): Promise<{ value: IncidentView[]; nextBefore: string | null }> {
+    const q = parseQueryOrThrow(IncidentQuerySchema, query);
     const offerIds = q.offerId
       ? [checkOfferAccess(caller, await this.offers.findById(q.offerId), q.offerId, 'read').id]
       : caller.isOperator
         ? undefined
         : (await this.capacity.readableOffers(caller)).map((o) => o.id);
-    const rows = await this.incidents.list({ offerIds, state: q.state, limit: q.limit });
-    return { value: rows.map(incidentView) };
+    const rows = await this.incidents.list({ offerIds, state: q.state, kind: q.kind, before: q.before, limit: q.limit });
+    return { value: rows.map(incidentView), nextBefore: nextBeforeOf(rows, q.limit, (i) => i.openedAt, (i) => i.id) };
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
+import { newestFirstPage, PageCursor } from '../common/page-cursor';
 import { Database, insertRow, sql, TxBody } from '../persistence/database';
 import { isUniqueViolation } from '../persistence/data-source';
 import { claimDueStatement, freshOutbox } from '../persistence/outbox';
@@ -52,13 +53,13 @@ export class IncidentsRepository {
   }
 
   /** Incidents of `offerIds` (all offers when undefined), newest first, at most `limit`. */
-  list(opts: { offerIds?: string[]; state?: 'open' | 'resolved'; limit: number }): Promise<IncidentEntity[]> {
+  list(opts: { offerIds?: string[]; state?: 'open' | 'resolved'; kind?: IncidentKind; before?: PageCursor; limit: number }): Promise<IncidentEntity[]> {
     if (opts.offerIds && !opts.offerIds.length) return Promise.resolve([]);
-    return this.repo.find({
-      where: { ...(opts.offerIds ? { offerId: In(opts.offerIds) } : {}), ...(opts.state ? { state: opts.state } : {}) },
-      order: { openedAt: 'DESC' },
-      take: opts.limit,
-    });
+    const q = this.repo.createQueryBuilder('i');
+    if (opts.offerIds) q.andWhere('i.offerId IN (:...offerIds)', { offerIds: opts.offerIds });
+    if (opts.state) q.andWhere('i.state = :state', { state: opts.state });
+    if (opts.kind) q.andWhere('i.kind = :kind', { kind: opts.kind });
+    return newestFirstPage(q, 'i.openedAt', 'i.id', opts.before, opts.limit);
   }
 
   /** Open incidents counted by offer and kind (metrics). */

@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiError } from '../common/api-error';
 import { ApiErrorResponse, ApiZodQuery, ApiZodResponse } from '../common/openapi';
-import { parseOrThrow } from '../common/validation';
+import { parseQueryOrThrow } from '../common/validation';
 import { nextBeforeOf } from '../common/page-cursor';
 import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
@@ -32,7 +32,7 @@ export class LeadsController {
   @ApiErrorResponse(404, 'OfferNotFound')
   async list(@Param('offerId') offerId: string, @Query() query: unknown, @CurrentCaller() caller: Caller): Promise<{ value: LeadView[]; nextBefore: string | null }> {
     const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read');
-    const q = parseOrThrow(LeadQuerySchema, query ?? {});
+    const q = parseQueryOrThrow(LeadQuerySchema, query);
     const rows = await this.leads.list(offerId, { state: q.state, limit: q.limit, before: q.before });
     const withContact = caller.isSystem || ownsOffer(caller, offer);
     return { value: rows.map((l) => leadView(l, withContact)), nextBefore: nextBeforeOf(rows, q.limit, (l) => l.createdAt, (l) => l.id) };

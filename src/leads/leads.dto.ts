@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageLimitSchema } from '../common/validation';
 import { apiComponent } from '../common/openapi';
 import { beforeQuerySchema } from '../common/page-cursor';
 import type { LeadEntity } from './lead.entity';
@@ -32,7 +33,7 @@ export const LeadListSchema = apiComponent('LeadList', z.object({ value: z.array
 /** Query of GET /offers/{offerId}/leads. */
 export const LeadQuerySchema = z.strictObject({
   state: z.enum(['pending', 'delivered', 'failed']).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: pageLimitSchema(500, 100, 'Leads'),
   before: beforeQuerySchema.optional(),
 });
 

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Que
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { z } from 'zod';
-import { parseOrThrow } from '../common/validation';
+import { parseQueryOrThrow } from '../common/validation';
 import { ApiErrorResponse, ApiJsonBodyErrors, ApiUnavailableResponse, ApiZodBody, ApiZodParam, ApiZodResponse } from '../common/openapi';
 import { offerIdParamSchema, OfferView } from './offer.dto';
 import { OffersService } from './offers.service';
@@ -98,7 +98,7 @@ export class OffersController {
   @ApiZodResponse(200, 'OfferList', 'The offers the caller may read.')
   @ApiErrorResponse(400, 'ValidationFailed: the list takes no query parameters.')
   async list(@CurrentCaller() caller: Caller, @Query() query: unknown): Promise<{ value: OfferView[] }> {
-    parseOrThrow(z.strictObject({}), query ?? {});
+    parseQueryOrThrow(z.strictObject({}), query);
     return { value: await this.service.list(caller) };
   }
 

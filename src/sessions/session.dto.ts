@@ -1,5 +1,6 @@
 import { isValid as isValidCountry } from 'i18n-iso-countries';
 import { z } from 'zod';
+import { pageLimitSchema } from '../common/validation';
 import { apiComponent } from '../common/openapi';
 import { leadRequestSchema } from '../leads/lead-format';
 import { beforeQuerySchema } from '../common/page-cursor';
@@ -169,12 +170,6 @@ export const sessionListSchema = apiComponent(
 /** Query of GET /offers/{offerId}/sessions (unknown parameters are refused). */
 export const SessionListQuerySchema = z.strictObject({
   state: z.enum(SESSION_STATES).optional().meta({ description: 'Only sessions in this state.' }),
-  limit: z.coerce
-    .number({ message: 'limit must be a number' })
-    .int('limit must be a whole number')
-    .min(1, 'limit must be at least 1')
-    .max(500, 'limit must be at most 500')
-    .default(100)
-    .meta({ description: 'Sessions per page, 1-500 (default 100).' }),
+  limit: pageLimitSchema(500, 100, 'Sessions'),
   before: beforeQuerySchema.optional(),
 });

@@ -3,7 +3,7 @@ import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrorResponse, ApiJsonBodyErrors, ApiUnavailableResponse, ApiZodBody, ApiZodParam, ApiZodQuery, ApiZodResponse, jsonSchemaOf, RETRY_AFTER_HEADER } from '../common/openapi';
 import { logOnCompletion } from '../common/logging';
-import { parseOrThrow } from '../common/validation';
+import { parseOrThrow, parseQueryOrThrow } from '../common/validation';
 import { nextBeforeOf } from '../common/page-cursor';
 import { IdempotencyKeySchema, sessionIdParamSchema, SessionListQuerySchema, sessionListSchema, SessionView, sessionViewSchema, StartSessionSchema } from './session.dto';
 import { offerIdParamSchema } from '../offers/offer.dto';
@@ -122,7 +122,7 @@ export class SessionsController {
   @ApiErrorResponse(404, OFFER_NOT_FOUND)
   async list(@Param('offerId') offerId: string, @Query() query: unknown, @CurrentCaller() caller: Caller): Promise<{ value: SessionView[]; nextBefore: string | null }> {
     checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'sessions');
-    const q = parseOrThrow(SessionListQuerySchema, query ?? {});
+    const q = parseQueryOrThrow(SessionListQuerySchema, query);
     const rows = await this.repo.page(offerId, { state: q.state, limit: q.limit, before: q.before });
     return { value: await Promise.all(rows.map((s) => this.sessions.view(s, false))), nextBefore: nextBeforeOf(rows, q.limit, (s) => s.requestedAt, (s) => s.id) };
   }

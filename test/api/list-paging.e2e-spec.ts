@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { Role } from '../../src/auth/roles';
+import { IncidentsRepository } from '../../src/escalation/incidents.repository';
 import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
 
@@ -96,6 +98,23 @@ describeEachDb('paging sessions and leads on %s', (db) => {
     expect((await ops.get('/api/v1/audit?before=yesterday').expect(400)).body.error).toMatchObject({ code: 'ValidationFailed', target: 'before' });
   });
 
+  it('incidents: every one exactly once across pages of 2, also when they share a millisecond, and filtered by kind (defect: the newest 500 and nothing older, no kind filter)', async () => {
+    const incidents = svc.app.get(IncidentsRepository);
+    const at = svc.clock.now();
+    const kinds = ['pool_backoff', 'offer_degraded', 'pool_backoff', 'deprovisioning_failed', 'pool_backoff'] as const;
+    const made = kinds.map((kind, i) => ({ id: randomUUID(), offerId: 'paged', kind, subject: kind === 'pool_backoff' ? `region${i}` : '', openKey: null, state: 'resolved' as const, summary: `incident ${i}`, details: null, openedAt: at, resolvedAt: at, updatedAt: at }));
+    await incidents.repo.insert(made);
+    const { ids, pages } = await allPages('/api/v1/incidents?offerId=paged', 2);
+    expect(new Set(ids)).toEqual(new Set(made.map((m) => m.id)));
+    expect(ids).toHaveLength(5);
+    expect(pages).toBe(3);
+    const backoff = await allPages('/api/v1/incidents?offerId=paged&kind=pool_backoff', 1);
+    expect(new Set(backoff.ids)).toEqual(new Set(made.filter((m) => m.kind === 'pool_backoff').map((m) => m.id)));
+    const bad = await pub.get('/api/v1/incidents?kind=nope').expect(400);
+    expect(bad.body.error).toMatchObject({ code: 'ValidationFailed', target: 'kind' });
+    expect(bad.body.error.message).toMatch(/kind must be one of pool_backoff, offer_degraded/);
+  });
+
   it('a bare date-time still pages back: only rows older than it', async () => {
     const now = (await pub.get('/api/v1/offers/paged/sessions?limit=1').expect(200)).body.value[0].requestedAt as string;
     expect((await pub.get(`/api/v1/offers/paged/sessions?before=${encodeURIComponent(now)}`).expect(200)).body).toEqual({ value: [], nextBefore: null });
@@ -124,6 +143,24 @@ describeEachDb('paging sessions and leads on %s', (db) => {
       const ops = await svc.as({ roles: [Role.Operator] });
       const r = await ops.get(`${path}?sort=asc`).expect(400);
       expect(r.body.error).toMatchObject({ code: 'ValidationFailed', target: 'sort' });
+    },
+  );
+
+  it.each(['/api/v1/offers/paged/sessions', '/api/v1/offers/paged/leads', '/api/v1/audit', '/api/v1/incidents'])(
+    'every paged list names the rule its limit breaks, and a parameter given twice as such: %s (defect: leads and incidents answered "Too big: expected number to be <=500", "expected int, received number"; a repeated limit was "not a number")',
+    async (path) => {
+      const ops = await svc.as({ roles: [Role.Operator] });
+      for (const [query, message] of [
+        ['limit=abc', 'limit must be a number'],
+        ['limit=1.5', 'limit must be a whole number'],
+        ['limit=0', 'limit must be at least 1'],
+        ['limit=100000', /^limit must be at most \d+$/],
+        ['limit=1&limit=2', 'limit must be given once, as one value.'],
+      ] as const) {
+        const r = await ops.get(`${path}?${query}`).expect(400);
+        expect(r.body.error).toMatchObject({ code: 'ValidationFailed', target: 'limit' });
+        expect(r.body.error.details[0].message).toMatch(message);
+      }
     },
   );
 
