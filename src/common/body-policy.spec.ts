@@ -1,6 +1,6 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { bodyPolicy, invalidJsonMessage } from './body-policy';
+import { bodyPolicy, invalidJsonMessage, nulFields } from './body-policy';
 
 /** The error express.json gives for `text` (the parser of the body policy). */
 async function parseError(text: string): Promise<unknown> {
@@ -61,5 +61,27 @@ describe('invalidJsonMessage', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('nulFields', () => {
+  it('names each string and key holding U+0000 by its JSON path; an escaped backslash before u0000 is text', () => {
+    expect(nulFields({ a: 'x\u0000', b: ['ok', { c: '\u0000' }], d: 'C:\\u0000' })).toEqual([
+      { code: 'InvalidField', target: 'a', message: 'a must not contain U+0000 (the NUL character).' },
+      { code: 'InvalidField', target: 'b[1].c', message: 'b[1].c must not contain U+0000 (the NUL character).' },
+    ]);
+    // A key with it is not echoed: the path ends with "…".
+    expect(nulFields({ outer: { 'k\u0000': 1 } }).map((d) => d.target)).toEqual(['outer.…']);
+    expect(nulFields('\u0000')[0].message).toBe('The body must not contain U+0000 (the NUL character).');
+    expect(nulFields({ a: 1, b: null, c: [true] })).toEqual([]);
+  });
+
+  it('is bounded: at most 20 problems, and a body nested 200,000 levels deep is walked without recursion (and without copying a path per level)', () => {
+    expect(nulFields(Array.from({ length: 50 }, () => '\u0000'))).toHaveLength(20);
+    let deep: unknown = '\u0000';
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    const found = nulFields(deep);
+    expect(found).toHaveLength(1);
+    expect(found[0].target).toMatch(/^\[0\](\[0\]){15}$/); // safePath keeps 16 segments
   });
 });

@@ -1,5 +1,7 @@
 import * as express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ApiError, ErrorDetail } from './api-error';
+import { MAX_REPORTED_ISSUES, safePath } from './validation';
 
 /** A route that takes a raw (non-JSON) body, e.g. the ARM package upload (zip). */
 export interface RawBodyRoute {
@@ -31,13 +33,26 @@ export const JSON_CONTENT_TYPES = ['application/json'];
  *   Content-Length above it is refused at once with 413, before a byte is read), parsed to a Buffer;
  * - any other route: only `application/json` / `application/*+json` (else 415), at most
  *   `jsonLimitBytes` (413), parsed by express.json (malformed: 400 InvalidJson).
+ * - U+0000 (the NUL character) anywhere: in the URL (`%00`) 400 naming `url`; in a JSON body's string
+ *   or key, 400 ValidationFailed naming each field (nulFields). PostgreSQL refuses it in text and json
+ *   ("invalid byte sequence for encoding UTF8: 0x00": a 500), SQLite keeps it, and a lead would carry it
+ *   to the publisher's CRM; no field of this API needs it.
  * Refusals use the API's error body `{error:{code,message,target}}` and name the header and the rule;
  * the body of a refused request is discarded by Node as it arrives, never buffered.
  */
 export function bodyPolicy(opts: BodyPolicyOptions): RequestHandler {
-  const json = express.json({ limit: opts.jsonLimitBytes, type: () => true });
+  const json = express.json({
+    limit: opts.jsonLimitBytes,
+    type: () => true,
+    // The raw bytes hold `\u0000` wherever a parsed string holds U+0000 (JSON has no other way to write
+    // it): one scan of the bytes, and the walk of the parsed body only when it is there.
+    verify: (req: Request, _res: Response, buf: Buffer) => {
+      if (buf.includes(NUL_ESCAPE)) (req as Request & { [MAY_HOLD_NUL]?: true })[MAY_HOLD_NUL] = true;
+    },
+  });
   const raws = opts.rawRoutes.map((r) => ({ route: r, parser: express.raw({ limit: r.limitBytes, type: () => true }) }));
   return (req: Request, res: Response, next: NextFunction) => {
+    if (req.url.includes('%00')) return refuseInvalid(res, [{ code: 'InvalidField', target: 'url', message: 'The URL must not contain U+0000 (the NUL character, %00).' }]);
     const length = req.headers['content-length'];
     const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
     if (!hasBody) return next();
@@ -55,7 +70,13 @@ export function bodyPolicy(opts: BodyPolicyOptions): RequestHandler {
     }
     const parser = raw ? raw.parser : json;
     parser(req, res, (err?: unknown) => {
-      if (!err) return next();
+      if (!err) {
+        if ((req as Request & { [MAY_HOLD_NUL]?: true })[MAY_HOLD_NUL]) {
+          const fields = nulFields(req.body);
+          if (fields.length) return refuseInvalid(res, fields);
+        }
+        return next();
+      }
       const e = err as { type?: string; message?: string };
       if (e.type === 'entity.too.large') return refuse(res, 413, 'PayloadTooLarge', `The request body is larger than the limit of ${limit} bytes for this operation.`, 'Content-Length');
       if (e.type === 'entity.parse.failed' || e.type === 'entity.verify.failed') return refuse(res, 400, 'InvalidJson', invalidJsonMessage(err));
@@ -91,6 +112,53 @@ export function invalidJsonMessage(err: unknown): string {
   if (/end of JSON input/.test(typeof e.message === 'string' ? e.message : '')) return 'The request body is not valid JSON: it ends before the JSON is complete.';
   if (body !== undefined && body.trim() !== '' && !/^\s*[{[]/.test(body)) return 'The request body is not valid JSON: it must start with { (a JSON object).';
   return 'The request body is not valid JSON.';
+}
+
+/** `\u0000` as the bytes of a JSON body hold it. */
+const NUL_ESCAPE = Buffer.from('\\u0000');
+/** Set on a request whose JSON bytes hold NUL_ESCAPE (express.json's verify). */
+const MAY_HOLD_NUL = Symbol('mayHoldNul');
+
+/**
+ * The fields of a parsed JSON body whose string value or key holds U+0000, as problems naming each
+ * (JSON path, safePath: a key that cannot be echoed ends the path with "…"); at most MAX_REPORTED_ISSUES.
+ * Iterative (a body may nest hundreds of thousands of levels deep). Empty when there is none (an escaped
+ * backslash before `u0000` is text).
+ */
+export function nulFields(body: unknown): ErrorDetail[] {
+  type Node = { value: unknown; key?: PropertyKey; parent?: Node };
+  const out: ErrorDetail[] = [];
+  const problem = (node: Node, key?: PropertyKey) => {
+    // Paths are rebuilt only for a problem (parent links: copying a path per level is quadratic in the depth).
+    const path: PropertyKey[] = key === undefined ? [] : [key];
+    for (let n: Node | undefined = node; n && n.key !== undefined; n = n.parent) path.push(n.key);
+    const target = safePath(path.reverse()) || undefined;
+    out.push({ code: 'InvalidField', target, message: `${target ?? 'The body'} must not contain U+0000 (the NUL character).` });
+  };
+  const stack: Node[] = [{ value: body }];
+  while (stack.length && out.length < MAX_REPORTED_ISSUES) {
+    const node = stack.pop()!;
+    const value = node.value;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) problem(node);
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], key: i, parent: node });
+    } else if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value as Record<string, unknown>);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, v] = entries[i];
+        if (k.includes('\u0000')) problem(node, k);
+        else stack.push({ value: v, key: k, parent: node });
+      }
+    }
+  }
+  return out;
+}
+
+/** 400 ValidationFailed listing `details`, as the API's exception filter writes ApiError.validation. */
+function refuseInvalid(res: Response, details: ErrorDetail[]): void {
+  const e = ApiError.validation(details);
+  if (!res.headersSent) res.status(400).json({ error: { code: e.code, message: e.message, ...(e.target ? { target: e.target } : {}), details: e.details } });
 }
 
 function refuse(res: Response, status: number, code: string, message: string, target?: string): void {

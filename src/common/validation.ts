@@ -27,9 +27,9 @@ export function echoableName(name: PropertyKey): string | undefined {
 
 /**
  * A JSON path that names only echoable segments: a segment that is not (see echoableName) ends the
- * path with "…", so a hostile key never travels back in the report.
+ * path with "…", so a hostile key never travels back in the report. At most 16 segments.
  */
-function safePath(path: ReadonlyArray<PropertyKey>, prefix?: string): string {
+export function safePath(path: ReadonlyArray<PropertyKey>, prefix?: string): string {
   const out: PropertyKey[] = [];
   for (const p of path) {
     if (typeof p === 'number' || echoableName(p) !== undefined) out.push(p);
