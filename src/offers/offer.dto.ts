@@ -204,6 +204,11 @@ export function offerApiComponents(types: readonly TestDriveType[]): Record<stri
   out.OfferView = offerViewSchema
     .extend({ testDrive: out.TestDrive, deployment: deploymentViewSchema, ...viewExtras })
     .meta({ description: 'An offer as the API returns it (never a secret). ETag header: its version.', ...(viewExample ? { example: viewExample } : {}) });
-  out.OfferList = z.object({ value: z.array(out.OfferView) }).meta({ description: 'The offers the caller may read.', ...(viewExample ? { example: { value: [viewExample] } } : {}) });
+  out.OfferList = z
+    .object({
+      value: z.array(out.OfferView),
+      nextAfter: z.string().nullable().meta({ description: 'Pass as `after` for the next page (the last offer ID of this one); null at the end.' }),
+    })
+    .meta({ description: 'A page of the offers the caller may read, by offer ID.', ...(viewExample ? { example: { value: [viewExample], nextAfter: null } } : {}) });
   return out;
 }

@@ -2,9 +2,19 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Que
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { z } from 'zod';
-import { parseQueryOrThrow } from '../common/validation';
-import { ApiErrorResponse, ApiJsonBodyErrors, ApiUnavailableResponse, ApiZodBody, ApiZodParam, ApiZodResponse } from '../common/openapi';
-import { offerIdParamSchema, OfferView } from './offer.dto';
+import { pageLimitSchema, parseQueryOrThrow } from '../common/validation';
+import { ApiErrorResponse, ApiJsonBodyErrors, ApiUnavailableResponse, ApiZodBody, ApiZodParam, ApiZodQuery, ApiZodResponse } from '../common/openapi';
+import { OFFER_ID_PATTERN, offerIdParamSchema, OfferView } from './offer.dto';
+
+/** Query of GET /offers (unknown parameters are refused). */
+export const OfferListQuerySchema = z.strictObject({
+  limit: pageLimitSchema(500, 100, 'Offers'),
+  after: z
+    .string()
+    .regex(OFFER_ID_PATTERN, 'after must be the nextAfter of the previous page (an offer ID: 1-50 of a-z, 0-9, "-", "_")')
+    .optional()
+    .meta({ description: 'The `nextAfter` of the previous page: only offers whose ID sorts after it.', example: 'contoso-crm' }),
+});
 import { OffersService } from './offers.service';
 import { offerEtag, OfferPreconditions, parseEntityTagCondition } from './offer-preconditions';
 import type { OfferEntity } from './offer.entity';
@@ -94,12 +104,13 @@ export class OffersController {
 
   @Get()
   @Roles(Role.Publisher, Role.Operator)
-  @ApiOperation({ summary: 'List offers', description: 'A publisher sees its own offers; an operator sees all (never a secret).' })
-  @ApiZodResponse(200, 'OfferList', 'The offers the caller may read.')
-  @ApiErrorResponse(400, 'ValidationFailed: the list takes no query parameters.')
-  async list(@CurrentCaller() caller: Caller, @Query() query: unknown): Promise<{ value: OfferView[] }> {
-    parseQueryOrThrow(z.strictObject({}), query);
-    return { value: await this.service.list(caller) };
+  @ApiOperation({ summary: 'List offers', description: 'A publisher sees its own offers; an operator sees all (never a secret). Pages by offer ID: `after=<nextAfter>`.' })
+  @ApiZodQuery(OfferListQuerySchema)
+  @ApiZodResponse(200, 'OfferList', 'A page of the offers the caller may read, by offer ID, with `nextAfter` for the next one.')
+  @ApiErrorResponse(400, 'ValidationFailed: limit or after breaks its rule, or an unknown query parameter.')
+  async list(@CurrentCaller() caller: Caller, @Query() query: unknown): Promise<{ value: OfferView[]; nextAfter: string | null }> {
+    const q = parseQueryOrThrow(OfferListQuerySchema, query);
+    return this.service.list(caller, { after: q.after, limit: q.limit });
   }
 
   @Get(':offerId')

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { MoreThan, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { ApiError } from '../common/api-error';
 import { sql, Statement, StatementResult } from '../persistence/database';
@@ -124,6 +124,18 @@ export class OffersRepository {
   /** Every offer, by id. */
   list(): Promise<OfferEntity[]> {
     return this.repo.find({ order: { id: 'ASC' } });
+  }
+
+  /**
+   * One page of offers by ID: those after `after` (an offer ID), of `owner` when given (tenant and client
+   * of the owning publisher), at most `limit`.
+   */
+  page(opts: { owner?: { tenantId: string; clientId: string }; after?: string; limit: number }): Promise<OfferEntity[]> {
+    return this.repo.find({
+      where: { ...(opts.after !== undefined ? { id: MoreThan(opts.after) } : {}), ...(opts.owner ? { ownerTenantId: opts.owner.tenantId, ownerClientId: opts.owner.clientId } : {}) },
+      order: { id: 'ASC' },
+      take: opts.limit,
+    });
   }
 
   /** Offers in one of `states` (e.g. ['published'] for the pool reconciler), by id. */

@@ -328,9 +328,14 @@ export class OffersService {
     return checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'read');
   }
 
-  /** Response shape of every offer `caller` may read (a publisher: its own; an operator: all). */
-  async list(caller?: Caller): Promise<OfferView[]> {
-    return this.views((await this.offers.list()).filter((o) => mayAccessOffer(caller, o, 'read')));
+  /**
+   * One page of the offers `caller` may read (a publisher: its own, selected in the database; an operator:
+   * all), by offer ID: after `after`, at most `limit`. `nextAfter`: the last ID when the page is full.
+   */
+  async list(caller: Caller, page: { after?: string; limit: number }): Promise<{ value: OfferView[]; nextAfter: string | null }> {
+    const owner = caller.isOperator || caller.isSystem ? undefined : { tenantId: caller.tenantId, clientId: caller.clientId };
+    const rows = (await this.offers.page({ owner, ...page })).filter((o) => mayAccessOffer(caller, o, 'read'));
+    return { value: await this.views(rows), nextAfter: rows.length === page.limit ? rows[rows.length - 1].id : null };
   }
 
   /** The error of a lost conditional write; re-reads the offer to say whether it changed or was deleted. */

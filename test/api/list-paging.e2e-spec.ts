@@ -115,6 +115,37 @@ describeEachDb('paging sessions and leads on %s', (db) => {
     expect(bad.body.error.message).toMatch(/kind must be one of pool_backoff, offer_degraded/);
   });
 
+  it('offers: a publisher pages through its own offers by ID, an operator through all (defect: every offer in one answer, read whole from the database for each publisher)', async () => {
+    const other = await svc.as({ roles: [Role.Publisher] }); // another publisher (client) of the same tenant
+    const mine = ['paged-a', 'paged-b', 'paged-c', 'paged-d'];
+    for (const id of mine) await pub.put(`/api/v1/offers/${id}`).send({ alias: id, testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=abc', durationHours: 1 } }).expect(201);
+    await other.put('/api/v1/offers/paged-other').send({ alias: 'Other', testDrive: { type: 'power-bi', embedUrl: 'https://app.powerbi.com/view?r=abc', durationHours: 1 } }).expect(201);
+    const pages = async (http: AuthedHttp, limit: number) => {
+      const ids: string[] = [];
+      let after: string | null = null;
+      let n = 0;
+      do {
+        const r: { body: { value: Array<{ id: string }>; nextAfter: string | null } } = await http.get(`/api/v1/offers?limit=${limit}${after ? `&after=${after}` : ''}`).expect(200);
+        ids.push(...r.body.value.map((o) => o.id));
+        after = r.body.nextAfter;
+        expect(++n).toBeLessThan(50);
+      } while (after);
+      return { ids, n };
+    };
+    const own = await pages(pub, 2);
+    expect(own.ids).toEqual(['paged', ...mine]);
+    expect(own.n).toBe(3);
+    expect((await pages(other, 2)).ids).toEqual(['paged-other']);
+    const ops = await svc.as({ roles: [Role.Operator] });
+    const all = await pages(ops, 1);
+    expect(all.ids).toEqual([...all.ids].sort());
+    expect(all.ids).toEqual(expect.arrayContaining(['paged', ...mine, 'paged-other']));
+    expect((await ops.get('/api/v1/offers').expect(200)).body.nextAfter).toBeNull(); // default limit 100 holds them all
+    const bad = await ops.get('/api/v1/offers?after=Not%20An%20Id').expect(400);
+    expect(bad.body.error).toMatchObject({ code: 'ValidationFailed', target: 'after' });
+    expect(bad.body.error.message).toMatch(/after must be the nextAfter of the previous page/);
+  });
+
   it('a bare date-time still pages back: only rows older than it', async () => {
     const now = (await pub.get('/api/v1/offers/paged/sessions?limit=1').expect(200)).body.value[0].requestedAt as string;
     expect((await pub.get(`/api/v1/offers/paged/sessions?before=${encodeURIComponent(now)}`).expect(200)).body).toEqual({ value: [], nextBefore: null });
@@ -146,7 +177,7 @@ describeEachDb('paging sessions and leads on %s', (db) => {
     },
   );
 
-  it.each(['/api/v1/offers/paged/sessions', '/api/v1/offers/paged/leads', '/api/v1/audit', '/api/v1/incidents'])(
+  it.each(['/api/v1/offers', '/api/v1/offers/paged/sessions', '/api/v1/offers/paged/leads', '/api/v1/audit', '/api/v1/incidents'])(
     'every paged list names the rule its limit breaks, and a parameter given twice as such: %s (defect: leads and incidents answered "Too big: expected number to be <=500", "expected int, received number"; a repeated limit was "not a number")',
     async (path) => {
       const ops = await svc.as({ roles: [Role.Operator] });
