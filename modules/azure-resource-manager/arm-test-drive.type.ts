@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { CapacityRow, OfferHealth, SessionCommit, StartSessionRequest, TestDriveSchemas, TestDriveType, ValidatedTestDriveConfig } from '../../src/test-drives/test-drive-type';
 import { azureDeploymentSchema } from '../../src/test-drives/config-schemas';
 import { Database, TxBody } from '../../src/persistence/database';
+import { HISTORY_PURGE_INTERVAL_MS } from '../../src/persistence/outbox';
 import { isUniqueViolation } from '../../src/persistence/data-source';
 import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.registry';
 import { armTestDriveSchema, ArmRegionConfig, ArmTestDriveConfig, regionLimit, validateArmConfig } from './arm-config';
@@ -144,6 +145,8 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
   private nextAssignedSweepAt = 0;
   /** Clock time of the next unreadable-outputs sweep (0: at the first pass, e.g. after a restart). */
   private nextUnreadableSweepAt = 0;
+  /** When the next removal of instances deleted more than HISTORY_RETENTION_DAYS ago is due (clock ms). */
+  private nextHistoryPurgeAt = 0;
   /** Orphaned groups ("subscription/name", lower case) -> when a sweep first saw them orphaned. */
   private readonly orphansSeen = new Map<string, number>();
   /** Last wall-clock time from claim to ready of a followed instance, per "offerId|region|kind" (ms). */
@@ -507,13 +510,25 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     dues.push(await this.retryTags(byId, now));
     await this.sweepOrphans(offers, now);
     await this.sweepUnreadable(now).catch((err: Error) => this.logger.warn({ err: err.message }, 'unreadable outputs sweep failed; next pass retries'));
-    dues.push(this.nextAssignedSweepAt, this.nextOrphanSweepAt, this.nextUnreadableSweepAt);
+    await this.purgeHistory(now).catch((err: Error) => this.logger.warn({ err: err.message }, 'removing old deleted instances failed; next pass retries'));
+    dues.push(this.nextAssignedSweepAt, this.nextOrphanSweepAt, this.nextUnreadableSweepAt, this.nextHistoryPurgeAt);
     for (const offer of offers) {
       if (offer.state === 'published') dues.push((offer.health?.checkedAt ? Date.parse(offer.health.checkedAt) : now) + this.healthIntervalMs);
     }
     const nextStep = await this.pool.nextStepAt();
     if (nextStep !== null) dues.push(nextStep);
     return Math.min(...dues.filter((d) => Number.isFinite(d)));
+  }
+
+  /**
+   * Every HISTORY_PURGE_INTERVAL_MS (and on the first pass after a start): removes instances deleted more than
+   * HISTORY_RETENTION_DAYS ago (PoolInstanceRepository.purgeDeletedBefore). A failed run is retried on the next pass.
+   */
+  private async purgeHistory(now: number): Promise<void> {
+    if (now < this.nextHistoryPurgeAt) return;
+    const removed = await this.pool.purgeDeletedBefore(now - this.config.historyRetentionMs);
+    this.nextHistoryPurgeAt = now + HISTORY_PURGE_INTERVAL_MS;
+    if (removed) this.logger.log({ removed }, 'removed instances deleted before the history retention');
   }
 
   /**

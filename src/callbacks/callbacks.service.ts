@@ -10,7 +10,7 @@ import { AzureRuntime } from '../azure/azure-runtime';
 import { SecretStore } from '../azure/secret-store';
 import { Database, sql, TxBody } from '../persistence/database';
 import { isUniqueViolation } from '../persistence/data-source';
-import { claimDueStatement, freshOutbox, outboxBackoffMs } from '../persistence/outbox';
+import { claimDueStatement, freshOutbox, outboxBackoffMs, purgeDoneMessages } from '../persistence/outbox';
 import { RemoteHttp, trustedCas } from '../remote/http';
 import { checkOutboundUrls, guardedLookup, outboundPolicyFor, PUBLISHER_RECEIVER_ENDPOINTS, assertOutboundUrlSyntax } from '../security/outbound-url';
 import { postSigned } from '../escalation/escalation-config';
@@ -292,6 +292,19 @@ export class CallbacksService implements OnApplicationShutdown {
       secrets.push(secret);
     }
     return postSigned(this.http, sub.url, secrets, e.payload, Math.floor(now / 1000), e.id, 'callback', { 'X-TestDrive-Event': e.event });
+  }
+
+  /**
+   * Removes events sent or given up whose last attempt was due before `cutoff` (HISTORY_RETENTION_DAYS),
+   * and never one the next scan could queue again: the cutoff is held two scan overlaps behind the scan's
+   * cursor (a scan that has not run since would see those sessions again, and a removed dedupe key would
+   * let it queue the fact a second time, under a new event id). No cursor yet: nothing is removed.
+   * @returns how many events it removed.
+   */
+  async purgeDone(cutoff: number): Promise<number> {
+    const cursor = await this.readCursor();
+    if (cursor === null) return 0;
+    return purgeDoneMessages(this.db, 'callback_event', Math.min(cutoff, cursor - 2 * SCAN_OVERLAP_MS));
   }
 
   private async readCursor(): Promise<number | null> {

@@ -51,3 +51,12 @@ describe('DATABASE_URL and DATA_DIR', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL must be sqlite:<file path>/);
   });
 });
+
+describe('HISTORY_RETENTION_DAYS', () => {
+  it('defaults to 30 days; whole days 1-3650, refused otherwise naming the setting and the rule', () => {
+    expect(loadConfig({}).historyRetentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ HISTORY_RETENTION_DAYS: '7' }).historyRetentionMs).toBe(7 * 86_400_000);
+    expect(() => loadConfig({ HISTORY_RETENTION_DAYS: '0' })).toThrow(/HISTORY_RETENTION_DAYS must be 1-3650/);
+    expect(() => loadConfig({ HISTORY_RETENTION_DAYS: '1.5' })).toThrow(/HISTORY_RETENTION_DAYS must be a whole number of days/);
+  });
+});

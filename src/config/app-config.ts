@@ -147,6 +147,12 @@ const EnvSchema = z.object({
   QUEUE_MAX_WAIT_MINUTES: z.coerce.number({ message: 'QUEUE_MAX_WAIT_MINUTES must be a number of minutes' }).int('QUEUE_MAX_WAIT_MINUTES must be a whole number of minutes').min(1, 'QUEUE_MAX_WAIT_MINUTES must be 1-1440').max(1440, 'QUEUE_MAX_WAIT_MINUTES must be 1-1440').default(60),
   /** Issue 12: most queued requests per offer; beyond it 409 QueueFull. */
   QUEUE_MAX_LENGTH: z.coerce.number({ message: 'QUEUE_MAX_LENGTH must be a number' }).int('QUEUE_MAX_LENGTH must be a whole number').min(1, 'QUEUE_MAX_LENGTH must be 1-10000').max(10000, 'QUEUE_MAX_LENGTH must be 1-10000').default(100),
+  /**
+   * Days a finished record of the delivery machinery is kept: sent or failed marketplace callback events and
+   * alert notifications (after their last attempt), and deleted ARM instances (after their resource group was
+   * deleted). Sessions, leads, incidents and the audit trail are not removed.
+   */
+  HISTORY_RETENTION_DAYS: z.coerce.number({ message: 'HISTORY_RETENTION_DAYS must be a number of days' }).int('HISTORY_RETENTION_DAYS must be a whole number of days').min(1, 'HISTORY_RETENTION_DAYS must be 1-3650').max(3650, 'HISTORY_RETENTION_DAYS must be 1-3650').default(30),
   /** Issue 11: a separate listener for GET /metrics without auth (private network); unset = only /metrics behind the Operator role. */
   METRICS_PORT: z.coerce.number({ message: 'METRICS_PORT must be a port number' }).int('METRICS_PORT must be a whole number').min(1, 'METRICS_PORT must be 1-65535').max(65535, 'METRICS_PORT must be 1-65535').optional(),
   /** Issue 11: SMTP server of escalation e-mails (smtp://user:pass@host:587 or smtps://…); the embedded default uses the emulator's mail sink. */
@@ -293,6 +299,8 @@ export interface AppConfig {
   leads: { defaultSource: 'AzureMarketplace' | 'AppSource' | 'AzurePortal' };
   /** Issue 12: the start queue (whenFull=queue): longest wait (ms) and length per offer. */
   queue: { maxWaitMs: number; maxLength: number };
+  /** HISTORY_RETENTION_DAYS in ms: finished callback events, alert notifications and deleted ARM instances are removed this long after (clock time). */
+  historyRetentionMs: number;
   /** Issue 11: separate unauthenticated metrics listener port (undefined: none). */
   metricsPort?: number;
   /** Issue 11: escalation e-mail (smtpUrl undefined: e-mails are not sent and stay pending). */
@@ -408,6 +416,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     leads: { defaultSource: e.LEADS_DEFAULT_SOURCE },
     queue: { maxWaitMs: e.QUEUE_MAX_WAIT_MINUTES * 60_000, maxLength: e.QUEUE_MAX_LENGTH },
+    historyRetentionMs: e.HISTORY_RETENTION_DAYS * 86_400_000,
     metricsPort: e.METRICS_PORT,
     alerts: { smtpUrl: e.SMTP_URL, from: e.ALERT_FROM },
     dashboard: { clientId: e.DASHBOARD_CLIENT_ID, clientSecret: e.DASHBOARD_CLIENT_SECRET, sessionSecret: e.DASHBOARD_SESSION_SECRET, publicUrl: e.DASHBOARD_PUBLIC_URL?.replace(/\/+$/, '') },

@@ -13,9 +13,12 @@ import { EscalationService } from '../escalation/escalation.service';
 import { QueueService } from '../sessions/queue.service';
 import { CallbacksService } from '../callbacks/callbacks.service';
 import { ChangeWatch } from './change-watch';
+import { Database } from '../persistence/database';
+import { HISTORY_PURGE_INTERVAL_MS, purgeDoneMessages } from '../persistence/outbox';
 
 /** How often (service clock, ms) the leader evaluates escalation conditions: every 15 s. */
 export const ESCALATION_INTERVAL_MS = 15_000;
+
 
 /** Most expiry runs in flight at once (a run stuck in a slow teardown does not stop the next tick's). */
 export const MAX_EXPIRY_RUNS = 3;
@@ -69,6 +72,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
   /** The queue pass in flight (issue 12), if any. */
   private queueRun: Promise<void> | null = null;
   private nextEscalationAt = 0;
+  private nextHistoryPurgeAt = 0;
   /** The tick in progress (its leadership check), if any. */
   private ticking: Promise<void> | null = null;
   private stopped = false;
@@ -105,6 +109,7 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
     private readonly queue: QueueService,
     private readonly callbacks: CallbacksService,
     private readonly changes: ChangeWatch,
+    private readonly db: Database,
   ) {
     this.budgetMs = typeBudgetMs(config.reconcileIntervalMs);
     this.backstopMs = config.reconcileBackstopMs;
@@ -268,7 +273,26 @@ export class ReconcileService implements OnApplicationBootstrap, OnApplicationSh
       await this.callbacks.collect(now);
       await this.callbacks.deliverDue();
     });
-    this.ran('leader', seq, this.nextEscalationAt, failed);
+    if (now >= this.nextHistoryPurgeAt) {
+      this.nextHistoryPurgeAt = now + HISTORY_PURGE_INTERVAL_MS;
+      await guard('history', () => this.purgeHistory(now));
+    }
+    this.ran('leader', seq, Math.min(this.nextEscalationAt, this.nextHistoryPurgeAt), failed);
+  }
+
+  /**
+   * Removes the delivery machinery's finished history older than HISTORY_RETENTION_DAYS: marketplace
+   * callback events and alert notifications sent or given up (purgeDoneMessages). Sessions, leads,
+   * incidents and the audit trail stay; the ARM type removes its deleted instances in its own reconcile.
+   * Run by the leader every HISTORY_PURGE_INTERVAL_MS; safe to run anywhere, any number of times.
+   * @returns rows removed per table.
+   */
+  async purgeHistory(now = this.clock.now()): Promise<{ callbackEvents: number; alertNotifications: number }> {
+    const cutoff = now - this.config.historyRetentionMs;
+    const callbackEvents = await this.callbacks.purgeDone(cutoff);
+    const alertNotifications = await purgeDoneMessages(this.db, 'alert_notification', cutoff);
+    if (callbackEvents || alertNotifications) this.logger.log(`removed finished history older than ${new Date(cutoff).toISOString()}: ${callbackEvents} callback events, ${alertNotifications} alert notifications`);
+    return { callbackEvents, alertNotifications };
   }
 
   /** Serves the start queue (issue 12): never overlapping itself; errors logged and counted. */

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, LessThan, Not, Repository } from 'typeorm';
 import { isUniqueViolation } from '../../../src/persistence/data-source';
 import { Database, insertRows, sql, Statement, StatementResult, transitionRow, TxBody } from '../../../src/persistence/database';
+import { PURGE_BATCH } from '../../../src/persistence/outbox';
 import { InstanceKind, InstanceState, PoolInstanceEntity } from './pool-instance.entity';
 import { PoolRegionEntity } from './pool-region.entity';
 
@@ -259,6 +260,27 @@ export class PoolInstanceRepository {
     // Entering `deleting` starts a new kind of work: a retry pause left from the previous state does not apply.
     if (patch.state === 'deleting' && !('nextActionAt' in patch)) patch = { ...patch, nextActionAt: null };
     return transitionRow(this.repo, id, from, patch, now);
+  }
+
+  /**
+   * Removes instances deleted (their resource group gone) before `cutoff` (epoch ms, HISTORY_RETENTION_DAYS),
+   * in batches of PURGE_BATCH, at most 20 batches a call: they hold no slot and no session needs them (a
+   * session reads its own region and kind; an ended session whose instance row is gone stays ended).
+   * @returns how many rows it removed.
+   */
+  async purgeDeletedBefore(cutoff: number): Promise<number> {
+    let total = 0;
+    for (let batch = 0; batch < 20; batch++) {
+      const r = await this.db.atomic(function* (): TxBody<StatementResult> {
+        return (yield sql(
+          `DELETE FROM "pool_instance" WHERE "id" IN (SELECT "id" FROM "pool_instance" WHERE "state" = 'deleted' AND "deletedAt" < ? LIMIT ${PURGE_BATCH})`,
+          [cutoff],
+        ));
+      });
+      total += r.affected;
+      if (r.affected < PURGE_BATCH) break;
+    }
+    return total;
   }
 
   /** Marks an instance deleted and frees its slot (one statement). */
