@@ -14,7 +14,11 @@ export type AuditAction =
   | 'session.started'
   | 'session.refused'
   | 'session.ended'
-  | 'session.expired';
+  | 'session.expired'
+  | 'notifications.registered'
+  | 'notifications.updated'
+  | 'notifications.removed'
+  | 'notifications.secret-rotated';
 
 /**
  * One audited change. `actorType` "client" (an API caller: tenant + client id and its roles) or

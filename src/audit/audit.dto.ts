@@ -16,6 +16,10 @@ export const AUDIT_ACTIONS = [
   'session.refused',
   'session.ended',
   'session.expired',
+  'notifications.registered',
+  'notifications.updated',
+  'notifications.removed',
+  'notifications.secret-rotated',
 ] as const satisfies readonly AuditAction[];
 // Compile-time check that the list above names every AuditAction.
 const _everyAction: readonly (typeof AUDIT_ACTIONS)[number][] = [] as AuditAction[];

@@ -8,6 +8,7 @@ import { httpsUrlSchema, parseOrThrow } from '../common/validation';
 import { Caller } from '../auth/caller';
 import { CurrentCaller, Roles } from '../auth/decorators';
 import { Role } from '../auth/roles';
+import { AuditService } from '../audit/audit.service';
 import { CALLBACK_EVENTS } from './callback.entity';
 import { CallbackRegistration, CallbacksService, DEFAULT_PREVIOUS_SECRET_HOURS, MAX_PREVIOUS_SECRET_HOURS } from './callbacks.service';
 
@@ -73,7 +74,15 @@ export const RotateSecretBodySchema = apiComponent(
 @Controller('notifications')
 @Roles(Role.Marketplace)
 export class CallbacksController {
-  constructor(private readonly callbacks: CallbacksService) {}
+  constructor(
+    private readonly callbacks: CallbacksService,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** The audit target of the caller's registration (one per marketplace client), details without the URL (it may carry a key). */
+  private async record(caller: Caller, action: 'notifications.registered' | 'notifications.updated' | 'notifications.removed' | 'notifications.secret-rotated', details?: Record<string, unknown>): Promise<void> {
+    await this.audit.record(caller, action, { type: 'notifications', id: caller.clientId, offerId: null }, details);
+  }
 
   @Put()
   @ApiOperation({ summary: 'Register the callback of the calling marketplace client (its signing secret is shown once), or replace its URL and events (the secret is kept)' })
@@ -87,6 +96,7 @@ export class CallbacksController {
     const refused = await this.callbacks.checkUrl(b.url);
     if (refused.length) throw ApiError.validation(refused);
     const { registration, created } = await this.callbacks.register(caller, b.url, b.events);
+    await this.record(caller, created ? 'notifications.registered' : 'notifications.updated', { events: registration.events });
     res.status(created ? 201 : 200);
     return registration;
   }
@@ -104,6 +114,7 @@ export class CallbacksController {
     const b = parseOrThrow(RotateSecretBodySchema, body ?? {});
     const r = await this.callbacks.rotateSecret(caller, b.previousSecretHours ?? DEFAULT_PREVIOUS_SECRET_HOURS);
     if (!r) throw new ApiError(404, 'NotificationsNotFound', 'No callback is registered for this client.');
+    await this.record(caller, 'notifications.secret-rotated', { previousSecretExpiresAt: r.previousSecretExpiresAt });
     return r;
   }
 
@@ -124,5 +135,6 @@ export class CallbacksController {
   @ApiErrorResponse(404, 'NotificationsNotFound: no callback is registered.')
   async remove(@CurrentCaller() caller: Caller): Promise<void> {
     if (!(await this.callbacks.remove(caller))) throw new ApiError(404, 'NotificationsNotFound', 'No callback is registered for this client.');
+    await this.record(caller, 'notifications.removed');
   }
 }

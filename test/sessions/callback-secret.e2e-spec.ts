@@ -114,5 +114,15 @@ describeEachDb('marketplace callback secret on %s', (db) => {
     const both = await Promise.all([0, 1].map(() => market.put('/api/v1/notifications').send({ url: rx.url, events: ['session.ready'] })));
     expect(both.map((r) => r.status).sort()).toEqual([200, 201]);
     expect(both.filter((r) => r.body.secret).length).toBe(1);
+
+    // Operators see who registered, changed, rotated and removed, without a secret or the URL (it may carry a key).
+    const ops = await svc.as({ roles: ['TestDrive.Operator'] });
+    const trail = (await ops.get('/api/v1/audit?limit=500').expect(200)).body.value as Array<{ action: string; actor: { clientId: string }; target: { type: string }; details: unknown }>;
+    const mine = trail.filter((e) => e.target.type === 'notifications').map((e) => e.action).reverse();
+    expect(mine.slice(0, 5)).toEqual(['notifications.registered', 'notifications.updated', 'notifications.secret-rotated', 'notifications.secret-rotated', 'notifications.removed']);
+    expect(mine.slice(5).sort()).toEqual(['notifications.registered', 'notifications.updated']); // the two PUTs at once, in either order
+    const text = JSON.stringify(trail);
+    for (const secret of [s1, s2, third.body.secret as string]) expect(text).not.toContain(secret);
+    expect(text).not.toContain(rx.url);
   });
 });
