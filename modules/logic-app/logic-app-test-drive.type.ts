@@ -12,13 +12,10 @@ import { TestDriveTypeRegistry } from '../../src/test-drives/test-drive-type.reg
 import { SessionRunner } from '../../src/test-drives/session-runner';
 import { LOGIC_APP_TEST_DRIVE_TYPE, logicAppConfigOf, logicAppTestDriveSchema, validateLogicAppConfig } from './logic-app-config';
 import { LogicAppGateway, toLogicCallError } from './logic-app.gateway';
-import { LogicAppProgress } from './provisioning/progress';
 import { LogicAppSessionDriver } from './provisioning/session-driver';
 
 /** Sessions driven at once in one reconcile pass. */
 const PARALLEL_SESSIONS = 8;
-/** Finished (ended or failed) sessions GET /capacity looks at for deprovisioning that gave up (deprovisionFailures). */
-const RECENT_ENDED = 500;
 
 /** What a Logic app test drive validates and adds to responses (TestDriveSchemas; the API description). */
 export const LOGIC_APP_SCHEMAS: TestDriveSchemas = {
@@ -26,7 +23,11 @@ export const LOGIC_APP_SCHEMAS: TestDriveSchemas = {
   deployment: azureDeploymentSchema,
   capacityRow: {
     ...SLOT_CAPACITY_FIELDS,
-    deprovisionFailures: z.number().int().meta({ description: 'Logic app: sessions among the newest 500 finished (ended or failed) ones whose deprovisioning Logic App gave up (what it made may be left behind).' }),
+    deprovisionFailures: z
+      .number()
+      .int()
+      .meta({ description: 'Logic app: finished sessions whose deprovisioning Logic App gave up (what it made may be left behind) and nobody acknowledged yet (POST /sessions/{id}/acknowledge-deprovisioning).' }),
+    deprovisionFailedSessions: z.array(z.string()).meta({ description: 'Logic app: the ids of the newest 20 of those sessions.' }),
   },
 };
 
@@ -176,20 +177,19 @@ export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApp
   /**
    * One row per offer: `{region, limit: maxConcurrent, inUse, deploying (provisioning), assigned
    * (ready), ending, failed (sessions requested in the last 24 hours that failed), deprovisionFailures
-   * (among the newest RECENT_ENDED finished sessions, ended or failed, those finished although
-   * deprovisioning failed every attempt)}`. The live counts come from the database, however many
+   * (finished sessions whose deprovisioning failed every attempt and nobody acknowledged yet, counted in the
+   * database however long ago they ended), deprovisionFailedSessions (the newest 20 of their ids)}`. The live counts come from the database, however many
    * sessions the offer has (defect: they were taken from its newest 500 sessions, so a long queue hid the
    * sessions holding its slots).
    */
   async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
     const cfg = logicAppConfigOf(offer.testDrive);
     const now = this.clock.now();
-    const [{ byState, holdingSlot }, failed, ended] = await Promise.all([
+    const [{ byState, holdingSlot }, failed, gaveUp] = await Promise.all([
       this.sessions.countByState(offer.id, LIVE_SESSION_STATES),
       this.sessions.countInStates(offer.id, ['failed'], now - 24 * 3_600_000),
-      this.sessions.listByOffer(offer.id, ['ended', 'failed'], RECENT_ENDED),
+      this.sessions.deprovisioningFailures(offer.id),
     ]);
-    const progress = (s: SessionEntity) => s.progress as LogicAppProgress | null;
     return [
       {
         region: cfg.region,
@@ -202,7 +202,8 @@ export class LogicAppTestDriveType implements TestDriveType, OnModuleInit, OnApp
         limit: cfg.maxConcurrent,
         inUse: holdingSlot,
         maxConcurrent: cfg.maxConcurrent,
-        deprovisionFailures: ended.filter((s) => progress(s)?.deprovision?.gaveUp).length,
+        deprovisionFailures: gaveUp.count,
+        deprovisionFailedSessions: gaveUp.sessionIds,
       },
     ];
   }

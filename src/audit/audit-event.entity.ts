@@ -15,6 +15,7 @@ export type AuditAction =
   | 'session.refused'
   | 'session.ended'
   | 'session.expired'
+  | 'session.deprovisioning-acknowledged'
   | 'notifications.registered'
   | 'notifications.updated'
   | 'notifications.removed'

@@ -16,6 +16,7 @@ export const AUDIT_ACTIONS = [
   'session.refused',
   'session.ended',
   'session.expired',
+  'session.deprovisioning-acknowledged',
   'notifications.registered',
   'notifications.updated',
   'notifications.removed',

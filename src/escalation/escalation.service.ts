@@ -95,7 +95,14 @@ export class EscalationService implements OnApplicationShutdown {
       }
       const gaveUp = Number(r.deprovisionFailures ?? 0);
       if (gaveUp > 0) {
-        out.push({ offerId: r.offerId, kind: 'deprovisioning_failed', subject: '', summary: `Offer ${r.offerId}: ${gaveUp} session(s) could not be deprovisioned after every attempt; resources may be left behind.`, details: { sessions: gaveUp } });
+        const sessionIds = Array.isArray(r.deprovisionFailedSessions) ? (r.deprovisionFailedSessions as string[]) : [];
+        out.push({
+          offerId: r.offerId,
+          kind: 'deprovisioning_failed',
+          subject: '',
+          summary: `Offer ${r.offerId}: ${gaveUp} session(s) could not be deprovisioned after every attempt; resources may be left behind. Clean up, then acknowledge each session (POST /api/v1/sessions/{id}/acknowledge-deprovisioning).`,
+          details: { sessions: gaveUp, sessionIds },
+        });
       }
     }
     for (const o of offers) {

@@ -7,7 +7,8 @@ import { MessageOutboxRow } from '../persistence/outbox-row';
  * - `pool_backoff`: an ARM region's pool backs off after ESCALATION_FAILURES_IN_A_ROW failed deployments
  *   in a row (subject: the region; details carry the Azure error);
  * - `offer_degraded`: the offer's health check found problems (subject: '');
- * - `deprovisioning_failed`: a teardown gave up for good: resources may be left behind (subject: '');
+ * - `deprovisioning_failed`: a teardown gave up for good: resources may be left behind (subject: ''); it holds
+ *   until each such session is acknowledged (POST /sessions/{id}/acknowledge-deprovisioning);
  * - `client_secret_expiring`: the offer's client secret expires within 30 days (a health warning);
  * - `lead_delivery_failing`: a lead of the offer has waited for delivery over an hour, or failed.
  */

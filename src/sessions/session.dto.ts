@@ -105,6 +105,8 @@ const sessionExample = {
   endedAt: null,
   endReason: null,
   failure: null,
+  deprovisioningFailedAt: null,
+  deprovisioningAcknowledgedAt: null,
 };
 
 /** A session as the API returns it. Times are ISO 8601 UTC (null until they happen). */
@@ -149,6 +151,14 @@ export const sessionViewSchema = apiComponent(
       endedAt: z.string().nullable(),
       endReason: z.enum(['expired', 'ended', 'failed', 'unpublished']).nullable().meta({ description: 'Why the session ended (ended: ended early by DELETE, or a queued request cancelled; expired: its time was up, or a queued request waited too long: failure QueueTimeout).' }),
       failure: z.object({ code: z.string(), message: z.string() }).nullable().meta({ description: 'state failed: what went wrong.' }),
+      deprovisioningFailedAt: z
+        .string()
+        .nullable()
+        .meta({ description: 'When the teardown of what the session made gave up after every attempt (a Logic app\'s deprovisioning Logic App): resources may be left behind. Null: it did not.', example: null }),
+      deprovisioningAcknowledgedAt: z
+        .string()
+        .nullable()
+        .meta({ description: 'When an operator or the publisher acknowledged that failure (POST /sessions/{id}/acknowledge-deprovisioning); until then the offer has an open deprovisioning_failed incident.', example: null }),
     })
     .meta({ description: 'A test drive session.', example: sessionExample }),
 );

@@ -29,6 +29,7 @@ export interface Customer {
 @Index('IX_session_state_expires', ['state', 'expiresAt'])
 @Index('IX_session_offer_requested', ['offerId', 'requestedAt'])
 @Index('IX_session_updated', ['updatedAt'])
+@Index('IX_session_deprovisioning_open', ['offerId'], { where: '"deprovisioningFailedAt" IS NOT NULL AND "deprovisioningAcknowledgedAt" IS NULL' })
 export class SessionEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -107,6 +108,18 @@ export class SessionEntity {
   /** queued: the queue position last sent to the marketplace's callback (issue 12; null: none sent). */
   @Column({ type: 'integer', nullable: true })
   queuePositionNotified?: number | null;
+
+  /**
+   * When the teardown of what the session made gave up for good (epoch ms; null: it did not): every attempt
+   * failed (a Logic app's deprovisioning Logic App, LOGIC_APP_MAX_ATTEMPTS) and the session ended anyway, so
+   * resources may be left behind. The `deprovisioning_failed` incident holds until someone acknowledges it.
+   */
+  @Column(timestampColumn())
+  deprovisioningFailedAt?: number | null;
+
+  /** When an operator or the offer's publisher acknowledged the failed deprovisioning (POST /sessions/{id}/acknowledge-deprovisioning; epoch ms). */
+  @Column(timestampColumn())
+  deprovisioningAcknowledgedAt?: number | null;
 
   /** Type-specific provisioning progress (resumable steps, run ids...). JSON; never a secret. */
   @Column({ type: 'simple-json', nullable: true })

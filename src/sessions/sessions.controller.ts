@@ -112,6 +112,25 @@ export class SessionsController {
     return this.sessions.view(s, this.sessions.startedBy(s, caller));
   }
 
+  @Post('sessions/:id/acknowledge-deprovisioning')
+  @Roles(Role.Publisher, Role.Operator)
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Acknowledge a session's failed deprovisioning (what it left behind is dealt with)",
+    description:
+      "When a session's teardown gave up after every attempt (deprovisioningFailedAt), resources may be left behind and the offer has an open " +
+      'deprovisioning_failed incident until each such session is acknowledged. A publisher acknowledges sessions of its own offers, an operator any. ' +
+      'Idempotent: a failure acknowledged already is answered as it is. Audited (session.deprovisioning-acknowledged).',
+  })
+  @ApiZodParam('id', sessionIdParamSchema)
+  @ApiZodResponse(200, sessionViewSchema, 'The session, deprovisioningAcknowledgedAt set.')
+  @ApiErrorResponse(404, SESSION_NOT_FOUND)
+  @ApiErrorResponse(409, 'DeprovisioningNotFailed: the session\'s deprovisioning did not give up; there is nothing to acknowledge.')
+  async acknowledgeDeprovisioning(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<SessionView> {
+    const s = await this.sessions.acknowledgeDeprovisioning(id, caller);
+    return this.sessions.view(s, false);
+  }
+
   @Get('offers/:offerId/sessions')
   @Roles(Role.Publisher, Role.Operator)
   @ApiOperation({ summary: "List an offer's sessions, a page at a time (newest first; without access information)" })

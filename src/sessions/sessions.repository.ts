@@ -208,6 +208,35 @@ export class SessionsRepository {
     return { byState, holdingSlot };
   }
 
+  /**
+   * The sessions of `offerId` whose deprovisioning gave up for good and nobody acknowledged yet
+   * (SessionEntity.deprovisioningFailedAt; the partial index IX_session_deprovisioning_open): how many, and
+   * the ids of the newest `limit` (default 20) by the time they gave up.
+   */
+  async deprovisioningFailures(offerId: string, limit = 20): Promise<{ count: number; sessionIds: string[] }> {
+    const open = () =>
+      this.repo.createQueryBuilder('s').where('s.offerId = :offerId AND s.deprovisioningFailedAt IS NOT NULL AND s.deprovisioningAcknowledgedAt IS NULL', { offerId });
+    const count = await open().getCount();
+    if (!count) return { count, sessionIds: [] };
+    const rows = await open().select('s.id', 'id').orderBy('s.deprovisioningFailedAt', 'DESC').addOrderBy('s.id', 'DESC').limit(limit).getRawMany<{ id: string }>();
+    return { count, sessionIds: rows.map((r) => r.id) };
+  }
+
+  /**
+   * Records that someone acknowledged the session's failed deprovisioning (what it left behind is dealt
+   * with), at `now` (epoch ms). Compare-and-set: only a failure not yet acknowledged is acknowledged.
+   * @returns true when this call acknowledged it; false when it was acknowledged already, or never failed.
+   */
+  async acknowledgeDeprovisioning(id: string, now: number): Promise<boolean> {
+    const r = await this.repo
+      .createQueryBuilder()
+      .update(SessionEntity)
+      .set({ deprovisioningAcknowledgedAt: now, updatedAt: now })
+      .where('id = :id AND "deprovisioningFailedAt" IS NOT NULL AND "deprovisioningAcknowledgedAt" IS NULL', { id })
+      .execute();
+    return r.affected === 1;
+  }
+
   /** An offer's newest `limit` sessions (default 500), optionally only in `states` (the type modules' and dashboard's views). */
   listByOffer(offerId: string, states?: readonly SessionState[], limit = 500): Promise<SessionEntity[]> {
     return this.repo.find({ where: { offerId, ...(states ? { state: In(states) } : {}) }, order: { requestedAt: 'DESC' }, take: limit });

@@ -416,6 +416,27 @@ export class SessionsService {
   }
 
   /**
+   * Acknowledges a session's failed deprovisioning (POST /sessions/{id}/acknowledge-deprovisioning): whoever
+   * calls has dealt with what the teardown left behind, so the offer's `deprovisioning_failed` incident no
+   * longer counts the session (it resolves on the next evaluation once no session is left). Idempotent: a
+   * failure acknowledged already is answered as it is. Recorded in the audit trail
+   * (`session.deprovisioning-acknowledged`).
+   * @throws ApiError 404 SessionNotFound (also for a session of another publisher's offer);
+   *   409 DeprovisioningNotFailed when the session's deprovisioning did not give up.
+   */
+  async acknowledgeDeprovisioning(id: string, caller: Caller): Promise<SessionEntity> {
+    const s = await this.getOrThrow(id, caller);
+    if (!caller.isSystem && !caller.isOperator && !caller.isPublisher) throw ApiError.notFound('Session', id);
+    if (s.deprovisioningFailedAt === null || s.deprovisioningFailedAt === undefined) {
+      throw new ApiError(409, 'DeprovisioningNotFailed', `The deprovisioning of session '${id}' did not fail${s.state === 'ended' || s.state === 'failed' ? '' : ` (the session is ${s.state})`}: there is nothing to acknowledge.`);
+    }
+    if (await this.sessions.acknowledgeDeprovisioning(id, this.clock.now())) {
+      await this.audit.record(caller, 'session.deprovisioning-acknowledged', { type: 'session', id, offerId: s.offerId }, { failedAt: iso(s.deprovisioningFailedAt) });
+    }
+    return (await this.sessions.findById(id)) ?? s;
+  }
+
+  /**
    * Ends every ready session whose time is up. Level-triggered: a session that expired while the
    * service was down is ended on the first pass after it comes back. Returns how many it ended.
    */
@@ -513,6 +534,8 @@ export class SessionsService {
       endedAt: iso(s.endedAt),
       endReason: s.endReason,
       failure: s.failure,
+      deprovisioningFailedAt: iso(s.deprovisioningFailedAt ?? null),
+      deprovisioningAcknowledgedAt: iso(s.deprovisioningAcknowledgedAt ?? null),
     };
   }
 }

@@ -19,6 +19,7 @@ export const ROUTE_POLICY: Record<string, Array<'marketplace' | 'publisher' | 'o
   'GET /api/v1/offers/:offerId/sessions': ['publisher', 'operator'],
   'GET /api/v1/sessions/:id': ['marketplace', 'publisher', 'operator'],
   'DELETE /api/v1/sessions/:id': ['marketplace', 'operator'],
+  'POST /api/v1/sessions/:id/acknowledge-deprovisioning': ['publisher', 'operator'],
   'GET /api/v1/capacity': ['publisher', 'operator'],
   'GET /api/v1/audit': ['operator'],
   'GET /api/v1/offers/:offerId/leads': ['publisher', 'operator'],

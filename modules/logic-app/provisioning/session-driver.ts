@@ -279,7 +279,7 @@ export class LogicAppSessionDriver extends SessionStepDriver {
     const provision = this.progressOf(s).provision;
     if (d.attempts >= this.settings.maxAttempts) {
       this.logger.error({ sessionId: s.id, offerId: s.offerId, workflow: wfName, code: error.code, attempts: d.attempts }, 'deprovisioning Logic App failed every attempt; ending the session anyway (what it made may be left behind)');
-      await this.save(s, { provision, deprovision: { ...d, step: 'failed', gaveUp: true, postedAt: undefined, nextAt: undefined, lastError: error } }, ['ending'], now);
+      await this.save(s, { provision, deprovision: { ...d, step: 'failed', gaveUp: true, postedAt: undefined, nextAt: undefined, lastError: error } }, ['ending'], now, { deprovisioningFailedAt: now });
       return 'continue';
     }
     this.logger.warn({ sessionId: s.id, offerId: s.offerId, workflow: wfName, code: error.code, attempts: d.attempts }, 'deprovisioning Logic App call failed; retrying');
