@@ -16,7 +16,7 @@ export class DeprovisioningFailed1795000001400 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.addColumn('session', column('deprovisioningFailedAt bigint null'));
     await q.addColumn('session', column('deprovisioningAcknowledgedAt bigint null'));
-    await q.query(`UPDATE "session" SET "deprovisioningFailedAt" = "updatedAt" WHERE "state" IN ('ended', 'failed') AND "progress" LIKE '%"gaveUp":true%'`);
+    await q.query(`UPDATE "session" SET "deprovisioningFailedAt" = "updatedAt" WHERE "state" IN ('ending', 'ended', 'failed') AND "progress" LIKE '%"gaveUp":true%'`);
     await q.createIndex(
       'session',
       new TableIndex({ name: 'IX_session_deprovisioning_open', columnNames: ['offerId'], where: '"deprovisioningFailedAt" IS NOT NULL AND "deprovisioningAcknowledgedAt" IS NULL' }),
