@@ -5,6 +5,13 @@ import { AzureRuntime } from './azure-runtime';
 /** Key Vault secret names: 1-127 characters from 0-9 a-z A-Z and '-'. */
 export const SECRET_NAME_PATTERN = /^[0-9a-zA-Z-]{1,127}$/;
 
+/**
+ * Most secret versions a service keeps in memory once read from Key Vault (LruMap): signing secrets of
+ * marketplace callbacks and escalation webhooks, a few per client or offer. Beyond it the least recently used
+ * is read again from Key Vault when next needed.
+ */
+export const SECRET_CACHE_ENTRIES = 1_000;
+
 /** The named secret (or version) does not exist in Key Vault. */
 export class SecretNotFoundError extends Error {
   constructor(

@@ -3,11 +3,12 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
+import { LruMap } from '../common/lru-map';
 import { Clock, iso } from '../common/clock';
 import { SingleFlight } from '../common/single-flight';
 import { ApiError, ErrorDetail } from '../common/api-error';
 import { AzureRuntime } from '../azure/azure-runtime';
-import { SecretStore } from '../azure/secret-store';
+import { SECRET_CACHE_ENTRIES, SecretStore } from '../azure/secret-store';
 import { Database, sql, TxBody } from '../persistence/database';
 import { isUniqueViolation } from '../persistence/data-source';
 import { claimDueStatement, freshOutbox, outboxBackoffMs, purgeDoneMessages } from '../persistence/outbox';
@@ -67,7 +68,8 @@ export class CallbacksService implements OnApplicationShutdown {
   private readonly sessions: Repository<SessionEntity>;
   private readonly http: RemoteHttp;
   private readonly delivery = new SingleFlight(() => this.deliverPass());
-  private readonly secretCache = new Map<string, string>();
+  /** Signing secrets by `<name>/<version>`: the versions in use stay, the rest are forgotten (SECRET_CACHE_ENTRIES). */
+  private readonly secretCache = new LruMap<string, string>(SECRET_CACHE_ENTRIES);
 
   constructor(
     @InjectDataSource() ds: DataSource,

@@ -2,12 +2,13 @@ import * as os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { createTransport, type Transporter } from 'nodemailer';
+import { LruMap } from '../common/lru-map';
 import { Clock } from '../common/clock';
 import { SingleFlight } from '../common/single-flight';
 import { outboxBackoffMs } from '../persistence/outbox';
 import { AppConfig, APP_CONFIG } from '../config/app-config';
 import { AzureRuntime } from '../azure/azure-runtime';
-import { SecretStore } from '../azure/secret-store';
+import { SECRET_CACHE_ENTRIES, SecretStore } from '../azure/secret-store';
 import { Caller } from '../auth/caller';
 import { CapacityService } from '../capacity/capacity.service';
 import { LeadsRepository } from '../leads/leads.repository';
@@ -54,7 +55,8 @@ export class EscalationService implements OnApplicationShutdown {
   private readonly http: RemoteHttp;
   private mailer: Transporter | null = null;
   private readonly delivery = new SingleFlight(() => this.deliverPass());
-  private readonly secretCache = new Map<string, string>();
+  /** Signing secrets by `<name>/<version>`: the versions in use stay, the rest are forgotten (SECRET_CACHE_ENTRIES). */
+  private readonly secretCache = new LruMap<string, string>(SECRET_CACHE_ENTRIES);
 
   constructor(
     readonly incidents: IncidentsRepository,

@@ -8,7 +8,8 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { ErrorDetail } from '../common/api-error';
 import { Clock } from '../common/clock';
 import { AppConfig, APP_CONFIG } from '../config/app-config';
-import { SecretStore } from '../azure/secret-store';
+import { SECRET_CACHE_ENTRIES, SecretStore } from '../azure/secret-store';
+import { LruMap } from '../common/lru-map';
 import type { OfferEntity } from '../offers/offer.entity';
 import { OffersRepository } from '../offers/offers.repository';
 import { checkOutboundUrls, DYNAMICS_365_ENDPOINTS, outboundPolicyFor, PUBLISHER_RECEIVER_ENDPOINTS } from '../security/outbound-url';
@@ -58,7 +59,8 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
   private soon: NodeJS.Timeout | undefined;
   /** When the interval loop runs its next pass by itself (performance.now()). */
   private nextPassAt = 0;
-  private readonly secretCache = new Map<string, string>();
+  /** Lead destination secrets by `<name>/<version>`: the versions in use stay, the rest are forgotten (SECRET_CACHE_ENTRIES). */
+  private readonly secretCache = new LruMap<string, string>(SECRET_CACHE_ENTRIES);
 
   constructor(
     readonly repo: LeadsRepository,
@@ -238,7 +240,6 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
     const hit = this.secretCache.get(key);
     if (hit !== undefined) return hit;
     const v = await this.secrets.get(name, version);
-    if (this.secretCache.size > 1000) this.secretCache.clear();
     this.secretCache.set(key, v);
     return v;
   }
