@@ -41,7 +41,8 @@ export function resolveSku(skus: TenantSku[], licenseSku: string): TenantSku | u
  * processes: a unique violation means "taken, try the next one". The tenant's SKUs are read from Graph
  * at most once per DYNAMICS_LICENSE_CACHE_MS (real time) per offer, so a burst of starts costs one call;
  * the held count is read just before Graph, so the snapshot errs on the safe side (a license assigned in
- * between counts as someone else's).
+ * between counts as someone else's), and the session driver drops the cached snapshot (invalidate) as soon
+ * as it has recorded a license assigned or removed, so that error lasts until the record, not the cache time.
  */
 @Injectable()
 export class LicenseLedger {

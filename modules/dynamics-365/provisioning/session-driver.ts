@@ -105,7 +105,10 @@ export class DynamicsSessionDriver extends SessionStepDriver {
         case 'assignLicense': {
           const snapshot = await this.licenses.snapshot(offer);
           await (await this.clients.graph(offer)).assignLicense(p.userId!, snapshot.skuId);
-          return await advance({ step: 'waitSync', skuId: snapshot.skuId, licenseAssigned: true, syncStartedAt: now, syncPolls: 0 });
+          const outcome = await advance({ step: 'waitSync', skuId: snapshot.skuId, licenseAssigned: true, syncStartedAt: now, syncPolls: 0 });
+          // A snapshot read between the assignment and this save counted the licence as someone else's.
+          this.licenses.invalidate(offer.id);
+          return outcome;
         }
         case 'waitSync': {
           const product = await this.clients.product(offer);
@@ -195,7 +198,9 @@ export class DynamicsSessionDriver extends SessionStepDriver {
           }
           const skuId = p.skuId ?? (await this.licenses.snapshot(offer)).skuId;
           await graph.removeLicense(userId, skuId);
-          return await advance({ teardown: 'user', licenseAssigned: false });
+          const outcome = await advance({ teardown: 'user', licenseAssigned: false });
+          this.licenses.invalidate(offer.id); // the tenant's consumed count just went down
+          return outcome;
         }
         case 'user': {
           const graph = await this.clients.graph(offer);
