@@ -25,6 +25,10 @@ describeEachDb('Database.atomic on %s', (name) => {
   });
 
   it('bodies started together each commit or roll back on their own', async () => {
+    // The second body collides with a row written before, not with the first body's: on PostgreSQL the bodies
+    // run on connections of their own, and which of two racing INSERTs of one key wins is not defined
+    // (defect of this test, seen once in CI on Node 24: the second body won 'a').
+    await ds.query(`INSERT INTO "${table}" ("id", "n") VALUES ('z', 0)`);
     const results = await Promise.allSettled([
       db.atomic(function* () {
         yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, ['a', 1]);
@@ -32,7 +36,7 @@ describeEachDb('Database.atomic on %s', (name) => {
       }),
       db.atomic(function* () {
         yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, ['b', 1]);
-        yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, ['a', 2]); // unique violation: b goes too
+        yield sql(`INSERT INTO "${table}" ("id", "n") VALUES (?, ?)`, ['z', 2]); // unique violation: b goes too
         return 'b';
       }),
       db.atomic(function* () {
@@ -44,7 +48,8 @@ describeEachDb('Database.atomic on %s', (name) => {
     expect(results[1].status).toBe('rejected');
     expect(results[2]).toEqual({ status: 'fulfilled', value: { n: 3 } });
     const rows = await ds.query(`SELECT "id", "n" FROM "${table}" ORDER BY "id"`);
-    expect(rows.map((r: { id: string; n: number }) => [r.id, Number(r.n)])).toEqual([['a', 1], ['c', 3]]);
+    expect(rows.map((r: { id: string; n: number }) => [r.id, Number(r.n)])).toEqual([['a', 1], ['c', 3], ['z', 0]]);
+    await ds.query(`DELETE FROM "${table}" WHERE "id" = 'z'`);
   });
 
   it('insertRows: several rows in one INSERT, all or none (a unique violation in one row writes none)', async () => {
