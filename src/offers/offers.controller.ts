@@ -84,7 +84,7 @@ export class OffersController {
       'DuplicateRegion, OutboundUrlRefused...); InvalidJson: the body is not JSON; InvalidHeader: a malformed If-Match / If-None-Match.',
   )
   @ApiErrorResponse(404, "OfferNotFound: the offer ID is held by another publisher (offer IDs are global; to you it does not exist and cannot be used).")
-  @ApiErrorResponse(409, `${OFFER_CHANGED} OfferConflict: created concurrently by another request; retry.`)
+  @ApiErrorResponse(409, `${OFFER_CHANGED} OfferConflict: created concurrently by another request; retry. OfferIdRetired: a deleted offer's sessions, leads or incidents are kept under this ID; choose another.`)
   @ApiErrorResponse(412, PRECONDITION_FAILED)
   @ApiJsonBodyErrors()
   @ApiUnavailableResponse('OutboundUrlCheckUnavailable: DNS did not answer for a URL the type will call (Dynamics 365); DependencyUnavailable: Key Vault did not answer')
@@ -134,7 +134,7 @@ export class OffersController {
   @ApiZodResponse(204, null, 'Deleted.')
   @ApiErrorResponse(400, INVALID_HEADER)
   @ApiErrorResponse(404, OFFER_NOT_FOUND)
-  @ApiErrorResponse(409, `OfferPublished, OfferHasSessions or OfferHasInstances: unpublish and wait for sessions and instances to end. ${OFFER_CHANGED}`)
+  @ApiErrorResponse(409, `OfferPublished, OfferHasSessions, OfferHasDeprovisioningFailures or OfferHasInstances: unpublish and wait for sessions and instances to end. ${OFFER_CHANGED}`)
   @ApiErrorResponse(412, PRECONDITION_FAILED)
   async delete(@Param('offerId') offerId: string, @CurrentCaller() caller: Caller, @Headers('if-match') ifMatch?: string): Promise<void> {
     await this.service.delete(offerId, caller, preconditions(ifMatch));

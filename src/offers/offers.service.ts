@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, Repository } from 'typeorm';
+import { In, IsNull, Not, Repository } from 'typeorm';
 import { ApiError, ErrorDetail } from '../common/api-error';
 import { Clock, iso } from '../common/clock';
 import { zodIssuesToDetails } from '../common/validation';
 import { isUniqueViolation } from '../persistence/data-source';
 import { SecretStore } from '../azure/secret-store';
+import { IncidentEntity } from '../escalation/incident.entity';
 import { LIVE_SESSION_STATES, SessionEntity } from '../sessions/session.entity';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { TestDriveType, ValidatedTestDriveConfig } from '../test-drives/test-drive-type';
@@ -60,7 +61,8 @@ export class OffersService {
    * @throws ApiError 400 ValidationFailed listing each field path and rule; 404 OfferNotFound when the
    *   offer ID is taken by another publisher (offer IDs are global; to them it "does not exist");
    *   412 PreconditionFailed (If-Match / If-None-Match not met, or lost a race with If-Match);
-   *   409 OfferChanged (the offer changed or was deleted while this request ran).
+   *   409 OfferChanged (the offer changed or was deleted while this request ran); 409 OfferIdRetired (a new
+   *   offer with the ID of a deleted one that left sessions or incidents: IDs are not reused).
    */
   async put(offerId: string, body: unknown, caller?: Caller, pre: OfferPreconditions = {}): Promise<{ offer: OfferEntity; created: boolean }> {
     const problems: ErrorDetail[] = [];
@@ -81,6 +83,13 @@ export class OffersService {
     const existing = problems.some((p) => p.target === 'offerId') ? null : await this.offers.findById(offerId);
     if (existing) checkOfferAccess(caller, existing, offerId, 'manage');
     if (OFFER_ID_PATTERN.test(offerId)) checkOfferPreconditions(offerId, existing, pre);
+    if (!existing && OFFER_ID_PATTERN.test(offerId) && (await this.hasHistory(offerId))) {
+      throw ApiError.conflict(
+        'OfferIdRetired',
+        `Offer ID '${offerId}' belonged to a deleted offer whose sessions, leads and incidents are kept under it: offer IDs are not reused, so they never show to the next owner. Choose another ID.`,
+        'offerId',
+      );
+    }
     let validated: ValidatedTestDriveConfig | undefined;
     if (typeName !== undefined && testDrive) {
       if (existing && existing.type !== typeName) {
@@ -272,7 +281,7 @@ export class OffersService {
    * Only its owner may delete it (`caller` undefined = internal). The row is deleted only if its
    * version is still the one these checks read (a publish made meanwhile is never deleted unseen).
    * @throws ApiError 404 OfferNotFound (also when a concurrent delete won); 409 OfferPublished /
-   *   OfferHasSessions / OfferHasInstances; 412 PreconditionFailed (If-Match not met, or lost a race
+   *   OfferHasSessions / OfferHasDeprovisioningFailures (not acknowledged) / OfferHasInstances; 412 PreconditionFailed (If-Match not met, or lost a race
    *   with If-Match); 409 OfferChanged (the offer changed meanwhile).
    */
   async delete(offerId: string, caller?: Caller, pre: OfferPreconditions = {}): Promise<void> {
@@ -284,6 +293,14 @@ export class OffersService {
     const live = await this.sessions.count({ where: { offerId, state: In(LIVE_SESSION_STATES) } });
     if (live > 0) {
       throw ApiError.conflict('OfferHasSessions', `Offer '${offerId}' has ${live} running session(s); delete it after they end.`);
+    }
+    // A teardown that gave up left resources behind: the offer's incident holds until each session is acknowledged.
+    const leftBehind = await this.sessions.count({ where: { offerId, deprovisioningFailedAt: Not(IsNull()), deprovisioningAcknowledgedAt: IsNull() } });
+    if (leftBehind > 0) {
+      throw ApiError.conflict(
+        'OfferHasDeprovisioningFailures',
+        `Offer '${offerId}' has ${leftBehind} session(s) whose deprovisioning gave up (resources may be left behind): clean up, acknowledge each (POST /api/v1/sessions/{id}/acknowledge-deprovisioning; GET /api/v1/capacity lists them), then delete the offer.`,
+      );
     }
     // What the type still holds (ARM: pool instances being removed), asked through the shared interface.
     const type = this.registry.has(offer.type) ? this.registry.get(offer.type) : undefined;
@@ -302,6 +319,16 @@ export class OffersService {
         this.logger.warn(`Offer '${offerId}' deleted but its Key Vault secret '${offer.clientSecretName}' could not be deleted: ${(err as Error).message}`);
       }
     }
+  }
+
+  /**
+   * Whether sessions or incidents are kept under `offerId` (a lead always has its session): the history of
+   * a deleted offer, which a new offer with that ID would otherwise show to its owner, customers' contact
+   * details included (defect found by trying the product, stop 30).
+   */
+  private async hasHistory(offerId: string): Promise<boolean> {
+    if (await this.sessions.exists({ where: { offerId } })) return true;
+    return this.sessions.manager.getRepository(IncidentEntity).exists({ where: { offerId } });
   }
 
   /** Response shape of one offer. */

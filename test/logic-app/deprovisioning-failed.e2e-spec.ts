@@ -122,10 +122,16 @@ describeEachDb('Logic app: a deprovisioning that gave up stays an incident until
     await svc.http.post('/api/v1/offers/la-ack2/publish').expect(200);
     const ended = await runSession('la-ack2');
     expect(ended.deprovisioningFailedAt).toEqual(expect.any(String));
+    // The offer cannot be deleted while a failure is not acknowledged: its incident would go with it, unseen.
+    await svc.http.post('/api/v1/offers/la-ack2/unpublish').expect(200);
+    const refused = await svc.http.delete('/api/v1/offers/la-ack2').expect(409);
+    expect(refused.body.error).toMatchObject({ code: 'OfferHasDeprovisioningFailures' });
+    expect(refused.body.error.message).toContain('acknowledge-deprovisioning');
     // svc.http is the offer's publisher (it created the offer).
     const acked = (await svc.http.post(`/api/v1/sessions/${ended.id}/acknowledge-deprovisioning`).expect(200)).body;
     expect(acked.deprovisioningAcknowledgedAt).toEqual(expect.any(String));
     expect(await capacityOf('la-ack2')).toMatchObject({ deprovisionFailures: 0 });
+    await svc.http.delete('/api/v1/offers/la-ack2').expect(204);
   });
 
   it('a session whose deprovisioning succeeded, and one still live, have nothing to acknowledge', async () => {
