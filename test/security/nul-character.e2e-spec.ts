@@ -60,4 +60,22 @@ describeEachDb('the NUL character on %s', (db) => {
     const r = await market.post('/api/v1/offers/nul/sessions').send({ customer: { ...customer, company: 'C:\\u0000' } });
     expect(r.status).toBe(201);
   });
+
+  // Found by trying the product (stop 30): bytes that are not UTF-8 in a body read as UTF-8 were decoded with
+  // U+FFFD in place of each bad byte (201), and the altered name reached the lead.
+  it('a body read as UTF-8 whose bytes are not UTF-8 is refused; UTF-8 and a named charset are read as sent', async () => {
+    const asIs = (b: unknown) => b as string; // superagent would JSON-encode a Buffer sent as application/json
+    const latin1 = Buffer.from(JSON.stringify({ customer: { ...customer, firstName: 'Jérôme' } }), 'latin1'); // é and ô as one byte each
+    for (const ct of ['application/json', 'application/json; charset=utf-8']) {
+      const r = await market.post('/api/v1/offers/nul/sessions').set('content-type', ct).serialize(asIs).send(latin1);
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatchObject({ code: 'InvalidJson', target: 'body' });
+      expect(r.body.error.message).toContain('not valid UTF-8');
+    }
+    const utf8 = await market.post('/api/v1/offers/nul/sessions').set('content-type', 'application/json').serialize(asIs).send(Buffer.from(JSON.stringify({ customer: { ...customer, firstName: 'Jérôme' } }), 'utf8')).expect(201);
+    expect(utf8.body.customer.firstName).toBe('Jérôme');
+    const utf16 = await market.post('/api/v1/offers/nul/sessions').set('content-type', 'application/json; charset=utf-16le').serialize(asIs).send(Buffer.from(JSON.stringify({ customer: { ...customer, firstName: 'Jérôme' } }), 'utf16le'));
+    expect([201, 415]).toContain(utf16.status);
+    if (utf16.status === 201) expect(utf16.body.customer.firstName).toBe('Jérôme');
+  });
 });
