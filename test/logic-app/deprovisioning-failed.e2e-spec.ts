@@ -35,6 +35,7 @@ describeEachDb('Logic app: a deprovisioning that gave up stays an incident until
     await put('provision', { Response: { type: 'Response', kind: 'Http', runAfter: {}, inputs: { statusCode: 200, body: { userName: 'made-for-ada' } } } });
     await put('broken-deprovision', { Fail: { type: 'Terminate', runAfter: {}, inputs: { runStatus: 'Failed', runError: { code: 'CleanupBroken', message: 'cannot clean up' } } } });
     await put('deprovision', { Note: { type: 'Compose', runAfter: {}, inputs: "@triggerBody()?['sessionId']" } });
+    await put('flip-deprovision', { Note: { type: 'Compose', runAfter: {}, inputs: 1 } });
     svc = await startService(azure, { db });
   });
   afterAll(async () => {
@@ -132,6 +133,21 @@ describeEachDb('Logic app: a deprovisioning that gave up stays an incident until
     expect(acked.deprovisioningAcknowledgedAt).toEqual(expect.any(String));
     expect(await capacityOf('la-ack2')).toMatchObject({ deprovisionFailures: 0 });
     await svc.http.delete('/api/v1/offers/la-ack2').expect(204);
+  });
+
+  // Found by trying the product (stop 30): a deprovisioning Logic App that is disabled (or deleted) failed before
+  // any POST, which was not counted as an attempt: retried every 2 s forever, the session `ending` and holding its slot.
+  it('a deprovisioning Logic App that cannot be called at all gives up after LOGIC_APP_MAX_ATTEMPTS too', async () => {
+    await svc.http.put('/api/v1/offers/la-disabled').send(offerBody(pub, RG, { logicAppName: 'provision', deprovisionLogicAppName: 'flip-deprovision', accessInformation: 'User {{userName}}' })).expect(201);
+    await svc.http.post('/api/v1/offers/la-disabled/publish').expect(200);
+    const s = (await svc.http.post('/api/v1/offers/la-disabled/sessions').send({ customer }).expect(201)).body;
+    await sessionWhen(svc, s.id, (x) => x.state === 'ready', { tick: 1000 });
+    await clients(azure.emulator, pub).logic.workflows.disable(RG, 'flip-deprovision'); // after publish, which checks it
+    await svc.http.delete(`/api/v1/sessions/${s.id}`).expect(202);
+    const ended = await sessionWhen(svc, s.id, (x) => x.state === 'ended', { tick: 5000 });
+    expect(ended.deprovisioningFailedAt).toEqual(expect.any(String));
+    expect(await runs(azure.emulator, pub, RG, 'flip-deprovision')).toHaveLength(0);
+    expect(await capacityOf('la-disabled')).toMatchObject({ inUse: 0, deprovisionFailures: 1 });
   });
 
   it('a session whose deprovisioning succeeded, and one still live, have nothing to acknowledge', async () => {

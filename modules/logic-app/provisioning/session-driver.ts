@@ -102,6 +102,8 @@ export class LogicAppSessionDriver extends SessionStepDriver {
     if (p.nextAt !== undefined && now < p.nextAt) return 'wait';
 
     let verdict: Verdict;
+    // A failure before the POST (reading the workflow or its callback URL) is an attempt too, or it is retried forever.
+    let posted = p.step !== 'post' || p.postedAt !== undefined;
     try {
       if (p.step === 'post') {
         if (p.postedAt !== undefined) {
@@ -114,6 +116,7 @@ export class LogicAppSessionDriver extends SessionStepDriver {
           const url = await this.gateway.callbackUrl(offer, cfg.resourceGroupName, wfName, wf.requestTrigger!.name);
           const attempts = p.attempts + 1;
           if (!(await set({ ...p, step: 'post', attempts, startedAt: p.startedAt ?? now, postedAt: now, nextAt: undefined, runId: undefined }, {}, ['provisioning']))) return 'continue';
+          posted = true;
           const body = provisionRequest(s, now, this.config.testDriveHourSeconds * 1000);
           this.logger.log({ sessionId: s.id, offerId: s.offerId, workflow: wfName, attempt: attempts }, 'calling the provisioning Logic App');
           verdict = this.judge(await this.gateway.call('POST', url, body, { 'x-ms-client-tracking-id': s.id }), 'provision', wfName);
@@ -127,7 +130,8 @@ export class LogicAppSessionDriver extends SessionStepDriver {
       // URL rule (issue 8) or an oversized answer would fail the same way again.
       verdict = e.retryable ? { kind: 'retry', error: { code: e.code, message: e.message }, retryAfterMs: e.retryAfterMs } : { kind: 'failed', error: { code: e.code, message: e.message } };
     }
-    const cur = this.progressOf(s).provision;
+    const stored = this.progressOf(s).provision;
+    const cur = posted ? stored : { ...stored, attempts: stored.attempts + 1 };
     switch (verdict.kind) {
       case 'follow':
         if (verdict.location) this.locations.set(`provision|${s.id}`, verdict.location);
@@ -214,6 +218,9 @@ export class LogicAppSessionDriver extends SessionStepDriver {
     if (d.nextAt !== undefined && now < d.nextAt) return 'wait';
 
     let verdict: Verdict;
+    // A failure before the POST (a workflow disabled, deleted or unreadable) is an attempt too: it was retried
+    // every 2 s forever, the session held its slot in `ending`, and nothing gave up (found by trying the product).
+    let posted = d.step !== 'post' || d.postedAt !== undefined;
     try {
       if (d.step === 'post') {
         if (d.postedAt !== undefined) {
@@ -228,6 +235,7 @@ export class LogicAppSessionDriver extends SessionStepDriver {
             const outputs = await this.readableOutputs(s);
             const attempts = d.attempts + 1;
             if (!(await set({ ...d, step: 'post', attempts, startedAt: now, postedAt: now, nextAt: undefined, runId: undefined }))) return 'continue';
+            posted = true;
             this.logger.log({ sessionId: s.id, offerId: s.offerId, workflow: wfName, attempt: attempts, reason: s.endReason }, 'calling the deprovisioning Logic App');
             verdict = this.judge(await this.gateway.call('POST', url, deprovisionRequest(s, outputs), { 'x-ms-client-tracking-id': s.id }), 'deprovision', wfName);
           }
@@ -239,7 +247,8 @@ export class LogicAppSessionDriver extends SessionStepDriver {
       const e = logicAppError(err);
       verdict = { kind: 'retry', error: { code: e.code, message: e.message }, retryAfterMs: e.retryAfterMs };
     }
-    const cur = this.progressOf(s).deprovision ?? d;
+    const stored = this.progressOf(s).deprovision ?? d;
+    const cur = posted ? stored : { ...stored, attempts: stored.attempts + 1 };
     switch (verdict.kind) {
       case 'follow':
         if (verdict.location) this.locations.set(`deprovision|${s.id}`, verdict.location);
