@@ -304,7 +304,10 @@ describe('Offers and packages (publisher API) against the emulator and Azurite',
       await expect(t.app.get(SecretStore).get(secretName)).rejects.toBeInstanceOf(SecretNotFoundError);
       await http.delete('/api/v1/offers/contoso_web').expect(404);
 
-      // the id can be used again (the soft-deleted secret was purged)
+      // the id keeps the deleted offer's session, so it is not given to a new offer (offer-id-reuse e2e) ...
+      expect((await http.put('/api/v1/offers/contoso_web').send(body()).expect(409)).body.error.code).toBe('OfferIdRetired');
+      // ... and without that history it can be used again (the soft-deleted secret was purged)
+      await ds.getRepository(SessionEntity).delete({ id: sessionId });
       await http.put('/api/v1/offers/contoso_web').send(body()).expect(201);
     });
   });
