@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, IsNull, Not, Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import { ApiError, ErrorDetail } from '../common/api-error';
 import { Clock, iso } from '../common/clock';
 import { zodIssuesToDetails } from '../common/validation';
 import { isUniqueViolation } from '../persistence/data-source';
 import { SecretStore } from '../azure/secret-store';
 import { IncidentEntity } from '../escalation/incident.entity';
-import { LIVE_SESSION_STATES, SessionEntity } from '../sessions/session.entity';
+import { DEPROVISIONING_UNACKNOWLEDGED, LIVE_SESSION_STATES, SessionEntity } from '../sessions/session.entity';
 import { TestDriveTypeRegistry } from '../test-drives/test-drive-type.registry';
 import { TestDriveType, ValidatedTestDriveConfig } from '../test-drives/test-drive-type';
 import { OfferEntity, OfferHealth } from './offer.entity';
@@ -295,7 +295,7 @@ export class OffersService {
       throw ApiError.conflict('OfferHasSessions', `Offer '${offerId}' has ${live} running session(s); delete it after they end.`);
     }
     // A teardown that gave up left resources behind: the offer's incident holds until each session is acknowledged.
-    const leftBehind = await this.sessions.count({ where: { offerId, deprovisioningFailedAt: Not(IsNull()), deprovisioningAcknowledgedAt: IsNull() } });
+    const leftBehind = await this.sessions.count({ where: { offerId, ...DEPROVISIONING_UNACKNOWLEDGED } });
     if (leftBehind > 0) {
       throw ApiError.conflict(
         'OfferHasDeprovisioningFailures',

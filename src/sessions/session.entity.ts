@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, FindOptionsWhere, Index, IsNull, Not, PrimaryColumn } from 'typeorm';
 import { timestampColumn } from '../persistence/columns';
 
 /** queued: waiting for capacity (issue 12, whenFull=queue), served first in, first out per offer and region. */
@@ -18,6 +18,12 @@ export interface Customer {
   phone?: string;
   title?: string;
 }
+
+/**
+ * Sessions whose deprovisioning gave up and nobody acknowledged yet (the `deprovisioning_failed` incident's
+ * condition; the partial index IX_session_deprovisioning_open), as a TypeORM `where` to spread beside others.
+ */
+export const DEPROVISIONING_UNACKNOWLEDGED: FindOptionsWhere<SessionEntity> = { deprovisioningFailedAt: Not(IsNull()), deprovisioningAcknowledgedAt: IsNull() };
 
 /**
  * One customer's test drive. Lasts `durationHours` whole hours from `readyAt` (Partner Center: whole

@@ -4,7 +4,7 @@ import { Between, DataSource, In, IsNull, LessThanOrEqual, MoreThanOrEqual, Not,
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { isUniqueViolation } from '../persistence/data-source';
 import { insertRow, insertRowFrom, Statement, transitionRow, TxBody } from '../persistence/database';
-import { EndReason, SessionEntity, SessionState } from './session.entity';
+import { DEPROVISIONING_UNACKNOWLEDGED, EndReason, SessionEntity, SessionState } from './session.entity';
 import { newestFirstPage, PageCursor } from '../common/page-cursor';
 
 /**
@@ -214,11 +214,10 @@ export class SessionsRepository {
    * the ids of the newest `limit` (default 20) by the time they gave up.
    */
   async deprovisioningFailures(offerId: string, limit = 20): Promise<{ count: number; sessionIds: string[] }> {
-    const open = () =>
-      this.repo.createQueryBuilder('s').where('s.offerId = :offerId AND s.deprovisioningFailedAt IS NOT NULL AND s.deprovisioningAcknowledgedAt IS NULL', { offerId });
-    const count = await open().getCount();
+    const where = { offerId, ...DEPROVISIONING_UNACKNOWLEDGED };
+    const count = await this.repo.count({ where });
     if (!count) return { count, sessionIds: [] };
-    const rows = await open().select('s.id', 'id').orderBy('s.deprovisioningFailedAt', 'DESC').addOrderBy('s.id', 'DESC').limit(limit).getRawMany<{ id: string }>();
+    const rows = await this.repo.find({ where, select: { id: true }, order: { deprovisioningFailedAt: 'DESC', id: 'DESC' }, take: limit });
     return { count, sessionIds: rows.map((r) => r.id) };
   }
 
@@ -228,12 +227,7 @@ export class SessionsRepository {
    * @returns true when this call acknowledged it; false when it was acknowledged already, or never failed.
    */
   async acknowledgeDeprovisioning(id: string, now: number): Promise<boolean> {
-    const r = await this.repo
-      .createQueryBuilder()
-      .update(SessionEntity)
-      .set({ deprovisioningAcknowledgedAt: now, updatedAt: now })
-      .where('id = :id AND "deprovisioningFailedAt" IS NOT NULL AND "deprovisioningAcknowledgedAt" IS NULL', { id })
-      .execute();
+    const r = await this.repo.update({ id, ...DEPROVISIONING_UNACKNOWLEDGED }, { deprovisioningAcknowledgedAt: now, updatedAt: now });
     return r.affected === 1;
   }
 

@@ -426,7 +426,12 @@ export class SessionsService {
    */
   async acknowledgeDeprovisioning(id: string, caller: Caller): Promise<SessionEntity> {
     const s = await this.getOrThrow(id, caller);
-    if (!caller.isSystem && !caller.isOperator && !caller.isPublisher) throw ApiError.notFound('Session', id);
+    // getOrThrow also lets through the marketplace client that started the session: acknowledging is for
+    // operators and the offer's publisher only (holding the publisher role is not owning this offer).
+    if (!caller.isSystem && !caller.isOperator) {
+      const offer = caller.isPublisher ? await this.offers.findById(s.offerId) : null;
+      if (!offer || !mayAccessOffer(caller, offer, 'sessions')) throw ApiError.notFound('Session', id);
+    }
     if (s.deprovisioningFailedAt === null || s.deprovisioningFailedAt === undefined) {
       throw new ApiError(409, 'DeprovisioningNotFailed', `The deprovisioning of session '${id}' did not fail${s.state === 'ended' || s.state === 'failed' ? '' : ` (the session is ${s.state})`}: there is nothing to acknowledge.`);
     }
