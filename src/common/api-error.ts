@@ -71,7 +71,7 @@ export class ApiError extends HttpException {
     const message =
       details.length === 1
         ? `${first.target ? `${first.target}: ` : ''}${first.message}`
-        : `The request has ${details.length} problems: ${details.slice(0, 10).map((d) => d.target ?? d.code).join(', ')}${details.length > 10 ? ', …' : ''}.`;
+        : `The request has ${details.length} problems: ${details.slice(0, 10).map(summaryName).join(', ')}${details.length > 10 ? ', …' : ''}.`;
     return new ApiError(400, 'ValidationFailed', message, first?.target, details);
   }
 
@@ -82,4 +82,14 @@ export class ApiError extends HttpException {
   static conflict(code: string, message: string, target?: string): ApiError {
     return new ApiError(409, code, message, target);
   }
+}
+
+/**
+ * How one problem is named in a report's summary: its field, or for unknown fields without one field to
+ * name, the words of its message ("unknown fields 'a', 'b'"), never a code shown as if it were a field.
+ */
+function summaryName(d: ErrorDetail): string {
+  if (d.target) return d.target;
+  if (d.code === 'UnknownField') return d.message.replace(/^Unknown/, 'unknown').replace(/: not part of this request\.$/, '');
+  return d.code;
 }

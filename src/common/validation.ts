@@ -49,7 +49,8 @@ export function safePath(path: ReadonlyArray<PropertyKey>, prefix?: string): str
 export function zodIssuesToDetails(issues: z.core.$ZodIssue[], prefix?: string): ErrorDetail[] {
   const shown = issues.length > MAX_REPORTED_ISSUES ? issues.slice(0, MAX_REPORTED_ISSUES - 1) : issues;
   const details = shown.map((i): ErrorDetail => {
-    const target = safePath(i.path, prefix) || prefix || undefined;
+    // A problem with the whole input (a JSON array or a string where an object belongs) names the body.
+    const target = safePath(i.path, prefix) || prefix || (i.code === 'unrecognized_keys' ? undefined : 'body');
     let message = i.message;
     if (i.code === 'unrecognized_keys') {
       const keys = (i as { keys?: string[] }).keys ?? [];
