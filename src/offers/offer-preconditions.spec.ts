@@ -49,6 +49,10 @@ describe('offer preconditions (If-Match / If-None-Match)', () => {
       expect([e.getStatus(), e.code, e.target]).toEqual([412, 'PreconditionFailed', 'If-Match']);
     }
     expect(messageOf(errorOf(() => checkOfferPreconditions('o', { version: 3 }, m('"2"'))))).toContain('current ETag is "3"');
+    // The offer did not change: only the W/ prefix is wrong, and the message says so instead of "has changed".
+    const weak = messageOf(errorOf(() => checkOfferPreconditions('o', { version: 3 }, m('W/"3"'))));
+    expect(weak).not.toContain('has changed');
+    expect(weak).toBe('If-Match: W/"3" is a weak entity tag, and If-Match compares strongly (RFC 9110 §13.1.1): send the ETag as given, "3", without W/.');
   });
 
   it('If-None-Match: * refuses an existing offer; a listed current tag (weak comparison) is 412', () => {

@@ -74,6 +74,12 @@ export function checkOfferPreconditions(offerId: string, offer: Pick<OfferEntity
       throw preconditionFailed('If-Match', `If-Match: offer '${offerId}' does not exist, so no entity tag matches. Send the request without If-Match (PUT creates it).`);
     }
     if (!m.any && !m.tags.some((t) => !t.weak && `"${t.opaque}"` === current)) {
+      if (m.tags.some((t) => t.weak && `"${t.opaque}"` === current)) {
+        throw preconditionFailed(
+          'If-Match',
+          `If-Match: W/${current} is a weak entity tag, and If-Match compares strongly (RFC 9110 §13.1.1): send the ETag as given, ${current}, without W/.`,
+        );
+      }
       throw preconditionFailed(
         'If-Match',
         `If-Match: offer '${offerId}' has changed; its current ETag is ${current} (weak tags never match). GET it again, re-apply your change and retry with the new ETag.`,
