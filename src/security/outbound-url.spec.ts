@@ -13,6 +13,7 @@ import {
   OUTBOUND_URL_REFUSED,
   outboundPolicyFor,
   outboundUrlProblem,
+  PUBLISHER_RECEIVER_ENDPOINTS,
   STRICT_OUTBOUND_POLICY,
 } from './outbound-url';
 import { ApiError } from '../common/api-error';
@@ -70,6 +71,11 @@ describe('outboundUrlProblem (rules 1-4)', () => {
     ['contoso.crm.dynamics.com', 'absolute https URL'],
   ])('refuses %s (%s)', (url, why) => {
     expect(outboundUrlProblem(url, D)).toContain(why);
+  });
+
+  it('names the host rule in plain words for any public host and for a list of domains', () => {
+    expect(outboundUrlProblem('https://10.0.0.1/leads', PUBLISHER_RECEIVER_ENDPOINTS)).toMatch(/^must name its host with a public DNS name, not an IP address/);
+    expect(outboundUrlProblem('https://10.0.0.1', D)).toMatch(/^must name its host with a DNS name on \*\.dynamics\.com, /);
   });
 
   it('Logic Apps callback URLs: *.logic.azure.com / .us / .cn only', () => {

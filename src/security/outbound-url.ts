@@ -210,7 +210,7 @@ export function outboundUrlProblem(raw: string, kind: OutboundUrlKind, policy: O
   if (isExemptOrigin(u, policy)) return undefined;
   const host = u.hostname.toLowerCase().replace(/\.$/, '');
   if (host.startsWith('[') || net.isIP(host) || host === 'localhost' || host.endsWith('.localhost')) {
-    return `must name its host with a DNS name on ${describeKind(kind)}, not an IP address (in any spelling) or localhost: ${WHY}`;
+    return `must name its host with ${kind.anyHost ? 'a public DNS name' : `a DNS name on ${describeKind(kind)}`}, not an IP address (in any spelling) or localhost: ${WHY}`;
   }
   if (u.port && u.port !== '443') return `must not name a port other than 443: ${WHY}`;
   if (!hostMatchesKind(host, kind)) return `must be on a ${kind.name} host (${describeKind(kind)}): ${WHY}`;
