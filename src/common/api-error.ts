@@ -75,8 +75,13 @@ export class ApiError extends HttpException {
     return new ApiError(400, 'ValidationFailed', message, first?.target, details);
   }
 
+  /**
+   * 404 `<what>NotFound`. The id is echoed as given up to 128 characters; a longer one is cut to its first
+   * 64 and its length (a 3,000-character path segment gave a 3 KB message).
+   */
   static notFound(what: string, id: string): ApiError {
-    return new ApiError(404, `${what}NotFound`, `${what} '${id}' was not found.`);
+    const shown = id.length > 128 ? `${id.slice(0, 64)}…' (${id.length} characters)` : `${id}'`;
+    return new ApiError(404, `${what}NotFound`, `${what} '${shown} was not found.`);
   }
 
   static conflict(code: string, message: string, target?: string): ApiError {
