@@ -54,6 +54,14 @@ describe('validateLogicAppConfig', () => {
     expect(targets(problems(td({ logicAppName: v, deprovisionLogicAppName: v })))).toEqual(['testDrive.deprovisionLogicAppName', 'testDrive.logicAppName']);
   });
 
+  it('refuses a deprovisioning Logic App that is the provisioning one (Azure names are case-insensitive)', () => {
+    for (const v of ['td-provision', 'TD-Provision']) {
+      expect(problems(td({ deprovisionLogicAppName: v }))).toEqual([
+        expect.objectContaining({ target: 'testDrive.deprovisionLogicAppName', message: expect.stringContaining('must name another Logic App than logicAppName') }),
+      ]);
+    }
+  });
+
   it('refuses missing fields, unknown fields, and too long texts', () => {
     const { logicAppName: _l, ...rest } = td();
     void _l;

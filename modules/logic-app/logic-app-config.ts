@@ -94,6 +94,18 @@ export const logicAppTestDriveSchema = z
       example: '<p>Sign in at {{url}} as {{userName}} / {{password}}.</p>',
     }),
   })
+  .superRefine((t, ctx) => {
+    // Azure resource names are case-insensitive: "Provision" and "provision" are one Logic App. Names that
+    // break the naming rule are reported by it alone.
+    const valid = (n: unknown) => typeof n === 'string' && LOGIC_APP_NAME_PATTERN.test(n);
+    if (valid(t.logicAppName) && valid(t.deprovisionLogicAppName) && t.deprovisionLogicAppName.toLowerCase() === t.logicAppName.toLowerCase()) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deprovisionLogicAppName'],
+        message: 'deprovisionLogicAppName must name another Logic App than logicAppName: the provisioning Logic App would be called again when each session ends (Partner Center asks for both).',
+      });
+    }
+  })
   .meta({
     description:
       "Logic app test drive: each session is whatever the publisher's provisioning Logic App returns; the deprovisioning Logic App runs at the end. " +
@@ -116,7 +128,8 @@ export const logicAppTestDriveSchema = z
  * Rules: region a known ARM location (config/regions.json, compared trimmed in lower case; Partner
  * Center: a single region); maxConcurrent whole 1-99; durationHours whole 1-99 (Partner Center: whole
  * hours only); resourceGroupName 1-90 and Logic App names 1-80 characters from letters, digits
- * `_ - . ( )`, the group not ending in '.' (Azure naming rules); description <= 3,000 and
+ * `_ - . ( )`, the group not ending in '.' (Azure naming rules), the two Logic Apps distinct (compared
+ * case-insensitively, as Azure names are); description <= 3,000 and
  * accessInformation <= 10,000 characters (Partner Center); deployment subscriptionId, tenantId and
  * clientId GUIDs, clientSecret 1-1024 characters (optional here: the offers service requires it on
  * create). Unknown fields are refused.
