@@ -106,6 +106,7 @@ export const ARM_SCHEMAS: TestDriveSchemas = {
       })
       .nullable()
       .meta({ description: 'ARM: the forecast behind hotTarget (hot policy forecast; null for a fixed count).' }),
+    regionRemoved: z.boolean().meta({ description: 'ARM: the region is no longer in the offer; the row stays, with limit and targets 0, while instances remain (a session running to its expiry, resource groups being deleted).' }),
     coldLimit: z.number().int().meta({ description: 'ARM: the region\'s cold count (most instances deployed on request).' }),
     coldInUse: z.number().int().meta({ description: 'ARM: cold instances deployed or deploying.' }),
     consecutiveFailures: z.number().int().meta({ description: 'ARM: failed deployments in a row in this region (resets on a success).' }),
@@ -760,20 +761,30 @@ export class ArmTestDriveType implements TestDriveType, OnModuleInit, OnApplicat
     return next;
   }
 
-  /** GET /capacity rows: per region, hot target vs. ready, deploying, assigned, failed, and the limit. */
+  /**
+   * GET /capacity rows: per region, hot target vs. ready, deploying, assigned, failed, and the limit. A
+   * region removed from the offer that still has live instances (a session running to its expiry, groups
+   * being deleted) keeps a row, `regionRemoved: true`, with limit and targets 0, until they are gone.
+   */
   async capacity(offer: OfferEntity): Promise<CapacityRow[]> {
     const cfg = offer.testDrive as unknown as ArmTestDriveConfig;
     const live = await this.pool.liveCounts(offer.id);
     const states = await this.pool.regionStates(offer.id);
+    const configured = cfg.regions ?? [];
+    const removed = [...new Set(live.map((i) => i.region))].filter((name) => !configured.some((r) => r.name === name)).sort();
     const rows: CapacityRow[] = [];
-    for (const region of cfg.regions ?? []) {
+    for (const region of [...configured, ...removed.map((name): ArmRegionConfig => ({ name, hot: 0, warm: 0, cold: 0 }))]) {
+      const regionRemoved = !configured.includes(region);
       const inRegion = live.filter((i) => i.region === region.name);
       const count = (pred: (i: LiveCount) => boolean) => inRegion.reduce((sum, i) => sum + (pred(i) ? i.n : 0), 0);
-      const health = states.get(region.name) ?? { offerId: offer.id, region: region.name, consecutiveFailures: 0, backoffUntil: null, lastFailure: null };
+      const noFailures = { offerId: offer.id, region: region.name, consecutiveFailures: 0, backoffUntil: null, lastFailure: null };
+      // A removed region deploys nothing more: its past failures raise no backoff incident.
+      const health = (regionRemoved ? undefined : states.get(region.name)) ?? noFailures;
       const bounds = hotBounds(region.hot);
       const hot = await this.hotTargetOf(offer, region, count((i) => i.kind === 'hot' && i.held), this.clock.now());
       rows.push({
         region: region.name,
+        regionRemoved,
         hotTarget: hot.target,
         hotPolicy: typeof region.hot === 'number' ? 'fixed' : 'forecast',
         hotMin: bounds.min,
