@@ -58,7 +58,8 @@ export function armOfferBody(alias: string, publisher: AzureDeploymentCredential
  * Embedded default only: publishes the sample ARM test drive from templates/arm/sample-webapp through
  * the service's own public API as the embedded publisher (`publisherToken`, TestDrive.Publisher; it owns
  * the offer; a publisher tenant with a subscription is created in the emulator on first start), and
- * returns the lines to print: what was seeded and a curl command (with $MARKETPLACE_TOKEN) that starts a test drive.
+ * returns the lines to print: what was seeded and a curl command (with $MARKETPLACE_TOKEN) that starts a test drive,
+ * or one line saying the sample ID is retired (a deleted offer with sessions used it: 409 OfferIdRetired).
  * @throws Error when a call fails (the caller prints it and goes on).
  */
 export async function seedSampleOffer(base: string, embedded: EmbeddedAzure, publisherToken: string): Promise<string[]> {
@@ -69,6 +70,10 @@ export async function seedSampleOffer(base: string, embedded: EmbeddedAzure, pub
     const dir = path.join(PROJECT_ROOT, 'templates', 'arm', 'sample-webapp');
     const accessInformation = fs.readFileSync(path.join(dir, 'access-information.html'), 'utf8');
     const put = await call('PUT', `/offers/${SAMPLE_OFFER_ID}`, armOfferBody('Sample web app', publisher, { description: 'A sample web app deployed from templates/arm/sample-webapp.', accessInformation }));
+    if (put.status === 409 && (put.json as { error?: { code?: string } }).error?.code === 'OfferIdRetired') {
+      // Someone used the sample and deleted it: its sessions and leads keep the ID (OffersService).
+      return [`  Sample:   offer '${SAMPLE_OFFER_ID}' is not seeded: its ID belonged to a deleted offer that had sessions, and such IDs are not reused. Create your own offer (README, "Try it with curl").`];
+    }
     if (put.status >= 300) throw new Error(`PUT offer: ${put.status} ${JSON.stringify(put.json)}`);
     const pkg = await call('PUT', `/offers/${SAMPLE_OFFER_ID}/package`, await zipDirectory(dir, { exclude: ['README.md', 'access-information.html'] }), 'application/zip');
     if (pkg.status >= 300) throw new Error(`PUT package: ${pkg.status} ${JSON.stringify(pkg.json)}`);
