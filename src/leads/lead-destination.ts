@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { guidSchema } from '../common/validation';
+import { AZURE_TABLE_ENDPOINTS, OUTBOUND_URL_REFUSED, outboundPolicyFor, outboundUrlProblem } from '../security/outbound-url';
 
 /**
  * Lead destinations an offer can deliver to (issue 10; Partner Center offered Dynamics 365, Azure Table
@@ -129,4 +130,57 @@ export function leadSecretNameFor(offerId: string): string {
   const safe = offerId.replace(/[^0-9a-zA-Z-]/g, '-');
   const suffix = safe === offerId ? '' : `-${createHash('sha256').update(offerId).digest('hex').slice(0, 8)}`;
   return `offer-${safe}${suffix}-lead-destination`;
+}
+
+/** Azurite's table endpoint when a connection string says `UseDevelopmentStorage=true`. */
+const DEVELOPMENT_STORAGE_TABLE_ENDPOINT = 'http://127.0.0.1:10002/devstoreaccount1';
+
+/**
+ * The table endpoint a storage connection string makes @azure/data-tables call: its `TableEndpoint`, else
+ * `<DefaultEndpointsProtocol>://<AccountName>.table.<EndpointSuffix>` (https and core.windows.net when
+ * absent), or Azurite's for `UseDevelopmentStorage=true`. Keys compare case-insensitively, as the SDK's.
+ * @returns the endpoint URL as written, or undefined when the string names none.
+ */
+export function tableEndpointOf(connectionString: string): string | undefined {
+  const parts = new Map<string, string>();
+  for (const pair of connectionString.split(';')) {
+    const i = pair.indexOf('=');
+    if (i > 0) parts.set(pair.slice(0, i).trim().toLowerCase(), pair.slice(i + 1).trim());
+  }
+  const explicit = parts.get('tableendpoint');
+  if (explicit) return explicit;
+  if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return DEVELOPMENT_STORAGE_TABLE_ENDPOINT;
+  const account = parts.get('accountname');
+  if (!account) return undefined;
+  return `${parts.get('defaultendpointsprotocol') || 'https'}://${account}.table.${parts.get('endpointsuffix') || 'core.windows.net'}`;
+}
+
+/** The origin (`scheme://host:port`, lower case) of a URL, or undefined when it is not one. */
+function originOf(raw: string): string | undefined {
+  try {
+    const u = new URL(raw);
+    return `${u.protocol}//${u.hostname.toLowerCase()}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where an `azure-table` lead destination would be written, checked by the outbound URL rule (docs/security.md,
+ * "Outbound URLs"): the table endpoint of `connectionString` (tableEndpointOf) must be https on an Azure Table
+ * host (AZURE_TABLE_ENDPOINTS), named by a DNS name, port 443. The one exception is the emulated runtime's own
+ * Azurite table service (the `TableEndpoint` of `endpoints.storageConnectionString`), which speaks http.
+ * @returns `{endpoint, azurite}` to call, or `{code, problem}`: InvalidField (no endpoint named) or
+ *   OutboundUrlRefused, with a message naming the rule, never the value.
+ */
+export function checkTableEndpoint(
+  connectionString: string,
+  endpoints: { emulated: boolean; authorityHost: string; storageConnectionString: string },
+): { endpoint: string; azurite: boolean } | { code: string; problem: string } {
+  const endpoint = tableEndpointOf(connectionString);
+  if (!endpoint) return { code: 'InvalidField', problem: 'must be a storage account connection string (AccountName=…;AccountKey=…; or TableEndpoint=…;SharedAccessSignature=…)' };
+  const azurite = endpoints.emulated ? /(?:^|;)\s*TableEndpoint=([^;]+)/i.exec(endpoints.storageConnectionString)?.[1] : undefined;
+  if (azurite && originOf(endpoint) === originOf(azurite)) return { endpoint, azurite: true };
+  const problem = outboundUrlProblem(endpoint, AZURE_TABLE_ENDPOINTS, outboundPolicyFor(endpoints));
+  return problem ? { code: OUTBOUND_URL_REFUSED, problem: `names a table endpoint that ${problem}` } : { endpoint, azurite: false };
 }

@@ -1,11 +1,20 @@
+import * as https from 'node:https';
 import { Injectable } from '@nestjs/common';
 import { TableClient } from '@azure/data-tables';
-import { AzureRuntime } from '../azure/azure-runtime';
+import { AzureRuntime, sharedAgentPolicy } from '../azure/azure-runtime';
 import { RemoteHttp, trustedCas } from '../remote/http';
 import { classifyRemoteError, RemoteError, retryAfterFromHeaders } from '../remote/remote-error';
-import { assertOutboundUrlSyntax, DYNAMICS_365_ENDPOINTS, guardedLookup, outboundPolicyFor, outboundRefusalOf, PUBLISHER_RECEIVER_ENDPOINTS } from '../security/outbound-url';
+import {
+  assertOutboundUrlSyntax,
+  DYNAMICS_365_ENDPOINTS,
+  guardedLookup,
+  outboundPolicyFor,
+  outboundRefusalOf,
+  OutboundUrlRefusedError,
+  PUBLISHER_RECEIVER_ENDPOINTS,
+} from '../security/outbound-url';
 import { dataverseLead, httpsLeadPayload, LeadRecord, LEADS_TABLE, tableLeadEntity } from './lead-format';
-import { StoredLeadDestination } from './lead-destination';
+import { checkTableEndpoint, StoredLeadDestination } from './lead-destination';
 
 /** What one delivery attempt gave. `permanent`: retrying as is will not help (fix the destination). */
 export type DeliveryOutcome = { ok: true } | { ok: false; code: string; message: string; status?: number; permanent: boolean; retryAfterMs?: number };
@@ -19,7 +28,9 @@ const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 405, 410, 413, 415, 422]
  *   stable `LeadId` field; 2xx = delivered. The URL must pass the outbound URL rule (public https host;
  *   the emulator's receivers are the one exception in emulated mode), checked again on the connection.
  * - `azure-table`: upsert (Replace) of entity PartitionKey = offer id, RowKey = lead id into table
- *   `MarketplaceLeads` (created when missing) with @azure/data-tables.
+ *   `MarketplaceLeads` (created when missing) with @azure/data-tables. The table endpoint must pass the
+ *   outbound URL rule (checkTableEndpoint: https on an Azure Table host; Azurite's in emulated mode), checked
+ *   again on the connection (a guarded lookup), and redirects are not followed.
  * - `dynamics-365`: Dataverse `PATCH leads(new_testdriveleadid='<lead id>')` (upsert by alternate key)
  *   with a client-credentials token from @azure/identity for the environment.
  * Never throws: every failure is an outcome with a code, a message without secrets, and whether to retry.
@@ -27,8 +38,12 @@ const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 405, 410, 413, 415, 422]
 @Injectable()
 export class LeadSender {
   private readonly http: RemoteHttp;
+  /** Sockets to Azure Table endpoints: the outbound URL rule's lookup on every connection (DNS rebinding). */
+  private readonly tableAgent: https.Agent;
 
   constructor(private readonly runtime: AzureRuntime) {
+    const ca = trustedCas(runtime.endpoints);
+    this.tableAgent = new https.Agent({ keepAlive: true, maxSockets: 8, lookup: guardedLookup(outboundPolicyFor(runtime.endpoints)), ...(ca ? { ca } : {}) });
     this.http = new RemoteHttp({
       service: 'leadEndpoint',
       ca: trustedCas(runtime.endpoints),
@@ -62,8 +77,14 @@ export class LeadSender {
   }
 
   private async toTable(connectionString: string, lead: LeadRecord): Promise<DeliveryOutcome> {
-    const insecure = this.runtime.endpoints.emulated && /(?:^|;)\s*TableEndpoint=http:/i.test(connectionString);
-    const client = TableClient.fromConnectionString(connectionString, LEADS_TABLE, { allowInsecureConnection: insecure, retryOptions: { maxRetries: 1 } });
+    const table = checkTableEndpoint(connectionString, this.runtime.endpoints);
+    if ('problem' in table) throw new OutboundUrlRefusedError(`The Azure Table storage endpoint was not called: its connection string ${table.problem}.`);
+    const client = TableClient.fromConnectionString(connectionString, LEADS_TABLE, {
+      allowInsecureConnection: table.azurite,
+      retryOptions: { maxRetries: 1 },
+      redirectOptions: { maxRetries: 0 },
+      ...(table.azurite ? {} : { additionalPolicies: [{ policy: sharedAgentPolicy(this.tableAgent), position: 'perCall' as const }] }),
+    });
     try {
       await client.upsertEntity(tableLeadEntity(lead), 'Replace');
     } catch (err) {

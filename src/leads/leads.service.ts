@@ -12,10 +12,10 @@ import { SECRET_CACHE_ENTRIES, SecretStore } from '../azure/secret-store';
 import { LruMap } from '../common/lru-map';
 import type { OfferEntity } from '../offers/offer.entity';
 import { OffersRepository } from '../offers/offers.repository';
-import { checkOutboundUrls, DYNAMICS_365_ENDPOINTS, outboundPolicyFor, PUBLISHER_RECEIVER_ENDPOINTS } from '../security/outbound-url';
+import { AZURE_TABLE_ENDPOINTS, checkOutboundUrls, DYNAMICS_365_ENDPOINTS, outboundPolicyFor, PUBLISHER_RECEIVER_ENDPOINTS } from '../security/outbound-url';
 import { AzureRuntime } from '../azure/azure-runtime';
 import { LeadContact, LeadRecord, LeadSourceName, shareableContact, START_TEST_DRIVE_ACTION } from './lead-format';
-import { destinationSecret, LeadsConfigInput, leadSecretNameFor, secretTargetOf, StoredLeadsConfig, storedDestination } from './lead-destination';
+import { checkTableEndpoint, destinationSecret, LeadsConfigInput, leadSecretNameFor, secretTargetOf, StoredLeadsConfig, storedDestination } from './lead-destination';
 import { LeadEntity, LeadState } from './lead.entity';
 import { LeadSender } from './lead-sender';
 import { LeadsRepository } from './leads.repository';
@@ -133,8 +133,12 @@ export class LeadsService implements OnApplicationBootstrap, OnApplicationShutdo
     const policy = outboundPolicyFor(this.runtime.endpoints);
     if (d.type === 'https-endpoint') problems.push(...(await checkOutboundUrls([{ target: 'leads.destination.url', url: d.url, kind: PUBLISHER_RECEIVER_ENDPOINTS }], policy)));
     if (d.type === 'dynamics-365') problems.push(...(await checkOutboundUrls([{ target: 'leads.destination.instanceWebApiUrl', url: d.instanceWebApiUrl, kind: DYNAMICS_365_ENDPOINTS }], policy)));
-    if (d.type === 'azure-table' && !/(?:^|;)\s*(AccountName|TableEndpoint)=/i.test(d.connectionString)) {
-      problems.push({ code: 'InvalidField', target, message: 'Must be a storage account connection string (AccountName=…;AccountKey=…; or TableEndpoint=…;SharedAccessSignature=…).' });
+    if (d.type === 'azure-table') {
+      // The outbound URL rule holds for the table endpoint too (it was not checked: a publisher could make the
+      // service write to loopback or link-local addresses and read what answered in the test lead's result).
+      const table = checkTableEndpoint(d.connectionString, this.runtime.endpoints);
+      if ('problem' in table) problems.push({ code: table.code, target, message: `connectionString ${table.problem}.` });
+      else if (!table.azurite) problems.push(...(await checkOutboundUrls([{ target, url: table.endpoint, kind: AZURE_TABLE_ENDPOINTS }], policy)));
     }
     if (problems.length) return { problems, changed: false };
     let ref = sameType && !secret ? { name: existing.secretName!, version: existing.secretVersion! } : undefined;

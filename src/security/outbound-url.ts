@@ -99,6 +99,20 @@ export const LOGIC_APPS_CALLBACK_ENDPOINTS: OutboundUrlKind = {
 };
 
 /**
+ * Azure Table storage endpoints a lead destination's connection string may name: storage accounts
+ * `https://<account>.table.core.windows.net` and the sovereign clouds' `table.core.usgovcloudapi.net`,
+ * `table.core.chinacloudapi.cn` (Microsoft Learn, "Azure Storage endpoints"; EndpointSuffix per cloud), and
+ * Azure Cosmos DB for Table `https://<account>.table.cosmos.azure.com` (Microsoft Learn, "Azure Cosmos DB for
+ * Table": the same SDK and connection string shape).
+ */
+export const AZURE_TABLE_ENDPOINTS: OutboundUrlKind = {
+  name: 'Azure Table storage',
+  domains: ['table.core.windows.net', 'table.core.usgovcloudapi.net', 'table.core.chinacloudapi.cn', 'table.cosmos.azure.com'],
+  hosts: [],
+  source: 'Microsoft Learn: Azure Storage endpoints per cloud; Azure Cosmos DB for Table',
+};
+
+/**
  * Hosts of the Power BI service an embed link may point to, public and sovereign clouds (Microsoft
  * Learn, "Embed content in your app for national clouds": embedUrlBase per cloud; "Power BI for US
  * government customers": sign-in URLs). The service never calls these; the customer's browser opens

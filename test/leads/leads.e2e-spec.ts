@@ -1,3 +1,5 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { Role } from '../../src/auth/roles';
 import { LeadSender } from '../../src/leads/lead-sender';
@@ -210,6 +212,41 @@ describeEachDb('leads on %s', (db) => {
     const real = entities.filter((e) => !String(e.LeadSource).startsWith('MSFT_TEST_'));
     expect(real.map((e) => e.rowKey).sort()).toEqual(rows.map((l) => l.id).sort());
     expect(real.map((e) => e.Email).sort()).toEqual(['t0@example.com', 't1@example.com', 't2@example.com']);
+  });
+
+  it('an azure-table destination must name an Azure Table storage endpoint: loopback, link-local and other hosts are refused at save and never called', async () => {
+    // Found by trying the product: the table endpoint skipped the outbound URL rule, so a publisher could make the
+    // service write to any local port and tell the services apart by the test lead's error.
+    const hits: string[] = [];
+    const listener = http.createServer((req, res) => {
+      hits.push(`${req.method} ${req.url}`);
+      res.end();
+    });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const port = (listener.address() as AddressInfo).port;
+    const key = /AccountKey=[^;]+;/.exec(azure.azurite.connectionString)![0];
+    try {
+      for (const [cs, why] of [
+        [`DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;${key}TableEndpoint=http://127.0.0.1:${port}/internal;`, 'must use https'],
+        [`AccountName=devstoreaccount1;${key}TableEndpoint=https://127.0.0.1:${port}/;`, 'not an IP address'],
+        [`AccountName=x;${key}TableEndpoint=https://169.254.169.254/;`, 'not an IP address'],
+        [`AccountName=contoso;${key}EndpointSuffix=example.com`, 'Azure Table storage host'],
+      ]) {
+        const r = await pub.put('/api/v1/offers/leads-table-ssrf').send({ alias: 'SSRF', testDrive: powerBi('x'), leads: { destination: { type: 'azure-table', connectionString: cs } } });
+        expect({ cs, status: r.status, code: r.body.error?.code }).toEqual({ cs, status: 400, code: 'ValidationFailed' });
+        expect(r.body.error.details).toEqual([expect.objectContaining({ code: 'OutboundUrlRefused', target: 'leads.destination.connectionString', message: expect.stringContaining(why) })]);
+        expect(JSON.stringify(r.body)).not.toContain(String(port));
+      }
+      // A destination stored before the rule is refused when a lead is sent, not called.
+      const sender = svc.app.get(LeadSender);
+      const stored = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;${key}TableEndpoint=http://127.0.0.1:${port}/internal;`;
+      const lead = { id: 'lead-1', offerId: 'leads-table-ssrf' } as unknown as Parameters<LeadSender['send']>[2];
+      const outcome = await sender.send({ type: 'azure-table', account: 'devstoreaccount1' }, stored, lead);
+      expect(outcome).toMatchObject({ ok: false, code: 'OutboundUrlRefused', permanent: true, message: expect.stringContaining('must use https') });
+      expect(hits).toEqual([]);
+    } finally {
+      await new Promise((r) => listener.close(r));
+    }
   });
 
   it('a wrong connection string is reported at publish naming the field, as a warning', async () => {
