@@ -103,7 +103,7 @@ export class LeadsRepository {
     return newestFirstPage(q, 'l.createdAt', 'l.id', opts.before, opts.limit);
   }
 
-  /** Pending and failed leads per offer (GET /capacity). */
+  /** Pending and failed customer leads per offer (GET /capacity, metrics, the lead_delivery_failing incident); test leads are not counted. */
   async counts(): Promise<Map<string, { pending: number; failed: number; oldestPendingAt?: number }>> {
     const rows = await this.repo
       .createQueryBuilder('l')
@@ -112,6 +112,9 @@ export class LeadsRepository {
       .addSelect('COUNT(*)', 'n')
       .addSelect('MIN(l.createdAt)', 'oldest')
       .where('l.state IN (:...s)', { s: ['pending', 'failed'] })
+      // Test leads check the destination (their result is the offer's leads.lastTestLead and the publish
+      // warning); a failed one is no customer's lead lost, so it raises no incident and no leadsFailed.
+      .andWhere("l.kind = 'lead'")
       .groupBy('l.offerId')
       .addGroupBy('l.state')
       .getRawMany<{ offerId: string; state: LeadState; n: string | number; oldest: string | number | null }>();

@@ -5,6 +5,7 @@ import { Role } from '../../src/auth/roles';
 import { LeadSender } from '../../src/leads/lead-sender';
 import { LeadsRepository } from '../../src/leads/leads.repository';
 import { LeadsService } from '../../src/leads/leads.service';
+import { EscalationService } from '../../src/escalation/escalation.service';
 import { OffersRepository } from '../../src/offers/offers.repository';
 import { AuthedHttp, LocalAzure, startLocalAzure, startService, TestService } from '../support/harness';
 import { describeEachDb } from '../support/postgres';
@@ -164,6 +165,22 @@ describeEachDb('leads on %s', (db) => {
     // A start refused for validation makes no lead.
     await market.post('/api/v1/offers/leads-outage/sessions').send({ customer: { ...customer, email: 'not-an-email' } }).expect(400);
     expect((await repo.list('leads-outage', { limit: 10 })).filter((l) => l.kind === 'lead')).toHaveLength(2);
+  });
+
+  it('a failed test lead is the destination check, not a lost lead: it counts in neither leadsFailed nor lead_delivery_failing (found by trying the product: the incident stayed open for good)', async () => {
+    const rx = azure.emulator.receivers.create();
+    azure.emulator.receivers.update(rx.id, { failWith: 400, failCount: 2 }); // the test leads of PUT and publish
+    const r = await pub.put('/api/v1/offers/leads-testfail').send({ alias: 'Test fail', testDrive: powerBi('x'), leads: { destination: { type: 'https-endpoint', url: rx.url } } }).expect(201);
+    expect(r.body.leads.lastTestLead).toMatchObject({ delivered: false });
+    await pub.post('/api/v1/offers/leads-testfail/publish').expect(200);
+    expect((await repo.list('leads-testfail', { limit: 10 })).filter((l) => l.kind === 'test' && l.state === 'failed').length).toBeGreaterThan(0);
+    await market.post('/api/v1/offers/leads-testfail/sessions').send({ customer }).expect(201);
+    await leads.deliverDue();
+    expect((await repo.list('leads-testfail', { limit: 10 })).filter((l) => l.kind === 'lead').map((l) => l.state)).toEqual(['delivered']);
+    const ops = await svc.as('operator');
+    expect((await ops.get('/api/v1/capacity?offerId=leads-testfail').expect(200)).body.value[0]).toMatchObject({ leadsPending: 0, leadsFailed: 0 });
+    const { conditions } = await svc.app.get(EscalationService).conditions();
+    expect(conditions.filter((c) => c.offerId === 'leads-testfail')).toEqual([]);
   });
 
   it('a destination that refuses the payload stops retries at once; redelivery after the fix delivers it', async () => {
