@@ -27,13 +27,14 @@ import { ClaimIndex1795000001100 } from './migrations/1795000001100-claim-index'
 import { DeploymentSubmitted1795000001200 } from './migrations/1795000001200-deployment-submitted';
 import { CallbackSecretRotation1795000001300 } from './migrations/1795000001300-callback-secret-rotation';
 import { DeprovisioningFailed1795000001400 } from './migrations/1795000001400-deprovisioning-failed';
+import { CustomerShared1795000001500 } from './migrations/1795000001500-customer-shared';
 import { StartRequests1795000000300 } from './migrations/1795000000300-start-requests';
 
 /** Every entity: the core's, and the test drive type modules' (registered in modules/entities.ts). */
 export const ENTITIES = [OfferEntity, ...TEST_DRIVE_ENTITIES, SessionEntity, SchedulerLeaseEntity, AuditEventEntity, StartRequestEntity, LeadEntity, IncidentEntity, AlertNotificationEntity, CallbackSubscriptionEntity, CallbackEventEntity];
 
 /** Every migration, in order. The schema only ever changes through these (no synchronize). */
-export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200, StartRequests1795000000300, Leads1795000000400, Escalation1795000000500, QueueAndCallbacks1795000000600, WarmInstances1795000000700, DueWork1795000000800, DemandHistory1795000000900, ChangeWatch1795000001000, ClaimIndex1795000001100, DeploymentSubmitted1795000001200, CallbackSecretRotation1795000001300, DeprovisioningFailed1795000001400];
+export const MIGRATIONS = [InitialSchema1795000000000, SessionProgress1795000000001, Audit1795000000100, OfferHealth1795000000200, StartRequests1795000000300, Leads1795000000400, Escalation1795000000500, QueueAndCallbacks1795000000600, WarmInstances1795000000700, DueWork1795000000800, DemandHistory1795000000900, ChangeWatch1795000001000, ClaimIndex1795000001100, DeploymentSubmitted1795000001200, CallbackSecretRotation1795000001300, DeprovisioningFailed1795000001400, CustomerShared1795000001500];
 
 /**
  * TypeORM options for SQLite (better-sqlite3, WAL with synchronous=FULL, busy timeout) or PostgreSQL, with migrations run at

@@ -135,15 +135,18 @@ export const sessionViewSchema = apiComponent(
         .record(z.string(), z.string())
         .nullable()
         .meta({ description: 'What the customer needs (URLs, user name, password): same rule as accessInformation.' }),
-      customer: z.object({
-        email: z.string(),
-        firstName: z.string(),
-        lastName: z.string(),
-        company: z.string().optional(),
-        country: z.string().optional(),
-        phone: z.string().optional(),
-        title: z.string().optional(),
-      }),
+      customer: z
+        .object({
+          email: z.string(),
+          firstName: z.string(),
+          lastName: z.string(),
+          company: z.string().optional(),
+          country: z.string().optional(),
+          phone: z.string().optional(),
+          title: z.string().optional(),
+        })
+        .nullable()
+        .meta({ description: "The customer's contact details; null for the offer's publisher when the customer did not consent to share them or has an .edu address (the lead's rule, docs/leads.md)." }),
       durationHours: z.number().int().meta({ example: 2 }),
       requestedAt: z.string().nullable(),
       readyAt: z.string().nullable(),

@@ -61,6 +61,13 @@ export class SessionEntity {
   @Column({ type: 'simple-json' })
   customer!: Customer;
 
+  /**
+   * Whether the offer's publisher may see `customer`: the lead's rule (shareableContact: consent given, not an
+   * `.edu` address). The marketplace client that started the session and operators always see it.
+   */
+  @Column({ type: 'boolean', default: true })
+  customerShared!: boolean;
+
   @Column({ type: 'varchar', length: 255, nullable: true })
   idempotencyKey!: string | null;
 

@@ -97,7 +97,7 @@ export class SessionsController {
   @ApiErrorResponse(404, SESSION_NOT_FOUND)
   async get(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<SessionView> {
     const s = await this.sessions.getOrThrow(id, caller);
-    return this.sessions.view(s, this.sessions.startedBy(s, caller));
+    return this.sessions.view(s, this.sessions.startedBy(s, caller), undefined, this.sessions.customerVisibleTo(s, caller));
   }
 
   @Delete('sessions/:id')
@@ -109,7 +109,7 @@ export class SessionsController {
   @ApiErrorResponse(404, SESSION_NOT_FOUND)
   async end(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<SessionView> {
     const s = await this.sessions.end(id, caller);
-    return this.sessions.view(s, this.sessions.startedBy(s, caller));
+    return this.sessions.view(s, this.sessions.startedBy(s, caller), undefined, this.sessions.customerVisibleTo(s, caller));
   }
 
   @Post('sessions/:id/acknowledge-deprovisioning')
@@ -128,7 +128,7 @@ export class SessionsController {
   @ApiErrorResponse(409, 'DeprovisioningNotFailed: the session\'s deprovisioning did not give up; there is nothing to acknowledge.')
   async acknowledgeDeprovisioning(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<SessionView> {
     const s = await this.sessions.acknowledgeDeprovisioning(id, caller);
-    return this.sessions.view(s, false);
+    return this.sessions.view(s, false, undefined, this.sessions.customerVisibleTo(s, caller));
   }
 
   @Get('offers/:offerId/sessions')
@@ -143,6 +143,6 @@ export class SessionsController {
     checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'sessions');
     const q = parseQueryOrThrow(SessionListQuerySchema, query);
     const rows = await this.repo.page(offerId, { state: q.state, limit: q.limit, before: q.before });
-    return { value: await Promise.all(rows.map((s) => this.sessions.view(s, false))), nextBefore: nextBeforeOf(rows, q.limit, (s) => s.requestedAt, (s) => s.id) };
+    return { value: await Promise.all(rows.map((s) => this.sessions.view(s, false, undefined, this.sessions.customerVisibleTo(s, caller)))), nextBefore: nextBeforeOf(rows, q.limit, (s) => s.requestedAt, (s) => s.id) };
   }
 }

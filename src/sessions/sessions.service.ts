@@ -19,6 +19,7 @@ import { StartRefusal, StartRequestEntity } from './start-request.entity';
 import { SessionCommit } from '../test-drives/test-drive-type';
 import { SessionView, StartSessionBody } from './session.dto';
 import { Caller } from '../auth/caller';
+import { shareableContact } from '../leads/lead-format';
 import { mayAccessOffer } from '../auth/offer-access';
 import { AuditService } from '../audit/audit.service';
 
@@ -236,6 +237,7 @@ export class SessionsService {
       instanceKind: null,
       instanceId: null,
       customer: body.customer,
+      customerShared: shareableContact(body.customer, body.consentToShare ?? true) !== null,
       clientTenantId: client?.tenantId ?? null,
       clientId: client?.clientId ?? null,
       idempotencyKey,
@@ -378,6 +380,17 @@ export class SessionsService {
   }
 
   /**
+   * Whether `caller` may see the customer's contact details of `s`: the client that started it, operators
+   * and the system always; the offer's publisher only when the lead carries them (customerShared: consent
+   * given, not an `.edu` address; docs/leads.md "no personal data leaves the service").
+   */
+  customerVisibleTo(s: SessionEntity, caller: Caller | undefined): boolean {
+    // Raw rows (RETURNING *) carry SQLite's 0/1 rather than a boolean.
+    const shared = (s.customerShared as unknown) === undefined || (s.customerShared as unknown) === null || Boolean(Number(s.customerShared));
+    return shared || !caller || caller.isSystem || caller.isOperator || this.startedBy(s, caller);
+  }
+
+  /**
    * The session, if `caller` may read it: an operator any session, the marketplace client that started
    * it, and the publisher of its offer (`caller` undefined = internal). To anyone else it does not exist.
    * @throws ApiError 404 SessionNotFound (also for another client's or another publisher's session).
@@ -503,9 +516,10 @@ export class SessionsService {
    * The API view of a session. With `withAccess` (the customer's own session, to the marketplace) the
    * outputs are decrypted and the access information rendered, while the session is live; listings
    * leave them out. Outputs that can no longer be decrypted fail the session (failUnreadable): the
-   * view is then of the failed session, never an error.
+   * view is then of the failed session, never an error. Without `customerVisible` (customerVisibleTo) the
+   * customer's contact details are null.
    */
-  async view(s: SessionEntity, withAccess = true, knownOffer?: OfferEntity): Promise<SessionView> {
+  async view(s: SessionEntity, withAccess = true, knownOffer?: OfferEntity, customerVisible = true): Promise<SessionView> {
     let outputs: Record<string, string> | null = null;
     let accessInformation: string | null = null;
     if (withAccess && s.outputsEnc && (s.state === 'ready' || s.state === 'provisioning')) {
@@ -514,7 +528,7 @@ export class SessionsService {
         plain = await this.protector.decrypt<Record<string, unknown>>(s.outputsEnc);
       } catch (err) {
         if (!(err instanceof DataProtectionError)) throw err;
-        return this.view(await this.failUnreadable(s, err), false, knownOffer);
+        return this.view(await this.failUnreadable(s, err), false, knownOffer, customerVisible);
       }
       outputs = outputsAsStrings(plain);
       const offer = knownOffer?.id === s.offerId ? knownOffer : await this.offers.findById(s.offerId);
@@ -531,7 +545,7 @@ export class SessionsService {
       instanceKind: s.instanceKind,
       accessInformation,
       outputs,
-      customer: s.customer,
+      customer: customerVisible ? s.customer : null,
       durationHours: s.durationHours,
       requestedAt: iso(s.requestedAt),
       readyAt: iso(s.readyAt),
