@@ -193,7 +193,8 @@ export class OffersService {
   }
 
   /**
-   * Publishes the offer: new sessions may start, the pools fill. Idempotent. The remote checks run on
+   * Publishes the offer: new sessions may start, the pools fill. Idempotent: on a published offer it runs
+   * the health checks again (checkAgain) and changes nothing else. The remote checks run on
    * the offer as read; the state is then written only if the offer's version is still the one read
    * (OffersRepository.update), so a PUT, unpublish, package upload or delete made meanwhile wins.
    * @throws ApiError 404 OfferNotFound; 409 OfferIncomplete with one detail per missing thing
@@ -204,7 +205,7 @@ export class OffersService {
   async publish(offerId: string, caller?: Caller, pre: OfferPreconditions = {}): Promise<OfferEntity> {
     const offer = checkOfferAccess(caller, await this.offers.findById(offerId), offerId, 'manage');
     checkOfferPreconditions(offerId, offer, pre);
-    if (offer.state === 'published') return offer;
+    if (offer.state === 'published') return this.checkAgain(offer, pre);
     const readVersion = offer.version;
     const type = this.registry.get(offer.type);
     const problems: ErrorDetail[] = [];
@@ -234,6 +235,23 @@ export class OffersService {
     if (!(await this.offers.update(offer, readVersion))) throw await this.lostRace(offerId, pre);
     await this.audit.record(caller, 'offer.published', { type: 'offer', id: offerId }, { packageRevisionId: offer.currentRevisionId });
     this.publishWarnings.set(offer, leadWarning ? [leadWarning] : []);
+    return offer;
+  }
+
+  /**
+   * Publish of a published offer: its health checks (TestDriveType.checkHealth) run again now and the result
+   * is stored, so a problem the publisher fixed clears at once instead of at the next periodic check. The offer
+   * stays published whatever the result (its problems are in `health`); types without checkHealth answer the
+   * offer as it is. The result is stored only if the offer did not change meanwhile (OffersRepository.updateHealth).
+   * @throws ApiError 412 PreconditionFailed / 409 OfferChanged when the offer changed while the checks ran.
+   */
+  private async checkAgain(offer: OfferEntity, pre: OfferPreconditions): Promise<OfferEntity> {
+    const type = this.registry.get(offer.type);
+    if (!type.checkHealth) return offer;
+    const health = await type.checkHealth(offer);
+    if (!(await this.offers.updateHealth(offer.id, health, offer.version))) throw await this.lostRace(offer.id, pre);
+    offer.version += 1; // updateHealth bumped it
+    offer.health = health;
     return offer;
   }
 

@@ -63,6 +63,28 @@ describe('Dynamics 365 publish preflight and periodic health check', () => {
     expect((await local.svc.http.get('/api/v1/offers/watched').expect(200)).body.health).toMatchObject({ status: 'healthy', problems: [], warnings: [] });
   });
 
+  it('publishing a published offer checks it again at once: a fixed problem clears without waiting for the next periodic check (found by trying the product)', async () => {
+    const { publisher, env } = await publisherWithEnvironment(local.azure, { product: 'customer-engagement', licenses: 3, roles: ['Salesperson'] });
+    await local.svc.http.put('/api/v1/offers/recheck').send(offerBody(publisher, env, { maxConcurrent: 3 })).expect(201);
+    await local.svc.http.post('/api/v1/offers/recheck/publish').expect(200);
+    const patch = (body: unknown) => emulatorCall(local.azure.emulator.url, local.azure.emulator.caCertPem, 'PATCH', `/_emulator/dynamics-environments/${env.name}`, body);
+    expect((await patch({ deleteRoles: ['Salesperson'] })).status).toBe(200);
+    local.svc.clock.advance(301_000);
+    await local.svc.reconcile.reconcileOnce();
+    expect((await local.svc.http.get('/api/v1/offers/recheck').expect(200)).body.health).toMatchObject({ status: 'degraded' });
+
+    // Fixed in the environment; publish again: checked now, no clock advance.
+    expect((await patch({ addRoles: ['Salesperson'] })).status).toBe(200);
+    const again = await local.svc.http.post('/api/v1/offers/recheck/publish').expect(200);
+    expect(again.body).toMatchObject({ state: 'published', health: { status: 'healthy', problems: [] } });
+    const got = await local.svc.http.get('/api/v1/offers/recheck').expect(200);
+    expect(got.body.health).toMatchObject({ status: 'healthy' });
+    expect(got.headers.etag).toBe(again.headers.etag);
+    // Still broken: publish answers 200 (the offer stays published) with the problems in health.
+    expect((await patch({ deleteRoles: ['Salesperson'] })).status).toBe(200);
+    expect((await local.svc.http.post('/api/v1/offers/recheck/publish').expect(200)).body.health).toMatchObject({ status: 'degraded', problems: [expect.objectContaining({ code: 'RoleNotFound' })] });
+  });
+
   it('validates the configuration, naming each field', async () => {
     const { publisher, env } = await publisherWithEnvironment(local.azure, { product: 'customer-engagement', licenses: 1, roles: ['Salesperson'] });
     const r = await local.svc.http
