@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { guidSchema } from '../common/validation';
-import { AZURE_TABLE_ENDPOINTS, OUTBOUND_URL_REFUSED, outboundPolicyFor, outboundUrlProblem } from '../security/outbound-url';
+import { AZURE_TABLE_ENDPOINTS, OUTBOUND_URL_REFUSED, originOf, outboundPolicyFor, outboundUrlProblem } from '../security/outbound-url';
 
 /**
  * Lead destinations an offer can deliver to (issue 10; Partner Center offered Dynamics 365, Azure Table
@@ -155,14 +155,9 @@ export function tableEndpointOf(connectionString: string): string | undefined {
   return `${parts.get('defaultendpointsprotocol') || 'https'}://${account}.table.${parts.get('endpointsuffix') || 'core.windows.net'}`;
 }
 
-/** The origin (`scheme://host:port`, lower case) of a URL, or undefined when it is not one. */
-function originOf(raw: string): string | undefined {
-  try {
-    const u = new URL(raw);
-    return `${u.protocol}//${u.hostname.toLowerCase()}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
-  } catch {
-    return undefined;
-  }
+/** The comparable origin of a URL (originOf), or undefined when it is not one. */
+function originOfUrl(raw: string): string | undefined {
+  return URL.canParse(raw) ? originOf(new URL(raw)) : undefined;
 }
 
 /**
@@ -180,7 +175,7 @@ export function checkTableEndpoint(
   const endpoint = tableEndpointOf(connectionString);
   if (!endpoint) return { code: 'InvalidField', problem: 'must be a storage account connection string (AccountName=…;AccountKey=…; or TableEndpoint=…;SharedAccessSignature=…)' };
   const azurite = endpoints.emulated ? /(?:^|;)\s*TableEndpoint=([^;]+)/i.exec(endpoints.storageConnectionString)?.[1] : undefined;
-  if (azurite && originOf(endpoint) === originOf(azurite)) return { endpoint, azurite: true };
+  if (azurite && originOfUrl(endpoint) === originOfUrl(azurite)) return { endpoint, azurite: true };
   const problem = outboundUrlProblem(endpoint, AZURE_TABLE_ENDPOINTS, outboundPolicyFor(endpoints));
   return problem ? { code: OUTBOUND_URL_REFUSED, problem: `names a table endpoint that ${problem}` } : { endpoint, azurite: false };
 }

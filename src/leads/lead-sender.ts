@@ -46,7 +46,7 @@ export class LeadSender {
     this.tableAgent = new https.Agent({ keepAlive: true, maxSockets: 8, lookup: guardedLookup(outboundPolicyFor(runtime.endpoints)), ...(ca ? { ca } : {}) });
     this.http = new RemoteHttp({
       service: 'leadEndpoint',
-      ca: trustedCas(runtime.endpoints),
+      ca,
       lookup: guardedLookup(outboundPolicyFor(runtime.endpoints)),
       headersTimeoutMs: 30_000,
       connections: 8,

@@ -187,7 +187,8 @@ export const NOT_URL_CHARACTERS = /[\s"<>\\`\u0000-\u001f\u007f]/;
 /** Message part: why the rule exists. */
 const WHY = 'the service calls this URL with credentials (issue 8, outbound URL rule)';
 
-function originOf(u: URL): string {
+/** The origin of `u` with its port always written (`https://host:443`), lower case: comparable as a string. */
+export function originOf(u: URL): string {
   return `${u.protocol}//${u.hostname.toLowerCase()}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
 }
 

@@ -228,6 +228,7 @@ export class SessionsService {
     }
     const type = this.registry.get(offer.type);
     const now = this.clock.now();
+    const consentToShare = body.consentToShare ?? true; // the marketplace asks before a test drive starts
     const session: SessionEntity = {
       id: randomUUID(),
       offerId,
@@ -237,7 +238,7 @@ export class SessionsService {
       instanceKind: null,
       instanceId: null,
       customer: body.customer,
-      customerShared: shareableContact(body.customer, body.consentToShare ?? true) !== null,
+      customerShared: shareableContact(body.customer, consentToShare) !== null,
       clientTenantId: client?.tenantId ?? null,
       clientId: client?.clientId ?? null,
       idempotencyKey,
@@ -263,7 +264,7 @@ export class SessionsService {
     // claim transaction; the row written is the answer (no re-read, issue 14).
     let persisted: SessionEntity | undefined;
     // Issue 10: the lead is written in the same transaction as the session (a refused start makes none).
-    const lead = this.leads.leadFor(offer, session.id, { contact: body.customer, source: body.source ?? this.config.leads.defaultSource, consentToShare: body.consentToShare ?? true }, now);
+    const lead = this.leads.leadFor(offer, session.id, { contact: body.customer, source: body.source ?? this.config.leads.defaultSource, consentToShare }, now);
     const commit: SessionCommit = {
       *persist(patch) {
         const row = { ...session, ...patch };
